@@ -1,0 +1,131 @@
+"""The ``stellar-arrow`` command line: parse arguments, build settings, call a stage. No logic lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="stellar-arrow",
+    help="Arrow-native pipeline for Stellar ledgers: sources, token transfer events, Flight services, sinks.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """stellar-arrow command line."""
+
+
+_ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pipeline YAML file")]
+
+
+@app.command("run")
+def _run(
+    config: _ConfigOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output directory (default: data/run)")] = None,
+    exit_when_done: Annotated[bool, typer.Option("--exit-when-done", help="exit after the summary")] = False,
+) -> None:
+    """Run source, processor and sink as supervised Flight services; Parquet under OUT/<table>/.
+
+    Without --config: the bundled sample lake data/lakes/pubnet-p26, free loopback ports.
+    """
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.pipeline.run import run_pipeline, run_settings
+
+    try:
+        settings = run_settings(config, out)
+        output_dir = Path(settings.sink.output_dir)
+        run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
+    except StellarArrowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("serve")
+def _serve(
+    role: Annotated[str, typer.Argument(help="source | processor | sink")],
+    config: _ConfigOpt = None,
+    ready_file: Annotated[Path | None, typer.Option("--ready-file", hidden=True)] = None,
+) -> None:
+    """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.pipeline.serve import serve_role
+
+    try:
+        serve_role(role, config, ready_file)
+    except StellarArrowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("rpc-replay")
+def _rpc_replay(
+    lake: str = typer.Option("data/lakes/pubnet-p26", "--lake", help="local SEP-54 lake folder"),
+    port: int = typer.Option(8000, "--port", help="TCP port (0 picks a free one)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
+    start_at: int | None = typer.Option(
+        None, "--start-at", help="release ledgers gradually, starting with this one as the tip"
+    ),
+    ledger_interval: float = typer.Option(5.0, "--ledger-interval", help="seconds between released ledgers"),
+) -> None:
+    """Serve a local lake as a Stellar RPC (getLedgers, getLatestLedger, getNetwork, getHealth)."""
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.source.rpc_server import serve_rpc_replay
+
+    try:
+        serve_rpc_replay(lake, host=host, port=port, start_at=start_at, ledger_interval=ledger_interval)
+    except StellarArrowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("verify")
+def _verify(
+    source: Annotated[
+        str, typer.Option("--source", help="corpus file, or lake folder / s3:// gs:// https:// URI")
+    ],
+    start: Annotated[int | None, typer.Option("--start", help="first ledger (required for a lake)")] = None,
+    end: Annotated[
+        int | None, typer.Option("--end", help="last ledger (default: --start, or a file's last)")
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="derived | unified | both")] = "derived",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="add per-operation, SAC balance and fee checks")
+    ] = False,
+    network: Annotated[
+        str | None, typer.Option("--network", help="pubnet | testnet | futurenet | standalone | a passphrase")
+    ] = None,
+    ledgers_per_batch: Annotated[int | None, typer.Option("--ledgers-per-batch", hidden=True)] = None,
+    batches_per_partition: Annotated[int | None, typer.Option("--batches-per-partition", hidden=True)] = None,
+) -> None:
+    """Reconcile token transfer events with ledger balance changes; exit 1 on any mismatch."""
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.verification import run_verify
+
+    try:
+        code = run_verify(
+            source,
+            start=start,
+            end=end,
+            mode=mode,
+            strict=strict,
+            network=network,
+            echo=typer.echo,
+            ledgers_per_batch=ledgers_per_batch,
+            batches_per_partition=batches_per_partition,
+        )
+    except StellarArrowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``stellar-arrow`` script."""
+    app()

@@ -1,0 +1,229 @@
+"""The whole exception hierarchy of stellar-arrow.
+
+Every error the pipeline raises on purpose derives from :class:`StellarArrowError`. Two marker
+mixins tell retry logic what to do: :class:`TransientError` (try again later) and
+:class:`TerminalError` (retrying cannot help). Context travels as attributes, and every message
+names the ledger, object, field or request it is about.
+
+::
+
+    StellarArrowError
+    ├── ConfigError                         (terminal) bad setting, names the key
+    ├── XdrDecodeError                      (terminal) truncated / corrupt / unknown-arm XDR
+    ├── SourceError
+    │   ├── LedgerObjectError               (terminal) bad zstd, batch range mismatch, bad manifest
+    │   ├── LedgerMissingError              (terminal in a bounded range) object absent
+    │   ├── LedgerNotYetAvailableError      (transient) past the tip, poll again
+    │   ├── StorageError                    (transient) I/O failure talking to a store
+    │   └── RpcError                        JSON-RPC error reply or malformed reply
+    │       ├── RpcTransientError           (transient) -32001, -32603, HTTP 503, transport
+    │       └── RpcRequestError             (terminal) -32600/-32601/-32602, out of retention
+    ├── ValidationError                     (terminal)
+    │   ├── NetworkMismatchError            tx hashes or passphrase disagree with the network
+    │   ├── HashChainError                  previous_ledger_hash does not link
+    │   ├── LedgerHashMismatchError         ledger hash / txSetHash / txSetResultHash vs content
+    │   └── LedgerGapError                  a ledger sequence is missing
+    ├── EventDerivationError                (terminal) inconsistent meta, names tx hash and op index
+    ├── ReconciliationError                 (terminal) events disagree with balance changes
+    ├── SinkError                           (terminal) output cannot be written or validated
+    ├── UpstreamError                       a Flight upstream refused a stream
+    │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
+    └── RequestError                        (terminal) bad API/WebSocket request, names the field
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EventDerivationError",
+    "HashChainError",
+    "LedgerGapError",
+    "LedgerHashMismatchError",
+    "LedgerMissingError",
+    "LedgerNotYetAvailableError",
+    "LedgerObjectError",
+    "NetworkMismatchError",
+    "ReconciliationError",
+    "RequestError",
+    "RpcError",
+    "RpcRequestError",
+    "RpcTransientError",
+    "SinkError",
+    "SourceError",
+    "StellarArrowError",
+    "StorageError",
+    "TerminalError",
+    "TransientError",
+    "UpstreamError",
+    "UpstreamUnavailableError",
+    "ValidationError",
+    "XdrDecodeError",
+]
+
+
+class StellarArrowError(Exception):
+    """Root of every error raised on purpose by stellar-arrow."""
+
+    def __init__(self, message: str, *, ledger_sequence: int | None = None) -> None:
+        super().__init__(message)
+        self.ledger_sequence = ledger_sequence
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable across worker processes
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    cls: type[StellarArrowError], args: tuple[object, ...], state: dict[str, object]
+) -> StellarArrowError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class TransientError:
+    """Marker: the operation may succeed if retried later."""
+
+
+class TerminalError:
+    """Marker: retrying cannot help; the input or configuration must change."""
+
+
+class ConfigError(StellarArrowError, TerminalError):
+    """A setting is missing or invalid; ``key`` names it."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class XdrDecodeError(StellarArrowError, TerminalError):
+    """XDR bytes are truncated, corrupt or use an arm this decoder does not know."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ledger_sequence: int | None = None,
+        type_name: str | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message, ledger_sequence=ledger_sequence)
+        self.type_name = type_name
+        self.offset = offset
+
+
+class SourceError(StellarArrowError):
+    """Base for failures while fetching ledger bytes."""
+
+    def __init__(
+        self, message: str, *, ledger_sequence: int | None = None, object_key: str | None = None
+    ) -> None:
+        super().__init__(message, ledger_sequence=ledger_sequence)
+        self.object_key = object_key
+
+
+class LedgerObjectError(SourceError, TerminalError):
+    """A data-lake object is unusable: bad zstd, wrong batch range, bad manifest."""
+
+
+class LedgerMissingError(SourceError, TerminalError):
+    """A ledger (or its object) is absent inside a bounded range."""
+
+
+class LedgerNotYetAvailableError(SourceError, TransientError):
+    """The ledger is past the source's tip; poll again later."""
+
+
+class StorageError(SourceError, TransientError):
+    """An I/O failure talking to a store (network, permissions, throttling)."""
+
+
+class RpcError(SourceError):
+    """A Stellar RPC call failed; ``code`` is the JSON-RPC error code or HTTP status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        method: str | None = None,
+        ledger_sequence: int | None = None,
+    ) -> None:
+        super().__init__(message, ledger_sequence=ledger_sequence)
+        self.code = code
+        self.method = method
+
+
+class RpcTransientError(RpcError, TransientError):
+    """A retryable RPC failure: time limit, unhealthy node, HTTP 503, transport error."""
+
+
+class RpcRequestError(RpcError, TerminalError):
+    """The RPC rejected the request (bad range, out of retention, unknown method) or replied malformed."""
+
+
+class ValidationError(StellarArrowError, TerminalError):
+    """Decoded ledgers fail a consistency check."""
+
+
+class NetworkMismatchError(ValidationError):
+    """Ledgers do not belong to the expected network."""
+
+
+class HashChainError(ValidationError):
+    """A ledger's previous_ledger_hash does not equal the hash of the ledger before it."""
+
+
+class LedgerGapError(ValidationError):
+    """A ledger sequence is missing between two delivered ledgers."""
+
+
+class LedgerHashMismatchError(ValidationError):
+    """A hash in a ledger header (own hash, txSetHash, txSetResultHash) disagrees with the ledger's content."""
+
+
+class EventDerivationError(StellarArrowError, TerminalError):
+    """Transaction meta is inconsistent with the operation; names the tx hash and operation index."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ledger_sequence: int | None = None,
+        tx_hash: str | None = None,
+        operation_index: int | None = None,
+    ) -> None:
+        super().__init__(message, ledger_sequence=ledger_sequence)
+        self.tx_hash = tx_hash
+        self.operation_index = operation_index
+
+
+class ReconciliationError(StellarArrowError, TerminalError):
+    """Token transfer events disagree with the ledger's own balance changes."""
+
+
+class SinkError(StellarArrowError, TerminalError):
+    """Output could not be written, committed or validated."""
+
+
+class UpstreamError(StellarArrowError):
+    """A Flight upstream (source or processor) refused a stream; ``endpoint`` names it."""
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, ledger_sequence: int | None = None
+    ) -> None:
+        super().__init__(message, ledger_sequence=ledger_sequence)
+        self.endpoint = endpoint
+
+
+class UpstreamUnavailableError(UpstreamError, TransientError):
+    """The upstream Flight service could not be reached within the reconnect budget."""
+
+
+class RequestError(StellarArrowError, TerminalError):
+    """A REST or WebSocket request is malformed; ``field`` names the parameter (HTTP 400)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
