@@ -5,7 +5,8 @@ Usage: .venv/bin/python bench/bench_decode.py [--repeat N] [--sdk-passes N]
 Prints ledgers/s and MB/s for: stellar-sdk full decode (default GC, as is), the generated decoder
 (full materialisation, GC paused around each ledger as the pipeline does), the generated decoder with
 the "tables" profile (metas' ledger-entry changes and events skipped), and the skip-walker.
-Ratios are measured in the same run (the machine is noisy: compare ratios, not absolutes).
+Times are process CPU time (best of N), so other load on the machine disturbs them less; ratios are
+measured in the same run.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ def load() -> list[bytes]:
 def timed(label: str, fn, ledgers: list[bytes], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for data in ledgers:
             fn(data)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     mb = sum(map(len, ledgers)) / 1e6
     rate = len(ledgers) / best
     print(f"{label:<44} {rate:8.2f} ledgers/s {mb / best:8.2f} MB/s")

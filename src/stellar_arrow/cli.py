@@ -126,6 +126,89 @@ def _verify(
     raise typer.Exit(code)
 
 
+@app.command("validate")
+def _validate(dir: Annotated[Path, typer.Argument(help="output directory of the sink")]) -> None:
+    """Check every committed file against its manifest (size, sha256, rows, schema); exit 1 on a problem."""
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.sink.validate import validate_dir
+
+    try:
+        report = validate_dir(dir)
+    except StellarArrowError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for problem in report.problems:
+        typer.echo(f"BAD {problem.path}: {problem.problem}")
+    state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+    typer.echo(
+        f"{state}: {report.commits} commits, {report.files_checked} files, {report.rows} rows, "
+        f"checkpoint ledger {report.last_checkpoint}"
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("api")
+def _api(
+    dir: Annotated[Path, typer.Argument(help="output directory of the sink (read-only)")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8081,
+) -> None:
+    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up)."""
+    from stellar_arrow.api.serve import serve_directory
+
+    serve_directory(dir, host=host, port=port)
+
+
+@app.command("export")
+def _export(
+    source: Annotated[str, typer.Option("--source", help="lake path or URI, RPC URL, or a ledger file")],
+    start: Annotated[int, typer.Option("--start", help="first ledger (inclusive)")],
+    out: Annotated[Path, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")],
+    end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
+    tables: Annotated[
+        str, typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers")
+    ] = "ledgers,transactions,operations",
+    file_format: Annotated[str, typer.Option("--format", help="parquet | jsonl | csv")] = "parquet",
+    network: Annotated[
+        str | None, typer.Option("--network", help="pubnet | testnet | futurenet | standalone | <passphrase>")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="ledgers per output file")] = 100,
+    workers: Annotated[int, typer.Option("--workers", help="decoding processes (0: in this process)")] = 0,
+    include_xdr: Annotated[bool, typer.Option("--include-xdr", help="add base64 raw XDR columns")] = False,
+    decoder: Annotated[str, typer.Option("--decoder", help="fast | sdk")] = "fast",
+    verify_hashes: Annotated[
+        bool, typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content")
+    ] = True,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bar")] = None,
+) -> None:
+    """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: exit 1, no partial file)."""
+    from stellar_arrow.errors import StellarArrowError
+    from stellar_arrow.export.console import export_with_progress, format_summary
+    from stellar_arrow.export.job import ExportRequest
+
+    try:
+        request = ExportRequest(
+            source=source,
+            start=start,
+            end=end,
+            out_dir=out,
+            tables=tuple(t.strip() for t in tables.split(",") if t.strip()),
+            file_format=file_format,
+            network=network,
+            chunk_size=chunk_size,
+            workers=workers,
+            include_xdr=include_xdr,
+            decoder=decoder,
+            verify_hashes=verify_hashes,
+        )
+        summary = export_with_progress(request, show_progress=progress)
+    except StellarArrowError as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(format_summary(summary, out))
+
+
 def main() -> None:
     """Entry point of the ``stellar-arrow`` script."""
     app()

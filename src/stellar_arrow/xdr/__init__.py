@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         decode_ledger_close_meta_batch,
         gc_paused,
         skip,
+        walk,
     )
     from stellar_arrow.xdr.sdk import from_sdk, sdk_decode
 
@@ -31,6 +32,7 @@ __all__ = [
     "model",
     "sdk_decode",
     "skip",
+    "walk",
 ]
 
 _HOME = {
@@ -39,6 +41,7 @@ _HOME = {
     "decode_ledger_close_meta_batch": "stellar_arrow.xdr.decoding",
     "gc_paused": "stellar_arrow.xdr.decoding",
     "skip": "stellar_arrow.xdr.decoding",
+    "walk": "stellar_arrow.xdr.decoding",
     "from_sdk": "stellar_arrow.xdr.sdk",
     "sdk_decode": "stellar_arrow.xdr.sdk",
 }

@@ -27,6 +27,7 @@ __all__ = [
     "decode_ledger_close_meta_batch",
     "gc_paused",
     "skip",
+    "walk",
 ]
 
 T = TypeVar("T")
@@ -120,3 +121,20 @@ def decode_ledger_close_meta_batch(data: bytes | bytearray | memoryview) -> Ledg
         _decoders.d_LedgerCloseMetaBatch, _as_bytes(data), "LedgerCloseMetaBatch"
     )
     return value
+
+
+def walk(type_name: str, data: bytes, offset: int) -> int:
+    """Walk past one ``type_name`` value starting at ``offset`` of ``data``; return the offset after it.
+
+    For buffers holding several values back to back (a multi-ledger ``LedgerCloseMetaBatch``).
+    """
+    fn: Callable[[bytes, int], int] = getattr(_decoders, f"s_{type_name}")
+    try:
+        end = fn(data, offset)
+    except (_decoders._Bad, struct.error, IndexError, ValueError, OverflowError, RecursionError) as exc:
+        msg = f"corrupt or truncated {type_name} XDR at byte {offset} of {len(data)}: {exc!r}"
+        raise XdrDecodeError(msg, type_name=type_name, offset=offset) from None
+    if end > len(data):
+        msg = f"truncated {type_name} XDR at byte {offset}: needs {end} bytes, buffer has {len(data)}"
+        raise XdrDecodeError(msg, type_name=type_name, offset=offset)
+    return end
