@@ -1,0 +1,121 @@
+"""Token transfer event throughput on the 20 protocol-26 pubnet ledgers 63092982-63093001.
+
+Usage: .venv/bin/python bench/bench_ttp.py [--repeat N]
+
+Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
+
+* derive: ``events_from_ledger`` on decoded ledgers (derived mode) - derivation alone;
+* derive + batch: the same plus ``events_to_batch`` (the token_transfers Arrow rows);
+* unified: ``events_from_ledger(..., "unified")`` (reading core's own CAP-67 events);
+* verify: ``verify_ledger`` (derivation + per-tx balance reconciliation), and with ``strict=True``;
+* lake -> Parquet: ``DataLakeLedgerSource`` over ``data/lakes/pubnet-p26`` + decode + derive + batch + one
+  Parquet file (wall clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stellar_arrow.source.lake import DataLakeLedgerSource
+from stellar_arrow.ttp import (
+    TOKEN_TRANSFERS_SCHEMA,
+    events_from_ledger,
+    events_to_batch,
+    transaction_events,
+    verify_transaction,
+)
+from stellar_arrow.xdr import decode_ledger_close_meta
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "corpus"
+LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
+PUBNET = "Public Global Stellar Network ; September 2015"
+
+
+def load() -> list[Any]:
+    files = sorted(CORPUS.glob("pubnet-00630929*.xdr.gz")) + sorted(CORPUS.glob("pubnet-00630930*.xdr.gz"))
+    return [decode_ledger_close_meta(gzip.decompress(f.read_bytes())) for f in files]
+
+
+def timed(label: str, fn: Callable[[Any], int], ledgers: list[Any], repeat: int) -> None:
+    best = float("inf")
+    events = 0
+    for _ in range(repeat):
+        t0 = time.process_time()
+        events = sum(fn(lcm) for lcm in ledgers)
+        best = min(best, time.process_time() - t0)
+    print(
+        f"{label:<34} {len(ledgers) / best:9.1f} ledgers/s {events / best:11,.0f} events/s  ({events} events)"
+    )
+
+
+def reconciled(lcm: Any, *, strict: bool) -> int:
+    """Derive and reconcile every tx; the number of events checked (a mismatch would abort the bench)."""
+    events = 0
+    for t in transaction_events(lcm, PUBNET):
+        if verify_transaction(t, strict=strict):
+            raise SystemExit(f"mismatch in ledger {lcm.value.ledger_header.header.ledger_seq}")
+        events += len(t.all)
+    return events
+
+
+def lake_to_parquet() -> None:
+    t0 = time.perf_counter()
+    events = 0
+    with tempfile.TemporaryDirectory() as tmp, DataLakeLedgerSource(str(LAKE)) as lake:
+        writer = pq.ParquetWriter(Path(tmp) / "token_transfers.parquet", TOKEN_TRANSFERS_SCHEMA)
+        count = 0
+        for raw in lake.ledgers(63092982, 63093001):
+            batch = events_to_batch(
+                events_from_ledger(decode_ledger_close_meta(raw.ledger_close_meta), PUBNET)
+            )
+            writer.write_table(pa.Table.from_batches([batch]))
+            events += batch.num_rows
+            count += 1
+        writer.close()
+    wall = time.perf_counter() - t0
+    print(
+        f"{'lake -> token_transfers Parquet':<34} {count / wall:9.1f} ledgers/s "
+        f"{events / wall:11,.0f} events/s (wall clock, decode included)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    ledgers = load()
+    print(
+        f"{len(ledgers)} decoded ledgers, {sum(len(lcm.value.tx_processing) for lcm in ledgers)} transactions"
+    )
+    timed(
+        "derive (events_from_ledger)", lambda lcm: len(events_from_ledger(lcm, PUBNET)), ledgers, args.repeat
+    )
+    timed(
+        "derive + Arrow batch",
+        lambda lcm: events_to_batch(events_from_ledger(lcm, PUBNET)).num_rows,
+        ledgers,
+        args.repeat,
+    )
+    timed(
+        "unified (core's CAP-67 events)",
+        lambda lcm: len(events_from_ledger(lcm, PUBNET, "unified")),
+        ledgers,
+        args.repeat,
+    )
+    timed("verify (derive + reconcile)", lambda lcm: reconciled(lcm, strict=False), ledgers, args.repeat)
+    timed("verify --strict", lambda lcm: reconciled(lcm, strict=True), ledgers, args.repeat)
+    lake_to_parquet()
+
+
+if __name__ == "__main__":
+    main()

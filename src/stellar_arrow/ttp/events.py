@@ -1,0 +1,208 @@
+"""Typed token transfer events: one frozen class per kind, a closed union, and their shared envelope.
+
+``Event = Transfer | Mint | Burn | Clawback | Fee``. Amounts are Python ints (exact; i128 for contract
+tokens, negative for fee refunds). Addresses are strkeys (G, M, C, L, B). ``asset`` is ``None`` for custom
+(non-SAC) contract tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Final, Literal
+
+__all__ = [
+    "NATIVE",
+    "Asset",
+    "Burn",
+    "Clawback",
+    "Event",
+    "EventMeta",
+    "EventType",
+    "Fee",
+    "Mint",
+    "MuxedInfo",
+    "Transfer",
+]
+
+EventType = Literal["transfer", "mint", "burn", "clawback", "fee"]
+MuxedKind = Literal["id", "text", "hash"]
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A classic asset: native (``code is None``) or issued (``code`` 1-12 chars, ``issuer`` G-strkey)."""
+
+    code: str | None = None
+    issuer: str | None = None
+
+    @classmethod
+    def issued(cls, code: str, issuer: str) -> Asset:
+        return cls(code, issuer)
+
+    @property
+    def is_native(self) -> bool:
+        return self.code is None
+
+    @property
+    def asset_type(self) -> str:
+        """``native`` / ``credit_alphanum4`` (code length <= 4) / ``credit_alphanum12``."""
+        if self.code is None:
+            return "native"
+        return "credit_alphanum4" if len(self.code) <= 4 else "credit_alphanum12"
+
+    @property
+    def canonical(self) -> str:
+        """``native`` or ``CODE:ISSUER`` (SEP-11; the key used by balance reconciliation)."""
+        return "native" if self.code is None else f"{self.code}:{self.issuer}"
+
+    @property
+    def qualified(self) -> str:
+        """``native`` or ``credit_alphanum4:CODE:ISSUER`` / ``credit_alphanum12:CODE:ISSUER`` (table form)."""
+        return "native" if self.code is None else f"{self.asset_type}:{self.code}:{self.issuer}"
+
+    @classmethod
+    def parse(cls, text: str) -> Asset:
+        """Inverse of :attr:`canonical` and :attr:`qualified`; raises ``ValueError`` on anything else."""
+        if text == "native":
+            return NATIVE
+        parts = text.split(":")
+        if len(parts) == 3 and parts[0] in ("credit_alphanum4", "credit_alphanum12"):
+            parts = parts[1:]
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            msg = f"not an asset string: {text!r} (expected native, CODE:ISSUER or TYPE:CODE:ISSUER)"
+            raise ValueError(msg)
+        return cls(parts[0], parts[1])
+
+    def __str__(self) -> str:
+        return self.canonical
+
+
+NATIVE: Final = Asset()
+
+
+@dataclass(frozen=True, slots=True)
+class MuxedInfo:
+    """Destination multiplexing info: a muxed id (M address or MEMO_ID), a text memo or a hash memo.
+
+    ``value`` is an ``int`` (uint64) for ``id`` and raw ``bytes`` for ``text`` (not necessarily UTF-8) and
+    ``hash`` (32 bytes; MEMO_HASH and MEMO_RETURN are indistinguishable here, as in the reference).
+    """
+
+    kind: MuxedKind
+    value: int | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """Where an event comes from. ``operation_index`` is 1-based and ``None`` for fee events."""
+
+    ledger_sequence: int
+    closed_at: int  # unix seconds (header scpValue.closeTime)
+    tx_hash: str  # lowercase hex; outer hash for fee bumps
+    transaction_index: int  # 1-based, apply order
+    operation_index: int | None
+    contract_address: str  # C-strkey: SAC of the asset, or the emitting contract
+    to_muxed_info: MuxedInfo | None = None
+    event_index: int = 0  # 0-based position within the ledger, set when the ledger is assembled
+
+    def at(self, event_index: int) -> EventMeta:
+        """A copy placed at ``event_index`` (cheaper than ``dataclasses.replace``)."""
+        return EventMeta(
+            self.ledger_sequence,
+            self.closed_at,
+            self.tx_hash,
+            self.transaction_index,
+            self.operation_index,
+            self.contract_address,
+            self.to_muxed_info,
+            event_index,
+        )
+
+    @property
+    def transaction_id(self) -> int:
+        """TOID of the transaction (ledger << 32 | transaction_index << 12)."""
+        return (self.ledger_sequence << 32) | (self.transaction_index << 12)
+
+    @property
+    def operation_id(self) -> int | None:
+        """TOID of the operation, ``None`` for fee events."""
+        if self.operation_index is None:
+            return None
+        return self.transaction_id | self.operation_index
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """``amount`` moves from ``from_`` to ``to``."""
+
+    event_type: ClassVar[EventType] = "transfer"
+    meta: EventMeta
+    from_: str
+    to: str
+    asset: Asset | None
+    amount: int
+
+    def at(self, event_index: int) -> Transfer:
+        return Transfer(self.meta.at(event_index), self.from_, self.to, self.asset, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Mint:
+    """``amount`` is created and credited to ``to`` (issuer or admin paid it)."""
+
+    event_type: ClassVar[EventType] = "mint"
+    meta: EventMeta
+    to: str
+    asset: Asset | None
+    amount: int
+
+    def at(self, event_index: int) -> Mint:
+        return Mint(self.meta.at(event_index), self.to, self.asset, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Burn:
+    """``amount`` is debited from ``from_`` and destroyed (sent to its issuer or burnt)."""
+
+    event_type: ClassVar[EventType] = "burn"
+    meta: EventMeta
+    from_: str
+    asset: Asset | None
+    amount: int
+
+    def at(self, event_index: int) -> Burn:
+        return Burn(self.meta.at(event_index), self.from_, self.asset, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    """``amount`` is clawed back from ``from_`` by the issuer."""
+
+    event_type: ClassVar[EventType] = "clawback"
+    meta: EventMeta
+    from_: str
+    asset: Asset | None
+    amount: int
+
+    def at(self, event_index: int) -> Clawback:
+        return Clawback(self.meta.at(event_index), self.from_, self.asset, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    """Network fee paid by ``from_`` in XLM; a negative ``amount`` is a Soroban fee refund."""
+
+    event_type: ClassVar[EventType] = "fee"
+    meta: EventMeta
+    from_: str
+    amount: int
+
+    @property
+    def asset(self) -> Asset:
+        return NATIVE
+
+    def at(self, event_index: int) -> Fee:
+        return Fee(self.meta.at(event_index), self.from_, self.amount)
+
+
+Event = Transfer | Mint | Burn | Clawback | Fee

@@ -1,0 +1,122 @@
+"""What an operation handler sees (:class:`OperationContext`) and the central mint/burn/transfer classifier.
+
+``classify`` mirrors the reference ``mintOrBurnOrTransferEvent``: the issuer of a non-native asset on the
+sending side mints, on the receiving side burns, on both sides (issuer paying itself) transfers. Destination
+muxed info (muxed id, else the tx memo) is attached to transfers and mints only, and only when the caller
+allows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from stellar_arrow.errors import EventDerivationError
+from stellar_arrow.ttp.address import account_strkey
+from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
+from stellar_arrow.ttp.sac import sac_address
+from stellar_arrow.ttp.transaction import LedgerTransaction, muxed_key
+from stellar_arrow.xdr import model as X
+
+__all__ = ["OperationContext", "classify", "operation_context"]
+
+_MUXED: Final = X.CryptoKeyType.KEY_TYPE_MUXED_ED25519
+_MEMO_TEXT: Final = X.MemoType.MEMO_TEXT
+_MEMO_ID: Final = X.MemoType.MEMO_ID
+_MEMO_HASH: Final = X.MemoType.MEMO_HASH
+_MEMO_RETURN: Final = X.MemoType.MEMO_RETURN
+
+
+@dataclass(frozen=True, slots=True)
+class OperationContext:
+    """One operation of a successful transaction, with its result and its ledger-entry changes."""
+
+    tx: LedgerTransaction
+    index0: int  # 0-based operation index
+    operation: Any  # X.Operation
+    result: Any | None  # the OperationResult ``tr`` union (None if the result list is short)
+    changes: Sequence[Any]
+    source: bytes  # ed25519 of the op source (tx source when unset)
+    source_account: Any | None  # X.MuxedAccount of the op source (or tx source); None for V0 txs
+
+    @property
+    def operation_index(self) -> int:
+        return self.index0 + 1
+
+    @property
+    def source_address(self) -> str:
+        return account_strkey(self.source)
+
+    def meta(self, asset: Asset, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
+        """Envelope of a classic event: the asset's SAC is the contract address."""
+        return self.contract_meta(sac_address(asset, self.tx.ledger.network_id), to_muxed_info)
+
+    def contract_meta(self, contract_address: str, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
+        tx = self.tx
+        return EventMeta(
+            ledger_sequence=tx.ledger.ledger_sequence,
+            closed_at=tx.ledger.closed_at,
+            tx_hash=tx.tx_hash,
+            transaction_index=tx.index,
+            operation_index=self.index0 + 1,
+            contract_address=contract_address,
+            to_muxed_info=to_muxed_info,
+        )
+
+    def destination_mux(self, destination: Any | None) -> MuxedInfo | None:
+        """Muxed info of an account destination: its muxed id if it is an M account, else the tx memo.
+
+        ``destination`` is an ``X.MuxedAccount`` or ``None`` for a plain G destination.
+        """
+        if destination is not None and destination.type == _MUXED:
+            return MuxedInfo("id", destination.med25519.id)
+        memo = self.tx.memo
+        kind = memo.type
+        if kind == _MEMO_ID:
+            return MuxedInfo("id", memo.id)
+        if kind == _MEMO_TEXT:
+            return MuxedInfo("text", memo.text)
+        if kind == _MEMO_HASH:
+            return MuxedInfo("hash", memo.hash)
+        if kind == _MEMO_RETURN:
+            return MuxedInfo("hash", memo.ret_hash)
+        return None
+
+    def error(self, message: str) -> EventDerivationError:
+        return self.tx.error(message, self.index0 + 1)
+
+
+def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
+    op = tx.operations[index0]
+    results = tx.operation_results
+    result = results[index0].tr if index0 < len(results) else None
+    if op.source_account is not None:
+        source_account = op.source_account
+        source = muxed_key(source_account)
+    else:
+        source_account = tx.source_account
+        source = tx.source
+    return OperationContext(
+        tx=tx,
+        index0=index0,
+        operation=op,
+        result=result,
+        changes=tx.operation_changes(index0),
+        source=source,
+        source_account=source_account,
+    )
+
+
+def classify(
+    ctx: OperationContext, asset: Asset, from_: str, to: str, amount: int, mux: MuxedInfo | None = None
+) -> Event:
+    """Transfer, mint (issuer sends) or burn (issuer receives); ``from_``/``to`` are G/L/B/C strkeys."""
+    issuer = asset.issuer
+    from_issuer = issuer is not None and from_ == issuer
+    to_issuer = issuer is not None and to == issuer
+    if from_issuer and not to_issuer:
+        return Mint(ctx.meta(asset, mux), to, asset, amount)
+    if to_issuer and not from_issuer:
+        return Burn(ctx.meta(asset), from_, asset, amount)
+    return Transfer(ctx.meta(asset, mux), from_, to, asset, amount)

@@ -1,0 +1,99 @@
+"""Entry points: the token transfer events of a ledger or of one transaction, and the ledger's Arrow batch.
+
+Event order within a ledger (one order for both modes):
+
+* protocol < 23: the fee charges of all txs (apply order), then per tx its operation events followed by its
+  Soroban refund (if any);
+* protocol >= 23: the fee charges of all txs, then the operation events of all txs, then all refunds.
+
+This is CAP-67's stage order (charges before all txs; refunds after each tx before 23, after all txs from 23).
+Within an operation, derived mode uses the Go reference order (claim-atom pair: seller->source first); unified
+mode keeps the order stellar-core wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from stellar_arrow.ttp.events import Event
+from stellar_arrow.ttp.fees import FeeEvents, fee_events
+from stellar_arrow.ttp.filters import EventFilter, filter_batch
+from stellar_arrow.ttp.operations import operation_events
+from stellar_arrow.ttp.table import events_to_batch
+from stellar_arrow.ttp.transaction import LedgerTransaction, ledger_transactions
+from stellar_arrow.ttp.unified import unified_fee_events, unified_operation_events
+from stellar_arrow.xdr import gc_paused
+
+__all__ = [
+    "Mode",
+    "TransactionEvents",
+    "events_from_ledger",
+    "events_from_transaction",
+    "token_transfers_batch",
+    "transaction_events",
+]
+
+Mode = Literal["derived", "unified"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEvents:
+    """The events of one transaction: fee charge (+ refund) and operation events."""
+
+    transaction: LedgerTransaction
+    fees: FeeEvents
+    operations: list[Event]
+
+    @property
+    def all(self) -> list[Event]:
+        refund = self.fees.refund
+        return [self.fees.charge, *self.operations, *([refund] if refund is not None else [])]
+
+
+def events_from_transaction(tx: LedgerTransaction, mode: Mode = "derived") -> TransactionEvents:
+    """Fee and operation events of one transaction (``event_index`` not yet assigned)."""
+    if mode == "unified":
+        return TransactionEvents(tx, unified_fee_events(tx), unified_operation_events(tx))
+    return TransactionEvents(tx, fee_events(tx), operation_events(tx))
+
+
+def transaction_events(lcm: Any, network_passphrase: str, mode: Mode = "derived") -> list[TransactionEvents]:
+    """Per-transaction events of a decoded ``LedgerCloseMeta``, in apply order."""
+    _, txs = ledger_transactions(lcm, network_passphrase)
+    return [events_from_transaction(tx, mode) for tx in txs]
+
+
+def _ordered(per_tx: list[TransactionEvents], protocol_version: int) -> list[Event]:
+    out: list[Event] = [t.fees.charge for t in per_tx]
+    if protocol_version < 23:
+        for t in per_tx:
+            out.extend(t.operations)
+            if t.fees.refund is not None:
+                out.append(t.fees.refund)
+        return out
+    for t in per_tx:
+        out.extend(t.operations)
+    out.extend(t.fees.refund for t in per_tx if t.fees.refund is not None)
+    return out
+
+
+def events_from_ledger(lcm: Any, network_passphrase: str, mode: Mode = "derived") -> list[Event]:
+    """Every token transfer event of a decoded ``LedgerCloseMeta``, in ledger order, ``event_index`` set."""
+    with gc_paused():  # many small acyclic objects: cyclic GC passes over the decoded ledger are wasted time
+        info, txs = ledger_transactions(lcm, network_passphrase)
+        per_tx = [events_from_transaction(tx, mode) for tx in txs]
+        ordered = _ordered(per_tx, info.protocol_version)
+        return [ev.at(i) for i, ev in enumerate(ordered)]
+
+
+def token_transfers_batch(
+    lcm: Any, network_passphrase: str, mode: Mode = "derived", filters: EventFilter | None = None
+) -> pa.RecordBatch:
+    """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
+
+    ``event_index`` keeps each event's position in the whole ledger, also when ``filters`` drop rows.
+    """
+    return filter_batch(events_to_batch(events_from_ledger(lcm, network_passphrase, mode)), filters)

@@ -1,0 +1,84 @@
+"""Verification of whole ledgers (raw XDR in, typed report out): what ``stellar-arrow verify`` prints.
+
+``mode`` ``derived`` reconciles derived events; ``unified`` reconciles core's own events where the ledger
+carries them; ``both`` does both and also compares the two modes as multisets. Pure: the caller supplies
+the bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from stellar_arrow.ttp.comparison import ModeDifference, compare_transaction
+from stellar_arrow.ttp.processor import events_from_transaction
+from stellar_arrow.ttp.transaction import ledger_transactions
+from stellar_arrow.ttp.unified import has_unified_events
+from stellar_arrow.ttp.verify import Mismatch, verify_transaction
+from stellar_arrow.xdr import decode_ledger_close_meta
+
+__all__ = ["LedgerVerification", "VerifyMode", "verify_ledger_bytes", "verify_ledgers"]
+
+VerifyMode = Literal["derived", "unified", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerVerification:
+    """Outcome for one ledger. ``unified_transactions`` counts txs that carried core's own events."""
+
+    ledger_sequence: int
+    protocol_version: int
+    transactions: int
+    events: int
+    unified_transactions: int
+    mismatches: tuple[Mismatch, ...]
+    differences: tuple[ModeDifference, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and not self.differences
+
+
+def verify_ledger_bytes(
+    lcm_bytes: bytes, network_passphrase: str, *, mode: VerifyMode = "derived", strict: bool = False
+) -> LedgerVerification:
+    """Decode one ``LedgerCloseMeta`` and verify it."""
+    lcm = decode_ledger_close_meta(lcm_bytes)
+    info, txs = ledger_transactions(lcm, network_passphrase)
+    mismatches: list[Mismatch] = []
+    differences: list[ModeDifference] = []
+    events = 0
+    unified_count = 0
+    for tx in txs:
+        derived = events_from_transaction(tx) if mode != "unified" else None
+        unified = None
+        if mode != "derived" and has_unified_events(tx):
+            unified = events_from_transaction(tx, "unified")
+        if derived is not None:
+            events += len(derived.all)
+            mismatches.extend(verify_transaction(derived, strict=strict))
+        if unified is not None:
+            unified_count += 1
+            if derived is None:
+                events += len(unified.all)
+            mismatches.extend(verify_transaction(unified, strict=strict))
+            if derived is not None:
+                differences.extend(compare_transaction(derived, unified))
+    return LedgerVerification(
+        ledger_sequence=info.ledger_sequence,
+        protocol_version=info.protocol_version,
+        transactions=len(txs),
+        events=events,
+        unified_transactions=unified_count,
+        mismatches=tuple(mismatches),
+        differences=tuple(differences),
+    )
+
+
+def verify_ledgers(
+    ledgers: Iterable[bytes], network_passphrase: str, *, mode: VerifyMode = "derived", strict: bool = False
+) -> Iterator[LedgerVerification]:
+    """Verify each ledger in turn."""
+    for lcm_bytes in ledgers:
+        yield verify_ledger_bytes(lcm_bytes, network_passphrase, mode=mode, strict=strict)
