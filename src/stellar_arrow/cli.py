@@ -162,7 +162,12 @@ def _api(
 
 @app.command("export")
 def _export(
-    source: Annotated[str, typer.Option("--source", help="lake path or URI, RPC URL, or a ledger file")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source", help="lake folder or s3://, gs://, lake+https:// URI; http(s):// RPC; a ledger file"
+        ),
+    ],
     start: Annotated[int, typer.Option("--start", help="first ledger (inclusive)")],
     out: Annotated[Path, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")],
     end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
@@ -181,10 +186,20 @@ def _export(
         bool, typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content")
     ] = True,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bar")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="rewrite chunks already complete")] = False,
+    storage_option: Annotated[
+        list[str] | None, typer.Option("--storage-option", help="KEY=VALUE for fsspec, e.g. endpoint_url=URL")
+    ] = None,
+    ledgers_per_batch: Annotated[
+        int | None, typer.Option("--ledgers-per-batch", help="lakes without .config.json only")
+    ] = None,
+    batches_per_partition: Annotated[
+        int | None, typer.Option("--batches-per-partition", help="lakes without .config.json only")
+    ] = None,
 ) -> None:
     """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: exit 1, no partial file)."""
     from stellar_arrow.errors import StellarArrowError
-    from stellar_arrow.export.console import export_with_progress, format_summary
+    from stellar_arrow.export.console import export_with_progress, format_summary, parse_storage_options
     from stellar_arrow.export.job import ExportRequest
 
     try:
@@ -193,7 +208,7 @@ def _export(
             start=start,
             end=end,
             out_dir=out,
-            tables=tuple(t.strip() for t in tables.split(",") if t.strip()),
+            tables=tuple(dict.fromkeys(t.strip() for t in tables.split(",") if t.strip())),
             file_format=file_format,
             network=network,
             chunk_size=chunk_size,
@@ -201,6 +216,10 @@ def _export(
             include_xdr=include_xdr,
             decoder=decoder,
             verify_hashes=verify_hashes,
+            overwrite=overwrite,
+            storage_options=parse_storage_options(storage_option or []),
+            ledgers_per_batch=ledgers_per_batch,
+            batches_per_partition=batches_per_partition,
         )
         summary = export_with_progress(request, show_progress=progress)
     except StellarArrowError as exc:

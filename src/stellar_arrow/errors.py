@@ -180,7 +180,7 @@ class LedgerGapError(ValidationError):
 
 
 class LedgerHashMismatchError(ValidationError):
-    """A hash in a ledger header (own hash, txSetHash, txSetResultHash) disagrees with the ledger's content."""
+    """A header hash (own hash, txSetHash, txSetResultHash) disagrees with the ledger's content."""
 
 
 class EventDerivationError(StellarArrowError, TerminalError):

@@ -1,0 +1,304 @@
+"""The one settings model of stellar-arrow: a YAML file plus ``STELLAR_ARROW_<SECTION>__<KEY>`` variables.
+
+Sections follow the stages: ``source``, ``processor``, ``sink``, ``flight`` (shared Flight transport
+options) and ``api`` (HTTP ports of the sink's REST/WebSocket/health servers). Key names follow the
+original design where they make sense (``source_type``, ``rpc_endpoint``, ``network_passphrase``,
+``start_ledger``, ``end_ledger``, ``batch_size``, ``buffer_size``, ``concurrent_readers``,
+``flight_port``, ``health_port``, ``event_types``, ``include_assets``, ``parquet_compression``,
+``partition_by``). Precedence, highest first: explicit overrides, environment, YAML file, defaults.
+
+Every invalid or unknown setting is rejected by :func:`load_settings` with a
+:class:`~stellar_arrow.errors.ConfigError` whose ``key`` is the dotted path (``source.start_ledger``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from stellar_arrow.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_LAKE",
+    "NETWORK_PASSPHRASES",
+    "ApiSettings",
+    "FlightSettings",
+    "ProcessorSettings",
+    "Settings",
+    "SinkSettings",
+    "SourceSettings",
+    "load_settings",
+]
+
+#: The bundled sample lake (pubnet 63092982-63093001), relative to the working directory.
+DEFAULT_LAKE = "data/lakes/pubnet-p26"
+
+NETWORK_PASSPHRASES: dict[str, str] = {
+    "pubnet": "Public Global Stellar Network ; September 2015",
+    "mainnet": "Public Global Stellar Network ; September 2015",
+    "public": "Public Global Stellar Network ; September 2015",
+    "testnet": "Test SDF Network ; September 2015",
+    "test": "Test SDF Network ; September 2015",
+    "futurenet": "Test SDF Future Network ; October 2022",
+    "standalone": "Standalone Network ; February 2017",
+}
+
+EVENT_TYPES = ("transfer", "mint", "burn", "clawback", "fee")
+TABLES = ("ledgers", "transactions", "operations", "token_transfers")
+
+_SECTION = ConfigDict(extra="forbid", frozen=True)
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        msg = f"port {value} is outside 0..65535 (0 picks a free port)"
+        raise ValueError(msg)
+    return value
+
+
+class SourceSettings(BaseModel):
+    """Where ledgers come from and which range to read."""
+
+    model_config = _SECTION
+
+    source_type: Literal["datalake", "rpc"] = "datalake"
+    datalake_uri: str = DEFAULT_LAKE
+    rpc_endpoint: str | None = None
+    network_passphrase: str = NETWORK_PASSPHRASES["pubnet"]
+    start_ledger: int | None = Field(default=None, ge=2)
+    end_ledger: int | None = Field(default=None, ge=2)
+    live: bool = False
+    batch_size: int = Field(default=20, ge=1, le=200)  # ledgers per RPC getLedgers page
+    buffer_size: int = Field(default=16, ge=1, le=10_000)
+    concurrent_readers: int = Field(default=2, ge=1, le=64)
+    table_workers: int = Field(default=1, ge=0, le=64)
+    poll_interval_s: float = Field(default=0.05, gt=0, le=60)
+    host: str = "127.0.0.1"
+    flight_port: int = 8815
+
+    @field_validator("network_passphrase")
+    @classmethod
+    def _passphrase(cls, value: str) -> str:
+        value = NETWORK_PASSPHRASES.get(value.strip().lower(), value)
+        if value not in set(NETWORK_PASSPHRASES.values()):
+            known = ", ".join(sorted(NETWORK_PASSPHRASES))
+            msg = f"unknown network passphrase {value!r}: use a full passphrase or one of {known}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("flight_port")
+    @classmethod
+    def _flight_port(cls, value: int) -> int:
+        return _port(value)
+
+    @field_validator("rpc_endpoint")
+    @classmethod
+    def _rpc_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            msg = f"rpc_endpoint {value!r} must be an http:// or https:// URL"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceSettings:
+        if self.source_type == "rpc" and not self.rpc_endpoint:
+            msg = "rpc_endpoint is required when source_type is 'rpc'"
+            raise ValueError(msg)
+        if (
+            self.start_ledger is not None
+            and self.end_ledger is not None
+            and self.end_ledger < self.start_ledger
+        ):
+            msg = f"end_ledger {self.end_ledger} is before start_ledger {self.start_ledger}"
+            raise ValueError(msg)
+        if self.live and self.end_ledger is not None:
+            msg = "live: true follows the tip forever and cannot be combined with end_ledger"
+            raise ValueError(msg)
+        return self
+
+
+class ProcessorSettings(BaseModel):
+    """The token transfer processor: its upstream, filters and workers."""
+
+    model_config = _SECTION
+
+    source_endpoint: str = "grpc://127.0.0.1:8815"
+    event_types: tuple[str, ...] = ()
+    include_assets: tuple[str, ...] = ()
+    workers: int = Field(default=0, ge=0, le=64)
+    cache_ledgers: int = Field(default=256, ge=0, le=100_000)
+    host: str = "127.0.0.1"
+    flight_port: int = 8816
+
+    @field_validator("event_types")
+    @classmethod
+    def _event_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if v not in EVENT_TYPES]
+        if bad:
+            msg = f"unknown event type(s) {bad}: use {', '.join(EVENT_TYPES)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("flight_port")
+    @classmethod
+    def _flight_port(cls, value: int) -> int:
+        return _port(value)
+
+    @field_validator("source_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _grpc_uri(value)
+
+
+class SinkSettings(BaseModel):
+    """The sink: its upstreams, output directory and Parquet options."""
+
+    model_config = _SECTION
+
+    processor_endpoint: str = "grpc://127.0.0.1:8816"
+    source_endpoint: str = "grpc://127.0.0.1:8815"
+    output_dir: str = "data/run"
+    tables: tuple[str, ...] = TABLES
+    output_formats: tuple[str, ...] = ("parquet",)
+    parquet_compression: Literal["zstd", "snappy", "gzip", "lz4", "brotli", "none"] = "zstd"
+    partition_by: tuple[Literal["date", "hour", "asset_code", "event_type"], ...] = ("date",)
+    batch_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    host: str = "127.0.0.1"
+    flight_port: int = 8817
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if v not in TABLES]
+        if bad or not value:
+            msg = f"unknown or empty table list {list(value)}: choose from {', '.join(TABLES)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("output_formats")
+    @classmethod
+    def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if v not in ("parquet", "jsonl", "csv")]
+        if bad or not value:
+            msg = f"unknown or empty output format list {list(value)}: choose from parquet, jsonl, csv"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("flight_port")
+    @classmethod
+    def _flight_port(cls, value: int) -> int:
+        return _port(value)
+
+    @field_validator("processor_endpoint", "source_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _grpc_uri(value)
+
+
+class FlightSettings(BaseModel):
+    """Transport options shared by every Flight client and server."""
+
+    model_config = _SECTION
+
+    call_timeout_s: float = Field(default=30.0, gt=0, le=3600)  # unary calls (actions); streams have none
+    reconnect_timeout_s: float = Field(default=60.0, ge=0, le=3600)
+    max_batch_rows: int = Field(default=65_536, ge=1, le=1_048_576)
+
+
+class ApiSettings(BaseModel):
+    """HTTP ports of the sink's REST, WebSocket and health servers (non-colliding defaults)."""
+
+    model_config = _SECTION
+
+    host: str = "127.0.0.1"
+    api_port: int = 8081
+    websocket_port: int = 8080
+    health_port: int = 8088
+
+    @field_validator("api_port", "websocket_port", "health_port")
+    @classmethod
+    def _ports(cls, value: int) -> int:
+        return _port(value)
+
+
+def _grpc_uri(value: str) -> str:
+    if not value.startswith(("grpc://", "grpc+tcp://", "grpc+unix://", "grpc+tls://")):
+        msg = f"endpoint {value!r} must be a Flight URI such as grpc://127.0.0.1:8815"
+        raise ValueError(msg)
+    return value
+
+
+class Settings(BaseSettings):
+    """The whole pipeline's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STELLAR_ARROW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    source: SourceSettings = SourceSettings()
+    processor: ProcessorSettings = ProcessorSettings()
+    sink: SinkSettings = SinkSettings()
+    flight: FlightSettings = FlightSettings()
+    api: ApiSettings = ApiSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings from ``path`` (YAML), the environment and ``overrides`` (section dicts).
+
+    Raises :class:`ConfigError` naming the first offending key (``source.start_ledger``).
+    """
+    yaml_path = Path(path) if path is not None else None
+    if yaml_path is not None:
+        _check_yaml(yaml_path)
+    model: type[Settings] = Settings
+    if yaml_path is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": yaml_path})
+        model = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        where = f" in {yaml_path}" if yaml_path is not None else ""
+        msg = f"invalid setting {key}{where}: {err['msg']}"
+        raise ConfigError(msg, key=key) from None
+
+
+def _check_yaml(path: Path) -> None:
+    import yaml
+
+    if not path.is_file():
+        msg = f"config file {path} does not exist"
+        raise ConfigError(msg, key="config")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        msg = f"config file {path} is not valid YAML: {exc}"
+        raise ConfigError(msg, key="config") from None
+    if doc is not None and not isinstance(doc, dict):
+        msg = f"config file {path} must hold a mapping of sections, not {type(doc).__name__}"
+        raise ConfigError(msg, key="config")

@@ -1,0 +1,279 @@
+"""The sink service (default port 8817): consumes the pipeline's streams, commits them, serves the result.
+
+A background :class:`SinkLoop` reads one stream per table (``token_transfers`` from the processor;
+``ledgers``/``transactions``/``operations`` from the source) ledger by ledger, in lock step, writes
+each complete ledger to a :class:`~stellar_arrow.sink.DatasetSink` and advances its checkpoint. The
+sink commits files and checkpoint atomically; on (re)start the loop resumes every stream after the
+committed checkpoint, and rows at or below it are dropped, so each row is written exactly once.
+
+The Flight side serves the committed rows of each table (``do_get`` over a ledger range) and the
+``status`` action: checkpoint, rows written, whether a bounded run is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
+from stellar_arrow.flight.feed import StreamCancelled
+from stellar_arrow.flight.service import LedgerFlightServer
+from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
+from stellar_arrow.flight.tickets import StreamRequest
+from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
+from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column
+
+__all__ = ["SinkLoop", "SinkService", "TableUpstream"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TableUpstream:
+    """Where the sink reads one table from."""
+
+    table: str
+    endpoint: str
+
+
+class SinkLoop:
+    """Moves ledgers from the upstream streams into ``sink`` until the range ends or :meth:`stop`."""
+
+    def __init__(
+        self,
+        sink: DatasetSink,
+        upstreams: tuple[TableUpstream, ...],
+        *,
+        start_ledger: int | None,
+        end_ledger: int | None,
+        live: bool,
+        reconnect_timeout_s: float = 60.0,
+        on_ledger: Callable[[int], None] | None = None,
+        resolve_end: Callable[[], int] | None = None,
+    ) -> None:
+        self.sink = sink
+        self._resolve_end = resolve_end
+        self.upstreams = upstreams
+        self.start_ledger = start_ledger
+        self.end_ledger = end_ledger
+        self.live = live
+        self._reconnect_timeout_s = reconnect_timeout_s
+        self._on_ledger = on_ledger
+        self.stop_event = threading.Event()
+        self.done = threading.Event()
+        self.error: str | None = None
+        self.failed = False
+        self.last_ledger: int | None = None
+        self._streams: list[UpstreamStream] = []
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for stream in list(self._streams):
+            stream.close()
+
+    def run(self) -> None:
+        """Run until done, stopped or a terminal error (transient failures restart from the checkpoint)."""
+        while not self.stop_event.is_set():
+            try:
+                self._run_once()
+                if not self.stop_event.is_set():
+                    self.done.set()
+                return
+            except StreamCancelled:
+                return
+            except StellarArrowError as exc:
+                self.error = str(exc)
+                if not isinstance(exc, TransientError):
+                    log.error("sink stopped: %s", exc)
+                    self.failed = True
+                    return
+                log.warning("sink: %s; restarting from the checkpoint", exc)
+                self.stop_event.wait(1.0)
+
+    def _run_once(self) -> None:
+        checkpoint = self.sink.checkpoint
+        resume_after = checkpoint.ledger_sequence if checkpoint is not None else None
+        end = self.end_ledger
+        if end is None and not self.live and self._resolve_end is not None:
+            end = self._resolve_end()  # a bounded run without end_ledger: the source's tip, fixed once
+            self.end_ledger = end
+        if end is not None and resume_after is not None and resume_after >= end:
+            return
+        cancel = Cancellation(self.stop_event)
+        self._streams = [
+            UpstreamStream(
+                u.endpoint,
+                StreamRequest(
+                    u.table,
+                    start_ledger=self.start_ledger,
+                    end_ledger=end,
+                    live=self.live,
+                    resume_after=resume_after,
+                ),
+                cancel,
+                reconnect_timeout_s=self._reconnect_timeout_s,
+            )
+            for u in self.upstreams
+        ]
+        iterators: list[Iterator[UpstreamLedger]] = [iter(s) for s in self._streams]
+        last = resume_after
+        while True:
+            received: list[UpstreamLedger] = []
+            ended: list[str] = []
+            for upstream, it in zip(self.upstreams, iterators, strict=True):
+                item = next(it, None)
+                if item is None:
+                    ended.append(upstream.table)
+                else:
+                    received.append(item)
+            if ended:
+                if received:
+                    msg = (
+                        f"streams ended unevenly after ledger {last}: {ended} ended while "
+                        f"{[u.table for u in self.upstreams if u.table not in ended]} continued"
+                    )
+                    raise SinkError(msg, ledger_sequence=last)
+                break
+            sequences = {r.ledger_sequence for r in received}
+            if len(sequences) != 1:
+                msg = f"upstream streams are out of step: ledgers {sorted(sequences)} arrived together"
+                raise SinkError(msg, ledger_sequence=min(sequences))
+            seq = sequences.pop()
+            for upstream, ledger in zip(self.upstreams, received, strict=True):
+                for batch in ledger.batches:
+                    self.sink.write_batch(upstream.table, batch)
+            self.sink.advance(seq)
+            last = self.last_ledger = seq
+            if self._on_ledger is not None:
+                self._on_ledger(seq)
+        if last is not None and not self.stop_event.is_set():
+            self.sink.commit(Checkpoint(last))
+
+
+class SinkService(LedgerFlightServer):
+    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink``."""
+
+    service_name = "sink"
+
+    def __init__(
+        self,
+        sink: DatasetSink,
+        upstreams: tuple[TableUpstream, ...],
+        *,
+        start_ledger: int | None = None,
+        end_ledger: int | None = None,
+        live: bool = False,
+        reconnect_timeout_s: float = 60.0,
+        resolve_end: Callable[[], int] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.sink = sink
+        streams = {
+            name: StreamSpec(name, sink.snapshot(name).schema, f"committed rows of {name}", self._committed)
+            for name in sink.tables()
+        }
+        super().__init__(streams, host=host, port=port)
+        self.loop = SinkLoop(
+            sink,
+            upstreams,
+            start_ledger=start_ledger,
+            end_ledger=end_ledger,
+            live=live,
+            reconnect_timeout_s=reconnect_timeout_s,
+            on_ledger=self.note_ledger,
+            resolve_end=resolve_end,
+        )
+        self._thread = threading.Thread(target=self._run, name="sink-loop", daemon=True)
+        self._commits = threading.Condition()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loop.run()
+        finally:
+            with self._commits:
+                self._commits.notify_all()
+
+    def stop(self) -> None:
+        """Stop the loop and the server, then commit every complete ledger still buffered."""
+        self.loop.stop()
+        super().stop()
+        self.close()
+
+    def close(self) -> None:
+        """Commit what is complete (after the loop stopped) and refuse further writes."""
+        self.loop.stop()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
+        self.sink.close()
+
+    def status(self) -> dict[str, object]:
+        body = super().status()
+        stats = self.sink.stats()
+        body.update(
+            checkpoint=stats.checkpoint,
+            end_ledger=self.loop.end_ledger,
+            done=self.loop.done.is_set(),
+            failed=self.loop.failed,
+            error=self.loop.error,
+            output_dir=str(self.sink.root),
+            rows_written=dict(stats.rows_written),
+            rows_buffered=stats.rows_buffered,
+            commits=stats.commits,
+            upstreams={u.table: u.endpoint for u in self.loop.upstreams},
+        )
+        return body
+
+    def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
+        """Committed rows of the table in ``[first, end]``; live requests follow new commits."""
+        view = self.sink.snapshot(request.stream)
+        column = ledger_column(view.schema)
+        sent = request.first_ledger - 1 if request.first_ledger is not None else 0
+        seen: set[object] = set()
+        while True:
+            checkpoint = self.sink.checkpoint
+            through = checkpoint.ledger_sequence if checkpoint is not None else 0
+            if request.end_ledger is not None:
+                through = min(through, request.end_ledger)
+            if through > sent:
+                view = self.sink.snapshot(request.stream)
+                for path in view.files:
+                    if path in seen:
+                        continue
+                    rows, newest = _file_rows(path, view.schema, column, sent, through)
+                    if newest <= through:
+                        seen.add(path)  # a file committed after ``through`` is read again next time
+                    for batch in rows.to_batches(max_chunksize=65_536):
+                        yield LedgerBatch(through, batch, complete=False)
+                yield LedgerBatch(through, _empty(view.schema))
+                sent = through
+            bounded_done = request.end_ledger is None or sent >= request.end_ledger or self.loop.done.is_set()
+            if not request.live and bounded_done:
+                return
+            if cancel.wait(0.25):
+                raise StreamCancelled
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+def _file_rows(
+    path: object, schema: pa.Schema, column: str | None, after: int, through: int
+) -> tuple[pa.Table, int]:
+    """Rows of one committed file with ledger in ``(after, through]``, and the file's newest ledger."""
+    table = pq.read_table(str(path), schema=schema)
+    if column is None or table.num_rows == 0:
+        return table, 0
+    newest = int(pc.max(table[column]).as_py())
+    keep = pc.and_(pc.greater(table[column], after), pc.less_equal(table[column], through))
+    return table.filter(keep), newest

@@ -1,0 +1,185 @@
+"""The source service (default port 8815): ledgers from a lake or RPC node, as Flight streams.
+
+Streams:
+
+* ``ledger_close_meta``: one row per ledger, the raw ``LedgerCloseMeta`` XDR in a binary column.
+  This is what the processor consumes, so the XDR crosses the wire once and is decoded where the
+  events are derived (the source stays cheap and serves any number of processors).
+* ``ledgers``, ``transactions``, ``operations``: the decoded tables, built by the injected
+  :class:`TableBuilder` in worker processes and shared between clients by ledger sequence.
+
+Each ``do_get`` opens its own :class:`~stellar_arrow.source.base.LedgerSource` (fan-out: clients never
+share a cursor). A request without ``end_ledger`` stops at the source's newest ledger when the stream
+starts; ``live`` follows the tip until the client cancels or the server stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from stellar_arrow.errors import LedgerNotYetAvailableError
+from stellar_arrow.flight.feed import LedgerFeed, LedgerWork
+from stellar_arrow.flight.service import LedgerFlightServer
+from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, Cancellation, LedgerBatch, StreamSpec
+from stellar_arrow.flight.tickets import StreamRequest, TicketError
+from stellar_arrow.source.base import LedgerSource
+
+__all__ = ["SourceService", "TableBuilder"]
+
+
+@dataclass(frozen=True, slots=True)
+class TableBuilder:
+    """Decoded tables of one ledger: ``build(lcm_bytes) -> {table: RecordBatch}`` with ``schemas``.
+
+    ``build`` must be picklable (a module-level function or a ``functools.partial`` of one) so it can
+    run in worker processes.
+    """
+
+    schemas: Mapping[str, pa.Schema]
+    build: Callable[[bytes], Mapping[str, pa.RecordBatch]]
+
+
+_DESCRIPTIONS = {
+    "ledger_close_meta": "raw LedgerCloseMeta XDR, one row per ledger (input of the processor)",
+    "ledgers": "one row per ledger (header, counts, fees)",
+    "transactions": "one row per transaction",
+    "operations": "one row per operation",
+}
+
+
+class SourceService(LedgerFlightServer):
+    """Serves ledgers read through ``open_source()`` (one :class:`LedgerSource` per stream)."""
+
+    service_name = "source"
+
+    def __init__(
+        self,
+        open_source: Callable[[], LedgerSource],
+        *,
+        first_ledger: int | None = None,
+        tables: TableBuilder | None = None,
+        executor: Executor | None = None,
+        buffer_size: int = 16,
+        in_flight: int = 2,
+        cache_ledgers: int = 64,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._open_source = open_source
+        self._first_ledger = first_ledger
+        self._buffer_size = buffer_size
+        self._in_flight = in_flight
+        self._tables = tables
+        self._work = LedgerWork(tables.build, executor, cache_ledgers=cache_ledgers) if tables else None
+        streams = {
+            "ledger_close_meta": StreamSpec(
+                "ledger_close_meta", LEDGER_CLOSE_META_SCHEMA, _DESCRIPTIONS["ledger_close_meta"], self._raw
+            )
+        }
+        if tables is not None:
+            for name, schema in tables.schemas.items():
+                streams[name] = StreamSpec(name, schema, _DESCRIPTIONS.get(name, name), self._decoded)
+        super().__init__(streams, host=host, port=port)
+        self._latest: int | None = None
+
+    def default_request(self, stream: str) -> StreamRequest:
+        return StreamRequest(stream=stream, start_ledger=self._first_ledger)
+
+    def total_records(self, request: StreamRequest) -> int:
+        """One row per ledger for ``ledger_close_meta`` and ``ledgers`` (bounded requests), else -1."""
+        first = request.first_ledger if request.first_ledger is not None else self._first_ledger
+        if request.stream not in ("ledger_close_meta", "ledgers") or first is None or request.live:
+            return -1
+        end = request.end_ledger
+        if end is None:
+            source = self._open_source()
+            try:
+                end = source.latest_ledger()
+            except LedgerNotYetAvailableError:
+                return 0
+            finally:
+                source.close()
+        return max(0, end - first + 1)
+
+    def status(self) -> dict[str, object]:
+        body = super().status()
+        body["first_ledger"] = self._first_ledger
+        body["latest_ledger"] = self._latest
+        body["tables"] = sorted(self._tables.schemas) if self._tables else []
+        body["ledgers_decoded"] = self._work.computed if self._work else 0
+        return body
+
+    def extra_actions(self) -> dict[str, tuple[str, Callable[[], dict[str, object]]]]:
+        return {"latest_ledger": ("the newest ledger the source can serve now, as JSON", self._latest_ledger)}
+
+    def _latest_ledger(self) -> dict[str, object]:
+        source = self._open_source()
+        try:
+            latest = source.latest_ledger()
+        finally:
+            source.close()
+        self._latest = max(latest, self._latest or 0)
+        return {"service": self.service_name, "latest_ledger": latest, "first_ledger": self._first_ledger}
+
+    # ------------------------------------------------------------------ streams
+    def _range(self, request: StreamRequest, source: LedgerSource) -> tuple[int, int | None] | None:
+        """``(first, end)`` to read, ``end=None`` for live; ``None`` if nothing is left to send."""
+        first = request.first_ledger if request.first_ledger is not None else self._first_ledger
+        if first is None:
+            msg = f"stream {request.stream!r} needs start_ledger (this source has no default first ledger)"
+            raise TicketError(msg, field="start_ledger")
+        if request.live:
+            return first, None
+        end = request.end_ledger
+        if end is None:
+            try:
+                end = source.latest_ledger()
+            except LedgerNotYetAvailableError:
+                return None
+            self._latest = end
+        if first > end:
+            return None
+        return first, end
+
+    def _ledgers(self, request: StreamRequest, cancel: Cancellation) -> Iterator[tuple[int, bytes]]:
+        source = self._open_source()
+        try:
+            span = self._range(request, source)
+            if span is None:
+                return
+            raw = source.ledgers(span[0], span[1])
+            feed = LedgerFeed(
+                ((r.ledger_sequence, r.ledger_close_meta) for r in raw),
+                cancel,
+                buffer=self._buffer_size,
+                name="source",
+                on_close=source.stop,
+            )
+            for seq, lcm in feed:
+                if self._latest is None or seq > self._latest:
+                    self._latest = seq
+                yield seq, lcm
+        finally:
+            source.close()
+
+    def _raw(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
+        for seq, lcm in self._ledgers(request, cancel):
+            batch = pa.RecordBatch.from_arrays(
+                [pa.array([seq], pa.uint32()), pa.array([lcm], pa.binary())],
+                schema=LEDGER_CLOSE_META_SCHEMA,
+            )
+            yield LedgerBatch(seq, batch)
+
+    def _decoded(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
+        assert self._work is not None and self._tables is not None
+        schema = self._tables.schemas[request.stream]
+        ordered = self._work.ordered(self._ledgers(request, cancel), cancel, in_flight=self._in_flight)
+        for seq, tables in ordered:
+            batch = tables.get(request.stream)
+            if batch is None:
+                batch = pa.RecordBatch.from_pylist([], schema=schema)
+            yield LedgerBatch(seq, batch)

@@ -1,0 +1,160 @@
+"""``stellar-arrow run``: the whole pipeline as three supervised processes, with a summary at the end.
+
+With no configuration it reads the bundled sample lake (``data/lakes/pubnet-p26``), serves on free
+loopback ports and writes ``./data/run/<table>/``. A bounded run prints its summary when the sink has
+committed the last ledger, then keeps serving (the committed tables over Flight) until interrupted,
+or exits with ``exit_when_done``. A live run prints progress and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stellar_arrow.config import DEFAULT_LAKE, Settings, load_settings
+from stellar_arrow.errors import SinkError
+from stellar_arrow.pipeline.supervisor import Supervisor
+from stellar_arrow.sink import read_commits
+
+__all__ = ["RunSummary", "TableSummary", "run_pipeline", "run_settings", "summarize"]
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSummary:
+    table: str
+    rows: int
+    files: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run committed, read back from the output directory's commit log."""
+
+    output_dir: Path
+    first_ledger: int | None
+    last_ledger: int | None
+    commits: int
+    tables: tuple[TableSummary, ...]
+
+
+def summarize(output_dir: Path) -> RunSummary:
+    rows: dict[str, int] = {}
+    files: dict[str, int] = {}
+    first: int | None = None
+    last: int | None = None
+    commits = 0
+    for record in read_commits(output_dir):
+        commits += 1
+        last = record.checkpoint.ledger_sequence
+        if record.first_ledger is not None:
+            first = record.first_ledger if first is None else min(first, record.first_ledger)
+        for manifest in record.files:
+            if manifest.format == "parquet":
+                rows[manifest.table] = rows.get(manifest.table, 0) + manifest.rows
+                files[manifest.table] = files.get(manifest.table, 0) + 1
+    tables = tuple(TableSummary(t, rows[t], files[t], output_dir / t) for t in sorted(rows))
+    return RunSummary(output_dir, first, last, commits, tables)
+
+
+def _print_summary(summary: RunSummary, supervisor: Supervisor, echo: Echo) -> None:
+    echo(f"ledgers {summary.first_ledger}..{summary.last_ledger} committed in {summary.commits} commit(s)")
+    for t in summary.tables:
+        echo(f"  {t.table:<16} {t.rows:>9} rows in {t.files} Parquet file(s) under {t.path}/")
+    for role, child in supervisor.children.items():
+        echo(f"  {role:<9} Flight service at {child.uri} (pid {child.pid}, log {child.log_file})")
+    echo("query it:")
+    glob = f"{summary.output_dir}/token_transfers/**/*.parquet"
+    query = f"SELECT event_type, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
+    echo(f'  duckdb -c "{query}"')
+    echo(f"  stellar-arrow api {summary.output_dir}   # REST, WebSocket and dashboard over these files")
+    echo(
+        f"  or Flight: do_get on {supervisor.children['sink'].uri} with a JSON ticket "
+        '{"v":1,"stream":"token_transfers","start_ledger":N}'
+    )
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    output_dir: Path,
+    exit_when_done: bool,
+    echo: Echo = print,
+    timeout_s: float | None = None,
+) -> RunSummary:
+    """Run the pipeline; returns the summary after a bounded run (or after interruption of a live one)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    supervisor = Supervisor(settings, output_dir / "_run")
+    started = time.monotonic()
+    try:
+        supervisor.start()
+        for role, child in supervisor.children.items():
+            echo(f"{role:<9} started at {child.uri} (pid {child.pid})")
+        status = _wait_done(supervisor, settings, stop, echo, started, timeout_s)
+        summary = summarize(output_dir)
+        if status is not None and status.get("done"):
+            echo(f"done in {time.monotonic() - started:.1f} s")
+        _print_summary(summary, supervisor, echo)
+        if not exit_when_done and not stop.is_set():
+            echo("serving until interrupted (Ctrl-C)")
+            while not stop.wait(0.5):
+                supervisor.poll()
+        return summary
+    finally:
+        supervisor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_done(
+    supervisor: Supervisor,
+    settings: Settings,
+    stop: threading.Event,
+    echo: Echo,
+    started: float,
+    timeout_s: float | None,
+) -> dict[str, Any] | None:
+    last_report = time.monotonic()
+    status: dict[str, Any] | None = None
+    while not stop.is_set():
+        for role in supervisor.poll():
+            echo(f"{role} exited unexpectedly; restarted at {supervisor.children[role].uri}")
+        status = supervisor.sink_status() or status
+        if status is not None:
+            if status.get("done"):
+                return status
+            if status.get("failed"):
+                committed = status.get("checkpoint")
+                where = f"committed through ledger {committed}" if committed else "nothing committed yet"
+                msg = f"sink failed ({where}): {status['error']}"
+                raise SinkError(msg, ledger_sequence=status.get("checkpoint"))
+        now = time.monotonic()
+        if now - last_report >= 5.0 and status is not None:
+            echo(f"... committed through ledger {status.get('checkpoint')}")
+            last_report = now
+        if timeout_s is not None and now - started > timeout_s:
+            msg = f"the run did not finish within {timeout_s:.0f} s (last status: {status})"
+            raise SinkError(msg)
+        stop.wait(0.1)
+    return status
+
+
+def run_settings(config: Path | None, out: Path | None) -> Settings:
+    """Settings of ``stellar-arrow run``: without a config file, free loopback ports (the demo)."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if config is None:
+        overrides = {role: {"flight_port": 0} for role in ("source", "processor", "sink")}
+        bundled = Path(__file__).resolve().parents[3] / DEFAULT_LAKE
+        if not Path(DEFAULT_LAKE).is_dir() and bundled.is_dir():
+            overrides["source"]["datalake_uri"] = str(bundled)
+    if out is not None:
+        overrides.setdefault("sink", {})["output_dir"] = str(out)
+    return load_settings(config, **overrides)

@@ -1,0 +1,65 @@
+"""Running one service in this process: ``stellar-arrow serve source|processor|sink``.
+
+The service binds, writes a ready file (JSON: role, uri, port, pid) when one is asked for, installs
+SIGTERM/SIGINT handlers that stop its streams and the server cleanly, and serves until stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+from stellar_arrow.config import Settings, load_settings
+from stellar_arrow.errors import ConfigError
+from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
+from stellar_arrow.flight.sink_service import SinkService
+from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
+
+__all__ = ["Role", "build_service", "serve", "serve_role", "write_ready_file"]
+
+Role = Literal["source", "processor", "sink"]
+
+log = logging.getLogger(__name__)
+
+
+def build_service(role: Role, settings: Settings) -> LedgerFlightServer:
+    if role == "source":
+        return build_source(settings)
+    if role == "processor":
+        return build_processor(settings)
+    return build_sink(settings)
+
+
+def write_ready_file(path: Path, role: Role, server: LedgerFlightServer) -> None:
+    """Atomically publish where ``server`` listens."""
+    body = {"role": role, "uri": server.uri, "port": server.port, "pid": os.getpid()}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> None:
+    """Build the ``role`` service from ``settings`` and serve until SIGTERM/SIGINT."""
+    server = build_service(role, settings)
+    install_signal_handlers(server, on_stop=server.loop.stop if isinstance(server, SinkService) else None)
+    if isinstance(server, SinkService):
+        server.start()
+    if ready_file is not None:
+        write_ready_file(ready_file, role, server)
+    log.info("%s serving at %s", role, server.uri)
+    server.serve_until_stopped()
+    if isinstance(server, SinkService):
+        server.close()
+
+
+def serve_role(role: str, config: Path | None, ready_file: Path | None) -> None:
+    """``stellar-arrow serve ROLE --config FILE``: validate, log to stderr, serve."""
+    if role not in ("source", "processor", "sink"):
+        msg = f"unknown service {role!r}: choose source, processor or sink"
+        raise ConfigError(msg, key="role")
+    settings = load_settings(config)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
+    serve(role, settings, ready_file=ready_file)  # type: ignore[arg-type]

@@ -1,0 +1,135 @@
+"""Tickets and descriptors: versioned JSON, validated field by field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stellar_arrow.flight.tickets import (
+    STREAMS,
+    StreamRequest,
+    TicketError,
+    TransferFilter,
+    decode_request,
+    encode_request,
+)
+
+ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
+ledgers = st.integers(min_value=1, max_value=2**32 - 1)
+names = st.lists(st.text(min_size=1, max_size=8), max_size=3).map(tuple)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> StreamRequest:
+    start = draw(st.none() | ledgers)
+    live = draw(st.booleans())
+    end = None if live else draw(st.none() | ledgers)
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    amounts = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=7).map(str)
+    filters = TransferFilter(
+        event_types=tuple(draw(st.lists(st.sampled_from(["transfer", "mint", "burn", "clawback", "fee"])))),
+        assets=tuple(draw(st.lists(st.sampled_from(["native", "USDC", f"USDC:{ISSUER}"]), max_size=3))),
+        accounts=draw(names),
+        min_amount=draw(amounts),
+        max_amount=draw(amounts),
+    )
+    return StreamRequest(
+        stream=draw(st.sampled_from(STREAMS)),
+        start_ledger=start,
+        end_ledger=end,
+        live=live,
+        filters=filters,
+        resume_after=draw(st.none() | ledgers),
+    )
+
+
+@given(requests())
+def test_round_trip(request: StreamRequest) -> None:
+    raw = encode_request(request)
+    assert decode_request(raw) == request
+    assert json.loads(raw)["v"] == 1
+
+
+def test_encoding_is_canonical() -> None:
+    a = encode_request(StreamRequest("ledgers", 5, 9))
+    assert a == b'{"end_ledger":9,"live":false,"resume_after":null,"start_ledger":5,"stream":"ledgers","v":1}'
+
+
+def test_resume_cursor_moves_the_first_ledger() -> None:
+    req = StreamRequest("token_transfers", start_ledger=100, end_ledger=200)
+    assert req.first_ledger == 100
+    assert req.resumed(150).first_ledger == 151
+    assert req.resumed(50).first_ledger == 100
+    assert StreamRequest("ledgers", resume_after=7).first_ledger == 8
+    assert not req.resumed(150).contains(150)
+    assert req.resumed(150).contains(151)
+    assert not req.contains(201)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "words"),
+    [
+        (b"not json", "ticket", "not JSON"),
+        (b"[1, 2]", "ticket", "JSON object"),
+        (b'{"stream": "ledgers"}', "v", "version"),
+        (b'{"v": 2, "stream": "ledgers"}', "v", "version 2"),
+        (b'{"v": 1, "stream": "stellar_ledgers"}', "stream", "stellar_ledgers"),
+        (b'{"v": 1, "stream": "ledgers", "start": 5}', "start", "unknown ticket field"),
+        (b'{"v": 1, "stream": "ledgers", "start_ledger": 0}', "start_ledger", "between 1"),
+        (b'{"v": 1, "stream": "ledgers", "start_ledger": "5"}', "start_ledger", "'5'"),
+        (b'{"v": 1, "stream": "ledgers", "start_ledger": true}', "start_ledger", "True"),
+        (b'{"v": 1, "stream": "ledgers", "end_ledger": 4294967296}', "end_ledger", "between"),
+        (b'{"v": 1, "stream": "ledgers", "start_ledger": 9, "end_ledger": 5}', "end_ledger", "before"),
+        (b'{"v": 1, "stream": "ledgers", "live": true, "end_ledger": 5}', "live", "no end_ledger"),
+        (b'{"v": 1, "stream": "ledgers", "live": "yes"}', "live", "true or false"),
+        (b'{"v": 1, "stream": "ledgers", "resume_after": -1}', "resume_after", "between"),
+        (b'{"v":1,"stream":"token_transfers","filters":[]}', "filters", "object"),
+        (
+            b'{"v":1,"stream":"token_transfers","filters":{"asset":[]}}',
+            "filters.asset",
+            "unknown filter",
+        ),
+        (
+            b'{"v":1,"stream":"token_transfers","filters":{"event_types":["pay"]}}',
+            "filters.event_types",
+            "pay",
+        ),
+        (b'{"v":1,"stream":"token_transfers","filters":{"accounts":"G"}}', "filters.accounts", "list"),
+        (
+            b'{"v":1,"stream":"token_transfers","filters":{"assets":[""]}}',
+            "filters.assets",
+            "non-empty",
+        ),
+    ],
+)
+def test_bad_tickets_name_the_field(raw: bytes, field: str, words: str) -> None:
+    with pytest.raises(TicketError) as info:
+        decode_request(raw)
+    assert info.value.field == field
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ({"assets": ["USDC:G:X"]}, "filters.assets"),
+        ({"min_amount": 5}, "filters.min_amount"),
+        ({"max_amount": "lots"}, "filters.max_amount"),
+        ({"max_amount": "NaN"}, "filters.max_amount"),
+    ],
+)
+def test_bad_filter_values_name_the_filter(filters: dict[str, object], field: str) -> None:
+    raw = json.dumps({"v": 1, "stream": "token_transfers", "filters": filters}).encode()
+    with pytest.raises(TicketError) as info:
+        decode_request(raw)
+    assert info.value.field == field
+
+
+def test_amount_bounds_become_exact_raw_bounds() -> None:
+    raw = b'{"v":1,"stream":"token_transfers","filters":{"min_amount":"0.0000001","max_amount":"12.5"}}'
+    rules = decode_request(raw).filters.event_filter()
+    assert (rules.min_amount_raw, rules.max_amount_raw) == (1, 125_000_000)
