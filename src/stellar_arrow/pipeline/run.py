@@ -73,7 +73,7 @@ def _print_summary(summary: RunSummary, supervisor: Supervisor, echo: Echo) -> N
     echo("query it:")
     glob = f"{summary.output_dir}/token_transfers/**/*.parquet"
     query = f"SELECT event_type, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
-    echo(f'  duckdb -c "{query}"')
+    echo(f'  .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
     echo(f"  stellar-arrow api {summary.output_dir}   # REST, WebSocket and dashboard over these files")
     echo(
         f"  or Flight: do_get on {supervisor.children['sink'].uri} with a JSON ticket "

@@ -1,0 +1,120 @@
+"""The ``operations`` table (Hubble ``history_operations``): one row per operation of every applied tx.
+
+``id`` is the TOID ``(ledger_sequence, transaction_index, operation_index)`` with a 1-based
+``operation_index``; ``transaction_id`` the transaction's TOID. ``source_account`` is the
+operation's own source or else the transaction's. ``details`` is the operation body as JSON
+(:mod:`stellar_arrow.tables.details`), amounts as exact integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, Final
+
+import pyarrow as pa
+
+from stellar_arrow.ledger.toid import toid
+from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
+from stellar_arrow.tables.details import muxed_account_columns, operation_details_json
+from stellar_arrow.tables.schema import CLOSED_AT_TYPE, closed_at_micros, record_batch, versioned_schema
+from stellar_arrow.ttp.address import account_strkey
+from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.definitions import load_schema
+
+__all__ = ["OPERATIONS_SCHEMA", "OperationsBuilder"]
+
+OPERATIONS_SCHEMA: Final = versioned_schema(
+    "operations",
+    [
+        pa.field(
+            "id", pa.int64(), nullable=False
+        ),  # TOID(ledger_sequence, transaction_index, operation_index)
+        pa.field("transaction_id", pa.int64(), nullable=False),
+        pa.field("transaction_hash", pa.string(), nullable=False),
+        pa.field("ledger_sequence", pa.int64(), nullable=False),
+        pa.field("transaction_index", pa.int32(), nullable=False),
+        pa.field("operation_index", pa.int32(), nullable=False),  # 1-based
+        pa.field("type", pa.int32(), nullable=False),
+        pa.field("type_string", pa.string(), nullable=False),  # payment, invoke_host_function...
+        pa.field("source_account", pa.string(), nullable=False),  # G-address
+        pa.field("source_account_muxed", pa.string()),  # M-address when muxed
+        pa.field("successful", pa.bool_(), nullable=False),  # the transaction's success
+        pa.field("operation_result_code", pa.string()),  # opINNER, opBAD_AUTH...; null if not applied
+        pa.field("operation_trace_code", pa.string()),  # PAYMENT_SUCCESS, ...
+        pa.field("details", pa.string(), nullable=False),  # JSON
+        pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
+    ],
+)
+
+_TYPE_STRINGS: Final = {value: name.lower() for value, name in X.OperationType.NAMES.items()}
+
+
+@cache
+def _result_code_names(union_name: str) -> dict[int, str]:
+    """Member names of the discriminant enum of an operation's result union (``PaymentResult`` ...)."""
+    schema = load_schema()
+    d = schema.definitions.get(union_name)
+    if d is None or d.kind != "union":
+        return {}
+    disc = schema.resolve(d.discriminant_type)
+    enum = schema.definitions.get(disc.get("name", ""))
+    return {} if enum is None else {value: name for name, value in enum.members}
+
+
+def _trace_code(result: Any) -> str | None:
+    tr = result.tr
+    if tr is None:
+        return None
+    inner = tr.value
+    code = inner[0]
+    return _result_code_names(type(inner).__name__).get(code, str(code))
+
+
+class OperationsBuilder:
+    """Accumulates ``operations`` rows column by column; :meth:`finish` returns one record batch."""
+
+    def __init__(self) -> None:
+        self.schema = OPERATIONS_SCHEMA
+        self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
+
+    def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
+        c = self.columns
+        seq = view.ledger_sequence
+        closed_at = closed_at_micros(view.close_time)
+        for t in transactions:
+            tx = t.tx
+            if isinstance(tx, X.TransactionV0):
+                tx_source: tuple[str, str | None] = (account_strkey(tx.source_account_ed25519), None)
+            else:
+                tx_source = muxed_account_columns(tx.source_account)
+            tx_hash = t.tx_hash.hex()
+            tx_id = toid(seq, t.transaction_index)
+            successful = t.successful
+            results = t.operation_results
+            for index, op in enumerate(tx.operations, start=1):
+                body = op.body
+                source = tx_source if op.source_account is None else muxed_account_columns(op.source_account)
+                c["id"].append(toid(seq, t.transaction_index, index))
+                c["transaction_id"].append(tx_id)
+                c["transaction_hash"].append(tx_hash)
+                c["ledger_sequence"].append(seq)
+                c["transaction_index"].append(t.transaction_index)
+                c["operation_index"].append(index)
+                c["type"].append(body.type)
+                c["type_string"].append(_TYPE_STRINGS.get(body.type, str(body.type)))
+                c["source_account"].append(source[0])
+                c["source_account_muxed"].append(source[1])
+                c["successful"].append(successful)
+                if results is not None and index <= len(results):
+                    result = results[index - 1]
+                    c["operation_result_code"].append(X.OperationResultCode.NAMES.get(result.code))
+                    c["operation_trace_code"].append(_trace_code(result))
+                else:
+                    c["operation_result_code"].append(None)
+                    c["operation_trace_code"].append(None)
+                c["details"].append(operation_details_json(body))
+                c["closed_at"].append(closed_at)
+
+    def finish(self) -> pa.RecordBatch:
+        return record_batch(self.schema, self.columns)
