@@ -46,7 +46,7 @@ def test_run_exit_when_done_writes_every_table(
     for table, rows in expected_tables.items():
         assert f"{table}" in proc.stdout and f"{rows.num_rows} rows" in proc.stdout
         assert (out / table).is_dir()
-    assert "duckdb -c" in proc.stdout
+    assert "import duckdb" in proc.stdout
     kit.assert_same_tables(kit.read_output(out), expected_tables)
     # the children were stopped: nothing listens at the printed addresses any more
     ready = json.loads((out / "_run" / "sink.ready.json").read_text())

@@ -1,0 +1,196 @@
+"""The sink's HTTP server: REST under ``/api/v1``, WebSocket ``/ws``, dashboard ``/``, ``/metrics``, health.
+
+``create_app(options, store)`` wires everything to one :class:`~stellar_arrow.api.store.TransferStore`.
+When the store's source is a live :class:`~stellar_arrow.sink.DatasetSink`, every accepted batch is also
+pushed to the WebSocket hub (through ``loop.call_soon_threadsafe``: the pipeline may write from any thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import FileResponse, Response
+
+from stellar_arrow import __version__
+from stellar_arrow.api.filters import TransferFilter
+from stellar_arrow.api.hub import Hub
+from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
+from stellar_arrow.api.options import ApiOptions
+from stellar_arrow.api.progress import LedgerProgress
+from stellar_arrow.api.render import JsonResponse
+from stellar_arrow.api.routes import NotFoundError, build_router
+from stellar_arrow.api.store import TransferStore
+from stellar_arrow.api.ws import serve_websocket
+from stellar_arrow.errors import ConfigError, RequestError
+from stellar_arrow.sink.dataset import DatasetSink, SinkStats
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
+
+__all__ = ["Readiness", "create_app"]
+
+Readiness = Callable[[], str | None]
+"""Returns ``None`` when ready, else why not (e.g. "upstream Flight service unreachable")."""
+
+
+def _static_dir() -> str:
+    return str(resources.files("stellar_arrow.api").joinpath("static"))
+
+
+def _swagger_ui_dir() -> str:
+    """Swagger UI 5 assets shipped by the swagger-ui-py wheel (found without importing that package)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "swagger-ui-py is not installed: /docs needs its bundled Swagger UI assets"
+        raise ConfigError(msg, key="api")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "static")
+
+
+def create_app(
+    options: ApiOptions,
+    store: TransferStore,
+    *,
+    readiness: Readiness | None = None,
+    progress: LedgerProgress | None = None,
+) -> FastAPI:
+    """Build the ASGI app. ``progress`` may be shared with the pipeline (``note_source_tip``)."""
+    sink = store.source if isinstance(store.source, DatasetSink) else None
+    stats: Callable[[], SinkStats | None] = (lambda: sink.stats()) if sink is not None else (lambda: None)
+    metrics = ApiMetrics(stats)
+    progress = progress or LedgerProgress()
+
+    async def history(ledger: int, index: int, limit: int) -> pa.Table:
+        return await asyncio.to_thread(store.events_after, ledger, index, TransferFilter(), limit)
+
+    hub = Hub(
+        options.hub,
+        history,
+        on_evict=lambda kind: metrics.ws_evicted.labels(kind).inc(),
+        on_sent=lambda n: metrics.ws_messages_sent.inc(n),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+
+        def on_rows(table: str, rows: pa.Table) -> None:
+            def deliver() -> None:
+                progress.observe(table, rows, time.monotonic())
+                if table == TOKEN_TRANSFERS_TABLE:
+                    hub.publish(rows)
+
+            with contextlib.suppress(RuntimeError):  # loop already closed during shutdown
+                loop.call_soon_threadsafe(deliver)
+
+        if sink is not None:
+            sink.add_listener(on_rows)
+        progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
+
+        async def status_loop() -> None:
+            while True:
+                await asyncio.sleep(options.status_interval_s)
+                hub.broadcast_status(progress.status(time.monotonic()))
+
+        ticker = loop.create_task(status_loop())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            if sink is not None:
+                sink.remove_listener(on_rows)
+            await hub.close_all(1001, "server shutting down")
+
+    app = FastAPI(
+        title="stellar-arrow sink API",
+        version=__version__,
+        description="Token transfer events of the Stellar network: REST queries, a live WebSocket stream.",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+        docs_url=None,  # served below from local assets: FastAPI's default page loads Swagger UI from a CDN
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    app.state.progress = progress
+    app.state.metrics = metrics
+    app.state.store = store
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.exception_handler(RequestError)
+    async def bad_request(request: Request, exc: RequestError) -> Response:
+        body = {"status": 400, "title": "Bad Request", "field": exc.field, "detail": str(exc)}
+        return JsonResponse(body, status_code=400)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        return JsonResponse({"status": 404, "title": "Not Found", "detail": str(exc)}, status_code=404)
+
+    app.include_router(build_router(store))
+
+    @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")
+    def status() -> Response:
+        body: dict[str, Any] = {"progress": progress.status(time.monotonic())}
+        current = stats()
+        if current is not None:
+            body["sink"] = {
+                "rows_received": current.rows_received,
+                "rows_buffered": current.rows_buffered,
+                "rows_written": current.rows_written,
+                "files_written": current.files_written,
+                "commits": current.commits,
+                "checkpoint": current.checkpoint,
+            }
+        return JsonResponse(body)
+
+    @app.websocket("/ws")
+    async def websocket(ws: WebSocket) -> None:
+        await serve_websocket(ws, hub, options, metrics)
+
+    @app.get("/health", tags=["ops"], summary="Liveness")
+    async def health() -> Response:
+        return JsonResponse({"status": "ok", "version": __version__})
+
+    @app.get("/ready", tags=["ops"], summary="Readiness: data readable and upstream reachable")
+    def ready() -> Response:
+        try:
+            store.source.snapshot(TOKEN_TRANSFERS_TABLE)
+        except Exception as exc:  # any failure to read means not ready; the reason is reported
+            return JsonResponse(
+                {"status": "not ready", "reason": f"store unreadable: {exc}"}, status_code=503
+            )
+        reason = readiness() if readiness is not None else None
+        if reason is not None:
+            return JsonResponse({"status": "not ready", "reason": reason}, status_code=503)
+        return JsonResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> Response:
+        return FileResponse(f"{_static_dir()}/index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=_swagger_ui_dir()), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="stellar-arrow sink API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    return app

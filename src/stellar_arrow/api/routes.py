@@ -1,0 +1,227 @@
+"""REST routes under ``/api/v1`` (Horizon-style paging: ``cursor``, ``limit`` <= 200, ``order``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+import pyarrow as pa
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from stellar_arrow.api.filters import (
+    FILTER_FIELDS,
+    PAGING_FIELDS,
+    check_known,
+    parse_account,
+    parse_event_id,
+    parse_paging,
+    parse_transfer_filter,
+)
+from stellar_arrow.api.hub import add_event_ids
+from stellar_arrow.api.render import JsonResponse, negotiate, table_response
+from stellar_arrow.api.store import Interval, TransferStore
+from stellar_arrow.errors import RequestError
+from stellar_arrow.sink.textfiles import to_rows
+
+__all__ = ["NotFoundError", "build_router"]
+
+Q = Annotated[str | None, Query()]
+_INTERVALS: Final[dict[str, Interval]] = {
+    "ledger": "ledger",
+    "minute": "minute",
+    "hour": "hour",
+    "day": "day",
+}
+_NON_FEE: Final = ("transfer", "mint", "burn", "clawback")
+
+
+class NotFoundError(LookupError):
+    """-> HTTP 404 with this message."""
+
+
+def _records(rows: pa.Table) -> list[dict[str, Any]]:
+    records = to_rows(add_event_ids(rows))
+    for record in records:
+        record["paging_token"] = record["id"] = str(record["id"])
+    return records
+
+
+def _page(request: Request, rows: pa.Table, fixed: dict[str, str]) -> Response:
+    kind = negotiate(request)
+    if kind != "json":
+        return table_response(add_event_ids(rows), kind)
+    records = _records(rows)
+    query = {k: v for k, v in request.query_params.items() if k != "cursor"}
+    base = str(request.url.replace(query=""))
+    links: dict[str, Any] = {"self": {"href": str(request.url)}}
+    if records:
+        nxt = {**query, "cursor": records[-1]["id"]}
+        order = query.get("order", "asc")
+        prev = {**query, "cursor": records[0]["id"], "order": "desc" if order == "asc" else "asc"}
+        links["next"] = {"href": f"{base}?{urlencode(nxt)}"}
+        links["prev"] = {"href": f"{base}?{urlencode(prev)}"}
+    return JsonResponse({"_links": links, "_embedded": {"records": records}, **fixed})
+
+
+def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    check_known(request.query_params.keys(), allowed)
+    return dict(request.query_params.items())
+
+
+def build_router(store: TransferStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["api"])
+
+    @router.get("/transfers", summary="Token transfer events, filtered and paged")
+    def transfers(
+        request: Request,
+        account: Q = None,
+        asset: Q = None,
+        asset_code: Q = None,
+        event_type: Q = None,
+        transaction_hash: Q = None,
+        from_ledger: Q = None,
+        to_ledger: Q = None,
+        start_time: Q = None,
+        end_time: Q = None,
+        min_amount: Q = None,
+        max_amount: Q = None,
+        cursor: Q = None,
+        limit: Q = None,
+        order: Q = None,
+    ) -> Response:
+        """``account`` matches ``from`` or ``to``; ``asset`` is ``native``, ``CODE:ISSUER`` or a C-strkey;
+        ``event_type`` a comma list; amounts are exact decimals (7 places); ``cursor`` an event id."""
+        params = _query(request, FILTER_FIELDS + PAGING_FIELDS)
+        rows = store.transfers(parse_transfer_filter(params), parse_paging(params))
+        return _page(request, rows, {})
+
+    @router.get("/transfers/{event_id}", summary="One token transfer event by id (paging token)")
+    def transfer(request: Request, event_id: Annotated[str, Path()]) -> Response:
+        _query(request, ())
+        rows = store.transfer(parse_event_id(event_id, field="event_id"))
+        if rows.num_rows == 0:
+            msg = f"no token transfer event with id {event_id}"
+            raise NotFoundError(msg)
+        kind = negotiate(request)
+        if kind != "json":
+            return table_response(add_event_ids(rows), kind)
+        return JsonResponse(_records(rows)[0])
+
+    @router.get("/accounts/{account_id}/transfers", summary="Events where the account sends or receives")
+    def account_transfers(
+        request: Request,
+        account_id: Annotated[str, Path()],
+        asset: Q = None,
+        event_type: Q = None,
+        from_ledger: Q = None,
+        to_ledger: Q = None,
+        cursor: Q = None,
+        limit: Q = None,
+        order: Q = None,
+    ) -> Response:
+        allowed = tuple(f for f in FILTER_FIELDS if f != "account") + PAGING_FIELDS
+        params = _query(request, allowed)
+        params["account"] = parse_account(account_id, field="account_id")
+        rows = store.transfers(parse_transfer_filter(params), parse_paging(params))
+        return _page(request, rows, {"account": account_id})
+
+    @router.get(
+        "/ledgers/{sequence}", summary="A ledger: its row (if the ledgers table is sunk) and its events"
+    )
+    def ledger(request: Request, sequence: Annotated[str, Path()]) -> Response:
+        _query(request, ())
+        if not sequence.isdigit() or not 1 <= int(sequence) < 1 << 32:
+            msg = f"sequence {sequence!r} is not a ledger sequence"
+            raise RequestError(msg, field="sequence")
+        seq = int(sequence)
+        row = None
+        if store.has_table("ledgers"):
+            schema = store.source.snapshot("ledgers").schema
+            column = "ledger_sequence" if "ledger_sequence" in schema.names else "sequence"
+            found = store.lookup("ledgers", column, seq)
+            row = to_rows(found)[0] if found.num_rows else None
+        counts = store.ledger_transfers(seq).to_pylist()
+        if row is None and not counts:
+            msg = f"ledger {seq} is not in the sink's data"
+            raise NotFoundError(msg)
+        closed = counts[0]["closed_at"] if counts else None
+        return JsonResponse(
+            {
+                "sequence": seq,
+                "closed_at": None if closed is None else closed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ledger": row,
+                "transfers": {
+                    "count": sum(c["events"] for c in counts),
+                    "by_event_type": {c["event_type"]: c["events"] for c in counts},
+                },
+                "_links": {"transfers": {"href": f"/api/v1/transfers?from_ledger={seq}&to_ledger={seq}"}},
+            }
+        )
+
+    @router.get(
+        "/transactions/{tx_hash}", summary="A transaction (if sunk) with all its token transfer events"
+    )
+    def transaction(request: Request, tx_hash: Annotated[str, Path()]) -> Response:
+        _query(request, ())
+        parse_transfer_filter({"transaction_hash": tx_hash})
+        row = None
+        if store.has_table("transactions"):
+            schema = store.source.snapshot("transactions").schema
+            column = next((c for c in ("transaction_hash", "hash", "tx_hash") if c in schema.names), None)
+            if column is not None:
+                found = store.lookup("transactions", column, tx_hash)
+                row = to_rows(found)[0] if found.num_rows else None
+        events = store.transaction_events(tx_hash)
+        if row is None and events.num_rows == 0:
+            msg = f"transaction {tx_hash} is not in the sink's data"
+            raise NotFoundError(msg)
+        return JsonResponse({"hash": tx_hash, "transaction": row, "events": _records(events)})
+
+    @router.get("/stats/volume", summary="Event count and exact volume per asset and time bucket")
+    def volume(
+        request: Request,
+        asset: Q = None,
+        interval: Q = None,
+        event_type: Q = None,
+        from_ledger: Q = None,
+        to_ledger: Q = None,
+        start_time: Q = None,
+        end_time: Q = None,
+    ) -> Response:
+        """``interval``: ledger, minute, hour (default) or day; ``event_type`` defaults to all but fee."""
+        params = _query(
+            request, ("asset", "interval", "event_type", "from_ledger", "to_ledger", "start_time", "end_time")
+        )
+        span = params.pop("interval", "hour")
+        if span not in _INTERVALS:
+            msg = f"interval {span!r} must be one of {', '.join(_INTERVALS)}"
+            raise RequestError(msg, field="interval")
+        params.setdefault("event_type", ",".join(_NON_FEE))
+        table = store.volume(parse_transfer_filter(params), _INTERVALS[span])
+        kind = negotiate(request)
+        if kind != "json":
+            return table_response(table, kind)
+        return JsonResponse({"interval": span, "buckets": to_rows(table)})
+
+    @router.get("/stats/assets", summary="Most active assets by event count, with exact volume")
+    def assets(request: Request, event_type: Q = None, limit: Q = None) -> Response:
+        params = _query(request, ("event_type", "limit"))
+        count = params.pop("limit", "20")
+        if not count.isdigit() or not 1 <= int(count) <= 200:
+            msg = f"limit {count!r} must be an integer in [1, 200]"
+            raise RequestError(msg, field="limit")
+        params.setdefault("event_type", ",".join(_NON_FEE))
+        table = store.top_assets(parse_transfer_filter(params), int(count))
+        return JsonResponse({"assets": to_rows(table)})
+
+    @router.get("/stats/summary", summary="Totals over everything the sink holds")
+    def summary(request: Request) -> Response:
+        _query(request, ())
+        row = store.summary()
+        for key in ("first_closed_at", "last_closed_at"):
+            if row[key] is not None:
+                row[key] = row[key].strftime("%Y-%m-%dT%H:%M:%SZ")
+        return JsonResponse(row)
+
+    return router

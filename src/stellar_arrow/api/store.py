@@ -1,0 +1,254 @@
+"""Queries on DuckDB over committed Parquet files plus the sink's not-yet-committed rows.
+
+Each query takes one :class:`~stellar_arrow.sink.base.TableView` (files and live rows swapped atomically by
+the sink), registers the live rows as an Arrow view on a fresh DuckDB cursor and reads the files by explicit
+list, so a just-streamed event is visible at once and a file being written is never read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from stellar_arrow.api.filters import Paging, TransferFilter, split_event_id
+from stellar_arrow.api.mirror import ParquetMirror, parquet_sql
+from stellar_arrow.sink.base import TableView
+from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
+
+__all__ = ["DirectorySource", "Interval", "TableSource", "TransferStore"]
+
+Interval = Literal["ledger", "minute", "hour", "day"]
+TT: Final = TOKEN_TRANSFERS_TABLE
+_ORDER_KEY: Final = "ledger_sequence {o}, event_index {o}"
+
+
+class TableSource(Protocol):
+    """Anything that hands out consistent table views: a live ``DatasetSink`` or a finished directory."""
+
+    def snapshot(self, table: str) -> TableView: ...
+
+    def tables(self) -> Sequence[str]: ...
+
+
+class DirectorySource:
+    """Read-only source over an output directory written earlier (no live rows); rereads new commits."""
+
+    def __init__(self, root: Path, schemas: dict[str, pa.Schema]) -> None:
+        self.root = Path(root)
+        self._schemas = schemas
+        self._lock = threading.Lock()
+        self._seen = -1
+        self._files: dict[str, list[Path]] = {name: [] for name in schemas}
+        self._last: dict[str, int | None] = dict.fromkeys(schemas)
+
+    def _refresh(self) -> None:
+        folder = self.root / MANIFEST_DIR
+        count = sum(1 for _ in folder.glob("[0-9]*.json")) if folder.is_dir() else 0
+        if count == self._seen:
+            return
+        files: dict[str, list[Path]] = {name: [] for name in self._schemas}
+        for record in read_commits(self.root):
+            for m in record.files:
+                if m.format == "parquet" and m.table in files:
+                    files[m.table].append(self.root / m.path)
+                    self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
+        self._files, self._seen = files, count
+
+    def tables(self) -> Sequence[str]:
+        return tuple(self._schemas)
+
+    def snapshot(self, table: str) -> TableView:
+        schema = self._schemas[table]
+        with self._lock:
+            self._refresh()
+            return TableView(
+                table, schema, tuple(self._files[table]), schema.empty_table(), self._last[table]
+            )
+
+
+class TransferStore:
+    """The query side of the API: typed questions in, Arrow tables out."""
+
+    def __init__(self, source: TableSource, *, threads: int = 2, mirror: bool = True) -> None:
+        self.source = source
+        self._db = duckdb.connect(":memory:")
+        self._db.execute(f"SET GLOBAL threads = {int(threads)}")
+        self._db.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._db.execute("SET GLOBAL parquet_metadata_cache = true")
+        self._mirror = ParquetMirror(self._db) if mirror else None
+        self._live_names = 0
+        self._names_lock = threading.Lock()
+
+    def has_table(self, table: str) -> bool:
+        return table in self.source.tables()
+
+    def _from(self, cur: duckdb.DuckDBPyConnection, view: TableView) -> str:
+        with self._names_lock:
+            self._live_names += 1
+            name = f"live_{view.table}_{self._live_names}"
+        cur.register(name, view.live)
+        if not view.files:
+            return name
+        if self._mirror is not None:
+            committed = self._mirror.source_sql(view.table, view.files)
+        else:
+            committed = f"(SELECT * FROM {parquet_sql(view.files)})"
+        if view.live.num_rows == 0:
+            return committed
+        return f"(SELECT * FROM {committed} UNION ALL BY NAME SELECT * FROM {name})"
+
+    def _run(self, table: str, sql: str, params: Sequence[Any]) -> tuple[pa.Table, pa.Schema]:
+        view = self.source.snapshot(table)
+        with self._names_lock:  # cursor creation on a shared connection is serialized
+            cur = self._db.cursor()
+        try:
+            text = sql.replace("{src}", self._from(cur, view))
+            return cur.sql(text, params=list(params)).to_arrow_table(), view.schema
+        finally:
+            cur.close()
+
+    def query(self, table: str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run ``sql`` with ``{src}`` replaced by the table's current rows (files + live)."""
+        return self._run(table, sql, params)[0]
+
+    def _rows(self, table: str, sql: str, params: Sequence[Any]) -> pa.Table:
+        """Whole rows of ``table``, cast back to its schema (DuckDB widens timestamps, views strings)."""
+        result, schema = self._run(table, sql, params)
+        return result.select(schema.names).cast(schema)
+
+    # -- token transfers -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def where(f: TransferFilter) -> tuple[list[str], list[Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+
+        def add(sql: str, *values: Any) -> None:
+            conds.append(sql)
+            params.extend(values)
+
+        if f.account is not None:
+            add('("from" = ? OR "to" = ?)', f.account, f.account)
+        if f.asset is not None:
+            add("asset = ?", f.asset)
+        if f.contract_id is not None:
+            add("contract_id = ?", f.contract_id)
+        if f.asset_code is not None:
+            add("asset_code = ?", f.asset_code)
+        if f.event_types is not None:
+            add(f"event_type IN ({', '.join('?' for _ in f.event_types)})", *f.event_types)
+        if f.transaction_hash is not None:
+            add("transaction_hash = ?", f.transaction_hash)
+        if f.from_ledger is not None:
+            add("ledger_sequence >= ?", f.from_ledger)
+        if f.to_ledger is not None:
+            add("ledger_sequence <= ?", f.to_ledger)
+        if f.start_time is not None:
+            add("closed_at >= ?", f.start_time)
+        if f.end_time is not None:
+            add("closed_at < ?", f.end_time)
+        if f.min_amount_raw is not None:
+            add("amount_raw::HUGEINT >= ?::HUGEINT", str(f.min_amount_raw))
+        if f.max_amount_raw is not None:
+            add("amount_raw::HUGEINT <= ?::HUGEINT", str(f.max_amount_raw))
+        return conds, params
+
+    def transfers(self, f: TransferFilter, paging: Paging) -> pa.Table:
+        """One page of events in (ledger_sequence, event_index) order, after ``paging.cursor``."""
+        conds, params = self.where(f)
+        if paging.cursor is not None:
+            ledger, index = split_event_id(paging.cursor)
+            op = ">" if paging.order == "asc" else "<"
+            conds.append(f"(ledger_sequence {op} ? OR (ledger_sequence = ? AND event_index {op} ?))")
+            params.extend([ledger, ledger, index])
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        order = _ORDER_KEY.format(o=paging.order.upper())
+        sql = f"SELECT * FROM {{src}} {where} ORDER BY {order} LIMIT {int(paging.limit)}"
+        return self._rows(TT, sql, params)
+
+    def transfer(self, token: int) -> pa.Table:
+        ledger, index = split_event_id(token)
+        sql = "SELECT * FROM {src} WHERE ledger_sequence = ? AND event_index = ?"
+        return self._rows(TT, sql, [ledger, index])
+
+    def transaction_events(self, tx_hash: str) -> pa.Table:
+        sql = f"SELECT * FROM {{src}} WHERE transaction_hash = ? ORDER BY {_ORDER_KEY.format(o='ASC')}"
+        return self._rows(TT, sql, [tx_hash])
+
+    def ledger_transfers(self, sequence: int) -> pa.Table:
+        sql = "SELECT event_type, count(*)::INTEGER AS events, min(closed_at) AS closed_at, "
+        sql += "count(DISTINCT transaction_hash)::INTEGER AS transactions "
+        sql += "FROM {src} WHERE ledger_sequence = ? GROUP BY event_type ORDER BY event_type"
+        return self.query(TT, sql, [sequence])
+
+    def lookup(self, table: str, column: str, value: Any) -> pa.Table:
+        """Rows of another pipeline table (``ledgers``, ``transactions``) where ``column = value``."""
+        return self._rows(table, f'SELECT * FROM {{src}} WHERE "{column}" = ?', [value])
+
+    def volume(self, f: TransferFilter, interval: Interval) -> pa.Table:
+        """Per time bucket and asset: event count and exact sum of ``amount_raw`` (as a decimal string)."""
+        conds, params = self.where(f)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        if interval == "ledger":
+            sql = (
+                "SELECT ledger_sequence AS ledger, min(closed_at) AS bucket, "
+                "coalesce(asset, contract_id) AS asset, count(*)::INTEGER AS events, "
+                "sum(amount_raw::HUGEINT)::VARCHAR AS volume_raw "
+                f"FROM {{src}} {where} GROUP BY ledger_sequence, 3 ORDER BY ledger, asset"
+            )
+            return self.query(TT, sql, params)
+        sql = (
+            f"SELECT time_bucket(INTERVAL '1 {interval}', closed_at) AS bucket, "
+            "coalesce(asset, contract_id) AS asset, count(*)::INTEGER AS events, "
+            "sum(amount_raw::HUGEINT)::VARCHAR AS volume_raw, "
+            "min(ledger_sequence) AS first_ledger, max(ledger_sequence) AS last_ledger "
+            f"FROM {{src}} {where} GROUP BY ALL ORDER BY bucket, asset"
+        )
+        return self.query(TT, sql, params)
+
+    def top_assets(self, f: TransferFilter, limit: int) -> pa.Table:
+        conds, params = self.where(f)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sql = (
+            "SELECT coalesce(asset, contract_id) AS asset, count(*)::INTEGER AS events, "
+            'sum(amount_raw::HUGEINT)::VARCHAR AS volume_raw, count(DISTINCT "from")::INTEGER AS senders '
+            f"FROM {{src}} {where} GROUP BY ALL ORDER BY events DESC, asset LIMIT {int(limit)}"
+        )
+        return self.query(TT, sql, params)
+
+    def recent_ledgers(self, count: int) -> list[dict[str, Any]]:
+        """The newest ``count`` ledgers with events: sequence, close time, event count (newest last)."""
+        sql = (
+            "SELECT ledger_sequence, min(closed_at) AS closed_at, count(*)::INTEGER AS transfers FROM {src} "
+            f"GROUP BY 1 ORDER BY 1 DESC LIMIT {int(count)}"
+        )
+        rows: list[dict[str, Any]] = self.query(TT, sql).to_pylist()
+        return rows[::-1]
+
+    def summary(self) -> dict[str, Any]:
+        sql = (
+            "SELECT count(*)::INTEGER AS events, min(ledger_sequence) AS first_ledger, "
+            "max(ledger_sequence) AS last_ledger, count(DISTINCT transaction_hash)::INTEGER AS transactions, "
+            "min(closed_at) AS first_closed_at, max(closed_at) AS last_closed_at FROM {src}"
+        )
+        row: dict[str, Any] = self.query(TT, sql).to_pylist()[0]
+        by_type = self.query(TT, "SELECT event_type, count(*)::INTEGER AS n FROM {src} GROUP BY 1 ORDER BY 1")
+        row["by_event_type"] = {r["event_type"]: r["n"] for r in by_type.to_pylist()}
+        return row
+
+    def events_after(self, ledger_sequence: int, event_index: int, f: TransferFilter, limit: int) -> pa.Table:
+        """Events strictly after (ledger, index) in order; the WebSocket replay pages through this."""
+        conds, params = self.where(f)
+        conds.append("(ledger_sequence > ? OR (ledger_sequence = ? AND event_index > ?))")
+        params.extend([ledger_sequence, ledger_sequence, event_index])
+        sql = f"SELECT * FROM {{src}} WHERE {' AND '.join(conds)} ORDER BY {_ORDER_KEY.format(o='ASC')}"
+        return self._rows(TT, sql + f" LIMIT {int(limit)}", params)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,127 @@
+"""``stellar-arrow validate DIR``: check every committed file against its manifest.
+
+Checks per file: it exists, its size and sha256 match, it parses (Parquet footer, JSON lines, CSV), its row
+count and schema fingerprint match. Also reported: data files no commit names (left by a crash; the sink
+deletes them on its next start) and manifests that cannot be read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from stellar_arrow.errors import SinkError
+from stellar_arrow.sink.manifest import (
+    MANIFEST_DIR,
+    FileManifest,
+    file_sha256,
+    read_commits,
+    schema_fingerprint,
+)
+
+__all__ = ["FileProblem", "ValidationReport", "validate_dir"]
+
+_DATA_SUFFIXES: Final = (".parquet", ".jsonl", ".csv", ".pending")
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """One defect: the file (relative path) and what is wrong with it."""
+
+    path: str
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    commits: int
+    files_checked: int
+    rows: int
+    problems: tuple[FileProblem, ...]
+    last_checkpoint: int | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _parquet_problem(path: Path, manifest: FileManifest) -> str | None:
+    try:
+        meta = pq.read_metadata(path)
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        return f"not a readable Parquet file (truncated or corrupt): {exc}"
+    if meta.num_rows != manifest.rows:
+        return f"has {meta.num_rows} rows, manifest says {manifest.rows}"
+    if schema_fingerprint(schema) != manifest.schema_fingerprint:
+        found = schema_fingerprint(schema)
+        return f"schema fingerprint {found} differs from manifest {manifest.schema_fingerprint}"
+    return None
+
+
+def _text_problem(path: Path, manifest: FileManifest) -> str | None:
+    try:
+        if manifest.format == "jsonl":
+            lines = path.read_bytes().splitlines()
+            for line in lines:
+                orjson.loads(line)
+            rows = len(lines)
+        else:
+            rows = pacsv.read_csv(path).num_rows
+    except (orjson.JSONDecodeError, pa.ArrowInvalid) as exc:
+        return f"not readable as {manifest.format}: {exc}"
+    if rows != manifest.rows:
+        return f"has {rows} rows, manifest says {manifest.rows}"
+    return None
+
+
+def _check_file(root: Path, manifest: FileManifest) -> str | None:
+    path = root / manifest.path
+    if not path.is_file():
+        return "listed in a commit but missing"
+    size = path.stat().st_size
+    if size != manifest.bytes:
+        return f"is {size} bytes, manifest says {manifest.bytes} (truncated or rewritten)"
+    if file_sha256(path) != manifest.sha256:
+        return "sha256 differs from the manifest (content changed)"
+    if manifest.format == "parquet":
+        return _parquet_problem(path, manifest)
+    return _text_problem(path, manifest)
+
+
+def validate_dir(root: Path) -> ValidationReport:
+    """Validate every manifest under ``root``; raises ``SinkError`` if ``root`` has no commit log."""
+    root = Path(root)
+    if not (root / MANIFEST_DIR).is_dir():
+        msg = f"{root} has no {MANIFEST_DIR}/ folder: not an output directory of the stellar-arrow sink"
+        raise SinkError(msg)
+    problems: list[FileProblem] = []
+    named: set[str] = set()
+    commits = files = rows = 0
+    checkpoint: int | None = None
+    try:
+        records = list(read_commits(root))
+    except SinkError as exc:
+        return ValidationReport(0, 0, 0, (FileProblem(MANIFEST_DIR, str(exc)),), None)
+    for record in records:
+        commits += 1
+        checkpoint = record.checkpoint.ledger_sequence
+        for manifest in record.files:
+            named.add(manifest.path)
+            files += 1
+            rows += manifest.rows
+            problem = _check_file(root, manifest)
+            if problem is not None:
+                problems.append(FileProblem(manifest.path, problem))
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        stray = path.is_file() and path.name.endswith(_DATA_SUFFIXES) and rel not in named
+        if stray and not rel.startswith(MANIFEST_DIR):
+            problems.append(FileProblem(rel, "not named by any commit (left by an interrupted write)"))
+    return ValidationReport(commits, files, rows, tuple(problems), checkpoint)

@@ -1,0 +1,109 @@
+"""TransferStore: mirrored and direct Parquet reads agree; views see exactly their own files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stellar_arrow.api import DirectorySource, TransferStore
+from stellar_arrow.api.filters import Paging, TransferFilter, parse_transfer_filter
+from stellar_arrow.api.serve import directory_store
+from stellar_arrow.sink import Checkpoint, DatasetSink, SinkOptions, TableView
+from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> DatasetSink:
+    root = tmp_path_factory.mktemp("store")
+    options = SinkOptions(partition_by=("date", "event_type"), flush_interval_s=3600)
+    sink = DatasetSink(root, schemas(), options)
+    for index, (seq, per) in enumerate(ledger_tables()[:8]):
+        for table, rows in per.items():
+            sink.write_batch(table, rows)
+        if index in (2, 5):
+            sink.commit(Checkpoint(seq))
+    return sink
+
+
+FILTERS = [
+    {},
+    {"event_type": "transfer"},
+    {"asset": "native", "min_amount": "10"},
+    {"from_ledger": str(FIRST + 2), "to_ledger": str(FIRST + 6), "max_amount": "0.0001"},
+]
+
+
+@pytest.mark.parametrize("params", FILTERS)
+def test_mirror_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]) -> None:
+    mirrored, direct = TransferStore(sink), TransferStore(sink, mirror=False)
+    f = parse_transfer_filter(params)
+    a = mirrored.transfers(f, Paging(limit=200))
+    b = direct.transfers(f, Paging(limit=200))
+    assert a.equals(b)
+    everything = whole("token_transfers", FIRST, FIRST + 7)
+    assert mirrored.transfers(TransferFilter(), Paging(limit=200)).equals(everything.slice(0, 200))
+    desc = mirrored.transfers(TransferFilter(), Paging(limit=5, order="desc"))
+    assert desc["event_index"].to_pylist() == everything["event_index"].to_pylist()[::-1][:5]
+
+
+class _OlderView:
+    """A source whose views lag behind: the mirror must not leak rows of files the view does not name."""
+
+    def __init__(self, sink: DatasetSink, files: int) -> None:
+        self.sink, self.files = sink, files
+
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.sink.tables())
+
+    def snapshot(self, table: str) -> TableView:
+        view = self.sink.snapshot(table)
+        empty = view.schema.empty_table()
+        return TableView(table, view.schema, view.files[: self.files], empty, view.last_ledger)
+
+
+def test_a_view_sees_only_its_own_committed_files(sink: DatasetSink) -> None:
+    full = TransferStore(sink)
+    full.summary()  # the mirror now holds every committed file
+    assert len(sink.snapshot("token_transfers").files) > 2
+    older = TransferStore(_OlderView(sink, 2))
+    older._mirror, older._db = full._mirror, full._db  # same DuckDB tables, a view naming only 2 files
+    direct = TransferStore(_OlderView(sink, 2), mirror=False)
+    a = older.transfers(TransferFilter(), Paging(limit=200, order="desc"))
+    b = direct.transfers(TransferFilter(), Paging(limit=200, order="desc"))
+    assert a.equals(b) and a.num_rows > 0
+    assert older.summary()["events"] == direct.summary()["events"] < full.summary()["events"]
+
+
+def test_directory_store_serves_a_finished_output(sink: DatasetSink) -> None:
+    store = directory_store(sink.root)
+    assert isinstance(store.source, DirectorySource)
+    committed_through = sink.checkpoint.ledger_sequence if sink.checkpoint else 0
+    got = store.summary()
+    want = whole("token_transfers", FIRST, committed_through)
+    assert got["events"] == want.num_rows and got["last_ledger"] == committed_through
+    ledger = store.lookup("ledgers", "sequence", FIRST)
+    assert ledger["ledger_hash"].to_pylist() == ledger_tables()[0][1]["ledgers"]["ledger_hash"].to_pylist()
+
+
+def test_volume_by_ledger_is_exact(sink: DatasetSink) -> None:
+    store = TransferStore(sink)
+    table = store.volume(TransferFilter(event_types=("transfer",)), "ledger").to_pylist()
+    rows = whole("token_transfers", FIRST, FIRST + 7).to_pylist()
+    want: dict[tuple[int, str], int] = {}
+    for r in rows:
+        if r["event_type"] == "transfer":
+            key = (r["ledger_sequence"], r["asset"] or r["contract_id"])
+            want[key] = want.get(key, 0) + int(r["amount_raw"])
+    assert {(b["ledger"], b["asset"]): int(b["volume_raw"]) for b in table} == want
+
+
+def test_recent_ledgers(sink: DatasetSink) -> None:
+    recent = TransferStore(sink).recent_ledgers(3)
+    assert [r["ledger_sequence"] for r in recent] == [FIRST + 5, FIRST + 6, FIRST + 7]
+    assert recent[-1]["transfers"] == ledger_tables()[7][1]["token_transfers"].num_rows
+
+
+def test_store_over_a_tmp_directory_without_commits(tmp_path: Path) -> None:
+    store = directory_store(tmp_path)
+    assert store.summary()["events"] == 0
