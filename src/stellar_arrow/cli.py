@@ -185,6 +185,9 @@ def _export(
     verify_hashes: Annotated[
         bool, typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content")
     ] = True,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="reconcile token transfer events with balance changes per ledger")
+    ] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bar")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="rewrite chunks already complete")] = False,
     storage_option: Annotated[
@@ -216,6 +219,7 @@ def _export(
             include_xdr=include_xdr,
             decoder=decoder,
             verify_hashes=verify_hashes,
+            verify_events=verify,
             overwrite=overwrite,
             storage_options=parse_storage_options(storage_option or []),
             ledgers_per_batch=ledgers_per_batch,

@@ -51,6 +51,7 @@ class ExportRequest:
     include_xdr: bool = False
     decoder: str = "fast"
     verify_hashes: bool = True
+    verify_events: bool = False
     overwrite: bool = False  # rewrite complete chunks instead of skipping them
     storage_options: Mapping[str, Any] | None = None
     ledgers_per_batch: int | None = None  # lakes without a manifest only
@@ -171,6 +172,7 @@ def run_export(request: ExportRequest, *, on_progress: ProgressCallback | None =
             include_xdr=request.include_xdr,
             decoder=request.decoder,
             verify_hashes=request.verify_hashes,
+            verify_events=request.verify_events,
         )
         summary = ExportSummary(request.start, end, network.name)
         pending = [

@@ -73,13 +73,16 @@ def table_schema(table: str, *, include_xdr: bool = False) -> pa.Schema:
 
 @dataclass(frozen=True, slots=True)
 class TableSetOptions:
-    """What to build and how: tables, network, raw XDR columns, decoder, header hash checks."""
+    """What to build and how: tables, network, raw XDR columns, decoder, header hash checks, and
+    ``verify_events``: reconcile each ledger's token transfer events with its balance changes
+    (``stellar_arrow.ttp.check_ledger``; a mismatch raises ``ReconciliationError`` naming the ledger)."""
 
     tables: tuple[str, ...]
     network: Network
     include_xdr: bool = False
     decoder: str = "fast"
     verify_hashes: bool = True
+    verify_events: bool = False
 
     def __post_init__(self) -> None:
         for table in self.tables:
@@ -114,8 +117,9 @@ class TableSet:
             self._builders["operations"] = OperationsBuilder()
         self._token_transfers = token_transfers_function() if "token_transfers" in wanted else None
         # token transfers read entry changes and events; the other tables never do
+        full = self._token_transfers is not None or options.verify_events
         self._fast_decoder: Callable[..., X.LedgerCloseMeta] = (
-            decode_ledger_close_meta if self._token_transfers is not None else decoder_for(TABLES_PROFILE)
+            decode_ledger_close_meta if full else decoder_for(TABLES_PROFILE)
         )
         self._token_batches: list[pa.RecordBatch] = []
 
@@ -145,6 +149,10 @@ class TableSet:
             builder.add(view, transactions)
         if self._token_transfers is not None:
             self._token_batches.append(self._token_transfers(lcm, self.options.network.passphrase))
+        if self.options.verify_events:
+            from stellar_arrow.ttp.verify import check_ledger
+
+            check_ledger(lcm, self.options.network.passphrase)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)
         self.links.append(link)
         return link

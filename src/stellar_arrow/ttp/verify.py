@@ -47,7 +47,7 @@ _I128: Final = X.SCValType.SCV_I128
 @dataclass(frozen=True, slots=True)
 class Mismatch:
     """One disagreement: the change-implied delta (``expected``) differs from the event-implied one
-    (``actual``). (``actual``).
+    (``actual``).
 
     ``check`` is ``transaction`` (per-tx balances), ``operation`` (strict per-op balances), ``fee`` (fee
     events vs ``feeCharged``) or ``contract`` (a classic event that does not name its asset's SAC).
