@@ -215,16 +215,20 @@ class FlightSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """HTTP ports of the sink's REST, WebSocket and health servers (non-colliding defaults)."""
+    """The sink's HTTP server: REST ``/api/v1``, WebSocket ``/ws``, dashboard ``/`` and health, on one port.
+
+    ``port_fallback``: when ``api_port`` is taken, listen on a free port instead of failing (the sink
+    reports the real one; ``stellar-arrow run`` without ``--config`` turns it on).
+    """
 
     model_config = _SECTION
 
     host: str = "127.0.0.1"
     api_port: int = 8081
-    websocket_port: int = 8080
+    port_fallback: bool = False
     health_port: int = 8088
 
-    @field_validator("api_port", "websocket_port", "health_port")
+    @field_validator("api_port", "health_port")
     @classmethod
     def _ports(cls, value: int) -> int:
         return _port(value)

@@ -1,9 +1,10 @@
 """``stellar-arrow run``: the whole pipeline as three supervised processes, with a summary at the end.
 
-With no configuration it reads the bundled sample lake (``data/lakes/pubnet-p26``), serves on free
-loopback ports and writes ``./data/run/<table>/``. A bounded run prints its summary when the sink has
-committed the last ledger, then keeps serving (the committed tables over Flight) until interrupted,
-or exits with ``exit_when_done``. A live run prints progress and serves until interrupted.
+With no configuration it reads the bundled sample lake (``data/lakes/pubnet-p26``), serves Flight on
+free loopback ports and the sink's HTTP API (dashboard, REST, WebSocket) on 127.0.0.1:8081, or on a free
+port when 8081 is taken, and writes ``./data/run/<table>/``. A bounded run prints its summary when the
+sink has committed the last ledger, then keeps serving (the committed tables over Flight and HTTP) until
+interrupted, or exits with ``exit_when_done``. A live run prints progress and serves until interrupted.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ def _print_summary(summary: RunSummary, supervisor: Supervisor, echo: Echo) -> N
     glob = f"{summary.output_dir}/token_transfers/**/*.parquet"
     query = f"SELECT event_type, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
     echo(f'  .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
-    echo(f"  stellar-arrow api {summary.output_dir}   # REST, WebSocket and dashboard over these files")
+    api_url = supervisor.children["sink"].api_url
+    if api_url is not None:
+        echo(f"  dashboard  {api_url}/")
+        echo(f"  REST       {api_url}/api/v1/transfers?limit=10   (OpenAPI: {api_url}/docs)")
+        echo(f"  WebSocket  {api_url.replace('http://', 'ws://', 1)}/ws")
+    echo(f"  stellar-arrow api {summary.output_dir}   # the same API over these files, after the run")
     echo(
         f"  or Flight: do_get on {supervisor.children['sink'].uri} with a JSON ticket "
         '{"v":1,"stream":"token_transfers","start_ledger":N}'
@@ -98,6 +104,9 @@ def run_pipeline(
         supervisor.start()
         for role, child in supervisor.children.items():
             echo(f"{role:<9} started at {child.uri} (pid {child.pid})")
+        api_url = supervisor.children["sink"].api_url
+        if api_url is not None:
+            echo(f"dashboard at {api_url}/  (REST {api_url}/api/v1, WebSocket /ws)")
         status = _wait_done(supervisor, settings, stop, echo, started, timeout_s)
         summary = summarize(output_dir)
         if status is not None and status.get("done"):
@@ -152,6 +161,7 @@ def run_settings(config: Path | None, out: Path | None) -> Settings:
     overrides: dict[str, dict[str, Any]] = {}
     if config is None:
         overrides = {role: {"flight_port": 0} for role in ("source", "processor", "sink")}
+        overrides["api"] = {"port_fallback": True}
         bundled = Path(__file__).resolve().parents[3] / DEFAULT_LAKE
         if not Path(DEFAULT_LAKE).is_dir() and bundled.is_dir():
             overrides["source"]["datalake_uri"] = str(bundled)

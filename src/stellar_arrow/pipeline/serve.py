@@ -1,7 +1,8 @@
 """Running one service in this process: ``stellar-arrow serve source|processor|sink``.
 
-The service binds, writes a ready file (JSON: role, uri, port, pid) when one is asked for, installs
-SIGTERM/SIGINT handlers that stop its streams and the server cleanly, and serves until stopped.
+The service binds, writes a ready file (JSON: role, uri, port, pid; for the sink also ``api_url``) when
+one is asked for, installs SIGTERM/SIGINT handlers that stop its streams and the server cleanly, and
+serves until stopped. The sink also serves its HTTP API (REST, WebSocket, dashboard) on ``api.api_port``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from stellar_arrow.config import Settings, load_settings
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
 from stellar_arrow.flight.sink_service import SinkService
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
+
+if TYPE_CHECKING:
+    from stellar_arrow.pipeline.sink_api import SinkApi
 
 __all__ = ["Role", "build_service", "serve", "serve_role", "write_ready_file"]
 
@@ -33,9 +37,13 @@ def build_service(role: Role, settings: Settings) -> LedgerFlightServer:
     return build_sink(settings)
 
 
-def write_ready_file(path: Path, role: Role, server: LedgerFlightServer) -> None:
-    """Atomically publish where ``server`` listens."""
-    body = {"role": role, "uri": server.uri, "port": server.port, "pid": os.getpid()}
+def write_ready_file(
+    path: Path, role: Role, server: LedgerFlightServer, *, api_url: str | None = None
+) -> None:
+    """Atomically publish where ``server`` (and the sink's HTTP API, if any) listens."""
+    body: dict[str, object] = {"role": role, "uri": server.uri, "port": server.port, "pid": os.getpid()}
+    if api_url is not None:
+        body["api_url"] = api_url
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(body), encoding="utf-8")
     os.replace(tmp, path)
@@ -45,12 +53,23 @@ def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> 
     """Build the ``role`` service from ``settings`` and serve until SIGTERM/SIGINT."""
     server = build_service(role, settings)
     install_signal_handlers(server, on_stop=server.loop.stop if isinstance(server, SinkService) else None)
+    api: SinkApi | None = None
     if isinstance(server, SinkService):
+        from stellar_arrow.pipeline.sink_api import start_sink_api  # FastAPI/DuckDB: only the sink needs them
+
+        try:
+            api = start_sink_api(server, settings.api, source_endpoint=settings.sink.source_endpoint)
+        except BaseException:
+            server.shutdown()
+            raise
         server.start()
+        log.info("sink API at %s (dashboard /, REST /api/v1, WebSocket /ws)", api.base_url)
     if ready_file is not None:
-        write_ready_file(ready_file, role, server)
+        write_ready_file(ready_file, role, server, api_url=api.base_url if api is not None else None)
     log.info("%s serving at %s", role, server.uri)
     server.serve_until_stopped()
+    if api is not None:
+        api.stop()
     if isinstance(server, SinkService):
         server.close()
 

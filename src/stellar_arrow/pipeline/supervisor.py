@@ -3,9 +3,10 @@
 The :class:`Supervisor` writes the effective settings to ``<run_dir>/pipeline.yaml`` (ports learned at
 first start are pinned there, so a restarted service comes back at the same address), starts source,
 processor and sink in that order with ``stellar-arrow serve <role>``, and waits for each one's ready
-file. :meth:`Supervisor.poll` restarts any child that exited without being asked to; the restarted
-stage resumes from the sink's checkpoint (the sink re-requests after its checkpoint, and every
-upstream reconnects and continues after the last ledger it delivered).
+file (the sink's also gives its HTTP API address, pinned the same way). :meth:`Supervisor.poll`
+restarts any child that exited without being asked to; the restarted stage resumes from the sink's
+checkpoint (the sink re-requests after its checkpoint, and every upstream reconnects and continues
+after the last ledger it delivered).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ChildService:
     process: subprocess.Popen[bytes] | None = None
     uri: str | None = None
     port: int = 0
+    api_url: str | None = None
     starts: int = 0
     stopped: bool = False
     exits: list[int] = field(default_factory=list)
@@ -109,11 +111,14 @@ class Supervisor:
         child.starts += 1
         ready = self._wait_ready(child)
         child.uri, child.port = ready["uri"], int(ready["port"])
+        child.api_url = ready.get("api_url")
         if child.role == "source":
             self._doc["processor"]["source_endpoint"] = child.uri
             self._doc["sink"]["source_endpoint"] = child.uri
         elif child.role == "processor":
             self._doc["sink"]["processor_endpoint"] = child.uri
+        elif child.api_url is not None:
+            self._doc["api"]["api_port"] = int(child.api_url.rsplit(":", 1)[1])
         self._doc[child.role]["flight_port"] = child.port
         self._write_config()
 

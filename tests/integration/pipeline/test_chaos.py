@@ -36,6 +36,7 @@ def _settings(out: Path, source: dict[str, Any]) -> Any:
         processor={**ports, "workers": 0},
         sink={**ports, "output_dir": str(out), "batch_rows": 1, "flush_interval_s": 0.05},
         flight={"reconnect_timeout_s": 30.0},
+        api={"api_port": 0},  # the sink's HTTP API on a free port (pinned by the supervisor for restarts)
     )
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
@@ -134,10 +135,28 @@ def test_run_keeps_serving_until_interrupted(
         assert table.column("ledger_sequence").to_pylist() == sorted(
             table.column("ledger_sequence").to_pylist()
         )
+        # the sink serves the dashboard and the REST API at the URL the summary prints
+        api_url = sink["api_url"]
+        assert f"dashboard at {api_url}/" in "".join(lines)
+        assert f"REST       {api_url}/api/v1/transfers" in "".join(lines)
+        assert "<title>stellar-arrow" in httpx.get(api_url + "/", timeout=10).text
+        body = httpx.get(api_url + "/api/v1/transfers?limit=200", timeout=10).json()
+        rest_ids = [int(r["id"]) for r in body["_embedded"]["records"]]
+        flight_ids = [
+            (a << 32) | b
+            for a, b in zip(
+                table.column("ledger_sequence").to_pylist()[:200],
+                table.column("event_index").to_pylist()[:200],
+                strict=True,
+            )
+        ]
+        assert rest_ids == flight_ids
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         with pytest.raises(ProcessLookupError):
             os.kill(sink["pid"], 0)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(api_url + "/health", timeout=2)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -21,7 +21,7 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 def test_defaults_are_the_original_ports_and_the_sample_lake() -> None:
     s = load_settings()
     assert (s.source.flight_port, s.processor.flight_port, s.sink.flight_port) == (8815, 8816, 8817)
-    assert (s.api.websocket_port, s.api.api_port, s.api.health_port) == (8080, 8081, 8088)
+    assert (s.api.api_port, s.api.health_port, s.api.port_fallback) == (8081, 8088, False)
     assert s.source.source_type == "datalake"
     assert s.source.datalake_uri == "data/lakes/pubnet-p26"
     assert s.source.network_passphrase == PUBNET
@@ -62,6 +62,8 @@ def test_yaml_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
         ("sink:\n  parquet_compression: xz\n", "sink.parquet_compression"),
         ("sink:\n  tables: [trades]\n", "sink.tables"),
         ("api:\n  health_port: -1\n", "api.health_port"),
+        ("api:\n  api_port: 70000\n", "api.api_port"),
+        ("api:\n  websocket_port: 8080\n", "api.websocket_port"),
         ("sources:\n  start_ledger: 5\n", "sources"),
     ],
 )

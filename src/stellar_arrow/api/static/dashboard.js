@@ -13,9 +13,14 @@ let streamed = 0;
 const $ = (id) => document.getElementById(id);
 
 function assetLabel(asset, contract) {
+  // One label per chart row, the same for REST buckets and live rows. Classic assets go by code (issuers of
+  // one code share a row), except that a credit asset coded "XLM" is never shown as the native lumens.
   if (asset === "native") return "XLM";
-  if (asset) return asset.split(":")[1];
-  return (contract || "?").slice(0, 6) + "…";
+  if (asset && asset.includes(":")) {
+    const [, code, issuer] = asset.split(":");
+    return code === "XLM" ? `XLM·${(issuer || "").slice(0, 4)}` : code;
+  }
+  return (asset || contract || "?").slice(0, 6) + "…";
 }
 
 function short(account) {
@@ -161,18 +166,28 @@ function connect() {
 }
 
 async function start() {
+  // The first picture comes over REST up to ledger `through`; the socket then replays every ledger after it.
+  // The newest ledger may still be arriving (its events can come in several batches), so the picture stops
+  // one ledger short; an empty sink gives through = 0 (replay from the start). Without that cursor, events
+  // accepted between the REST calls and the subscription would be missing from the page.
+  let through = null;
   try {
     const summary = await (await fetch("/api/v1/stats/summary")).json();
+    through = 0;
     if (summary.last_ledger) {
-      lastLedgerSeen = summary.last_ledger;
-      const from = summary.last_ledger - KEEP_LEDGERS + 1;
-      const vol = await (await fetch(`/api/v1/stats/volume?interval=ledger&from_ledger=${Math.max(from, 1)}`)).json();
-      for (const b of vol.buckets) {
-        const label = b.asset.includes(":") ? b.asset.split(":")[1] : (b.asset === "native" ? "XLM" : b.asset.slice(0, 6) + "…");
+      through = summary.last_ledger - 1;
+      const from = Math.max(through - KEEP_LEDGERS + 1, 1);
+      const range = `from_ledger=${from}&to_ledger=${through}`;
+      const vol = await (await fetch(`/api/v1/stats/volume?interval=ledger&${range}`)).json();
+      for (const b of vol.buckets) {  // assets sharing a label add up, as live rows do in addVolume
+        const label = assetLabel(b.asset, null);
         if (!volume.has(b.ledger)) volume.set(b.ledger, new Map());
-        volume.get(b.ledger).set(label, { raw: BigInt(b.volume_raw), events: b.events });
+        const cell = volume.get(b.ledger).get(label) || { raw: 0n, events: 0 };
+        cell.raw += BigInt(b.volume_raw);
+        cell.events += b.events;
+        volume.get(b.ledger).set(label, cell);
       }
-      const recent = await (await fetch(`/api/v1/transfers?order=desc&limit=30&event_type=${NON_FEE.join(",")}`)).json();
+      const recent = await (await fetch(`/api/v1/transfers?order=desc&limit=30&event_type=${NON_FEE.join(",")}&to_ledger=${through}`)).json();
       addFeedRows(recent._embedded.records.reverse(), false);
     }
     const status = await (await fetch("/api/v1/status")).json();
@@ -180,6 +195,7 @@ async function start() {
   } catch (err) {
     console.error("initial load failed", err);
   }
+  lastLedgerSeen = through;
   drawChart();
   connect();
 }
