@@ -358,6 +358,7 @@ from stellar_arrow.xdr.model import (
 
 _new = tuple.__new__
 _BOOL = (False, True)
+_ZPAD = (b'', b'\0', b'\0\0', b'\0\0\0')
 _I32 = _struct.Struct('>i').unpack_from
 _U32 = _struct.Struct('>I').unpack_from
 
@@ -371,8 +372,24 @@ class _Bad(Exception):
         self.offset = offset
 
 
-def _void(b, o):
-    return None, o
+class _Interned(dict):
+    """Shared values of one union arm, keyed by the arm value or its wire bytes; bounded."""
+
+    __slots__ = ("cls", "case")
+
+    def __init__(self, cls, case):
+        super().__init__()
+        self.cls = cls
+        self.case = case
+
+    def __missing__(self, key):
+        return self.remember(key, self.cls((self.case, key)))
+
+    def remember(self, key, value):
+        if len(self) >= 4096:
+            self.clear()
+        self[key] = value
+        return value
 
 
 _E_SCPStatementType = frozenset([0, 1, 2, 3])
@@ -460,72 +477,122 @@ _E_PublicKeyType = frozenset([0])
 _E_SignerKeyType = frozenset([0, 1, 2, 3])
 _E_BinaryFuseFilterType = frozenset([0, 1, 2])
 _E_ClaimableBalanceIDType = frozenset([0])
-_u0 = _struct.Struct('>I').unpack_from
-_u1 = _struct.Struct('>32s').unpack_from
-_u2 = _struct.Struct('>II').unpack_from
+_u0 = _struct.Struct('>II').unpack_from
+_u1 = _struct.Struct('>32sI').unpack_from
+_u2 = _struct.Struct('>32s').unpack_from
 _u3 = _struct.Struct('>III32s').unpack_from
 _u4 = _struct.Struct('>I32s').unpack_from
-_u5 = _struct.Struct('>i32sQ').unpack_from
-_u6 = _struct.Struct('>i32s').unpack_from
-_u7 = _struct.Struct('>qqqI').unpack_from
-_u8 = _struct.Struct('>IIIIIIIIqqqqqqI').unpack_from
-_u9 = _struct.Struct('>Iq').unpack_from
-_u10 = _struct.Struct('>q').unpack_from
-_u11 = _struct.Struct('>IIq').unpack_from
-_u12 = _struct.Struct('>iqq').unpack_from
-_u13 = _struct.Struct('>IIIqqIIIII').unpack_from
-_u14 = _struct.Struct('>IIQ').unpack_from
-_u15 = _struct.Struct('>IIIII').unpack_from
-_u16 = _struct.Struct('>i').unpack_from
-_u17 = _struct.Struct('>QQ').unpack_from
-_u18 = _struct.Struct('>qQ').unpack_from
-_u19 = _struct.Struct('>QQQQ').unpack_from
-_u20 = _struct.Struct('>qQQQ').unpack_from
-_u21 = _struct.Struct('>Q32s').unpack_from
-_u22 = _struct.Struct('>Q').unpack_from
-_u23 = _struct.Struct('>4si32s').unpack_from
-_u24 = _struct.Struct('>12si32s').unpack_from
-_u25 = _struct.Struct('>ii').unpack_from
-_u26 = _struct.Struct('>qq').unpack_from
-_u27 = _struct.Struct('>iIQ').unpack_from
-_u28 = _struct.Struct('>i32sqqI').unpack_from
-_u29 = _struct.Struct('>4s').unpack_from
-_u30 = _struct.Struct('>qqI').unpack_from
-_u31 = _struct.Struct('>i32sq').unpack_from
-_u32 = _struct.Struct('>qiiIi').unpack_from
-_u33 = _struct.Struct('>iI').unpack_from
-_u34 = _struct.Struct('>qqqq').unpack_from
-_u35 = _struct.Struct('>iIIIIIIIIII').unpack_from
-_u36 = _struct.Struct('>iiIIIIIIIIII').unpack_from
-_u37 = _struct.Struct('>32sI').unpack_from
-_u38 = _struct.Struct('>32sQ').unpack_from
-_u39 = _struct.Struct('>Ii').unpack_from
-_u40 = _struct.Struct('>32s32sIqqIQIII').unpack_from
-_u41 = _struct.Struct('>32s32s').unpack_from
-_u42 = _struct.Struct('>iqqq').unpack_from
-_u43 = _struct.Struct('>iq').unpack_from
-_u44 = _struct.Struct('>ii32s').unpack_from
-_u45 = _struct.Struct('>i32sII').unpack_from
-_u46 = _struct.Struct('>i32si32sI32si').unpack_from
-_u47 = _struct.Struct('>i32si32sI32siIII').unpack_from
-_u48 = _struct.Struct('>i32si32sIi').unpack_from
-_u49 = _struct.Struct('>QQQQQQQQQQQQQ').unpack_from
-_u50 = _struct.Struct('>IIIIIIIIII').unpack_from
-_u51 = _struct.Struct('>qiiq').unpack_from
-_u52 = _struct.Struct('>qii').unpack_from
-_u53 = _struct.Struct('>32sqqiiii').unpack_from
-_u54 = _struct.Struct('>32sqqq').unpack_from
-_u55 = _struct.Struct('>qI').unpack_from
-_u56 = _struct.Struct('>i32sqI').unpack_from
-_u57 = _struct.Struct('>i32sqI32s').unpack_from
-_u58 = _struct.Struct('>32sqI').unpack_from
-_u59 = _struct.Struct('>QI').unpack_from
-_u60 = _struct.Struct('>III').unpack_from
-_u61 = _struct.Struct('>32sIq').unpack_from
-_u62 = _struct.Struct('>32sq').unpack_from
-_u63 = _struct.Struct('>16s').unpack_from
-_u64 = _struct.Struct('>i16s16sIIIII').unpack_from
-_u65 = _struct.Struct('>32s32sI').unpack_from
+_u5 = _struct.Struct('>i32s').unpack_from
+_u6 = _struct.Struct('>i32sI').unpack_from
+_u7 = _struct.Struct('>i32sQi').unpack_from
+_u8 = _struct.Struct('>I').unpack_from
+_u9 = _struct.Struct('>qqqI').unpack_from
+_u10 = _struct.Struct('>IIIIIIIIqqqqqqI').unpack_from
+_u11 = _struct.Struct('>Iq').unpack_from
+_u12 = _struct.Struct('>q').unpack_from
+_u13 = _struct.Struct('>IIq').unpack_from
+_u14 = _struct.Struct('>iqq').unpack_from
+_u15 = _struct.Struct('>IIIqqIIIII').unpack_from
+_u16 = _struct.Struct('>IIQ').unpack_from
+_u17 = _struct.Struct('>IIIII').unpack_from
+_u18 = _struct.Struct('>iI').unpack_from
+_u19 = _struct.Struct('>iqqqI').unpack_from
+_u20 = _struct.Struct('>iIIIIIIIIqqqqqqI').unpack_from
+_u21 = _struct.Struct('>iq').unpack_from
+_u22 = _struct.Struct('>iIq').unpack_from
+_u23 = _struct.Struct('>iIIq').unpack_from
+_u24 = _struct.Struct('>iIIIqqIIIII').unpack_from
+_u25 = _struct.Struct('>iIIQ').unpack_from
+_u26 = _struct.Struct('>iIIIII').unpack_from
+_u27 = _struct.Struct('>iII').unpack_from
+_u28 = _struct.Struct('>i').unpack_from
+_u29 = _struct.Struct('>ii').unpack_from
+_u30 = _struct.Struct('>QQ').unpack_from
+_u31 = _struct.Struct('>qQ').unpack_from
+_u32 = _struct.Struct('>QQQQ').unpack_from
+_u33 = _struct.Struct('>qQQQ').unpack_from
+_u34 = _struct.Struct('>Q32s').unpack_from
+_u35 = _struct.Struct('>ii32s').unpack_from
+_u36 = _struct.Struct('>iQ32s').unpack_from
+_u37 = _struct.Struct('>iqQ').unpack_from
+_u38 = _struct.Struct('>iQ').unpack_from
+_u39 = _struct.Struct('>iQQ').unpack_from
+_u40 = _struct.Struct('>iQQQQ').unpack_from
+_u41 = _struct.Struct('>iqQQQ').unpack_from
+_u42 = _struct.Struct('>III').unpack_from
+_u43 = _struct.Struct('>i4s').unpack_from
+_u44 = _struct.Struct('>i12s').unpack_from
+_u45 = _struct.Struct('>4si32s').unpack_from
+_u46 = _struct.Struct('>12si32s').unpack_from
+_u47 = _struct.Struct('>i4si32s').unpack_from
+_u48 = _struct.Struct('>i12si32s').unpack_from
+_u49 = _struct.Struct('>qq').unpack_from
+_u50 = _struct.Struct('>iIQ').unpack_from
+_u51 = _struct.Struct('>iiIQ').unpack_from
+_u52 = _struct.Struct('>iIII').unpack_from
+_u53 = _struct.Struct('>qqi').unpack_from
+_u54 = _struct.Struct('>iqqi').unpack_from
+_u55 = _struct.Struct('>i32sqqII').unpack_from
+_u56 = _struct.Struct('>4sI').unpack_from
+_u57 = _struct.Struct('>iii').unpack_from
+_u58 = _struct.Struct('>i32si').unpack_from
+_u59 = _struct.Struct('>qqIi').unpack_from
+_u60 = _struct.Struct('>i32sqi').unpack_from
+_u61 = _struct.Struct('>qiiIi').unpack_from
+_u62 = _struct.Struct('>iiI').unpack_from
+_u63 = _struct.Struct('>qi').unpack_from
+_u64 = _struct.Struct('>qqqq').unpack_from
+_u65 = _struct.Struct('>32si').unpack_from
+_u66 = _struct.Struct('>iIIIIIIIIII').unpack_from
+_u67 = _struct.Struct('>iiIIIIIIIIII').unpack_from
+_u68 = _struct.Struct('>iiiIIIIIIIIII').unpack_from
+_u69 = _struct.Struct('>ii32sqqII').unpack_from
+_u70 = _struct.Struct('>ii32si').unpack_from
+_u71 = _struct.Struct('>ii32sI').unpack_from
+_u72 = _struct.Struct('>Ii').unpack_from
+_u73 = _struct.Struct('>i32sq').unpack_from
+_u74 = _struct.Struct('>ii32sq').unpack_from
+_u75 = _struct.Struct('>iIi').unpack_from
+_u76 = _struct.Struct('>i32s32sI').unpack_from
+_u77 = _struct.Struct('>32sQI').unpack_from
+_u78 = _struct.Struct('>32s32sIqqIQIII').unpack_from
+_u79 = _struct.Struct('>32s32s').unpack_from
+_u80 = _struct.Struct('>i32s32s').unpack_from
+_u81 = _struct.Struct('>iqqq').unpack_from
+_u82 = _struct.Struct('>iiqqq').unpack_from
+_u83 = _struct.Struct('>iiq').unpack_from
+_u84 = _struct.Struct('>QI').unpack_from
+_u85 = _struct.Struct('>III32sI').unpack_from
+_u86 = _struct.Struct('>i16s').unpack_from
+_u87 = _struct.Struct('>i32sII').unpack_from
+_u88 = _struct.Struct('>i32si32sI32si').unpack_from
+_u89 = _struct.Struct('>i32si32sI32siIII').unpack_from
+_u90 = _struct.Struct('>i32si32sIiI').unpack_from
+_u91 = _struct.Struct('>QQQQQQQQQQQQQ').unpack_from
+_u92 = _struct.Struct('>IIIIIIIIII').unpack_from
+_u93 = _struct.Struct('>iIII32sI').unpack_from
+_u94 = _struct.Struct('>Qi').unpack_from
+_u95 = _struct.Struct('>iQi').unpack_from
+_u96 = _struct.Struct('>qI').unpack_from
+_u97 = _struct.Struct('>qiiq').unpack_from
+_u98 = _struct.Struct('>qii').unpack_from
+_u99 = _struct.Struct('>32sqqiiii').unpack_from
+_u100 = _struct.Struct('>32sqqq').unpack_from
+_u101 = _struct.Struct('>i32sqqiiii').unpack_from
+_u102 = _struct.Struct('>i32sqqq').unpack_from
+_u103 = _struct.Struct('>i32sqI').unpack_from
+_u104 = _struct.Struct('>i32sqI32si').unpack_from
+_u105 = _struct.Struct('>32sqI').unpack_from
+_u106 = _struct.Struct('>ii32sqI').unpack_from
+_u107 = _struct.Struct('>ii32sqI32si').unpack_from
+_u108 = _struct.Struct('>QII').unpack_from
+_u109 = _struct.Struct('>32sIqI').unpack_from
+_u110 = _struct.Struct('>Iqi').unpack_from
+_u111 = _struct.Struct('>32sqi').unpack_from
+_u112 = _struct.Struct('>ii32sqi').unpack_from
+_u113 = _struct.Struct('>16s').unpack_from
+_u114 = _struct.Struct('>i16s16sIIIIII').unpack_from
+_u115 = _struct.Struct('>32s32sI').unpack_from
 _K_AccountEntryExt_0 = _new(AccountEntryExt, (0, None))
 _K_AccountEntryExtensionV1Ext_0 = _new(AccountEntryExtensionV1Ext, (0, None))
 _K_AccountEntryExtensionV2Ext_0 = _new(AccountEntryExtensionV2Ext, (0, None))
@@ -551,6 +618,7 @@ _K_BeginSponsoringFutureReservesResult_0 = _new(BeginSponsoringFutureReservesRes
 _K_BucketMetadataExt_0 = _new(BucketMetadataExt, (0, None))
 _K_BumpSequenceResult_m1 = _new(BumpSequenceResult, (-1, None))
 _K_BumpSequenceResult_0 = _new(BumpSequenceResult, (0, None))
+_K_ChangeTrustAsset_0 = _new(ChangeTrustAsset, (0, None))
 _K_ChangeTrustResult_m8 = _new(ChangeTrustResult, (-8, None))
 _K_ChangeTrustResult_m7 = _new(ChangeTrustResult, (-7, None))
 _K_ChangeTrustResult_m6 = _new(ChangeTrustResult, (-6, None))
@@ -567,6 +635,7 @@ _K_ClaimClaimableBalanceResult_m3 = _new(ClaimClaimableBalanceResult, (-3, None)
 _K_ClaimClaimableBalanceResult_m2 = _new(ClaimClaimableBalanceResult, (-2, None))
 _K_ClaimClaimableBalanceResult_m1 = _new(ClaimClaimableBalanceResult, (-1, None))
 _K_ClaimClaimableBalanceResult_0 = _new(ClaimClaimableBalanceResult, (0, None))
+_K_ClaimPredicate_0 = _new(ClaimPredicate, (0, None))
 _K_ClaimableBalanceEntryExt_0 = _new(ClaimableBalanceEntryExt, (0, None))
 _K_ClaimableBalanceEntryExtensionV1Ext_0 = _new(ClaimableBalanceEntryExtensionV1Ext, (0, None))
 _K_ClawbackClaimableBalanceResult_m3 = _new(ClawbackClaimableBalanceResult, (-3, None))
@@ -674,7 +743,38 @@ _K_ManageSellOfferResult_m4 = _new(ManageSellOfferResult, (-4, None))
 _K_ManageSellOfferResult_m3 = _new(ManageSellOfferResult, (-3, None))
 _K_ManageSellOfferResult_m2 = _new(ManageSellOfferResult, (-2, None))
 _K_ManageSellOfferResult_m1 = _new(ManageSellOfferResult, (-1, None))
+_K_Memo_0 = _new(Memo, (0, None))
 _K_OfferEntryExt_0 = _new(OfferEntryExt, (0, None))
+_K_OperationBody_9 = _new(OperationBody, (9, None))
+_K_OperationBody_17 = _new(OperationBody, (17, None))
+_K_OperationResult_m6 = _new(OperationResult, (-6, None))
+_K_OperationResult_m5 = _new(OperationResult, (-5, None))
+_K_OperationResult_m4 = _new(OperationResult, (-4, None))
+_K_OperationResult_m3 = _new(OperationResult, (-3, None))
+_K_OperationResult_m2 = _new(OperationResult, (-2, None))
+_K_OperationResult_m1 = _new(OperationResult, (-1, None))
+_K_PathPaymentStrictReceiveResult_m12 = _new(PathPaymentStrictReceiveResult, (-12, None))
+_K_PathPaymentStrictReceiveResult_m11 = _new(PathPaymentStrictReceiveResult, (-11, None))
+_K_PathPaymentStrictReceiveResult_m10 = _new(PathPaymentStrictReceiveResult, (-10, None))
+_K_PathPaymentStrictReceiveResult_m8 = _new(PathPaymentStrictReceiveResult, (-8, None))
+_K_PathPaymentStrictReceiveResult_m7 = _new(PathPaymentStrictReceiveResult, (-7, None))
+_K_PathPaymentStrictReceiveResult_m6 = _new(PathPaymentStrictReceiveResult, (-6, None))
+_K_PathPaymentStrictReceiveResult_m5 = _new(PathPaymentStrictReceiveResult, (-5, None))
+_K_PathPaymentStrictReceiveResult_m4 = _new(PathPaymentStrictReceiveResult, (-4, None))
+_K_PathPaymentStrictReceiveResult_m3 = _new(PathPaymentStrictReceiveResult, (-3, None))
+_K_PathPaymentStrictReceiveResult_m2 = _new(PathPaymentStrictReceiveResult, (-2, None))
+_K_PathPaymentStrictReceiveResult_m1 = _new(PathPaymentStrictReceiveResult, (-1, None))
+_K_PathPaymentStrictSendResult_m12 = _new(PathPaymentStrictSendResult, (-12, None))
+_K_PathPaymentStrictSendResult_m11 = _new(PathPaymentStrictSendResult, (-11, None))
+_K_PathPaymentStrictSendResult_m10 = _new(PathPaymentStrictSendResult, (-10, None))
+_K_PathPaymentStrictSendResult_m8 = _new(PathPaymentStrictSendResult, (-8, None))
+_K_PathPaymentStrictSendResult_m7 = _new(PathPaymentStrictSendResult, (-7, None))
+_K_PathPaymentStrictSendResult_m6 = _new(PathPaymentStrictSendResult, (-6, None))
+_K_PathPaymentStrictSendResult_m5 = _new(PathPaymentStrictSendResult, (-5, None))
+_K_PathPaymentStrictSendResult_m4 = _new(PathPaymentStrictSendResult, (-4, None))
+_K_PathPaymentStrictSendResult_m3 = _new(PathPaymentStrictSendResult, (-3, None))
+_K_PathPaymentStrictSendResult_m2 = _new(PathPaymentStrictSendResult, (-2, None))
+_K_PathPaymentStrictSendResult_m1 = _new(PathPaymentStrictSendResult, (-1, None))
 _K_PaymentResult_m9 = _new(PaymentResult, (-9, None))
 _K_PaymentResult_m8 = _new(PaymentResult, (-8, None))
 _K_PaymentResult_m7 = _new(PaymentResult, (-7, None))
@@ -696,6 +796,27 @@ _K_RevokeSponsorshipResult_m3 = _new(RevokeSponsorshipResult, (-3, None))
 _K_RevokeSponsorshipResult_m2 = _new(RevokeSponsorshipResult, (-2, None))
 _K_RevokeSponsorshipResult_m1 = _new(RevokeSponsorshipResult, (-1, None))
 _K_RevokeSponsorshipResult_0 = _new(RevokeSponsorshipResult, (0, None))
+_K_SCSpecTypeDef_0 = _new(SCSpecTypeDef, (0, None))
+_K_SCSpecTypeDef_1 = _new(SCSpecTypeDef, (1, None))
+_K_SCSpecTypeDef_2 = _new(SCSpecTypeDef, (2, None))
+_K_SCSpecTypeDef_3 = _new(SCSpecTypeDef, (3, None))
+_K_SCSpecTypeDef_4 = _new(SCSpecTypeDef, (4, None))
+_K_SCSpecTypeDef_5 = _new(SCSpecTypeDef, (5, None))
+_K_SCSpecTypeDef_6 = _new(SCSpecTypeDef, (6, None))
+_K_SCSpecTypeDef_7 = _new(SCSpecTypeDef, (7, None))
+_K_SCSpecTypeDef_8 = _new(SCSpecTypeDef, (8, None))
+_K_SCSpecTypeDef_9 = _new(SCSpecTypeDef, (9, None))
+_K_SCSpecTypeDef_10 = _new(SCSpecTypeDef, (10, None))
+_K_SCSpecTypeDef_11 = _new(SCSpecTypeDef, (11, None))
+_K_SCSpecTypeDef_12 = _new(SCSpecTypeDef, (12, None))
+_K_SCSpecTypeDef_13 = _new(SCSpecTypeDef, (13, None))
+_K_SCSpecTypeDef_14 = _new(SCSpecTypeDef, (14, None))
+_K_SCSpecTypeDef_16 = _new(SCSpecTypeDef, (16, None))
+_K_SCSpecTypeDef_17 = _new(SCSpecTypeDef, (17, None))
+_K_SCSpecTypeDef_19 = _new(SCSpecTypeDef, (19, None))
+_K_SCSpecTypeDef_20 = _new(SCSpecTypeDef, (20, None))
+_K_SCVal_1 = _new(SCVal, (1, None))
+_K_SCVal_20 = _new(SCVal, (20, None))
 _K_SetOptionsResult_m10 = _new(SetOptionsResult, (-10, None))
 _K_SetOptionsResult_m9 = _new(SetOptionsResult, (-9, None))
 _K_SetOptionsResult_m8 = _new(SetOptionsResult, (-8, None))
@@ -713,6 +834,7 @@ _K_SetTrustLineFlagsResult_m3 = _new(SetTrustLineFlagsResult, (-3, None))
 _K_SetTrustLineFlagsResult_m2 = _new(SetTrustLineFlagsResult, (-2, None))
 _K_SetTrustLineFlagsResult_m1 = _new(SetTrustLineFlagsResult, (-1, None))
 _K_SetTrustLineFlagsResult_0 = _new(SetTrustLineFlagsResult, (0, None))
+_K_SorobanCredentials_0 = _new(SorobanCredentials, (0, None))
 _K_SorobanTransactionDataExt_0 = _new(SorobanTransactionDataExt, (0, None))
 _K_SorobanTransactionMetaExt_0 = _new(SorobanTransactionMetaExt, (0, None))
 _K_StellarValueExt_0 = _new(StellarValueExt, (0, None))
@@ -737,18 +859,55 @@ _K_TransactionResultResult_m4 = _new(TransactionResultResult, (-4, None))
 _K_TransactionResultResult_m3 = _new(TransactionResultResult, (-3, None))
 _K_TransactionResultResult_m2 = _new(TransactionResultResult, (-2, None))
 _K_TransactionV0Ext_0 = _new(TransactionV0Ext, (0, None))
+_K_TrustLineAsset_0 = _new(TrustLineAsset, (0, None))
 _K_TrustLineEntryExt_0 = _new(TrustLineEntryExt, (0, None))
 _K_TrustLineEntryExtensionV2Ext_0 = _new(TrustLineEntryExtensionV2Ext, (0, None))
 _K_TrustLineEntryV1Ext_0 = _new(TrustLineEntryV1Ext, (0, None))
+_I_AccountEntryExtensionV2Ext_3 = _Interned(AccountEntryExtensionV2Ext, 3)
+_I_Asset_1 = _Interned(Asset, 1)
+_I_Asset_2 = _Interned(Asset, 2)
+_I_ChangeTrustAsset_1 = _Interned(ChangeTrustAsset, 1)
+_I_ChangeTrustAsset_2 = _Interned(ChangeTrustAsset, 2)
+_I_MuxedAccount_0 = _Interned(MuxedAccount, 0)
+_I_MuxedAccount_256 = _Interned(MuxedAccount, 256)
+_I_PublicKey_0 = _Interned(PublicKey, 0)
+_I_SCAddress_0 = _Interned(SCAddress, 0)
+_I_SCAddress_1 = _Interned(SCAddress, 1)
+_I_SCAddress_2 = _Interned(SCAddress, 2)
+_I_SCAddress_3 = _Interned(SCAddress, 3)
+_I_SCAddress_4 = _Interned(SCAddress, 4)
+_I_SCVal_0 = _Interned(SCVal, 0)
+_I_SCVal_2 = _Interned(SCVal, 2)
+_I_SCVal_3 = _Interned(SCVal, 3)
+_I_SCVal_4 = _Interned(SCVal, 4)
+_I_SCVal_5 = _Interned(SCVal, 5)
+_I_SCVal_6 = _Interned(SCVal, 6)
+_I_SCVal_7 = _Interned(SCVal, 7)
+_I_SCVal_8 = _Interned(SCVal, 8)
+_I_SCVal_9 = _Interned(SCVal, 9)
+_I_SCVal_10 = _Interned(SCVal, 10)
+_I_SCVal_11 = _Interned(SCVal, 11)
+_I_SCVal_12 = _Interned(SCVal, 12)
+_I_SCVal_15 = _Interned(SCVal, 15)
+_I_SCVal_21 = _Interned(SCVal, 21)
+_I_SignerKey_0 = _Interned(SignerKey, 0)
+_I_SignerKey_1 = _Interned(SignerKey, 1)
+_I_SignerKey_2 = _Interned(SignerKey, 2)
+_I_TrustLineAsset_1 = _Interned(TrustLineAsset, 1)
+_I_TrustLineAsset_2 = _Interned(TrustLineAsset, 2)
+_I_TrustLineAsset_3 = _Interned(TrustLineAsset, 3)
+_INLINED = frozenset(['AccountEntry', 'AccountEntryExt', 'AccountEntryExtensionV1', 'AccountEntryExtensionV1Ext', 'AccountEntryExtensionV2', 'AccountEntryExtensionV2Ext', 'AccountEntryExtensionV3', 'AccountMergeResult', 'AllowTrustOp', 'AllowTrustResult', 'AlphaNum12', 'AlphaNum4', 'Asset', 'AssetCode', 'Auth', 'AuthCert', 'AuthenticatedMessageV0', 'BeginSponsoringFutureReservesOp', 'BeginSponsoringFutureReservesResult', 'BucketMetadataExt', 'BumpSequenceOp', 'BumpSequenceResult', 'ChangeTrustAsset', 'ChangeTrustOp', 'ChangeTrustResult', 'ClaimClaimableBalanceOp', 'ClaimClaimableBalanceResult', 'ClaimLiquidityAtom', 'ClaimOfferAtom', 'ClaimOfferAtomV0', 'ClaimableBalanceEntry', 'ClaimableBalanceEntryExt', 'ClaimableBalanceEntryExtensionV1', 'ClaimableBalanceEntryExtensionV1Ext', 'ClaimableBalanceID', 'ClaimantV0', 'ClawbackClaimableBalanceOp', 'ClawbackClaimableBalanceResult', 'ClawbackOp', 'ClawbackResult', 'ConfigSettingContractBandwidthV0', 'ConfigSettingContractComputeV0', 'ConfigSettingContractEventsV0', 'ConfigSettingContractExecutionLanesV0', 'ConfigSettingContractHistoricalDataV0', 'ConfigSettingContractLedgerCostExtV0', 'ConfigSettingContractLedgerCostV0', 'ConfigSettingContractParallelComputeV0', 'ConfigSettingSCPTiming', 'ConfigUpgradeSetKey', 'ContractCodeCostInputs', 'ContractCodeEntry', 'ContractCodeEntryExt', 'ContractCodeEntryV1', 'ContractCostParamEntry', 'ContractDataEntry', 'ContractEventBody', 'ContractEventV0', 'ContractExecutable', 'ContractExecutableExternalRef', 'ContractIDPreimage', 'ContractIDPreimageFromAddress', 'CreateAccountOp', 'CreateAccountResult', 'CreateClaimableBalanceOp', 'CreateClaimableBalanceResult', 'CreatePassiveSellOfferOp', 'Curve25519Public', 'Curve25519Secret', 'DataEntry', 'DataEntryExt', 'DontHave', 'EndSponsoringFutureReservesResult', 'Error', 'EvictionIterator', 'ExtendFootprintTTLOp', 'ExtendFootprintTTLResult', 'ExtensionPoint', 'FeeBumpTransactionEnvelope', 'FeeBumpTransactionExt', 'FeeBumpTransactionInnerTx', 'FloodAdvert', 'FloodDemand', 'FreezeBypassTxs', 'FreezeBypassTxsDelta', 'FrozenLedgerKeys', 'FrozenLedgerKeysDelta', 'HashIDPreimageContractId', 'HashIDPreimageOperationId', 'HashIDPreimageRevokeId', 'HashIDPreimageSorobanAuthorization', 'HashIDPreimageSorobanAuthorizationWithAddress', 'Hello', 'HmacSha256Key', 'HmacSha256Mac', 'HostFunction', 'InflationPayout', 'InflationResult', 'InnerTransactionResult', 'InnerTransactionResultExt', 'InnerTransactionResultPair', 'InnerTransactionResultResult', 'Int128Parts', 'Int256Parts', 'InvokeHostFunctionOp', 'InvokeHostFunctionResult', 'LedgerBounds', 'LedgerCloseMetaExt', 'LedgerCloseMetaExtV1', 'LedgerCloseMetaV0', 'LedgerCloseMetaV1', 'LedgerCloseMetaV2', 'LedgerEntry', 'LedgerEntryData', 'LedgerEntryExt', 'LedgerEntryExtensionV1', 'LedgerEntryExtensionV1Ext', 'LedgerFootprint', 'LedgerHeaderExt', 'LedgerHeaderExtensionV1', 'LedgerHeaderExtensionV1Ext', 'LedgerHeaderHistoryEntryExt', 'LedgerKeyAccount', 'LedgerKeyClaimableBalance', 'LedgerKeyConfigSetting', 'LedgerKeyContractCode', 'LedgerKeyContractData', 'LedgerKeyData', 'LedgerKeyLiquidityPool', 'LedgerKeyOffer', 'LedgerKeyTrustLine', 'LedgerKeyTtl', 'LedgerSCPMessages', 'LedgerUpgrade', 'Liabilities', 'LiquidityPoolDepositOp', 'LiquidityPoolDepositResult', 'LiquidityPoolEntry', 'LiquidityPoolEntryBody', 'LiquidityPoolEntryConstantProduct', 'LiquidityPoolParameters', 'LiquidityPoolWithdrawOp', 'LiquidityPoolWithdrawResult', 'ManageBuyOfferOp', 'ManageBuyOfferResult', 'ManageDataOp', 'ManageDataResult', 'ManageOfferSuccessResultOffer', 'ManageSellOfferOp', 'ManageSellOfferResult', 'MuxedAccount', 'MuxedAccountMed25519', 'MuxedEd25519Account', 'OfferEntry', 'OfferEntryExt', 'OperationBody', 'OperationResultTr', 'ParallelTxsComponent', 'PathPaymentStrictReceiveOp', 'PathPaymentStrictReceiveResult', 'PathPaymentStrictReceiveResultSuccess', 'PathPaymentStrictSendOp', 'PathPaymentStrictSendResult', 'PathPaymentStrictSendResultSuccess', 'PaymentOp', 'PaymentResult', 'PeerAddressIp', 'PeerStats', 'PersistedSCPStateV0', 'PersistedSCPStateV1', 'Preconditions', 'PreconditionsV2', 'Price', 'PublicKey', 'RestoreFootprintOp', 'RestoreFootprintResult', 'RevokeSponsorshipOp', 'RevokeSponsorshipOpSigner', 'RevokeSponsorshipResult', 'SCContractInstance', 'SCEnvMetaEntry', 'SCEnvMetaEntryInterfaceVersion', 'SCError', 'SCMetaV0', 'SCNonceKey', 'SCPHistoryEntryV0', 'SCPNomination', 'SCPStatement', 'SCPStatementConfirm', 'SCPStatementExternalize', 'SCPStatementPledges', 'SCPStatementPrepare', 'SCSpecEventV0', 'SCSpecFunctionV0', 'SCSpecTypeBytesN', 'SCSpecTypeMap', 'SCSpecTypeOption', 'SCSpecTypeResult', 'SCSpecTypeTuple', 'SCSpecTypeUDT', 'SCSpecTypeVec', 'SCSpecUDTEnumV0', 'SCSpecUDTErrorEnumV0', 'SCSpecUDTStructV0', 'SCSpecUDTUnionCaseTupleV0', 'SCSpecUDTUnionCaseVoidV0', 'SCSpecUDTUnionV0', 'SendMore', 'SendMoreExtended', 'SetOptionsOp', 'SetOptionsResult', 'SetTrustLineFlagsOp', 'SetTrustLineFlagsResult', 'ShortHashSeed', 'SignedTimeSlicedSurveyRequestMessage', 'SignedTimeSlicedSurveyResponseMessage', 'SignedTimeSlicedSurveyStartCollectingMessage', 'SignedTimeSlicedSurveyStopCollectingMessage', 'SignerKey', 'SignerKeyEd25519SignedPayload', 'SorobanAddressCredentials', 'SorobanAddressCredentialsWithDelegates', 'SorobanAuthorizedFunction', 'SorobanCredentials', 'SorobanResources', 'SorobanResourcesExtV0', 'SorobanTransactionData', 'SorobanTransactionDataExt', 'SorobanTransactionMeta', 'SorobanTransactionMetaExt', 'SorobanTransactionMetaExtV1', 'SorobanTransactionMetaV2', 'StateArchivalSettings', 'StellarMessage', 'StellarValueExt', 'StellarValueProposedValue', 'StoredTransactionSet', 'SurveyRequestMessage', 'SurveyResponseMessage', 'TTLEntry', 'TimeBounds', 'TimeSlicedNodeData', 'TimeSlicedSurveyRequestMessage', 'TimeSlicedSurveyResponseMessage', 'TimeSlicedSurveyStartCollectingMessage', 'TimeSlicedSurveyStopCollectingMessage', 'TopologyResponseBodyV2', 'TransactionExt', 'TransactionHistoryEntryExt', 'TransactionHistoryResultEntryExt', 'TransactionMetaV1', 'TransactionMetaV2', 'TransactionMetaV3', 'TransactionMetaV4', 'TransactionResultExt', 'TransactionResultResult', 'TransactionResultSet', 'TransactionSetV1', 'TransactionSignaturePayloadTaggedTransaction', 'TransactionV0Envelope', 'TransactionV0Ext', 'TrustLineAsset', 'TrustLineEntry', 'TrustLineEntryExt', 'TrustLineEntryExtensionV2', 'TrustLineEntryExtensionV2Ext', 'TrustLineEntryV1', 'TrustLineEntryV1Ext', 'TxSetComponentTxsMaybeDiscountedFee', 'UInt128Parts', 'UInt256Parts'])
+"""Types decoded in place (folded or inlined) somewhere: a profile cannot skip them."""
 
 
 def d_SCPBallot(b, o):
-    _v1, = _u0(b, o)
-    o += 4
-    _n = _U32(b, o)[0]
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(SCPBallot, (_v1, _f1)), o
+    _v1, _v2 = _u0(b, o)
+    o += 8
+    _e = o + _v2
+    _f1 = b[o:_e]
+    o += (_v2 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPBallot', _e)
+    return SCPBallot((_v1, _f1)), o
 
 
 def s_SCPBallot(b, o):
@@ -758,37 +917,45 @@ def s_SCPBallot(b, o):
 
 
 def d_SCPNomination(b, o):
-    _v2, = _u1(b, o)
-    o += 32
-    _c = _U32(b, o)[0]
+    _v1, _v2 = _u1(b, o)
+    o += 36
+    if _v2:
+        if _v2 * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+        _f1 = []
+        for _ in range(_v2):
+            _n, = _U32(b, o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+            _f1.append(_v3)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
-    _f1 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        _v3 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f1.append(_v3)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
-    _f2 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        _v4 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f2.append(_v4)
-    return _new(SCPNomination, (_v2, _f1, _f2)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+        _f2 = []
+        for _ in range(_c):
+            _n, = _U32(b, o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+            _f2.append(_v4)
+    else:
+        _f2 = []
+    return SCPNomination((_v1, _f1, _f2)), o
 
 
 def s_SCPNomination(b, o):
     o += 32
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
     for _ in range(_c):
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
     for _ in range(_c):
@@ -797,40 +964,40 @@ def s_SCPNomination(b, o):
 
 
 def d_SCPStatementPrepare(b, o):
-    _v5, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
     _f1, o = d_SCPBallot(b, o)
-    _v6 = _U32(b, o)[0]
+    _v2, = _U32(b, o)
     o += 4
-    if _v6:
-        if _v6 != 1: raise _Bad('SCPStatementPrepare', o)
+    if _v2:
+        if _v2 != 1: raise _Bad('SCPStatementPrepare', o)
         _f2, o = d_SCPBallot(b, o)
     else:
         _f2 = None
-    _v7 = _U32(b, o)[0]
+    _v3, = _U32(b, o)
     o += 4
-    if _v7:
-        if _v7 != 1: raise _Bad('SCPStatementPrepare', o)
+    if _v3:
+        if _v3 != 1: raise _Bad('SCPStatementPrepare', o)
         _f3, o = d_SCPBallot(b, o)
     else:
         _f3 = None
-    _v8, _v9 = _u2(b, o)
+    _v4, _v5 = _u0(b, o)
     o += 8
-    return _new(SCPStatementPrepare, (_v5, _f1, _f2, _f3, _v8, _v9)), o
+    return SCPStatementPrepare((_v1, _f1, _f2, _f3, _v4, _v5)), o
 
 
 def s_SCPStatementPrepare(b, o):
     o += 32
     o = s_SCPBallot(b, o)
-    _v10 = _U32(b, o)[0]
+    _v6, = _U32(b, o)
     o += 4
-    if _v10:
-        if _v10 != 1: raise _Bad('SCPStatementPrepare', o)
+    if _v6:
+        if _v6 != 1: raise _Bad('SCPStatementPrepare', o)
         o = s_SCPBallot(b, o)
-    _v11 = _U32(b, o)[0]
+    _v7, = _U32(b, o)
     o += 4
-    if _v11:
-        if _v11 != 1: raise _Bad('SCPStatementPrepare', o)
+    if _v7:
+        if _v7 != 1: raise _Bad('SCPStatementPrepare', o)
         o = s_SCPBallot(b, o)
     o += 8
     return o
@@ -838,9 +1005,9 @@ def s_SCPStatementPrepare(b, o):
 
 def d_SCPStatementConfirm(b, o):
     _f0, o = d_SCPBallot(b, o)
-    _v12, _v13, _v14, _v15 = _u3(b, o)
+    _v1, _v2, _v3, _v4 = _u3(b, o)
     o += 44
-    return _new(SCPStatementConfirm, (_f0, _v12, _v13, _v14, _v15)), o
+    return SCPStatementConfirm((_f0, _v1, _v2, _v3, _v4)), o
 
 
 def s_SCPStatementConfirm(b, o):
@@ -851,9 +1018,9 @@ def s_SCPStatementConfirm(b, o):
 
 def d_SCPStatementExternalize(b, o):
     _f0, o = d_SCPBallot(b, o)
-    _v16, _v17 = _u4(b, o)
+    _v1, _v2 = _u4(b, o)
     o += 36
-    return _new(SCPStatementExternalize, (_f0, _v16, _v17)), o
+    return SCPStatementExternalize((_f0, _v1, _v2)), o
 
 
 def s_SCPStatementExternalize(b, o):
@@ -863,43 +1030,172 @@ def s_SCPStatementExternalize(b, o):
 
 
 def d_SCPStatementPledges(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_SCPStatementPrepare(b, o)
+        _, _v8 = _u5(b, o)
+        o += 36
+        _v3, o = d_SCPBallot(b, o)
+        _v9, = _U32(b, o)
+        o += 4
+        if _v9:
+            if _v9 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v4, o = d_SCPBallot(b, o)
+        else:
+            _v4 = None
+        _v10, = _U32(b, o)
+        o += 4
+        if _v10:
+            if _v10 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v5, o = d_SCPBallot(b, o)
+        else:
+            _v5 = None
+        _v11, _v12 = _u0(b, o)
+        o += 8
+        _v1 = SCPStatementPrepare((_v8, _v3, _v4, _v5, _v11, _v12))
+        return SCPStatementPledges((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_SCPStatementConfirm(b, o)
+        o += 4
+        _v2, o = d_SCPBallot(b, o)
+        _v7, _v8, _v9, _v10 = _u3(b, o)
+        o += 44
+        _v1 = SCPStatementConfirm((_v2, _v7, _v8, _v9, _v10))
+        return SCPStatementPledges((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_SCPStatementExternalize(b, o)
+        o += 4
+        _v2, o = d_SCPBallot(b, o)
+        _v5, _v6 = _u4(b, o)
+        o += 36
+        _v1 = SCPStatementExternalize((_v2, _v5, _v6))
+        return SCPStatementPledges((_d, _v1)), o
     elif _d == 3:
-        _val, o = d_SCPNomination(b, o)
+        _, _v5, _v6 = _u6(b, o)
+        o += 40
+        if _v6:
+            if _v6 * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v3 = []
+            for _ in range(_v6):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v7 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v3.append(_v7)
+        else:
+            _v3 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v4 = []
+            for _ in range(_c):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v8 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v4.append(_v8)
+        else:
+            _v4 = []
+        _v1 = SCPNomination((_v5, _v3, _v4))
+        return SCPStatementPledges((_d, _v1)), o
     else:
-        raise _Bad('SCPStatementPledges', o - 4)
-    return _new(SCPStatementPledges, (_d, _val)), o
+        raise _Bad('SCPStatementPledges', o)
 
 
 def s_SCPStatementPledges(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_SCPStatementPrepare(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_SCPStatementConfirm(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_SCPStatementExternalize(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_SCPNomination(b, o)
+        return o
     else:
-        raise _Bad('SCPStatementPledges', o - 4)
-    return o
+        raise _Bad('SCPStatementPledges', o)
 
 
 def d_SCPStatement(b, o):
-    _v18, _v19, _v20 = _u5(b, o)
-    o += 44
-    if _v18 != 0: raise _Bad('PublicKey', o)
-    _f2, o = d_SCPStatementPledges(b, o)
-    return _new(SCPStatement, (_new(PublicKey, (_v18, _v19)), _v20, _f2)), o
+    _v1, _v2, _v3, _v4 = _u7(b, o)
+    o += 48
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v4 == 0:
+        _v12, = _u2(b, o)
+        o += 32
+        _v7, o = d_SCPBallot(b, o)
+        _v13, = _U32(b, o)
+        o += 4
+        if _v13:
+            if _v13 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v8, o = d_SCPBallot(b, o)
+        else:
+            _v8 = None
+        _v14, = _U32(b, o)
+        o += 4
+        if _v14:
+            if _v14 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v9, o = d_SCPBallot(b, o)
+        else:
+            _v9 = None
+        _v15, _v16 = _u0(b, o)
+        o += 8
+        _v5 = SCPStatementPrepare((_v12, _v7, _v8, _v9, _v15, _v16))
+        _f2 = SCPStatementPledges((_v4, _v5))
+    elif _v4 == 1:
+        _v6, o = d_SCPBallot(b, o)
+        _v11, _v12, _v13, _v14 = _u3(b, o)
+        o += 44
+        _v5 = SCPStatementConfirm((_v6, _v11, _v12, _v13, _v14))
+        _f2 = SCPStatementPledges((_v4, _v5))
+    elif _v4 == 2:
+        _v6, o = d_SCPBallot(b, o)
+        _v9, _v10 = _u4(b, o)
+        o += 36
+        _v5 = SCPStatementExternalize((_v6, _v9, _v10))
+        _f2 = SCPStatementPledges((_v4, _v5))
+    elif _v4 == 3:
+        _v9, _v10 = _u1(b, o)
+        o += 36
+        if _v10:
+            if _v10 * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v7 = []
+            for _ in range(_v10):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v11 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v7.append(_v11)
+        else:
+            _v7 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v8 = []
+            for _ in range(_c):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v12 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v8.append(_v12)
+        else:
+            _v8 = []
+        _v5 = SCPNomination((_v9, _v7, _v8))
+        _f2 = SCPStatementPledges((_v4, _v5))
+    else:
+        raise _Bad('SCPStatementPledges', o - 4)
+    return SCPStatement((_I_PublicKey_0[_v2], _v3, _f2)), o
 
 
 def s_SCPStatement(b, o):
@@ -910,12 +1206,84 @@ def s_SCPStatement(b, o):
 
 
 def d_SCPEnvelope(b, o):
-    _f0, o = d_SCPStatement(b, o)
-    _n = _U32(b, o)[0]
+    _v4, _v5, _v6, _v7 = _u7(b, o)
+    o += 48
+    if _v4 != 0: raise _Bad('PublicKey', o)
+    if _v7 == 0:
+        _v15, = _u2(b, o)
+        o += 32
+        _v10, o = d_SCPBallot(b, o)
+        _v16, = _U32(b, o)
+        o += 4
+        if _v16:
+            if _v16 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v11, o = d_SCPBallot(b, o)
+        else:
+            _v11 = None
+        _v17, = _U32(b, o)
+        o += 4
+        if _v17:
+            if _v17 != 1: raise _Bad('SCPStatementPrepare', o)
+            _v12, o = d_SCPBallot(b, o)
+        else:
+            _v12 = None
+        _v18, _v19 = _u0(b, o)
+        o += 8
+        _v8 = SCPStatementPrepare((_v15, _v10, _v11, _v12, _v18, _v19))
+        _v3 = SCPStatementPledges((_v7, _v8))
+    elif _v7 == 1:
+        _v9, o = d_SCPBallot(b, o)
+        _v14, _v15, _v16, _v17 = _u3(b, o)
+        o += 44
+        _v8 = SCPStatementConfirm((_v9, _v14, _v15, _v16, _v17))
+        _v3 = SCPStatementPledges((_v7, _v8))
+    elif _v7 == 2:
+        _v9, o = d_SCPBallot(b, o)
+        _v12, _v13 = _u4(b, o)
+        o += 36
+        _v8 = SCPStatementExternalize((_v9, _v12, _v13))
+        _v3 = SCPStatementPledges((_v7, _v8))
+    elif _v7 == 3:
+        _v12, _v13 = _u1(b, o)
+        o += 36
+        if _v13:
+            if _v13 * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v10 = []
+            for _ in range(_v13):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v14 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v10.append(_v14)
+        else:
+            _v10 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('SCPNomination', o)
+            _v11 = []
+            for _ in range(_c):
+                _n, = _U32(b, o)
+                _e = o + 4 + _n
+                _v15 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPNomination', _e)
+                _v11.append(_v15)
+        else:
+            _v11 = []
+        _v8 = SCPNomination((_v12, _v10, _v11))
+        _v3 = SCPStatementPledges((_v7, _v8))
+    else:
+        raise _Bad('SCPStatementPledges', o - 4)
+    _f0 = SCPStatement((_I_PublicKey_0[_v5], _v6, _v3))
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('SCPEnvelope', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    return _new(SCPEnvelope, (_f0, _f1)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCPEnvelope', _e)
+    return SCPEnvelope((_f0, _f1)), o
 
 
 def s_SCPEnvelope(b, o):
@@ -925,37 +1293,41 @@ def s_SCPEnvelope(b, o):
 
 
 def d_SCPQuorumSet(b, o):
-    _v21, = _u0(b, o)
+    _v1, _v2 = _u0(b, o)
+    o += 8
+    if _v2 * 36 > len(b) - o: raise _Bad('SCPQuorumSet', o)
+    if _v2:
+        _f1 = []
+        for _ in range(_v2):
+            _v4, _v5 = _u5(b, o)
+            o += 36
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v3 = _I_PublicKey_0[_v5]
+            _f1.append(_v3)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 36 > len(b) - o: raise _Bad('SCPQuorumSet', o)
-    _f1 = []
-    for _ in range(_c):
-        _v23, _v24 = _u6(b, o)
-        o += 36
-        if _v23 != 0: raise _Bad('PublicKey', o)
-        _v22 = _new(PublicKey, (_v23, _v24))
-        _f1.append(_v22)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCPQuorumSet', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v25, o = d_SCPQuorumSet(b, o)
-        _ap(_v25)
-    return _new(SCPQuorumSet, (_v21, _f1, _f2)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCPQuorumSet', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v6, o = d_SCPQuorumSet(b, o)
+            _ap(_v6)
+    else:
+        _f2 = []
+    return SCPQuorumSet((_v1, _f1, _f2)), o
 
 
 def s_SCPQuorumSet(b, o):
     o += 4
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 36 > len(b) - o: raise _Bad('SCPQuorumSet', o)
     for _ in range(_c):
         o = s_PublicKey(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCPQuorumSet', o)
     for _ in range(_c):
@@ -964,9 +1336,9 @@ def s_SCPQuorumSet(b, o):
 
 
 def d_ConfigSettingContractExecutionLanesV0(b, o):
-    _v26, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(ConfigSettingContractExecutionLanesV0, (_v26,)), o
+    return ConfigSettingContractExecutionLanesV0((_v1,)), o
 
 
 def s_ConfigSettingContractExecutionLanesV0(b, o):
@@ -974,9 +1346,9 @@ def s_ConfigSettingContractExecutionLanesV0(b, o):
 
 
 def d_ConfigSettingContractComputeV0(b, o):
-    _v27, _v28, _v29, _v30 = _u7(b, o)
+    _v1, _v2, _v3, _v4 = _u9(b, o)
     o += 28
-    return _new(ConfigSettingContractComputeV0, (_v27, _v28, _v29, _v30)), o
+    return ConfigSettingContractComputeV0((_v1, _v2, _v3, _v4)), o
 
 
 def s_ConfigSettingContractComputeV0(b, o):
@@ -984,9 +1356,9 @@ def s_ConfigSettingContractComputeV0(b, o):
 
 
 def d_ConfigSettingContractParallelComputeV0(b, o):
-    _v31, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(ConfigSettingContractParallelComputeV0, (_v31,)), o
+    return ConfigSettingContractParallelComputeV0((_v1,)), o
 
 
 def s_ConfigSettingContractParallelComputeV0(b, o):
@@ -994,9 +1366,9 @@ def s_ConfigSettingContractParallelComputeV0(b, o):
 
 
 def d_ConfigSettingContractLedgerCostV0(b, o):
-    _v32, _v33, _v34, _v35, _v36, _v37, _v38, _v39, _v40, _v41, _v42, _v43, _v44, _v45, _v46 = _u8(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15 = _u10(b, o)
     o += 84
-    return _new(ConfigSettingContractLedgerCostV0, (_v32, _v33, _v34, _v35, _v36, _v37, _v38, _v39, _v40, _v41, _v42, _v43, _v44, _v45, _v46)), o
+    return ConfigSettingContractLedgerCostV0((_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15)), o
 
 
 def s_ConfigSettingContractLedgerCostV0(b, o):
@@ -1004,9 +1376,9 @@ def s_ConfigSettingContractLedgerCostV0(b, o):
 
 
 def d_ConfigSettingContractLedgerCostExtV0(b, o):
-    _v47, _v48 = _u9(b, o)
+    _v1, _v2 = _u11(b, o)
     o += 12
-    return _new(ConfigSettingContractLedgerCostExtV0, (_v47, _v48)), o
+    return ConfigSettingContractLedgerCostExtV0((_v1, _v2)), o
 
 
 def s_ConfigSettingContractLedgerCostExtV0(b, o):
@@ -1014,9 +1386,9 @@ def s_ConfigSettingContractLedgerCostExtV0(b, o):
 
 
 def d_ConfigSettingContractHistoricalDataV0(b, o):
-    _v49, = _u10(b, o)
+    _v1, = _u12(b, o)
     o += 8
-    return _new(ConfigSettingContractHistoricalDataV0, (_v49,)), o
+    return ConfigSettingContractHistoricalDataV0((_v1,)), o
 
 
 def s_ConfigSettingContractHistoricalDataV0(b, o):
@@ -1024,9 +1396,9 @@ def s_ConfigSettingContractHistoricalDataV0(b, o):
 
 
 def d_ConfigSettingContractEventsV0(b, o):
-    _v50, _v51 = _u9(b, o)
+    _v1, _v2 = _u11(b, o)
     o += 12
-    return _new(ConfigSettingContractEventsV0, (_v50, _v51)), o
+    return ConfigSettingContractEventsV0((_v1, _v2)), o
 
 
 def s_ConfigSettingContractEventsV0(b, o):
@@ -1034,9 +1406,9 @@ def s_ConfigSettingContractEventsV0(b, o):
 
 
 def d_ConfigSettingContractBandwidthV0(b, o):
-    _v52, _v53, _v54 = _u11(b, o)
+    _v1, _v2, _v3 = _u13(b, o)
     o += 16
-    return _new(ConfigSettingContractBandwidthV0, (_v52, _v53, _v54)), o
+    return ConfigSettingContractBandwidthV0((_v1, _v2, _v3)), o
 
 
 def s_ConfigSettingContractBandwidthV0(b, o):
@@ -1044,10 +1416,10 @@ def s_ConfigSettingContractBandwidthV0(b, o):
 
 
 def d_ContractCostParamEntry(b, o):
-    _v55, _v56, _v57 = _u12(b, o)
+    _v1, _v2, _v3 = _u14(b, o)
     o += 20
-    if _v55 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(ContractCostParamEntry, (_K_ExtensionPoint_0, _v56, _v57)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return ContractCostParamEntry((_K_ExtensionPoint_0, _v2, _v3)), o
 
 
 def s_ContractCostParamEntry(b, o):
@@ -1055,9 +1427,9 @@ def s_ContractCostParamEntry(b, o):
 
 
 def d_StateArchivalSettings(b, o):
-    _v58, _v59, _v60, _v61, _v62, _v63, _v64, _v65, _v66, _v67 = _u13(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10 = _u15(b, o)
     o += 48
-    return _new(StateArchivalSettings, (_v58, _v59, _v60, _v61, _v62, _v63, _v64, _v65, _v66, _v67)), o
+    return StateArchivalSettings((_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10)), o
 
 
 def s_StateArchivalSettings(b, o):
@@ -1065,9 +1437,9 @@ def s_StateArchivalSettings(b, o):
 
 
 def d_EvictionIterator(b, o):
-    _v68, _v69, _v70 = _u14(b, o)
+    _v1, _v2, _v3 = _u16(b, o)
     o += 16
-    return _new(EvictionIterator, (_v68, _BOOL[_v69], _v70)), o
+    return EvictionIterator((_v1, _BOOL[_v2], _v3)), o
 
 
 def s_EvictionIterator(b, o):
@@ -1075,9 +1447,9 @@ def s_EvictionIterator(b, o):
 
 
 def d_ConfigSettingSCPTiming(b, o):
-    _v71, _v72, _v73, _v74, _v75 = _u15(b, o)
+    _v1, _v2, _v3, _v4, _v5 = _u17(b, o)
     o += 20
-    return _new(ConfigSettingSCPTiming, (_v71, _v72, _v73, _v74, _v75)), o
+    return ConfigSettingSCPTiming((_v1, _v2, _v3, _v4, _v5)), o
 
 
 def s_ConfigSettingSCPTiming(b, o):
@@ -1085,20 +1457,25 @@ def s_ConfigSettingSCPTiming(b, o):
 
 
 def d_FrozenLedgerKeys(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeys', o)
-    _f0 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        _v76 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f0.append(_v76)
-    return _new(FrozenLedgerKeys, (_f0,)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeys', o)
+        _f0 = []
+        for _ in range(_c):
+            _n, = _U32(b, o)
+            _e = o + 4 + _n
+            _v1 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeys', _e)
+            _f0.append(_v1)
+    else:
+        _f0 = []
+    return FrozenLedgerKeys((_f0,)), o
 
 
 def s_FrozenLedgerKeys(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeys', o)
     for _ in range(_c):
@@ -1107,34 +1484,44 @@ def s_FrozenLedgerKeys(b, o):
 
 
 def d_FrozenLedgerKeysDelta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
-    _f0 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        _v77 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f0.append(_v77)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
+        _f0 = []
+        for _ in range(_c):
+            _n, = _U32(b, o)
+            _e = o + 4 + _n
+            _v1 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeysDelta', _e)
+            _f0.append(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
-    _f1 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        _v78 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f1.append(_v78)
-    return _new(FrozenLedgerKeysDelta, (_f0, _f1)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
+        _f1 = []
+        for _ in range(_c):
+            _n, = _U32(b, o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeysDelta', _e)
+            _f1.append(_v2)
+    else:
+        _f1 = []
+    return FrozenLedgerKeysDelta((_f0, _f1)), o
 
 
 def s_FrozenLedgerKeysDelta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
     for _ in range(_c):
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
     for _ in range(_c):
@@ -1143,16 +1530,16 @@ def s_FrozenLedgerKeysDelta(b, o):
 
 
 def d_FreezeBypassTxs(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxs', o)
     _f0 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
     o += 32 * _c
-    return _new(FreezeBypassTxs, (_f0,)), o
+    return FreezeBypassTxs((_f0,)), o
 
 
 def s_FreezeBypassTxs(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxs', o)
     o += 32 * _c
@@ -1160,25 +1547,25 @@ def s_FreezeBypassTxs(b, o):
 
 
 def d_FreezeBypassTxsDelta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
     _f0 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
     o += 32 * _c
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
     _f1 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
     o += 32 * _c
-    return _new(FreezeBypassTxsDelta, (_f0, _f1)), o
+    return FreezeBypassTxsDelta((_f0, _f1)), o
 
 
 def s_FreezeBypassTxsDelta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
     o += 32 * _c
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
     o += 32 * _c
@@ -1186,193 +1573,291 @@ def s_FreezeBypassTxsDelta(b, o):
 
 
 def d_ConfigSettingEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 10:
         if _d < 5:
             if _d < 2:
                 if _d == 0:
-                    _val = _u0(b, o)[0]
-                    o += 4
+                    _, _v1 = _u18(b, o)
+                    o += 8
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 1:
-                    _v79, _v80, _v81, _v82 = _u7(b, o)
-                    o += 28
-                    _val = _new(ConfigSettingContractComputeV0, (_v79, _v80, _v81, _v82))
+                    _, _v2, _v3, _v4, _v5 = _u19(b, o)
+                    o += 32
+                    _v1 = ConfigSettingContractComputeV0((_v2, _v3, _v4, _v5))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
             else:
                 if _d == 2:
-                    _v83, _v84, _v85, _v86, _v87, _v88, _v89, _v90, _v91, _v92, _v93, _v94, _v95, _v96, _v97 = _u8(b, o)
-                    o += 84
-                    _val = _new(ConfigSettingContractLedgerCostV0, (_v83, _v84, _v85, _v86, _v87, _v88, _v89, _v90, _v91, _v92, _v93, _v94, _v95, _v96, _v97))
+                    _, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16 = _u20(b, o)
+                    o += 88
+                    _v1 = ConfigSettingContractLedgerCostV0((_v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 3:
-                    _v98, = _u10(b, o)
-                    o += 8
-                    _val = _new(ConfigSettingContractHistoricalDataV0, (_v98,))
-                elif _d == 4:
-                    _v99, _v100 = _u9(b, o)
+                    _, _v2 = _u21(b, o)
                     o += 12
-                    _val = _new(ConfigSettingContractEventsV0, (_v99, _v100))
+                    _v1 = ConfigSettingContractHistoricalDataV0((_v2,))
+                    return ConfigSettingEntry((_d, _v1)), o
+                elif _d == 4:
+                    _, _v2, _v3 = _u22(b, o)
+                    o += 16
+                    _v1 = ConfigSettingContractEventsV0((_v2, _v3))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
         else:
             if _d < 7:
                 if _d == 5:
-                    _v101, _v102, _v103 = _u11(b, o)
-                    o += 16
-                    _val = _new(ConfigSettingContractBandwidthV0, (_v101, _v102, _v103))
+                    _, _v2, _v3, _v4 = _u23(b, o)
+                    o += 20
+                    _v1 = ConfigSettingContractBandwidthV0((_v2, _v3, _v4))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 6:
-                    _c = _U32(b, o)[0]
-                    o += 4
-                    if _c > 1024 or _c * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
-                    _val = []
-                    for _ in range(_c):
-                        _v105, _v106, _v107 = _u12(b, o)
-                        o += 20
-                        if _v105 != 0: raise _Bad('ExtensionPoint', o)
-                        _v104 = _new(ContractCostParamEntry, (_K_ExtensionPoint_0, _v106, _v107))
-                        _val.append(_v104)
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    if _v2 > 1024 or _v2 * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
+                    if _v2:
+                        _v1 = []
+                        for _ in range(_v2):
+                            _v4, _v5, _v6 = _u14(b, o)
+                            o += 20
+                            if _v4 != 0: raise _Bad('ExtensionPoint', o)
+                            _v3 = ContractCostParamEntry((_K_ExtensionPoint_0, _v5, _v6))
+                            _v1.append(_v3)
+                    else:
+                        _v1 = []
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
             else:
                 if _d == 7:
-                    _c = _U32(b, o)[0]
-                    o += 4
-                    if _c > 1024 or _c * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
-                    _val = []
-                    for _ in range(_c):
-                        _v109, _v110, _v111 = _u12(b, o)
-                        o += 20
-                        if _v109 != 0: raise _Bad('ExtensionPoint', o)
-                        _v108 = _new(ContractCostParamEntry, (_K_ExtensionPoint_0, _v110, _v111))
-                        _val.append(_v108)
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    if _v2 > 1024 or _v2 * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
+                    if _v2:
+                        _v1 = []
+                        for _ in range(_v2):
+                            _v4, _v5, _v6 = _u14(b, o)
+                            o += 20
+                            if _v4 != 0: raise _Bad('ExtensionPoint', o)
+                            _v3 = ContractCostParamEntry((_K_ExtensionPoint_0, _v5, _v6))
+                            _v1.append(_v3)
+                    else:
+                        _v1 = []
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 8:
-                    _val = _u0(b, o)[0]
-                    o += 4
+                    _, _v1 = _u18(b, o)
+                    o += 8
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 9:
-                    _val = _u0(b, o)[0]
-                    o += 4
+                    _, _v1 = _u18(b, o)
+                    o += 8
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
     else:
         if _d < 15:
             if _d < 12:
                 if _d == 10:
-                    _v112, _v113, _v114, _v115, _v116, _v117, _v118, _v119, _v120, _v121 = _u13(b, o)
-                    o += 48
-                    _val = _new(StateArchivalSettings, (_v112, _v113, _v114, _v115, _v116, _v117, _v118, _v119, _v120, _v121))
+                    _, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11 = _u24(b, o)
+                    o += 52
+                    _v1 = StateArchivalSettings((_v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 11:
-                    _v122, = _u0(b, o)
-                    o += 4
-                    _val = _new(ConfigSettingContractExecutionLanesV0, (_v122,))
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    _v1 = ConfigSettingContractExecutionLanesV0((_v2,))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
             else:
                 if _d == 12:
-                    _c = _U32(b, o)[0]
-                    o += 4
-                    if _c * 8 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
-                    _val = list(_struct.unpack_from('>%dQ' % _c, b, o))
-                    o += 8 * _c
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    if _v2 * 8 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
+                    _v1 = list(_struct.unpack_from('>%dQ' % _v2, b, o))
+                    o += 8 * _v2
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 13:
-                    _v123, _v124, _v125 = _u14(b, o)
-                    o += 16
-                    _val = _new(EvictionIterator, (_v123, _BOOL[_v124], _v125))
+                    _, _v2, _v3, _v4 = _u25(b, o)
+                    o += 20
+                    _v1 = EvictionIterator((_v2, _BOOL[_v3], _v4))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 14:
-                    _v126, = _u0(b, o)
-                    o += 4
-                    _val = _new(ConfigSettingContractParallelComputeV0, (_v126,))
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    _v1 = ConfigSettingContractParallelComputeV0((_v2,))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
         else:
             if _d < 18:
                 if _d == 15:
-                    _v127, _v128 = _u9(b, o)
-                    o += 12
-                    _val = _new(ConfigSettingContractLedgerCostExtV0, (_v127, _v128))
+                    _, _v2, _v3 = _u22(b, o)
+                    o += 16
+                    _v1 = ConfigSettingContractLedgerCostExtV0((_v2, _v3))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 16:
-                    _v129, _v130, _v131, _v132, _v133 = _u15(b, o)
-                    o += 20
-                    _val = _new(ConfigSettingSCPTiming, (_v129, _v130, _v131, _v132, _v133))
+                    _, _v2, _v3, _v4, _v5, _v6 = _u26(b, o)
+                    o += 24
+                    _v1 = ConfigSettingSCPTiming((_v2, _v3, _v4, _v5, _v6))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 17:
-                    _val, o = d_FrozenLedgerKeys(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c:
+                        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeys', o)
+                        _v2 = []
+                        for _ in range(_c):
+                            _n, = _U32(b, o)
+                            _e = o + 4 + _n
+                            _v3 = b[o + 4:_e]
+                            o += 4 + ((_n + 3) & -4)
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeys', _e)
+                            _v2.append(_v3)
+                    else:
+                        _v2 = []
+                    _v1 = FrozenLedgerKeys((_v2,))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
+                    raise _Bad('ConfigSettingEntry', o)
             else:
                 if _d == 18:
-                    _val, o = d_FrozenLedgerKeysDelta(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c:
+                        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
+                        _v2 = []
+                        for _ in range(_c):
+                            _n, = _U32(b, o)
+                            _e = o + 4 + _n
+                            _v4 = b[o + 4:_e]
+                            o += 4 + ((_n + 3) & -4)
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeysDelta', _e)
+                            _v2.append(_v4)
+                    else:
+                        _v2 = []
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c:
+                        if _c * 4 > len(b) - o: raise _Bad('FrozenLedgerKeysDelta', o)
+                        _v3 = []
+                        for _ in range(_c):
+                            _n, = _U32(b, o)
+                            _e = o + 4 + _n
+                            _v5 = b[o + 4:_e]
+                            o += 4 + ((_n + 3) & -4)
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('FrozenLedgerKeysDelta', _e)
+                            _v3.append(_v5)
+                    else:
+                        _v3 = []
+                    _v1 = FrozenLedgerKeysDelta((_v2, _v3))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 19:
-                    _val, o = d_FreezeBypassTxs(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxs', o)
+                    _v2 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+                    o += 32 * _c
+                    _v1 = FreezeBypassTxs((_v2,))
+                    return ConfigSettingEntry((_d, _v1)), o
                 elif _d == 20:
-                    _val, o = d_FreezeBypassTxsDelta(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
+                    _v2 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+                    o += 32 * _c
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c * 32 > len(b) - o: raise _Bad('FreezeBypassTxsDelta', o)
+                    _v3 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+                    o += 32 * _c
+                    _v1 = FreezeBypassTxsDelta((_v2, _v3))
+                    return ConfigSettingEntry((_d, _v1)), o
                 else:
-                    raise _Bad('ConfigSettingEntry', o - 4)
-    return _new(ConfigSettingEntry, (_d, _val)), o
+                    raise _Bad('ConfigSettingEntry', o)
 
 
 def s_ConfigSettingEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 4
+        return o + 8
     elif _d == 1:
-        o += 28
+        return o + 32
     elif _d == 2:
-        o += 84
+        return o + 88
     elif _d == 3:
-        o += 8
+        return o + 12
     elif _d == 4:
-        o += 12
+        return o + 16
     elif _d == 5:
-        o += 16
+        return o + 20
     elif _d == 6:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c > 1024 or _c * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
         o += 20 * _c
+        return o
     elif _d == 7:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c > 1024 or _c * 20 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
         o += 20 * _c
+        return o
     elif _d == 8:
-        o += 4
+        return o + 8
     elif _d == 9:
-        o += 4
+        return o + 8
     elif _d == 10:
-        o += 48
+        return o + 52
     elif _d == 11:
-        o += 4
+        return o + 8
     elif _d == 12:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 8 > len(b) - o: raise _Bad('ConfigSettingEntry', o)
         o += 8 * _c
+        return o
     elif _d == 13:
-        o += 16
+        return o + 20
     elif _d == 14:
-        o += 4
+        return o + 8
     elif _d == 15:
-        o += 12
+        return o + 16
     elif _d == 16:
-        o += 20
+        return o + 24
     elif _d == 17:
+        o += 4
         o = s_FrozenLedgerKeys(b, o)
+        return o
     elif _d == 18:
+        o += 4
         o = s_FrozenLedgerKeysDelta(b, o)
+        return o
     elif _d == 19:
+        o += 4
         o = s_FreezeBypassTxs(b, o)
+        return o
     elif _d == 20:
+        o += 4
         o = s_FreezeBypassTxsDelta(b, o)
+        return o
     else:
-        raise _Bad('ConfigSettingEntry', o - 4)
-    return o
+        raise _Bad('ConfigSettingEntry', o)
 
 
 def d_SCEnvMetaEntryInterfaceVersion(b, o):
-    _v134, _v135 = _u2(b, o)
+    _v1, _v2 = _u0(b, o)
     o += 8
-    return _new(SCEnvMetaEntryInterfaceVersion, (_v134, _v135)), o
+    return SCEnvMetaEntryInterfaceVersion((_v1, _v2)), o
 
 
 def s_SCEnvMetaEntryInterfaceVersion(b, o):
@@ -1380,35 +1865,36 @@ def s_SCEnvMetaEntryInterfaceVersion(b, o):
 
 
 def d_SCEnvMetaEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _v136, _v137 = _u2(b, o)
-        o += 8
-        _val = _new(SCEnvMetaEntryInterfaceVersion, (_v136, _v137))
+        _, _v2, _v3 = _u27(b, o)
+        o += 12
+        _v1 = SCEnvMetaEntryInterfaceVersion((_v2, _v3))
+        return SCEnvMetaEntry((_d, _v1)), o
     else:
-        raise _Bad('SCEnvMetaEntry', o - 4)
-    return _new(SCEnvMetaEntry, (_d, _val)), o
+        raise _Bad('SCEnvMetaEntry', o)
 
 
 def s_SCEnvMetaEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 8
+        return o + 12
     else:
-        raise _Bad('SCEnvMetaEntry', o - 4)
-    return o
+        raise _Bad('SCEnvMetaEntry', o)
 
 
 def d_SCMetaV0(b, o):
-    _n = _U32(b, o)[0]
-    _f0 = b[o + 4:o + 4 + _n]
+    _n, = _U32(b, o)
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
-    _f1 = b[o + 4:o + 4 + _n]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCMetaV0', _e)
+    _n, = _U32(b, o)
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    return _new(SCMetaV0, (_f0, _f1)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCMetaV0', _e)
+    return SCMetaV0((_f0, _f1)), o
 
 
 def s_SCMetaV0(b, o):
@@ -1418,28 +1904,38 @@ def s_SCMetaV0(b, o):
 
 
 def d_SCMetaEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_SCMetaV0(b, o)
+        o += 4
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v2 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCMetaV0', _e)
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v3 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCMetaV0', _e)
+        _v1 = SCMetaV0((_v2, _v3))
+        return SCMetaEntry((_d, _v1)), o
     else:
-        raise _Bad('SCMetaEntry', o - 4)
-    return _new(SCMetaEntry, (_d, _val)), o
+        raise _Bad('SCMetaEntry', o)
 
 
 def s_SCMetaEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_SCMetaV0(b, o)
+        return o
     else:
-        raise _Bad('SCMetaEntry', o - 4)
-    return o
+        raise _Bad('SCMetaEntry', o)
 
 
 def d_SCSpecTypeOption(b, o):
     _f0, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecTypeOption, (_f0,)), o
+    return SCSpecTypeOption((_f0,)), o
 
 
 def s_SCSpecTypeOption(b, o):
@@ -1450,7 +1946,7 @@ def s_SCSpecTypeOption(b, o):
 def d_SCSpecTypeResult(b, o):
     _f0, o = d_SCSpecTypeDef(b, o)
     _f1, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecTypeResult, (_f0, _f1)), o
+    return SCSpecTypeResult((_f0, _f1)), o
 
 
 def s_SCSpecTypeResult(b, o):
@@ -1461,7 +1957,7 @@ def s_SCSpecTypeResult(b, o):
 
 def d_SCSpecTypeVec(b, o):
     _f0, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecTypeVec, (_f0,)), o
+    return SCSpecTypeVec((_f0,)), o
 
 
 def s_SCSpecTypeVec(b, o):
@@ -1472,7 +1968,7 @@ def s_SCSpecTypeVec(b, o):
 def d_SCSpecTypeMap(b, o):
     _f0, o = d_SCSpecTypeDef(b, o)
     _f1, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecTypeMap, (_f0, _f1)), o
+    return SCSpecTypeMap((_f0, _f1)), o
 
 
 def s_SCSpecTypeMap(b, o):
@@ -1482,19 +1978,22 @@ def s_SCSpecTypeMap(b, o):
 
 
 def d_SCSpecTypeTuple(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 12 or _c * 4 > len(b) - o: raise _Bad('SCSpecTypeTuple', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v138, o = d_SCSpecTypeDef(b, o)
-        _ap(_v138)
-    return _new(SCSpecTypeTuple, (_f0,)), o
+    if _c:
+        if _c > 12 or _c * 4 > len(b) - o: raise _Bad('SCSpecTypeTuple', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecTypeDef(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    return SCSpecTypeTuple((_f0,)), o
 
 
 def s_SCSpecTypeTuple(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 12 or _c * 4 > len(b) - o: raise _Bad('SCSpecTypeTuple', o)
     for _ in range(_c):
@@ -1503,9 +2002,9 @@ def s_SCSpecTypeTuple(b, o):
 
 
 def d_SCSpecTypeBytesN(b, o):
-    _v139, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(SCSpecTypeBytesN, (_v139,)), o
+    return SCSpecTypeBytesN((_v1,)), o
 
 
 def s_SCSpecTypeBytesN(b, o):
@@ -1513,11 +2012,13 @@ def s_SCSpecTypeBytesN(b, o):
 
 
 def d_SCSpecTypeUDT(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecTypeUDT', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    return _new(SCSpecTypeUDT, (_f0,)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecTypeUDT', _e)
+    return SCSpecTypeUDT((_f0,)), o
 
 
 def s_SCSpecTypeUDT(b, o):
@@ -1526,138 +2027,186 @@ def s_SCSpecTypeUDT(b, o):
 
 
 def d_SCSpecTypeDef(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 13:
         if _d < 6:
             if _d < 3:
                 if _d == 0:
-                    _val = None
+                    return _K_SCSpecTypeDef_0, o + 4
                 elif _d == 1:
-                    _val = None
+                    return _K_SCSpecTypeDef_1, o + 4
                 elif _d == 2:
-                    _val = None
+                    return _K_SCSpecTypeDef_2, o + 4
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
             else:
                 if _d == 3:
-                    _val = None
+                    return _K_SCSpecTypeDef_3, o + 4
                 elif _d == 4:
-                    _val = None
+                    return _K_SCSpecTypeDef_4, o + 4
                 elif _d == 5:
-                    _val = None
+                    return _K_SCSpecTypeDef_5, o + 4
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
         else:
             if _d < 9:
                 if _d == 6:
-                    _val = None
+                    return _K_SCSpecTypeDef_6, o + 4
                 elif _d == 7:
-                    _val = None
+                    return _K_SCSpecTypeDef_7, o + 4
                 elif _d == 8:
-                    _val = None
+                    return _K_SCSpecTypeDef_8, o + 4
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
             else:
                 if _d < 11:
                     if _d == 9:
-                        _val = None
+                        return _K_SCSpecTypeDef_9, o + 4
                     elif _d == 10:
-                        _val = None
+                        return _K_SCSpecTypeDef_10, o + 4
                     else:
-                        raise _Bad('SCSpecTypeDef', o - 4)
+                        raise _Bad('SCSpecTypeDef', o)
                 else:
                     if _d == 11:
-                        _val = None
+                        return _K_SCSpecTypeDef_11, o + 4
                     elif _d == 12:
-                        _val = None
+                        return _K_SCSpecTypeDef_12, o + 4
                     else:
-                        raise _Bad('SCSpecTypeDef', o - 4)
+                        raise _Bad('SCSpecTypeDef', o)
     else:
         if _d < 1000:
             if _d < 17:
                 if _d == 13:
-                    _val = None
+                    return _K_SCSpecTypeDef_13, o + 4
                 elif _d == 14:
-                    _val = None
+                    return _K_SCSpecTypeDef_14, o + 4
                 elif _d == 16:
-                    _val = None
+                    return _K_SCSpecTypeDef_16, o + 4
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
             else:
                 if _d == 17:
-                    _val = None
+                    return _K_SCSpecTypeDef_17, o + 4
                 elif _d == 19:
-                    _val = None
+                    return _K_SCSpecTypeDef_19, o + 4
                 elif _d == 20:
-                    _val = None
+                    return _K_SCSpecTypeDef_20, o + 4
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
         else:
             if _d < 1004:
                 if _d == 1000:
-                    _val, o = d_SCSpecTypeOption(b, o)
+                    o += 4
+                    _v2, o = d_SCSpecTypeDef(b, o)
+                    _v1 = SCSpecTypeOption((_v2,))
+                    return SCSpecTypeDef((_d, _v1)), o
                 elif _d == 1001:
-                    _val, o = d_SCSpecTypeResult(b, o)
+                    o += 4
+                    _v2, o = d_SCSpecTypeDef(b, o)
+                    _v3, o = d_SCSpecTypeDef(b, o)
+                    _v1 = SCSpecTypeResult((_v2, _v3))
+                    return SCSpecTypeDef((_d, _v1)), o
                 elif _d == 1002:
-                    _val, o = d_SCSpecTypeVec(b, o)
+                    o += 4
+                    _v2, o = d_SCSpecTypeDef(b, o)
+                    _v1 = SCSpecTypeVec((_v2,))
+                    return SCSpecTypeDef((_d, _v1)), o
                 else:
-                    raise _Bad('SCSpecTypeDef', o - 4)
+                    raise _Bad('SCSpecTypeDef', o)
             else:
                 if _d < 1006:
                     if _d == 1004:
-                        _val, o = d_SCSpecTypeMap(b, o)
+                        o += 4
+                        _v2, o = d_SCSpecTypeDef(b, o)
+                        _v3, o = d_SCSpecTypeDef(b, o)
+                        _v1 = SCSpecTypeMap((_v2, _v3))
+                        return SCSpecTypeDef((_d, _v1)), o
                     elif _d == 1005:
-                        _val, o = d_SCSpecTypeTuple(b, o)
+                        o += 4
+                        _c, = _U32(b, o)
+                        o += 4
+                        if _c:
+                            if _c > 12 or _c * 4 > len(b) - o: raise _Bad('SCSpecTypeTuple', o)
+                            _v2 = []
+                            _ap = _v2.append
+                            for _ in range(_c):
+                                _v3, o = d_SCSpecTypeDef(b, o)
+                                _ap(_v3)
+                        else:
+                            _v2 = []
+                        _v1 = SCSpecTypeTuple((_v2,))
+                        return SCSpecTypeDef((_d, _v1)), o
                     else:
-                        raise _Bad('SCSpecTypeDef', o - 4)
+                        raise _Bad('SCSpecTypeDef', o)
                 else:
                     if _d == 1006:
-                        _v140, = _u0(b, o)
-                        o += 4
-                        _val = _new(SCSpecTypeBytesN, (_v140,))
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        _v1 = SCSpecTypeBytesN((_v2,))
+                        return SCSpecTypeDef((_d, _v1)), o
                     elif _d == 2000:
-                        _val, o = d_SCSpecTypeUDT(b, o)
+                        o += 4
+                        _n, = _U32(b, o)
+                        if _n > 60: raise _Bad('SCSpecTypeUDT', o)
+                        _e = o + 4 + _n
+                        _v2 = b[o + 4:_e]
+                        o += 4 + ((_n + 3) & -4)
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecTypeUDT', _e)
+                        _v1 = SCSpecTypeUDT((_v2,))
+                        return SCSpecTypeDef((_d, _v1)), o
                     else:
-                        raise _Bad('SCSpecTypeDef', o - 4)
-    return _new(SCSpecTypeDef, (_d, _val)), o
+                        raise _Bad('SCSpecTypeDef', o)
 
 
 def s_SCSpecTypeDef(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0 or _d == 1 or _d == 2 or _d == 3 or _d == 4 or _d == 5 or _d == 6 or _d == 7 or _d == 8 or _d == 9 or _d == 10 or _d == 11 or _d == 12 or _d == 13 or _d == 14 or _d == 16 or _d == 17 or _d == 19 or _d == 20:
-        pass
+        return o + 4
     elif _d == 1000:
-        o = s_SCSpecTypeOption(b, o)
-    elif _d == 1001:
-        o = s_SCSpecTypeResult(b, o)
-    elif _d == 1002:
-        o = s_SCSpecTypeVec(b, o)
-    elif _d == 1004:
-        o = s_SCSpecTypeMap(b, o)
-    elif _d == 1005:
-        o = s_SCSpecTypeTuple(b, o)
-    elif _d == 1006:
         o += 4
+        o = s_SCSpecTypeOption(b, o)
+        return o
+    elif _d == 1001:
+        o += 4
+        o = s_SCSpecTypeResult(b, o)
+        return o
+    elif _d == 1002:
+        o += 4
+        o = s_SCSpecTypeVec(b, o)
+        return o
+    elif _d == 1004:
+        o += 4
+        o = s_SCSpecTypeMap(b, o)
+        return o
+    elif _d == 1005:
+        o += 4
+        o = s_SCSpecTypeTuple(b, o)
+        return o
+    elif _d == 1006:
+        return o + 8
     elif _d == 2000:
+        o += 4
         o = s_SCSpecTypeUDT(b, o)
+        return o
     else:
-        raise _Bad('SCSpecTypeDef', o - 4)
-    return o
+        raise _Bad('SCSpecTypeDef', o)
 
 
 def d_SCSpecUDTStructFieldV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTStructFieldV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructFieldV0', _e)
+    _n, = _U32(b, o)
     if _n > 30: raise _Bad('SCSpecUDTStructFieldV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructFieldV0', _e)
     _f2, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecUDTStructFieldV0, (_f0, _f1, _f2)), o
+    return SCSpecUDTStructFieldV0((_f0, _f1, _f2)), o
 
 
 def s_SCSpecUDTStructFieldV0(b, o):
@@ -1668,34 +2217,43 @@ def s_SCSpecUDTStructFieldV0(b, o):
 
 
 def d_SCSpecUDTStructV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTStructV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+    _n, = _U32(b, o)
     if _n > 80: raise _Bad('SCSpecUDTStructV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTStructV0', o)
-    _f2 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTStructV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v141, o = d_SCSpecUDTStructFieldV0(b, o)
-        _ap(_v141)
-    return _new(SCSpecUDTStructV0, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTStructV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecUDTStructFieldV0(b, o)
+            _ap(_v1)
+    else:
+        _f3 = []
+    return SCSpecUDTStructV0((_f0, _f1, _f2, _f3)), o
 
 
 def s_SCSpecUDTStructV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTStructV0', o)
     for _ in range(_c):
@@ -1704,15 +2262,19 @@ def s_SCSpecUDTStructV0(b, o):
 
 
 def d_SCSpecUDTUnionCaseVoidV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTUnionCaseVoidV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseVoidV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTUnionCaseVoidV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    return _new(SCSpecUDTUnionCaseVoidV0, (_f0, _f1)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseVoidV0', _e)
+    return SCSpecUDTUnionCaseVoidV0((_f0, _f1)), o
 
 
 def s_SCSpecUDTUnionCaseVoidV0(b, o):
@@ -1722,29 +2284,36 @@ def s_SCSpecUDTUnionCaseVoidV0(b, o):
 
 
 def d_SCSpecUDTUnionCaseTupleV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseTupleV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseTupleV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v142, o = d_SCSpecTypeDef(b, o)
-        _ap(_v142)
-    return _new(SCSpecUDTUnionCaseTupleV0, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecTypeDef(b, o)
+            _ap(_v1)
+    else:
+        _f2 = []
+    return SCSpecUDTUnionCaseTupleV0((_f0, _f1, _f2)), o
 
 
 def s_SCSpecUDTUnionCaseTupleV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
     for _ in range(_c):
@@ -1753,58 +2322,106 @@ def s_SCSpecUDTUnionCaseTupleV0(b, o):
 
 
 def d_SCSpecUDTUnionCaseV0(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_SCSpecUDTUnionCaseVoidV0(b, o)
+        o += 4
+        _n, = _U32(b, o)
+        if _n > 1024: raise _Bad('SCSpecUDTUnionCaseVoidV0', o)
+        _e = o + 4 + _n
+        _v2 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseVoidV0', _e)
+        _n, = _U32(b, o)
+        if _n > 60: raise _Bad('SCSpecUDTUnionCaseVoidV0', o)
+        _e = o + 4 + _n
+        _v3 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseVoidV0', _e)
+        _v1 = SCSpecUDTUnionCaseVoidV0((_v2, _v3))
+        return SCSpecUDTUnionCaseV0((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_SCSpecUDTUnionCaseTupleV0(b, o)
+        o += 4
+        _n, = _U32(b, o)
+        if _n > 1024: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
+        _e = o + 4 + _n
+        _v2 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseTupleV0', _e)
+        _n, = _U32(b, o)
+        if _n > 60: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
+        _e = o + 4 + _n
+        _v3 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionCaseTupleV0', _e)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('SCSpecUDTUnionCaseTupleV0', o)
+            _v4 = []
+            _ap = _v4.append
+            for _ in range(_c):
+                _v5, o = d_SCSpecTypeDef(b, o)
+                _ap(_v5)
+        else:
+            _v4 = []
+        _v1 = SCSpecUDTUnionCaseTupleV0((_v2, _v3, _v4))
+        return SCSpecUDTUnionCaseV0((_d, _v1)), o
     else:
-        raise _Bad('SCSpecUDTUnionCaseV0', o - 4)
-    return _new(SCSpecUDTUnionCaseV0, (_d, _val)), o
+        raise _Bad('SCSpecUDTUnionCaseV0', o)
 
 
 def s_SCSpecUDTUnionCaseV0(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_SCSpecUDTUnionCaseVoidV0(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_SCSpecUDTUnionCaseTupleV0(b, o)
+        return o
     else:
-        raise _Bad('SCSpecUDTUnionCaseV0', o - 4)
-    return o
+        raise _Bad('SCSpecUDTUnionCaseV0', o)
 
 
 def d_SCSpecUDTUnionV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTUnionV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+    _n, = _U32(b, o)
     if _n > 80: raise _Bad('SCSpecUDTUnionV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTUnionV0', o)
-    _f2 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTUnionV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v143, o = d_SCSpecUDTUnionCaseV0(b, o)
-        _ap(_v143)
-    return _new(SCSpecUDTUnionV0, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTUnionV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecUDTUnionCaseV0(b, o)
+            _ap(_v1)
+    else:
+        _f3 = []
+    return SCSpecUDTUnionV0((_f0, _f1, _f2, _f3)), o
 
 
 def s_SCSpecUDTUnionV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTUnionV0', o)
     for _ in range(_c):
@@ -1813,17 +2430,21 @@ def s_SCSpecUDTUnionV0(b, o):
 
 
 def d_SCSpecUDTEnumCaseV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTEnumCaseV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumCaseV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTEnumCaseV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v144, = _u0(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumCaseV0', _e)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(SCSpecUDTEnumCaseV0, (_f0, _f1, _v144)), o
+    return SCSpecUDTEnumCaseV0((_f0, _f1, _v1)), o
 
 
 def s_SCSpecUDTEnumCaseV0(b, o):
@@ -1834,34 +2455,43 @@ def s_SCSpecUDTEnumCaseV0(b, o):
 
 
 def d_SCSpecUDTEnumV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTEnumV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+    _n, = _U32(b, o)
     if _n > 80: raise _Bad('SCSpecUDTEnumV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTEnumV0', o)
-    _f2 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTEnumV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v145, o = d_SCSpecUDTEnumCaseV0(b, o)
-        _ap(_v145)
-    return _new(SCSpecUDTEnumV0, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTEnumV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecUDTEnumCaseV0(b, o)
+            _ap(_v1)
+    else:
+        _f3 = []
+    return SCSpecUDTEnumV0((_f0, _f1, _f2, _f3)), o
 
 
 def s_SCSpecUDTEnumV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTEnumV0', o)
     for _ in range(_c):
@@ -1870,17 +2500,21 @@ def s_SCSpecUDTEnumV0(b, o):
 
 
 def d_SCSpecUDTErrorEnumCaseV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTErrorEnumCaseV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumCaseV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTErrorEnumCaseV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v146, = _u0(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumCaseV0', _e)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(SCSpecUDTErrorEnumCaseV0, (_f0, _f1, _v146)), o
+    return SCSpecUDTErrorEnumCaseV0((_f0, _f1, _v1)), o
 
 
 def s_SCSpecUDTErrorEnumCaseV0(b, o):
@@ -1891,34 +2525,43 @@ def s_SCSpecUDTErrorEnumCaseV0(b, o):
 
 
 def d_SCSpecUDTErrorEnumV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecUDTErrorEnumV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+    _n, = _U32(b, o)
     if _n > 80: raise _Bad('SCSpecUDTErrorEnumV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+    _n, = _U32(b, o)
     if _n > 60: raise _Bad('SCSpecUDTErrorEnumV0', o)
-    _f2 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTErrorEnumV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v147, o = d_SCSpecUDTErrorEnumCaseV0(b, o)
-        _ap(_v147)
-    return _new(SCSpecUDTErrorEnumV0, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTErrorEnumV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecUDTErrorEnumCaseV0(b, o)
+            _ap(_v1)
+    else:
+        _f3 = []
+    return SCSpecUDTErrorEnumV0((_f0, _f1, _f2, _f3)), o
 
 
 def s_SCSpecUDTErrorEnumV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTErrorEnumV0', o)
     for _ in range(_c):
@@ -1927,16 +2570,20 @@ def s_SCSpecUDTErrorEnumV0(b, o):
 
 
 def d_SCSpecFunctionInputV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecFunctionInputV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionInputV0', _e)
+    _n, = _U32(b, o)
     if _n > 30: raise _Bad('SCSpecFunctionInputV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionInputV0', _e)
     _f2, o = d_SCSpecTypeDef(b, o)
-    return _new(SCSpecFunctionInputV0, (_f0, _f1, _f2)), o
+    return SCSpecFunctionInputV0((_f0, _f1, _f2)), o
 
 
 def s_SCSpecFunctionInputV0(b, o):
@@ -1947,42 +2594,52 @@ def s_SCSpecFunctionInputV0(b, o):
 
 
 def d_SCSpecFunctionV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecFunctionV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionV0', _e)
+    _n, = _U32(b, o)
     if _n > 32: raise _Bad('SCSpecFunctionV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v148, o = d_SCSpecFunctionInputV0(b, o)
-        _ap(_v148)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v1, o = d_SCSpecFunctionInputV0(b, o)
+            _ap(_v1)
+    else:
+        _f2 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c > 1 or _c * 4 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v149, o = d_SCSpecTypeDef(b, o)
-        _ap(_v149)
-    return _new(SCSpecFunctionV0, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c > 1 or _c * 4 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v2, o = d_SCSpecTypeDef(b, o)
+            _ap(_v2)
+    else:
+        _f3 = []
+    return SCSpecFunctionV0((_f0, _f1, _f2, _f3)), o
 
 
 def s_SCSpecFunctionV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
     for _ in range(_c):
         o = s_SCSpecFunctionInputV0(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 1 or _c * 4 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
     for _ in range(_c):
@@ -1991,19 +2648,23 @@ def s_SCSpecFunctionV0(b, o):
 
 
 def d_SCSpecEventParamV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecEventParamV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventParamV0', _e)
+    _n, = _U32(b, o)
     if _n > 30: raise _Bad('SCSpecEventParamV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventParamV0', _e)
     _f2, o = d_SCSpecTypeDef(b, o)
-    _v150, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v150 not in _E_SCSpecEventParamLocationV0: raise _Bad('SCSpecEventParamV0', o)
-    return _new(SCSpecEventParamV0, (_f0, _f1, _f2, _v150)), o
+    if _v1 not in _E_SCSpecEventParamLocationV0: raise _Bad('SCSpecEventParamV0', o)
+    return SCSpecEventParamV0((_f0, _f1, _f2, _v1)), o
 
 
 def s_SCSpecEventParamV0(b, o):
@@ -2015,52 +2676,66 @@ def s_SCSpecEventParamV0(b, o):
 
 
 def d_SCSpecEventV0(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 1024: raise _Bad('SCSpecEventV0', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+    _n, = _U32(b, o)
     if _n > 80: raise _Bad('SCSpecEventV0', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+    _n, = _U32(b, o)
     if _n > 32: raise _Bad('SCSpecEventV0', o)
-    _f2 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c > 2 or _c * 4 > len(b) - o: raise _Bad('SCSpecEventV0', o)
-    _f3 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        if _n > 32: raise _Bad('SCSpecEventV0', o)
-        _v151 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f3.append(_v151)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c > 2 or _c * 4 > len(b) - o: raise _Bad('SCSpecEventV0', o)
+        _f3 = []
+        for _ in range(_c):
+            _n, = _U32(b, o)
+            if _n > 32: raise _Bad('SCSpecEventV0', o)
+            _e = o + 4 + _n
+            _v1 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+            _f3.append(_v1)
+    else:
+        _f3 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 16 > len(b) - o: raise _Bad('SCSpecEventV0', o)
-    _f4 = []
-    _ap = _f4.append
-    for _ in range(_c):
-        _v152, o = d_SCSpecEventParamV0(b, o)
-        _ap(_v152)
-    _v153, = _u16(b, o)
+    if _c:
+        if _c * 16 > len(b) - o: raise _Bad('SCSpecEventV0', o)
+        _f4 = []
+        _ap = _f4.append
+        for _ in range(_c):
+            _v2, o = d_SCSpecEventParamV0(b, o)
+            _ap(_v2)
+    else:
+        _f4 = []
+    _v3, = _u28(b, o)
     o += 4
-    if _v153 not in _E_SCSpecEventDataFormat: raise _Bad('SCSpecEventV0', o)
-    return _new(SCSpecEventV0, (_f0, _f1, _f2, _f3, _f4, _v153)), o
+    if _v3 not in _E_SCSpecEventDataFormat: raise _Bad('SCSpecEventV0', o)
+    return SCSpecEventV0((_f0, _f1, _f2, _f3, _f4, _v3)), o
 
 
 def s_SCSpecEventV0(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 2 or _c * 4 > len(b) - o: raise _Bad('SCSpecEventV0', o)
     for _ in range(_c):
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 16 > len(b) - o: raise _Bad('SCSpecEventV0', o)
     for _ in range(_c):
@@ -2070,80 +2745,296 @@ def s_SCSpecEventV0(b, o):
 
 
 def d_SCSpecEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 3:
         if _d == 0:
-            _val, o = d_SCSpecFunctionV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecFunctionV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionV0', _e)
+            _n, = _U32(b, o)
+            if _n > 32: raise _Bad('SCSpecFunctionV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecFunctionV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
+                _v4 = []
+                _ap = _v4.append
+                for _ in range(_c):
+                    _v6, o = d_SCSpecFunctionInputV0(b, o)
+                    _ap(_v6)
+            else:
+                _v4 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c > 1 or _c * 4 > len(b) - o: raise _Bad('SCSpecFunctionV0', o)
+                _v5 = []
+                _ap = _v5.append
+                for _ in range(_c):
+                    _v7, o = d_SCSpecTypeDef(b, o)
+                    _ap(_v7)
+            else:
+                _v5 = []
+            _v1 = SCSpecFunctionV0((_v2, _v3, _v4, _v5))
+            return SCSpecEntry((_d, _v1)), o
         elif _d == 1:
-            _val, o = d_SCSpecUDTStructV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecUDTStructV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+            _n, = _U32(b, o)
+            if _n > 80: raise _Bad('SCSpecUDTStructV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+            _n, = _U32(b, o)
+            if _n > 60: raise _Bad('SCSpecUDTStructV0', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTStructV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTStructV0', o)
+                _v5 = []
+                _ap = _v5.append
+                for _ in range(_c):
+                    _v6, o = d_SCSpecUDTStructFieldV0(b, o)
+                    _ap(_v6)
+            else:
+                _v5 = []
+            _v1 = SCSpecUDTStructV0((_v2, _v3, _v4, _v5))
+            return SCSpecEntry((_d, _v1)), o
         elif _d == 2:
-            _val, o = d_SCSpecUDTUnionV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecUDTUnionV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+            _n, = _U32(b, o)
+            if _n > 80: raise _Bad('SCSpecUDTUnionV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+            _n, = _U32(b, o)
+            if _n > 60: raise _Bad('SCSpecUDTUnionV0', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTUnionV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTUnionV0', o)
+                _v5 = []
+                _ap = _v5.append
+                for _ in range(_c):
+                    _v6, o = d_SCSpecUDTUnionCaseV0(b, o)
+                    _ap(_v6)
+            else:
+                _v5 = []
+            _v1 = SCSpecUDTUnionV0((_v2, _v3, _v4, _v5))
+            return SCSpecEntry((_d, _v1)), o
         else:
-            raise _Bad('SCSpecEntry', o - 4)
+            raise _Bad('SCSpecEntry', o)
     else:
         if _d == 3:
-            _val, o = d_SCSpecUDTEnumV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecUDTEnumV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+            _n, = _U32(b, o)
+            if _n > 80: raise _Bad('SCSpecUDTEnumV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+            _n, = _U32(b, o)
+            if _n > 60: raise _Bad('SCSpecUDTEnumV0', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTEnumV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTEnumV0', o)
+                _v5 = []
+                _ap = _v5.append
+                for _ in range(_c):
+                    _v6, o = d_SCSpecUDTEnumCaseV0(b, o)
+                    _ap(_v6)
+            else:
+                _v5 = []
+            _v1 = SCSpecUDTEnumV0((_v2, _v3, _v4, _v5))
+            return SCSpecEntry((_d, _v1)), o
         elif _d == 4:
-            _val, o = d_SCSpecUDTErrorEnumV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecUDTErrorEnumV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+            _n, = _U32(b, o)
+            if _n > 80: raise _Bad('SCSpecUDTErrorEnumV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+            _n, = _U32(b, o)
+            if _n > 60: raise _Bad('SCSpecUDTErrorEnumV0', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecUDTErrorEnumV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('SCSpecUDTErrorEnumV0', o)
+                _v5 = []
+                _ap = _v5.append
+                for _ in range(_c):
+                    _v6, o = d_SCSpecUDTErrorEnumCaseV0(b, o)
+                    _ap(_v6)
+            else:
+                _v5 = []
+            _v1 = SCSpecUDTErrorEnumV0((_v2, _v3, _v4, _v5))
+            return SCSpecEntry((_d, _v1)), o
         elif _d == 5:
-            _val, o = d_SCSpecEventV0(b, o)
+            o += 4
+            _n, = _U32(b, o)
+            if _n > 1024: raise _Bad('SCSpecEventV0', o)
+            _e = o + 4 + _n
+            _v2 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+            _n, = _U32(b, o)
+            if _n > 80: raise _Bad('SCSpecEventV0', o)
+            _e = o + 4 + _n
+            _v3 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+            _n, = _U32(b, o)
+            if _n > 32: raise _Bad('SCSpecEventV0', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c > 2 or _c * 4 > len(b) - o: raise _Bad('SCSpecEventV0', o)
+                _v5 = []
+                for _ in range(_c):
+                    _n, = _U32(b, o)
+                    if _n > 32: raise _Bad('SCSpecEventV0', o)
+                    _e = o + 4 + _n
+                    _v8 = b[o + 4:_e]
+                    o += 4 + ((_n + 3) & -4)
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCSpecEventV0', _e)
+                    _v5.append(_v8)
+            else:
+                _v5 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 16 > len(b) - o: raise _Bad('SCSpecEventV0', o)
+                _v6 = []
+                _ap = _v6.append
+                for _ in range(_c):
+                    _v9, o = d_SCSpecEventParamV0(b, o)
+                    _ap(_v9)
+            else:
+                _v6 = []
+            _v10, = _u28(b, o)
+            o += 4
+            if _v10 not in _E_SCSpecEventDataFormat: raise _Bad('SCSpecEventV0', o)
+            _v1 = SCSpecEventV0((_v2, _v3, _v4, _v5, _v6, _v10))
+            return SCSpecEntry((_d, _v1)), o
         else:
-            raise _Bad('SCSpecEntry', o - 4)
-    return _new(SCSpecEntry, (_d, _val)), o
+            raise _Bad('SCSpecEntry', o)
 
 
 def s_SCSpecEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_SCSpecFunctionV0(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_SCSpecUDTStructV0(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_SCSpecUDTUnionV0(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_SCSpecUDTEnumV0(b, o)
+        return o
     elif _d == 4:
+        o += 4
         o = s_SCSpecUDTErrorEnumV0(b, o)
+        return o
     elif _d == 5:
+        o += 4
         o = s_SCSpecEventV0(b, o)
+        return o
     else:
-        raise _Bad('SCSpecEntry', o - 4)
-    return o
+        raise _Bad('SCSpecEntry', o)
 
 
 def d_SCError(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = _u0(b, o)[0]
-        o += 4
+        _, _v1 = _u18(b, o)
+        o += 8
+        return SCError((_d, _v1)), o
     elif _d == 1 or _d == 2 or _d == 3 or _d == 4 or _d == 5 or _d == 6 or _d == 7 or _d == 8 or _d == 9:
-        _val = _u16(b, o)[0]
-        o += 4
-        if _val not in _E_SCErrorCode: raise _Bad('SCError', o)
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 not in _E_SCErrorCode: raise _Bad('SCError', o)
+        _v1 = _v2
+        return SCError((_d, _v1)), o
     else:
-        raise _Bad('SCError', o - 4)
-    return _new(SCError, (_d, _val)), o
+        raise _Bad('SCError', o)
 
 
 def s_SCError(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 4
+        return o + 8
     elif _d == 1 or _d == 2 or _d == 3 or _d == 4 or _d == 5 or _d == 6 or _d == 7 or _d == 8 or _d == 9:
-        o += 4
+        return o + 8
     else:
-        raise _Bad('SCError', o - 4)
-    return o
+        raise _Bad('SCError', o)
 
 
 def d_UInt128Parts(b, o):
-    _v154, _v155 = _u17(b, o)
+    _v1, _v2 = _u30(b, o)
     o += 16
-    return _new(UInt128Parts, (_v154, _v155)), o
+    return UInt128Parts((_v1, _v2)), o
 
 
 def s_UInt128Parts(b, o):
@@ -2151,9 +3042,9 @@ def s_UInt128Parts(b, o):
 
 
 def d_Int128Parts(b, o):
-    _v156, _v157 = _u18(b, o)
+    _v1, _v2 = _u31(b, o)
     o += 16
-    return _new(Int128Parts, (_v156, _v157)), o
+    return Int128Parts((_v1, _v2)), o
 
 
 def s_Int128Parts(b, o):
@@ -2161,9 +3052,9 @@ def s_Int128Parts(b, o):
 
 
 def d_UInt256Parts(b, o):
-    _v158, _v159, _v160, _v161 = _u19(b, o)
+    _v1, _v2, _v3, _v4 = _u32(b, o)
     o += 32
-    return _new(UInt256Parts, (_v158, _v159, _v160, _v161)), o
+    return UInt256Parts((_v1, _v2, _v3, _v4)), o
 
 
 def s_UInt256Parts(b, o):
@@ -2171,9 +3062,9 @@ def s_UInt256Parts(b, o):
 
 
 def d_Int256Parts(b, o):
-    _v162, _v163, _v164, _v165 = _u20(b, o)
+    _v1, _v2, _v3, _v4 = _u33(b, o)
     o += 32
-    return _new(Int256Parts, (_v162, _v163, _v164, _v165)), o
+    return Int256Parts((_v1, _v2, _v3, _v4)), o
 
 
 def s_Int256Parts(b, o):
@@ -2181,9 +3072,9 @@ def s_Int256Parts(b, o):
 
 
 def d_MuxedEd25519Account(b, o):
-    _v166, _v167 = _u21(b, o)
+    _v1, _v2 = _u34(b, o)
     o += 40
-    return _new(MuxedEd25519Account, (_v166, _v167)), o
+    return MuxedEd25519Account((_v1, _v2)), o
 
 
 def s_MuxedEd25519Account(b, o):
@@ -2191,88 +3082,118 @@ def s_MuxedEd25519Account(b, o):
 
 
 def d_SCAddress(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 2:
         if _d == 0:
-            _v168, _v169 = _u6(b, o)
-            o += 36
-            if _v168 != 0: raise _Bad('PublicKey', o)
-            _val = _new(PublicKey, (_v168, _v169))
+            _v2 = b[o:o + 40]
+            _r = _I_SCAddress_0.get(_v2)
+            if _r is None:
+                _, _v3, _v4 = _u35(b, o)
+                o += 40
+                if _v3 != 0: raise _Bad('PublicKey', o)
+                _v1 = _I_PublicKey_0[_v4]
+                _r = _I_SCAddress_0.remember(_v2, SCAddress((_d, _v1)))
+            else:
+                o += 40
+            return _r, o
         elif _d == 1:
-            _val = b[o:o + 32]
-            o += 32
+            _, _v1 = _u5(b, o)
+            o += 36
+            return _I_SCAddress_1[_v1], o
         else:
-            raise _Bad('SCAddress', o - 4)
+            raise _Bad('SCAddress', o)
     else:
         if _d == 2:
-            _v170, _v171 = _u21(b, o)
-            o += 40
-            _val = _new(MuxedEd25519Account, (_v170, _v171))
+            _v2 = b[o:o + 44]
+            _r = _I_SCAddress_2.get(_v2)
+            if _r is None:
+                _, _v3, _v4 = _u36(b, o)
+                o += 44
+                _v1 = MuxedEd25519Account((_v3, _v4))
+                _r = _I_SCAddress_2.remember(_v2, SCAddress((_d, _v1)))
+            else:
+                o += 44
+            return _r, o
         elif _d == 3:
-            _v172, _v173 = _u6(b, o)
-            o += 36
-            if _v172 != 0: raise _Bad('ClaimableBalanceID', o)
-            _val = _new(ClaimableBalanceID, (_v172, _v173))
+            _v2 = b[o:o + 40]
+            _r = _I_SCAddress_3.get(_v2)
+            if _r is None:
+                _, _v3, _v4 = _u35(b, o)
+                o += 40
+                if _v3 != 0: raise _Bad('ClaimableBalanceID', o)
+                _v1 = ClaimableBalanceID((_v3, _v4))
+                _r = _I_SCAddress_3.remember(_v2, SCAddress((_d, _v1)))
+            else:
+                o += 40
+            return _r, o
         elif _d == 4:
-            _val = b[o:o + 32]
-            o += 32
+            _, _v1 = _u5(b, o)
+            o += 36
+            return _I_SCAddress_4[_v1], o
         else:
-            raise _Bad('SCAddress', o - 4)
-    return _new(SCAddress, (_d, _val)), o
+            raise _Bad('SCAddress', o)
 
 
 def s_SCAddress(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_PublicKey(b, o)
+        return o
     elif _d == 1:
-        o += 32
+        return o + 36
     elif _d == 2:
-        o += 40
+        return o + 44
     elif _d == 3:
+        o += 4
         o = s_ClaimableBalanceID(b, o)
+        return o
     elif _d == 4:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('SCAddress', o - 4)
-    return o
+        raise _Bad('SCAddress', o)
 
 
 def d_ContractExecutable(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return ContractExecutable((_d, _v1)), o
     elif _d == 1:
-        _val = None
+        return _K_ContractExecutable_1, o + 4
     elif _d == 2:
-        _val, o = d_ContractExecutableExternalRef(b, o)
+        o += 4
+        _v2, o = d_SCAddress(b, o)
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v3 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+        _v1 = ContractExecutableExternalRef((_v2, _v3))
+        return ContractExecutable((_d, _v1)), o
     else:
-        raise _Bad('ContractExecutable', o - 4)
-    return _new(ContractExecutable, (_d, _val)), o
+        raise _Bad('ContractExecutable', o)
 
 
 def s_ContractExecutable(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     elif _d == 1:
-        pass
+        return o + 4
     elif _d == 2:
+        o += 4
         o = s_ContractExecutableExternalRef(b, o)
+        return o
     else:
-        raise _Bad('ContractExecutable', o - 4)
-    return o
+        raise _Bad('ContractExecutable', o)
 
 
 def d_SCNonceKey(b, o):
-    _v174, = _u10(b, o)
+    _v1, = _u12(b, o)
     o += 8
-    return _new(SCNonceKey, (_v174,)), o
+    return SCNonceKey((_v1,)), o
 
 
 def s_SCNonceKey(b, o):
@@ -2280,43 +3201,53 @@ def s_SCNonceKey(b, o):
 
 
 def d_SCContractInstance(b, o):
-    _v175 = _I32(b, o)[0]
-    o += 4
-    if _v175 == 0:
-        _v176 = b[o:o + 32]
-        o += 32
-        _f0 = _new(ContractExecutable, (_v175, _v176))
-    elif _v175 == 1:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = ContractExecutable((_v1, _v2))
+    elif _v1 == 1:
         _f0 = _K_ContractExecutable_1
-    elif _v175 == 2:
-        _v177, o = d_ContractExecutableExternalRef(b, o)
-        _f0 = _new(ContractExecutable, (_v175, _v177))
-    else:
-        raise _Bad('ContractExecutable', o - 4)
-    _v178 = _U32(b, o)[0]
-    o += 4
-    if _v178:
-        if _v178 != 1: raise _Bad('SCContractInstance', o)
-        _c = _U32(b, o)[0]
         o += 4
-        if _c * 8 > len(b) - o: raise _Bad('SCContractInstance', o)
-        _f1 = []
-        _ap = _f1.append
-        for _ in range(_c):
-            _v179, o = d_SCMapEntry(b, o)
-            _ap(_v179)
+    elif _v1 == 2:
+        o += 4
+        _v3, o = d_SCAddress(b, o)
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v4 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+        _v2 = ContractExecutableExternalRef((_v3, _v4))
+        _f0 = ContractExecutable((_v1, _v2))
+    else:
+        raise _Bad('ContractExecutable', o)
+    _v5, = _U32(b, o)
+    o += 4
+    if _v5:
+        if _v5 != 1: raise _Bad('SCContractInstance', o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 8 > len(b) - o: raise _Bad('SCContractInstance', o)
+            _f1 = []
+            _ap = _f1.append
+            for _ in range(_c):
+                _v6, o = d_SCMapEntry(b, o)
+                _ap(_v6)
+        else:
+            _f1 = []
     else:
         _f1 = None
-    return _new(SCContractInstance, (_f0, _f1)), o
+    return SCContractInstance((_f0, _f1)), o
 
 
 def s_SCContractInstance(b, o):
     o = s_ContractExecutable(b, o)
-    _v180 = _U32(b, o)[0]
+    _v7, = _U32(b, o)
     o += 4
-    if _v180:
-        if _v180 != 1: raise _Bad('SCContractInstance', o)
-        _c = _U32(b, o)[0]
+    if _v7:
+        if _v7 != 1: raise _Bad('SCContractInstance', o)
+        _c, = _U32(b, o)
         o += 4
         if _c * 8 > len(b) - o: raise _Bad('SCContractInstance', o)
         for _ in range(_c):
@@ -2325,226 +3256,355 @@ def s_SCContractInstance(b, o):
 
 
 def d_SCVal(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d < 11:
-        if _d < 5:
-            if _d < 2:
-                if _d == 0:
-                    _val = _u0(b, o)[0]
-                    o += 4
-                    _val = _BOOL[_val]
-                elif _d == 1:
-                    _val = None
-                else:
-                    raise _Bad('SCVal', o - 4)
-            else:
-                if _d == 2:
-                    _v181 = _I32(b, o)[0]
-                    o += 4
-                    if _v181 == 0:
-                        _v182 = _u0(b, o)[0]
-                        o += 4
-                        _val = _new(SCError, (_v181, _v182))
-                    elif _v181 == 1 or _v181 == 2 or _v181 == 3 or _v181 == 4 or _v181 == 5 or _v181 == 6 or _v181 == 7 or _v181 == 8 or _v181 == 9:
-                        _v183 = _u16(b, o)[0]
-                        o += 4
-                        if _v183 not in _E_SCErrorCode: raise _Bad('SCError', o)
-                        _val = _new(SCError, (_v181, _v183))
-                    else:
-                        raise _Bad('SCError', o - 4)
-                elif _d == 3:
-                    _val = _u0(b, o)[0]
-                    o += 4
-                elif _d == 4:
-                    _val = _u16(b, o)[0]
-                    o += 4
-                else:
-                    raise _Bad('SCVal', o - 4)
+    _d, = _I32(b, o)
+    if _d == 15:
+        _, _v2 = _u18(b, o)
+        o += 8
+        if _v2 > 32: raise _Bad('SCVal', o)
+        _e = o + _v2
+        _v1 = b[o:_e]
+        o += (_v2 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCVal', _e)
+        return _I_SCVal_15[_v1], o
+    elif _d == 18:
+        o += 4
+        _v1, o = d_SCAddress(b, o)
+        return SCVal((_d, _v1)), o
+    elif _d == 10:
+        _v2 = b[o:o + 20]
+        _r = _I_SCVal_10.get(_v2)
+        if _r is None:
+            _, _v3, _v4 = _u37(b, o)
+            o += 20
+            _v1 = Int128Parts((_v3, _v4))
+            _r = _I_SCVal_10.remember(_v2, SCVal((_d, _v1)))
         else:
-            if _d < 8:
-                if _d == 5:
-                    _val = _u22(b, o)[0]
-                    o += 8
-                elif _d == 6:
-                    _val = _u10(b, o)[0]
-                    o += 8
-                elif _d == 7:
-                    _val = _u22(b, o)[0]
-                    o += 8
-                else:
-                    raise _Bad('SCVal', o - 4)
-            else:
-                if _d == 8:
-                    _val = _u22(b, o)[0]
-                    o += 8
-                elif _d == 9:
-                    _v184, _v185 = _u17(b, o)
-                    o += 16
-                    _val = _new(UInt128Parts, (_v184, _v185))
-                elif _d == 10:
-                    _v186, _v187 = _u18(b, o)
-                    o += 16
-                    _val = _new(Int128Parts, (_v186, _v187))
-                else:
-                    raise _Bad('SCVal', o - 4)
+            o += 20
+        return _r, o
     else:
-        if _d < 17:
-            if _d < 14:
-                if _d == 11:
-                    _v188, _v189, _v190, _v191 = _u19(b, o)
-                    o += 32
-                    _val = _new(UInt256Parts, (_v188, _v189, _v190, _v191))
-                elif _d == 12:
-                    _v192, _v193, _v194, _v195 = _u20(b, o)
-                    o += 32
-                    _val = _new(Int256Parts, (_v192, _v193, _v194, _v195))
-                elif _d == 13:
-                    _n = _U32(b, o)[0]
-                    _val = b[o + 4:o + 4 + _n]
-                    o += 4 + ((_n + 3) & -4)
-                else:
-                    raise _Bad('SCVal', o - 4)
-            else:
-                if _d == 14:
-                    _n = _U32(b, o)[0]
-                    _val = b[o + 4:o + 4 + _n]
-                    o += 4 + ((_n + 3) & -4)
-                elif _d == 15:
-                    _n = _U32(b, o)[0]
-                    if _n > 32: raise _Bad('SCVal', o)
-                    _val = b[o + 4:o + 4 + _n]
-                    o += 4 + ((_n + 3) & -4)
-                elif _d == 16:
-                    _v196 = _U32(b, o)[0]
-                    o += 4
-                    if _v196:
-                        if _v196 != 1: raise _Bad('SCVal', o)
-                        _c = _U32(b, o)[0]
-                        o += 4
-                        if _c * 4 > len(b) - o: raise _Bad('SCVal', o)
-                        _val = []
-                        _ap = _val.append
-                        for _ in range(_c):
-                            _v197, o = d_SCVal(b, o)
-                            _ap(_v197)
+        if _d < 11:
+            if _d < 5:
+                if _d < 2:
+                    if _d == 0:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        _v1 = _BOOL[_v2]
+                        return _I_SCVal_0[_v1], o
+                    elif _d == 1:
+                        return _K_SCVal_1, o + 4
                     else:
-                        _val = None
+                        raise _Bad('SCVal', o)
                 else:
-                    raise _Bad('SCVal', o - 4)
+                    if _d == 2:
+                        _v2 = b[o:o + 12]
+                        _r = _I_SCVal_2.get(_v2)
+                        if _r is None:
+                            _, _v3 = _u29(b, o)
+                            o += 8
+                            if _v3 == 0:
+                                _v4, = _u8(b, o)
+                                o += 4
+                                _v1 = SCError((_v3, _v4))
+                            elif _v3 == 1 or _v3 == 2 or _v3 == 3 or _v3 == 4 or _v3 == 5 or _v3 == 6 or _v3 == 7 or _v3 == 8 or _v3 == 9:
+                                _v4, = _u28(b, o)
+                                o += 4
+                                if _v4 not in _E_SCErrorCode: raise _Bad('SCError', o)
+                                _v1 = SCError((_v3, _v4))
+                            else:
+                                raise _Bad('SCError', o - 4)
+                            _r = _I_SCVal_2.remember(_v2, SCVal((_d, _v1)))
+                        else:
+                            o += 12
+                        return _r, o
+                    elif _d == 3:
+                        _, _v1 = _u18(b, o)
+                        o += 8
+                        return _I_SCVal_3[_v1], o
+                    elif _d == 4:
+                        _, _v1 = _u29(b, o)
+                        o += 8
+                        return _I_SCVal_4[_v1], o
+                    else:
+                        raise _Bad('SCVal', o)
+            else:
+                if _d < 7:
+                    if _d == 5:
+                        _, _v1 = _u38(b, o)
+                        o += 12
+                        return _I_SCVal_5[_v1], o
+                    elif _d == 6:
+                        _, _v1 = _u21(b, o)
+                        o += 12
+                        return _I_SCVal_6[_v1], o
+                    else:
+                        raise _Bad('SCVal', o)
+                else:
+                    if _d == 7:
+                        _, _v1 = _u38(b, o)
+                        o += 12
+                        return _I_SCVal_7[_v1], o
+                    elif _d == 8:
+                        _, _v1 = _u38(b, o)
+                        o += 12
+                        return _I_SCVal_8[_v1], o
+                    elif _d == 9:
+                        _v2 = b[o:o + 20]
+                        _r = _I_SCVal_9.get(_v2)
+                        if _r is None:
+                            _, _v3, _v4 = _u39(b, o)
+                            o += 20
+                            _v1 = UInt128Parts((_v3, _v4))
+                            _r = _I_SCVal_9.remember(_v2, SCVal((_d, _v1)))
+                        else:
+                            o += 20
+                        return _r, o
+                    else:
+                        raise _Bad('SCVal', o)
         else:
-            if _d < 20:
-                if _d == 17:
-                    _v198 = _U32(b, o)[0]
-                    o += 4
-                    if _v198:
-                        if _v198 != 1: raise _Bad('SCVal', o)
-                        _c = _U32(b, o)[0]
-                        o += 4
-                        if _c * 8 > len(b) - o: raise _Bad('SCVal', o)
-                        _val = []
-                        _ap = _val.append
-                        for _ in range(_c):
-                            _v199, o = d_SCMapEntry(b, o)
-                            _ap(_v199)
+            if _d < 17:
+                if _d < 13:
+                    if _d == 11:
+                        _v2 = b[o:o + 36]
+                        _r = _I_SCVal_11.get(_v2)
+                        if _r is None:
+                            _, _v3, _v4, _v5, _v6 = _u40(b, o)
+                            o += 36
+                            _v1 = UInt256Parts((_v3, _v4, _v5, _v6))
+                            _r = _I_SCVal_11.remember(_v2, SCVal((_d, _v1)))
+                        else:
+                            o += 36
+                        return _r, o
+                    elif _d == 12:
+                        _v2 = b[o:o + 36]
+                        _r = _I_SCVal_12.get(_v2)
+                        if _r is None:
+                            _, _v3, _v4, _v5, _v6 = _u41(b, o)
+                            o += 36
+                            _v1 = Int256Parts((_v3, _v4, _v5, _v6))
+                            _r = _I_SCVal_12.remember(_v2, SCVal((_d, _v1)))
+                        else:
+                            o += 36
+                        return _r, o
                     else:
-                        _val = None
-                elif _d == 18:
-                    _val, o = d_SCAddress(b, o)
-                elif _d == 19:
-                    _val, o = d_SCContractInstance(b, o)
+                        raise _Bad('SCVal', o)
                 else:
-                    raise _Bad('SCVal', o - 4)
+                    if _d == 13:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        _e = o + _v2
+                        _v1 = b[o:_e]
+                        o += (_v2 + 3) & -4
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCVal', _e)
+                        return SCVal((_d, _v1)), o
+                    elif _d == 14:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        _e = o + _v2
+                        _v1 = b[o:_e]
+                        o += (_v2 + 3) & -4
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCVal', _e)
+                        return SCVal((_d, _v1)), o
+                    elif _d == 16:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        if _v2:
+                            if _v2 != 1: raise _Bad('SCVal', o)
+                            _c, = _U32(b, o)
+                            o += 4
+                            if _c:
+                                if _c * 4 > len(b) - o: raise _Bad('SCVal', o)
+                                _v1 = []
+                                _ap = _v1.append
+                                for _ in range(_c):
+                                    _v3, o = d_SCVal(b, o)
+                                    _ap(_v3)
+                            else:
+                                _v1 = []
+                        else:
+                            _v1 = None
+                        return SCVal((_d, _v1)), o
+                    else:
+                        raise _Bad('SCVal', o)
             else:
-                if _d == 20:
-                    _val = None
-                elif _d == 21:
-                    _v200, = _u10(b, o)
-                    o += 8
-                    _val = _new(SCNonceKey, (_v200,))
-                elif _d == 22:
-                    _n = _U32(b, o)[0]
-                    _val = b[o + 4:o + 4 + _n]
-                    o += 4 + ((_n + 3) & -4)
+                if _d < 20:
+                    if _d == 17:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        if _v2:
+                            if _v2 != 1: raise _Bad('SCVal', o)
+                            _c, = _U32(b, o)
+                            o += 4
+                            if _c:
+                                if _c * 8 > len(b) - o: raise _Bad('SCVal', o)
+                                _v1 = []
+                                _ap = _v1.append
+                                for _ in range(_c):
+                                    _v3, o = d_SCMapEntry(b, o)
+                                    _ap(_v3)
+                            else:
+                                _v1 = []
+                        else:
+                            _v1 = None
+                        return SCVal((_d, _v1)), o
+                    elif _d == 19:
+                        o += 4
+                        _v4, = _I32(b, o)
+                        if _v4 == 0:
+                            _, _v5 = _u5(b, o)
+                            o += 36
+                            _v2 = ContractExecutable((_v4, _v5))
+                        elif _v4 == 1:
+                            _v2 = _K_ContractExecutable_1
+                            o += 4
+                        elif _v4 == 2:
+                            o += 4
+                            _v6, o = d_SCAddress(b, o)
+                            _n, = _U32(b, o)
+                            _e = o + 4 + _n
+                            _v7 = b[o + 4:_e]
+                            o += 4 + ((_n + 3) & -4)
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+                            _v5 = ContractExecutableExternalRef((_v6, _v7))
+                            _v2 = ContractExecutable((_v4, _v5))
+                        else:
+                            raise _Bad('ContractExecutable', o)
+                        _v8, = _U32(b, o)
+                        o += 4
+                        if _v8:
+                            if _v8 != 1: raise _Bad('SCContractInstance', o)
+                            _c, = _U32(b, o)
+                            o += 4
+                            if _c:
+                                if _c * 8 > len(b) - o: raise _Bad('SCContractInstance', o)
+                                _v3 = []
+                                _ap = _v3.append
+                                for _ in range(_c):
+                                    _v9, o = d_SCMapEntry(b, o)
+                                    _ap(_v9)
+                            else:
+                                _v3 = []
+                        else:
+                            _v3 = None
+                        _v1 = SCContractInstance((_v2, _v3))
+                        return SCVal((_d, _v1)), o
+                    else:
+                        raise _Bad('SCVal', o)
                 else:
-                    raise _Bad('SCVal', o - 4)
-    return _new(SCVal, (_d, _val)), o
+                    if _d == 20:
+                        return _K_SCVal_20, o + 4
+                    elif _d == 21:
+                        _v2 = b[o:o + 12]
+                        _r = _I_SCVal_21.get(_v2)
+                        if _r is None:
+                            _, _v3 = _u21(b, o)
+                            o += 12
+                            _v1 = SCNonceKey((_v3,))
+                            _r = _I_SCVal_21.remember(_v2, SCVal((_d, _v1)))
+                        else:
+                            o += 12
+                        return _r, o
+                    elif _d == 22:
+                        _, _v2 = _u18(b, o)
+                        o += 8
+                        _e = o + _v2
+                        _v1 = b[o:_e]
+                        o += (_v2 + 3) & -4
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SCVal', _e)
+                        return SCVal((_d, _v1)), o
+                    else:
+                        raise _Bad('SCVal', o)
 
 
 def s_SCVal(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 4
+        return o + 8
     elif _d == 1:
-        pass
+        return o + 4
     elif _d == 2:
+        o += 4
         o = s_SCError(b, o)
+        return o
     elif _d == 3:
-        o += 4
+        return o + 8
     elif _d == 4:
-        o += 4
+        return o + 8
     elif _d == 5:
-        o += 8
+        return o + 12
     elif _d == 6:
-        o += 8
+        return o + 12
     elif _d == 7:
-        o += 8
+        return o + 12
     elif _d == 8:
-        o += 8
+        return o + 12
     elif _d == 9:
-        o += 16
+        return o + 20
     elif _d == 10:
-        o += 16
+        return o + 20
     elif _d == 11:
-        o += 32
+        return o + 36
     elif _d == 12:
-        o += 32
+        return o + 36
     elif _d == 13:
-        o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    elif _d == 14:
-        o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    elif _d == 15:
-        o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    elif _d == 16:
-        _v201 = _U32(b, o)[0]
         o += 4
-        if _v201:
-            if _v201 != 1: raise _Bad('SCVal', o)
-            _c = _U32(b, o)[0]
+        o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
+    elif _d == 14:
+        o += 4
+        o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
+    elif _d == 15:
+        o += 4
+        o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
+    elif _d == 16:
+        o += 4
+        _v3, = _U32(b, o)
+        o += 4
+        if _v3:
+            if _v3 != 1: raise _Bad('SCVal', o)
+            _c, = _U32(b, o)
             o += 4
             if _c * 4 > len(b) - o: raise _Bad('SCVal', o)
             for _ in range(_c):
                 o = s_SCVal(b, o)
+        return o
     elif _d == 17:
-        _v202 = _U32(b, o)[0]
         o += 4
-        if _v202:
-            if _v202 != 1: raise _Bad('SCVal', o)
-            _c = _U32(b, o)[0]
+        _v4, = _U32(b, o)
+        o += 4
+        if _v4:
+            if _v4 != 1: raise _Bad('SCVal', o)
+            _c, = _U32(b, o)
             o += 4
             if _c * 8 > len(b) - o: raise _Bad('SCVal', o)
             for _ in range(_c):
                 o = s_SCMapEntry(b, o)
+        return o
     elif _d == 18:
+        o += 4
         o = s_SCAddress(b, o)
+        return o
     elif _d == 19:
+        o += 4
         o = s_SCContractInstance(b, o)
+        return o
     elif _d == 20:
-        pass
+        return o + 4
     elif _d == 21:
-        o += 8
+        return o + 12
     elif _d == 22:
+        o += 4
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
     else:
-        raise _Bad('SCVal', o - 4)
-    return o
+        raise _Bad('SCVal', o)
 
 
 def d_SCMapEntry(b, o):
     _f0, o = d_SCVal(b, o)
     _f1, o = d_SCVal(b, o)
-    return _new(SCMapEntry, (_f0, _f1)), o
+    return SCMapEntry((_f0, _f1)), o
 
 
 def s_SCMapEntry(b, o):
@@ -2554,22 +3614,23 @@ def s_SCMapEntry(b, o):
 
 
 def d_LedgerCloseMetaBatch(b, o):
-    _v203, _v204 = _u2(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 412 > len(b) - o: raise _Bad('LedgerCloseMetaBatch', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v205, o = d_LedgerCloseMeta(b, o)
-        _ap(_v205)
-    return _new(LedgerCloseMetaBatch, (_v203, _v204, _f2)), o
+    _v1, _v2, _v3 = _u42(b, o)
+    o += 12
+    if _v3:
+        if _v3 * 412 > len(b) - o: raise _Bad('LedgerCloseMetaBatch', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_v3):
+            _v4, o = d_LedgerCloseMeta(b, o)
+            _ap(_v4)
+    else:
+        _f2 = []
+    return LedgerCloseMetaBatch((_v1, _v2, _f2)), o
 
 
 def s_LedgerCloseMetaBatch(b, o):
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 412 > len(b) - o: raise _Bad('LedgerCloseMetaBatch', o)
     for _ in range(_c):
@@ -2578,44 +3639,49 @@ def s_LedgerCloseMetaBatch(b, o):
 
 
 def d_StoredTransactionSet(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_TransactionSet(b, o)
+        o += 4
+        _v1, o = d_TransactionSet(b, o)
+        return StoredTransactionSet((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_GeneralizedTransactionSet(b, o)
+        o += 4
+        _v1, o = d_GeneralizedTransactionSet(b, o)
+        return StoredTransactionSet((_d, _v1)), o
     else:
-        raise _Bad('StoredTransactionSet', o - 4)
-    return _new(StoredTransactionSet, (_d, _val)), o
+        raise _Bad('StoredTransactionSet', o)
 
 
 def s_StoredTransactionSet(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_TransactionSet(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_GeneralizedTransactionSet(b, o)
+        return o
     else:
-        raise _Bad('StoredTransactionSet', o - 4)
-    return o
+        raise _Bad('StoredTransactionSet', o)
 
 
 def d_StoredDebugTransactionSet(b, o):
-    _v206 = _I32(b, o)[0]
-    o += 4
-    if _v206 == 0:
-        _v207, o = d_TransactionSet(b, o)
-        _f0 = _new(StoredTransactionSet, (_v206, _v207))
-    elif _v206 == 1:
-        _v208, o = d_GeneralizedTransactionSet(b, o)
-        _f0 = _new(StoredTransactionSet, (_v206, _v208))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        o += 4
+        _v2, o = d_TransactionSet(b, o)
+        _f0 = StoredTransactionSet((_v1, _v2))
+    elif _v1 == 1:
+        o += 4
+        _v2, o = d_GeneralizedTransactionSet(b, o)
+        _f0 = StoredTransactionSet((_v1, _v2))
     else:
-        raise _Bad('StoredTransactionSet', o - 4)
-    _v209, = _u0(b, o)
+        raise _Bad('StoredTransactionSet', o)
+    _v3, = _u8(b, o)
     o += 4
     _f2, o = d_StellarValue(b, o)
-    return _new(StoredDebugTransactionSet, (_f0, _v209, _f2)), o
+    return StoredDebugTransactionSet((_f0, _v3, _f2)), o
 
 
 def s_StoredDebugTransactionSet(b, o):
@@ -2626,45 +3692,54 @@ def s_StoredDebugTransactionSet(b, o):
 
 
 def d_PersistedSCPStateV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v210, o = d_SCPEnvelope(b, o)
-        _ap(_v210)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_SCPEnvelope(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v211, o = d_SCPQuorumSet(b, o)
-        _ap(_v211)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_SCPQuorumSet(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 40 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v212, o = d_StoredTransactionSet(b, o)
-        _ap(_v212)
-    return _new(PersistedSCPStateV0, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 40 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v3, o = d_StoredTransactionSet(b, o)
+            _ap(_v3)
+    else:
+        _f2 = []
+    return PersistedSCPStateV0((_f0, _f1, _f2)), o
 
 
 def s_PersistedSCPStateV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
     for _ in range(_c):
         o = s_SCPEnvelope(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
     for _ in range(_c):
         o = s_SCPQuorumSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 40 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
     for _ in range(_c):
@@ -2673,32 +3748,38 @@ def s_PersistedSCPStateV0(b, o):
 
 
 def d_PersistedSCPStateV1(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v213, o = d_SCPEnvelope(b, o)
-        _ap(_v213)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_SCPEnvelope(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v214, o = d_SCPQuorumSet(b, o)
-        _ap(_v214)
-    return _new(PersistedSCPStateV1, (_f0, _f1)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_SCPQuorumSet(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    return PersistedSCPStateV1((_f0, _f1)), o
 
 
 def s_PersistedSCPStateV1(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
     for _ in range(_c):
         o = s_SCPEnvelope(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
     for _ in range(_c):
@@ -2707,60 +3788,117 @@ def s_PersistedSCPStateV1(b, o):
 
 
 def d_PersistedSCPState(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_PersistedSCPStateV0(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v5, o = d_SCPEnvelope(b, o)
+                _ap(_v5)
+        else:
+            _v2 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v6, o = d_SCPQuorumSet(b, o)
+                _ap(_v6)
+        else:
+            _v3 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 40 > len(b) - o: raise _Bad('PersistedSCPStateV0', o)
+            _v4 = []
+            _ap = _v4.append
+            for _ in range(_c):
+                _v7, o = d_StoredTransactionSet(b, o)
+                _ap(_v7)
+        else:
+            _v4 = []
+        _v1 = PersistedSCPStateV0((_v2, _v3, _v4))
+        return PersistedSCPState((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_PersistedSCPStateV1(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 92 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v4, o = d_SCPEnvelope(b, o)
+                _ap(_v4)
+        else:
+            _v2 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('PersistedSCPStateV1', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v5, o = d_SCPQuorumSet(b, o)
+                _ap(_v5)
+        else:
+            _v3 = []
+        _v1 = PersistedSCPStateV1((_v2, _v3))
+        return PersistedSCPState((_d, _v1)), o
     else:
-        raise _Bad('PersistedSCPState', o - 4)
-    return _new(PersistedSCPState, (_d, _val)), o
+        raise _Bad('PersistedSCPState', o)
 
 
 def s_PersistedSCPState(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_PersistedSCPStateV0(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_PersistedSCPStateV1(b, o)
+        return o
     else:
-        raise _Bad('PersistedSCPState', o - 4)
-    return o
+        raise _Bad('PersistedSCPState', o)
 
 
 def d_AssetCode(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1:
-        _val = b[o:o + 4]
-        o += 4
+        _, _v1 = _u43(b, o)
+        o += 8
+        return AssetCode((_d, _v1)), o
     elif _d == 2:
-        _val = b[o:o + 12]
-        o += 12
+        _, _v1 = _u44(b, o)
+        o += 16
+        return AssetCode((_d, _v1)), o
     else:
-        raise _Bad('AssetCode', o - 4)
-    return _new(AssetCode, (_d, _val)), o
+        raise _Bad('AssetCode', o)
 
 
 def s_AssetCode(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1:
-        o += 4
+        return o + 8
     elif _d == 2:
-        o += 12
+        return o + 16
     else:
-        raise _Bad('AssetCode', o - 4)
-    return o
+        raise _Bad('AssetCode', o)
 
 
 def d_AlphaNum4(b, o):
-    _v215, _v216, _v217 = _u23(b, o)
+    _v1, _v2, _v3 = _u45(b, o)
     o += 40
-    if _v216 != 0: raise _Bad('PublicKey', o)
-    return _new(AlphaNum4, (_v215, _new(PublicKey, (_v216, _v217)))), o
+    if _v2 != 0: raise _Bad('PublicKey', o)
+    return AlphaNum4((_v1, _I_PublicKey_0[_v3])), o
 
 
 def s_AlphaNum4(b, o):
@@ -2768,10 +3906,10 @@ def s_AlphaNum4(b, o):
 
 
 def d_AlphaNum12(b, o):
-    _v218, _v219, _v220 = _u24(b, o)
+    _v1, _v2, _v3 = _u46(b, o)
     o += 48
-    if _v219 != 0: raise _Bad('PublicKey', o)
-    return _new(AlphaNum12, (_v218, _new(PublicKey, (_v219, _v220)))), o
+    if _v2 != 0: raise _Bad('PublicKey', o)
+    return AlphaNum12((_v1, _I_PublicKey_0[_v3])), o
 
 
 def s_AlphaNum12(b, o):
@@ -2779,43 +3917,53 @@ def s_AlphaNum12(b, o):
 
 
 def d_Asset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_Asset_0, o + 4
     elif _d == 1:
-        _v221, _v222, _v223 = _u23(b, o)
-        o += 40
-        if _v222 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum4, (_v221, _new(PublicKey, (_v222, _v223))))
+        _v2 = b[o:o + 44]
+        _r = _I_Asset_1.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u47(b, o)
+            o += 44
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum4((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_Asset_1.remember(_v2, Asset((_d, _v1)))
+        else:
+            o += 44
+        return _r, o
     elif _d == 2:
-        _v224, _v225, _v226 = _u24(b, o)
-        o += 48
-        if _v225 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum12, (_v224, _new(PublicKey, (_v225, _v226))))
+        _v2 = b[o:o + 52]
+        _r = _I_Asset_2.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u48(b, o)
+            o += 52
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum12((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_Asset_2.remember(_v2, Asset((_d, _v1)))
+        else:
+            o += 52
+        return _r, o
     else:
-        raise _Bad('Asset', o - 4)
-    return _new(Asset, (_d, _val)), o
+        raise _Bad('Asset', o)
 
 
 def s_Asset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 40
+        return o + 44
     elif _d == 2:
-        o += 48
+        return o + 52
     else:
-        raise _Bad('Asset', o - 4)
-    return o
+        raise _Bad('Asset', o)
 
 
 def d_Price(b, o):
-    _v227, _v228 = _u25(b, o)
+    _v1, _v2 = _u29(b, o)
     o += 8
-    return _new(Price, (_v227, _v228)), o
+    return Price((_v1, _v2)), o
 
 
 def s_Price(b, o):
@@ -2823,9 +3971,9 @@ def s_Price(b, o):
 
 
 def d_Liabilities(b, o):
-    _v229, _v230 = _u26(b, o)
+    _v1, _v2 = _u49(b, o)
     o += 16
-    return _new(Liabilities, (_v229, _v230)), o
+    return Liabilities((_v1, _v2)), o
 
 
 def s_Liabilities(b, o):
@@ -2833,10 +3981,34 @@ def s_Liabilities(b, o):
 
 
 def d_Signer(b, o):
-    _f0, o = d_SignerKey(b, o)
-    _v231, = _u0(b, o)
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_SignerKey_0[_v2]
+    elif _v1 == 1:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_SignerKey_1[_v2]
+    elif _v1 == 2:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_SignerKey_2[_v2]
+    elif _v1 == 3:
+        _, _v5, _v6 = _u6(b, o)
+        o += 40
+        if _v6 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+        _e = o + _v6
+        _v4 = b[o:_e]
+        o += (_v6 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+        _v2 = SignerKeyEd25519SignedPayload((_v5, _v4))
+        _f0 = SignerKey((_v1, _v2))
+    else:
+        raise _Bad('SignerKey', o)
+    _v7, = _u8(b, o)
     o += 4
-    return _new(Signer, (_f0, _v231)), o
+    return Signer((_f0, _v7)), o
 
 
 def s_Signer(b, o):
@@ -2846,10 +4018,10 @@ def s_Signer(b, o):
 
 
 def d_AccountEntryExtensionV3(b, o):
-    _v232, _v233, _v234 = _u27(b, o)
+    _v1, _v2, _v3 = _u50(b, o)
     o += 16
-    if _v232 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(AccountEntryExtensionV3, (_K_ExtensionPoint_0, _v233, _v234)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return AccountEntryExtensionV3((_K_ExtensionPoint_0, _v2, _v3)), o
 
 
 def s_AccountEntryExtensionV3(b, o):
@@ -2857,118 +4029,196 @@ def s_AccountEntryExtensionV3(b, o):
 
 
 def d_AccountEntryExtensionV2Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_AccountEntryExtensionV2Ext_0, o + 4
     elif _d == 3:
-        _v235, _v236, _v237 = _u27(b, o)
-        o += 16
-        if _v235 != 0: raise _Bad('ExtensionPoint', o)
-        _val = _new(AccountEntryExtensionV3, (_K_ExtensionPoint_0, _v236, _v237))
+        _v2 = b[o:o + 20]
+        _r = _I_AccountEntryExtensionV2Ext_3.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u51(b, o)
+            o += 20
+            if _v3 != 0: raise _Bad('ExtensionPoint', o)
+            _v1 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v4, _v5))
+            _r = _I_AccountEntryExtensionV2Ext_3.remember(_v2, AccountEntryExtensionV2Ext((_d, _v1)))
+        else:
+            o += 20
+        return _r, o
     else:
-        raise _Bad('AccountEntryExtensionV2Ext', o - 4)
-    return _new(AccountEntryExtensionV2Ext, (_d, _val)), o
+        raise _Bad('AccountEntryExtensionV2Ext', o)
 
 
 def s_AccountEntryExtensionV2Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 3:
-        o += 16
+        return o + 20
     else:
-        raise _Bad('AccountEntryExtensionV2Ext', o - 4)
-    return o
+        raise _Bad('AccountEntryExtensionV2Ext', o)
 
 
 def d_AccountEntryExtensionV2(b, o):
-    _v238, _v239 = _u2(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 20 or _c * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
-    _f2 = []
-    for _ in range(_c):
-        _v241 = _U32(b, o)[0]
-        o += 4
-        if _v241:
-            if _v241 != 1: raise _Bad('AccountEntryExtensionV2', o)
-            _v242, _v243 = _u6(b, o)
-            o += 36
-            if _v242 != 0: raise _Bad('PublicKey', o)
-            _v240 = _new(PublicKey, (_v242, _v243))
-        else:
-            _v240 = None
-        _f2.append(_v240)
-    _v244 = _I32(b, o)[0]
-    o += 4
-    if _v244 == 0:
-        _f3 = _K_AccountEntryExtensionV2Ext_0
-    elif _v244 == 3:
-        _v246, _v247, _v248 = _u27(b, o)
-        o += 16
-        if _v246 != 0: raise _Bad('ExtensionPoint', o)
-        _v245 = _new(AccountEntryExtensionV3, (_K_ExtensionPoint_0, _v247, _v248))
-        _f3 = _new(AccountEntryExtensionV2Ext, (_v244, _v245))
+    _v1, _v2, _v3 = _u42(b, o)
+    o += 12
+    if _v3:
+        if _v3 > 20 or _v3 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+        _f2 = []
+        for _ in range(_v3):
+            _v5, = _U32(b, o)
+            o += 4
+            if _v5:
+                if _v5 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                _v6, _v7 = _u5(b, o)
+                o += 36
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v4 = _I_PublicKey_0[_v7]
+            else:
+                _v4 = None
+            _f2.append(_v4)
     else:
-        raise _Bad('AccountEntryExtensionV2Ext', o - 4)
-    return _new(AccountEntryExtensionV2, (_v238, _v239, _f2, _f3)), o
+        _f2 = []
+    _v8, = _I32(b, o)
+    if _v8 == 0:
+        _f3 = _K_AccountEntryExtensionV2Ext_0
+        o += 4
+    elif _v8 == 3:
+        _v10 = b[o:o + 20]
+        _f3 = _I_AccountEntryExtensionV2Ext_3.get(_v10)
+        if _f3 is None:
+            _, _v11, _v12, _v13 = _u51(b, o)
+            o += 20
+            if _v11 != 0: raise _Bad('ExtensionPoint', o)
+            _v9 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v12, _v13))
+            _f3 = _I_AccountEntryExtensionV2Ext_3.remember(_v10, AccountEntryExtensionV2Ext((_v8, _v9)))
+        else:
+            o += 20
+    else:
+        raise _Bad('AccountEntryExtensionV2Ext', o)
+    return AccountEntryExtensionV2((_v1, _v2, _f2, _f3)), o
 
 
 def s_AccountEntryExtensionV2(b, o):
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 20 or _c * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
     for _ in range(_c):
-        _v249 = _U32(b, o)[0]
+        _v14, = _U32(b, o)
         o += 4
-        if _v249:
-            if _v249 != 1: raise _Bad('AccountEntryExtensionV2', o)
+        if _v14:
+            if _v14 != 1: raise _Bad('AccountEntryExtensionV2', o)
             o = s_PublicKey(b, o)
     o = s_AccountEntryExtensionV2Ext(b, o)
     return o
 
 
 def d_AccountEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_AccountEntryExtensionV1Ext_0, o + 4
     elif _d == 2:
-        _val, o = d_AccountEntryExtensionV2(b, o)
+        _, _v6, _v7, _v8 = _u52(b, o)
+        o += 16
+        if _v8:
+            if _v8 > 20 or _v8 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+            _v4 = []
+            for _ in range(_v8):
+                _v10, = _U32(b, o)
+                o += 4
+                if _v10:
+                    if _v10 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                    _v11, _v12 = _u5(b, o)
+                    o += 36
+                    if _v11 != 0: raise _Bad('PublicKey', o)
+                    _v9 = _I_PublicKey_0[_v12]
+                else:
+                    _v9 = None
+                _v4.append(_v9)
+        else:
+            _v4 = []
+        _v13, = _I32(b, o)
+        if _v13 == 0:
+            _v5 = _K_AccountEntryExtensionV2Ext_0
+            o += 4
+        elif _v13 == 3:
+            _v15 = b[o:o + 20]
+            _v5 = _I_AccountEntryExtensionV2Ext_3.get(_v15)
+            if _v5 is None:
+                _, _v16, _v17, _v18 = _u51(b, o)
+                o += 20
+                if _v16 != 0: raise _Bad('ExtensionPoint', o)
+                _v14 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v17, _v18))
+                _v5 = _I_AccountEntryExtensionV2Ext_3.remember(_v15, AccountEntryExtensionV2Ext((_v13, _v14)))
+            else:
+                o += 20
+        else:
+            raise _Bad('AccountEntryExtensionV2Ext', o)
+        _v1 = AccountEntryExtensionV2((_v6, _v7, _v4, _v5))
+        return AccountEntryExtensionV1Ext((_d, _v1)), o
     else:
-        raise _Bad('AccountEntryExtensionV1Ext', o - 4)
-    return _new(AccountEntryExtensionV1Ext, (_d, _val)), o
+        raise _Bad('AccountEntryExtensionV1Ext', o)
 
 
 def s_AccountEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 2:
+        o += 4
         o = s_AccountEntryExtensionV2(b, o)
+        return o
     else:
-        raise _Bad('AccountEntryExtensionV1Ext', o - 4)
-    return o
+        raise _Bad('AccountEntryExtensionV1Ext', o)
 
 
 def d_AccountEntryExtensionV1(b, o):
-    _v250, _v251 = _u26(b, o)
-    o += 16
-    _v252 = _I32(b, o)[0]
-    o += 4
-    if _v252 == 0:
+    _v1, _v2, _v3 = _u53(b, o)
+    o += 20
+    if _v3 == 0:
         _f1 = _K_AccountEntryExtensionV1Ext_0
-    elif _v252 == 2:
-        _v253, o = d_AccountEntryExtensionV2(b, o)
-        _f1 = _new(AccountEntryExtensionV1Ext, (_v252, _v253))
+    elif _v3 == 2:
+        _v9, _v10, _v11 = _u42(b, o)
+        o += 12
+        if _v11:
+            if _v11 > 20 or _v11 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+            _v7 = []
+            for _ in range(_v11):
+                _v13, = _U32(b, o)
+                o += 4
+                if _v13:
+                    if _v13 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                    _v14, _v15 = _u5(b, o)
+                    o += 36
+                    if _v14 != 0: raise _Bad('PublicKey', o)
+                    _v12 = _I_PublicKey_0[_v15]
+                else:
+                    _v12 = None
+                _v7.append(_v12)
+        else:
+            _v7 = []
+        _v16, = _I32(b, o)
+        if _v16 == 0:
+            _v8 = _K_AccountEntryExtensionV2Ext_0
+            o += 4
+        elif _v16 == 3:
+            _v18 = b[o:o + 20]
+            _v8 = _I_AccountEntryExtensionV2Ext_3.get(_v18)
+            if _v8 is None:
+                _, _v19, _v20, _v21 = _u51(b, o)
+                o += 20
+                if _v19 != 0: raise _Bad('ExtensionPoint', o)
+                _v17 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v20, _v21))
+                _v8 = _I_AccountEntryExtensionV2Ext_3.remember(_v18, AccountEntryExtensionV2Ext((_v16, _v17)))
+            else:
+                o += 20
+        else:
+            raise _Bad('AccountEntryExtensionV2Ext', o)
+        _v4 = AccountEntryExtensionV2((_v9, _v10, _v7, _v8))
+        _f1 = AccountEntryExtensionV1Ext((_v3, _v4))
     else:
         raise _Bad('AccountEntryExtensionV1Ext', o - 4)
-    return _new(AccountEntryExtensionV1, (_new(Liabilities, (_v250, _v251)), _f1)), o
+    return AccountEntryExtensionV1((Liabilities((_v1, _v2)), _f1)), o
 
 
 def s_AccountEntryExtensionV1(b, o):
@@ -2978,83 +4228,172 @@ def s_AccountEntryExtensionV1(b, o):
 
 
 def d_AccountEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_AccountEntryExt_0, o + 4
     elif _d == 1:
-        _val, o = d_AccountEntryExtensionV1(b, o)
+        _, _v4, _v5, _v6 = _u54(b, o)
+        o += 24
+        if _v6 == 0:
+            _v3 = _K_AccountEntryExtensionV1Ext_0
+        elif _v6 == 2:
+            _v12, _v13, _v14 = _u42(b, o)
+            o += 12
+            if _v14:
+                if _v14 > 20 or _v14 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                _v10 = []
+                for _ in range(_v14):
+                    _v16, = _U32(b, o)
+                    o += 4
+                    if _v16:
+                        if _v16 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                        _v17, _v18 = _u5(b, o)
+                        o += 36
+                        if _v17 != 0: raise _Bad('PublicKey', o)
+                        _v15 = _I_PublicKey_0[_v18]
+                    else:
+                        _v15 = None
+                    _v10.append(_v15)
+            else:
+                _v10 = []
+            _v19, = _I32(b, o)
+            if _v19 == 0:
+                _v11 = _K_AccountEntryExtensionV2Ext_0
+                o += 4
+            elif _v19 == 3:
+                _v21 = b[o:o + 20]
+                _v11 = _I_AccountEntryExtensionV2Ext_3.get(_v21)
+                if _v11 is None:
+                    _, _v22, _v23, _v24 = _u51(b, o)
+                    o += 20
+                    if _v22 != 0: raise _Bad('ExtensionPoint', o)
+                    _v20 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v23, _v24))
+                    _v11 = _I_AccountEntryExtensionV2Ext_3.remember(_v21, AccountEntryExtensionV2Ext((_v19, _v20)))
+                else:
+                    o += 20
+            else:
+                raise _Bad('AccountEntryExtensionV2Ext', o)
+            _v7 = AccountEntryExtensionV2((_v12, _v13, _v10, _v11))
+            _v3 = AccountEntryExtensionV1Ext((_v6, _v7))
+        else:
+            raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+        _v1 = AccountEntryExtensionV1((Liabilities((_v4, _v5)), _v3))
+        return AccountEntryExt((_d, _v1)), o
     else:
-        raise _Bad('AccountEntryExt', o - 4)
-    return _new(AccountEntryExt, (_d, _val)), o
+        raise _Bad('AccountEntryExt', o)
 
 
 def s_AccountEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_AccountEntryExtensionV1(b, o)
+        return o
     else:
-        raise _Bad('AccountEntryExt', o - 4)
-    return o
+        raise _Bad('AccountEntryExt', o)
 
 
 def d_AccountEntry(b, o):
-    _v254, _v255, _v256, _v257, _v258 = _u28(b, o)
-    o += 56
-    if _v254 != 0: raise _Bad('PublicKey', o)
-    _v259 = _U32(b, o)[0]
-    o += 4
-    if _v259:
-        if _v259 != 1: raise _Bad('AccountEntry', o)
-        _v260, _v261 = _u6(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6 = _u55(b, o)
+    o += 60
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v6:
+        if _v6 != 1: raise _Bad('AccountEntry', o)
+        _v7, _v8 = _u5(b, o)
         o += 36
-        if _v260 != 0: raise _Bad('PublicKey', o)
-        _f4 = _new(PublicKey, (_v260, _v261))
+        if _v7 != 0: raise _Bad('PublicKey', o)
+        _f4 = _I_PublicKey_0[_v8]
     else:
         _f4 = None
-    _v262, = _u0(b, o)
-    o += 4
-    _n = _U32(b, o)[0]
-    if _n > 32: raise _Bad('AccountEntry', o)
-    _f6 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    _v263, = _u29(b, o)
-    o += 4
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 20 or _c * 40 > len(b) - o: raise _Bad('AccountEntry', o)
-    _f8 = []
-    _ap = _f8.append
-    for _ in range(_c):
-        _v264, o = d_Signer(b, o)
-        _ap(_v264)
-    _v265 = _I32(b, o)[0]
-    o += 4
-    if _v265 == 0:
-        _f9 = _K_AccountEntryExt_0
-    elif _v265 == 1:
-        _v266, o = d_AccountEntryExtensionV1(b, o)
-        _f9 = _new(AccountEntryExt, (_v265, _v266))
+    _v9, _v10 = _u0(b, o)
+    o += 8
+    if _v10 > 32: raise _Bad('AccountEntry', o)
+    _e = o + _v10
+    _f6 = b[o:_e]
+    o += (_v10 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AccountEntry', _e)
+    _v11, _v12 = _u56(b, o)
+    o += 8
+    if _v12:
+        if _v12 > 20 or _v12 * 40 > len(b) - o: raise _Bad('AccountEntry', o)
+        _f8 = []
+        _ap = _f8.append
+        for _ in range(_v12):
+            _v13, o = d_Signer(b, o)
+            _ap(_v13)
     else:
-        raise _Bad('AccountEntryExt', o - 4)
-    return _new(AccountEntry, (_new(PublicKey, (_v254, _v255)), _v256, _v257, _v258, _f4, _v262, _f6, _v263, _f8, _f9)), o
+        _f8 = []
+    _v14, = _I32(b, o)
+    if _v14 == 0:
+        _f9 = _K_AccountEntryExt_0
+        o += 4
+    elif _v14 == 1:
+        _, _v18, _v19, _v20 = _u54(b, o)
+        o += 24
+        if _v20 == 0:
+            _v17 = _K_AccountEntryExtensionV1Ext_0
+        elif _v20 == 2:
+            _v26, _v27, _v28 = _u42(b, o)
+            o += 12
+            if _v28:
+                if _v28 > 20 or _v28 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                _v24 = []
+                for _ in range(_v28):
+                    _v30, = _U32(b, o)
+                    o += 4
+                    if _v30:
+                        if _v30 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                        _v31, _v32 = _u5(b, o)
+                        o += 36
+                        if _v31 != 0: raise _Bad('PublicKey', o)
+                        _v29 = _I_PublicKey_0[_v32]
+                    else:
+                        _v29 = None
+                    _v24.append(_v29)
+            else:
+                _v24 = []
+            _v33, = _I32(b, o)
+            if _v33 == 0:
+                _v25 = _K_AccountEntryExtensionV2Ext_0
+                o += 4
+            elif _v33 == 3:
+                _v35 = b[o:o + 20]
+                _v25 = _I_AccountEntryExtensionV2Ext_3.get(_v35)
+                if _v25 is None:
+                    _, _v36, _v37, _v38 = _u51(b, o)
+                    o += 20
+                    if _v36 != 0: raise _Bad('ExtensionPoint', o)
+                    _v34 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v37, _v38))
+                    _v25 = _I_AccountEntryExtensionV2Ext_3.remember(_v35, AccountEntryExtensionV2Ext((_v33, _v34)))
+                else:
+                    o += 20
+            else:
+                raise _Bad('AccountEntryExtensionV2Ext', o)
+            _v21 = AccountEntryExtensionV2((_v26, _v27, _v24, _v25))
+            _v17 = AccountEntryExtensionV1Ext((_v20, _v21))
+        else:
+            raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+        _v15 = AccountEntryExtensionV1((Liabilities((_v18, _v19)), _v17))
+        _f9 = AccountEntryExt((_v14, _v15))
+    else:
+        raise _Bad('AccountEntryExt', o)
+    return AccountEntry((_I_PublicKey_0[_v2], _v3, _v4, _v5, _f4, _v9, _f6, _v11, _f8, _f9)), o
 
 
 def s_AccountEntry(b, o):
     o = s_PublicKey(b, o)
     o += 20
-    _v267 = _U32(b, o)[0]
+    _v39, = _U32(b, o)
     o += 4
-    if _v267:
-        if _v267 != 1: raise _Bad('AccountEntry', o)
+    if _v39:
+        if _v39 != 1: raise _Bad('AccountEntry', o)
         o = s_PublicKey(b, o)
     o += 4
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
     o += 4
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 20 or _c * 40 > len(b) - o: raise _Bad('AccountEntry', o)
     for _ in range(_c):
@@ -3064,69 +4403,76 @@ def s_AccountEntry(b, o):
 
 
 def d_TrustLineAsset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TrustLineAsset_0, o + 4
     elif _d == 1:
-        _v268, _v269, _v270 = _u23(b, o)
-        o += 40
-        if _v269 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum4, (_v268, _new(PublicKey, (_v269, _v270))))
+        _v2 = b[o:o + 44]
+        _r = _I_TrustLineAsset_1.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u47(b, o)
+            o += 44
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum4((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_TrustLineAsset_1.remember(_v2, TrustLineAsset((_d, _v1)))
+        else:
+            o += 44
+        return _r, o
     elif _d == 2:
-        _v271, _v272, _v273 = _u24(b, o)
-        o += 48
-        if _v272 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum12, (_v271, _new(PublicKey, (_v272, _v273))))
+        _v2 = b[o:o + 52]
+        _r = _I_TrustLineAsset_2.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u48(b, o)
+            o += 52
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum12((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_TrustLineAsset_2.remember(_v2, TrustLineAsset((_d, _v1)))
+        else:
+            o += 52
+        return _r, o
     elif _d == 3:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_TrustLineAsset_3[_v1], o
     else:
-        raise _Bad('TrustLineAsset', o - 4)
-    return _new(TrustLineAsset, (_d, _val)), o
+        raise _Bad('TrustLineAsset', o)
 
 
 def s_TrustLineAsset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 40
+        return o + 44
     elif _d == 2:
-        o += 48
+        return o + 52
     elif _d == 3:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('TrustLineAsset', o - 4)
-    return o
+        raise _Bad('TrustLineAsset', o)
 
 
 def d_TrustLineEntryExtensionV2Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TrustLineEntryExtensionV2Ext_0, o + 4
     else:
-        raise _Bad('TrustLineEntryExtensionV2Ext', o - 4)
-    return _new(TrustLineEntryExtensionV2Ext, (_d, _val)), o
+        raise _Bad('TrustLineEntryExtensionV2Ext', o)
 
 
 def s_TrustLineEntryExtensionV2Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('TrustLineEntryExtensionV2Ext', o - 4)
-    return o
+        raise _Bad('TrustLineEntryExtensionV2Ext', o)
 
 
 def d_TrustLineEntryExtensionV2(b, o):
-    _v274, _v275 = _u25(b, o)
+    _v1, _v2 = _u29(b, o)
     o += 8
-    if _v275 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
-    return _new(TrustLineEntryExtensionV2, (_v274, _K_TrustLineEntryExtensionV2Ext_0)), o
+    if _v2 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+    return TrustLineEntryExtensionV2((_v1, _K_TrustLineEntryExtensionV2Ext_0)), o
 
 
 def s_TrustLineEntryExtensionV2(b, o):
@@ -3134,48 +4480,43 @@ def s_TrustLineEntryExtensionV2(b, o):
 
 
 def d_TrustLineEntryV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TrustLineEntryV1Ext_0, o + 4
     elif _d == 2:
-        _v276, _v277 = _u25(b, o)
-        o += 8
-        if _v277 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
-        _val = _new(TrustLineEntryExtensionV2, (_v276, _K_TrustLineEntryExtensionV2Ext_0))
+        _, _v2, _v3 = _u57(b, o)
+        o += 12
+        if _v3 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+        _v1 = TrustLineEntryExtensionV2((_v2, _K_TrustLineEntryExtensionV2Ext_0))
+        return TrustLineEntryV1Ext((_d, _v1)), o
     else:
-        raise _Bad('TrustLineEntryV1Ext', o - 4)
-    return _new(TrustLineEntryV1Ext, (_d, _val)), o
+        raise _Bad('TrustLineEntryV1Ext', o)
 
 
 def s_TrustLineEntryV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 2:
-        o += 8
+        return o + 12
     else:
-        raise _Bad('TrustLineEntryV1Ext', o - 4)
-    return o
+        raise _Bad('TrustLineEntryV1Ext', o)
 
 
 def d_TrustLineEntryV1(b, o):
-    _v278, _v279 = _u26(b, o)
-    o += 16
-    _v280 = _I32(b, o)[0]
-    o += 4
-    if _v280 == 0:
+    _v1, _v2, _v3 = _u53(b, o)
+    o += 20
+    if _v3 == 0:
         _f1 = _K_TrustLineEntryV1Ext_0
-    elif _v280 == 2:
-        _v282, _v283 = _u25(b, o)
+    elif _v3 == 2:
+        _v5, _v6 = _u29(b, o)
         o += 8
-        if _v283 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
-        _v281 = _new(TrustLineEntryExtensionV2, (_v282, _K_TrustLineEntryExtensionV2Ext_0))
-        _f1 = _new(TrustLineEntryV1Ext, (_v280, _v281))
+        if _v6 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+        _v4 = TrustLineEntryExtensionV2((_v5, _K_TrustLineEntryExtensionV2Ext_0))
+        _f1 = TrustLineEntryV1Ext((_v3, _v4))
     else:
         raise _Bad('TrustLineEntryV1Ext', o - 4)
-    return _new(TrustLineEntryV1, (_new(Liabilities, (_v278, _v279)), _f1)), o
+    return TrustLineEntryV1((Liabilities((_v1, _v2)), _f1)), o
 
 
 def s_TrustLineEntryV1(b, o):
@@ -3185,46 +4526,96 @@ def s_TrustLineEntryV1(b, o):
 
 
 def d_TrustLineEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TrustLineEntryExt_0, o + 4
     elif _d == 1:
-        _val, o = d_TrustLineEntryV1(b, o)
+        _, _v4, _v5, _v6 = _u54(b, o)
+        o += 24
+        if _v6 == 0:
+            _v3 = _K_TrustLineEntryV1Ext_0
+        elif _v6 == 2:
+            _v8, _v9 = _u29(b, o)
+            o += 8
+            if _v9 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+            _v7 = TrustLineEntryExtensionV2((_v8, _K_TrustLineEntryExtensionV2Ext_0))
+            _v3 = TrustLineEntryV1Ext((_v6, _v7))
+        else:
+            raise _Bad('TrustLineEntryV1Ext', o - 4)
+        _v1 = TrustLineEntryV1((Liabilities((_v4, _v5)), _v3))
+        return TrustLineEntryExt((_d, _v1)), o
     else:
-        raise _Bad('TrustLineEntryExt', o - 4)
-    return _new(TrustLineEntryExt, (_d, _val)), o
+        raise _Bad('TrustLineEntryExt', o)
 
 
 def s_TrustLineEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_TrustLineEntryV1(b, o)
+        return o
     else:
-        raise _Bad('TrustLineEntryExt', o - 4)
-    return o
+        raise _Bad('TrustLineEntryExt', o)
 
 
 def d_TrustLineEntry(b, o):
-    _v284, _v285 = _u6(b, o)
-    o += 36
-    if _v284 != 0: raise _Bad('PublicKey', o)
-    _f1, o = d_TrustLineAsset(b, o)
-    _v286, _v287, _v288 = _u30(b, o)
-    o += 20
-    _v289 = _I32(b, o)[0]
-    o += 4
-    if _v289 == 0:
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 0:
+        _f1 = _K_TrustLineAsset_0
+    elif _v3 == 1:
+        _v5 = b[o:o + 40]
+        _f1 = _I_TrustLineAsset_1.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u45(b, o)
+            o += 40
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_TrustLineAsset_1.remember(_v5, TrustLineAsset((_v3, _v4)))
+        else:
+            o += 40
+    elif _v3 == 2:
+        _v5 = b[o:o + 48]
+        _f1 = _I_TrustLineAsset_2.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u46(b, o)
+            o += 48
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_TrustLineAsset_2.remember(_v5, TrustLineAsset((_v3, _v4)))
+        else:
+            o += 48
+    elif _v3 == 3:
+        _v4 = b[o:o + 32]
+        o += 32
+        _f1 = _I_TrustLineAsset_3[_v4]
+    else:
+        raise _Bad('TrustLineAsset', o - 4)
+    _v9, _v10, _v11, _v12 = _u59(b, o)
+    o += 24
+    if _v12 == 0:
         _f5 = _K_TrustLineEntryExt_0
-    elif _v289 == 1:
-        _v290, o = d_TrustLineEntryV1(b, o)
-        _f5 = _new(TrustLineEntryExt, (_v289, _v290))
+    elif _v12 == 1:
+        _v16, _v17, _v18 = _u53(b, o)
+        o += 20
+        if _v18 == 0:
+            _v15 = _K_TrustLineEntryV1Ext_0
+        elif _v18 == 2:
+            _v20, _v21 = _u29(b, o)
+            o += 8
+            if _v21 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+            _v19 = TrustLineEntryExtensionV2((_v20, _K_TrustLineEntryExtensionV2Ext_0))
+            _v15 = TrustLineEntryV1Ext((_v18, _v19))
+        else:
+            raise _Bad('TrustLineEntryV1Ext', o - 4)
+        _v13 = TrustLineEntryV1((Liabilities((_v16, _v17)), _v15))
+        _f5 = TrustLineEntryExt((_v12, _v13))
     else:
         raise _Bad('TrustLineEntryExt', o - 4)
-    return _new(TrustLineEntry, (_new(PublicKey, (_v284, _v285)), _f1, _v286, _v287, _v288, _f5)), o
+    return TrustLineEntry((_I_PublicKey_0[_v2], _f1, _v9, _v10, _v11, _f5)), o
 
 
 def s_TrustLineEntry(b, o):
@@ -3236,69 +4627,83 @@ def s_TrustLineEntry(b, o):
 
 
 def d_OfferEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_OfferEntryExt_0, o + 4
     else:
-        raise _Bad('OfferEntryExt', o - 4)
-    return _new(OfferEntryExt, (_d, _val)), o
+        raise _Bad('OfferEntryExt', o)
 
 
 def s_OfferEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('OfferEntryExt', o - 4)
-    return o
+        raise _Bad('OfferEntryExt', o)
 
 
 def d_OfferEntry(b, o):
-    _v291, _v292, _v293 = _u31(b, o)
-    o += 44
-    if _v291 != 0: raise _Bad('PublicKey', o)
-    _v294 = _I32(b, o)[0]
-    o += 4
-    if _v294 == 0:
+    _v1, _v2, _v3, _v4 = _u60(b, o)
+    o += 48
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v4 == 0:
         _f2 = _K_Asset_0
-    elif _v294 == 1:
-        _v296, _v297, _v298 = _u23(b, o)
-        o += 40
-        if _v297 != 0: raise _Bad('PublicKey', o)
-        _v295 = _new(AlphaNum4, (_v296, _new(PublicKey, (_v297, _v298))))
-        _f2 = _new(Asset, (_v294, _v295))
-    elif _v294 == 2:
-        _v300, _v301, _v302 = _u24(b, o)
-        o += 48
-        if _v301 != 0: raise _Bad('PublicKey', o)
-        _v299 = _new(AlphaNum12, (_v300, _new(PublicKey, (_v301, _v302))))
-        _f2 = _new(Asset, (_v294, _v299))
+    elif _v4 == 1:
+        _v6 = b[o:o + 40]
+        _f2 = _I_Asset_1.get(_v6)
+        if _f2 is None:
+            _v7, _v8, _v9 = _u45(b, o)
+            o += 40
+            if _v8 != 0: raise _Bad('PublicKey', o)
+            _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+            _f2 = _I_Asset_1.remember(_v6, Asset((_v4, _v5)))
+        else:
+            o += 40
+    elif _v4 == 2:
+        _v6 = b[o:o + 48]
+        _f2 = _I_Asset_2.get(_v6)
+        if _f2 is None:
+            _v7, _v8, _v9 = _u46(b, o)
+            o += 48
+            if _v8 != 0: raise _Bad('PublicKey', o)
+            _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+            _f2 = _I_Asset_2.remember(_v6, Asset((_v4, _v5)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v303 = _I32(b, o)[0]
-    o += 4
-    if _v303 == 0:
+    _v10, = _I32(b, o)
+    if _v10 == 0:
         _f3 = _K_Asset_0
-    elif _v303 == 1:
-        _v305, _v306, _v307 = _u23(b, o)
-        o += 40
-        if _v306 != 0: raise _Bad('PublicKey', o)
-        _v304 = _new(AlphaNum4, (_v305, _new(PublicKey, (_v306, _v307))))
-        _f3 = _new(Asset, (_v303, _v304))
-    elif _v303 == 2:
-        _v309, _v310, _v311 = _u24(b, o)
-        o += 48
-        if _v310 != 0: raise _Bad('PublicKey', o)
-        _v308 = _new(AlphaNum12, (_v309, _new(PublicKey, (_v310, _v311))))
-        _f3 = _new(Asset, (_v303, _v308))
+        o += 4
+    elif _v10 == 1:
+        _v12 = b[o:o + 44]
+        _f3 = _I_Asset_1.get(_v12)
+        if _f3 is None:
+            _, _v13, _v14, _v15 = _u47(b, o)
+            o += 44
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            _v11 = AlphaNum4((_v13, _I_PublicKey_0[_v15]))
+            _f3 = _I_Asset_1.remember(_v12, Asset((_v10, _v11)))
+        else:
+            o += 44
+    elif _v10 == 2:
+        _v12 = b[o:o + 52]
+        _f3 = _I_Asset_2.get(_v12)
+        if _f3 is None:
+            _, _v13, _v14, _v15 = _u48(b, o)
+            o += 52
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            _v11 = AlphaNum12((_v13, _I_PublicKey_0[_v15]))
+            _f3 = _I_Asset_2.remember(_v12, Asset((_v10, _v11)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v312, _v313, _v314, _v315, _v316 = _u32(b, o)
+        raise _Bad('Asset', o)
+    _v16, _v17, _v18, _v19, _v20 = _u61(b, o)
     o += 24
-    if _v316 != 0: raise _Bad('OfferEntryExt', o)
-    return _new(OfferEntry, (_new(PublicKey, (_v291, _v292)), _v293, _f2, _f3, _v312, _new(Price, (_v313, _v314)), _v315, _K_OfferEntryExt_0)), o
+    if _v20 != 0: raise _Bad('OfferEntryExt', o)
+    return OfferEntry((_I_PublicKey_0[_v2], _v3, _f2, _f3, _v16, Price((_v17, _v18)), _v19, _K_OfferEntryExt_0)), o
 
 
 def s_OfferEntry(b, o):
@@ -3312,41 +4717,40 @@ def s_OfferEntry(b, o):
 
 
 def d_DataEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_DataEntryExt_0, o + 4
     else:
-        raise _Bad('DataEntryExt', o - 4)
-    return _new(DataEntryExt, (_d, _val)), o
+        raise _Bad('DataEntryExt', o)
 
 
 def s_DataEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('DataEntryExt', o - 4)
-    return o
+        raise _Bad('DataEntryExt', o)
 
 
 def d_DataEntry(b, o):
-    _v317, _v318 = _u6(b, o)
-    o += 36
-    if _v317 != 0: raise _Bad('PublicKey', o)
-    _n = _U32(b, o)[0]
+    _v1, _v2, _v3 = _u6(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 > 64: raise _Bad('DataEntry', o)
+    _e = o + _v3
+    _f1 = b[o:_e]
+    o += (_v3 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('DataEntry', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f2 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('DataEntry', o)
-    _f2 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    _v319, = _u16(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+    _v4, = _u28(b, o)
     o += 4
-    if _v319 != 0: raise _Bad('DataEntryExt', o)
-    return _new(DataEntry, (_new(PublicKey, (_v317, _v318)), _f1, _f2, _K_DataEntryExt_0)), o
+    if _v4 != 0: raise _Bad('DataEntryExt', o)
+    return DataEntry((_I_PublicKey_0[_v2], _f1, _f2, _K_DataEntryExt_0)), o
 
 
 def s_DataEntry(b, o):
@@ -3358,89 +4762,102 @@ def s_DataEntry(b, o):
 
 
 def d_ClaimPredicate(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 3:
         if _d == 0:
-            _val = None
+            return _K_ClaimPredicate_0, o + 4
         elif _d == 1:
-            _c = _U32(b, o)[0]
-            o += 4
-            if _c > 2 or _c * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
-            _val = []
-            _ap = _val.append
-            for _ in range(_c):
-                _v320, o = d_ClaimPredicate(b, o)
-                _ap(_v320)
+            _, _v2 = _u18(b, o)
+            o += 8
+            if _v2:
+                if _v2 > 2 or _v2 * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
+                _v1 = []
+                _ap = _v1.append
+                for _ in range(_v2):
+                    _v3, o = d_ClaimPredicate(b, o)
+                    _ap(_v3)
+            else:
+                _v1 = []
+            return ClaimPredicate((_d, _v1)), o
         elif _d == 2:
-            _c = _U32(b, o)[0]
-            o += 4
-            if _c > 2 or _c * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
-            _val = []
-            _ap = _val.append
-            for _ in range(_c):
-                _v321, o = d_ClaimPredicate(b, o)
-                _ap(_v321)
+            _, _v2 = _u18(b, o)
+            o += 8
+            if _v2:
+                if _v2 > 2 or _v2 * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
+                _v1 = []
+                _ap = _v1.append
+                for _ in range(_v2):
+                    _v3, o = d_ClaimPredicate(b, o)
+                    _ap(_v3)
+            else:
+                _v1 = []
+            return ClaimPredicate((_d, _v1)), o
         else:
-            raise _Bad('ClaimPredicate', o - 4)
+            raise _Bad('ClaimPredicate', o)
     else:
         if _d == 3:
-            _v322 = _U32(b, o)[0]
-            o += 4
-            if _v322:
-                if _v322 != 1: raise _Bad('ClaimPredicate', o)
-                _val, o = d_ClaimPredicate(b, o)
+            _, _v2 = _u18(b, o)
+            o += 8
+            if _v2:
+                if _v2 != 1: raise _Bad('ClaimPredicate', o)
+                _v1, o = d_ClaimPredicate(b, o)
             else:
-                _val = None
+                _v1 = None
+            return ClaimPredicate((_d, _v1)), o
         elif _d == 4:
-            _val = _u10(b, o)[0]
-            o += 8
+            _, _v1 = _u21(b, o)
+            o += 12
+            return ClaimPredicate((_d, _v1)), o
         elif _d == 5:
-            _val = _u10(b, o)[0]
-            o += 8
+            _, _v1 = _u21(b, o)
+            o += 12
+            return ClaimPredicate((_d, _v1)), o
         else:
-            raise _Bad('ClaimPredicate', o - 4)
-    return _new(ClaimPredicate, (_d, _val)), o
+            raise _Bad('ClaimPredicate', o)
 
 
 def s_ClaimPredicate(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c > 2 or _c * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
         for _ in range(_c):
             o = s_ClaimPredicate(b, o)
+        return o
     elif _d == 2:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c > 2 or _c * 4 > len(b) - o: raise _Bad('ClaimPredicate', o)
         for _ in range(_c):
             o = s_ClaimPredicate(b, o)
+        return o
     elif _d == 3:
-        _v323 = _U32(b, o)[0]
         o += 4
-        if _v323:
-            if _v323 != 1: raise _Bad('ClaimPredicate', o)
+        _v3, = _U32(b, o)
+        o += 4
+        if _v3:
+            if _v3 != 1: raise _Bad('ClaimPredicate', o)
             o = s_ClaimPredicate(b, o)
+        return o
     elif _d == 4:
-        o += 8
+        return o + 12
     elif _d == 5:
-        o += 8
+        return o + 12
     else:
-        raise _Bad('ClaimPredicate', o - 4)
-    return o
+        raise _Bad('ClaimPredicate', o)
 
 
 def d_ClaimantV0(b, o):
-    _v324, _v325 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v324 != 0: raise _Bad('PublicKey', o)
+    if _v1 != 0: raise _Bad('PublicKey', o)
     _f1, o = d_ClaimPredicate(b, o)
-    return _new(ClaimantV0, (_new(PublicKey, (_v324, _v325)), _f1)), o
+    return ClaimantV0((_I_PublicKey_0[_v2], _f1)), o
 
 
 def s_ClaimantV0(b, o):
@@ -3450,50 +4867,49 @@ def s_ClaimantV0(b, o):
 
 
 def d_Claimant(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ClaimantV0(b, o)
+        _, _v4, _v5 = _u35(b, o)
+        o += 40
+        if _v4 != 0: raise _Bad('PublicKey', o)
+        _v3, o = d_ClaimPredicate(b, o)
+        _v1 = ClaimantV0((_I_PublicKey_0[_v5], _v3))
+        return Claimant((_d, _v1)), o
     else:
-        raise _Bad('Claimant', o - 4)
-    return _new(Claimant, (_d, _val)), o
+        raise _Bad('Claimant', o)
 
 
 def s_Claimant(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ClaimantV0(b, o)
+        return o
     else:
-        raise _Bad('Claimant', o - 4)
-    return o
+        raise _Bad('Claimant', o)
 
 
 def d_ClaimableBalanceEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_ClaimableBalanceEntryExtensionV1Ext_0, o + 4
     else:
-        raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o - 4)
-    return _new(ClaimableBalanceEntryExtensionV1Ext, (_d, _val)), o
+        raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
 
 
 def s_ClaimableBalanceEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o - 4)
-    return o
+        raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
 
 
 def d_ClaimableBalanceEntryExtensionV1(b, o):
-    _v326, _v327 = _u33(b, o)
+    _v1, _v2 = _u18(b, o)
     o += 8
-    if _v326 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
-    return _new(ClaimableBalanceEntryExtensionV1, (_K_ClaimableBalanceEntryExtensionV1Ext_0, _v327)), o
+    if _v1 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+    return ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v2)), o
 
 
 def s_ClaimableBalanceEntryExtensionV1(b, o):
@@ -3501,82 +4917,88 @@ def s_ClaimableBalanceEntryExtensionV1(b, o):
 
 
 def d_ClaimableBalanceEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_ClaimableBalanceEntryExt_0, o + 4
     elif _d == 1:
-        _v328, _v329 = _u33(b, o)
-        o += 8
-        if _v328 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
-        _val = _new(ClaimableBalanceEntryExtensionV1, (_K_ClaimableBalanceEntryExtensionV1Ext_0, _v329))
+        _, _v2, _v3 = _u62(b, o)
+        o += 12
+        if _v2 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+        _v1 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v3))
+        return ClaimableBalanceEntryExt((_d, _v1)), o
     else:
-        raise _Bad('ClaimableBalanceEntryExt', o - 4)
-    return _new(ClaimableBalanceEntryExt, (_d, _val)), o
+        raise _Bad('ClaimableBalanceEntryExt', o)
 
 
 def s_ClaimableBalanceEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 8
+        return o + 12
     else:
-        raise _Bad('ClaimableBalanceEntryExt', o - 4)
-    return o
+        raise _Bad('ClaimableBalanceEntryExt', o)
 
 
 def d_ClaimableBalanceEntry(b, o):
-    _v330, _v331 = _u6(b, o)
-    o += 36
-    if _v330 != 0: raise _Bad('ClaimableBalanceID', o)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 10 or _c * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v332, o = d_Claimant(b, o)
-        _ap(_v332)
-    _v333 = _I32(b, o)[0]
-    o += 4
-    if _v333 == 0:
-        _f2 = _K_Asset_0
-    elif _v333 == 1:
-        _v335, _v336, _v337 = _u23(b, o)
-        o += 40
-        if _v336 != 0: raise _Bad('PublicKey', o)
-        _v334 = _new(AlphaNum4, (_v335, _new(PublicKey, (_v336, _v337))))
-        _f2 = _new(Asset, (_v333, _v334))
-    elif _v333 == 2:
-        _v339, _v340, _v341 = _u24(b, o)
-        o += 48
-        if _v340 != 0: raise _Bad('PublicKey', o)
-        _v338 = _new(AlphaNum12, (_v339, _new(PublicKey, (_v340, _v341))))
-        _f2 = _new(Asset, (_v333, _v338))
+    _v1, _v2, _v3 = _u6(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('ClaimableBalanceID', o)
+    if _v3:
+        if _v3 > 10 or _v3 * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v3):
+            _v4, o = d_Claimant(b, o)
+            _ap(_v4)
     else:
-        raise _Bad('Asset', o - 4)
-    _v342, = _u10(b, o)
-    o += 8
-    _v343 = _I32(b, o)[0]
-    o += 4
-    if _v343 == 0:
+        _f1 = []
+    _v5, = _I32(b, o)
+    if _v5 == 0:
+        _f2 = _K_Asset_0
+        o += 4
+    elif _v5 == 1:
+        _v7 = b[o:o + 44]
+        _f2 = _I_Asset_1.get(_v7)
+        if _f2 is None:
+            _, _v8, _v9, _v10 = _u47(b, o)
+            o += 44
+            if _v9 != 0: raise _Bad('PublicKey', o)
+            _v6 = AlphaNum4((_v8, _I_PublicKey_0[_v10]))
+            _f2 = _I_Asset_1.remember(_v7, Asset((_v5, _v6)))
+        else:
+            o += 44
+    elif _v5 == 2:
+        _v7 = b[o:o + 52]
+        _f2 = _I_Asset_2.get(_v7)
+        if _f2 is None:
+            _, _v8, _v9, _v10 = _u48(b, o)
+            o += 52
+            if _v9 != 0: raise _Bad('PublicKey', o)
+            _v6 = AlphaNum12((_v8, _I_PublicKey_0[_v10]))
+            _f2 = _I_Asset_2.remember(_v7, Asset((_v5, _v6)))
+        else:
+            o += 52
+    else:
+        raise _Bad('Asset', o)
+    _v11, _v12 = _u63(b, o)
+    o += 12
+    if _v12 == 0:
         _f4 = _K_ClaimableBalanceEntryExt_0
-    elif _v343 == 1:
-        _v345, _v346 = _u33(b, o)
+    elif _v12 == 1:
+        _v14, _v15 = _u18(b, o)
         o += 8
-        if _v345 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
-        _v344 = _new(ClaimableBalanceEntryExtensionV1, (_K_ClaimableBalanceEntryExtensionV1Ext_0, _v346))
-        _f4 = _new(ClaimableBalanceEntryExt, (_v343, _v344))
+        if _v14 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+        _v13 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v15))
+        _f4 = ClaimableBalanceEntryExt((_v12, _v13))
     else:
         raise _Bad('ClaimableBalanceEntryExt', o - 4)
-    return _new(ClaimableBalanceEntry, (_new(ClaimableBalanceID, (_v330, _v331)), _f1, _f2, _v342, _f4)), o
+    return ClaimableBalanceEntry((ClaimableBalanceID((_v1, _v2)), _f1, _f2, _v11, _f4)), o
 
 
 def s_ClaimableBalanceEntry(b, o):
     o = s_ClaimableBalanceID(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 10 or _c * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
     for _ in range(_c):
@@ -3588,45 +5010,65 @@ def s_ClaimableBalanceEntry(b, o):
 
 
 def d_LiquidityPoolConstantProductParameters(b, o):
-    _v347 = _I32(b, o)[0]
-    o += 4
-    if _v347 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v347 == 1:
-        _v349, _v350, _v351 = _u23(b, o)
-        o += 40
-        if _v350 != 0: raise _Bad('PublicKey', o)
-        _v348 = _new(AlphaNum4, (_v349, _new(PublicKey, (_v350, _v351))))
-        _f0 = _new(Asset, (_v347, _v348))
-    elif _v347 == 2:
-        _v353, _v354, _v355 = _u24(b, o)
-        o += 48
-        if _v354 != 0: raise _Bad('PublicKey', o)
-        _v352 = _new(AlphaNum12, (_v353, _new(PublicKey, (_v354, _v355))))
-        _f0 = _new(Asset, (_v347, _v352))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v356 = _I32(b, o)[0]
-    o += 4
-    if _v356 == 0:
+        raise _Bad('Asset', o)
+    _v7, = _I32(b, o)
+    if _v7 == 0:
         _f1 = _K_Asset_0
-    elif _v356 == 1:
-        _v358, _v359, _v360 = _u23(b, o)
-        o += 40
-        if _v359 != 0: raise _Bad('PublicKey', o)
-        _v357 = _new(AlphaNum4, (_v358, _new(PublicKey, (_v359, _v360))))
-        _f1 = _new(Asset, (_v356, _v357))
-    elif _v356 == 2:
-        _v362, _v363, _v364 = _u24(b, o)
-        o += 48
-        if _v363 != 0: raise _Bad('PublicKey', o)
-        _v361 = _new(AlphaNum12, (_v362, _new(PublicKey, (_v363, _v364))))
-        _f1 = _new(Asset, (_v356, _v361))
+        o += 4
+    elif _v7 == 1:
+        _v9 = b[o:o + 44]
+        _f1 = _I_Asset_1.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u47(b, o)
+            o += 44
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 44
+    elif _v7 == 2:
+        _v9 = b[o:o + 52]
+        _f1 = _I_Asset_2.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u48(b, o)
+            o += 52
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v365, = _u16(b, o)
+        raise _Bad('Asset', o)
+    _v13, = _u28(b, o)
     o += 4
-    return _new(LiquidityPoolConstantProductParameters, (_f0, _f1, _v365)), o
+    return LiquidityPoolConstantProductParameters((_f0, _f1, _v13)), o
 
 
 def s_LiquidityPoolConstantProductParameters(b, o):
@@ -3638,9 +5080,9 @@ def s_LiquidityPoolConstantProductParameters(b, o):
 
 def d_LiquidityPoolEntryConstantProduct(b, o):
     _f0, o = d_LiquidityPoolConstantProductParameters(b, o)
-    _v366, _v367, _v368, _v369 = _u34(b, o)
+    _v1, _v2, _v3, _v4 = _u64(b, o)
     o += 32
-    return _new(LiquidityPoolEntryConstantProduct, (_f0, _v366, _v367, _v368, _v369)), o
+    return LiquidityPoolEntryConstantProduct((_f0, _v1, _v2, _v3, _v4)), o
 
 
 def s_LiquidityPoolEntryConstantProduct(b, o):
@@ -3650,36 +5092,40 @@ def s_LiquidityPoolEntryConstantProduct(b, o):
 
 
 def d_LiquidityPoolEntryBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_LiquidityPoolEntryConstantProduct(b, o)
+        o += 4
+        _v2, o = d_LiquidityPoolConstantProductParameters(b, o)
+        _v7, _v8, _v9, _v10 = _u64(b, o)
+        o += 32
+        _v1 = LiquidityPoolEntryConstantProduct((_v2, _v7, _v8, _v9, _v10))
+        return LiquidityPoolEntryBody((_d, _v1)), o
     else:
-        raise _Bad('LiquidityPoolEntryBody', o - 4)
-    return _new(LiquidityPoolEntryBody, (_d, _val)), o
+        raise _Bad('LiquidityPoolEntryBody', o)
 
 
 def s_LiquidityPoolEntryBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LiquidityPoolEntryConstantProduct(b, o)
+        return o
     else:
-        raise _Bad('LiquidityPoolEntryBody', o - 4)
-    return o
+        raise _Bad('LiquidityPoolEntryBody', o)
 
 
 def d_LiquidityPoolEntry(b, o):
-    _v370, = _u1(b, o)
-    o += 32
-    _v371 = _I32(b, o)[0]
-    o += 4
-    if _v371 == 0:
-        _v372, o = d_LiquidityPoolEntryConstantProduct(b, o)
-        _f1 = _new(LiquidityPoolEntryBody, (_v371, _v372))
+    _v1, _v2 = _u65(b, o)
+    o += 36
+    if _v2 == 0:
+        _v4, o = d_LiquidityPoolConstantProductParameters(b, o)
+        _v9, _v10, _v11, _v12 = _u64(b, o)
+        o += 32
+        _v3 = LiquidityPoolEntryConstantProduct((_v4, _v9, _v10, _v11, _v12))
+        _f1 = LiquidityPoolEntryBody((_v2, _v3))
     else:
         raise _Bad('LiquidityPoolEntryBody', o - 4)
-    return _new(LiquidityPoolEntry, (_v370, _f1)), o
+    return LiquidityPoolEntry((_v1, _f1)), o
 
 
 def s_LiquidityPoolEntry(b, o):
@@ -3689,16 +5135,16 @@ def s_LiquidityPoolEntry(b, o):
 
 
 def d_ContractDataEntry(b, o):
-    _v373, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v373 != 0: raise _Bad('ExtensionPoint', o)
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
     _f1, o = d_SCAddress(b, o)
     _f2, o = d_SCVal(b, o)
-    _v374, = _u16(b, o)
+    _v2, = _u28(b, o)
     o += 4
-    if _v374 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
+    if _v2 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
     _f4, o = d_SCVal(b, o)
-    return _new(ContractDataEntry, (_K_ExtensionPoint_0, _f1, _f2, _v374, _f4)), o
+    return ContractDataEntry((_K_ExtensionPoint_0, _f1, _f2, _v2, _f4)), o
 
 
 def s_ContractDataEntry(b, o):
@@ -3711,10 +5157,10 @@ def s_ContractDataEntry(b, o):
 
 
 def d_ContractCodeCostInputs(b, o):
-    _v375, _v376, _v377, _v378, _v379, _v380, _v381, _v382, _v383, _v384, _v385 = _u35(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11 = _u66(b, o)
     o += 44
-    if _v375 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(ContractCodeCostInputs, (_K_ExtensionPoint_0, _v376, _v377, _v378, _v379, _v380, _v381, _v382, _v383, _v384, _v385)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return ContractCodeCostInputs((_K_ExtensionPoint_0, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)), o
 
 
 def s_ContractCodeCostInputs(b, o):
@@ -3722,11 +5168,11 @@ def s_ContractCodeCostInputs(b, o):
 
 
 def d_ContractCodeEntryV1(b, o):
-    _v386, _v387, _v388, _v389, _v390, _v391, _v392, _v393, _v394, _v395, _v396, _v397 = _u36(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12 = _u67(b, o)
     o += 48
-    if _v386 != 0: raise _Bad('ExtensionPoint', o)
-    if _v387 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(ContractCodeEntryV1, (_K_ExtensionPoint_0, _new(ContractCodeCostInputs, (_K_ExtensionPoint_0, _v388, _v389, _v390, _v391, _v392, _v393, _v394, _v395, _v396, _v397)))), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    if _v2 != 0: raise _Bad('ExtensionPoint', o)
+    return ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)))), o
 
 
 def s_ContractCodeEntryV1(b, o):
@@ -3734,53 +5180,51 @@ def s_ContractCodeEntryV1(b, o):
 
 
 def d_ContractCodeEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_ContractCodeEntryExt_0, o + 4
     elif _d == 1:
-        _v398, _v399, _v400, _v401, _v402, _v403, _v404, _v405, _v406, _v407, _v408, _v409 = _u36(b, o)
-        o += 48
-        if _v398 != 0: raise _Bad('ExtensionPoint', o)
-        if _v399 != 0: raise _Bad('ExtensionPoint', o)
-        _val = _new(ContractCodeEntryV1, (_K_ExtensionPoint_0, _new(ContractCodeCostInputs, (_K_ExtensionPoint_0, _v400, _v401, _v402, _v403, _v404, _v405, _v406, _v407, _v408, _v409))))
+        _, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13 = _u68(b, o)
+        o += 52
+        if _v2 != 0: raise _Bad('ExtensionPoint', o)
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        _v1 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13))))
+        return ContractCodeEntryExt((_d, _v1)), o
     else:
-        raise _Bad('ContractCodeEntryExt', o - 4)
-    return _new(ContractCodeEntryExt, (_d, _val)), o
+        raise _Bad('ContractCodeEntryExt', o)
 
 
 def s_ContractCodeEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 48
+        return o + 52
     else:
-        raise _Bad('ContractCodeEntryExt', o - 4)
-    return o
+        raise _Bad('ContractCodeEntryExt', o)
 
 
 def d_ContractCodeEntry(b, o):
-    _v410 = _I32(b, o)[0]
-    o += 4
-    if _v410 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_ContractCodeEntryExt_0
-    elif _v410 == 1:
-        _v412, _v413, _v414, _v415, _v416, _v417, _v418, _v419, _v420, _v421, _v422, _v423 = _u36(b, o)
-        o += 48
-        if _v412 != 0: raise _Bad('ExtensionPoint', o)
-        if _v413 != 0: raise _Bad('ExtensionPoint', o)
-        _v411 = _new(ContractCodeEntryV1, (_K_ExtensionPoint_0, _new(ContractCodeCostInputs, (_K_ExtensionPoint_0, _v414, _v415, _v416, _v417, _v418, _v419, _v420, _v421, _v422, _v423))))
-        _f0 = _new(ContractCodeEntryExt, (_v410, _v411))
+        o += 4
+    elif _v1 == 1:
+        _, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14 = _u68(b, o)
+        o += 52
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        if _v4 != 0: raise _Bad('ExtensionPoint', o)
+        _v2 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14))))
+        _f0 = ContractCodeEntryExt((_v1, _v2))
     else:
-        raise _Bad('ContractCodeEntryExt', o - 4)
-    _v424, = _u1(b, o)
-    o += 32
-    _n = _U32(b, o)[0]
-    _f2 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(ContractCodeEntry, (_f0, _v424, _f2)), o
+        raise _Bad('ContractCodeEntryExt', o)
+    _v15, _v16 = _u1(b, o)
+    o += 36
+    _e = o + _v16
+    _f2 = b[o:_e]
+    o += (_v16 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractCodeEntry', _e)
+    return ContractCodeEntry((_f0, _v15, _f2)), o
 
 
 def s_ContractCodeEntry(b, o):
@@ -3791,9 +5235,9 @@ def s_ContractCodeEntry(b, o):
 
 
 def d_TTLEntry(b, o):
-    _v425, _v426 = _u37(b, o)
+    _v1, _v2 = _u1(b, o)
     o += 36
-    return _new(TTLEntry, (_v425, _v426)), o
+    return TTLEntry((_v1, _v2)), o
 
 
 def s_TTLEntry(b, o):
@@ -3801,160 +5245,731 @@ def s_TTLEntry(b, o):
 
 
 def d_LedgerEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerEntryExtensionV1Ext_0, o + 4
     else:
-        raise _Bad('LedgerEntryExtensionV1Ext', o - 4)
-    return _new(LedgerEntryExtensionV1Ext, (_d, _val)), o
+        raise _Bad('LedgerEntryExtensionV1Ext', o)
 
 
 def s_LedgerEntryExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('LedgerEntryExtensionV1Ext', o - 4)
-    return o
+        raise _Bad('LedgerEntryExtensionV1Ext', o)
 
 
 def d_LedgerEntryExtensionV1(b, o):
-    _v427 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v427:
-        if _v427 != 1: raise _Bad('LedgerEntryExtensionV1', o)
-        _v428, _v429 = _u6(b, o)
+    if _v1:
+        if _v1 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+        _v2, _v3 = _u5(b, o)
         o += 36
-        if _v428 != 0: raise _Bad('PublicKey', o)
-        _f0 = _new(PublicKey, (_v428, _v429))
+        if _v2 != 0: raise _Bad('PublicKey', o)
+        _f0 = _I_PublicKey_0[_v3]
     else:
         _f0 = None
-    _v430, = _u16(b, o)
+    _v4, = _u28(b, o)
     o += 4
-    if _v430 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
-    return _new(LedgerEntryExtensionV1, (_f0, _K_LedgerEntryExtensionV1Ext_0)), o
+    if _v4 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
+    return LedgerEntryExtensionV1((_f0, _K_LedgerEntryExtensionV1Ext_0)), o
 
 
 def s_LedgerEntryExtensionV1(b, o):
-    _v431 = _U32(b, o)[0]
+    _v5, = _U32(b, o)
     o += 4
-    if _v431:
-        if _v431 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+    if _v5:
+        if _v5 != 1: raise _Bad('LedgerEntryExtensionV1', o)
         o = s_PublicKey(b, o)
     o = s_LedgerEntryExtensionV1Ext(b, o)
     return o
 
 
 def d_LedgerEntryData(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 5:
         if _d < 2:
             if _d == 0:
-                _val, o = d_AccountEntry(b, o)
+                _, _v12, _v13, _v14, _v15, _v16, _v17 = _u69(b, o)
+                o += 64
+                if _v12 != 0: raise _Bad('PublicKey', o)
+                if _v17:
+                    if _v17 != 1: raise _Bad('AccountEntry', o)
+                    _v18, _v19 = _u5(b, o)
+                    o += 36
+                    if _v18 != 0: raise _Bad('PublicKey', o)
+                    _v6 = _I_PublicKey_0[_v19]
+                else:
+                    _v6 = None
+                _v20, _v21 = _u0(b, o)
+                o += 8
+                if _v21 > 32: raise _Bad('AccountEntry', o)
+                _e = o + _v21
+                _v8 = b[o:_e]
+                o += (_v21 + 3) & -4
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AccountEntry', _e)
+                _v22, _v23 = _u56(b, o)
+                o += 8
+                if _v23:
+                    if _v23 > 20 or _v23 * 40 > len(b) - o: raise _Bad('AccountEntry', o)
+                    _v10 = []
+                    _ap = _v10.append
+                    for _ in range(_v23):
+                        _v24, o = d_Signer(b, o)
+                        _ap(_v24)
+                else:
+                    _v10 = []
+                _v25, = _I32(b, o)
+                if _v25 == 0:
+                    _v11 = _K_AccountEntryExt_0
+                    o += 4
+                elif _v25 == 1:
+                    _, _v29, _v30, _v31 = _u54(b, o)
+                    o += 24
+                    if _v31 == 0:
+                        _v28 = _K_AccountEntryExtensionV1Ext_0
+                    elif _v31 == 2:
+                        _v37, _v38, _v39 = _u42(b, o)
+                        o += 12
+                        if _v39:
+                            if _v39 > 20 or _v39 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                            _v35 = []
+                            for _ in range(_v39):
+                                _v41, = _U32(b, o)
+                                o += 4
+                                if _v41:
+                                    if _v41 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                                    _v42, _v43 = _u5(b, o)
+                                    o += 36
+                                    if _v42 != 0: raise _Bad('PublicKey', o)
+                                    _v40 = _I_PublicKey_0[_v43]
+                                else:
+                                    _v40 = None
+                                _v35.append(_v40)
+                        else:
+                            _v35 = []
+                        _v44, = _I32(b, o)
+                        if _v44 == 0:
+                            _v36 = _K_AccountEntryExtensionV2Ext_0
+                            o += 4
+                        elif _v44 == 3:
+                            _v46 = b[o:o + 20]
+                            _v36 = _I_AccountEntryExtensionV2Ext_3.get(_v46)
+                            if _v36 is None:
+                                _, _v47, _v48, _v49 = _u51(b, o)
+                                o += 20
+                                if _v47 != 0: raise _Bad('ExtensionPoint', o)
+                                _v45 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v48, _v49))
+                                _v36 = _I_AccountEntryExtensionV2Ext_3.remember(_v46, AccountEntryExtensionV2Ext((_v44, _v45)))
+                            else:
+                                o += 20
+                        else:
+                            raise _Bad('AccountEntryExtensionV2Ext', o)
+                        _v32 = AccountEntryExtensionV2((_v37, _v38, _v35, _v36))
+                        _v28 = AccountEntryExtensionV1Ext((_v31, _v32))
+                    else:
+                        raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+                    _v26 = AccountEntryExtensionV1((Liabilities((_v29, _v30)), _v28))
+                    _v11 = AccountEntryExt((_v25, _v26))
+                else:
+                    raise _Bad('AccountEntryExt', o)
+                _v1 = AccountEntry((_I_PublicKey_0[_v13], _v14, _v15, _v16, _v6, _v20, _v8, _v22, _v10, _v11))
+                return LedgerEntryData((_d, _v1)), o
             elif _d == 1:
-                _val, o = d_TrustLineEntry(b, o)
+                _, _v8, _v9, _v10 = _u70(b, o)
+                o += 44
+                if _v8 != 0: raise _Bad('PublicKey', o)
+                if _v10 == 0:
+                    _v3 = _K_TrustLineAsset_0
+                elif _v10 == 1:
+                    _v12 = b[o:o + 40]
+                    _v3 = _I_TrustLineAsset_1.get(_v12)
+                    if _v3 is None:
+                        _v13, _v14, _v15 = _u45(b, o)
+                        o += 40
+                        if _v14 != 0: raise _Bad('PublicKey', o)
+                        _v11 = AlphaNum4((_v13, _I_PublicKey_0[_v15]))
+                        _v3 = _I_TrustLineAsset_1.remember(_v12, TrustLineAsset((_v10, _v11)))
+                    else:
+                        o += 40
+                elif _v10 == 2:
+                    _v12 = b[o:o + 48]
+                    _v3 = _I_TrustLineAsset_2.get(_v12)
+                    if _v3 is None:
+                        _v13, _v14, _v15 = _u46(b, o)
+                        o += 48
+                        if _v14 != 0: raise _Bad('PublicKey', o)
+                        _v11 = AlphaNum12((_v13, _I_PublicKey_0[_v15]))
+                        _v3 = _I_TrustLineAsset_2.remember(_v12, TrustLineAsset((_v10, _v11)))
+                    else:
+                        o += 48
+                elif _v10 == 3:
+                    _v11 = b[o:o + 32]
+                    o += 32
+                    _v3 = _I_TrustLineAsset_3[_v11]
+                else:
+                    raise _Bad('TrustLineAsset', o - 4)
+                _v16, _v17, _v18, _v19 = _u59(b, o)
+                o += 24
+                if _v19 == 0:
+                    _v7 = _K_TrustLineEntryExt_0
+                elif _v19 == 1:
+                    _v23, _v24, _v25 = _u53(b, o)
+                    o += 20
+                    if _v25 == 0:
+                        _v22 = _K_TrustLineEntryV1Ext_0
+                    elif _v25 == 2:
+                        _v27, _v28 = _u29(b, o)
+                        o += 8
+                        if _v28 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+                        _v26 = TrustLineEntryExtensionV2((_v27, _K_TrustLineEntryExtensionV2Ext_0))
+                        _v22 = TrustLineEntryV1Ext((_v25, _v26))
+                    else:
+                        raise _Bad('TrustLineEntryV1Ext', o - 4)
+                    _v20 = TrustLineEntryV1((Liabilities((_v23, _v24)), _v22))
+                    _v7 = TrustLineEntryExt((_v19, _v20))
+                else:
+                    raise _Bad('TrustLineEntryExt', o - 4)
+                _v1 = TrustLineEntry((_I_PublicKey_0[_v9], _v3, _v16, _v17, _v18, _v7))
+                return LedgerEntryData((_d, _v1)), o
             else:
-                raise _Bad('LedgerEntryData', o - 4)
+                raise _Bad('LedgerEntryData', o)
         else:
             if _d == 2:
-                _val, o = d_OfferEntry(b, o)
+                o += 4
+                _v1, o = d_OfferEntry(b, o)
+                return LedgerEntryData((_d, _v1)), o
             elif _d == 3:
-                _val, o = d_DataEntry(b, o)
+                _, _v6, _v7, _v8 = _u71(b, o)
+                o += 44
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                if _v8 > 64: raise _Bad('DataEntry', o)
+                _e = o + _v8
+                _v3 = b[o:_e]
+                o += (_v8 + 3) & -4
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+                _n, = _U32(b, o)
+                if _n > 64: raise _Bad('DataEntry', o)
+                _e = o + 4 + _n
+                _v4 = b[o + 4:_e]
+                o += 4 + ((_n + 3) & -4)
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+                _v9, = _u28(b, o)
+                o += 4
+                if _v9 != 0: raise _Bad('DataEntryExt', o)
+                _v1 = DataEntry((_I_PublicKey_0[_v7], _v3, _v4, _K_DataEntryExt_0))
+                return LedgerEntryData((_d, _v1)), o
             elif _d == 4:
-                _val, o = d_ClaimableBalanceEntry(b, o)
+                _, _v7, _v8, _v9 = _u71(b, o)
+                o += 44
+                if _v7 != 0: raise _Bad('ClaimableBalanceID', o)
+                if _v9:
+                    if _v9 > 10 or _v9 * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
+                    _v3 = []
+                    _ap = _v3.append
+                    for _ in range(_v9):
+                        _v10, o = d_Claimant(b, o)
+                        _ap(_v10)
+                else:
+                    _v3 = []
+                _v11, = _I32(b, o)
+                if _v11 == 0:
+                    _v4 = _K_Asset_0
+                    o += 4
+                elif _v11 == 1:
+                    _v13 = b[o:o + 44]
+                    _v4 = _I_Asset_1.get(_v13)
+                    if _v4 is None:
+                        _, _v14, _v15, _v16 = _u47(b, o)
+                        o += 44
+                        if _v15 != 0: raise _Bad('PublicKey', o)
+                        _v12 = AlphaNum4((_v14, _I_PublicKey_0[_v16]))
+                        _v4 = _I_Asset_1.remember(_v13, Asset((_v11, _v12)))
+                    else:
+                        o += 44
+                elif _v11 == 2:
+                    _v13 = b[o:o + 52]
+                    _v4 = _I_Asset_2.get(_v13)
+                    if _v4 is None:
+                        _, _v14, _v15, _v16 = _u48(b, o)
+                        o += 52
+                        if _v15 != 0: raise _Bad('PublicKey', o)
+                        _v12 = AlphaNum12((_v14, _I_PublicKey_0[_v16]))
+                        _v4 = _I_Asset_2.remember(_v13, Asset((_v11, _v12)))
+                    else:
+                        o += 52
+                else:
+                    raise _Bad('Asset', o)
+                _v17, _v18 = _u63(b, o)
+                o += 12
+                if _v18 == 0:
+                    _v6 = _K_ClaimableBalanceEntryExt_0
+                elif _v18 == 1:
+                    _v20, _v21 = _u18(b, o)
+                    o += 8
+                    if _v20 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+                    _v19 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v21))
+                    _v6 = ClaimableBalanceEntryExt((_v18, _v19))
+                else:
+                    raise _Bad('ClaimableBalanceEntryExt', o - 4)
+                _v1 = ClaimableBalanceEntry((ClaimableBalanceID((_v7, _v8)), _v3, _v4, _v17, _v6))
+                return LedgerEntryData((_d, _v1)), o
             else:
-                raise _Bad('LedgerEntryData', o - 4)
+                raise _Bad('LedgerEntryData', o)
     else:
         if _d < 7:
             if _d == 5:
-                _val, o = d_LiquidityPoolEntry(b, o)
+                _, _v4, _v5 = _u58(b, o)
+                o += 40
+                if _v5 == 0:
+                    _v7, o = d_LiquidityPoolConstantProductParameters(b, o)
+                    _v12, _v13, _v14, _v15 = _u64(b, o)
+                    o += 32
+                    _v6 = LiquidityPoolEntryConstantProduct((_v7, _v12, _v13, _v14, _v15))
+                    _v3 = LiquidityPoolEntryBody((_v5, _v6))
+                else:
+                    raise _Bad('LiquidityPoolEntryBody', o - 4)
+                _v1 = LiquidityPoolEntry((_v4, _v3))
+                return LedgerEntryData((_d, _v1)), o
             elif _d == 6:
-                _val, o = d_ContractDataEntry(b, o)
+                _, _v7 = _u29(b, o)
+                o += 8
+                if _v7 != 0: raise _Bad('ExtensionPoint', o)
+                _v3, o = d_SCAddress(b, o)
+                _v4, o = d_SCVal(b, o)
+                _v8, = _u28(b, o)
+                o += 4
+                if _v8 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
+                _v6, o = d_SCVal(b, o)
+                _v1 = ContractDataEntry((_K_ExtensionPoint_0, _v3, _v4, _v8, _v6))
+                return LedgerEntryData((_d, _v1)), o
             else:
-                raise _Bad('LedgerEntryData', o - 4)
+                raise _Bad('LedgerEntryData', o)
         else:
             if _d == 7:
-                _val, o = d_ContractCodeEntry(b, o)
-            elif _d == 8:
-                _val, o = d_ConfigSettingEntry(b, o)
-            elif _d == 9:
-                _v432, _v433 = _u37(b, o)
+                o += 4
+                _v5, = _I32(b, o)
+                if _v5 == 0:
+                    _v2 = _K_ContractCodeEntryExt_0
+                    o += 4
+                elif _v5 == 1:
+                    _, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18 = _u68(b, o)
+                    o += 52
+                    if _v7 != 0: raise _Bad('ExtensionPoint', o)
+                    if _v8 != 0: raise _Bad('ExtensionPoint', o)
+                    _v6 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18))))
+                    _v2 = ContractCodeEntryExt((_v5, _v6))
+                else:
+                    raise _Bad('ContractCodeEntryExt', o)
+                _v19, _v20 = _u1(b, o)
                 o += 36
-                _val = _new(TTLEntry, (_v432, _v433))
+                _e = o + _v20
+                _v4 = b[o:_e]
+                o += (_v20 + 3) & -4
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractCodeEntry', _e)
+                _v1 = ContractCodeEntry((_v2, _v19, _v4))
+                return LedgerEntryData((_d, _v1)), o
+            elif _d == 8:
+                o += 4
+                _v1, o = d_ConfigSettingEntry(b, o)
+                return LedgerEntryData((_d, _v1)), o
+            elif _d == 9:
+                _, _v2, _v3 = _u6(b, o)
+                o += 40
+                _v1 = TTLEntry((_v2, _v3))
+                return LedgerEntryData((_d, _v1)), o
             else:
-                raise _Bad('LedgerEntryData', o - 4)
-    return _new(LedgerEntryData, (_d, _val)), o
+                raise _Bad('LedgerEntryData', o)
 
 
 def s_LedgerEntryData(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_AccountEntry(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_TrustLineEntry(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_OfferEntry(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_DataEntry(b, o)
+        return o
     elif _d == 4:
+        o += 4
         o = s_ClaimableBalanceEntry(b, o)
+        return o
     elif _d == 5:
+        o += 4
         o = s_LiquidityPoolEntry(b, o)
+        return o
     elif _d == 6:
+        o += 4
         o = s_ContractDataEntry(b, o)
+        return o
     elif _d == 7:
+        o += 4
         o = s_ContractCodeEntry(b, o)
+        return o
     elif _d == 8:
+        o += 4
         o = s_ConfigSettingEntry(b, o)
+        return o
     elif _d == 9:
-        o += 36
+        return o + 40
     else:
-        raise _Bad('LedgerEntryData', o - 4)
-    return o
+        raise _Bad('LedgerEntryData', o)
 
 
 def d_LedgerEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerEntryExt_0, o + 4
     elif _d == 1:
-        _val, o = d_LedgerEntryExtensionV1(b, o)
+        o += 4
+        _v4, = _U32(b, o)
+        o += 4
+        if _v4:
+            if _v4 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+            _v5, _v6 = _u5(b, o)
+            o += 36
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = _I_PublicKey_0[_v6]
+        else:
+            _v2 = None
+        _v7, = _u28(b, o)
+        o += 4
+        if _v7 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
+        _v1 = LedgerEntryExtensionV1((_v2, _K_LedgerEntryExtensionV1Ext_0))
+        return LedgerEntryExt((_d, _v1)), o
     else:
-        raise _Bad('LedgerEntryExt', o - 4)
-    return _new(LedgerEntryExt, (_d, _val)), o
+        raise _Bad('LedgerEntryExt', o)
 
 
 def s_LedgerEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_LedgerEntryExtensionV1(b, o)
+        return o
     else:
-        raise _Bad('LedgerEntryExt', o - 4)
-    return o
+        raise _Bad('LedgerEntryExt', o)
 
 
 def d_LedgerEntry(b, o):
-    _v434, = _u0(b, o)
-    o += 4
-    _f1, o = d_LedgerEntryData(b, o)
-    _v435 = _I32(b, o)[0]
-    o += 4
-    if _v435 == 0:
-        _f2 = _K_LedgerEntryExt_0
-    elif _v435 == 1:
-        _v436, o = d_LedgerEntryExtensionV1(b, o)
-        _f2 = _new(LedgerEntryExt, (_v435, _v436))
+    _v1, _v2 = _u72(b, o)
+    o += 8
+    if _v2 == 0:
+        _v14, _v15, _v16, _v17, _v18, _v19 = _u55(b, o)
+        o += 60
+        if _v14 != 0: raise _Bad('PublicKey', o)
+        if _v19:
+            if _v19 != 1: raise _Bad('AccountEntry', o)
+            _v20, _v21 = _u5(b, o)
+            o += 36
+            if _v20 != 0: raise _Bad('PublicKey', o)
+            _v8 = _I_PublicKey_0[_v21]
+        else:
+            _v8 = None
+        _v22, _v23 = _u0(b, o)
+        o += 8
+        if _v23 > 32: raise _Bad('AccountEntry', o)
+        _e = o + _v23
+        _v10 = b[o:_e]
+        o += (_v23 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AccountEntry', _e)
+        _v24, _v25 = _u56(b, o)
+        o += 8
+        if _v25:
+            if _v25 > 20 or _v25 * 40 > len(b) - o: raise _Bad('AccountEntry', o)
+            _v12 = []
+            _ap = _v12.append
+            for _ in range(_v25):
+                _v26, o = d_Signer(b, o)
+                _ap(_v26)
+        else:
+            _v12 = []
+        _v27, = _I32(b, o)
+        if _v27 == 0:
+            _v13 = _K_AccountEntryExt_0
+            o += 4
+        elif _v27 == 1:
+            _, _v31, _v32, _v33 = _u54(b, o)
+            o += 24
+            if _v33 == 0:
+                _v30 = _K_AccountEntryExtensionV1Ext_0
+            elif _v33 == 2:
+                _v39, _v40, _v41 = _u42(b, o)
+                o += 12
+                if _v41:
+                    if _v41 > 20 or _v41 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                    _v37 = []
+                    for _ in range(_v41):
+                        _v43, = _U32(b, o)
+                        o += 4
+                        if _v43:
+                            if _v43 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                            _v44, _v45 = _u5(b, o)
+                            o += 36
+                            if _v44 != 0: raise _Bad('PublicKey', o)
+                            _v42 = _I_PublicKey_0[_v45]
+                        else:
+                            _v42 = None
+                        _v37.append(_v42)
+                else:
+                    _v37 = []
+                _v46, = _I32(b, o)
+                if _v46 == 0:
+                    _v38 = _K_AccountEntryExtensionV2Ext_0
+                    o += 4
+                elif _v46 == 3:
+                    _v48 = b[o:o + 20]
+                    _v38 = _I_AccountEntryExtensionV2Ext_3.get(_v48)
+                    if _v38 is None:
+                        _, _v49, _v50, _v51 = _u51(b, o)
+                        o += 20
+                        if _v49 != 0: raise _Bad('ExtensionPoint', o)
+                        _v47 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v50, _v51))
+                        _v38 = _I_AccountEntryExtensionV2Ext_3.remember(_v48, AccountEntryExtensionV2Ext((_v46, _v47)))
+                    else:
+                        o += 20
+                else:
+                    raise _Bad('AccountEntryExtensionV2Ext', o)
+                _v34 = AccountEntryExtensionV2((_v39, _v40, _v37, _v38))
+                _v30 = AccountEntryExtensionV1Ext((_v33, _v34))
+            else:
+                raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+            _v28 = AccountEntryExtensionV1((Liabilities((_v31, _v32)), _v30))
+            _v13 = AccountEntryExt((_v27, _v28))
+        else:
+            raise _Bad('AccountEntryExt', o)
+        _v3 = AccountEntry((_I_PublicKey_0[_v15], _v16, _v17, _v18, _v8, _v22, _v10, _v24, _v12, _v13))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 1:
+        _v10, _v11, _v12 = _u58(b, o)
+        o += 40
+        if _v10 != 0: raise _Bad('PublicKey', o)
+        if _v12 == 0:
+            _v5 = _K_TrustLineAsset_0
+        elif _v12 == 1:
+            _v14 = b[o:o + 40]
+            _v5 = _I_TrustLineAsset_1.get(_v14)
+            if _v5 is None:
+                _v15, _v16, _v17 = _u45(b, o)
+                o += 40
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum4((_v15, _I_PublicKey_0[_v17]))
+                _v5 = _I_TrustLineAsset_1.remember(_v14, TrustLineAsset((_v12, _v13)))
+            else:
+                o += 40
+        elif _v12 == 2:
+            _v14 = b[o:o + 48]
+            _v5 = _I_TrustLineAsset_2.get(_v14)
+            if _v5 is None:
+                _v15, _v16, _v17 = _u46(b, o)
+                o += 48
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum12((_v15, _I_PublicKey_0[_v17]))
+                _v5 = _I_TrustLineAsset_2.remember(_v14, TrustLineAsset((_v12, _v13)))
+            else:
+                o += 48
+        elif _v12 == 3:
+            _v13 = b[o:o + 32]
+            o += 32
+            _v5 = _I_TrustLineAsset_3[_v13]
+        else:
+            raise _Bad('TrustLineAsset', o - 4)
+        _v18, _v19, _v20, _v21 = _u59(b, o)
+        o += 24
+        if _v21 == 0:
+            _v9 = _K_TrustLineEntryExt_0
+        elif _v21 == 1:
+            _v25, _v26, _v27 = _u53(b, o)
+            o += 20
+            if _v27 == 0:
+                _v24 = _K_TrustLineEntryV1Ext_0
+            elif _v27 == 2:
+                _v29, _v30 = _u29(b, o)
+                o += 8
+                if _v30 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+                _v28 = TrustLineEntryExtensionV2((_v29, _K_TrustLineEntryExtensionV2Ext_0))
+                _v24 = TrustLineEntryV1Ext((_v27, _v28))
+            else:
+                raise _Bad('TrustLineEntryV1Ext', o - 4)
+            _v22 = TrustLineEntryV1((Liabilities((_v25, _v26)), _v24))
+            _v9 = TrustLineEntryExt((_v21, _v22))
+        else:
+            raise _Bad('TrustLineEntryExt', o - 4)
+        _v3 = TrustLineEntry((_I_PublicKey_0[_v11], _v5, _v18, _v19, _v20, _v9))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 2:
+        _v3, o = d_OfferEntry(b, o)
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 3:
+        _v8, _v9, _v10 = _u6(b, o)
+        o += 40
+        if _v8 != 0: raise _Bad('PublicKey', o)
+        if _v10 > 64: raise _Bad('DataEntry', o)
+        _e = o + _v10
+        _v5 = b[o:_e]
+        o += (_v10 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('DataEntry', o)
+        _e = o + 4 + _n
+        _v6 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+        _v11, = _u28(b, o)
+        o += 4
+        if _v11 != 0: raise _Bad('DataEntryExt', o)
+        _v3 = DataEntry((_I_PublicKey_0[_v9], _v5, _v6, _K_DataEntryExt_0))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 4:
+        _v9, _v10, _v11 = _u6(b, o)
+        o += 40
+        if _v9 != 0: raise _Bad('ClaimableBalanceID', o)
+        if _v11:
+            if _v11 > 10 or _v11 * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
+            _v5 = []
+            _ap = _v5.append
+            for _ in range(_v11):
+                _v12, o = d_Claimant(b, o)
+                _ap(_v12)
+        else:
+            _v5 = []
+        _v13, = _I32(b, o)
+        if _v13 == 0:
+            _v6 = _K_Asset_0
+            o += 4
+        elif _v13 == 1:
+            _v15 = b[o:o + 44]
+            _v6 = _I_Asset_1.get(_v15)
+            if _v6 is None:
+                _, _v16, _v17, _v18 = _u47(b, o)
+                o += 44
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+                _v6 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 44
+        elif _v13 == 2:
+            _v15 = b[o:o + 52]
+            _v6 = _I_Asset_2.get(_v15)
+            if _v6 is None:
+                _, _v16, _v17, _v18 = _u48(b, o)
+                o += 52
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+                _v6 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v19, _v20 = _u63(b, o)
+        o += 12
+        if _v20 == 0:
+            _v8 = _K_ClaimableBalanceEntryExt_0
+        elif _v20 == 1:
+            _v22, _v23 = _u18(b, o)
+            o += 8
+            if _v22 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+            _v21 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v23))
+            _v8 = ClaimableBalanceEntryExt((_v20, _v21))
+        else:
+            raise _Bad('ClaimableBalanceEntryExt', o - 4)
+        _v3 = ClaimableBalanceEntry((ClaimableBalanceID((_v9, _v10)), _v5, _v6, _v19, _v8))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 5:
+        _v6, _v7 = _u65(b, o)
+        o += 36
+        if _v7 == 0:
+            _v9, o = d_LiquidityPoolConstantProductParameters(b, o)
+            _v14, _v15, _v16, _v17 = _u64(b, o)
+            o += 32
+            _v8 = LiquidityPoolEntryConstantProduct((_v9, _v14, _v15, _v16, _v17))
+            _v5 = LiquidityPoolEntryBody((_v7, _v8))
+        else:
+            raise _Bad('LiquidityPoolEntryBody', o - 4)
+        _v3 = LiquidityPoolEntry((_v6, _v5))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 6:
+        _v9, = _u28(b, o)
+        o += 4
+        if _v9 != 0: raise _Bad('ExtensionPoint', o)
+        _v5, o = d_SCAddress(b, o)
+        _v6, o = d_SCVal(b, o)
+        _v10, = _u28(b, o)
+        o += 4
+        if _v10 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
+        _v8, o = d_SCVal(b, o)
+        _v3 = ContractDataEntry((_K_ExtensionPoint_0, _v5, _v6, _v10, _v8))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 7:
+        _v7, = _I32(b, o)
+        if _v7 == 0:
+            _v4 = _K_ContractCodeEntryExt_0
+            o += 4
+        elif _v7 == 1:
+            _, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19, _v20 = _u68(b, o)
+            o += 52
+            if _v9 != 0: raise _Bad('ExtensionPoint', o)
+            if _v10 != 0: raise _Bad('ExtensionPoint', o)
+            _v8 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19, _v20))))
+            _v4 = ContractCodeEntryExt((_v7, _v8))
+        else:
+            raise _Bad('ContractCodeEntryExt', o)
+        _v21, _v22 = _u1(b, o)
+        o += 36
+        _e = o + _v22
+        _v6 = b[o:_e]
+        o += (_v22 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractCodeEntry', _e)
+        _v3 = ContractCodeEntry((_v4, _v21, _v6))
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 8:
+        _v3, o = d_ConfigSettingEntry(b, o)
+        _f1 = LedgerEntryData((_v2, _v3))
+    elif _v2 == 9:
+        _v4, _v5 = _u1(b, o)
+        o += 36
+        _v3 = TTLEntry((_v4, _v5))
+        _f1 = LedgerEntryData((_v2, _v3))
     else:
-        raise _Bad('LedgerEntryExt', o - 4)
-    return _new(LedgerEntry, (_v434, _f1, _f2)), o
+        raise _Bad('LedgerEntryData', o - 4)
+    _v52, = _I32(b, o)
+    if _v52 == 0:
+        _f2 = _K_LedgerEntryExt_0
+        o += 4
+    elif _v52 == 1:
+        o += 4
+        _v56, = _U32(b, o)
+        o += 4
+        if _v56:
+            if _v56 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+            _v57, _v58 = _u5(b, o)
+            o += 36
+            if _v57 != 0: raise _Bad('PublicKey', o)
+            _v54 = _I_PublicKey_0[_v58]
+        else:
+            _v54 = None
+        _v59, = _u28(b, o)
+        o += 4
+        if _v59 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
+        _v53 = LedgerEntryExtensionV1((_v54, _K_LedgerEntryExtensionV1Ext_0))
+        _f2 = LedgerEntryExt((_v52, _v53))
+    else:
+        raise _Bad('LedgerEntryExt', o)
+    return LedgerEntry((_v1, _f1, _f2)), o
 
 
 def s_LedgerEntry(b, o):
@@ -3965,10 +5980,10 @@ def s_LedgerEntry(b, o):
 
 
 def d_LedgerKeyAccount(b, o):
-    _v437, _v438 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v437 != 0: raise _Bad('PublicKey', o)
-    return _new(LedgerKeyAccount, (_new(PublicKey, (_v437, _v438)),)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return LedgerKeyAccount((_I_PublicKey_0[_v2],)), o
 
 
 def s_LedgerKeyAccount(b, o):
@@ -3976,11 +5991,40 @@ def s_LedgerKeyAccount(b, o):
 
 
 def d_LedgerKeyTrustLine(b, o):
-    _v439, _v440 = _u6(b, o)
-    o += 36
-    if _v439 != 0: raise _Bad('PublicKey', o)
-    _f1, o = d_TrustLineAsset(b, o)
-    return _new(LedgerKeyTrustLine, (_new(PublicKey, (_v439, _v440)), _f1)), o
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 0:
+        _f1 = _K_TrustLineAsset_0
+    elif _v3 == 1:
+        _v5 = b[o:o + 40]
+        _f1 = _I_TrustLineAsset_1.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u45(b, o)
+            o += 40
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_TrustLineAsset_1.remember(_v5, TrustLineAsset((_v3, _v4)))
+        else:
+            o += 40
+    elif _v3 == 2:
+        _v5 = b[o:o + 48]
+        _f1 = _I_TrustLineAsset_2.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u46(b, o)
+            o += 48
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_TrustLineAsset_2.remember(_v5, TrustLineAsset((_v3, _v4)))
+        else:
+            o += 48
+    elif _v3 == 3:
+        _v4 = b[o:o + 32]
+        o += 32
+        _f1 = _I_TrustLineAsset_3[_v4]
+    else:
+        raise _Bad('TrustLineAsset', o - 4)
+    return LedgerKeyTrustLine((_I_PublicKey_0[_v2], _f1)), o
 
 
 def s_LedgerKeyTrustLine(b, o):
@@ -3990,10 +6034,10 @@ def s_LedgerKeyTrustLine(b, o):
 
 
 def d_LedgerKeyOffer(b, o):
-    _v441, _v442, _v443 = _u31(b, o)
+    _v1, _v2, _v3 = _u73(b, o)
     o += 44
-    if _v441 != 0: raise _Bad('PublicKey', o)
-    return _new(LedgerKeyOffer, (_new(PublicKey, (_v441, _v442)), _v443)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return LedgerKeyOffer((_I_PublicKey_0[_v2], _v3)), o
 
 
 def s_LedgerKeyOffer(b, o):
@@ -4001,14 +6045,15 @@ def s_LedgerKeyOffer(b, o):
 
 
 def d_LedgerKeyData(b, o):
-    _v444, _v445 = _u6(b, o)
-    o += 36
-    if _v444 != 0: raise _Bad('PublicKey', o)
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('LedgerKeyData', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(LedgerKeyData, (_new(PublicKey, (_v444, _v445)), _f1)), o
+    _v1, _v2, _v3 = _u6(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 > 64: raise _Bad('LedgerKeyData', o)
+    _e = o + _v3
+    _f1 = b[o:_e]
+    o += (_v3 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('LedgerKeyData', _e)
+    return LedgerKeyData((_I_PublicKey_0[_v2], _f1)), o
 
 
 def s_LedgerKeyData(b, o):
@@ -4018,10 +6063,10 @@ def s_LedgerKeyData(b, o):
 
 
 def d_LedgerKeyClaimableBalance(b, o):
-    _v446, _v447 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v446 != 0: raise _Bad('ClaimableBalanceID', o)
-    return _new(LedgerKeyClaimableBalance, (_new(ClaimableBalanceID, (_v446, _v447)),)), o
+    if _v1 != 0: raise _Bad('ClaimableBalanceID', o)
+    return LedgerKeyClaimableBalance((ClaimableBalanceID((_v1, _v2)),)), o
 
 
 def s_LedgerKeyClaimableBalance(b, o):
@@ -4029,9 +6074,9 @@ def s_LedgerKeyClaimableBalance(b, o):
 
 
 def d_LedgerKeyLiquidityPool(b, o):
-    _v448, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(LedgerKeyLiquidityPool, (_v448,)), o
+    return LedgerKeyLiquidityPool((_v1,)), o
 
 
 def s_LedgerKeyLiquidityPool(b, o):
@@ -4041,10 +6086,10 @@ def s_LedgerKeyLiquidityPool(b, o):
 def d_LedgerKeyContractData(b, o):
     _f0, o = d_SCAddress(b, o)
     _f1, o = d_SCVal(b, o)
-    _v449, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v449 not in _E_ContractDataDurability: raise _Bad('LedgerKeyContractData', o)
-    return _new(LedgerKeyContractData, (_f0, _f1, _v449)), o
+    if _v1 not in _E_ContractDataDurability: raise _Bad('LedgerKeyContractData', o)
+    return LedgerKeyContractData((_f0, _f1, _v1)), o
 
 
 def s_LedgerKeyContractData(b, o):
@@ -4055,9 +6100,9 @@ def s_LedgerKeyContractData(b, o):
 
 
 def d_LedgerKeyContractCode(b, o):
-    _v450, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(LedgerKeyContractCode, (_v450,)), o
+    return LedgerKeyContractCode((_v1,)), o
 
 
 def s_LedgerKeyContractCode(b, o):
@@ -4065,10 +6110,10 @@ def s_LedgerKeyContractCode(b, o):
 
 
 def d_LedgerKeyConfigSetting(b, o):
-    _v451, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v451 not in _E_ConfigSettingID: raise _Bad('LedgerKeyConfigSetting', o)
-    return _new(LedgerKeyConfigSetting, (_v451,)), o
+    if _v1 not in _E_ConfigSettingID: raise _Bad('LedgerKeyConfigSetting', o)
+    return LedgerKeyConfigSetting((_v1,)), o
 
 
 def s_LedgerKeyConfigSetting(b, o):
@@ -4076,9 +6121,9 @@ def s_LedgerKeyConfigSetting(b, o):
 
 
 def d_LedgerKeyTtl(b, o):
-    _v452, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(LedgerKeyTtl, (_v452,)), o
+    return LedgerKeyTtl((_v1,)), o
 
 
 def s_LedgerKeyTtl(b, o):
@@ -4086,132 +6131,187 @@ def s_LedgerKeyTtl(b, o):
 
 
 def d_LedgerKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 5:
         if _d < 2:
             if _d == 0:
-                _v453, _v454 = _u6(b, o)
-                o += 36
-                if _v453 != 0: raise _Bad('PublicKey', o)
-                _val = _new(LedgerKeyAccount, (_new(PublicKey, (_v453, _v454)),))
+                _, _v2, _v3 = _u35(b, o)
+                o += 40
+                if _v2 != 0: raise _Bad('PublicKey', o)
+                _v1 = LedgerKeyAccount((_I_PublicKey_0[_v3],))
+                return LedgerKey((_d, _v1)), o
             elif _d == 1:
-                _val, o = d_LedgerKeyTrustLine(b, o)
+                _, _v4, _v5, _v6 = _u70(b, o)
+                o += 44
+                if _v4 != 0: raise _Bad('PublicKey', o)
+                if _v6 == 0:
+                    _v3 = _K_TrustLineAsset_0
+                elif _v6 == 1:
+                    _v8 = b[o:o + 40]
+                    _v3 = _I_TrustLineAsset_1.get(_v8)
+                    if _v3 is None:
+                        _v9, _v10, _v11 = _u45(b, o)
+                        o += 40
+                        if _v10 != 0: raise _Bad('PublicKey', o)
+                        _v7 = AlphaNum4((_v9, _I_PublicKey_0[_v11]))
+                        _v3 = _I_TrustLineAsset_1.remember(_v8, TrustLineAsset((_v6, _v7)))
+                    else:
+                        o += 40
+                elif _v6 == 2:
+                    _v8 = b[o:o + 48]
+                    _v3 = _I_TrustLineAsset_2.get(_v8)
+                    if _v3 is None:
+                        _v9, _v10, _v11 = _u46(b, o)
+                        o += 48
+                        if _v10 != 0: raise _Bad('PublicKey', o)
+                        _v7 = AlphaNum12((_v9, _I_PublicKey_0[_v11]))
+                        _v3 = _I_TrustLineAsset_2.remember(_v8, TrustLineAsset((_v6, _v7)))
+                    else:
+                        o += 48
+                elif _v6 == 3:
+                    _v7 = b[o:o + 32]
+                    o += 32
+                    _v3 = _I_TrustLineAsset_3[_v7]
+                else:
+                    raise _Bad('TrustLineAsset', o - 4)
+                _v1 = LedgerKeyTrustLine((_I_PublicKey_0[_v5], _v3))
+                return LedgerKey((_d, _v1)), o
             else:
-                raise _Bad('LedgerKey', o - 4)
+                raise _Bad('LedgerKey', o)
         else:
             if _d == 2:
-                _v455, _v456, _v457 = _u31(b, o)
-                o += 44
-                if _v455 != 0: raise _Bad('PublicKey', o)
-                _val = _new(LedgerKeyOffer, (_new(PublicKey, (_v455, _v456)), _v457))
+                _, _v2, _v3, _v4 = _u74(b, o)
+                o += 48
+                if _v2 != 0: raise _Bad('PublicKey', o)
+                _v1 = LedgerKeyOffer((_I_PublicKey_0[_v3], _v4))
+                return LedgerKey((_d, _v1)), o
             elif _d == 3:
-                _val, o = d_LedgerKeyData(b, o)
+                _, _v4, _v5, _v6 = _u71(b, o)
+                o += 44
+                if _v4 != 0: raise _Bad('PublicKey', o)
+                if _v6 > 64: raise _Bad('LedgerKeyData', o)
+                _e = o + _v6
+                _v3 = b[o:_e]
+                o += (_v6 + 3) & -4
+                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('LedgerKeyData', _e)
+                _v1 = LedgerKeyData((_I_PublicKey_0[_v5], _v3))
+                return LedgerKey((_d, _v1)), o
             elif _d == 4:
-                _v458, _v459 = _u6(b, o)
-                o += 36
-                if _v458 != 0: raise _Bad('ClaimableBalanceID', o)
-                _val = _new(LedgerKeyClaimableBalance, (_new(ClaimableBalanceID, (_v458, _v459)),))
+                _, _v2, _v3 = _u35(b, o)
+                o += 40
+                if _v2 != 0: raise _Bad('ClaimableBalanceID', o)
+                _v1 = LedgerKeyClaimableBalance((ClaimableBalanceID((_v2, _v3)),))
+                return LedgerKey((_d, _v1)), o
             else:
-                raise _Bad('LedgerKey', o - 4)
+                raise _Bad('LedgerKey', o)
     else:
         if _d < 7:
             if _d == 5:
-                _v460, = _u1(b, o)
-                o += 32
-                _val = _new(LedgerKeyLiquidityPool, (_v460,))
+                _, _v2 = _u5(b, o)
+                o += 36
+                _v1 = LedgerKeyLiquidityPool((_v2,))
+                return LedgerKey((_d, _v1)), o
             elif _d == 6:
-                _val, o = d_LedgerKeyContractData(b, o)
+                o += 4
+                _v2, o = d_SCAddress(b, o)
+                _v3, o = d_SCVal(b, o)
+                _v5, = _u28(b, o)
+                o += 4
+                if _v5 not in _E_ContractDataDurability: raise _Bad('LedgerKeyContractData', o)
+                _v1 = LedgerKeyContractData((_v2, _v3, _v5))
+                return LedgerKey((_d, _v1)), o
             else:
-                raise _Bad('LedgerKey', o - 4)
+                raise _Bad('LedgerKey', o)
         else:
             if _d == 7:
-                _v461, = _u1(b, o)
-                o += 32
-                _val = _new(LedgerKeyContractCode, (_v461,))
+                _, _v2 = _u5(b, o)
+                o += 36
+                _v1 = LedgerKeyContractCode((_v2,))
+                return LedgerKey((_d, _v1)), o
             elif _d == 8:
-                _v462, = _u16(b, o)
-                o += 4
-                if _v462 not in _E_ConfigSettingID: raise _Bad('LedgerKeyConfigSetting', o)
-                _val = _new(LedgerKeyConfigSetting, (_v462,))
+                _, _v2 = _u29(b, o)
+                o += 8
+                if _v2 not in _E_ConfigSettingID: raise _Bad('LedgerKeyConfigSetting', o)
+                _v1 = LedgerKeyConfigSetting((_v2,))
+                return LedgerKey((_d, _v1)), o
             elif _d == 9:
-                _v463, = _u1(b, o)
-                o += 32
-                _val = _new(LedgerKeyTtl, (_v463,))
+                _, _v2 = _u5(b, o)
+                o += 36
+                _v1 = LedgerKeyTtl((_v2,))
+                return LedgerKey((_d, _v1)), o
             else:
-                raise _Bad('LedgerKey', o - 4)
-    return _new(LedgerKey, (_d, _val)), o
+                raise _Bad('LedgerKey', o)
 
 
 def s_LedgerKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 36
+        return o + 40
     elif _d == 1:
-        o = s_LedgerKeyTrustLine(b, o)
-    elif _d == 2:
-        o += 44
-    elif _d == 3:
-        o = s_LedgerKeyData(b, o)
-    elif _d == 4:
-        o += 36
-    elif _d == 5:
-        o += 32
-    elif _d == 6:
-        o = s_LedgerKeyContractData(b, o)
-    elif _d == 7:
-        o += 32
-    elif _d == 8:
         o += 4
+        o = s_LedgerKeyTrustLine(b, o)
+        return o
+    elif _d == 2:
+        return o + 48
+    elif _d == 3:
+        o += 4
+        o = s_LedgerKeyData(b, o)
+        return o
+    elif _d == 4:
+        return o + 40
+    elif _d == 5:
+        return o + 36
+    elif _d == 6:
+        o += 4
+        o = s_LedgerKeyContractData(b, o)
+        return o
+    elif _d == 7:
+        return o + 36
+    elif _d == 8:
+        return o + 8
     elif _d == 9:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('LedgerKey', o - 4)
-    return o
+        raise _Bad('LedgerKey', o)
 
 
 def d_BucketMetadataExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_BucketMetadataExt_0, o + 4
     elif _d == 1:
-        _val = _u16(b, o)[0]
-        o += 4
-        if _val not in _E_BucketListType: raise _Bad('BucketMetadataExt', o)
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 not in _E_BucketListType: raise _Bad('BucketMetadataExt', o)
+        _v1 = _v2
+        return BucketMetadataExt((_d, _v1)), o
     else:
-        raise _Bad('BucketMetadataExt', o - 4)
-    return _new(BucketMetadataExt, (_d, _val)), o
+        raise _Bad('BucketMetadataExt', o)
 
 
 def s_BucketMetadataExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 4
+        return o + 8
     else:
-        raise _Bad('BucketMetadataExt', o - 4)
-    return o
+        raise _Bad('BucketMetadataExt', o)
 
 
 def d_BucketMetadata(b, o):
-    _v464, = _u0(b, o)
-    o += 4
-    _v465 = _I32(b, o)[0]
-    o += 4
-    if _v465 == 0:
+    _v1, _v2 = _u72(b, o)
+    o += 8
+    if _v2 == 0:
         _f1 = _K_BucketMetadataExt_0
-    elif _v465 == 1:
-        _v466 = _u16(b, o)[0]
+    elif _v2 == 1:
+        _v3, = _u28(b, o)
         o += 4
-        if _v466 not in _E_BucketListType: raise _Bad('BucketMetadataExt', o)
-        _f1 = _new(BucketMetadataExt, (_v465, _v466))
+        if _v3 not in _E_BucketListType: raise _Bad('BucketMetadataExt', o)
+        _f1 = BucketMetadataExt((_v2, _v3))
     else:
         raise _Bad('BucketMetadataExt', o - 4)
-    return _new(BucketMetadata, (_v464, _f1)), o
+    return BucketMetadata((_v1, _f1)), o
 
 
 def s_BucketMetadata(b, o):
@@ -4221,70 +6321,389 @@ def s_BucketMetadata(b, o):
 
 
 def d_BucketEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d == 0 or _d == 2:
-        _val, o = d_LedgerEntry(b, o)
+    _d, = _I32(b, o)
+    if _d in {0, 2}:
+        _, _v5, _v6 = _u75(b, o)
+        o += 12
+        if _v6 == 0:
+            _v18, _v19, _v20, _v21, _v22, _v23 = _u55(b, o)
+            o += 60
+            if _v18 != 0: raise _Bad('PublicKey', o)
+            if _v23:
+                if _v23 != 1: raise _Bad('AccountEntry', o)
+                _v24, _v25 = _u5(b, o)
+                o += 36
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v12 = _I_PublicKey_0[_v25]
+            else:
+                _v12 = None
+            _v26, _v27 = _u0(b, o)
+            o += 8
+            if _v27 > 32: raise _Bad('AccountEntry', o)
+            _e = o + _v27
+            _v14 = b[o:_e]
+            o += (_v27 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AccountEntry', _e)
+            _v28, _v29 = _u56(b, o)
+            o += 8
+            if _v29:
+                if _v29 > 20 or _v29 * 40 > len(b) - o: raise _Bad('AccountEntry', o)
+                _v16 = []
+                _ap = _v16.append
+                for _ in range(_v29):
+                    _v30, o = d_Signer(b, o)
+                    _ap(_v30)
+            else:
+                _v16 = []
+            _v31, = _I32(b, o)
+            if _v31 == 0:
+                _v17 = _K_AccountEntryExt_0
+                o += 4
+            elif _v31 == 1:
+                _, _v35, _v36, _v37 = _u54(b, o)
+                o += 24
+                if _v37 == 0:
+                    _v34 = _K_AccountEntryExtensionV1Ext_0
+                elif _v37 == 2:
+                    _v43, _v44, _v45 = _u42(b, o)
+                    o += 12
+                    if _v45:
+                        if _v45 > 20 or _v45 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                        _v41 = []
+                        for _ in range(_v45):
+                            _v47, = _U32(b, o)
+                            o += 4
+                            if _v47:
+                                if _v47 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                                _v48, _v49 = _u5(b, o)
+                                o += 36
+                                if _v48 != 0: raise _Bad('PublicKey', o)
+                                _v46 = _I_PublicKey_0[_v49]
+                            else:
+                                _v46 = None
+                            _v41.append(_v46)
+                    else:
+                        _v41 = []
+                    _v50, = _I32(b, o)
+                    if _v50 == 0:
+                        _v42 = _K_AccountEntryExtensionV2Ext_0
+                        o += 4
+                    elif _v50 == 3:
+                        _v52 = b[o:o + 20]
+                        _v42 = _I_AccountEntryExtensionV2Ext_3.get(_v52)
+                        if _v42 is None:
+                            _, _v53, _v54, _v55 = _u51(b, o)
+                            o += 20
+                            if _v53 != 0: raise _Bad('ExtensionPoint', o)
+                            _v51 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v54, _v55))
+                            _v42 = _I_AccountEntryExtensionV2Ext_3.remember(_v52, AccountEntryExtensionV2Ext((_v50, _v51)))
+                        else:
+                            o += 20
+                    else:
+                        raise _Bad('AccountEntryExtensionV2Ext', o)
+                    _v38 = AccountEntryExtensionV2((_v43, _v44, _v41, _v42))
+                    _v34 = AccountEntryExtensionV1Ext((_v37, _v38))
+                else:
+                    raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+                _v32 = AccountEntryExtensionV1((Liabilities((_v35, _v36)), _v34))
+                _v17 = AccountEntryExt((_v31, _v32))
+            else:
+                raise _Bad('AccountEntryExt', o)
+            _v7 = AccountEntry((_I_PublicKey_0[_v19], _v20, _v21, _v22, _v12, _v26, _v14, _v28, _v16, _v17))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 1:
+            _v14, _v15, _v16 = _u58(b, o)
+            o += 40
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            if _v16 == 0:
+                _v9 = _K_TrustLineAsset_0
+            elif _v16 == 1:
+                _v18 = b[o:o + 40]
+                _v9 = _I_TrustLineAsset_1.get(_v18)
+                if _v9 is None:
+                    _v19, _v20, _v21 = _u45(b, o)
+                    o += 40
+                    if _v20 != 0: raise _Bad('PublicKey', o)
+                    _v17 = AlphaNum4((_v19, _I_PublicKey_0[_v21]))
+                    _v9 = _I_TrustLineAsset_1.remember(_v18, TrustLineAsset((_v16, _v17)))
+                else:
+                    o += 40
+            elif _v16 == 2:
+                _v18 = b[o:o + 48]
+                _v9 = _I_TrustLineAsset_2.get(_v18)
+                if _v9 is None:
+                    _v19, _v20, _v21 = _u46(b, o)
+                    o += 48
+                    if _v20 != 0: raise _Bad('PublicKey', o)
+                    _v17 = AlphaNum12((_v19, _I_PublicKey_0[_v21]))
+                    _v9 = _I_TrustLineAsset_2.remember(_v18, TrustLineAsset((_v16, _v17)))
+                else:
+                    o += 48
+            elif _v16 == 3:
+                _v17 = b[o:o + 32]
+                o += 32
+                _v9 = _I_TrustLineAsset_3[_v17]
+            else:
+                raise _Bad('TrustLineAsset', o - 4)
+            _v22, _v23, _v24, _v25 = _u59(b, o)
+            o += 24
+            if _v25 == 0:
+                _v13 = _K_TrustLineEntryExt_0
+            elif _v25 == 1:
+                _v29, _v30, _v31 = _u53(b, o)
+                o += 20
+                if _v31 == 0:
+                    _v28 = _K_TrustLineEntryV1Ext_0
+                elif _v31 == 2:
+                    _v33, _v34 = _u29(b, o)
+                    o += 8
+                    if _v34 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+                    _v32 = TrustLineEntryExtensionV2((_v33, _K_TrustLineEntryExtensionV2Ext_0))
+                    _v28 = TrustLineEntryV1Ext((_v31, _v32))
+                else:
+                    raise _Bad('TrustLineEntryV1Ext', o - 4)
+                _v26 = TrustLineEntryV1((Liabilities((_v29, _v30)), _v28))
+                _v13 = TrustLineEntryExt((_v25, _v26))
+            else:
+                raise _Bad('TrustLineEntryExt', o - 4)
+            _v7 = TrustLineEntry((_I_PublicKey_0[_v15], _v9, _v22, _v23, _v24, _v13))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 2:
+            _v7, o = d_OfferEntry(b, o)
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 3:
+            _v12, _v13, _v14 = _u6(b, o)
+            o += 40
+            if _v12 != 0: raise _Bad('PublicKey', o)
+            if _v14 > 64: raise _Bad('DataEntry', o)
+            _e = o + _v14
+            _v9 = b[o:_e]
+            o += (_v14 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('DataEntry', o)
+            _e = o + 4 + _n
+            _v10 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+            _v15, = _u28(b, o)
+            o += 4
+            if _v15 != 0: raise _Bad('DataEntryExt', o)
+            _v7 = DataEntry((_I_PublicKey_0[_v13], _v9, _v10, _K_DataEntryExt_0))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 4:
+            _v13, _v14, _v15 = _u6(b, o)
+            o += 40
+            if _v13 != 0: raise _Bad('ClaimableBalanceID', o)
+            if _v15:
+                if _v15 > 10 or _v15 * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
+                _v9 = []
+                _ap = _v9.append
+                for _ in range(_v15):
+                    _v16, o = d_Claimant(b, o)
+                    _ap(_v16)
+            else:
+                _v9 = []
+            _v17, = _I32(b, o)
+            if _v17 == 0:
+                _v10 = _K_Asset_0
+                o += 4
+            elif _v17 == 1:
+                _v19 = b[o:o + 44]
+                _v10 = _I_Asset_1.get(_v19)
+                if _v10 is None:
+                    _, _v20, _v21, _v22 = _u47(b, o)
+                    o += 44
+                    if _v21 != 0: raise _Bad('PublicKey', o)
+                    _v18 = AlphaNum4((_v20, _I_PublicKey_0[_v22]))
+                    _v10 = _I_Asset_1.remember(_v19, Asset((_v17, _v18)))
+                else:
+                    o += 44
+            elif _v17 == 2:
+                _v19 = b[o:o + 52]
+                _v10 = _I_Asset_2.get(_v19)
+                if _v10 is None:
+                    _, _v20, _v21, _v22 = _u48(b, o)
+                    o += 52
+                    if _v21 != 0: raise _Bad('PublicKey', o)
+                    _v18 = AlphaNum12((_v20, _I_PublicKey_0[_v22]))
+                    _v10 = _I_Asset_2.remember(_v19, Asset((_v17, _v18)))
+                else:
+                    o += 52
+            else:
+                raise _Bad('Asset', o)
+            _v23, _v24 = _u63(b, o)
+            o += 12
+            if _v24 == 0:
+                _v12 = _K_ClaimableBalanceEntryExt_0
+            elif _v24 == 1:
+                _v26, _v27 = _u18(b, o)
+                o += 8
+                if _v26 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+                _v25 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v27))
+                _v12 = ClaimableBalanceEntryExt((_v24, _v25))
+            else:
+                raise _Bad('ClaimableBalanceEntryExt', o - 4)
+            _v7 = ClaimableBalanceEntry((ClaimableBalanceID((_v13, _v14)), _v9, _v10, _v23, _v12))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 5:
+            _v10, _v11 = _u65(b, o)
+            o += 36
+            if _v11 == 0:
+                _v13, o = d_LiquidityPoolConstantProductParameters(b, o)
+                _v18, _v19, _v20, _v21 = _u64(b, o)
+                o += 32
+                _v12 = LiquidityPoolEntryConstantProduct((_v13, _v18, _v19, _v20, _v21))
+                _v9 = LiquidityPoolEntryBody((_v11, _v12))
+            else:
+                raise _Bad('LiquidityPoolEntryBody', o - 4)
+            _v7 = LiquidityPoolEntry((_v10, _v9))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 6:
+            _v13, = _u28(b, o)
+            o += 4
+            if _v13 != 0: raise _Bad('ExtensionPoint', o)
+            _v9, o = d_SCAddress(b, o)
+            _v10, o = d_SCVal(b, o)
+            _v14, = _u28(b, o)
+            o += 4
+            if _v14 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
+            _v12, o = d_SCVal(b, o)
+            _v7 = ContractDataEntry((_K_ExtensionPoint_0, _v9, _v10, _v14, _v12))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 7:
+            _v11, = _I32(b, o)
+            if _v11 == 0:
+                _v8 = _K_ContractCodeEntryExt_0
+                o += 4
+            elif _v11 == 1:
+                _, _v13, _v14, _v15, _v16, _v17, _v18, _v19, _v20, _v21, _v22, _v23, _v24 = _u68(b, o)
+                o += 52
+                if _v13 != 0: raise _Bad('ExtensionPoint', o)
+                if _v14 != 0: raise _Bad('ExtensionPoint', o)
+                _v12 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v15, _v16, _v17, _v18, _v19, _v20, _v21, _v22, _v23, _v24))))
+                _v8 = ContractCodeEntryExt((_v11, _v12))
+            else:
+                raise _Bad('ContractCodeEntryExt', o)
+            _v25, _v26 = _u1(b, o)
+            o += 36
+            _e = o + _v26
+            _v10 = b[o:_e]
+            o += (_v26 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractCodeEntry', _e)
+            _v7 = ContractCodeEntry((_v8, _v25, _v10))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 8:
+            _v7, o = d_ConfigSettingEntry(b, o)
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 9:
+            _v8, _v9 = _u1(b, o)
+            o += 36
+            _v7 = TTLEntry((_v8, _v9))
+            _v3 = LedgerEntryData((_v6, _v7))
+        else:
+            raise _Bad('LedgerEntryData', o - 4)
+        _v56, = _I32(b, o)
+        if _v56 == 0:
+            _v4 = _K_LedgerEntryExt_0
+            o += 4
+        elif _v56 == 1:
+            o += 4
+            _v60, = _U32(b, o)
+            o += 4
+            if _v60:
+                if _v60 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+                _v61, _v62 = _u5(b, o)
+                o += 36
+                if _v61 != 0: raise _Bad('PublicKey', o)
+                _v58 = _I_PublicKey_0[_v62]
+            else:
+                _v58 = None
+            _v63, = _u28(b, o)
+            o += 4
+            if _v63 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
+            _v57 = LedgerEntryExtensionV1((_v58, _K_LedgerEntryExtensionV1Ext_0))
+            _v4 = LedgerEntryExt((_v56, _v57))
+        else:
+            raise _Bad('LedgerEntryExt', o)
+        _v1 = LedgerEntry((_v5, _v3, _v4))
+        return BucketEntry((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_LedgerKey(b, o)
+        o += 4
+        _v1, o = d_LedgerKey(b, o)
+        return BucketEntry((_d, _v1)), o
     elif _d == -1:
-        _val, o = d_BucketMetadata(b, o)
+        o += 4
+        _v1, o = d_BucketMetadata(b, o)
+        return BucketEntry((_d, _v1)), o
     else:
-        raise _Bad('BucketEntry', o - 4)
-    return _new(BucketEntry, (_d, _val)), o
+        raise _Bad('BucketEntry', o)
 
 
 def s_BucketEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0 or _d == 2:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_LedgerKey(b, o)
+        return o
     elif _d == -1:
+        o += 4
         o = s_BucketMetadata(b, o)
+        return o
     else:
-        raise _Bad('BucketEntry', o - 4)
-    return o
+        raise _Bad('BucketEntry', o)
 
 
 def d_HotArchiveBucketEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_LedgerEntry(b, o)
+        o += 4
+        _v1, o = d_LedgerEntry(b, o)
+        return HotArchiveBucketEntry((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_LedgerKey(b, o)
+        o += 4
+        _v1, o = d_LedgerKey(b, o)
+        return HotArchiveBucketEntry((_d, _v1)), o
     elif _d == -1:
-        _val, o = d_BucketMetadata(b, o)
+        o += 4
+        _v1, o = d_BucketMetadata(b, o)
+        return HotArchiveBucketEntry((_d, _v1)), o
     else:
-        raise _Bad('HotArchiveBucketEntry', o - 4)
-    return _new(HotArchiveBucketEntry, (_d, _val)), o
+        raise _Bad('HotArchiveBucketEntry', o)
 
 
 def s_HotArchiveBucketEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_LedgerKey(b, o)
+        return o
     elif _d == -1:
+        o += 4
         o = s_BucketMetadata(b, o)
+        return o
     else:
-        raise _Bad('HotArchiveBucketEntry', o - 4)
-    return o
+        raise _Bad('HotArchiveBucketEntry', o)
 
 
 def d_LedgerCloseValueSignature(b, o):
-    _v467, _v468 = _u6(b, o)
-    o += 36
-    if _v467 != 0: raise _Bad('PublicKey', o)
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('LedgerCloseValueSignature', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(LedgerCloseValueSignature, (_new(PublicKey, (_v467, _v468)), _f1)), o
+    _v1, _v2, _v3 = _u6(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 > 64: raise _Bad('LedgerCloseValueSignature', o)
+    _e = o + _v3
+    _f1 = b[o:_e]
+    o += (_v3 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('LedgerCloseValueSignature', _e)
+    return LedgerCloseValueSignature((_I_PublicKey_0[_v2], _f1)), o
 
 
 def s_LedgerCloseValueSignature(b, o):
@@ -4294,64 +6713,77 @@ def s_LedgerCloseValueSignature(b, o):
 
 
 def d_StellarValueExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_StellarValueExt_0, o + 4
     elif _d == 1:
-        _val, o = d_LedgerCloseValueSignature(b, o)
+        o += 4
+        _v1, o = d_LedgerCloseValueSignature(b, o)
+        return StellarValueExt((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_StellarValueProposedValue(b, o)
+        _, _v6, _v7, _v8 = _u76(b, o)
+        o += 72
+        _v5, o = d_LedgerCloseValueSignature(b, o)
+        _v1 = StellarValueProposedValue((_v6, _v7, _v8, _v5))
+        return StellarValueExt((_d, _v1)), o
     else:
-        raise _Bad('StellarValueExt', o - 4)
-    return _new(StellarValueExt, (_d, _val)), o
+        raise _Bad('StellarValueExt', o)
 
 
 def s_StellarValueExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_LedgerCloseValueSignature(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_StellarValueProposedValue(b, o)
+        return o
     else:
-        raise _Bad('StellarValueExt', o - 4)
-    return o
+        raise _Bad('StellarValueExt', o)
 
 
 def d_StellarValue(b, o):
-    _v469, _v470 = _u38(b, o)
-    o += 40
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 6 or _c * 4 > len(b) - o: raise _Bad('StellarValue', o)
-    _f2 = []
-    for _ in range(_c):
-        _n = _U32(b, o)[0]
-        if _n > 128: raise _Bad('StellarValue', o)
-        _v471 = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
-        _f2.append(_v471)
-    _v472 = _I32(b, o)[0]
-    o += 4
-    if _v472 == 0:
-        _f3 = _K_StellarValueExt_0
-    elif _v472 == 1:
-        _v473, o = d_LedgerCloseValueSignature(b, o)
-        _f3 = _new(StellarValueExt, (_v472, _v473))
-    elif _v472 == 2:
-        _v474, o = d_StellarValueProposedValue(b, o)
-        _f3 = _new(StellarValueExt, (_v472, _v474))
+    _v1, _v2, _v3 = _u77(b, o)
+    o += 44
+    if _v3:
+        if _v3 > 6 or _v3 * 4 > len(b) - o: raise _Bad('StellarValue', o)
+        _f2 = []
+        for _ in range(_v3):
+            _n, = _U32(b, o)
+            if _n > 128: raise _Bad('StellarValue', o)
+            _e = o + 4 + _n
+            _v4 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('StellarValue', _e)
+            _f2.append(_v4)
     else:
-        raise _Bad('StellarValueExt', o - 4)
-    return _new(StellarValue, (_v469, _v470, _f2, _f3)), o
+        _f2 = []
+    _v5, = _I32(b, o)
+    if _v5 == 0:
+        _f3 = _K_StellarValueExt_0
+        o += 4
+    elif _v5 == 1:
+        o += 4
+        _v6, o = d_LedgerCloseValueSignature(b, o)
+        _f3 = StellarValueExt((_v5, _v6))
+    elif _v5 == 2:
+        _, _v11, _v12, _v13 = _u76(b, o)
+        o += 72
+        _v10, o = d_LedgerCloseValueSignature(b, o)
+        _v6 = StellarValueProposedValue((_v11, _v12, _v13, _v10))
+        _f3 = StellarValueExt((_v5, _v6))
+    else:
+        raise _Bad('StellarValueExt', o)
+    return StellarValue((_v1, _v2, _f2, _f3)), o
 
 
 def s_StellarValue(b, o):
     o += 40
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 6 or _c * 4 > len(b) - o: raise _Bad('StellarValue', o)
     for _ in range(_c):
@@ -4361,30 +6793,26 @@ def s_StellarValue(b, o):
 
 
 def d_LedgerHeaderExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerHeaderExtensionV1Ext_0, o + 4
     else:
-        raise _Bad('LedgerHeaderExtensionV1Ext', o - 4)
-    return _new(LedgerHeaderExtensionV1Ext, (_d, _val)), o
+        raise _Bad('LedgerHeaderExtensionV1Ext', o)
 
 
 def s_LedgerHeaderExtensionV1Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('LedgerHeaderExtensionV1Ext', o - 4)
-    return o
+        raise _Bad('LedgerHeaderExtensionV1Ext', o)
 
 
 def d_LedgerHeaderExtensionV1(b, o):
-    _v475, _v476 = _u39(b, o)
+    _v1, _v2 = _u72(b, o)
     o += 8
-    if _v476 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
-    return _new(LedgerHeaderExtensionV1, (_v475, _K_LedgerHeaderExtensionV1Ext_0)), o
+    if _v2 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
+    return LedgerHeaderExtensionV1((_v1, _K_LedgerHeaderExtensionV1Ext_0)), o
 
 
 def s_LedgerHeaderExtensionV1(b, o):
@@ -4392,54 +6820,51 @@ def s_LedgerHeaderExtensionV1(b, o):
 
 
 def d_LedgerHeaderExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerHeaderExt_0, o + 4
     elif _d == 1:
-        _v477, _v478 = _u39(b, o)
-        o += 8
-        if _v478 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
-        _val = _new(LedgerHeaderExtensionV1, (_v477, _K_LedgerHeaderExtensionV1Ext_0))
+        _, _v2, _v3 = _u75(b, o)
+        o += 12
+        if _v3 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
+        _v1 = LedgerHeaderExtensionV1((_v2, _K_LedgerHeaderExtensionV1Ext_0))
+        return LedgerHeaderExt((_d, _v1)), o
     else:
-        raise _Bad('LedgerHeaderExt', o - 4)
-    return _new(LedgerHeaderExt, (_d, _val)), o
+        raise _Bad('LedgerHeaderExt', o)
 
 
 def s_LedgerHeaderExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 8
+        return o + 12
     else:
-        raise _Bad('LedgerHeaderExt', o - 4)
-    return o
+        raise _Bad('LedgerHeaderExt', o)
 
 
 def d_LedgerHeader(b, o):
     _s = o
-    _v479, _v480 = _u4(b, o)
+    _v1, _v2 = _u4(b, o)
     o += 36
     _f2, o = d_StellarValue(b, o)
-    _v481, _v482, _v483, _v484, _v485, _v486, _v487, _v488, _v489, _v490 = _u40(b, o)
+    _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12 = _u78(b, o)
     o += 108
     _f13 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(4)]
     o += 32 * 4
-    _v491 = _I32(b, o)[0]
-    o += 4
-    if _v491 == 0:
+    _v13, = _I32(b, o)
+    if _v13 == 0:
         _f14 = _K_LedgerHeaderExt_0
-    elif _v491 == 1:
-        _v493, _v494 = _u39(b, o)
-        o += 8
-        if _v494 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
-        _v492 = _new(LedgerHeaderExtensionV1, (_v493, _K_LedgerHeaderExtensionV1Ext_0))
-        _f14 = _new(LedgerHeaderExt, (_v491, _v492))
+        o += 4
+    elif _v13 == 1:
+        _, _v15, _v16 = _u75(b, o)
+        o += 12
+        if _v16 != 0: raise _Bad('LedgerHeaderExtensionV1Ext', o)
+        _v14 = LedgerHeaderExtensionV1((_v15, _K_LedgerHeaderExtensionV1Ext_0))
+        _f14 = LedgerHeaderExt((_v13, _v14))
     else:
-        raise _Bad('LedgerHeaderExt', o - 4)
-    return _new(LedgerHeader, (_v479, _v480, _f2, _v481, _v482, _v483, _v484, _v485, _v486, _v487, _v488, _v489, _v490, _f13, _f14, b[_s:o])), o
+        raise _Bad('LedgerHeaderExt', o)
+    return LedgerHeader((_v1, _v2, _f2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _f13, _f14, b[_s:o])), o
 
 
 def s_LedgerHeader(b, o):
@@ -4451,9 +6876,9 @@ def s_LedgerHeader(b, o):
 
 
 def d_ConfigUpgradeSetKey(b, o):
-    _v495, _v496 = _u41(b, o)
+    _v1, _v2 = _u79(b, o)
     o += 64
-    return _new(ConfigUpgradeSetKey, (_v495, _v496)), o
+    return ConfigUpgradeSetKey((_v1, _v2)), o
 
 
 def s_ConfigUpgradeSetKey(b, o):
@@ -4461,79 +6886,85 @@ def s_ConfigUpgradeSetKey(b, o):
 
 
 def d_LedgerUpgrade(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 4:
         if _d == 1:
-            _val = _u0(b, o)[0]
-            o += 4
+            _, _v1 = _u18(b, o)
+            o += 8
+            return LedgerUpgrade((_d, _v1)), o
         elif _d == 2:
-            _val = _u0(b, o)[0]
-            o += 4
+            _, _v1 = _u18(b, o)
+            o += 8
+            return LedgerUpgrade((_d, _v1)), o
         elif _d == 3:
-            _val = _u0(b, o)[0]
-            o += 4
+            _, _v1 = _u18(b, o)
+            o += 8
+            return LedgerUpgrade((_d, _v1)), o
         else:
-            raise _Bad('LedgerUpgrade', o - 4)
+            raise _Bad('LedgerUpgrade', o)
     else:
         if _d < 6:
             if _d == 4:
-                _val = _u0(b, o)[0]
-                o += 4
+                _, _v1 = _u18(b, o)
+                o += 8
+                return LedgerUpgrade((_d, _v1)), o
             elif _d == 5:
-                _val = _u0(b, o)[0]
-                o += 4
+                _, _v1 = _u18(b, o)
+                o += 8
+                return LedgerUpgrade((_d, _v1)), o
             else:
-                raise _Bad('LedgerUpgrade', o - 4)
+                raise _Bad('LedgerUpgrade', o)
         else:
             if _d == 6:
-                _v497, _v498 = _u41(b, o)
-                o += 64
-                _val = _new(ConfigUpgradeSetKey, (_v497, _v498))
+                _, _v2, _v3 = _u80(b, o)
+                o += 68
+                _v1 = ConfigUpgradeSetKey((_v2, _v3))
+                return LedgerUpgrade((_d, _v1)), o
             elif _d == 7:
-                _val = _u0(b, o)[0]
-                o += 4
+                _, _v1 = _u18(b, o)
+                o += 8
+                return LedgerUpgrade((_d, _v1)), o
             else:
-                raise _Bad('LedgerUpgrade', o - 4)
-    return _new(LedgerUpgrade, (_d, _val)), o
+                raise _Bad('LedgerUpgrade', o)
 
 
 def s_LedgerUpgrade(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1:
-        o += 4
+        return o + 8
     elif _d == 2:
-        o += 4
+        return o + 8
     elif _d == 3:
-        o += 4
+        return o + 8
     elif _d == 4:
-        o += 4
+        return o + 8
     elif _d == 5:
-        o += 4
+        return o + 8
     elif _d == 6:
-        o += 64
+        return o + 68
     elif _d == 7:
-        o += 4
+        return o + 8
     else:
-        raise _Bad('LedgerUpgrade', o - 4)
-    return o
+        raise _Bad('LedgerUpgrade', o)
 
 
 def d_ConfigUpgradeSet(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 8 > len(b) - o: raise _Bad('ConfigUpgradeSet', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v499, o = d_ConfigSettingEntry(b, o)
-        _ap(_v499)
-    return _new(ConfigUpgradeSet, (_f0,)), o
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('ConfigUpgradeSet', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_ConfigSettingEntry(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    return ConfigUpgradeSet((_f0,)), o
 
 
 def s_ConfigUpgradeSet(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('ConfigUpgradeSet', o)
     for _ in range(_c):
@@ -4542,52 +6973,61 @@ def s_ConfigUpgradeSet(b, o):
 
 
 def d_ParallelTxsComponent(b, o):
-    _v500 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v500:
-        if _v500 != 1: raise _Bad('ParallelTxsComponent', o)
-        _f0 = _u10(b, o)[0]
+    if _v1:
+        if _v1 != 1: raise _Bad('ParallelTxsComponent', o)
+        _f0, = _u12(b, o)
         o += 8
     else:
         _f0 = None
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
-    _f1 = []
-    for _ in range(_c):
-        _c = _U32(b, o)[0]
-        o += 4
+    if _c:
         if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
-        _v501 = []
+        _f1 = []
         for _ in range(_c):
-            _c = _U32(b, o)[0]
+            _c, = _U32(b, o)
             o += 4
-            if _c * 68 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
-            _v502 = []
-            _ap = _v502.append
-            for _ in range(_c):
-                _v503, o = d_TransactionEnvelope(b, o)
-                _ap(_v503)
-            _v501.append(_v502)
-        _f1.append(_v501)
-    return _new(ParallelTxsComponent, (_f0, _f1)), o
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
+                _v2 = []
+                for _ in range(_c):
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c:
+                        if _c * 68 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
+                        _v3 = []
+                        _ap = _v3.append
+                        for _ in range(_c):
+                            _v4, o = d_TransactionEnvelope(b, o)
+                            _ap(_v4)
+                    else:
+                        _v3 = []
+                    _v2.append(_v3)
+            else:
+                _v2 = []
+            _f1.append(_v2)
+    else:
+        _f1 = []
+    return ParallelTxsComponent((_f0, _f1)), o
 
 
 def s_ParallelTxsComponent(b, o):
-    _v504 = _U32(b, o)[0]
+    _v5, = _U32(b, o)
     o += 4
-    if _v504:
-        if _v504 != 1: raise _Bad('ParallelTxsComponent', o)
+    if _v5:
+        if _v5 != 1: raise _Bad('ParallelTxsComponent', o)
         o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
     for _ in range(_c):
-        _c = _U32(b, o)[0]
+        _c, = _U32(b, o)
         o += 4
         if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
         for _ in range(_c):
-            _c = _U32(b, o)[0]
+            _c, = _U32(b, o)
             o += 4
             if _c * 68 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
             for _ in range(_c):
@@ -4596,32 +7036,35 @@ def s_ParallelTxsComponent(b, o):
 
 
 def d_TxSetComponentTxsMaybeDiscountedFee(b, o):
-    _v505 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v505:
-        if _v505 != 1: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
-        _f0 = _u10(b, o)[0]
+    if _v1:
+        if _v1 != 1: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
+        _f0, = _u12(b, o)
         o += 8
     else:
         _f0 = None
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 68 > len(b) - o: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v506, o = d_TransactionEnvelope(b, o)
-        _ap(_v506)
-    return _new(TxSetComponentTxsMaybeDiscountedFee, (_f0, _f1)), o
+    if _c:
+        if _c * 68 > len(b) - o: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_TransactionEnvelope(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    return TxSetComponentTxsMaybeDiscountedFee((_f0, _f1)), o
 
 
 def s_TxSetComponentTxsMaybeDiscountedFee(b, o):
-    _v507 = _U32(b, o)[0]
+    _v3, = _U32(b, o)
     o += 4
-    if _v507:
-        if _v507 != 1: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
+    if _v3:
+        if _v3 != 1: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
         o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 68 > len(b) - o: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
     for _ in range(_c):
@@ -4630,77 +7073,140 @@ def s_TxSetComponentTxsMaybeDiscountedFee(b, o):
 
 
 def d_TxSetComponent(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_TxSetComponentTxsMaybeDiscountedFee(b, o)
+        o += 4
+        _v4, = _U32(b, o)
+        o += 4
+        if _v4:
+            if _v4 != 1: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
+            _v2, = _u12(b, o)
+            o += 8
+        else:
+            _v2 = None
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 68 > len(b) - o: raise _Bad('TxSetComponentTxsMaybeDiscountedFee', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v5, o = d_TransactionEnvelope(b, o)
+                _ap(_v5)
+        else:
+            _v3 = []
+        _v1 = TxSetComponentTxsMaybeDiscountedFee((_v2, _v3))
+        return TxSetComponent((_d, _v1)), o
     else:
-        raise _Bad('TxSetComponent', o - 4)
-    return _new(TxSetComponent, (_d, _val)), o
+        raise _Bad('TxSetComponent', o)
 
 
 def s_TxSetComponent(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_TxSetComponentTxsMaybeDiscountedFee(b, o)
+        return o
     else:
-        raise _Bad('TxSetComponent', o - 4)
-    return o
+        raise _Bad('TxSetComponent', o)
 
 
 def d_TransactionPhase(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _c = _U32(b, o)[0]
-        o += 4
-        if _c * 12 > len(b) - o: raise _Bad('TransactionPhase', o)
-        _val = []
-        _ap = _val.append
-        for _ in range(_c):
-            _v508, o = d_TxSetComponent(b, o)
-            _ap(_v508)
+        _, _v2 = _u18(b, o)
+        o += 8
+        if _v2:
+            if _v2 * 12 > len(b) - o: raise _Bad('TransactionPhase', o)
+            _v1 = []
+            _ap = _v1.append
+            for _ in range(_v2):
+                _v3, o = d_TxSetComponent(b, o)
+                _ap(_v3)
+        else:
+            _v1 = []
+        return TransactionPhase((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_ParallelTxsComponent(b, o)
+        o += 4
+        _v4, = _U32(b, o)
+        o += 4
+        if _v4:
+            if _v4 != 1: raise _Bad('ParallelTxsComponent', o)
+            _v2, = _u12(b, o)
+            o += 8
+        else:
+            _v2 = None
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
+            _v3 = []
+            for _ in range(_c):
+                _c, = _U32(b, o)
+                o += 4
+                if _c:
+                    if _c * 4 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
+                    _v5 = []
+                    for _ in range(_c):
+                        _c, = _U32(b, o)
+                        o += 4
+                        if _c:
+                            if _c * 68 > len(b) - o: raise _Bad('ParallelTxsComponent', o)
+                            _v6 = []
+                            _ap = _v6.append
+                            for _ in range(_c):
+                                _v7, o = d_TransactionEnvelope(b, o)
+                                _ap(_v7)
+                        else:
+                            _v6 = []
+                        _v5.append(_v6)
+                else:
+                    _v5 = []
+                _v3.append(_v5)
+        else:
+            _v3 = []
+        _v1 = ParallelTxsComponent((_v2, _v3))
+        return TransactionPhase((_d, _v1)), o
     else:
-        raise _Bad('TransactionPhase', o - 4)
-    return _new(TransactionPhase, (_d, _val)), o
+        raise _Bad('TransactionPhase', o)
 
 
 def s_TransactionPhase(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 12 > len(b) - o: raise _Bad('TransactionPhase', o)
         for _ in range(_c):
             o = s_TxSetComponent(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_ParallelTxsComponent(b, o)
+        return o
     else:
-        raise _Bad('TransactionPhase', o - 4)
-    return o
+        raise _Bad('TransactionPhase', o)
 
 
 def d_TransactionSet(b, o):
-    _v509, = _u1(b, o)
-    o += 32
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 68 > len(b) - o: raise _Bad('TransactionSet', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v510, o = d_TransactionEnvelope(b, o)
-        _ap(_v510)
-    return _new(TransactionSet, (_v509, _f1)), o
+    _v1, _v2 = _u1(b, o)
+    o += 36
+    if _v2:
+        if _v2 * 68 > len(b) - o: raise _Bad('TransactionSet', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_TransactionEnvelope(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    return TransactionSet((_v1, _f1)), o
 
 
 def s_TransactionSet(b, o):
     o += 32
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 68 > len(b) - o: raise _Bad('TransactionSet', o)
     for _ in range(_c):
@@ -4709,22 +7215,23 @@ def s_TransactionSet(b, o):
 
 
 def d_TransactionSetV1(b, o):
-    _v511, = _u1(b, o)
-    o += 32
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 8 > len(b) - o: raise _Bad('TransactionSetV1', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v512, o = d_TransactionPhase(b, o)
-        _ap(_v512)
-    return _new(TransactionSetV1, (_v511, _f1)), o
+    _v1, _v2 = _u1(b, o)
+    o += 36
+    if _v2:
+        if _v2 * 8 > len(b) - o: raise _Bad('TransactionSetV1', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_TransactionPhase(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    return TransactionSetV1((_v1, _f1)), o
 
 
 def s_TransactionSetV1(b, o):
     o += 32
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('TransactionSetV1', o)
     for _ in range(_c):
@@ -4734,31 +7241,41 @@ def s_TransactionSetV1(b, o):
 
 def d_GeneralizedTransactionSet(b, o):
     _s = o
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1:
-        _val, o = d_TransactionSetV1(b, o)
+        _, _v3, _v4 = _u6(b, o)
+        o += 40
+        if _v4:
+            if _v4 * 8 > len(b) - o: raise _Bad('TransactionSetV1', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_v4):
+                _v5, o = d_TransactionPhase(b, o)
+                _ap(_v5)
+        else:
+            _v2 = []
+        _val = TransactionSetV1((_v3, _v2))
+        return GeneralizedTransactionSet((_d, _val, b[_s:o])), o
     else:
-        raise _Bad('GeneralizedTransactionSet', o - 4)
-    return _new(GeneralizedTransactionSet, (_d, _val, b[_s:o])), o
+        raise _Bad('GeneralizedTransactionSet', o)
 
 
 def s_GeneralizedTransactionSet(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1:
+        o += 4
         o = s_TransactionSetV1(b, o)
+        return o
     else:
-        raise _Bad('GeneralizedTransactionSet', o - 4)
-    return o
+        raise _Bad('GeneralizedTransactionSet', o)
 
 
 def d_TransactionResultPair(b, o):
     _s = o
-    _v513, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
     _f1, o = d_TransactionResult(b, o)
-    return _new(TransactionResultPair, (_v513, _f1, b[_s:o])), o
+    return TransactionResultPair((_v1, _f1, b[_s:o])), o
 
 
 def s_TransactionResultPair(b, o):
@@ -4768,19 +7285,22 @@ def s_TransactionResultPair(b, o):
 
 
 def d_TransactionResultSet(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 48 > len(b) - o: raise _Bad('TransactionResultSet', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v514, o = d_TransactionResultPair(b, o)
-        _ap(_v514)
-    return _new(TransactionResultSet, (_f0,)), o
+    if _c:
+        if _c * 48 > len(b) - o: raise _Bad('TransactionResultSet', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_TransactionResultPair(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    return TransactionResultSet((_f0,)), o
 
 
 def s_TransactionResultSet(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 48 > len(b) - o: raise _Bad('TransactionResultSet', o)
     for _ in range(_c):
@@ -4789,43 +7309,44 @@ def s_TransactionResultSet(b, o):
 
 
 def d_TransactionHistoryEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TransactionHistoryEntryExt_0, o + 4
     elif _d == 1:
-        _val, o = d_GeneralizedTransactionSet(b, o)
+        o += 4
+        _v1, o = d_GeneralizedTransactionSet(b, o)
+        return TransactionHistoryEntryExt((_d, _v1)), o
     else:
-        raise _Bad('TransactionHistoryEntryExt', o - 4)
-    return _new(TransactionHistoryEntryExt, (_d, _val)), o
+        raise _Bad('TransactionHistoryEntryExt', o)
 
 
 def s_TransactionHistoryEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_GeneralizedTransactionSet(b, o)
+        return o
     else:
-        raise _Bad('TransactionHistoryEntryExt', o - 4)
-    return o
+        raise _Bad('TransactionHistoryEntryExt', o)
 
 
 def d_TransactionHistoryEntry(b, o):
-    _v515, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
     _f1, o = d_TransactionSet(b, o)
-    _v516 = _I32(b, o)[0]
-    o += 4
-    if _v516 == 0:
+    _v2, = _I32(b, o)
+    if _v2 == 0:
         _f2 = _K_TransactionHistoryEntryExt_0
-    elif _v516 == 1:
-        _v517, o = d_GeneralizedTransactionSet(b, o)
-        _f2 = _new(TransactionHistoryEntryExt, (_v516, _v517))
+        o += 4
+    elif _v2 == 1:
+        o += 4
+        _v3, o = d_GeneralizedTransactionSet(b, o)
+        _f2 = TransactionHistoryEntryExt((_v2, _v3))
     else:
-        raise _Bad('TransactionHistoryEntryExt', o - 4)
-    return _new(TransactionHistoryEntry, (_v515, _f1, _f2)), o
+        raise _Bad('TransactionHistoryEntryExt', o)
+    return TransactionHistoryEntry((_v1, _f1, _f2)), o
 
 
 def s_TransactionHistoryEntry(b, o):
@@ -4836,33 +7357,40 @@ def s_TransactionHistoryEntry(b, o):
 
 
 def d_TransactionHistoryResultEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TransactionHistoryResultEntryExt_0, o + 4
     else:
-        raise _Bad('TransactionHistoryResultEntryExt', o - 4)
-    return _new(TransactionHistoryResultEntryExt, (_d, _val)), o
+        raise _Bad('TransactionHistoryResultEntryExt', o)
 
 
 def s_TransactionHistoryResultEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('TransactionHistoryResultEntryExt', o - 4)
-    return o
+        raise _Bad('TransactionHistoryResultEntryExt', o)
 
 
 def d_TransactionHistoryResultEntry(b, o):
-    _v518, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
-    _f1, o = d_TransactionResultSet(b, o)
-    _v519, = _u16(b, o)
+    _c, = _U32(b, o)
     o += 4
-    if _v519 != 0: raise _Bad('TransactionHistoryResultEntryExt', o)
-    return _new(TransactionHistoryResultEntry, (_v518, _f1, _K_TransactionHistoryResultEntryExt_0)), o
+    if _c:
+        if _c * 48 > len(b) - o: raise _Bad('TransactionResultSet', o)
+        _v2 = []
+        _ap = _v2.append
+        for _ in range(_c):
+            _v3, o = d_TransactionResultPair(b, o)
+            _ap(_v3)
+    else:
+        _v2 = []
+    _f1 = TransactionResultSet((_v2,))
+    _v4, = _u28(b, o)
+    o += 4
+    if _v4 != 0: raise _Bad('TransactionHistoryResultEntryExt', o)
+    return TransactionHistoryResultEntry((_v1, _f1, _K_TransactionHistoryResultEntryExt_0)), o
 
 
 def s_TransactionHistoryResultEntry(b, o):
@@ -4873,34 +7401,30 @@ def s_TransactionHistoryResultEntry(b, o):
 
 
 def d_LedgerHeaderHistoryEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerHeaderHistoryEntryExt_0, o + 4
     else:
-        raise _Bad('LedgerHeaderHistoryEntryExt', o - 4)
-    return _new(LedgerHeaderHistoryEntryExt, (_d, _val)), o
+        raise _Bad('LedgerHeaderHistoryEntryExt', o)
 
 
 def s_LedgerHeaderHistoryEntryExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('LedgerHeaderHistoryEntryExt', o - 4)
-    return o
+        raise _Bad('LedgerHeaderHistoryEntryExt', o)
 
 
 def d_LedgerHeaderHistoryEntry(b, o):
     _s = o
-    _v520, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
     _f1, o = d_LedgerHeader(b, o)
-    _v521, = _u16(b, o)
+    _v2, = _u28(b, o)
     o += 4
-    if _v521 != 0: raise _Bad('LedgerHeaderHistoryEntryExt', o)
-    return _new(LedgerHeaderHistoryEntry, (_v520, _f1, _K_LedgerHeaderHistoryEntryExt_0, b[_s:o])), o
+    if _v2 != 0: raise _Bad('LedgerHeaderHistoryEntryExt', o)
+    return LedgerHeaderHistoryEntry((_v1, _f1, _K_LedgerHeaderHistoryEntryExt_0, b[_s:o])), o
 
 
 def s_LedgerHeaderHistoryEntry(b, o):
@@ -4911,22 +7435,23 @@ def s_LedgerHeaderHistoryEntry(b, o):
 
 
 def d_LedgerSCPMessages(b, o):
-    _v522, = _u0(b, o)
-    o += 4
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 92 > len(b) - o: raise _Bad('LedgerSCPMessages', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v523, o = d_SCPEnvelope(b, o)
-        _ap(_v523)
-    return _new(LedgerSCPMessages, (_v522, _f1)), o
+    _v1, _v2 = _u0(b, o)
+    o += 8
+    if _v2:
+        if _v2 * 92 > len(b) - o: raise _Bad('LedgerSCPMessages', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_SCPEnvelope(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    return LedgerSCPMessages((_v1, _f1)), o
 
 
 def s_LedgerSCPMessages(b, o):
     o += 4
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 92 > len(b) - o: raise _Bad('LedgerSCPMessages', o)
     for _ in range(_c):
@@ -4935,20 +7460,34 @@ def s_LedgerSCPMessages(b, o):
 
 
 def d_SCPHistoryEntryV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('SCPHistoryEntryV0', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v524, o = d_SCPQuorumSet(b, o)
-        _ap(_v524)
-    _f1, o = d_LedgerSCPMessages(b, o)
-    return _new(SCPHistoryEntryV0, (_f0, _f1)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('SCPHistoryEntryV0', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_SCPQuorumSet(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _v4, _v5 = _u0(b, o)
+    o += 8
+    if _v5:
+        if _v5 * 92 > len(b) - o: raise _Bad('LedgerSCPMessages', o)
+        _v3 = []
+        _ap = _v3.append
+        for _ in range(_v5):
+            _v6, o = d_SCPEnvelope(b, o)
+            _ap(_v6)
+    else:
+        _v3 = []
+    _f1 = LedgerSCPMessages((_v4, _v3))
+    return SCPHistoryEntryV0((_f0, _f1)), o
 
 
 def s_SCPHistoryEntryV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('SCPHistoryEntryV0', o)
     for _ in range(_c):
@@ -4958,79 +7497,407 @@ def s_SCPHistoryEntryV0(b, o):
 
 
 def d_SCPHistoryEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_SCPHistoryEntryV0(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('SCPHistoryEntryV0', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v4, o = d_SCPQuorumSet(b, o)
+                _ap(_v4)
+        else:
+            _v2 = []
+        _v7, _v8 = _u0(b, o)
+        o += 8
+        if _v8:
+            if _v8 * 92 > len(b) - o: raise _Bad('LedgerSCPMessages', o)
+            _v6 = []
+            _ap = _v6.append
+            for _ in range(_v8):
+                _v9, o = d_SCPEnvelope(b, o)
+                _ap(_v9)
+        else:
+            _v6 = []
+        _v3 = LedgerSCPMessages((_v7, _v6))
+        _v1 = SCPHistoryEntryV0((_v2, _v3))
+        return SCPHistoryEntry((_d, _v1)), o
     else:
-        raise _Bad('SCPHistoryEntry', o - 4)
-    return _new(SCPHistoryEntry, (_d, _val)), o
+        raise _Bad('SCPHistoryEntry', o)
 
 
 def s_SCPHistoryEntry(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_SCPHistoryEntryV0(b, o)
+        return o
     else:
-        raise _Bad('SCPHistoryEntry', o - 4)
-    return o
+        raise _Bad('SCPHistoryEntry', o)
 
 
 def d_LedgerEntryChange(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d < 2:
-        if _d == 0:
-            _val, o = d_LedgerEntry(b, o)
-        elif _d == 1:
-            _val, o = d_LedgerEntry(b, o)
+    _d, = _I32(b, o)
+    if _d in {0, 1, 3, 4}:
+        _, _v5, _v6 = _u75(b, o)
+        o += 12
+        if _v6 == 0:
+            _v18, _v19, _v20, _v21, _v22, _v23 = _u55(b, o)
+            o += 60
+            if _v18 != 0: raise _Bad('PublicKey', o)
+            if _v23:
+                if _v23 != 1: raise _Bad('AccountEntry', o)
+                _v24, _v25 = _u5(b, o)
+                o += 36
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v12 = _I_PublicKey_0[_v25]
+            else:
+                _v12 = None
+            _v26, _v27 = _u0(b, o)
+            o += 8
+            if _v27 > 32: raise _Bad('AccountEntry', o)
+            _e = o + _v27
+            _v14 = b[o:_e]
+            o += (_v27 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AccountEntry', _e)
+            _v28, _v29 = _u56(b, o)
+            o += 8
+            if _v29:
+                if _v29 > 20 or _v29 * 40 > len(b) - o: raise _Bad('AccountEntry', o)
+                _v16 = []
+                _ap = _v16.append
+                for _ in range(_v29):
+                    _v30, o = d_Signer(b, o)
+                    _ap(_v30)
+            else:
+                _v16 = []
+            _v31, = _I32(b, o)
+            if _v31 == 0:
+                _v17 = _K_AccountEntryExt_0
+                o += 4
+            elif _v31 == 1:
+                _, _v35, _v36, _v37 = _u54(b, o)
+                o += 24
+                if _v37 == 0:
+                    _v34 = _K_AccountEntryExtensionV1Ext_0
+                elif _v37 == 2:
+                    _v43, _v44, _v45 = _u42(b, o)
+                    o += 12
+                    if _v45:
+                        if _v45 > 20 or _v45 * 4 > len(b) - o: raise _Bad('AccountEntryExtensionV2', o)
+                        _v41 = []
+                        for _ in range(_v45):
+                            _v47, = _U32(b, o)
+                            o += 4
+                            if _v47:
+                                if _v47 != 1: raise _Bad('AccountEntryExtensionV2', o)
+                                _v48, _v49 = _u5(b, o)
+                                o += 36
+                                if _v48 != 0: raise _Bad('PublicKey', o)
+                                _v46 = _I_PublicKey_0[_v49]
+                            else:
+                                _v46 = None
+                            _v41.append(_v46)
+                    else:
+                        _v41 = []
+                    _v50, = _I32(b, o)
+                    if _v50 == 0:
+                        _v42 = _K_AccountEntryExtensionV2Ext_0
+                        o += 4
+                    elif _v50 == 3:
+                        _v52 = b[o:o + 20]
+                        _v42 = _I_AccountEntryExtensionV2Ext_3.get(_v52)
+                        if _v42 is None:
+                            _, _v53, _v54, _v55 = _u51(b, o)
+                            o += 20
+                            if _v53 != 0: raise _Bad('ExtensionPoint', o)
+                            _v51 = AccountEntryExtensionV3((_K_ExtensionPoint_0, _v54, _v55))
+                            _v42 = _I_AccountEntryExtensionV2Ext_3.remember(_v52, AccountEntryExtensionV2Ext((_v50, _v51)))
+                        else:
+                            o += 20
+                    else:
+                        raise _Bad('AccountEntryExtensionV2Ext', o)
+                    _v38 = AccountEntryExtensionV2((_v43, _v44, _v41, _v42))
+                    _v34 = AccountEntryExtensionV1Ext((_v37, _v38))
+                else:
+                    raise _Bad('AccountEntryExtensionV1Ext', o - 4)
+                _v32 = AccountEntryExtensionV1((Liabilities((_v35, _v36)), _v34))
+                _v17 = AccountEntryExt((_v31, _v32))
+            else:
+                raise _Bad('AccountEntryExt', o)
+            _v7 = AccountEntry((_I_PublicKey_0[_v19], _v20, _v21, _v22, _v12, _v26, _v14, _v28, _v16, _v17))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 1:
+            _v14, _v15, _v16 = _u58(b, o)
+            o += 40
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            if _v16 == 0:
+                _v9 = _K_TrustLineAsset_0
+            elif _v16 == 1:
+                _v18 = b[o:o + 40]
+                _v9 = _I_TrustLineAsset_1.get(_v18)
+                if _v9 is None:
+                    _v19, _v20, _v21 = _u45(b, o)
+                    o += 40
+                    if _v20 != 0: raise _Bad('PublicKey', o)
+                    _v17 = AlphaNum4((_v19, _I_PublicKey_0[_v21]))
+                    _v9 = _I_TrustLineAsset_1.remember(_v18, TrustLineAsset((_v16, _v17)))
+                else:
+                    o += 40
+            elif _v16 == 2:
+                _v18 = b[o:o + 48]
+                _v9 = _I_TrustLineAsset_2.get(_v18)
+                if _v9 is None:
+                    _v19, _v20, _v21 = _u46(b, o)
+                    o += 48
+                    if _v20 != 0: raise _Bad('PublicKey', o)
+                    _v17 = AlphaNum12((_v19, _I_PublicKey_0[_v21]))
+                    _v9 = _I_TrustLineAsset_2.remember(_v18, TrustLineAsset((_v16, _v17)))
+                else:
+                    o += 48
+            elif _v16 == 3:
+                _v17 = b[o:o + 32]
+                o += 32
+                _v9 = _I_TrustLineAsset_3[_v17]
+            else:
+                raise _Bad('TrustLineAsset', o - 4)
+            _v22, _v23, _v24, _v25 = _u59(b, o)
+            o += 24
+            if _v25 == 0:
+                _v13 = _K_TrustLineEntryExt_0
+            elif _v25 == 1:
+                _v29, _v30, _v31 = _u53(b, o)
+                o += 20
+                if _v31 == 0:
+                    _v28 = _K_TrustLineEntryV1Ext_0
+                elif _v31 == 2:
+                    _v33, _v34 = _u29(b, o)
+                    o += 8
+                    if _v34 != 0: raise _Bad('TrustLineEntryExtensionV2Ext', o)
+                    _v32 = TrustLineEntryExtensionV2((_v33, _K_TrustLineEntryExtensionV2Ext_0))
+                    _v28 = TrustLineEntryV1Ext((_v31, _v32))
+                else:
+                    raise _Bad('TrustLineEntryV1Ext', o - 4)
+                _v26 = TrustLineEntryV1((Liabilities((_v29, _v30)), _v28))
+                _v13 = TrustLineEntryExt((_v25, _v26))
+            else:
+                raise _Bad('TrustLineEntryExt', o - 4)
+            _v7 = TrustLineEntry((_I_PublicKey_0[_v15], _v9, _v22, _v23, _v24, _v13))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 2:
+            _v7, o = d_OfferEntry(b, o)
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 3:
+            _v12, _v13, _v14 = _u6(b, o)
+            o += 40
+            if _v12 != 0: raise _Bad('PublicKey', o)
+            if _v14 > 64: raise _Bad('DataEntry', o)
+            _e = o + _v14
+            _v9 = b[o:_e]
+            o += (_v14 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('DataEntry', o)
+            _e = o + 4 + _n
+            _v10 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DataEntry', _e)
+            _v15, = _u28(b, o)
+            o += 4
+            if _v15 != 0: raise _Bad('DataEntryExt', o)
+            _v7 = DataEntry((_I_PublicKey_0[_v13], _v9, _v10, _K_DataEntryExt_0))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 4:
+            _v13, _v14, _v15 = _u6(b, o)
+            o += 40
+            if _v13 != 0: raise _Bad('ClaimableBalanceID', o)
+            if _v15:
+                if _v15 > 10 or _v15 * 44 > len(b) - o: raise _Bad('ClaimableBalanceEntry', o)
+                _v9 = []
+                _ap = _v9.append
+                for _ in range(_v15):
+                    _v16, o = d_Claimant(b, o)
+                    _ap(_v16)
+            else:
+                _v9 = []
+            _v17, = _I32(b, o)
+            if _v17 == 0:
+                _v10 = _K_Asset_0
+                o += 4
+            elif _v17 == 1:
+                _v19 = b[o:o + 44]
+                _v10 = _I_Asset_1.get(_v19)
+                if _v10 is None:
+                    _, _v20, _v21, _v22 = _u47(b, o)
+                    o += 44
+                    if _v21 != 0: raise _Bad('PublicKey', o)
+                    _v18 = AlphaNum4((_v20, _I_PublicKey_0[_v22]))
+                    _v10 = _I_Asset_1.remember(_v19, Asset((_v17, _v18)))
+                else:
+                    o += 44
+            elif _v17 == 2:
+                _v19 = b[o:o + 52]
+                _v10 = _I_Asset_2.get(_v19)
+                if _v10 is None:
+                    _, _v20, _v21, _v22 = _u48(b, o)
+                    o += 52
+                    if _v21 != 0: raise _Bad('PublicKey', o)
+                    _v18 = AlphaNum12((_v20, _I_PublicKey_0[_v22]))
+                    _v10 = _I_Asset_2.remember(_v19, Asset((_v17, _v18)))
+                else:
+                    o += 52
+            else:
+                raise _Bad('Asset', o)
+            _v23, _v24 = _u63(b, o)
+            o += 12
+            if _v24 == 0:
+                _v12 = _K_ClaimableBalanceEntryExt_0
+            elif _v24 == 1:
+                _v26, _v27 = _u18(b, o)
+                o += 8
+                if _v26 != 0: raise _Bad('ClaimableBalanceEntryExtensionV1Ext', o)
+                _v25 = ClaimableBalanceEntryExtensionV1((_K_ClaimableBalanceEntryExtensionV1Ext_0, _v27))
+                _v12 = ClaimableBalanceEntryExt((_v24, _v25))
+            else:
+                raise _Bad('ClaimableBalanceEntryExt', o - 4)
+            _v7 = ClaimableBalanceEntry((ClaimableBalanceID((_v13, _v14)), _v9, _v10, _v23, _v12))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 5:
+            _v10, _v11 = _u65(b, o)
+            o += 36
+            if _v11 == 0:
+                _v13, o = d_LiquidityPoolConstantProductParameters(b, o)
+                _v18, _v19, _v20, _v21 = _u64(b, o)
+                o += 32
+                _v12 = LiquidityPoolEntryConstantProduct((_v13, _v18, _v19, _v20, _v21))
+                _v9 = LiquidityPoolEntryBody((_v11, _v12))
+            else:
+                raise _Bad('LiquidityPoolEntryBody', o - 4)
+            _v7 = LiquidityPoolEntry((_v10, _v9))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 6:
+            _v13, = _u28(b, o)
+            o += 4
+            if _v13 != 0: raise _Bad('ExtensionPoint', o)
+            _v9, o = d_SCAddress(b, o)
+            _v10, o = d_SCVal(b, o)
+            _v14, = _u28(b, o)
+            o += 4
+            if _v14 not in _E_ContractDataDurability: raise _Bad('ContractDataEntry', o)
+            _v12, o = d_SCVal(b, o)
+            _v7 = ContractDataEntry((_K_ExtensionPoint_0, _v9, _v10, _v14, _v12))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 7:
+            _v11, = _I32(b, o)
+            if _v11 == 0:
+                _v8 = _K_ContractCodeEntryExt_0
+                o += 4
+            elif _v11 == 1:
+                _, _v13, _v14, _v15, _v16, _v17, _v18, _v19, _v20, _v21, _v22, _v23, _v24 = _u68(b, o)
+                o += 52
+                if _v13 != 0: raise _Bad('ExtensionPoint', o)
+                if _v14 != 0: raise _Bad('ExtensionPoint', o)
+                _v12 = ContractCodeEntryV1((_K_ExtensionPoint_0, ContractCodeCostInputs((_K_ExtensionPoint_0, _v15, _v16, _v17, _v18, _v19, _v20, _v21, _v22, _v23, _v24))))
+                _v8 = ContractCodeEntryExt((_v11, _v12))
+            else:
+                raise _Bad('ContractCodeEntryExt', o)
+            _v25, _v26 = _u1(b, o)
+            o += 36
+            _e = o + _v26
+            _v10 = b[o:_e]
+            o += (_v26 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractCodeEntry', _e)
+            _v7 = ContractCodeEntry((_v8, _v25, _v10))
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 8:
+            _v7, o = d_ConfigSettingEntry(b, o)
+            _v3 = LedgerEntryData((_v6, _v7))
+        elif _v6 == 9:
+            _v8, _v9 = _u1(b, o)
+            o += 36
+            _v7 = TTLEntry((_v8, _v9))
+            _v3 = LedgerEntryData((_v6, _v7))
         else:
-            raise _Bad('LedgerEntryChange', o - 4)
+            raise _Bad('LedgerEntryData', o - 4)
+        _v56, = _I32(b, o)
+        if _v56 == 0:
+            _v4 = _K_LedgerEntryExt_0
+            o += 4
+        elif _v56 == 1:
+            o += 4
+            _v60, = _U32(b, o)
+            o += 4
+            if _v60:
+                if _v60 != 1: raise _Bad('LedgerEntryExtensionV1', o)
+                _v61, _v62 = _u5(b, o)
+                o += 36
+                if _v61 != 0: raise _Bad('PublicKey', o)
+                _v58 = _I_PublicKey_0[_v62]
+            else:
+                _v58 = None
+            _v63, = _u28(b, o)
+            o += 4
+            if _v63 != 0: raise _Bad('LedgerEntryExtensionV1Ext', o)
+            _v57 = LedgerEntryExtensionV1((_v58, _K_LedgerEntryExtensionV1Ext_0))
+            _v4 = LedgerEntryExt((_v56, _v57))
+        else:
+            raise _Bad('LedgerEntryExt', o)
+        _v1 = LedgerEntry((_v5, _v3, _v4))
+        return LedgerEntryChange((_d, _v1)), o
+    elif _d == 2:
+        o += 4
+        _v1, o = d_LedgerKey(b, o)
+        return LedgerEntryChange((_d, _v1)), o
     else:
-        if _d == 2:
-            _val, o = d_LedgerKey(b, o)
-        elif _d == 3:
-            _val, o = d_LedgerEntry(b, o)
-        elif _d == 4:
-            _val, o = d_LedgerEntry(b, o)
-        else:
-            raise _Bad('LedgerEntryChange', o - 4)
-    return _new(LedgerEntryChange, (_d, _val)), o
+        raise _Bad('LedgerEntryChange', o)
 
 
 def s_LedgerEntryChange(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_LedgerKey(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     elif _d == 4:
+        o += 4
         o = s_LedgerEntry(b, o)
+        return o
     else:
-        raise _Bad('LedgerEntryChange', o - 4)
-    return o
+        raise _Bad('LedgerEntryChange', o)
 
 
 def d_OperationMeta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('OperationMeta', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v525, o = d_LedgerEntryChange(b, o)
-        _ap(_v525)
-    return _new(OperationMeta, (_f0,)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('OperationMeta', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_LedgerEntryChange(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    return OperationMeta((_f0,)), o
 
 
 def s_OperationMeta(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('OperationMeta', o)
     for _ in range(_c):
@@ -5039,32 +7906,38 @@ def s_OperationMeta(b, o):
 
 
 def d_TransactionMetaV1(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV1', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v526, o = d_LedgerEntryChange(b, o)
-        _ap(_v526)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV1', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_LedgerEntryChange(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV1', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v527, o = d_OperationMeta(b, o)
-        _ap(_v527)
-    return _new(TransactionMetaV1, (_f0, _f1)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV1', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_OperationMeta(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    return TransactionMetaV1((_f0, _f1)), o
 
 
 def s_TransactionMetaV1(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV1', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV1', o)
     for _ in range(_c):
@@ -5073,45 +7946,54 @@ def s_TransactionMetaV1(b, o):
 
 
 def d_TransactionMetaV2(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v528, o = d_LedgerEntryChange(b, o)
-        _ap(_v528)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_LedgerEntryChange(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV2', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v529, o = d_OperationMeta(b, o)
-        _ap(_v529)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_OperationMeta(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v530, o = d_LedgerEntryChange(b, o)
-        _ap(_v530)
-    return _new(TransactionMetaV2, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v3, o = d_LedgerEntryChange(b, o)
+            _ap(_v3)
+    else:
+        _f2 = []
+    return TransactionMetaV2((_f0, _f1, _f2)), o
 
 
 def s_TransactionMetaV2(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV2', o)
     for _ in range(_c):
         o = s_OperationMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
     for _ in range(_c):
@@ -5120,20 +8002,23 @@ def s_TransactionMetaV2(b, o):
 
 
 def d_ContractEventV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('ContractEventV0', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v531, o = d_SCVal(b, o)
-        _ap(_v531)
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('ContractEventV0', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_SCVal(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
     _f1, o = d_SCVal(b, o)
-    return _new(ContractEventV0, (_f0, _f1)), o
+    return ContractEventV0((_f0, _f1)), o
 
 
 def s_ContractEventV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('ContractEventV0', o)
     for _ in range(_c):
@@ -5143,56 +8028,76 @@ def s_ContractEventV0(b, o):
 
 
 def d_ContractEventBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ContractEventV0(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('ContractEventV0', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v4, o = d_SCVal(b, o)
+                _ap(_v4)
+        else:
+            _v2 = []
+        _v3, o = d_SCVal(b, o)
+        _v1 = ContractEventV0((_v2, _v3))
+        return ContractEventBody((_d, _v1)), o
     else:
-        raise _Bad('ContractEventBody', o - 4)
-    return _new(ContractEventBody, (_d, _val)), o
+        raise _Bad('ContractEventBody', o)
 
 
 def s_ContractEventBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ContractEventV0(b, o)
+        return o
     else:
-        raise _Bad('ContractEventBody', o - 4)
-    return o
+        raise _Bad('ContractEventBody', o)
 
 
 def d_ContractEvent(b, o):
-    _v532, = _u16(b, o)
-    o += 4
-    if _v532 != 0: raise _Bad('ExtensionPoint', o)
-    _v533 = _U32(b, o)[0]
-    o += 4
-    if _v533:
-        if _v533 != 1: raise _Bad('ContractEvent', o)
+    _v1, _v2 = _u18(b, o)
+    o += 8
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    if _v2:
+        if _v2 != 1: raise _Bad('ContractEvent', o)
         _f1 = b[o:o + 32]
         o += 32
     else:
         _f1 = None
-    _v534, = _u16(b, o)
-    o += 4
-    if _v534 not in _E_ContractEventType: raise _Bad('ContractEvent', o)
-    _v535 = _I32(b, o)[0]
-    o += 4
-    if _v535 == 0:
-        _v536, o = d_ContractEventV0(b, o)
-        _f3 = _new(ContractEventBody, (_v535, _v536))
+    _v3, _v4 = _u29(b, o)
+    o += 8
+    if _v3 not in _E_ContractEventType: raise _Bad('ContractEvent', o)
+    if _v4 == 0:
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('ContractEventV0', o)
+            _v6 = []
+            _ap = _v6.append
+            for _ in range(_c):
+                _v8, o = d_SCVal(b, o)
+                _ap(_v8)
+        else:
+            _v6 = []
+        _v7, o = d_SCVal(b, o)
+        _v5 = ContractEventV0((_v6, _v7))
+        _f3 = ContractEventBody((_v4, _v5))
     else:
         raise _Bad('ContractEventBody', o - 4)
-    return _new(ContractEvent, (_K_ExtensionPoint_0, _f1, _v534, _f3)), o
+    return ContractEvent((_K_ExtensionPoint_0, _f1, _v3, _f3)), o
 
 
 def s_ContractEvent(b, o):
     o = s_ExtensionPoint(b, o)
-    _v537 = _U32(b, o)[0]
+    _v9, = _U32(b, o)
     o += 4
-    if _v537:
-        if _v537 != 1: raise _Bad('ContractEvent', o)
+    if _v9:
+        if _v9 != 1: raise _Bad('ContractEvent', o)
         o += 32
     o += 4
     o = s_ContractEventBody(b, o)
@@ -5200,10 +8105,10 @@ def s_ContractEvent(b, o):
 
 
 def d_DiagnosticEvent(b, o):
-    _v538, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
     _f1, o = d_ContractEvent(b, o)
-    return _new(DiagnosticEvent, (_BOOL[_v538], _f1)), o
+    return DiagnosticEvent((_BOOL[_v1], _f1)), o
 
 
 def s_DiagnosticEvent(b, o):
@@ -5213,10 +8118,10 @@ def s_DiagnosticEvent(b, o):
 
 
 def d_SorobanTransactionMetaExtV1(b, o):
-    _v539, _v540, _v541, _v542 = _u42(b, o)
+    _v1, _v2, _v3, _v4 = _u81(b, o)
     o += 28
-    if _v539 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(SorobanTransactionMetaExtV1, (_K_ExtensionPoint_0, _v540, _v541, _v542)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v2, _v3, _v4)), o
 
 
 def s_SorobanTransactionMetaExtV1(b, o):
@@ -5224,74 +8129,77 @@ def s_SorobanTransactionMetaExtV1(b, o):
 
 
 def d_SorobanTransactionMetaExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_SorobanTransactionMetaExt_0, o + 4
     elif _d == 1:
-        _v543, _v544, _v545, _v546 = _u42(b, o)
-        o += 28
-        if _v543 != 0: raise _Bad('ExtensionPoint', o)
-        _val = _new(SorobanTransactionMetaExtV1, (_K_ExtensionPoint_0, _v544, _v545, _v546))
+        _, _v2, _v3, _v4, _v5 = _u82(b, o)
+        o += 32
+        if _v2 != 0: raise _Bad('ExtensionPoint', o)
+        _v1 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v3, _v4, _v5))
+        return SorobanTransactionMetaExt((_d, _v1)), o
     else:
-        raise _Bad('SorobanTransactionMetaExt', o - 4)
-    return _new(SorobanTransactionMetaExt, (_d, _val)), o
+        raise _Bad('SorobanTransactionMetaExt', o)
 
 
 def s_SorobanTransactionMetaExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 28
+        return o + 32
     else:
-        raise _Bad('SorobanTransactionMetaExt', o - 4)
-    return o
+        raise _Bad('SorobanTransactionMetaExt', o)
 
 
 def d_SorobanTransactionMeta(b, o):
-    _v547 = _I32(b, o)[0]
-    o += 4
-    if _v547 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_SorobanTransactionMetaExt_0
-    elif _v547 == 1:
-        _v549, _v550, _v551, _v552 = _u42(b, o)
-        o += 28
-        if _v549 != 0: raise _Bad('ExtensionPoint', o)
-        _v548 = _new(SorobanTransactionMetaExtV1, (_K_ExtensionPoint_0, _v550, _v551, _v552))
-        _f0 = _new(SorobanTransactionMetaExt, (_v547, _v548))
+        o += 4
+    elif _v1 == 1:
+        _, _v3, _v4, _v5, _v6 = _u82(b, o)
+        o += 32
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        _v2 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v4, _v5, _v6))
+        _f0 = SorobanTransactionMetaExt((_v1, _v2))
     else:
-        raise _Bad('SorobanTransactionMetaExt', o - 4)
-    _c = _U32(b, o)[0]
+        raise _Bad('SorobanTransactionMetaExt', o)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 24 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v553, o = d_ContractEvent(b, o)
-        _ap(_v553)
+    if _c:
+        if _c * 24 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v7, o = d_ContractEvent(b, o)
+            _ap(_v7)
+    else:
+        _f1 = []
     _f2, o = d_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 28 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v554, o = d_DiagnosticEvent(b, o)
-        _ap(_v554)
-    return _new(SorobanTransactionMeta, (_f0, _f1, _f2, _f3)), o
+    if _c:
+        if _c * 28 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v8, o = d_DiagnosticEvent(b, o)
+            _ap(_v8)
+    else:
+        _f3 = []
+    return SorobanTransactionMeta((_f0, _f1, _f2, _f3)), o
 
 
 def s_SorobanTransactionMeta(b, o):
     o = s_SorobanTransactionMetaExt(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 24 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
     for _ in range(_c):
         o = s_ContractEvent(b, o)
     o = s_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 28 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
     for _ in range(_c):
@@ -5300,99 +8208,145 @@ def s_SorobanTransactionMeta(b, o):
 
 
 def d_TransactionMetaV3(b, o):
-    _v555, = _u16(b, o)
+    _v1, _v2 = _u18(b, o)
+    o += 8
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    if _v2:
+        if _v2 * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_LedgerEntryChange(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _v555 != 0: raise _Bad('ExtensionPoint', o)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v4, o = d_OperationMeta(b, o)
+            _ap(_v4)
+    else:
+        _f2 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v556, o = d_LedgerEntryChange(b, o)
-        _ap(_v556)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v5, o = d_LedgerEntryChange(b, o)
+            _ap(_v5)
+    else:
+        _f3 = []
+    _v6, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV3', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v557, o = d_OperationMeta(b, o)
-        _ap(_v557)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v558, o = d_LedgerEntryChange(b, o)
-        _ap(_v558)
-    _v559 = _U32(b, o)[0]
-    o += 4
-    if _v559:
-        if _v559 != 1: raise _Bad('TransactionMetaV3', o)
-        _f4, o = d_SorobanTransactionMeta(b, o)
+    if _v6:
+        if _v6 != 1: raise _Bad('TransactionMetaV3', o)
+        _v11, = _I32(b, o)
+        if _v11 == 0:
+            _v7 = _K_SorobanTransactionMetaExt_0
+            o += 4
+        elif _v11 == 1:
+            _, _v13, _v14, _v15, _v16 = _u82(b, o)
+            o += 32
+            if _v13 != 0: raise _Bad('ExtensionPoint', o)
+            _v12 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v14, _v15, _v16))
+            _v7 = SorobanTransactionMetaExt((_v11, _v12))
+        else:
+            raise _Bad('SorobanTransactionMetaExt', o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 24 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+            _v8 = []
+            _ap = _v8.append
+            for _ in range(_c):
+                _v17, o = d_ContractEvent(b, o)
+                _ap(_v17)
+        else:
+            _v8 = []
+        _v9, o = d_SCVal(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 28 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+            _v10 = []
+            _ap = _v10.append
+            for _ in range(_c):
+                _v18, o = d_DiagnosticEvent(b, o)
+                _ap(_v18)
+        else:
+            _v10 = []
+        _f4 = SorobanTransactionMeta((_v7, _v8, _v9, _v10))
     else:
         _f4 = None
-    return _new(TransactionMetaV3, (_K_ExtensionPoint_0, _f1, _f2, _f3, _f4)), o
+    return TransactionMetaV3((_K_ExtensionPoint_0, _f1, _f2, _f3, _f4)), o
 
 
 def s_TransactionMetaV3(b, o):
     o = s_ExtensionPoint(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV3', o)
     for _ in range(_c):
         o = s_OperationMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _v560 = _U32(b, o)[0]
+    _v19, = _U32(b, o)
     o += 4
-    if _v560:
-        if _v560 != 1: raise _Bad('TransactionMetaV3', o)
+    if _v19:
+        if _v19 != 1: raise _Bad('TransactionMetaV3', o)
         o = s_SorobanTransactionMeta(b, o)
     return o
 
 
 def d_OperationMetaV2(b, o):
-    _v561, = _u16(b, o)
+    _v1, _v2 = _u18(b, o)
+    o += 8
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    if _v2:
+        if _v2 * 12 > len(b) - o: raise _Bad('OperationMetaV2', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_LedgerEntryChange(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _v561 != 0: raise _Bad('ExtensionPoint', o)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 12 > len(b) - o: raise _Bad('OperationMetaV2', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v562, o = d_LedgerEntryChange(b, o)
-        _ap(_v562)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 24 > len(b) - o: raise _Bad('OperationMetaV2', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v563, o = d_ContractEvent(b, o)
-        _ap(_v563)
-    return _new(OperationMetaV2, (_K_ExtensionPoint_0, _f1, _f2)), o
+    if _c:
+        if _c * 24 > len(b) - o: raise _Bad('OperationMetaV2', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v4, o = d_ContractEvent(b, o)
+            _ap(_v4)
+    else:
+        _f2 = []
+    return OperationMetaV2((_K_ExtensionPoint_0, _f1, _f2)), o
 
 
 def s_OperationMetaV2(b, o):
     o = s_ExtensionPoint(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('OperationMetaV2', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 24 > len(b) - o: raise _Bad('OperationMetaV2', o)
     for _ in range(_c):
@@ -5401,44 +8355,44 @@ def s_OperationMetaV2(b, o):
 
 
 def d_SorobanTransactionMetaV2(b, o):
-    _v564 = _I32(b, o)[0]
-    o += 4
-    if _v564 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_SorobanTransactionMetaExt_0
-    elif _v564 == 1:
-        _v566, _v567, _v568, _v569 = _u42(b, o)
-        o += 28
-        if _v566 != 0: raise _Bad('ExtensionPoint', o)
-        _v565 = _new(SorobanTransactionMetaExtV1, (_K_ExtensionPoint_0, _v567, _v568, _v569))
-        _f0 = _new(SorobanTransactionMetaExt, (_v564, _v565))
+        o += 4
+    elif _v1 == 1:
+        _, _v3, _v4, _v5, _v6 = _u82(b, o)
+        o += 32
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        _v2 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v4, _v5, _v6))
+        _f0 = SorobanTransactionMetaExt((_v1, _v2))
     else:
-        raise _Bad('SorobanTransactionMetaExt', o - 4)
-    _v570 = _U32(b, o)[0]
+        raise _Bad('SorobanTransactionMetaExt', o)
+    _v7, = _U32(b, o)
     o += 4
-    if _v570:
-        if _v570 != 1: raise _Bad('SorobanTransactionMetaV2', o)
+    if _v7:
+        if _v7 != 1: raise _Bad('SorobanTransactionMetaV2', o)
         _f1, o = d_SCVal(b, o)
     else:
         _f1 = None
-    return _new(SorobanTransactionMetaV2, (_f0, _f1)), o
+    return SorobanTransactionMetaV2((_f0, _f1)), o
 
 
 def s_SorobanTransactionMetaV2(b, o):
     o = s_SorobanTransactionMetaExt(b, o)
-    _v571 = _U32(b, o)[0]
+    _v8, = _U32(b, o)
     o += 4
-    if _v571:
-        if _v571 != 1: raise _Bad('SorobanTransactionMetaV2', o)
+    if _v8:
+        if _v8 != 1: raise _Bad('SorobanTransactionMetaV2', o)
         o = s_SCVal(b, o)
     return o
 
 
 def d_TransactionEvent(b, o):
-    _v572, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v572 not in _E_TransactionEventStage: raise _Bad('TransactionEvent', o)
+    if _v1 not in _E_TransactionEventStage: raise _Bad('TransactionEvent', o)
     _f1, o = d_ContractEvent(b, o)
-    return _new(TransactionEvent, (_v572, _f1)), o
+    return TransactionEvent((_v1, _f1)), o
 
 
 def s_TransactionEvent(b, o):
@@ -5448,87 +8402,119 @@ def s_TransactionEvent(b, o):
 
 
 def d_TransactionMetaV4(b, o):
-    _v573, = _u16(b, o)
+    _v1, _v2 = _u18(b, o)
+    o += 8
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    if _v2:
+        if _v2 * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_v2):
+            _v3, o = d_LedgerEntryChange(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    _c, = _U32(b, o)
     o += 4
-    if _v573 != 0: raise _Bad('ExtensionPoint', o)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v4, o = d_OperationMetaV2(b, o)
+            _ap(_v4)
+    else:
+        _f2 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v574, o = d_LedgerEntryChange(b, o)
-        _ap(_v574)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v5, o = d_LedgerEntryChange(b, o)
+            _ap(_v5)
+    else:
+        _f3 = []
+    _v6, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v575, o = d_OperationMetaV2(b, o)
-        _ap(_v575)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v576, o = d_LedgerEntryChange(b, o)
-        _ap(_v576)
-    _v577 = _U32(b, o)[0]
-    o += 4
-    if _v577:
-        if _v577 != 1: raise _Bad('TransactionMetaV4', o)
-        _f4, o = d_SorobanTransactionMetaV2(b, o)
+    if _v6:
+        if _v6 != 1: raise _Bad('TransactionMetaV4', o)
+        _v9, = _I32(b, o)
+        if _v9 == 0:
+            _v7 = _K_SorobanTransactionMetaExt_0
+            o += 4
+        elif _v9 == 1:
+            _, _v11, _v12, _v13, _v14 = _u82(b, o)
+            o += 32
+            if _v11 != 0: raise _Bad('ExtensionPoint', o)
+            _v10 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v12, _v13, _v14))
+            _v7 = SorobanTransactionMetaExt((_v9, _v10))
+        else:
+            raise _Bad('SorobanTransactionMetaExt', o)
+        _v15, = _U32(b, o)
+        o += 4
+        if _v15:
+            if _v15 != 1: raise _Bad('SorobanTransactionMetaV2', o)
+            _v8, o = d_SCVal(b, o)
+        else:
+            _v8 = None
+        _f4 = SorobanTransactionMetaV2((_v7, _v8))
     else:
         _f4 = None
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v578, o = d_TransactionEvent(b, o)
-        _ap(_v578)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_c):
+            _v16, o = d_TransactionEvent(b, o)
+            _ap(_v16)
+    else:
+        _f5 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
-    _f6 = []
-    _ap = _f6.append
-    for _ in range(_c):
-        _v579, o = d_DiagnosticEvent(b, o)
-        _ap(_v579)
-    return _new(TransactionMetaV4, (_K_ExtensionPoint_0, _f1, _f2, _f3, _f4, _f5, _f6)), o
+    if _c:
+        if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+        _f6 = []
+        _ap = _f6.append
+        for _ in range(_c):
+            _v17, o = d_DiagnosticEvent(b, o)
+            _ap(_v17)
+    else:
+        _f6 = []
+    return TransactionMetaV4((_K_ExtensionPoint_0, _f1, _f2, _f3, _f4, _f5, _f6)), o
 
 
 def s_TransactionMetaV4(b, o):
     o = s_ExtensionPoint(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
     for _ in range(_c):
         o = s_OperationMetaV2(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
-    _v580 = _U32(b, o)[0]
+    _v18, = _U32(b, o)
     o += 4
-    if _v580:
-        if _v580 != 1: raise _Bad('TransactionMetaV4', o)
+    if _v18:
+        if _v18 != 1: raise _Bad('TransactionMetaV4', o)
         o = s_SorobanTransactionMetaV2(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
     for _ in range(_c):
         o = s_TransactionEvent(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
     for _ in range(_c):
@@ -5538,20 +8524,23 @@ def s_TransactionMetaV4(b, o):
 
 def d_InvokeHostFunctionSuccessPreImage(b, o):
     _f0, o = d_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionSuccessPreImage', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v581, o = d_ContractEvent(b, o)
-        _ap(_v581)
-    return _new(InvokeHostFunctionSuccessPreImage, (_f0, _f1)), o
+    if _c:
+        if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionSuccessPreImage', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_ContractEvent(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
+    return InvokeHostFunctionSuccessPreImage((_f0, _f1)), o
 
 
 def s_InvokeHostFunctionSuccessPreImage(b, o):
     o = s_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionSuccessPreImage', o)
     for _ in range(_c):
@@ -5561,73 +8550,305 @@ def s_InvokeHostFunctionSuccessPreImage(b, o):
 
 def d_TransactionMeta(b, o):
     _s = o
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 2:
         if _d == 0:
-            _c = _U32(b, o)[0]
-            o += 4
-            if _c * 4 > len(b) - o: raise _Bad('TransactionMeta', o)
-            _val = []
-            _ap = _val.append
-            for _ in range(_c):
-                _v582, o = d_OperationMeta(b, o)
-                _ap(_v582)
+            _, _v1 = _u18(b, o)
+            o += 8
+            if _v1:
+                if _v1 * 4 > len(b) - o: raise _Bad('TransactionMeta', o)
+                _val = []
+                _ap = _val.append
+                for _ in range(_v1):
+                    _v2, o = d_OperationMeta(b, o)
+                    _ap(_v2)
+            else:
+                _val = []
+            return TransactionMeta((_d, _val, b[_s:o])), o
         elif _d == 1:
-            _val, o = d_TransactionMetaV1(b, o)
+            o += 4
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV1', o)
+                _v1 = []
+                _ap = _v1.append
+                for _ in range(_c):
+                    _v3, o = d_LedgerEntryChange(b, o)
+                    _ap(_v3)
+            else:
+                _v1 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV1', o)
+                _v2 = []
+                _ap = _v2.append
+                for _ in range(_c):
+                    _v4, o = d_OperationMeta(b, o)
+                    _ap(_v4)
+            else:
+                _v2 = []
+            _val = TransactionMetaV1((_v1, _v2))
+            return TransactionMeta((_d, _val, b[_s:o])), o
         else:
-            raise _Bad('TransactionMeta', o - 4)
+            raise _Bad('TransactionMeta', o)
     else:
         if _d == 2:
-            _val, o = d_TransactionMetaV2(b, o)
+            o += 4
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+                _v1 = []
+                _ap = _v1.append
+                for _ in range(_c):
+                    _v4, o = d_LedgerEntryChange(b, o)
+                    _ap(_v4)
+            else:
+                _v1 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+                _v2 = []
+                _ap = _v2.append
+                for _ in range(_c):
+                    _v5, o = d_OperationMeta(b, o)
+                    _ap(_v5)
+            else:
+                _v2 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV2', o)
+                _v3 = []
+                _ap = _v3.append
+                for _ in range(_c):
+                    _v6, o = d_LedgerEntryChange(b, o)
+                    _ap(_v6)
+            else:
+                _v3 = []
+            _val = TransactionMetaV2((_v1, _v2, _v3))
+            return TransactionMeta((_d, _val, b[_s:o])), o
         elif _d == 3:
-            _val, o = d_TransactionMetaV3(b, o)
+            _, _v6, _v7 = _u62(b, o)
+            o += 12
+            if _v6 != 0: raise _Bad('ExtensionPoint', o)
+            if _v7:
+                if _v7 * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+                _v2 = []
+                _ap = _v2.append
+                for _ in range(_v7):
+                    _v8, o = d_LedgerEntryChange(b, o)
+                    _ap(_v8)
+            else:
+                _v2 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+                _v3 = []
+                _ap = _v3.append
+                for _ in range(_c):
+                    _v9, o = d_OperationMeta(b, o)
+                    _ap(_v9)
+            else:
+                _v3 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV3', o)
+                _v4 = []
+                _ap = _v4.append
+                for _ in range(_c):
+                    _v10, o = d_LedgerEntryChange(b, o)
+                    _ap(_v10)
+            else:
+                _v4 = []
+            _v11, = _U32(b, o)
+            o += 4
+            if _v11:
+                if _v11 != 1: raise _Bad('TransactionMetaV3', o)
+                _v16, = _I32(b, o)
+                if _v16 == 0:
+                    _v12 = _K_SorobanTransactionMetaExt_0
+                    o += 4
+                elif _v16 == 1:
+                    _, _v18, _v19, _v20, _v21 = _u82(b, o)
+                    o += 32
+                    if _v18 != 0: raise _Bad('ExtensionPoint', o)
+                    _v17 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v19, _v20, _v21))
+                    _v12 = SorobanTransactionMetaExt((_v16, _v17))
+                else:
+                    raise _Bad('SorobanTransactionMetaExt', o)
+                _c, = _U32(b, o)
+                o += 4
+                if _c:
+                    if _c * 24 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+                    _v13 = []
+                    _ap = _v13.append
+                    for _ in range(_c):
+                        _v22, o = d_ContractEvent(b, o)
+                        _ap(_v22)
+                else:
+                    _v13 = []
+                _v14, o = d_SCVal(b, o)
+                _c, = _U32(b, o)
+                o += 4
+                if _c:
+                    if _c * 28 > len(b) - o: raise _Bad('SorobanTransactionMeta', o)
+                    _v15 = []
+                    _ap = _v15.append
+                    for _ in range(_c):
+                        _v23, o = d_DiagnosticEvent(b, o)
+                        _ap(_v23)
+                else:
+                    _v15 = []
+                _v5 = SorobanTransactionMeta((_v12, _v13, _v14, _v15))
+            else:
+                _v5 = None
+            _val = TransactionMetaV3((_K_ExtensionPoint_0, _v2, _v3, _v4, _v5))
+            return TransactionMeta((_d, _val, b[_s:o])), o
         elif _d == 4:
-            _val, o = d_TransactionMetaV4(b, o)
+            _, _v8, _v9 = _u62(b, o)
+            o += 12
+            if _v8 != 0: raise _Bad('ExtensionPoint', o)
+            if _v9:
+                if _v9 * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+                _v2 = []
+                _ap = _v2.append
+                for _ in range(_v9):
+                    _v10, o = d_LedgerEntryChange(b, o)
+                    _ap(_v10)
+            else:
+                _v2 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+                _v3 = []
+                _ap = _v3.append
+                for _ in range(_c):
+                    _v11, o = d_OperationMetaV2(b, o)
+                    _ap(_v11)
+            else:
+                _v3 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 12 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+                _v4 = []
+                _ap = _v4.append
+                for _ in range(_c):
+                    _v12, o = d_LedgerEntryChange(b, o)
+                    _ap(_v12)
+            else:
+                _v4 = []
+            _v13, = _U32(b, o)
+            o += 4
+            if _v13:
+                if _v13 != 1: raise _Bad('TransactionMetaV4', o)
+                _v16, = _I32(b, o)
+                if _v16 == 0:
+                    _v14 = _K_SorobanTransactionMetaExt_0
+                    o += 4
+                elif _v16 == 1:
+                    _, _v18, _v19, _v20, _v21 = _u82(b, o)
+                    o += 32
+                    if _v18 != 0: raise _Bad('ExtensionPoint', o)
+                    _v17 = SorobanTransactionMetaExtV1((_K_ExtensionPoint_0, _v19, _v20, _v21))
+                    _v14 = SorobanTransactionMetaExt((_v16, _v17))
+                else:
+                    raise _Bad('SorobanTransactionMetaExt', o)
+                _v22, = _U32(b, o)
+                o += 4
+                if _v22:
+                    if _v22 != 1: raise _Bad('SorobanTransactionMetaV2', o)
+                    _v15, o = d_SCVal(b, o)
+                else:
+                    _v15 = None
+                _v5 = SorobanTransactionMetaV2((_v14, _v15))
+            else:
+                _v5 = None
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+                _v6 = []
+                _ap = _v6.append
+                for _ in range(_c):
+                    _v23, o = d_TransactionEvent(b, o)
+                    _ap(_v23)
+            else:
+                _v6 = []
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 28 > len(b) - o: raise _Bad('TransactionMetaV4', o)
+                _v7 = []
+                _ap = _v7.append
+                for _ in range(_c):
+                    _v24, o = d_DiagnosticEvent(b, o)
+                    _ap(_v24)
+            else:
+                _v7 = []
+            _val = TransactionMetaV4((_K_ExtensionPoint_0, _v2, _v3, _v4, _v5, _v6, _v7))
+            return TransactionMeta((_d, _val, b[_s:o])), o
         else:
-            raise _Bad('TransactionMeta', o - 4)
-    return _new(TransactionMeta, (_d, _val, b[_s:o])), o
+            raise _Bad('TransactionMeta', o)
 
 
 def s_TransactionMeta(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 4 > len(b) - o: raise _Bad('TransactionMeta', o)
         for _ in range(_c):
             o = s_OperationMeta(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_TransactionMetaV1(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_TransactionMetaV2(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_TransactionMetaV3(b, o)
+        return o
     elif _d == 4:
+        o += 4
         o = s_TransactionMetaV4(b, o)
+        return o
     else:
-        raise _Bad('TransactionMeta', o - 4)
-    return o
+        raise _Bad('TransactionMeta', o)
 
 
 def d_TransactionResultMeta(b, o):
     _f0, o = d_TransactionResultPair(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionResultMeta', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v583, o = d_LedgerEntryChange(b, o)
-        _ap(_v583)
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionResultMeta', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_LedgerEntryChange(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
     _f2, o = d_TransactionMeta(b, o)
-    return _new(TransactionResultMeta, (_f0, _f1, _f2)), o
+    return TransactionResultMeta((_f0, _f1, _f2)), o
 
 
 def s_TransactionResultMeta(b, o):
     o = s_TransactionResultPair(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionResultMeta', o)
     for _ in range(_c):
@@ -5637,40 +8858,46 @@ def s_TransactionResultMeta(b, o):
 
 
 def d_TransactionResultMetaV1(b, o):
-    _v584, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v584 != 0: raise _Bad('ExtensionPoint', o)
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
     _f1, o = d_TransactionResultPair(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v585, o = d_LedgerEntryChange(b, o)
-        _ap(_v585)
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v2, o = d_LedgerEntryChange(b, o)
+            _ap(_v2)
+    else:
+        _f2 = []
     _f3, o = d_TransactionMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
-    _f4 = []
-    _ap = _f4.append
-    for _ in range(_c):
-        _v586, o = d_LedgerEntryChange(b, o)
-        _ap(_v586)
-    return _new(TransactionResultMetaV1, (_K_ExtensionPoint_0, _f1, _f2, _f3, _f4)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
+        _f4 = []
+        _ap = _f4.append
+        for _ in range(_c):
+            _v3, o = d_LedgerEntryChange(b, o)
+            _ap(_v3)
+    else:
+        _f4 = []
+    return TransactionResultMetaV1((_K_ExtensionPoint_0, _f1, _f2, _f3, _f4)), o
 
 
 def s_TransactionResultMetaV1(b, o):
     o = s_ExtensionPoint(b, o)
     o = s_TransactionResultPair(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
     for _ in range(_c):
         o = s_LedgerEntryChange(b, o)
     o = s_TransactionMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('TransactionResultMetaV1', o)
     for _ in range(_c):
@@ -5679,21 +8906,55 @@ def s_TransactionResultMetaV1(b, o):
 
 
 def d_UpgradeEntryMeta(b, o):
-    _f0, o = d_LedgerUpgrade(b, o)
-    _c = _U32(b, o)[0]
+    _v1, = _I32(b, o)
+    if _v1 == 1:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 2:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 3:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 4:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 5:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 6:
+        _, _v3, _v4 = _u80(b, o)
+        o += 68
+        _v2 = ConfigUpgradeSetKey((_v3, _v4))
+        _f0 = LedgerUpgrade((_v1, _v2))
+    elif _v1 == 7:
+        _, _v2 = _u18(b, o)
+        o += 8
+        _f0 = LedgerUpgrade((_v1, _v2))
+    else:
+        raise _Bad('LedgerUpgrade', o)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('UpgradeEntryMeta', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v587, o = d_LedgerEntryChange(b, o)
-        _ap(_v587)
-    return _new(UpgradeEntryMeta, (_f0, _f1)), o
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('UpgradeEntryMeta', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v5, o = d_LedgerEntryChange(b, o)
+            _ap(_v5)
+    else:
+        _f1 = []
+    return UpgradeEntryMeta((_f0, _f1)), o
 
 
 def s_UpgradeEntryMeta(b, o):
     o = s_LedgerUpgrade(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('UpgradeEntryMeta', o)
     for _ in range(_c):
@@ -5704,47 +8965,56 @@ def s_UpgradeEntryMeta(b, o):
 def d_LedgerCloseMetaV0(b, o):
     _f0, o = d_LedgerHeaderHistoryEntry(b, o)
     _f1, o = d_TransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v588, o = d_TransactionResultMeta(b, o)
-        _ap(_v588)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v1, o = d_TransactionResultMeta(b, o)
+            _ap(_v1)
+    else:
+        _f2 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v589, o = d_UpgradeEntryMeta(b, o)
-        _ap(_v589)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v2, o = d_UpgradeEntryMeta(b, o)
+            _ap(_v2)
+    else:
+        _f3 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
-    _f4 = []
-    _ap = _f4.append
-    for _ in range(_c):
-        _v590, o = d_SCPHistoryEntry(b, o)
-        _ap(_v590)
-    return _new(LedgerCloseMetaV0, (_f0, _f1, _f2, _f3, _f4)), o
+    if _c:
+        if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+        _f4 = []
+        _ap = _f4.append
+        for _ in range(_c):
+            _v3, o = d_SCPHistoryEntry(b, o)
+            _ap(_v3)
+    else:
+        _f4 = []
+    return LedgerCloseMetaV0((_f0, _f1, _f2, _f3, _f4)), o
 
 
 def s_LedgerCloseMetaV0(b, o):
     o = s_LedgerHeaderHistoryEntry(b, o)
     o = s_TransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
     for _ in range(_c):
         o = s_TransactionResultMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
     for _ in range(_c):
         o = s_UpgradeEntryMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
     for _ in range(_c):
@@ -5753,10 +9023,10 @@ def s_LedgerCloseMetaV0(b, o):
 
 
 def d_LedgerCloseMetaExtV1(b, o):
-    _v591, _v592 = _u43(b, o)
+    _v1, _v2 = _u21(b, o)
     o += 12
-    if _v591 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(LedgerCloseMetaExtV1, (_K_ExtensionPoint_0, _v592)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v2)), o
 
 
 def s_LedgerCloseMetaExtV1(b, o):
@@ -5764,118 +9034,128 @@ def s_LedgerCloseMetaExtV1(b, o):
 
 
 def d_LedgerCloseMetaExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_LedgerCloseMetaExt_0, o + 4
     elif _d == 1:
-        _v593, _v594 = _u43(b, o)
-        o += 12
-        if _v593 != 0: raise _Bad('ExtensionPoint', o)
-        _val = _new(LedgerCloseMetaExtV1, (_K_ExtensionPoint_0, _v594))
+        _, _v2, _v3 = _u83(b, o)
+        o += 16
+        if _v2 != 0: raise _Bad('ExtensionPoint', o)
+        _v1 = LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v3))
+        return LedgerCloseMetaExt((_d, _v1)), o
     else:
-        raise _Bad('LedgerCloseMetaExt', o - 4)
-    return _new(LedgerCloseMetaExt, (_d, _val)), o
+        raise _Bad('LedgerCloseMetaExt', o)
 
 
 def s_LedgerCloseMetaExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 12
+        return o + 16
     else:
-        raise _Bad('LedgerCloseMetaExt', o - 4)
-    return o
+        raise _Bad('LedgerCloseMetaExt', o)
 
 
 def d_LedgerCloseMetaV1(b, o):
-    _v595 = _I32(b, o)[0]
-    o += 4
-    if _v595 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_LedgerCloseMetaExt_0
-    elif _v595 == 1:
-        _v597, _v598 = _u43(b, o)
-        o += 12
-        if _v597 != 0: raise _Bad('ExtensionPoint', o)
-        _v596 = _new(LedgerCloseMetaExtV1, (_K_ExtensionPoint_0, _v598))
-        _f0 = _new(LedgerCloseMetaExt, (_v595, _v596))
+        o += 4
+    elif _v1 == 1:
+        _, _v3, _v4 = _u83(b, o)
+        o += 16
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        _v2 = LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v4))
+        _f0 = LedgerCloseMetaExt((_v1, _v2))
     else:
-        raise _Bad('LedgerCloseMetaExt', o - 4)
+        raise _Bad('LedgerCloseMetaExt', o)
     _f1, o = d_LedgerHeaderHistoryEntry(b, o)
     _f2, o = d_GeneralizedTransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v599, o = d_TransactionResultMeta(b, o)
-        _ap(_v599)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v5, o = d_TransactionResultMeta(b, o)
+            _ap(_v5)
+    else:
+        _f3 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
-    _f4 = []
-    _ap = _f4.append
-    for _ in range(_c):
-        _v600, o = d_UpgradeEntryMeta(b, o)
-        _ap(_v600)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+        _f4 = []
+        _ap = _f4.append
+        for _ in range(_c):
+            _v6, o = d_UpgradeEntryMeta(b, o)
+            _ap(_v6)
+    else:
+        _f4 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v601, o = d_SCPHistoryEntry(b, o)
-        _ap(_v601)
-    _v602, = _u22(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_c):
+            _v7, o = d_SCPHistoryEntry(b, o)
+            _ap(_v7)
+    else:
+        _f5 = []
+    _v8, _v9 = _u84(b, o)
+    o += 12
+    if _v9:
+        if _v9 * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+        _f7 = []
+        _ap = _f7.append
+        for _ in range(_v9):
+            _v10, o = d_LedgerKey(b, o)
+            _ap(_v10)
+    else:
+        _f7 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
-    _f7 = []
-    _ap = _f7.append
-    for _ in range(_c):
-        _v603, o = d_LedgerKey(b, o)
-        _ap(_v603)
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 20 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
-    _f8 = []
-    _ap = _f8.append
-    for _ in range(_c):
-        _v604, o = d_LedgerEntry(b, o)
-        _ap(_v604)
-    return _new(LedgerCloseMetaV1, (_f0, _f1, _f2, _f3, _f4, _f5, _v602, _f7, _f8)), o
+    if _c:
+        if _c * 20 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+        _f8 = []
+        _ap = _f8.append
+        for _ in range(_c):
+            _v11, o = d_LedgerEntry(b, o)
+            _ap(_v11)
+    else:
+        _f8 = []
+    return LedgerCloseMetaV1((_f0, _f1, _f2, _f3, _f4, _f5, _v8, _f7, _f8)), o
 
 
 def s_LedgerCloseMetaV1(b, o):
     o = s_LedgerCloseMetaExt(b, o)
     o = s_LedgerHeaderHistoryEntry(b, o)
     o = s_GeneralizedTransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
     for _ in range(_c):
         o = s_TransactionResultMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
     for _ in range(_c):
         o = s_UpgradeEntryMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
     for _ in range(_c):
         o = s_SCPHistoryEntry(b, o)
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
     for _ in range(_c):
         o = s_LedgerKey(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 20 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
     for _ in range(_c):
@@ -5884,78 +9164,88 @@ def s_LedgerCloseMetaV1(b, o):
 
 
 def d_LedgerCloseMetaV2(b, o):
-    _v605 = _I32(b, o)[0]
-    o += 4
-    if _v605 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_LedgerCloseMetaExt_0
-    elif _v605 == 1:
-        _v607, _v608 = _u43(b, o)
-        o += 12
-        if _v607 != 0: raise _Bad('ExtensionPoint', o)
-        _v606 = _new(LedgerCloseMetaExtV1, (_K_ExtensionPoint_0, _v608))
-        _f0 = _new(LedgerCloseMetaExt, (_v605, _v606))
+        o += 4
+    elif _v1 == 1:
+        _, _v3, _v4 = _u83(b, o)
+        o += 16
+        if _v3 != 0: raise _Bad('ExtensionPoint', o)
+        _v2 = LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v4))
+        _f0 = LedgerCloseMetaExt((_v1, _v2))
     else:
-        raise _Bad('LedgerCloseMetaExt', o - 4)
+        raise _Bad('LedgerCloseMetaExt', o)
     _f1, o = d_LedgerHeaderHistoryEntry(b, o)
     _f2, o = d_GeneralizedTransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 68 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
-    _f3 = []
-    _ap = _f3.append
-    for _ in range(_c):
-        _v609, o = d_TransactionResultMetaV1(b, o)
-        _ap(_v609)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 68 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+        _f3 = []
+        _ap = _f3.append
+        for _ in range(_c):
+            _v5, o = d_TransactionResultMetaV1(b, o)
+            _ap(_v5)
+    else:
+        _f3 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
-    _f4 = []
-    _ap = _f4.append
-    for _ in range(_c):
-        _v610, o = d_UpgradeEntryMeta(b, o)
-        _ap(_v610)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+        _f4 = []
+        _ap = _f4.append
+        for _ in range(_c):
+            _v6, o = d_UpgradeEntryMeta(b, o)
+            _ap(_v6)
+    else:
+        _f4 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v611, o = d_SCPHistoryEntry(b, o)
-        _ap(_v611)
-    _v612, = _u22(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
-    _f7 = []
-    _ap = _f7.append
-    for _ in range(_c):
-        _v613, o = d_LedgerKey(b, o)
-        _ap(_v613)
-    return _new(LedgerCloseMetaV2, (_f0, _f1, _f2, _f3, _f4, _f5, _v612, _f7)), o
+    if _c:
+        if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_c):
+            _v7, o = d_SCPHistoryEntry(b, o)
+            _ap(_v7)
+    else:
+        _f5 = []
+    _v8, _v9 = _u84(b, o)
+    o += 12
+    if _v9:
+        if _v9 * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+        _f7 = []
+        _ap = _f7.append
+        for _ in range(_v9):
+            _v10, o = d_LedgerKey(b, o)
+            _ap(_v10)
+    else:
+        _f7 = []
+    return LedgerCloseMetaV2((_f0, _f1, _f2, _f3, _f4, _f5, _v8, _f7)), o
 
 
 def s_LedgerCloseMetaV2(b, o):
     o = s_LedgerCloseMetaExt(b, o)
     o = s_LedgerHeaderHistoryEntry(b, o)
     o = s_GeneralizedTransactionSet(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 68 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
     for _ in range(_c):
         o = s_TransactionResultMetaV1(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
     for _ in range(_c):
         o = s_UpgradeEntryMeta(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
     for _ in range(_c):
         o = s_SCPHistoryEntry(b, o)
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
     for _ in range(_c):
@@ -5964,42 +9254,213 @@ def s_LedgerCloseMetaV2(b, o):
 
 
 def d_LedgerCloseMeta(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_LedgerCloseMetaV0(b, o)
+        o += 4
+        _v2, o = d_LedgerHeaderHistoryEntry(b, o)
+        _v3, o = d_TransactionSet(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+            _v4 = []
+            _ap = _v4.append
+            for _ in range(_c):
+                _v7, o = d_TransactionResultMeta(b, o)
+                _ap(_v7)
+        else:
+            _v4 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+            _v5 = []
+            _ap = _v5.append
+            for _ in range(_c):
+                _v8, o = d_UpgradeEntryMeta(b, o)
+                _ap(_v8)
+        else:
+            _v5 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV0', o)
+            _v6 = []
+            _ap = _v6.append
+            for _ in range(_c):
+                _v9, o = d_SCPHistoryEntry(b, o)
+                _ap(_v9)
+        else:
+            _v6 = []
+        _v1 = LedgerCloseMetaV0((_v2, _v3, _v4, _v5, _v6))
+        return LedgerCloseMeta((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_LedgerCloseMetaV1(b, o)
+        o += 4
+        _v11, = _I32(b, o)
+        if _v11 == 0:
+            _v2 = _K_LedgerCloseMetaExt_0
+            o += 4
+        elif _v11 == 1:
+            _, _v13, _v14 = _u83(b, o)
+            o += 16
+            if _v13 != 0: raise _Bad('ExtensionPoint', o)
+            _v12 = LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v14))
+            _v2 = LedgerCloseMetaExt((_v11, _v12))
+        else:
+            raise _Bad('LedgerCloseMetaExt', o)
+        _v3, o = d_LedgerHeaderHistoryEntry(b, o)
+        _v4, o = d_GeneralizedTransactionSet(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 60 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+            _v5 = []
+            _ap = _v5.append
+            for _ in range(_c):
+                _v15, o = d_TransactionResultMeta(b, o)
+                _ap(_v15)
+        else:
+            _v5 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+            _v6 = []
+            _ap = _v6.append
+            for _ in range(_c):
+                _v16, o = d_UpgradeEntryMeta(b, o)
+                _ap(_v16)
+        else:
+            _v6 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+            _v7 = []
+            _ap = _v7.append
+            for _ in range(_c):
+                _v17, o = d_SCPHistoryEntry(b, o)
+                _ap(_v17)
+        else:
+            _v7 = []
+        _v18, _v19 = _u84(b, o)
+        o += 12
+        if _v19:
+            if _v19 * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+            _v9 = []
+            _ap = _v9.append
+            for _ in range(_v19):
+                _v20, o = d_LedgerKey(b, o)
+                _ap(_v20)
+        else:
+            _v9 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 20 > len(b) - o: raise _Bad('LedgerCloseMetaV1', o)
+            _v10 = []
+            _ap = _v10.append
+            for _ in range(_c):
+                _v21, o = d_LedgerEntry(b, o)
+                _ap(_v21)
+        else:
+            _v10 = []
+        _v1 = LedgerCloseMetaV1((_v2, _v3, _v4, _v5, _v6, _v7, _v18, _v9, _v10))
+        return LedgerCloseMeta((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_LedgerCloseMetaV2(b, o)
+        o += 4
+        _v10, = _I32(b, o)
+        if _v10 == 0:
+            _v2 = _K_LedgerCloseMetaExt_0
+            o += 4
+        elif _v10 == 1:
+            _, _v12, _v13 = _u83(b, o)
+            o += 16
+            if _v12 != 0: raise _Bad('ExtensionPoint', o)
+            _v11 = LedgerCloseMetaExtV1((_K_ExtensionPoint_0, _v13))
+            _v2 = LedgerCloseMetaExt((_v10, _v11))
+        else:
+            raise _Bad('LedgerCloseMetaExt', o)
+        _v3, o = d_LedgerHeaderHistoryEntry(b, o)
+        _v4, o = d_GeneralizedTransactionSet(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 68 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+            _v5 = []
+            _ap = _v5.append
+            for _ in range(_c):
+                _v14, o = d_TransactionResultMetaV1(b, o)
+                _ap(_v14)
+        else:
+            _v5 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 12 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+            _v6 = []
+            _ap = _v6.append
+            for _ in range(_c):
+                _v15, o = d_UpgradeEntryMeta(b, o)
+                _ap(_v15)
+        else:
+            _v6 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 16 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+            _v7 = []
+            _ap = _v7.append
+            for _ in range(_c):
+                _v16, o = d_SCPHistoryEntry(b, o)
+                _ap(_v16)
+        else:
+            _v7 = []
+        _v17, _v18 = _u84(b, o)
+        o += 12
+        if _v18:
+            if _v18 * 8 > len(b) - o: raise _Bad('LedgerCloseMetaV2', o)
+            _v9 = []
+            _ap = _v9.append
+            for _ in range(_v18):
+                _v19, o = d_LedgerKey(b, o)
+                _ap(_v19)
+        else:
+            _v9 = []
+        _v1 = LedgerCloseMetaV2((_v2, _v3, _v4, _v5, _v6, _v7, _v17, _v9))
+        return LedgerCloseMeta((_d, _v1)), o
     else:
-        raise _Bad('LedgerCloseMeta', o - 4)
-    return _new(LedgerCloseMeta, (_d, _val)), o
+        raise _Bad('LedgerCloseMeta', o)
 
 
 def s_LedgerCloseMeta(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LedgerCloseMetaV0(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_LedgerCloseMetaV1(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_LedgerCloseMetaV2(b, o)
+        return o
     else:
-        raise _Bad('LedgerCloseMeta', o - 4)
-    return o
+        raise _Bad('LedgerCloseMeta', o)
 
 
 def d_Error(b, o):
-    _v614, = _u16(b, o)
-    o += 4
-    if _v614 not in _E_ErrorCode: raise _Bad('Error', o)
-    _n = _U32(b, o)[0]
-    if _n > 100: raise _Bad('Error', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(Error, (_v614, _f1)), o
+    _v1, _v2 = _u18(b, o)
+    o += 8
+    if _v1 not in _E_ErrorCode: raise _Bad('Error', o)
+    if _v2 > 100: raise _Bad('Error', o)
+    _e = o + _v2
+    _f1 = b[o:_e]
+    o += (_v2 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Error', _e)
+    return Error((_v1, _f1)), o
 
 
 def s_Error(b, o):
@@ -6009,9 +9470,9 @@ def s_Error(b, o):
 
 
 def d_SendMore(b, o):
-    _v615, = _u0(b, o)
+    _v1, = _u8(b, o)
     o += 4
-    return _new(SendMore, (_v615,)), o
+    return SendMore((_v1,)), o
 
 
 def s_SendMore(b, o):
@@ -6019,9 +9480,9 @@ def s_SendMore(b, o):
 
 
 def d_SendMoreExtended(b, o):
-    _v616, _v617 = _u2(b, o)
+    _v1, _v2 = _u0(b, o)
     o += 8
-    return _new(SendMoreExtended, (_v616, _v617)), o
+    return SendMoreExtended((_v1, _v2)), o
 
 
 def s_SendMoreExtended(b, o):
@@ -6029,13 +9490,14 @@ def s_SendMoreExtended(b, o):
 
 
 def d_AuthCert(b, o):
-    _v618, _v619 = _u38(b, o)
-    o += 40
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('AuthCert', o)
-    _f2 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(AuthCert, (_new(Curve25519Public, (_v618,)), _v619, _f2)), o
+    _v1, _v2, _v3 = _u77(b, o)
+    o += 44
+    if _v3 > 64: raise _Bad('AuthCert', o)
+    _e = o + _v3
+    _f2 = b[o:_e]
+    o += (_v3 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AuthCert', _e)
+    return AuthCert((Curve25519Public((_v1,)), _v2, _f2)), o
 
 
 def s_AuthCert(b, o):
@@ -6045,19 +9507,27 @@ def s_AuthCert(b, o):
 
 
 def d_Hello(b, o):
-    _v620, _v621, _v622, _v623 = _u3(b, o)
-    o += 44
-    _n = _U32(b, o)[0]
-    if _n > 100: raise _Bad('Hello', o)
-    _f4 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    _v624, _v625, _v626 = _u44(b, o)
+    _v1, _v2, _v3, _v4, _v5 = _u85(b, o)
+    o += 48
+    if _v5 > 100: raise _Bad('Hello', o)
+    _e = o + _v5
+    _f4 = b[o:_e]
+    o += (_v5 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Hello', _e)
+    _v6, _v7, _v8 = _u35(b, o)
     o += 40
-    if _v625 != 0: raise _Bad('PublicKey', o)
-    _f7, o = d_AuthCert(b, o)
-    _v627, = _u1(b, o)
+    if _v7 != 0: raise _Bad('PublicKey', o)
+    _v12, _v13, _v14 = _u77(b, o)
+    o += 44
+    if _v14 > 64: raise _Bad('AuthCert', o)
+    _e = o + _v14
+    _v11 = b[o:_e]
+    o += (_v14 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AuthCert', _e)
+    _f7 = AuthCert((Curve25519Public((_v12,)), _v13, _v11))
+    _v15, = _u2(b, o)
     o += 32
-    return _new(Hello, (_v620, _v621, _v622, _v623, _f4, _v624, _new(PublicKey, (_v625, _v626)), _f7, _v627)), o
+    return Hello((_v1, _v2, _v3, _v4, _f4, _v6, _I_PublicKey_0[_v8], _f7, _v15)), o
 
 
 def s_Hello(b, o):
@@ -6071,9 +9541,9 @@ def s_Hello(b, o):
 
 
 def d_Auth(b, o):
-    _v628, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    return _new(Auth, (_v628,)), o
+    return Auth((_v1,)), o
 
 
 def s_Auth(b, o):
@@ -6081,47 +9551,44 @@ def s_Auth(b, o):
 
 
 def d_PeerAddressIp(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 4]
-        o += 4
+        _, _v1 = _u43(b, o)
+        o += 8
+        return PeerAddressIp((_d, _v1)), o
     elif _d == 1:
-        _val = b[o:o + 16]
-        o += 16
+        _, _v1 = _u86(b, o)
+        o += 20
+        return PeerAddressIp((_d, _v1)), o
     else:
-        raise _Bad('PeerAddressIp', o - 4)
-    return _new(PeerAddressIp, (_d, _val)), o
+        raise _Bad('PeerAddressIp', o)
 
 
 def s_PeerAddressIp(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 4
+        return o + 8
     elif _d == 1:
-        o += 16
+        return o + 20
     else:
-        raise _Bad('PeerAddressIp', o - 4)
-    return o
+        raise _Bad('PeerAddressIp', o)
 
 
 def d_PeerAddress(b, o):
-    _v629 = _I32(b, o)[0]
-    o += 4
-    if _v629 == 0:
-        _v630 = b[o:o + 4]
-        o += 4
-        _f0 = _new(PeerAddressIp, (_v629, _v630))
-    elif _v629 == 1:
-        _v631 = b[o:o + 16]
-        o += 16
-        _f0 = _new(PeerAddressIp, (_v629, _v631))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u43(b, o)
+        o += 8
+        _f0 = PeerAddressIp((_v1, _v2))
+    elif _v1 == 1:
+        _, _v2 = _u86(b, o)
+        o += 20
+        _f0 = PeerAddressIp((_v1, _v2))
     else:
-        raise _Bad('PeerAddressIp', o - 4)
-    _v632, _v633 = _u2(b, o)
+        raise _Bad('PeerAddressIp', o)
+    _v4, _v5 = _u0(b, o)
     o += 8
-    return _new(PeerAddress, (_f0, _v632, _v633)), o
+    return PeerAddress((_f0, _v4, _v5)), o
 
 
 def s_PeerAddress(b, o):
@@ -6131,10 +9598,10 @@ def s_PeerAddress(b, o):
 
 
 def d_DontHave(b, o):
-    _v634, _v635 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v634 not in _E_MessageType: raise _Bad('DontHave', o)
-    return _new(DontHave, (_v634, _v635)), o
+    if _v1 not in _E_MessageType: raise _Bad('DontHave', o)
+    return DontHave((_v1, _v2)), o
 
 
 def s_DontHave(b, o):
@@ -6142,10 +9609,10 @@ def s_DontHave(b, o):
 
 
 def d_TimeSlicedSurveyStartCollectingMessage(b, o):
-    _v636, _v637, _v638, _v639 = _u45(b, o)
+    _v1, _v2, _v3, _v4 = _u87(b, o)
     o += 44
-    if _v636 != 0: raise _Bad('PublicKey', o)
-    return _new(TimeSlicedSurveyStartCollectingMessage, (_new(PublicKey, (_v636, _v637)), _v638, _v639)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return TimeSlicedSurveyStartCollectingMessage((_I_PublicKey_0[_v2], _v3, _v4)), o
 
 
 def s_TimeSlicedSurveyStartCollectingMessage(b, o):
@@ -6153,14 +9620,16 @@ def s_TimeSlicedSurveyStartCollectingMessage(b, o):
 
 
 def d_SignedTimeSlicedSurveyStartCollectingMessage(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v640, _v641, _v642, _v643 = _u45(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', _e)
+    _v1, _v2, _v3, _v4 = _u87(b, o)
     o += 44
-    if _v640 != 0: raise _Bad('PublicKey', o)
-    return _new(SignedTimeSlicedSurveyStartCollectingMessage, (_f0, _new(TimeSlicedSurveyStartCollectingMessage, (_new(PublicKey, (_v640, _v641)), _v642, _v643)))), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return SignedTimeSlicedSurveyStartCollectingMessage((_f0, TimeSlicedSurveyStartCollectingMessage((_I_PublicKey_0[_v2], _v3, _v4)))), o
 
 
 def s_SignedTimeSlicedSurveyStartCollectingMessage(b, o):
@@ -6170,10 +9639,10 @@ def s_SignedTimeSlicedSurveyStartCollectingMessage(b, o):
 
 
 def d_TimeSlicedSurveyStopCollectingMessage(b, o):
-    _v644, _v645, _v646, _v647 = _u45(b, o)
+    _v1, _v2, _v3, _v4 = _u87(b, o)
     o += 44
-    if _v644 != 0: raise _Bad('PublicKey', o)
-    return _new(TimeSlicedSurveyStopCollectingMessage, (_new(PublicKey, (_v644, _v645)), _v646, _v647)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return TimeSlicedSurveyStopCollectingMessage((_I_PublicKey_0[_v2], _v3, _v4)), o
 
 
 def s_TimeSlicedSurveyStopCollectingMessage(b, o):
@@ -6181,14 +9650,16 @@ def s_TimeSlicedSurveyStopCollectingMessage(b, o):
 
 
 def d_SignedTimeSlicedSurveyStopCollectingMessage(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v648, _v649, _v650, _v651 = _u45(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', _e)
+    _v1, _v2, _v3, _v4 = _u87(b, o)
     o += 44
-    if _v648 != 0: raise _Bad('PublicKey', o)
-    return _new(SignedTimeSlicedSurveyStopCollectingMessage, (_f0, _new(TimeSlicedSurveyStopCollectingMessage, (_new(PublicKey, (_v648, _v649)), _v650, _v651)))), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return SignedTimeSlicedSurveyStopCollectingMessage((_f0, TimeSlicedSurveyStopCollectingMessage((_I_PublicKey_0[_v2], _v3, _v4)))), o
 
 
 def s_SignedTimeSlicedSurveyStopCollectingMessage(b, o):
@@ -6198,12 +9669,12 @@ def s_SignedTimeSlicedSurveyStopCollectingMessage(b, o):
 
 
 def d_SurveyRequestMessage(b, o):
-    _v652, _v653, _v654, _v655, _v656, _v657, _v658 = _u46(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7 = _u88(b, o)
     o += 112
-    if _v652 != 0: raise _Bad('PublicKey', o)
-    if _v654 != 0: raise _Bad('PublicKey', o)
-    if _v658 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
-    return _new(SurveyRequestMessage, (_new(PublicKey, (_v652, _v653)), _new(PublicKey, (_v654, _v655)), _v656, _new(Curve25519Public, (_v657,)), _v658)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 != 0: raise _Bad('PublicKey', o)
+    if _v7 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+    return SurveyRequestMessage((_I_PublicKey_0[_v2], _I_PublicKey_0[_v4], _v5, Curve25519Public((_v6,)), _v7)), o
 
 
 def s_SurveyRequestMessage(b, o):
@@ -6211,12 +9682,12 @@ def s_SurveyRequestMessage(b, o):
 
 
 def d_TimeSlicedSurveyRequestMessage(b, o):
-    _v659, _v660, _v661, _v662, _v663, _v664, _v665, _v666, _v667, _v668 = _u47(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10 = _u89(b, o)
     o += 124
-    if _v659 != 0: raise _Bad('PublicKey', o)
-    if _v661 != 0: raise _Bad('PublicKey', o)
-    if _v665 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
-    return _new(TimeSlicedSurveyRequestMessage, (_new(SurveyRequestMessage, (_new(PublicKey, (_v659, _v660)), _new(PublicKey, (_v661, _v662)), _v663, _new(Curve25519Public, (_v664,)), _v665)), _v666, _v667, _v668)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 != 0: raise _Bad('PublicKey', o)
+    if _v7 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+    return TimeSlicedSurveyRequestMessage((SurveyRequestMessage((_I_PublicKey_0[_v2], _I_PublicKey_0[_v4], _v5, Curve25519Public((_v6,)), _v7)), _v8, _v9, _v10)), o
 
 
 def s_TimeSlicedSurveyRequestMessage(b, o):
@@ -6224,16 +9695,18 @@ def s_TimeSlicedSurveyRequestMessage(b, o):
 
 
 def d_SignedTimeSlicedSurveyRequestMessage(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('SignedTimeSlicedSurveyRequestMessage', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v669, _v670, _v671, _v672, _v673, _v674, _v675, _v676, _v677, _v678 = _u47(b, o)
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyRequestMessage', _e)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10 = _u89(b, o)
     o += 124
-    if _v669 != 0: raise _Bad('PublicKey', o)
-    if _v671 != 0: raise _Bad('PublicKey', o)
-    if _v675 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
-    return _new(SignedTimeSlicedSurveyRequestMessage, (_f0, _new(TimeSlicedSurveyRequestMessage, (_new(SurveyRequestMessage, (_new(PublicKey, (_v669, _v670)), _new(PublicKey, (_v671, _v672)), _v673, _new(Curve25519Public, (_v674,)), _v675)), _v676, _v677, _v678)))), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 != 0: raise _Bad('PublicKey', o)
+    if _v7 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+    return SignedTimeSlicedSurveyRequestMessage((_f0, TimeSlicedSurveyRequestMessage((SurveyRequestMessage((_I_PublicKey_0[_v2], _I_PublicKey_0[_v4], _v5, Curve25519Public((_v6,)), _v7)), _v8, _v9, _v10)))), o
 
 
 def s_SignedTimeSlicedSurveyRequestMessage(b, o):
@@ -6243,16 +9716,17 @@ def s_SignedTimeSlicedSurveyRequestMessage(b, o):
 
 
 def d_SurveyResponseMessage(b, o):
-    _v679, _v680, _v681, _v682, _v683, _v684 = _u48(b, o)
-    o += 80
-    if _v679 != 0: raise _Bad('PublicKey', o)
-    if _v681 != 0: raise _Bad('PublicKey', o)
-    if _v684 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
-    _n = _U32(b, o)[0]
-    if _n > 64000: raise _Bad('SurveyResponseMessage', o)
-    _f4 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(SurveyResponseMessage, (_new(PublicKey, (_v679, _v680)), _new(PublicKey, (_v681, _v682)), _v683, _v684, _f4)), o
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7 = _u90(b, o)
+    o += 84
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 != 0: raise _Bad('PublicKey', o)
+    if _v6 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+    if _v7 > 64000: raise _Bad('SurveyResponseMessage', o)
+    _e = o + _v7
+    _f4 = b[o:_e]
+    o += (_v7 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+    return SurveyResponseMessage((_I_PublicKey_0[_v2], _I_PublicKey_0[_v4], _v5, _v6, _f4)), o
 
 
 def s_SurveyResponseMessage(b, o):
@@ -6264,10 +9738,20 @@ def s_SurveyResponseMessage(b, o):
 
 
 def d_TimeSlicedSurveyResponseMessage(b, o):
-    _f0, o = d_SurveyResponseMessage(b, o)
-    _v685, = _u0(b, o)
+    _v6, _v7, _v8, _v9, _v10, _v11, _v12 = _u90(b, o)
+    o += 84
+    if _v6 != 0: raise _Bad('PublicKey', o)
+    if _v8 != 0: raise _Bad('PublicKey', o)
+    if _v11 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+    if _v12 > 64000: raise _Bad('SurveyResponseMessage', o)
+    _e = o + _v12
+    _v5 = b[o:_e]
+    o += (_v12 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+    _f0 = SurveyResponseMessage((_I_PublicKey_0[_v7], _I_PublicKey_0[_v9], _v10, _v11, _v5))
+    _v13, = _u8(b, o)
     o += 4
-    return _new(TimeSlicedSurveyResponseMessage, (_f0, _v685)), o
+    return TimeSlicedSurveyResponseMessage((_f0, _v13)), o
 
 
 def s_TimeSlicedSurveyResponseMessage(b, o):
@@ -6277,12 +9761,27 @@ def s_TimeSlicedSurveyResponseMessage(b, o):
 
 
 def d_SignedTimeSlicedSurveyResponseMessage(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('SignedTimeSlicedSurveyResponseMessage', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _f1, o = d_TimeSlicedSurveyResponseMessage(b, o)
-    return _new(SignedTimeSlicedSurveyResponseMessage, (_f0, _f1)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyResponseMessage', _e)
+    _v8, _v9, _v10, _v11, _v12, _v13, _v14 = _u90(b, o)
+    o += 84
+    if _v8 != 0: raise _Bad('PublicKey', o)
+    if _v10 != 0: raise _Bad('PublicKey', o)
+    if _v13 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+    if _v14 > 64000: raise _Bad('SurveyResponseMessage', o)
+    _e = o + _v14
+    _v7 = b[o:_e]
+    o += (_v14 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+    _v1 = SurveyResponseMessage((_I_PublicKey_0[_v9], _I_PublicKey_0[_v11], _v12, _v13, _v7))
+    _v15, = _u8(b, o)
+    o += 4
+    _f1 = TimeSlicedSurveyResponseMessage((_v1, _v15))
+    return SignedTimeSlicedSurveyResponseMessage((_f0, _f1)), o
 
 
 def s_SignedTimeSlicedSurveyResponseMessage(b, o):
@@ -6292,16 +9791,17 @@ def s_SignedTimeSlicedSurveyResponseMessage(b, o):
 
 
 def d_PeerStats(b, o):
-    _v686, _v687 = _u6(b, o)
-    o += 36
-    if _v686 != 0: raise _Bad('PublicKey', o)
-    _n = _U32(b, o)[0]
-    if _n > 100: raise _Bad('PeerStats', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    _v688, _v689, _v690, _v691, _v692, _v693, _v694, _v695, _v696, _v697, _v698, _v699, _v700 = _u49(b, o)
+    _v1, _v2, _v3 = _u6(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 > 100: raise _Bad('PeerStats', o)
+    _e = o + _v3
+    _f1 = b[o:_e]
+    o += (_v3 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('PeerStats', _e)
+    _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16 = _u91(b, o)
     o += 104
-    return _new(PeerStats, (_new(PublicKey, (_v686, _v687)), _f1, _v688, _v689, _v690, _v691, _v692, _v693, _v694, _v695, _v696, _v697, _v698, _v699, _v700)), o
+    return PeerStats((_I_PublicKey_0[_v2], _f1, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16)), o
 
 
 def s_PeerStats(b, o):
@@ -6312,9 +9812,9 @@ def s_PeerStats(b, o):
 
 
 def d_TimeSlicedNodeData(b, o):
-    _v701, _v702, _v703, _v704, _v705, _v706, _v707, _v708, _v709, _v710 = _u50(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10 = _u92(b, o)
     o += 40
-    return _new(TimeSlicedNodeData, (_v701, _v702, _v703, _v704, _v705, _v706, _v707, _BOOL[_v708], _v709, _v710)), o
+    return TimeSlicedNodeData((_v1, _v2, _v3, _v4, _v5, _v6, _v7, _BOOL[_v8], _v9, _v10)), o
 
 
 def s_TimeSlicedNodeData(b, o):
@@ -6322,10 +9822,20 @@ def s_TimeSlicedNodeData(b, o):
 
 
 def d_TimeSlicedPeerData(b, o):
-    _f0, o = d_PeerStats(b, o)
-    _v711, = _u0(b, o)
+    _v16, _v17, _v18 = _u6(b, o)
+    o += 40
+    if _v16 != 0: raise _Bad('PublicKey', o)
+    if _v18 > 100: raise _Bad('PeerStats', o)
+    _e = o + _v18
+    _v2 = b[o:_e]
+    o += (_v18 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('PeerStats', _e)
+    _v19, _v20, _v21, _v22, _v23, _v24, _v25, _v26, _v27, _v28, _v29, _v30, _v31 = _u91(b, o)
+    o += 104
+    _f0 = PeerStats((_I_PublicKey_0[_v17], _v2, _v19, _v20, _v21, _v22, _v23, _v24, _v25, _v26, _v27, _v28, _v29, _v30, _v31))
+    _v32, = _u8(b, o)
     o += 4
-    return _new(TimeSlicedPeerData, (_f0, _v711)), o
+    return TimeSlicedPeerData((_f0, _v32)), o
 
 
 def s_TimeSlicedPeerData(b, o):
@@ -6335,34 +9845,40 @@ def s_TimeSlicedPeerData(b, o):
 
 
 def d_TopologyResponseBodyV2(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v712, o = d_TimeSlicedPeerData(b, o)
-        _ap(_v712)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_TimeSlicedPeerData(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v713, o = d_TimeSlicedPeerData(b, o)
-        _ap(_v713)
-    _v714, _v715, _v716, _v717, _v718, _v719, _v720, _v721, _v722, _v723 = _u50(b, o)
+    if _c:
+        if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_TimeSlicedPeerData(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12 = _u92(b, o)
     o += 40
-    return _new(TopologyResponseBodyV2, (_f0, _f1, _new(TimeSlicedNodeData, (_v714, _v715, _v716, _v717, _v718, _v719, _v720, _BOOL[_v721], _v722, _v723)))), o
+    return TopologyResponseBodyV2((_f0, _f1, TimeSlicedNodeData((_v3, _v4, _v5, _v6, _v7, _v8, _v9, _BOOL[_v10], _v11, _v12)))), o
 
 
 def s_TopologyResponseBodyV2(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
     for _ in range(_c):
         o = s_TimeSlicedPeerData(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
     for _ in range(_c):
@@ -6372,36 +9888,60 @@ def s_TopologyResponseBodyV2(b, o):
 
 
 def d_SurveyResponseBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
-        _val, o = d_TopologyResponseBodyV2(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v5, o = d_TimeSlicedPeerData(b, o)
+                _ap(_v5)
+        else:
+            _v2 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c > 25 or _c * 148 > len(b) - o: raise _Bad('TopologyResponseBodyV2', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v6, o = d_TimeSlicedPeerData(b, o)
+                _ap(_v6)
+        else:
+            _v3 = []
+        _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16 = _u92(b, o)
+        o += 40
+        _v1 = TopologyResponseBodyV2((_v2, _v3, TimeSlicedNodeData((_v7, _v8, _v9, _v10, _v11, _v12, _v13, _BOOL[_v14], _v15, _v16))))
+        return SurveyResponseBody((_d, _v1)), o
     else:
-        raise _Bad('SurveyResponseBody', o - 4)
-    return _new(SurveyResponseBody, (_d, _val)), o
+        raise _Bad('SurveyResponseBody', o)
 
 
 def s_SurveyResponseBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
+        o += 4
         o = s_TopologyResponseBodyV2(b, o)
+        return o
     else:
-        raise _Bad('SurveyResponseBody', o - 4)
-    return o
+        raise _Bad('SurveyResponseBody', o)
 
 
 def d_FloodAdvert(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodAdvert', o)
     _f0 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
     o += 32 * _c
-    return _new(FloodAdvert, (_f0,)), o
+    return FloodAdvert((_f0,)), o
 
 
 def s_FloodAdvert(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodAdvert', o)
     o += 32 * _c
@@ -6409,16 +9949,16 @@ def s_FloodAdvert(b, o):
 
 
 def d_FloodDemand(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodDemand', o)
     _f0 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
     o += 32 * _c
-    return _new(FloodDemand, (_f0,)), o
+    return FloodDemand((_f0,)), o
 
 
 def s_FloodDemand(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodDemand', o)
     o += 32 * _c
@@ -6426,163 +9966,482 @@ def s_FloodDemand(b, o):
 
 
 def d_StellarMessage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 12:
         if _d < 7:
             if _d < 3:
                 if _d == 0:
-                    _val, o = d_Error(b, o)
+                    _, _v4, _v5 = _u62(b, o)
+                    o += 12
+                    if _v4 not in _E_ErrorCode: raise _Bad('Error', o)
+                    if _v5 > 100: raise _Bad('Error', o)
+                    _e = o + _v5
+                    _v3 = b[o:_e]
+                    o += (_v5 + 3) & -4
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Error', _e)
+                    _v1 = Error((_v4, _v3))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 2:
-                    _v724, = _u16(b, o)
-                    o += 4
-                    _val = _new(Auth, (_v724,))
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    _v1 = Auth((_v2,))
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
             else:
                 if _d == 3:
-                    _v725, _v726 = _u6(b, o)
-                    o += 36
-                    if _v725 not in _E_MessageType: raise _Bad('DontHave', o)
-                    _val = _new(DontHave, (_v725, _v726))
+                    _, _v2, _v3 = _u35(b, o)
+                    o += 40
+                    if _v2 not in _E_MessageType: raise _Bad('DontHave', o)
+                    _v1 = DontHave((_v2, _v3))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 5:
-                    _c = _U32(b, o)[0]
-                    o += 4
-                    if _c > 100 or _c * 16 > len(b) - o: raise _Bad('StellarMessage', o)
-                    _val = []
-                    _ap = _val.append
-                    for _ in range(_c):
-                        _v727, o = d_PeerAddress(b, o)
-                        _ap(_v727)
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    if _v2:
+                        if _v2 > 100 or _v2 * 16 > len(b) - o: raise _Bad('StellarMessage', o)
+                        _v1 = []
+                        _ap = _v1.append
+                        for _ in range(_v2):
+                            _v3, o = d_PeerAddress(b, o)
+                            _ap(_v3)
+                    else:
+                        _v1 = []
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 6:
-                    _val = b[o:o + 32]
-                    o += 32
+                    _, _v1 = _u5(b, o)
+                    o += 36
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
         else:
             if _d < 9:
                 if _d == 7:
-                    _val, o = d_TransactionSet(b, o)
+                    o += 4
+                    _v1, o = d_TransactionSet(b, o)
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 8:
-                    _val, o = d_TransactionEnvelope(b, o)
+                    o += 4
+                    _v1, o = d_TransactionEnvelope(b, o)
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
             else:
                 if _d == 9:
-                    _val = b[o:o + 32]
-                    o += 32
+                    _, _v1 = _u5(b, o)
+                    o += 36
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 10:
-                    _val, o = d_SCPQuorumSet(b, o)
+                    o += 4
+                    _v1, o = d_SCPQuorumSet(b, o)
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 11:
-                    _val, o = d_SCPEnvelope(b, o)
+                    o += 4
+                    _v1, o = d_SCPEnvelope(b, o)
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
     else:
         if _d < 19:
             if _d < 16:
                 if _d == 12:
-                    _val = _u0(b, o)[0]
-                    o += 4
+                    _, _v1 = _u18(b, o)
+                    o += 8
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 13:
-                    _val, o = d_Hello(b, o)
+                    _, _v11, _v12, _v13, _v14, _v15 = _u93(b, o)
+                    o += 52
+                    if _v15 > 100: raise _Bad('Hello', o)
+                    _e = o + _v15
+                    _v6 = b[o:_e]
+                    o += (_v15 + 3) & -4
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Hello', _e)
+                    _v16, _v17, _v18 = _u35(b, o)
+                    o += 40
+                    if _v17 != 0: raise _Bad('PublicKey', o)
+                    _v22, _v23, _v24 = _u77(b, o)
+                    o += 44
+                    if _v24 > 64: raise _Bad('AuthCert', o)
+                    _e = o + _v24
+                    _v21 = b[o:_e]
+                    o += (_v24 + 3) & -4
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AuthCert', _e)
+                    _v9 = AuthCert((Curve25519Public((_v22,)), _v23, _v21))
+                    _v25, = _u2(b, o)
+                    o += 32
+                    _v1 = Hello((_v11, _v12, _v13, _v14, _v6, _v16, _I_PublicKey_0[_v18], _v9, _v25))
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
             else:
                 if _d == 16:
-                    _v728, = _u0(b, o)
-                    o += 4
-                    _val = _new(SendMore, (_v728,))
+                    _, _v2 = _u18(b, o)
+                    o += 8
+                    _v1 = SendMore((_v2,))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 17:
-                    _val, o = d_GeneralizedTransactionSet(b, o)
+                    o += 4
+                    _v1, o = d_GeneralizedTransactionSet(b, o)
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 18:
-                    _val, o = d_FloodAdvert(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodAdvert', o)
+                    _v2 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+                    o += 32 * _c
+                    _v1 = FloodAdvert((_v2,))
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
         else:
             if _d < 22:
                 if _d == 19:
-                    _val, o = d_FloodDemand(b, o)
+                    o += 4
+                    _c, = _U32(b, o)
+                    o += 4
+                    if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodDemand', o)
+                    _v2 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+                    o += 32 * _c
+                    _v1 = FloodDemand((_v2,))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 20:
-                    _v729, _v730 = _u2(b, o)
-                    o += 8
-                    _val = _new(SendMoreExtended, (_v729, _v730))
+                    _, _v2, _v3 = _u27(b, o)
+                    o += 12
+                    _v1 = SendMoreExtended((_v2, _v3))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 21:
-                    _val, o = d_SignedTimeSlicedSurveyRequestMessage(b, o)
+                    o += 4
+                    _n, = _U32(b, o)
+                    if _n > 64: raise _Bad('SignedTimeSlicedSurveyRequestMessage', o)
+                    _e = o + 4 + _n
+                    _v2 = b[o + 4:_e]
+                    o += 4 + ((_n + 3) & -4)
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyRequestMessage', _e)
+                    _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13 = _u89(b, o)
+                    o += 124
+                    if _v4 != 0: raise _Bad('PublicKey', o)
+                    if _v6 != 0: raise _Bad('PublicKey', o)
+                    if _v10 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+                    _v1 = SignedTimeSlicedSurveyRequestMessage((_v2, TimeSlicedSurveyRequestMessage((SurveyRequestMessage((_I_PublicKey_0[_v5], _I_PublicKey_0[_v7], _v8, Curve25519Public((_v9,)), _v10)), _v11, _v12, _v13))))
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
+                    raise _Bad('StellarMessage', o)
             else:
                 if _d == 22:
-                    _val, o = d_SignedTimeSlicedSurveyResponseMessage(b, o)
+                    o += 4
+                    _n, = _U32(b, o)
+                    if _n > 64: raise _Bad('SignedTimeSlicedSurveyResponseMessage', o)
+                    _e = o + 4 + _n
+                    _v2 = b[o + 4:_e]
+                    o += 4 + ((_n + 3) & -4)
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyResponseMessage', _e)
+                    _v11, _v12, _v13, _v14, _v15, _v16, _v17 = _u90(b, o)
+                    o += 84
+                    if _v11 != 0: raise _Bad('PublicKey', o)
+                    if _v13 != 0: raise _Bad('PublicKey', o)
+                    if _v16 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+                    if _v17 > 64000: raise _Bad('SurveyResponseMessage', o)
+                    _e = o + _v17
+                    _v10 = b[o:_e]
+                    o += (_v17 + 3) & -4
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+                    _v4 = SurveyResponseMessage((_I_PublicKey_0[_v12], _I_PublicKey_0[_v14], _v15, _v16, _v10))
+                    _v18, = _u8(b, o)
+                    o += 4
+                    _v3 = TimeSlicedSurveyResponseMessage((_v4, _v18))
+                    _v1 = SignedTimeSlicedSurveyResponseMessage((_v2, _v3))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 23:
-                    _val, o = d_SignedTimeSlicedSurveyStartCollectingMessage(b, o)
+                    o += 4
+                    _n, = _U32(b, o)
+                    if _n > 64: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', o)
+                    _e = o + 4 + _n
+                    _v2 = b[o + 4:_e]
+                    o += 4 + ((_n + 3) & -4)
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', _e)
+                    _v4, _v5, _v6, _v7 = _u87(b, o)
+                    o += 44
+                    if _v4 != 0: raise _Bad('PublicKey', o)
+                    _v1 = SignedTimeSlicedSurveyStartCollectingMessage((_v2, TimeSlicedSurveyStartCollectingMessage((_I_PublicKey_0[_v5], _v6, _v7))))
+                    return StellarMessage((_d, _v1)), o
                 elif _d == 24:
-                    _val, o = d_SignedTimeSlicedSurveyStopCollectingMessage(b, o)
+                    o += 4
+                    _n, = _U32(b, o)
+                    if _n > 64: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', o)
+                    _e = o + 4 + _n
+                    _v2 = b[o + 4:_e]
+                    o += 4 + ((_n + 3) & -4)
+                    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', _e)
+                    _v4, _v5, _v6, _v7 = _u87(b, o)
+                    o += 44
+                    if _v4 != 0: raise _Bad('PublicKey', o)
+                    _v1 = SignedTimeSlicedSurveyStopCollectingMessage((_v2, TimeSlicedSurveyStopCollectingMessage((_I_PublicKey_0[_v5], _v6, _v7))))
+                    return StellarMessage((_d, _v1)), o
                 else:
-                    raise _Bad('StellarMessage', o - 4)
-    return _new(StellarMessage, (_d, _val)), o
+                    raise _Bad('StellarMessage', o)
 
 
 def s_StellarMessage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o = s_Error(b, o)
-    elif _d == 13:
-        o = s_Hello(b, o)
-    elif _d == 2:
         o += 4
+        o = s_Error(b, o)
+        return o
+    elif _d == 13:
+        o += 4
+        o = s_Hello(b, o)
+        return o
+    elif _d == 2:
+        return o + 8
     elif _d == 3:
-        o += 36
+        return o + 40
     elif _d == 5:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c > 100 or _c * 16 > len(b) - o: raise _Bad('StellarMessage', o)
         for _ in range(_c):
             o = s_PeerAddress(b, o)
+        return o
     elif _d == 6:
-        o += 32
+        return o + 36
     elif _d == 7:
+        o += 4
         o = s_TransactionSet(b, o)
+        return o
     elif _d == 17:
+        o += 4
         o = s_GeneralizedTransactionSet(b, o)
+        return o
     elif _d == 8:
+        o += 4
         o = s_TransactionEnvelope(b, o)
+        return o
     elif _d == 21:
+        o += 4
         o = s_SignedTimeSlicedSurveyRequestMessage(b, o)
+        return o
     elif _d == 22:
+        o += 4
         o = s_SignedTimeSlicedSurveyResponseMessage(b, o)
+        return o
     elif _d == 23:
+        o += 4
         o = s_SignedTimeSlicedSurveyStartCollectingMessage(b, o)
+        return o
     elif _d == 24:
+        o += 4
         o = s_SignedTimeSlicedSurveyStopCollectingMessage(b, o)
+        return o
     elif _d == 9:
-        o += 32
+        return o + 36
     elif _d == 10:
+        o += 4
         o = s_SCPQuorumSet(b, o)
+        return o
     elif _d == 11:
+        o += 4
         o = s_SCPEnvelope(b, o)
+        return o
     elif _d == 12:
-        o += 4
+        return o + 8
     elif _d == 16:
-        o += 4
+        return o + 8
     elif _d == 20:
-        o += 8
+        return o + 12
     elif _d == 18:
+        o += 4
         o = s_FloodAdvert(b, o)
+        return o
     elif _d == 19:
+        o += 4
         o = s_FloodDemand(b, o)
+        return o
     else:
-        raise _Bad('StellarMessage', o - 4)
-    return o
+        raise _Bad('StellarMessage', o)
 
 
 def d_AuthenticatedMessageV0(b, o):
-    _v731, = _u22(b, o)
-    o += 8
-    _f1, o = d_StellarMessage(b, o)
-    _v732, = _u1(b, o)
+    _v1, _v2 = _u94(b, o)
+    o += 12
+    if _v2 == 0:
+        _v6, _v7 = _u18(b, o)
+        o += 8
+        if _v6 not in _E_ErrorCode: raise _Bad('Error', o)
+        if _v7 > 100: raise _Bad('Error', o)
+        _e = o + _v7
+        _v5 = b[o:_e]
+        o += (_v7 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Error', _e)
+        _v3 = Error((_v6, _v5))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 13:
+        _v13, _v14, _v15, _v16, _v17 = _u85(b, o)
+        o += 48
+        if _v17 > 100: raise _Bad('Hello', o)
+        _e = o + _v17
+        _v8 = b[o:_e]
+        o += (_v17 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Hello', _e)
+        _v18, _v19, _v20 = _u35(b, o)
+        o += 40
+        if _v19 != 0: raise _Bad('PublicKey', o)
+        _v24, _v25, _v26 = _u77(b, o)
+        o += 44
+        if _v26 > 64: raise _Bad('AuthCert', o)
+        _e = o + _v26
+        _v23 = b[o:_e]
+        o += (_v26 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AuthCert', _e)
+        _v11 = AuthCert((Curve25519Public((_v24,)), _v25, _v23))
+        _v27, = _u2(b, o)
+        o += 32
+        _v3 = Hello((_v13, _v14, _v15, _v16, _v8, _v18, _I_PublicKey_0[_v20], _v11, _v27))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 2:
+        _v4, = _u28(b, o)
+        o += 4
+        _v3 = Auth((_v4,))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 3:
+        _v4, _v5 = _u5(b, o)
+        o += 36
+        if _v4 not in _E_MessageType: raise _Bad('DontHave', o)
+        _v3 = DontHave((_v4, _v5))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 5:
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c > 100 or _c * 16 > len(b) - o: raise _Bad('StellarMessage', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v4, o = d_PeerAddress(b, o)
+                _ap(_v4)
+        else:
+            _v3 = []
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 6:
+        _v3 = b[o:o + 32]
+        o += 32
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 7:
+        _v3, o = d_TransactionSet(b, o)
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 17:
+        _v3, o = d_GeneralizedTransactionSet(b, o)
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 8:
+        _v3, o = d_TransactionEnvelope(b, o)
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 21:
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('SignedTimeSlicedSurveyRequestMessage', o)
+        _e = o + 4 + _n
+        _v4 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyRequestMessage', _e)
+        _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15 = _u89(b, o)
+        o += 124
+        if _v6 != 0: raise _Bad('PublicKey', o)
+        if _v8 != 0: raise _Bad('PublicKey', o)
+        if _v12 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+        _v3 = SignedTimeSlicedSurveyRequestMessage((_v4, TimeSlicedSurveyRequestMessage((SurveyRequestMessage((_I_PublicKey_0[_v7], _I_PublicKey_0[_v9], _v10, Curve25519Public((_v11,)), _v12)), _v13, _v14, _v15))))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 22:
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('SignedTimeSlicedSurveyResponseMessage', o)
+        _e = o + 4 + _n
+        _v4 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyResponseMessage', _e)
+        _v13, _v14, _v15, _v16, _v17, _v18, _v19 = _u90(b, o)
+        o += 84
+        if _v13 != 0: raise _Bad('PublicKey', o)
+        if _v15 != 0: raise _Bad('PublicKey', o)
+        if _v18 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+        if _v19 > 64000: raise _Bad('SurveyResponseMessage', o)
+        _e = o + _v19
+        _v12 = b[o:_e]
+        o += (_v19 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+        _v6 = SurveyResponseMessage((_I_PublicKey_0[_v14], _I_PublicKey_0[_v16], _v17, _v18, _v12))
+        _v20, = _u8(b, o)
+        o += 4
+        _v5 = TimeSlicedSurveyResponseMessage((_v6, _v20))
+        _v3 = SignedTimeSlicedSurveyResponseMessage((_v4, _v5))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 23:
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', o)
+        _e = o + 4 + _n
+        _v4 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', _e)
+        _v6, _v7, _v8, _v9 = _u87(b, o)
+        o += 44
+        if _v6 != 0: raise _Bad('PublicKey', o)
+        _v3 = SignedTimeSlicedSurveyStartCollectingMessage((_v4, TimeSlicedSurveyStartCollectingMessage((_I_PublicKey_0[_v7], _v8, _v9))))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 24:
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', o)
+        _e = o + 4 + _n
+        _v4 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', _e)
+        _v6, _v7, _v8, _v9 = _u87(b, o)
+        o += 44
+        if _v6 != 0: raise _Bad('PublicKey', o)
+        _v3 = SignedTimeSlicedSurveyStopCollectingMessage((_v4, TimeSlicedSurveyStopCollectingMessage((_I_PublicKey_0[_v7], _v8, _v9))))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 9:
+        _v3 = b[o:o + 32]
+        o += 32
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 10:
+        _v3, o = d_SCPQuorumSet(b, o)
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 11:
+        _v3, o = d_SCPEnvelope(b, o)
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 12:
+        _v3, = _u8(b, o)
+        o += 4
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 16:
+        _v4, = _u8(b, o)
+        o += 4
+        _v3 = SendMore((_v4,))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 20:
+        _v4, _v5 = _u0(b, o)
+        o += 8
+        _v3 = SendMoreExtended((_v4, _v5))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 18:
+        _c, = _U32(b, o)
+        o += 4
+        if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodAdvert', o)
+        _v4 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+        o += 32 * _c
+        _v3 = FloodAdvert((_v4,))
+        _f1 = StellarMessage((_v2, _v3))
+    elif _v2 == 19:
+        _c, = _U32(b, o)
+        o += 4
+        if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodDemand', o)
+        _v4 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+        o += 32 * _c
+        _v3 = FloodDemand((_v4,))
+        _f1 = StellarMessage((_v2, _v3))
+    else:
+        raise _Bad('StellarMessage', o - 4)
+    _v28, = _u2(b, o)
     o += 32
-    return _new(AuthenticatedMessageV0, (_v731, _f1, _new(HmacSha256Mac, (_v732,)))), o
+    return AuthenticatedMessageV0((_v1, _f1, HmacSha256Mac((_v28,)))), o
 
 
 def s_AuthenticatedMessageV0(b, o):
@@ -6593,49 +10452,226 @@ def s_AuthenticatedMessageV0(b, o):
 
 
 def d_AuthenticatedMessage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_AuthenticatedMessageV0(b, o)
+        _, _v5, _v6 = _u95(b, o)
+        o += 16
+        if _v6 == 0:
+            _v10, _v11 = _u18(b, o)
+            o += 8
+            if _v10 not in _E_ErrorCode: raise _Bad('Error', o)
+            if _v11 > 100: raise _Bad('Error', o)
+            _e = o + _v11
+            _v9 = b[o:_e]
+            o += (_v11 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Error', _e)
+            _v7 = Error((_v10, _v9))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 13:
+            _v17, _v18, _v19, _v20, _v21 = _u85(b, o)
+            o += 48
+            if _v21 > 100: raise _Bad('Hello', o)
+            _e = o + _v21
+            _v12 = b[o:_e]
+            o += (_v21 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Hello', _e)
+            _v22, _v23, _v24 = _u35(b, o)
+            o += 40
+            if _v23 != 0: raise _Bad('PublicKey', o)
+            _v28, _v29, _v30 = _u77(b, o)
+            o += 44
+            if _v30 > 64: raise _Bad('AuthCert', o)
+            _e = o + _v30
+            _v27 = b[o:_e]
+            o += (_v30 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('AuthCert', _e)
+            _v15 = AuthCert((Curve25519Public((_v28,)), _v29, _v27))
+            _v31, = _u2(b, o)
+            o += 32
+            _v7 = Hello((_v17, _v18, _v19, _v20, _v12, _v22, _I_PublicKey_0[_v24], _v15, _v31))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 2:
+            _v8, = _u28(b, o)
+            o += 4
+            _v7 = Auth((_v8,))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 3:
+            _v8, _v9 = _u5(b, o)
+            o += 36
+            if _v8 not in _E_MessageType: raise _Bad('DontHave', o)
+            _v7 = DontHave((_v8, _v9))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 5:
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c > 100 or _c * 16 > len(b) - o: raise _Bad('StellarMessage', o)
+                _v7 = []
+                _ap = _v7.append
+                for _ in range(_c):
+                    _v8, o = d_PeerAddress(b, o)
+                    _ap(_v8)
+            else:
+                _v7 = []
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 6:
+            _v7 = b[o:o + 32]
+            o += 32
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 7:
+            _v7, o = d_TransactionSet(b, o)
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 17:
+            _v7, o = d_GeneralizedTransactionSet(b, o)
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 8:
+            _v7, o = d_TransactionEnvelope(b, o)
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 21:
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('SignedTimeSlicedSurveyRequestMessage', o)
+            _e = o + 4 + _n
+            _v8 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyRequestMessage', _e)
+            _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19 = _u89(b, o)
+            o += 124
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            if _v12 != 0: raise _Bad('PublicKey', o)
+            if _v16 not in _E_SurveyMessageCommandType: raise _Bad('SurveyRequestMessage', o)
+            _v7 = SignedTimeSlicedSurveyRequestMessage((_v8, TimeSlicedSurveyRequestMessage((SurveyRequestMessage((_I_PublicKey_0[_v11], _I_PublicKey_0[_v13], _v14, Curve25519Public((_v15,)), _v16)), _v17, _v18, _v19))))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 22:
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('SignedTimeSlicedSurveyResponseMessage', o)
+            _e = o + 4 + _n
+            _v8 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyResponseMessage', _e)
+            _v17, _v18, _v19, _v20, _v21, _v22, _v23 = _u90(b, o)
+            o += 84
+            if _v17 != 0: raise _Bad('PublicKey', o)
+            if _v19 != 0: raise _Bad('PublicKey', o)
+            if _v22 not in _E_SurveyMessageCommandType: raise _Bad('SurveyResponseMessage', o)
+            if _v23 > 64000: raise _Bad('SurveyResponseMessage', o)
+            _e = o + _v23
+            _v16 = b[o:_e]
+            o += (_v23 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SurveyResponseMessage', _e)
+            _v10 = SurveyResponseMessage((_I_PublicKey_0[_v18], _I_PublicKey_0[_v20], _v21, _v22, _v16))
+            _v24, = _u8(b, o)
+            o += 4
+            _v9 = TimeSlicedSurveyResponseMessage((_v10, _v24))
+            _v7 = SignedTimeSlicedSurveyResponseMessage((_v8, _v9))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 23:
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', o)
+            _e = o + 4 + _n
+            _v8 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStartCollectingMessage', _e)
+            _v10, _v11, _v12, _v13 = _u87(b, o)
+            o += 44
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = SignedTimeSlicedSurveyStartCollectingMessage((_v8, TimeSlicedSurveyStartCollectingMessage((_I_PublicKey_0[_v11], _v12, _v13))))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 24:
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', o)
+            _e = o + 4 + _n
+            _v8 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignedTimeSlicedSurveyStopCollectingMessage', _e)
+            _v10, _v11, _v12, _v13 = _u87(b, o)
+            o += 44
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = SignedTimeSlicedSurveyStopCollectingMessage((_v8, TimeSlicedSurveyStopCollectingMessage((_I_PublicKey_0[_v11], _v12, _v13))))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 9:
+            _v7 = b[o:o + 32]
+            o += 32
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 10:
+            _v7, o = d_SCPQuorumSet(b, o)
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 11:
+            _v7, o = d_SCPEnvelope(b, o)
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 12:
+            _v7, = _u8(b, o)
+            o += 4
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 16:
+            _v8, = _u8(b, o)
+            o += 4
+            _v7 = SendMore((_v8,))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 20:
+            _v8, _v9 = _u0(b, o)
+            o += 8
+            _v7 = SendMoreExtended((_v8, _v9))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 18:
+            _c, = _U32(b, o)
+            o += 4
+            if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodAdvert', o)
+            _v8 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+            o += 32 * _c
+            _v7 = FloodAdvert((_v8,))
+            _v3 = StellarMessage((_v6, _v7))
+        elif _v6 == 19:
+            _c, = _U32(b, o)
+            o += 4
+            if _c > 1000 or _c * 32 > len(b) - o: raise _Bad('FloodDemand', o)
+            _v8 = [b[o + 32 * _k:o + 32 * _k + 32] for _k in range(_c)]
+            o += 32 * _c
+            _v7 = FloodDemand((_v8,))
+            _v3 = StellarMessage((_v6, _v7))
+        else:
+            raise _Bad('StellarMessage', o - 4)
+        _v32, = _u2(b, o)
+        o += 32
+        _v1 = AuthenticatedMessageV0((_v5, _v3, HmacSha256Mac((_v32,))))
+        return AuthenticatedMessage((_d, _v1)), o
     else:
-        raise _Bad('AuthenticatedMessage', o - 4)
-    return _new(AuthenticatedMessage, (_d, _val)), o
+        raise _Bad('AuthenticatedMessage', o)
 
 
 def s_AuthenticatedMessage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_AuthenticatedMessageV0(b, o)
+        return o
     else:
-        raise _Bad('AuthenticatedMessage', o - 4)
-    return o
+        raise _Bad('AuthenticatedMessage', o)
 
 
 def d_LiquidityPoolParameters(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_LiquidityPoolConstantProductParameters(b, o)
+        o += 4
+        _v1, o = d_LiquidityPoolConstantProductParameters(b, o)
+        return LiquidityPoolParameters((_d, _v1)), o
     else:
-        raise _Bad('LiquidityPoolParameters', o - 4)
-    return _new(LiquidityPoolParameters, (_d, _val)), o
+        raise _Bad('LiquidityPoolParameters', o)
 
 
 def s_LiquidityPoolParameters(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LiquidityPoolConstantProductParameters(b, o)
+        return o
     else:
-        raise _Bad('LiquidityPoolParameters', o - 4)
-    return o
+        raise _Bad('LiquidityPoolParameters', o)
 
 
 def d_MuxedAccountMed25519(b, o):
-    _v733, _v734 = _u21(b, o)
+    _v1, _v2 = _u34(b, o)
     o += 40
-    return _new(MuxedAccountMed25519, (_v733, _v734)), o
+    return MuxedAccountMed25519((_v1, _v2)), o
 
 
 def s_MuxedAccountMed25519(b, o):
@@ -6643,40 +10679,45 @@ def s_MuxedAccountMed25519(b, o):
 
 
 def d_MuxedAccount(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_MuxedAccount_0[_v1], o
     elif _d == 256:
-        _v735, _v736 = _u21(b, o)
-        o += 40
-        _val = _new(MuxedAccountMed25519, (_v735, _v736))
+        _v2 = b[o:o + 44]
+        _r = _I_MuxedAccount_256.get(_v2)
+        if _r is None:
+            _, _v3, _v4 = _u36(b, o)
+            o += 44
+            _v1 = MuxedAccountMed25519((_v3, _v4))
+            _r = _I_MuxedAccount_256.remember(_v2, MuxedAccount((_d, _v1)))
+        else:
+            o += 44
+        return _r, o
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    return _new(MuxedAccount, (_d, _val)), o
+        raise _Bad('MuxedAccount', o)
 
 
 def s_MuxedAccount(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     elif _d == 256:
-        o += 40
+        return o + 44
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    return o
+        raise _Bad('MuxedAccount', o)
 
 
 def d_DecoratedSignature(b, o):
-    _v737, = _u29(b, o)
-    o += 4
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('DecoratedSignature', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(DecoratedSignature, (_v737, _f1)), o
+    _v1, _v2 = _u56(b, o)
+    o += 8
+    if _v2 > 64: raise _Bad('DecoratedSignature', o)
+    _e = o + _v2
+    _f1 = b[o:_e]
+    o += (_v2 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('DecoratedSignature', _e)
+    return DecoratedSignature((_v1, _f1)), o
 
 
 def s_DecoratedSignature(b, o):
@@ -6686,10 +10727,10 @@ def s_DecoratedSignature(b, o):
 
 
 def d_CreateAccountOp(b, o):
-    _v738, _v739, _v740 = _u31(b, o)
+    _v1, _v2, _v3 = _u73(b, o)
     o += 44
-    if _v738 != 0: raise _Bad('PublicKey', o)
-    return _new(CreateAccountOp, (_new(PublicKey, (_v738, _v739)), _v740)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return CreateAccountOp((_I_PublicKey_0[_v2], _v3)), o
 
 
 def s_CreateAccountOp(b, o):
@@ -6697,40 +10738,54 @@ def s_CreateAccountOp(b, o):
 
 
 def d_PaymentOp(b, o):
-    _v741 = _I32(b, o)[0]
-    o += 4
-    if _v741 == 0:
-        _v742 = b[o:o + 32]
-        o += 32
-        _f0 = _new(MuxedAccount, (_v741, _v742))
-    elif _v741 == 256:
-        _v744, _v745 = _u21(b, o)
-        o += 40
-        _v743 = _new(MuxedAccountMed25519, (_v744, _v745))
-        _f0 = _new(MuxedAccount, (_v741, _v743))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_MuxedAccount_0[_v2]
+    elif _v1 == 256:
+        _v3 = b[o:o + 44]
+        _f0 = _I_MuxedAccount_256.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5 = _u36(b, o)
+            o += 44
+            _v2 = MuxedAccountMed25519((_v4, _v5))
+            _f0 = _I_MuxedAccount_256.remember(_v3, MuxedAccount((_v1, _v2)))
+        else:
+            o += 44
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    _v746 = _I32(b, o)[0]
-    o += 4
-    if _v746 == 0:
+        raise _Bad('MuxedAccount', o)
+    _v6, = _I32(b, o)
+    if _v6 == 0:
         _f1 = _K_Asset_0
-    elif _v746 == 1:
-        _v748, _v749, _v750 = _u23(b, o)
-        o += 40
-        if _v749 != 0: raise _Bad('PublicKey', o)
-        _v747 = _new(AlphaNum4, (_v748, _new(PublicKey, (_v749, _v750))))
-        _f1 = _new(Asset, (_v746, _v747))
-    elif _v746 == 2:
-        _v752, _v753, _v754 = _u24(b, o)
-        o += 48
-        if _v753 != 0: raise _Bad('PublicKey', o)
-        _v751 = _new(AlphaNum12, (_v752, _new(PublicKey, (_v753, _v754))))
-        _f1 = _new(Asset, (_v746, _v751))
+        o += 4
+    elif _v6 == 1:
+        _v8 = b[o:o + 44]
+        _f1 = _I_Asset_1.get(_v8)
+        if _f1 is None:
+            _, _v9, _v10, _v11 = _u47(b, o)
+            o += 44
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = AlphaNum4((_v9, _I_PublicKey_0[_v11]))
+            _f1 = _I_Asset_1.remember(_v8, Asset((_v6, _v7)))
+        else:
+            o += 44
+    elif _v6 == 2:
+        _v8 = b[o:o + 52]
+        _f1 = _I_Asset_2.get(_v8)
+        if _f1 is None:
+            _, _v9, _v10, _v11 = _u48(b, o)
+            o += 52
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = AlphaNum12((_v9, _I_PublicKey_0[_v11]))
+            _f1 = _I_Asset_2.remember(_v8, Asset((_v6, _v7)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v755, = _u10(b, o)
+        raise _Bad('Asset', o)
+    _v12, = _u12(b, o)
     o += 8
-    return _new(PaymentOp, (_f0, _f1, _v755)), o
+    return PaymentOp((_f0, _f1, _v12)), o
 
 
 def s_PaymentOp(b, o):
@@ -6741,68 +10796,92 @@ def s_PaymentOp(b, o):
 
 
 def d_PathPaymentStrictReceiveOp(b, o):
-    _v756 = _I32(b, o)[0]
-    o += 4
-    if _v756 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v756 == 1:
-        _v758, _v759, _v760 = _u23(b, o)
-        o += 40
-        if _v759 != 0: raise _Bad('PublicKey', o)
-        _v757 = _new(AlphaNum4, (_v758, _new(PublicKey, (_v759, _v760))))
-        _f0 = _new(Asset, (_v756, _v757))
-    elif _v756 == 2:
-        _v762, _v763, _v764 = _u24(b, o)
-        o += 48
-        if _v763 != 0: raise _Bad('PublicKey', o)
-        _v761 = _new(AlphaNum12, (_v762, _new(PublicKey, (_v763, _v764))))
-        _f0 = _new(Asset, (_v756, _v761))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v765, = _u10(b, o)
-    o += 8
-    _v766 = _I32(b, o)[0]
-    o += 4
-    if _v766 == 0:
-        _v767 = b[o:o + 32]
+        raise _Bad('Asset', o)
+    _v7, _v8 = _u63(b, o)
+    o += 12
+    if _v8 == 0:
+        _v9 = b[o:o + 32]
         o += 32
-        _f2 = _new(MuxedAccount, (_v766, _v767))
-    elif _v766 == 256:
-        _v769, _v770 = _u21(b, o)
-        o += 40
-        _v768 = _new(MuxedAccountMed25519, (_v769, _v770))
-        _f2 = _new(MuxedAccount, (_v766, _v768))
+        _f2 = _I_MuxedAccount_0[_v9]
+    elif _v8 == 256:
+        _v10 = b[o:o + 40]
+        _f2 = _I_MuxedAccount_256.get(_v10)
+        if _f2 is None:
+            _v11, _v12 = _u34(b, o)
+            o += 40
+            _v9 = MuxedAccountMed25519((_v11, _v12))
+            _f2 = _I_MuxedAccount_256.remember(_v10, MuxedAccount((_v8, _v9)))
+        else:
+            o += 40
     else:
         raise _Bad('MuxedAccount', o - 4)
-    _v771 = _I32(b, o)[0]
-    o += 4
-    if _v771 == 0:
+    _v13, = _I32(b, o)
+    if _v13 == 0:
         _f3 = _K_Asset_0
-    elif _v771 == 1:
-        _v773, _v774, _v775 = _u23(b, o)
-        o += 40
-        if _v774 != 0: raise _Bad('PublicKey', o)
-        _v772 = _new(AlphaNum4, (_v773, _new(PublicKey, (_v774, _v775))))
-        _f3 = _new(Asset, (_v771, _v772))
-    elif _v771 == 2:
-        _v777, _v778, _v779 = _u24(b, o)
-        o += 48
-        if _v778 != 0: raise _Bad('PublicKey', o)
-        _v776 = _new(AlphaNum12, (_v777, _new(PublicKey, (_v778, _v779))))
-        _f3 = _new(Asset, (_v771, _v776))
+        o += 4
+    elif _v13 == 1:
+        _v15 = b[o:o + 44]
+        _f3 = _I_Asset_1.get(_v15)
+        if _f3 is None:
+            _, _v16, _v17, _v18 = _u47(b, o)
+            o += 44
+            if _v17 != 0: raise _Bad('PublicKey', o)
+            _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+            _f3 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+        else:
+            o += 44
+    elif _v13 == 2:
+        _v15 = b[o:o + 52]
+        _f3 = _I_Asset_2.get(_v15)
+        if _f3 is None:
+            _, _v16, _v17, _v18 = _u48(b, o)
+            o += 52
+            if _v17 != 0: raise _Bad('PublicKey', o)
+            _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+            _f3 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v780, = _u10(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 5 or _c * 4 > len(b) - o: raise _Bad('PathPaymentStrictReceiveOp', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v781, o = d_Asset(b, o)
-        _ap(_v781)
-    return _new(PathPaymentStrictReceiveOp, (_f0, _v765, _f2, _f3, _v780, _f5)), o
+        raise _Bad('Asset', o)
+    _v19, _v20 = _u96(b, o)
+    o += 12
+    if _v20:
+        if _v20 > 5 or _v20 * 4 > len(b) - o: raise _Bad('PathPaymentStrictReceiveOp', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_v20):
+            _v21, o = d_Asset(b, o)
+            _ap(_v21)
+    else:
+        _f5 = []
+    return PathPaymentStrictReceiveOp((_f0, _v7, _f2, _f3, _v19, _f5)), o
 
 
 def s_PathPaymentStrictReceiveOp(b, o):
@@ -6811,7 +10890,7 @@ def s_PathPaymentStrictReceiveOp(b, o):
     o = s_MuxedAccount(b, o)
     o = s_Asset(b, o)
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 5 or _c * 4 > len(b) - o: raise _Bad('PathPaymentStrictReceiveOp', o)
     for _ in range(_c):
@@ -6820,68 +10899,92 @@ def s_PathPaymentStrictReceiveOp(b, o):
 
 
 def d_PathPaymentStrictSendOp(b, o):
-    _v782 = _I32(b, o)[0]
-    o += 4
-    if _v782 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v782 == 1:
-        _v784, _v785, _v786 = _u23(b, o)
-        o += 40
-        if _v785 != 0: raise _Bad('PublicKey', o)
-        _v783 = _new(AlphaNum4, (_v784, _new(PublicKey, (_v785, _v786))))
-        _f0 = _new(Asset, (_v782, _v783))
-    elif _v782 == 2:
-        _v788, _v789, _v790 = _u24(b, o)
-        o += 48
-        if _v789 != 0: raise _Bad('PublicKey', o)
-        _v787 = _new(AlphaNum12, (_v788, _new(PublicKey, (_v789, _v790))))
-        _f0 = _new(Asset, (_v782, _v787))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v791, = _u10(b, o)
-    o += 8
-    _v792 = _I32(b, o)[0]
-    o += 4
-    if _v792 == 0:
-        _v793 = b[o:o + 32]
+        raise _Bad('Asset', o)
+    _v7, _v8 = _u63(b, o)
+    o += 12
+    if _v8 == 0:
+        _v9 = b[o:o + 32]
         o += 32
-        _f2 = _new(MuxedAccount, (_v792, _v793))
-    elif _v792 == 256:
-        _v795, _v796 = _u21(b, o)
-        o += 40
-        _v794 = _new(MuxedAccountMed25519, (_v795, _v796))
-        _f2 = _new(MuxedAccount, (_v792, _v794))
+        _f2 = _I_MuxedAccount_0[_v9]
+    elif _v8 == 256:
+        _v10 = b[o:o + 40]
+        _f2 = _I_MuxedAccount_256.get(_v10)
+        if _f2 is None:
+            _v11, _v12 = _u34(b, o)
+            o += 40
+            _v9 = MuxedAccountMed25519((_v11, _v12))
+            _f2 = _I_MuxedAccount_256.remember(_v10, MuxedAccount((_v8, _v9)))
+        else:
+            o += 40
     else:
         raise _Bad('MuxedAccount', o - 4)
-    _v797 = _I32(b, o)[0]
-    o += 4
-    if _v797 == 0:
+    _v13, = _I32(b, o)
+    if _v13 == 0:
         _f3 = _K_Asset_0
-    elif _v797 == 1:
-        _v799, _v800, _v801 = _u23(b, o)
-        o += 40
-        if _v800 != 0: raise _Bad('PublicKey', o)
-        _v798 = _new(AlphaNum4, (_v799, _new(PublicKey, (_v800, _v801))))
-        _f3 = _new(Asset, (_v797, _v798))
-    elif _v797 == 2:
-        _v803, _v804, _v805 = _u24(b, o)
-        o += 48
-        if _v804 != 0: raise _Bad('PublicKey', o)
-        _v802 = _new(AlphaNum12, (_v803, _new(PublicKey, (_v804, _v805))))
-        _f3 = _new(Asset, (_v797, _v802))
+        o += 4
+    elif _v13 == 1:
+        _v15 = b[o:o + 44]
+        _f3 = _I_Asset_1.get(_v15)
+        if _f3 is None:
+            _, _v16, _v17, _v18 = _u47(b, o)
+            o += 44
+            if _v17 != 0: raise _Bad('PublicKey', o)
+            _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+            _f3 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+        else:
+            o += 44
+    elif _v13 == 2:
+        _v15 = b[o:o + 52]
+        _f3 = _I_Asset_2.get(_v15)
+        if _f3 is None:
+            _, _v16, _v17, _v18 = _u48(b, o)
+            o += 52
+            if _v17 != 0: raise _Bad('PublicKey', o)
+            _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+            _f3 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v806, = _u10(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 5 or _c * 4 > len(b) - o: raise _Bad('PathPaymentStrictSendOp', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v807, o = d_Asset(b, o)
-        _ap(_v807)
-    return _new(PathPaymentStrictSendOp, (_f0, _v791, _f2, _f3, _v806, _f5)), o
+        raise _Bad('Asset', o)
+    _v19, _v20 = _u96(b, o)
+    o += 12
+    if _v20:
+        if _v20 > 5 or _v20 * 4 > len(b) - o: raise _Bad('PathPaymentStrictSendOp', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_v20):
+            _v21, o = d_Asset(b, o)
+            _ap(_v21)
+    else:
+        _f5 = []
+    return PathPaymentStrictSendOp((_f0, _v7, _f2, _f3, _v19, _f5)), o
 
 
 def s_PathPaymentStrictSendOp(b, o):
@@ -6890,7 +10993,7 @@ def s_PathPaymentStrictSendOp(b, o):
     o = s_MuxedAccount(b, o)
     o = s_Asset(b, o)
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 5 or _c * 4 > len(b) - o: raise _Bad('PathPaymentStrictSendOp', o)
     for _ in range(_c):
@@ -6899,45 +11002,65 @@ def s_PathPaymentStrictSendOp(b, o):
 
 
 def d_ManageSellOfferOp(b, o):
-    _v808 = _I32(b, o)[0]
-    o += 4
-    if _v808 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v808 == 1:
-        _v810, _v811, _v812 = _u23(b, o)
-        o += 40
-        if _v811 != 0: raise _Bad('PublicKey', o)
-        _v809 = _new(AlphaNum4, (_v810, _new(PublicKey, (_v811, _v812))))
-        _f0 = _new(Asset, (_v808, _v809))
-    elif _v808 == 2:
-        _v814, _v815, _v816 = _u24(b, o)
-        o += 48
-        if _v815 != 0: raise _Bad('PublicKey', o)
-        _v813 = _new(AlphaNum12, (_v814, _new(PublicKey, (_v815, _v816))))
-        _f0 = _new(Asset, (_v808, _v813))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v817 = _I32(b, o)[0]
-    o += 4
-    if _v817 == 0:
+        raise _Bad('Asset', o)
+    _v7, = _I32(b, o)
+    if _v7 == 0:
         _f1 = _K_Asset_0
-    elif _v817 == 1:
-        _v819, _v820, _v821 = _u23(b, o)
-        o += 40
-        if _v820 != 0: raise _Bad('PublicKey', o)
-        _v818 = _new(AlphaNum4, (_v819, _new(PublicKey, (_v820, _v821))))
-        _f1 = _new(Asset, (_v817, _v818))
-    elif _v817 == 2:
-        _v823, _v824, _v825 = _u24(b, o)
-        o += 48
-        if _v824 != 0: raise _Bad('PublicKey', o)
-        _v822 = _new(AlphaNum12, (_v823, _new(PublicKey, (_v824, _v825))))
-        _f1 = _new(Asset, (_v817, _v822))
+        o += 4
+    elif _v7 == 1:
+        _v9 = b[o:o + 44]
+        _f1 = _I_Asset_1.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u47(b, o)
+            o += 44
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 44
+    elif _v7 == 2:
+        _v9 = b[o:o + 52]
+        _f1 = _I_Asset_2.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u48(b, o)
+            o += 52
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v826, _v827, _v828, _v829 = _u51(b, o)
+        raise _Bad('Asset', o)
+    _v13, _v14, _v15, _v16 = _u97(b, o)
     o += 24
-    return _new(ManageSellOfferOp, (_f0, _f1, _v826, _new(Price, (_v827, _v828)), _v829)), o
+    return ManageSellOfferOp((_f0, _f1, _v13, Price((_v14, _v15)), _v16)), o
 
 
 def s_ManageSellOfferOp(b, o):
@@ -6948,45 +11071,65 @@ def s_ManageSellOfferOp(b, o):
 
 
 def d_ManageBuyOfferOp(b, o):
-    _v830 = _I32(b, o)[0]
-    o += 4
-    if _v830 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v830 == 1:
-        _v832, _v833, _v834 = _u23(b, o)
-        o += 40
-        if _v833 != 0: raise _Bad('PublicKey', o)
-        _v831 = _new(AlphaNum4, (_v832, _new(PublicKey, (_v833, _v834))))
-        _f0 = _new(Asset, (_v830, _v831))
-    elif _v830 == 2:
-        _v836, _v837, _v838 = _u24(b, o)
-        o += 48
-        if _v837 != 0: raise _Bad('PublicKey', o)
-        _v835 = _new(AlphaNum12, (_v836, _new(PublicKey, (_v837, _v838))))
-        _f0 = _new(Asset, (_v830, _v835))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v839 = _I32(b, o)[0]
-    o += 4
-    if _v839 == 0:
+        raise _Bad('Asset', o)
+    _v7, = _I32(b, o)
+    if _v7 == 0:
         _f1 = _K_Asset_0
-    elif _v839 == 1:
-        _v841, _v842, _v843 = _u23(b, o)
-        o += 40
-        if _v842 != 0: raise _Bad('PublicKey', o)
-        _v840 = _new(AlphaNum4, (_v841, _new(PublicKey, (_v842, _v843))))
-        _f1 = _new(Asset, (_v839, _v840))
-    elif _v839 == 2:
-        _v845, _v846, _v847 = _u24(b, o)
-        o += 48
-        if _v846 != 0: raise _Bad('PublicKey', o)
-        _v844 = _new(AlphaNum12, (_v845, _new(PublicKey, (_v846, _v847))))
-        _f1 = _new(Asset, (_v839, _v844))
+        o += 4
+    elif _v7 == 1:
+        _v9 = b[o:o + 44]
+        _f1 = _I_Asset_1.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u47(b, o)
+            o += 44
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 44
+    elif _v7 == 2:
+        _v9 = b[o:o + 52]
+        _f1 = _I_Asset_2.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u48(b, o)
+            o += 52
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v848, _v849, _v850, _v851 = _u51(b, o)
+        raise _Bad('Asset', o)
+    _v13, _v14, _v15, _v16 = _u97(b, o)
     o += 24
-    return _new(ManageBuyOfferOp, (_f0, _f1, _v848, _new(Price, (_v849, _v850)), _v851)), o
+    return ManageBuyOfferOp((_f0, _f1, _v13, Price((_v14, _v15)), _v16)), o
 
 
 def s_ManageBuyOfferOp(b, o):
@@ -6997,45 +11140,65 @@ def s_ManageBuyOfferOp(b, o):
 
 
 def d_CreatePassiveSellOfferOp(b, o):
-    _v852 = _I32(b, o)[0]
-    o += 4
-    if _v852 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v852 == 1:
-        _v854, _v855, _v856 = _u23(b, o)
-        o += 40
-        if _v855 != 0: raise _Bad('PublicKey', o)
-        _v853 = _new(AlphaNum4, (_v854, _new(PublicKey, (_v855, _v856))))
-        _f0 = _new(Asset, (_v852, _v853))
-    elif _v852 == 2:
-        _v858, _v859, _v860 = _u24(b, o)
-        o += 48
-        if _v859 != 0: raise _Bad('PublicKey', o)
-        _v857 = _new(AlphaNum12, (_v858, _new(PublicKey, (_v859, _v860))))
-        _f0 = _new(Asset, (_v852, _v857))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v861 = _I32(b, o)[0]
-    o += 4
-    if _v861 == 0:
+        raise _Bad('Asset', o)
+    _v7, = _I32(b, o)
+    if _v7 == 0:
         _f1 = _K_Asset_0
-    elif _v861 == 1:
-        _v863, _v864, _v865 = _u23(b, o)
-        o += 40
-        if _v864 != 0: raise _Bad('PublicKey', o)
-        _v862 = _new(AlphaNum4, (_v863, _new(PublicKey, (_v864, _v865))))
-        _f1 = _new(Asset, (_v861, _v862))
-    elif _v861 == 2:
-        _v867, _v868, _v869 = _u24(b, o)
-        o += 48
-        if _v868 != 0: raise _Bad('PublicKey', o)
-        _v866 = _new(AlphaNum12, (_v867, _new(PublicKey, (_v868, _v869))))
-        _f1 = _new(Asset, (_v861, _v866))
+        o += 4
+    elif _v7 == 1:
+        _v9 = b[o:o + 44]
+        _f1 = _I_Asset_1.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u47(b, o)
+            o += 44
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 44
+    elif _v7 == 2:
+        _v9 = b[o:o + 52]
+        _f1 = _I_Asset_2.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11, _v12 = _u48(b, o)
+            o += 52
+            if _v11 != 0: raise _Bad('PublicKey', o)
+            _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+            _f1 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v870, _v871, _v872 = _u52(b, o)
+        raise _Bad('Asset', o)
+    _v13, _v14, _v15 = _u98(b, o)
     o += 16
-    return _new(CreatePassiveSellOfferOp, (_f0, _f1, _v870, _new(Price, (_v871, _v872)))), o
+    return CreatePassiveSellOfferOp((_f0, _f1, _v13, Price((_v14, _v15)))), o
 
 
 def s_CreatePassiveSellOfferOp(b, o):
@@ -7046,182 +11209,233 @@ def s_CreatePassiveSellOfferOp(b, o):
 
 
 def d_SetOptionsOp(b, o):
-    _v873 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v873:
-        if _v873 != 1: raise _Bad('SetOptionsOp', o)
-        _v874, _v875 = _u6(b, o)
+    if _v1:
+        if _v1 != 1: raise _Bad('SetOptionsOp', o)
+        _v2, _v3 = _u5(b, o)
         o += 36
-        if _v874 != 0: raise _Bad('PublicKey', o)
-        _f0 = _new(PublicKey, (_v874, _v875))
+        if _v2 != 0: raise _Bad('PublicKey', o)
+        _f0 = _I_PublicKey_0[_v3]
     else:
         _f0 = None
-    _v876 = _U32(b, o)[0]
+    _v4, = _U32(b, o)
     o += 4
-    if _v876:
-        if _v876 != 1: raise _Bad('SetOptionsOp', o)
-        _f1 = _u0(b, o)[0]
+    if _v4:
+        if _v4 != 1: raise _Bad('SetOptionsOp', o)
+        _f1, = _u8(b, o)
         o += 4
     else:
         _f1 = None
-    _v877 = _U32(b, o)[0]
+    _v5, = _U32(b, o)
     o += 4
-    if _v877:
-        if _v877 != 1: raise _Bad('SetOptionsOp', o)
-        _f2 = _u0(b, o)[0]
+    if _v5:
+        if _v5 != 1: raise _Bad('SetOptionsOp', o)
+        _f2, = _u8(b, o)
         o += 4
     else:
         _f2 = None
-    _v878 = _U32(b, o)[0]
+    _v6, = _U32(b, o)
     o += 4
-    if _v878:
-        if _v878 != 1: raise _Bad('SetOptionsOp', o)
-        _f3 = _u0(b, o)[0]
+    if _v6:
+        if _v6 != 1: raise _Bad('SetOptionsOp', o)
+        _f3, = _u8(b, o)
         o += 4
     else:
         _f3 = None
-    _v879 = _U32(b, o)[0]
+    _v7, = _U32(b, o)
     o += 4
-    if _v879:
-        if _v879 != 1: raise _Bad('SetOptionsOp', o)
-        _f4 = _u0(b, o)[0]
+    if _v7:
+        if _v7 != 1: raise _Bad('SetOptionsOp', o)
+        _f4, = _u8(b, o)
         o += 4
     else:
         _f4 = None
-    _v880 = _U32(b, o)[0]
+    _v8, = _U32(b, o)
     o += 4
-    if _v880:
-        if _v880 != 1: raise _Bad('SetOptionsOp', o)
-        _f5 = _u0(b, o)[0]
+    if _v8:
+        if _v8 != 1: raise _Bad('SetOptionsOp', o)
+        _f5, = _u8(b, o)
         o += 4
     else:
         _f5 = None
-    _v881 = _U32(b, o)[0]
+    _v9, = _U32(b, o)
     o += 4
-    if _v881:
-        if _v881 != 1: raise _Bad('SetOptionsOp', o)
-        _f6 = _u0(b, o)[0]
+    if _v9:
+        if _v9 != 1: raise _Bad('SetOptionsOp', o)
+        _f6, = _u8(b, o)
         o += 4
     else:
         _f6 = None
-    _v882 = _U32(b, o)[0]
+    _v10, = _U32(b, o)
     o += 4
-    if _v882:
-        if _v882 != 1: raise _Bad('SetOptionsOp', o)
-        _n = _U32(b, o)[0]
+    if _v10:
+        if _v10 != 1: raise _Bad('SetOptionsOp', o)
+        _n, = _U32(b, o)
         if _n > 32: raise _Bad('SetOptionsOp', o)
-        _f7 = b[o + 4:o + 4 + _n]
+        _e = o + 4 + _n
+        _f7 = b[o + 4:_e]
         o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SetOptionsOp', _e)
     else:
         _f7 = None
-    _v883 = _U32(b, o)[0]
+    _v11, = _U32(b, o)
     o += 4
-    if _v883:
-        if _v883 != 1: raise _Bad('SetOptionsOp', o)
+    if _v11:
+        if _v11 != 1: raise _Bad('SetOptionsOp', o)
         _f8, o = d_Signer(b, o)
     else:
         _f8 = None
-    return _new(SetOptionsOp, (_f0, _f1, _f2, _f3, _f4, _f5, _f6, _f7, _f8)), o
+    return SetOptionsOp((_f0, _f1, _f2, _f3, _f4, _f5, _f6, _f7, _f8)), o
 
 
 def s_SetOptionsOp(b, o):
-    _v884 = _U32(b, o)[0]
+    _v12, = _U32(b, o)
     o += 4
-    if _v884:
-        if _v884 != 1: raise _Bad('SetOptionsOp', o)
+    if _v12:
+        if _v12 != 1: raise _Bad('SetOptionsOp', o)
         o = s_PublicKey(b, o)
-    _v885 = _U32(b, o)[0]
+    _v13, = _U32(b, o)
     o += 4
-    if _v885:
-        if _v885 != 1: raise _Bad('SetOptionsOp', o)
+    if _v13:
+        if _v13 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v886 = _U32(b, o)[0]
+    _v14, = _U32(b, o)
     o += 4
-    if _v886:
-        if _v886 != 1: raise _Bad('SetOptionsOp', o)
+    if _v14:
+        if _v14 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v887 = _U32(b, o)[0]
+    _v15, = _U32(b, o)
     o += 4
-    if _v887:
-        if _v887 != 1: raise _Bad('SetOptionsOp', o)
+    if _v15:
+        if _v15 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v888 = _U32(b, o)[0]
+    _v16, = _U32(b, o)
     o += 4
-    if _v888:
-        if _v888 != 1: raise _Bad('SetOptionsOp', o)
+    if _v16:
+        if _v16 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v889 = _U32(b, o)[0]
+    _v17, = _U32(b, o)
     o += 4
-    if _v889:
-        if _v889 != 1: raise _Bad('SetOptionsOp', o)
+    if _v17:
+        if _v17 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v890 = _U32(b, o)[0]
+    _v18, = _U32(b, o)
     o += 4
-    if _v890:
-        if _v890 != 1: raise _Bad('SetOptionsOp', o)
+    if _v18:
+        if _v18 != 1: raise _Bad('SetOptionsOp', o)
         o += 4
-    _v891 = _U32(b, o)[0]
+    _v19, = _U32(b, o)
     o += 4
-    if _v891:
-        if _v891 != 1: raise _Bad('SetOptionsOp', o)
+    if _v19:
+        if _v19 != 1: raise _Bad('SetOptionsOp', o)
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _v892 = _U32(b, o)[0]
+    _v20, = _U32(b, o)
     o += 4
-    if _v892:
-        if _v892 != 1: raise _Bad('SetOptionsOp', o)
+    if _v20:
+        if _v20 != 1: raise _Bad('SetOptionsOp', o)
         o = s_Signer(b, o)
     return o
 
 
 def d_ChangeTrustAsset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_ChangeTrustAsset_0, o + 4
     elif _d == 1:
-        _v893, _v894, _v895 = _u23(b, o)
-        o += 40
-        if _v894 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum4, (_v893, _new(PublicKey, (_v894, _v895))))
+        _v2 = b[o:o + 44]
+        _r = _I_ChangeTrustAsset_1.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u47(b, o)
+            o += 44
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum4((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_ChangeTrustAsset_1.remember(_v2, ChangeTrustAsset((_d, _v1)))
+        else:
+            o += 44
+        return _r, o
     elif _d == 2:
-        _v896, _v897, _v898 = _u24(b, o)
-        o += 48
-        if _v897 != 0: raise _Bad('PublicKey', o)
-        _val = _new(AlphaNum12, (_v896, _new(PublicKey, (_v897, _v898))))
+        _v2 = b[o:o + 52]
+        _r = _I_ChangeTrustAsset_2.get(_v2)
+        if _r is None:
+            _, _v3, _v4, _v5 = _u48(b, o)
+            o += 52
+            if _v4 != 0: raise _Bad('PublicKey', o)
+            _v1 = AlphaNum12((_v3, _I_PublicKey_0[_v5]))
+            _r = _I_ChangeTrustAsset_2.remember(_v2, ChangeTrustAsset((_d, _v1)))
+        else:
+            o += 52
+        return _r, o
     elif _d == 3:
-        _v899 = _I32(b, o)[0]
-        o += 4
-        if _v899 == 0:
-            _v900, o = d_LiquidityPoolConstantProductParameters(b, o)
-            _val = _new(LiquidityPoolParameters, (_v899, _v900))
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 == 0:
+            _v3, o = d_LiquidityPoolConstantProductParameters(b, o)
+            _v1 = LiquidityPoolParameters((_v2, _v3))
         else:
             raise _Bad('LiquidityPoolParameters', o - 4)
+        return ChangeTrustAsset((_d, _v1)), o
     else:
-        raise _Bad('ChangeTrustAsset', o - 4)
-    return _new(ChangeTrustAsset, (_d, _val)), o
+        raise _Bad('ChangeTrustAsset', o)
 
 
 def s_ChangeTrustAsset(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 40
+        return o + 44
     elif _d == 2:
-        o += 48
+        return o + 52
     elif _d == 3:
+        o += 4
         o = s_LiquidityPoolParameters(b, o)
+        return o
     else:
-        raise _Bad('ChangeTrustAsset', o - 4)
-    return o
+        raise _Bad('ChangeTrustAsset', o)
 
 
 def d_ChangeTrustOp(b, o):
-    _f0, o = d_ChangeTrustAsset(b, o)
-    _v901, = _u10(b, o)
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _f0 = _K_ChangeTrustAsset_0
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_ChangeTrustAsset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_ChangeTrustAsset_1.remember(_v3, ChangeTrustAsset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_ChangeTrustAsset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_ChangeTrustAsset_2.remember(_v3, ChangeTrustAsset((_v1, _v2)))
+        else:
+            o += 52
+    elif _v1 == 3:
+        _, _v3 = _u29(b, o)
+        o += 8
+        if _v3 == 0:
+            _v4, o = d_LiquidityPoolConstantProductParameters(b, o)
+            _v2 = LiquidityPoolParameters((_v3, _v4))
+        else:
+            raise _Bad('LiquidityPoolParameters', o - 4)
+        _f0 = ChangeTrustAsset((_v1, _v2))
+    else:
+        raise _Bad('ChangeTrustAsset', o)
+    _v7, = _u12(b, o)
     o += 8
-    return _new(ChangeTrustOp, (_f0, _v901)), o
+    return ChangeTrustOp((_f0, _v7)), o
 
 
 def s_ChangeTrustOp(b, o):
@@ -7231,24 +11445,22 @@ def s_ChangeTrustOp(b, o):
 
 
 def d_AllowTrustOp(b, o):
-    _v902, _v903 = _u6(b, o)
-    o += 36
-    if _v902 != 0: raise _Bad('PublicKey', o)
-    _v904 = _I32(b, o)[0]
-    o += 4
-    if _v904 == 1:
-        _v905 = b[o:o + 4]
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 1:
+        _v4 = b[o:o + 4]
         o += 4
-        _f1 = _new(AssetCode, (_v904, _v905))
-    elif _v904 == 2:
-        _v906 = b[o:o + 12]
+        _f1 = AssetCode((_v3, _v4))
+    elif _v3 == 2:
+        _v4 = b[o:o + 12]
         o += 12
-        _f1 = _new(AssetCode, (_v904, _v906))
+        _f1 = AssetCode((_v3, _v4))
     else:
         raise _Bad('AssetCode', o - 4)
-    _v907, = _u0(b, o)
+    _v5, = _u8(b, o)
     o += 4
-    return _new(AllowTrustOp, (_new(PublicKey, (_v902, _v903)), _f1, _v907)), o
+    return AllowTrustOp((_I_PublicKey_0[_v2], _f1, _v5)), o
 
 
 def s_AllowTrustOp(b, o):
@@ -7259,37 +11471,41 @@ def s_AllowTrustOp(b, o):
 
 
 def d_ManageDataOp(b, o):
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 64: raise _Bad('ManageDataOp', o)
-    _f0 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f0 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _v908 = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
+    _v1, = _U32(b, o)
     o += 4
-    if _v908:
-        if _v908 != 1: raise _Bad('ManageDataOp', o)
-        _n = _U32(b, o)[0]
+    if _v1:
+        if _v1 != 1: raise _Bad('ManageDataOp', o)
+        _n, = _U32(b, o)
         if _n > 64: raise _Bad('ManageDataOp', o)
-        _f1 = b[o + 4:o + 4 + _n]
+        _e = o + 4 + _n
+        _f1 = b[o + 4:_e]
         o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
     else:
         _f1 = None
-    return _new(ManageDataOp, (_f0, _f1)), o
+    return ManageDataOp((_f0, _f1)), o
 
 
 def s_ManageDataOp(b, o):
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _v909 = _U32(b, o)[0]
+    _v2, = _U32(b, o)
     o += 4
-    if _v909:
-        if _v909 != 1: raise _Bad('ManageDataOp', o)
+    if _v2:
+        if _v2 != 1: raise _Bad('ManageDataOp', o)
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
     return o
 
 
 def d_BumpSequenceOp(b, o):
-    _v910, = _u10(b, o)
+    _v1, = _u12(b, o)
     o += 8
-    return _new(BumpSequenceOp, (_v910,)), o
+    return BumpSequenceOp((_v1,)), o
 
 
 def s_BumpSequenceOp(b, o):
@@ -7297,41 +11513,52 @@ def s_BumpSequenceOp(b, o):
 
 
 def d_CreateClaimableBalanceOp(b, o):
-    _v911 = _I32(b, o)[0]
-    o += 4
-    if _v911 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v911 == 1:
-        _v913, _v914, _v915 = _u23(b, o)
-        o += 40
-        if _v914 != 0: raise _Bad('PublicKey', o)
-        _v912 = _new(AlphaNum4, (_v913, _new(PublicKey, (_v914, _v915))))
-        _f0 = _new(Asset, (_v911, _v912))
-    elif _v911 == 2:
-        _v917, _v918, _v919 = _u24(b, o)
-        o += 48
-        if _v918 != 0: raise _Bad('PublicKey', o)
-        _v916 = _new(AlphaNum12, (_v917, _new(PublicKey, (_v918, _v919))))
-        _f0 = _new(Asset, (_v911, _v916))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v920, = _u10(b, o)
-    o += 8
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 10 or _c * 44 > len(b) - o: raise _Bad('CreateClaimableBalanceOp', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v921, o = d_Claimant(b, o)
-        _ap(_v921)
-    return _new(CreateClaimableBalanceOp, (_f0, _v920, _f2)), o
+        raise _Bad('Asset', o)
+    _v7, _v8 = _u96(b, o)
+    o += 12
+    if _v8:
+        if _v8 > 10 or _v8 * 44 > len(b) - o: raise _Bad('CreateClaimableBalanceOp', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_v8):
+            _v9, o = d_Claimant(b, o)
+            _ap(_v9)
+    else:
+        _f2 = []
+    return CreateClaimableBalanceOp((_f0, _v7, _f2)), o
 
 
 def s_CreateClaimableBalanceOp(b, o):
     o = s_Asset(b, o)
     o += 8
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 10 or _c * 44 > len(b) - o: raise _Bad('CreateClaimableBalanceOp', o)
     for _ in range(_c):
@@ -7340,10 +11567,10 @@ def s_CreateClaimableBalanceOp(b, o):
 
 
 def d_ClaimClaimableBalanceOp(b, o):
-    _v922, _v923 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v922 != 0: raise _Bad('ClaimableBalanceID', o)
-    return _new(ClaimClaimableBalanceOp, (_new(ClaimableBalanceID, (_v922, _v923)),)), o
+    if _v1 != 0: raise _Bad('ClaimableBalanceID', o)
+    return ClaimClaimableBalanceOp((ClaimableBalanceID((_v1, _v2)),)), o
 
 
 def s_ClaimClaimableBalanceOp(b, o):
@@ -7351,10 +11578,10 @@ def s_ClaimClaimableBalanceOp(b, o):
 
 
 def d_BeginSponsoringFutureReservesOp(b, o):
-    _v924, _v925 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v924 != 0: raise _Bad('PublicKey', o)
-    return _new(BeginSponsoringFutureReservesOp, (_new(PublicKey, (_v924, _v925)),)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return BeginSponsoringFutureReservesOp((_I_PublicKey_0[_v2],)), o
 
 
 def s_BeginSponsoringFutureReservesOp(b, o):
@@ -7362,11 +11589,34 @@ def s_BeginSponsoringFutureReservesOp(b, o):
 
 
 def d_RevokeSponsorshipOpSigner(b, o):
-    _v926, _v927 = _u6(b, o)
-    o += 36
-    if _v926 != 0: raise _Bad('PublicKey', o)
-    _f1, o = d_SignerKey(b, o)
-    return _new(RevokeSponsorshipOpSigner, (_new(PublicKey, (_v926, _v927)), _f1)), o
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 0:
+        _v4 = b[o:o + 32]
+        o += 32
+        _f1 = _I_SignerKey_0[_v4]
+    elif _v3 == 1:
+        _v4 = b[o:o + 32]
+        o += 32
+        _f1 = _I_SignerKey_1[_v4]
+    elif _v3 == 2:
+        _v4 = b[o:o + 32]
+        o += 32
+        _f1 = _I_SignerKey_2[_v4]
+    elif _v3 == 3:
+        _v7, _v8 = _u1(b, o)
+        o += 36
+        if _v8 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+        _e = o + _v8
+        _v6 = b[o:_e]
+        o += (_v8 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+        _v4 = SignerKeyEd25519SignedPayload((_v7, _v6))
+        _f1 = SignerKey((_v3, _v4))
+    else:
+        raise _Bad('SignerKey', o - 4)
+    return RevokeSponsorshipOpSigner((_I_PublicKey_0[_v2], _f1)), o
 
 
 def s_RevokeSponsorshipOpSigner(b, o):
@@ -7376,64 +11626,108 @@ def s_RevokeSponsorshipOpSigner(b, o):
 
 
 def d_RevokeSponsorshipOp(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_LedgerKey(b, o)
+        o += 4
+        _v1, o = d_LedgerKey(b, o)
+        return RevokeSponsorshipOp((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_RevokeSponsorshipOpSigner(b, o)
+        _, _v4, _v5, _v6 = _u70(b, o)
+        o += 44
+        if _v4 != 0: raise _Bad('PublicKey', o)
+        if _v6 == 0:
+            _v7 = b[o:o + 32]
+            o += 32
+            _v3 = _I_SignerKey_0[_v7]
+        elif _v6 == 1:
+            _v7 = b[o:o + 32]
+            o += 32
+            _v3 = _I_SignerKey_1[_v7]
+        elif _v6 == 2:
+            _v7 = b[o:o + 32]
+            o += 32
+            _v3 = _I_SignerKey_2[_v7]
+        elif _v6 == 3:
+            _v10, _v11 = _u1(b, o)
+            o += 36
+            if _v11 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+            _e = o + _v11
+            _v9 = b[o:_e]
+            o += (_v11 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+            _v7 = SignerKeyEd25519SignedPayload((_v10, _v9))
+            _v3 = SignerKey((_v6, _v7))
+        else:
+            raise _Bad('SignerKey', o - 4)
+        _v1 = RevokeSponsorshipOpSigner((_I_PublicKey_0[_v5], _v3))
+        return RevokeSponsorshipOp((_d, _v1)), o
     else:
-        raise _Bad('RevokeSponsorshipOp', o - 4)
-    return _new(RevokeSponsorshipOp, (_d, _val)), o
+        raise _Bad('RevokeSponsorshipOp', o)
 
 
 def s_RevokeSponsorshipOp(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_LedgerKey(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_RevokeSponsorshipOpSigner(b, o)
+        return o
     else:
-        raise _Bad('RevokeSponsorshipOp', o - 4)
-    return o
+        raise _Bad('RevokeSponsorshipOp', o)
 
 
 def d_ClawbackOp(b, o):
-    _v928 = _I32(b, o)[0]
-    o += 4
-    if _v928 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_Asset_0
-    elif _v928 == 1:
-        _v930, _v931, _v932 = _u23(b, o)
-        o += 40
-        if _v931 != 0: raise _Bad('PublicKey', o)
-        _v929 = _new(AlphaNum4, (_v930, _new(PublicKey, (_v931, _v932))))
-        _f0 = _new(Asset, (_v928, _v929))
-    elif _v928 == 2:
-        _v934, _v935, _v936 = _u24(b, o)
-        o += 48
-        if _v935 != 0: raise _Bad('PublicKey', o)
-        _v933 = _new(AlphaNum12, (_v934, _new(PublicKey, (_v935, _v936))))
-        _f0 = _new(Asset, (_v928, _v933))
+        o += 4
+    elif _v1 == 1:
+        _v3 = b[o:o + 44]
+        _f0 = _I_Asset_1.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u47(b, o)
+            o += 44
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum4((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_1.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 44
+    elif _v1 == 2:
+        _v3 = b[o:o + 52]
+        _f0 = _I_Asset_2.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5, _v6 = _u48(b, o)
+            o += 52
+            if _v5 != 0: raise _Bad('PublicKey', o)
+            _v2 = AlphaNum12((_v4, _I_PublicKey_0[_v6]))
+            _f0 = _I_Asset_2.remember(_v3, Asset((_v1, _v2)))
+        else:
+            o += 52
     else:
-        raise _Bad('Asset', o - 4)
-    _v937 = _I32(b, o)[0]
-    o += 4
-    if _v937 == 0:
-        _v938 = b[o:o + 32]
-        o += 32
-        _f1 = _new(MuxedAccount, (_v937, _v938))
-    elif _v937 == 256:
-        _v940, _v941 = _u21(b, o)
-        o += 40
-        _v939 = _new(MuxedAccountMed25519, (_v940, _v941))
-        _f1 = _new(MuxedAccount, (_v937, _v939))
+        raise _Bad('Asset', o)
+    _v7, = _I32(b, o)
+    if _v7 == 0:
+        _, _v8 = _u5(b, o)
+        o += 36
+        _f1 = _I_MuxedAccount_0[_v8]
+    elif _v7 == 256:
+        _v9 = b[o:o + 44]
+        _f1 = _I_MuxedAccount_256.get(_v9)
+        if _f1 is None:
+            _, _v10, _v11 = _u36(b, o)
+            o += 44
+            _v8 = MuxedAccountMed25519((_v10, _v11))
+            _f1 = _I_MuxedAccount_256.remember(_v9, MuxedAccount((_v7, _v8)))
+        else:
+            o += 44
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    _v942, = _u10(b, o)
+        raise _Bad('MuxedAccount', o)
+    _v12, = _u12(b, o)
     o += 8
-    return _new(ClawbackOp, (_f0, _f1, _v942)), o
+    return ClawbackOp((_f0, _f1, _v12)), o
 
 
 def s_ClawbackOp(b, o):
@@ -7444,10 +11738,10 @@ def s_ClawbackOp(b, o):
 
 
 def d_ClawbackClaimableBalanceOp(b, o):
-    _v943, _v944 = _u6(b, o)
+    _v1, _v2 = _u5(b, o)
     o += 36
-    if _v943 != 0: raise _Bad('ClaimableBalanceID', o)
-    return _new(ClawbackClaimableBalanceOp, (_new(ClaimableBalanceID, (_v943, _v944)),)), o
+    if _v1 != 0: raise _Bad('ClaimableBalanceID', o)
+    return ClawbackClaimableBalanceOp((ClaimableBalanceID((_v1, _v2)),)), o
 
 
 def s_ClawbackClaimableBalanceOp(b, o):
@@ -7455,30 +11749,38 @@ def s_ClawbackClaimableBalanceOp(b, o):
 
 
 def d_SetTrustLineFlagsOp(b, o):
-    _v945, _v946 = _u6(b, o)
-    o += 36
-    if _v945 != 0: raise _Bad('PublicKey', o)
-    _v947 = _I32(b, o)[0]
-    o += 4
-    if _v947 == 0:
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 0:
         _f1 = _K_Asset_0
-    elif _v947 == 1:
-        _v949, _v950, _v951 = _u23(b, o)
-        o += 40
-        if _v950 != 0: raise _Bad('PublicKey', o)
-        _v948 = _new(AlphaNum4, (_v949, _new(PublicKey, (_v950, _v951))))
-        _f1 = _new(Asset, (_v947, _v948))
-    elif _v947 == 2:
-        _v953, _v954, _v955 = _u24(b, o)
-        o += 48
-        if _v954 != 0: raise _Bad('PublicKey', o)
-        _v952 = _new(AlphaNum12, (_v953, _new(PublicKey, (_v954, _v955))))
-        _f1 = _new(Asset, (_v947, _v952))
+    elif _v3 == 1:
+        _v5 = b[o:o + 40]
+        _f1 = _I_Asset_1.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u45(b, o)
+            o += 40
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_Asset_1.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 40
+    elif _v3 == 2:
+        _v5 = b[o:o + 48]
+        _f1 = _I_Asset_2.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u46(b, o)
+            o += 48
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_Asset_2.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v956, _v957 = _u2(b, o)
+    _v9, _v10 = _u0(b, o)
     o += 8
-    return _new(SetTrustLineFlagsOp, (_new(PublicKey, (_v945, _v946)), _f1, _v956, _v957)), o
+    return SetTrustLineFlagsOp((_I_PublicKey_0[_v2], _f1, _v9, _v10)), o
 
 
 def s_SetTrustLineFlagsOp(b, o):
@@ -7489,9 +11791,9 @@ def s_SetTrustLineFlagsOp(b, o):
 
 
 def d_LiquidityPoolDepositOp(b, o):
-    _v958, _v959, _v960, _v961, _v962, _v963, _v964 = _u53(b, o)
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7 = _u99(b, o)
     o += 64
-    return _new(LiquidityPoolDepositOp, (_v958, _v959, _v960, _new(Price, (_v961, _v962)), _new(Price, (_v963, _v964)))), o
+    return LiquidityPoolDepositOp((_v1, _v2, _v3, Price((_v4, _v5)), Price((_v6, _v7)))), o
 
 
 def s_LiquidityPoolDepositOp(b, o):
@@ -7499,9 +11801,9 @@ def s_LiquidityPoolDepositOp(b, o):
 
 
 def d_LiquidityPoolWithdrawOp(b, o):
-    _v965, _v966, _v967, _v968 = _u54(b, o)
+    _v1, _v2, _v3, _v4 = _u100(b, o)
     o += 56
-    return _new(LiquidityPoolWithdrawOp, (_v965, _v966, _v967, _v968)), o
+    return LiquidityPoolWithdrawOp((_v1, _v2, _v3, _v4)), o
 
 
 def s_LiquidityPoolWithdrawOp(b, o):
@@ -7510,9 +11812,9 @@ def s_LiquidityPoolWithdrawOp(b, o):
 
 def d_ContractIDPreimageFromAddress(b, o):
     _f0, o = d_SCAddress(b, o)
-    _v969, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(ContractIDPreimageFromAddress, (_f0, _v969)), o
+    return ContractIDPreimageFromAddress((_f0, _v1)), o
 
 
 def s_ContractIDPreimageFromAddress(b, o):
@@ -7522,88 +11824,124 @@ def s_ContractIDPreimageFromAddress(b, o):
 
 
 def d_ContractIDPreimage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ContractIDPreimageFromAddress(b, o)
-    elif _d == 1:
-        _v970 = _I32(b, o)[0]
         o += 4
-        if _v970 == 0:
-            _val = _K_Asset_0
-        elif _v970 == 1:
-            _v972, _v973, _v974 = _u23(b, o)
-            o += 40
-            if _v973 != 0: raise _Bad('PublicKey', o)
-            _v971 = _new(AlphaNum4, (_v972, _new(PublicKey, (_v973, _v974))))
-            _val = _new(Asset, (_v970, _v971))
-        elif _v970 == 2:
-            _v976, _v977, _v978 = _u24(b, o)
-            o += 48
-            if _v977 != 0: raise _Bad('PublicKey', o)
-            _v975 = _new(AlphaNum12, (_v976, _new(PublicKey, (_v977, _v978))))
-            _val = _new(Asset, (_v970, _v975))
+        _v2, o = d_SCAddress(b, o)
+        _v4, = _u2(b, o)
+        o += 32
+        _v1 = ContractIDPreimageFromAddress((_v2, _v4))
+        return ContractIDPreimage((_d, _v1)), o
+    elif _d == 1:
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 == 0:
+            _v1 = _K_Asset_0
+        elif _v2 == 1:
+            _v4 = b[o:o + 40]
+            _v1 = _I_Asset_1.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u45(b, o)
+                o += 40
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum4((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_1.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 40
+        elif _v2 == 2:
+            _v4 = b[o:o + 48]
+            _v1 = _I_Asset_2.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u46(b, o)
+                o += 48
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum12((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_2.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 48
         else:
             raise _Bad('Asset', o - 4)
+        return ContractIDPreimage((_d, _v1)), o
     else:
-        raise _Bad('ContractIDPreimage', o - 4)
-    return _new(ContractIDPreimage, (_d, _val)), o
+        raise _Bad('ContractIDPreimage', o)
 
 
 def s_ContractIDPreimage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ContractIDPreimageFromAddress(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_Asset(b, o)
+        return o
     else:
-        raise _Bad('ContractIDPreimage', o - 4)
-    return o
+        raise _Bad('ContractIDPreimage', o)
 
 
 def d_CreateContractArgs(b, o):
-    _v979 = _I32(b, o)[0]
-    o += 4
-    if _v979 == 0:
-        _v980, o = d_ContractIDPreimageFromAddress(b, o)
-        _f0 = _new(ContractIDPreimage, (_v979, _v980))
-    elif _v979 == 1:
-        _v982 = _I32(b, o)[0]
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         o += 4
-        if _v982 == 0:
-            _v981 = _K_Asset_0
-        elif _v982 == 1:
-            _v984, _v985, _v986 = _u23(b, o)
-            o += 40
-            if _v985 != 0: raise _Bad('PublicKey', o)
-            _v983 = _new(AlphaNum4, (_v984, _new(PublicKey, (_v985, _v986))))
-            _v981 = _new(Asset, (_v982, _v983))
-        elif _v982 == 2:
-            _v988, _v989, _v990 = _u24(b, o)
-            o += 48
-            if _v989 != 0: raise _Bad('PublicKey', o)
-            _v987 = _new(AlphaNum12, (_v988, _new(PublicKey, (_v989, _v990))))
-            _v981 = _new(Asset, (_v982, _v987))
+        _v3, o = d_SCAddress(b, o)
+        _v5, = _u2(b, o)
+        o += 32
+        _v2 = ContractIDPreimageFromAddress((_v3, _v5))
+        _f0 = ContractIDPreimage((_v1, _v2))
+    elif _v1 == 1:
+        _, _v3 = _u29(b, o)
+        o += 8
+        if _v3 == 0:
+            _v2 = _K_Asset_0
+        elif _v3 == 1:
+            _v5 = b[o:o + 40]
+            _v2 = _I_Asset_1.get(_v5)
+            if _v2 is None:
+                _v6, _v7, _v8 = _u45(b, o)
+                o += 40
+                if _v7 != 0: raise _Bad('PublicKey', o)
+                _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+                _v2 = _I_Asset_1.remember(_v5, Asset((_v3, _v4)))
+            else:
+                o += 40
+        elif _v3 == 2:
+            _v5 = b[o:o + 48]
+            _v2 = _I_Asset_2.get(_v5)
+            if _v2 is None:
+                _v6, _v7, _v8 = _u46(b, o)
+                o += 48
+                if _v7 != 0: raise _Bad('PublicKey', o)
+                _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+                _v2 = _I_Asset_2.remember(_v5, Asset((_v3, _v4)))
+            else:
+                o += 48
         else:
             raise _Bad('Asset', o - 4)
-        _f0 = _new(ContractIDPreimage, (_v979, _v981))
+        _f0 = ContractIDPreimage((_v1, _v2))
     else:
-        raise _Bad('ContractIDPreimage', o - 4)
-    _v991 = _I32(b, o)[0]
-    o += 4
-    if _v991 == 0:
-        _v992 = b[o:o + 32]
-        o += 32
-        _f1 = _new(ContractExecutable, (_v991, _v992))
-    elif _v991 == 1:
+        raise _Bad('ContractIDPreimage', o)
+    _v9, = _I32(b, o)
+    if _v9 == 0:
+        _, _v10 = _u5(b, o)
+        o += 36
+        _f1 = ContractExecutable((_v9, _v10))
+    elif _v9 == 1:
         _f1 = _K_ContractExecutable_1
-    elif _v991 == 2:
-        _v993, o = d_ContractExecutableExternalRef(b, o)
-        _f1 = _new(ContractExecutable, (_v991, _v993))
+        o += 4
+    elif _v9 == 2:
+        o += 4
+        _v11, o = d_SCAddress(b, o)
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v12 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+        _v10 = ContractExecutableExternalRef((_v11, _v12))
+        _f1 = ContractExecutable((_v9, _v10))
     else:
-        raise _Bad('ContractExecutable', o - 4)
-    return _new(CreateContractArgs, (_f0, _f1)), o
+        raise _Bad('ContractExecutable', o)
+    return CreateContractArgs((_f0, _f1)), o
 
 
 def s_CreateContractArgs(b, o):
@@ -7613,61 +11951,84 @@ def s_CreateContractArgs(b, o):
 
 
 def d_CreateContractArgsV2(b, o):
-    _v994 = _I32(b, o)[0]
-    o += 4
-    if _v994 == 0:
-        _v995, o = d_ContractIDPreimageFromAddress(b, o)
-        _f0 = _new(ContractIDPreimage, (_v994, _v995))
-    elif _v994 == 1:
-        _v997 = _I32(b, o)[0]
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         o += 4
-        if _v997 == 0:
-            _v996 = _K_Asset_0
-        elif _v997 == 1:
-            _v999, _v1000, _v1001 = _u23(b, o)
-            o += 40
-            if _v1000 != 0: raise _Bad('PublicKey', o)
-            _v998 = _new(AlphaNum4, (_v999, _new(PublicKey, (_v1000, _v1001))))
-            _v996 = _new(Asset, (_v997, _v998))
-        elif _v997 == 2:
-            _v1003, _v1004, _v1005 = _u24(b, o)
-            o += 48
-            if _v1004 != 0: raise _Bad('PublicKey', o)
-            _v1002 = _new(AlphaNum12, (_v1003, _new(PublicKey, (_v1004, _v1005))))
-            _v996 = _new(Asset, (_v997, _v1002))
+        _v3, o = d_SCAddress(b, o)
+        _v5, = _u2(b, o)
+        o += 32
+        _v2 = ContractIDPreimageFromAddress((_v3, _v5))
+        _f0 = ContractIDPreimage((_v1, _v2))
+    elif _v1 == 1:
+        _, _v3 = _u29(b, o)
+        o += 8
+        if _v3 == 0:
+            _v2 = _K_Asset_0
+        elif _v3 == 1:
+            _v5 = b[o:o + 40]
+            _v2 = _I_Asset_1.get(_v5)
+            if _v2 is None:
+                _v6, _v7, _v8 = _u45(b, o)
+                o += 40
+                if _v7 != 0: raise _Bad('PublicKey', o)
+                _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+                _v2 = _I_Asset_1.remember(_v5, Asset((_v3, _v4)))
+            else:
+                o += 40
+        elif _v3 == 2:
+            _v5 = b[o:o + 48]
+            _v2 = _I_Asset_2.get(_v5)
+            if _v2 is None:
+                _v6, _v7, _v8 = _u46(b, o)
+                o += 48
+                if _v7 != 0: raise _Bad('PublicKey', o)
+                _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+                _v2 = _I_Asset_2.remember(_v5, Asset((_v3, _v4)))
+            else:
+                o += 48
         else:
             raise _Bad('Asset', o - 4)
-        _f0 = _new(ContractIDPreimage, (_v994, _v996))
+        _f0 = ContractIDPreimage((_v1, _v2))
     else:
-        raise _Bad('ContractIDPreimage', o - 4)
-    _v1006 = _I32(b, o)[0]
-    o += 4
-    if _v1006 == 0:
-        _v1007 = b[o:o + 32]
-        o += 32
-        _f1 = _new(ContractExecutable, (_v1006, _v1007))
-    elif _v1006 == 1:
+        raise _Bad('ContractIDPreimage', o)
+    _v9, = _I32(b, o)
+    if _v9 == 0:
+        _, _v10 = _u5(b, o)
+        o += 36
+        _f1 = ContractExecutable((_v9, _v10))
+    elif _v9 == 1:
         _f1 = _K_ContractExecutable_1
-    elif _v1006 == 2:
-        _v1008, o = d_ContractExecutableExternalRef(b, o)
-        _f1 = _new(ContractExecutable, (_v1006, _v1008))
+        o += 4
+    elif _v9 == 2:
+        o += 4
+        _v11, o = d_SCAddress(b, o)
+        _n, = _U32(b, o)
+        _e = o + 4 + _n
+        _v12 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+        _v10 = ContractExecutableExternalRef((_v11, _v12))
+        _f1 = ContractExecutable((_v9, _v10))
     else:
-        raise _Bad('ContractExecutable', o - 4)
-    _c = _U32(b, o)[0]
+        raise _Bad('ContractExecutable', o)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('CreateContractArgsV2', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v1009, o = d_SCVal(b, o)
-        _ap(_v1009)
-    return _new(CreateContractArgsV2, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('CreateContractArgsV2', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v13, o = d_SCVal(b, o)
+            _ap(_v13)
+    else:
+        _f2 = []
+    return CreateContractArgsV2((_f0, _f1, _f2)), o
 
 
 def s_CreateContractArgsV2(b, o):
     o = s_ContractIDPreimage(b, o)
     o = s_ContractExecutable(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('CreateContractArgsV2', o)
     for _ in range(_c):
@@ -7677,25 +12038,30 @@ def s_CreateContractArgsV2(b, o):
 
 def d_InvokeContractArgs(b, o):
     _f0, o = d_SCAddress(b, o)
-    _n = _U32(b, o)[0]
+    _n, = _U32(b, o)
     if _n > 32: raise _Bad('InvokeContractArgs', o)
-    _f1 = b[o + 4:o + 4 + _n]
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    _c = _U32(b, o)[0]
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('InvokeContractArgs', _e)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 4 > len(b) - o: raise _Bad('InvokeContractArgs', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v1010, o = d_SCVal(b, o)
-        _ap(_v1010)
-    return _new(InvokeContractArgs, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 4 > len(b) - o: raise _Bad('InvokeContractArgs', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v1, o = d_SCVal(b, o)
+            _ap(_v1)
+    else:
+        _f2 = []
+    return InvokeContractArgs((_f0, _f1, _f2)), o
 
 
 def s_InvokeContractArgs(b, o):
     o = s_SCAddress(b, o)
     o += 4 + ((_U32(b, o)[0] + 3) & -4)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('InvokeContractArgs', o)
     for _ in range(_c):
@@ -7704,95 +12070,122 @@ def s_InvokeContractArgs(b, o):
 
 
 def d_HostFunction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_InvokeContractArgs(b, o)
+        o += 4
+        _v1, o = d_InvokeContractArgs(b, o)
+        return HostFunction((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_CreateContractArgs(b, o)
+        o += 4
+        _v1, o = d_CreateContractArgs(b, o)
+        return HostFunction((_d, _v1)), o
     elif _d == 2:
-        _n = _U32(b, o)[0]
-        _val = b[o + 4:o + 4 + _n]
-        o += 4 + ((_n + 3) & -4)
+        _, _v2 = _u18(b, o)
+        o += 8
+        _e = o + _v2
+        _v1 = b[o:_e]
+        o += (_v2 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('HostFunction', _e)
+        return HostFunction((_d, _v1)), o
     elif _d == 3:
-        _val, o = d_CreateContractArgsV2(b, o)
+        o += 4
+        _v1, o = d_CreateContractArgsV2(b, o)
+        return HostFunction((_d, _v1)), o
     else:
-        raise _Bad('HostFunction', o - 4)
-    return _new(HostFunction, (_d, _val)), o
+        raise _Bad('HostFunction', o)
 
 
 def s_HostFunction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_InvokeContractArgs(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_CreateContractArgs(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
     elif _d == 3:
+        o += 4
         o = s_CreateContractArgsV2(b, o)
+        return o
     else:
-        raise _Bad('HostFunction', o - 4)
-    return o
+        raise _Bad('HostFunction', o)
 
 
 def d_SorobanAuthorizedFunction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_InvokeContractArgs(b, o)
+        o += 4
+        _v1, o = d_InvokeContractArgs(b, o)
+        return SorobanAuthorizedFunction((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_CreateContractArgs(b, o)
+        o += 4
+        _v1, o = d_CreateContractArgs(b, o)
+        return SorobanAuthorizedFunction((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_CreateContractArgsV2(b, o)
+        o += 4
+        _v1, o = d_CreateContractArgsV2(b, o)
+        return SorobanAuthorizedFunction((_d, _v1)), o
     else:
-        raise _Bad('SorobanAuthorizedFunction', o - 4)
-    return _new(SorobanAuthorizedFunction, (_d, _val)), o
+        raise _Bad('SorobanAuthorizedFunction', o)
 
 
 def s_SorobanAuthorizedFunction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_InvokeContractArgs(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_CreateContractArgs(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_CreateContractArgsV2(b, o)
+        return o
     else:
-        raise _Bad('SorobanAuthorizedFunction', o - 4)
-    return o
+        raise _Bad('SorobanAuthorizedFunction', o)
 
 
 def d_SorobanAuthorizedInvocation(b, o):
-    _v1011 = _I32(b, o)[0]
-    o += 4
-    if _v1011 == 0:
-        _v1012, o = d_InvokeContractArgs(b, o)
-        _f0 = _new(SorobanAuthorizedFunction, (_v1011, _v1012))
-    elif _v1011 == 1:
-        _v1013, o = d_CreateContractArgs(b, o)
-        _f0 = _new(SorobanAuthorizedFunction, (_v1011, _v1013))
-    elif _v1011 == 2:
-        _v1014, o = d_CreateContractArgsV2(b, o)
-        _f0 = _new(SorobanAuthorizedFunction, (_v1011, _v1014))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        o += 4
+        _v2, o = d_InvokeContractArgs(b, o)
+        _f0 = SorobanAuthorizedFunction((_v1, _v2))
+    elif _v1 == 1:
+        o += 4
+        _v2, o = d_CreateContractArgs(b, o)
+        _f0 = SorobanAuthorizedFunction((_v1, _v2))
+    elif _v1 == 2:
+        o += 4
+        _v2, o = d_CreateContractArgsV2(b, o)
+        _f0 = SorobanAuthorizedFunction((_v1, _v2))
     else:
-        raise _Bad('SorobanAuthorizedFunction', o - 4)
-    _c = _U32(b, o)[0]
+        raise _Bad('SorobanAuthorizedFunction', o)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 20 > len(b) - o: raise _Bad('SorobanAuthorizedInvocation', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1015, o = d_SorobanAuthorizedInvocation(b, o)
-        _ap(_v1015)
-    return _new(SorobanAuthorizedInvocation, (_f0, _f1)), o
+    if _c:
+        if _c * 20 > len(b) - o: raise _Bad('SorobanAuthorizedInvocation', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v3, o = d_SorobanAuthorizedInvocation(b, o)
+            _ap(_v3)
+    else:
+        _f1 = []
+    return SorobanAuthorizedInvocation((_f0, _f1)), o
 
 
 def s_SorobanAuthorizedInvocation(b, o):
     o = s_SorobanAuthorizedFunction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 20 > len(b) - o: raise _Bad('SorobanAuthorizedInvocation', o)
     for _ in range(_c):
@@ -7802,10 +12195,10 @@ def s_SorobanAuthorizedInvocation(b, o):
 
 def d_SorobanAddressCredentials(b, o):
     _f0, o = d_SCAddress(b, o)
-    _v1016, _v1017 = _u55(b, o)
+    _v1, _v2 = _u96(b, o)
     o += 12
     _f3, o = d_SCVal(b, o)
-    return _new(SorobanAddressCredentials, (_f0, _v1016, _v1017, _f3)), o
+    return SorobanAddressCredentials((_f0, _v1, _v2, _f3)), o
 
 
 def s_SorobanAddressCredentials(b, o):
@@ -7818,21 +12211,24 @@ def s_SorobanAddressCredentials(b, o):
 def d_SorobanDelegateSignature(b, o):
     _f0, o = d_SCAddress(b, o)
     _f1, o = d_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 44 > len(b) - o: raise _Bad('SorobanDelegateSignature', o)
-    _f2 = []
-    _ap = _f2.append
-    for _ in range(_c):
-        _v1018, o = d_SorobanDelegateSignature(b, o)
-        _ap(_v1018)
-    return _new(SorobanDelegateSignature, (_f0, _f1, _f2)), o
+    if _c:
+        if _c * 44 > len(b) - o: raise _Bad('SorobanDelegateSignature', o)
+        _f2 = []
+        _ap = _f2.append
+        for _ in range(_c):
+            _v1, o = d_SorobanDelegateSignature(b, o)
+            _ap(_v1)
+    else:
+        _f2 = []
+    return SorobanDelegateSignature((_f0, _f1, _f2)), o
 
 
 def s_SorobanDelegateSignature(b, o):
     o = s_SCAddress(b, o)
     o = s_SCVal(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 44 > len(b) - o: raise _Bad('SorobanDelegateSignature', o)
     for _ in range(_c):
@@ -7842,20 +12238,23 @@ def s_SorobanDelegateSignature(b, o):
 
 def d_SorobanAddressCredentialsWithDelegates(b, o):
     _f0, o = d_SorobanAddressCredentials(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 44 > len(b) - o: raise _Bad('SorobanAddressCredentialsWithDelegates', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1019, o = d_SorobanDelegateSignature(b, o)
-        _ap(_v1019)
-    return _new(SorobanAddressCredentialsWithDelegates, (_f0, _f1)), o
+    if _c:
+        if _c * 44 > len(b) - o: raise _Bad('SorobanAddressCredentialsWithDelegates', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_SorobanDelegateSignature(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
+    return SorobanAddressCredentialsWithDelegates((_f0, _f1)), o
 
 
 def s_SorobanAddressCredentialsWithDelegates(b, o):
     o = s_SorobanAddressCredentials(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 44 > len(b) - o: raise _Bad('SorobanAddressCredentialsWithDelegates', o)
     for _ in range(_c):
@@ -7864,41 +12263,90 @@ def s_SorobanAddressCredentialsWithDelegates(b, o):
 
 
 def d_SorobanCredentials(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d == 0:
-        _val = None
-    elif _d == 1:
-        _val, o = d_SorobanAddressCredentials(b, o)
-    elif _d == 2:
-        _val, o = d_SorobanAddressCredentials(b, o)
+    _d, = _I32(b, o)
+    if _d in {1, 2}:
+        o += 4
+        _v2, o = d_SCAddress(b, o)
+        _v6, _v7 = _u96(b, o)
+        o += 12
+        _v5, o = d_SCVal(b, o)
+        _v1 = SorobanAddressCredentials((_v2, _v6, _v7, _v5))
+        return SorobanCredentials((_d, _v1)), o
+    elif _d == 0:
+        return _K_SorobanCredentials_0, o + 4
     elif _d == 3:
-        _val, o = d_SorobanAddressCredentialsWithDelegates(b, o)
+        o += 4
+        _v2, o = d_SorobanAddressCredentials(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 44 > len(b) - o: raise _Bad('SorobanAddressCredentialsWithDelegates', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v4, o = d_SorobanDelegateSignature(b, o)
+                _ap(_v4)
+        else:
+            _v3 = []
+        _v1 = SorobanAddressCredentialsWithDelegates((_v2, _v3))
+        return SorobanCredentials((_d, _v1)), o
     else:
-        raise _Bad('SorobanCredentials', o - 4)
-    return _new(SorobanCredentials, (_d, _val)), o
+        raise _Bad('SorobanCredentials', o)
 
 
 def s_SorobanCredentials(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_SorobanAddressCredentials(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_SorobanAddressCredentials(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_SorobanAddressCredentialsWithDelegates(b, o)
+        return o
     else:
-        raise _Bad('SorobanCredentials', o - 4)
-    return o
+        raise _Bad('SorobanCredentials', o)
 
 
 def d_SorobanAuthorizationEntry(b, o):
-    _f0, o = d_SorobanCredentials(b, o)
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _f0 = _K_SorobanCredentials_0
+        o += 4
+    elif _v1 == 1:
+        o += 4
+        _v2, o = d_SorobanAddressCredentials(b, o)
+        _f0 = SorobanCredentials((_v1, _v2))
+    elif _v1 == 2:
+        o += 4
+        _v2, o = d_SorobanAddressCredentials(b, o)
+        _f0 = SorobanCredentials((_v1, _v2))
+    elif _v1 == 3:
+        o += 4
+        _v3, o = d_SorobanAddressCredentials(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 44 > len(b) - o: raise _Bad('SorobanAddressCredentialsWithDelegates', o)
+            _v4 = []
+            _ap = _v4.append
+            for _ in range(_c):
+                _v5, o = d_SorobanDelegateSignature(b, o)
+                _ap(_v5)
+        else:
+            _v4 = []
+        _v2 = SorobanAddressCredentialsWithDelegates((_v3, _v4))
+        _f0 = SorobanCredentials((_v1, _v2))
+    else:
+        raise _Bad('SorobanCredentials', o)
     _f1, o = d_SorobanAuthorizedInvocation(b, o)
-    return _new(SorobanAuthorizationEntry, (_f0, _f1)), o
+    return SorobanAuthorizationEntry((_f0, _f1)), o
 
 
 def s_SorobanAuthorizationEntry(b, o):
@@ -7908,21 +12356,46 @@ def s_SorobanAuthorizationEntry(b, o):
 
 
 def d_InvokeHostFunctionOp(b, o):
-    _f0, o = d_HostFunction(b, o)
-    _c = _U32(b, o)[0]
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        o += 4
+        _v2, o = d_InvokeContractArgs(b, o)
+        _f0 = HostFunction((_v1, _v2))
+    elif _v1 == 1:
+        o += 4
+        _v2, o = d_CreateContractArgs(b, o)
+        _f0 = HostFunction((_v1, _v2))
+    elif _v1 == 2:
+        _, _v3 = _u18(b, o)
+        o += 8
+        _e = o + _v3
+        _v2 = b[o:_e]
+        o += (_v3 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('HostFunction', _e)
+        _f0 = HostFunction((_v1, _v2))
+    elif _v1 == 3:
+        o += 4
+        _v2, o = d_CreateContractArgsV2(b, o)
+        _f0 = HostFunction((_v1, _v2))
+    else:
+        raise _Bad('HostFunction', o)
+    _c, = _U32(b, o)
     o += 4
-    if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionOp', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1020, o = d_SorobanAuthorizationEntry(b, o)
-        _ap(_v1020)
-    return _new(InvokeHostFunctionOp, (_f0, _f1)), o
+    if _c:
+        if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionOp', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v4, o = d_SorobanAuthorizationEntry(b, o)
+            _ap(_v4)
+    else:
+        _f1 = []
+    return InvokeHostFunctionOp((_f0, _f1)), o
 
 
 def s_InvokeHostFunctionOp(b, o):
     o = s_HostFunction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionOp', o)
     for _ in range(_c):
@@ -7931,10 +12404,10 @@ def s_InvokeHostFunctionOp(b, o):
 
 
 def d_ExtendFootprintTTLOp(b, o):
-    _v1021, _v1022 = _u33(b, o)
+    _v1, _v2 = _u18(b, o)
     o += 8
-    if _v1021 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(ExtendFootprintTTLOp, (_K_ExtensionPoint_0, _v1022)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return ExtendFootprintTTLOp((_K_ExtensionPoint_0, _v2)), o
 
 
 def s_ExtendFootprintTTLOp(b, o):
@@ -7942,10 +12415,10 @@ def s_ExtendFootprintTTLOp(b, o):
 
 
 def d_RestoreFootprintOp(b, o):
-    _v1023, = _u16(b, o)
+    _v1, = _u28(b, o)
     o += 4
-    if _v1023 != 0: raise _Bad('ExtensionPoint', o)
-    return _new(RestoreFootprintOp, (_K_ExtensionPoint_0,)), o
+    if _v1 != 0: raise _Bad('ExtensionPoint', o)
+    return RestoreFootprintOp((_K_ExtensionPoint_0,)), o
 
 
 def s_RestoreFootprintOp(b, o):
@@ -7953,253 +12426,1885 @@ def s_RestoreFootprintOp(b, o):
 
 
 def d_OperationBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 13:
         if _d < 6:
             if _d < 3:
                 if _d == 0:
-                    _v1024, _v1025, _v1026 = _u31(b, o)
-                    o += 44
-                    if _v1024 != 0: raise _Bad('PublicKey', o)
-                    _val = _new(CreateAccountOp, (_new(PublicKey, (_v1024, _v1025)), _v1026))
+                    _, _v2, _v3, _v4 = _u74(b, o)
+                    o += 48
+                    if _v2 != 0: raise _Bad('PublicKey', o)
+                    _v1 = CreateAccountOp((_I_PublicKey_0[_v3], _v4))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 1:
-                    _val, o = d_PaymentOp(b, o)
+                    o += 4
+                    _v5, = _I32(b, o)
+                    if _v5 == 0:
+                        _, _v6 = _u5(b, o)
+                        o += 36
+                        _v2 = _I_MuxedAccount_0[_v6]
+                    elif _v5 == 256:
+                        _v7 = b[o:o + 44]
+                        _v2 = _I_MuxedAccount_256.get(_v7)
+                        if _v2 is None:
+                            _, _v8, _v9 = _u36(b, o)
+                            o += 44
+                            _v6 = MuxedAccountMed25519((_v8, _v9))
+                            _v2 = _I_MuxedAccount_256.remember(_v7, MuxedAccount((_v5, _v6)))
+                        else:
+                            o += 44
+                    else:
+                        raise _Bad('MuxedAccount', o)
+                    _v10, = _I32(b, o)
+                    if _v10 == 0:
+                        _v3 = _K_Asset_0
+                        o += 4
+                    elif _v10 == 1:
+                        _v12 = b[o:o + 44]
+                        _v3 = _I_Asset_1.get(_v12)
+                        if _v3 is None:
+                            _, _v13, _v14, _v15 = _u47(b, o)
+                            o += 44
+                            if _v14 != 0: raise _Bad('PublicKey', o)
+                            _v11 = AlphaNum4((_v13, _I_PublicKey_0[_v15]))
+                            _v3 = _I_Asset_1.remember(_v12, Asset((_v10, _v11)))
+                        else:
+                            o += 44
+                    elif _v10 == 2:
+                        _v12 = b[o:o + 52]
+                        _v3 = _I_Asset_2.get(_v12)
+                        if _v3 is None:
+                            _, _v13, _v14, _v15 = _u48(b, o)
+                            o += 52
+                            if _v14 != 0: raise _Bad('PublicKey', o)
+                            _v11 = AlphaNum12((_v13, _I_PublicKey_0[_v15]))
+                            _v3 = _I_Asset_2.remember(_v12, Asset((_v10, _v11)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v16, = _u12(b, o)
+                    o += 8
+                    _v1 = PaymentOp((_v2, _v3, _v16))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 2:
-                    _val, o = d_PathPaymentStrictReceiveOp(b, o)
+                    o += 4
+                    _v8, = _I32(b, o)
+                    if _v8 == 0:
+                        _v2 = _K_Asset_0
+                        o += 4
+                    elif _v8 == 1:
+                        _v10 = b[o:o + 44]
+                        _v2 = _I_Asset_1.get(_v10)
+                        if _v2 is None:
+                            _, _v11, _v12, _v13 = _u47(b, o)
+                            o += 44
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum4((_v11, _I_PublicKey_0[_v13]))
+                            _v2 = _I_Asset_1.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 44
+                    elif _v8 == 2:
+                        _v10 = b[o:o + 52]
+                        _v2 = _I_Asset_2.get(_v10)
+                        if _v2 is None:
+                            _, _v11, _v12, _v13 = _u48(b, o)
+                            o += 52
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum12((_v11, _I_PublicKey_0[_v13]))
+                            _v2 = _I_Asset_2.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v14, _v15 = _u63(b, o)
+                    o += 12
+                    if _v15 == 0:
+                        _v16 = b[o:o + 32]
+                        o += 32
+                        _v4 = _I_MuxedAccount_0[_v16]
+                    elif _v15 == 256:
+                        _v17 = b[o:o + 40]
+                        _v4 = _I_MuxedAccount_256.get(_v17)
+                        if _v4 is None:
+                            _v18, _v19 = _u34(b, o)
+                            o += 40
+                            _v16 = MuxedAccountMed25519((_v18, _v19))
+                            _v4 = _I_MuxedAccount_256.remember(_v17, MuxedAccount((_v15, _v16)))
+                        else:
+                            o += 40
+                    else:
+                        raise _Bad('MuxedAccount', o - 4)
+                    _v20, = _I32(b, o)
+                    if _v20 == 0:
+                        _v5 = _K_Asset_0
+                        o += 4
+                    elif _v20 == 1:
+                        _v22 = b[o:o + 44]
+                        _v5 = _I_Asset_1.get(_v22)
+                        if _v5 is None:
+                            _, _v23, _v24, _v25 = _u47(b, o)
+                            o += 44
+                            if _v24 != 0: raise _Bad('PublicKey', o)
+                            _v21 = AlphaNum4((_v23, _I_PublicKey_0[_v25]))
+                            _v5 = _I_Asset_1.remember(_v22, Asset((_v20, _v21)))
+                        else:
+                            o += 44
+                    elif _v20 == 2:
+                        _v22 = b[o:o + 52]
+                        _v5 = _I_Asset_2.get(_v22)
+                        if _v5 is None:
+                            _, _v23, _v24, _v25 = _u48(b, o)
+                            o += 52
+                            if _v24 != 0: raise _Bad('PublicKey', o)
+                            _v21 = AlphaNum12((_v23, _I_PublicKey_0[_v25]))
+                            _v5 = _I_Asset_2.remember(_v22, Asset((_v20, _v21)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v26, _v27 = _u96(b, o)
+                    o += 12
+                    if _v27:
+                        if _v27 > 5 or _v27 * 4 > len(b) - o: raise _Bad('PathPaymentStrictReceiveOp', o)
+                        _v7 = []
+                        _ap = _v7.append
+                        for _ in range(_v27):
+                            _v28, o = d_Asset(b, o)
+                            _ap(_v28)
+                    else:
+                        _v7 = []
+                    _v1 = PathPaymentStrictReceiveOp((_v2, _v14, _v4, _v5, _v26, _v7))
+                    return OperationBody((_d, _v1)), o
                 else:
-                    raise _Bad('OperationBody', o - 4)
+                    raise _Bad('OperationBody', o)
             else:
                 if _d == 3:
-                    _val, o = d_ManageSellOfferOp(b, o)
+                    o += 4
+                    _v7, = _I32(b, o)
+                    if _v7 == 0:
+                        _v2 = _K_Asset_0
+                        o += 4
+                    elif _v7 == 1:
+                        _v9 = b[o:o + 44]
+                        _v2 = _I_Asset_1.get(_v9)
+                        if _v2 is None:
+                            _, _v10, _v11, _v12 = _u47(b, o)
+                            o += 44
+                            if _v11 != 0: raise _Bad('PublicKey', o)
+                            _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+                            _v2 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+                        else:
+                            o += 44
+                    elif _v7 == 2:
+                        _v9 = b[o:o + 52]
+                        _v2 = _I_Asset_2.get(_v9)
+                        if _v2 is None:
+                            _, _v10, _v11, _v12 = _u48(b, o)
+                            o += 52
+                            if _v11 != 0: raise _Bad('PublicKey', o)
+                            _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+                            _v2 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v13, = _I32(b, o)
+                    if _v13 == 0:
+                        _v3 = _K_Asset_0
+                        o += 4
+                    elif _v13 == 1:
+                        _v15 = b[o:o + 44]
+                        _v3 = _I_Asset_1.get(_v15)
+                        if _v3 is None:
+                            _, _v16, _v17, _v18 = _u47(b, o)
+                            o += 44
+                            if _v17 != 0: raise _Bad('PublicKey', o)
+                            _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+                            _v3 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+                        else:
+                            o += 44
+                    elif _v13 == 2:
+                        _v15 = b[o:o + 52]
+                        _v3 = _I_Asset_2.get(_v15)
+                        if _v3 is None:
+                            _, _v16, _v17, _v18 = _u48(b, o)
+                            o += 52
+                            if _v17 != 0: raise _Bad('PublicKey', o)
+                            _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+                            _v3 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v19, _v20, _v21, _v22 = _u97(b, o)
+                    o += 24
+                    _v1 = ManageSellOfferOp((_v2, _v3, _v19, Price((_v20, _v21)), _v22))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 4:
-                    _val, o = d_CreatePassiveSellOfferOp(b, o)
+                    o += 4
+                    _v6, = _I32(b, o)
+                    if _v6 == 0:
+                        _v2 = _K_Asset_0
+                        o += 4
+                    elif _v6 == 1:
+                        _v8 = b[o:o + 44]
+                        _v2 = _I_Asset_1.get(_v8)
+                        if _v2 is None:
+                            _, _v9, _v10, _v11 = _u47(b, o)
+                            o += 44
+                            if _v10 != 0: raise _Bad('PublicKey', o)
+                            _v7 = AlphaNum4((_v9, _I_PublicKey_0[_v11]))
+                            _v2 = _I_Asset_1.remember(_v8, Asset((_v6, _v7)))
+                        else:
+                            o += 44
+                    elif _v6 == 2:
+                        _v8 = b[o:o + 52]
+                        _v2 = _I_Asset_2.get(_v8)
+                        if _v2 is None:
+                            _, _v9, _v10, _v11 = _u48(b, o)
+                            o += 52
+                            if _v10 != 0: raise _Bad('PublicKey', o)
+                            _v7 = AlphaNum12((_v9, _I_PublicKey_0[_v11]))
+                            _v2 = _I_Asset_2.remember(_v8, Asset((_v6, _v7)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v12, = _I32(b, o)
+                    if _v12 == 0:
+                        _v3 = _K_Asset_0
+                        o += 4
+                    elif _v12 == 1:
+                        _v14 = b[o:o + 44]
+                        _v3 = _I_Asset_1.get(_v14)
+                        if _v3 is None:
+                            _, _v15, _v16, _v17 = _u47(b, o)
+                            o += 44
+                            if _v16 != 0: raise _Bad('PublicKey', o)
+                            _v13 = AlphaNum4((_v15, _I_PublicKey_0[_v17]))
+                            _v3 = _I_Asset_1.remember(_v14, Asset((_v12, _v13)))
+                        else:
+                            o += 44
+                    elif _v12 == 2:
+                        _v14 = b[o:o + 52]
+                        _v3 = _I_Asset_2.get(_v14)
+                        if _v3 is None:
+                            _, _v15, _v16, _v17 = _u48(b, o)
+                            o += 52
+                            if _v16 != 0: raise _Bad('PublicKey', o)
+                            _v13 = AlphaNum12((_v15, _I_PublicKey_0[_v17]))
+                            _v3 = _I_Asset_2.remember(_v14, Asset((_v12, _v13)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v18, _v19, _v20 = _u98(b, o)
+                    o += 16
+                    _v1 = CreatePassiveSellOfferOp((_v2, _v3, _v18, Price((_v19, _v20))))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 5:
-                    _val, o = d_SetOptionsOp(b, o)
+                    o += 4
+                    _v11, = _U32(b, o)
+                    o += 4
+                    if _v11:
+                        if _v11 != 1: raise _Bad('SetOptionsOp', o)
+                        _v12, _v13 = _u5(b, o)
+                        o += 36
+                        if _v12 != 0: raise _Bad('PublicKey', o)
+                        _v2 = _I_PublicKey_0[_v13]
+                    else:
+                        _v2 = None
+                    _v14, = _U32(b, o)
+                    o += 4
+                    if _v14:
+                        if _v14 != 1: raise _Bad('SetOptionsOp', o)
+                        _v3, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v3 = None
+                    _v15, = _U32(b, o)
+                    o += 4
+                    if _v15:
+                        if _v15 != 1: raise _Bad('SetOptionsOp', o)
+                        _v4, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v4 = None
+                    _v16, = _U32(b, o)
+                    o += 4
+                    if _v16:
+                        if _v16 != 1: raise _Bad('SetOptionsOp', o)
+                        _v5, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v5 = None
+                    _v17, = _U32(b, o)
+                    o += 4
+                    if _v17:
+                        if _v17 != 1: raise _Bad('SetOptionsOp', o)
+                        _v6, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v6 = None
+                    _v18, = _U32(b, o)
+                    o += 4
+                    if _v18:
+                        if _v18 != 1: raise _Bad('SetOptionsOp', o)
+                        _v7, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v7 = None
+                    _v19, = _U32(b, o)
+                    o += 4
+                    if _v19:
+                        if _v19 != 1: raise _Bad('SetOptionsOp', o)
+                        _v8, = _u8(b, o)
+                        o += 4
+                    else:
+                        _v8 = None
+                    _v20, = _U32(b, o)
+                    o += 4
+                    if _v20:
+                        if _v20 != 1: raise _Bad('SetOptionsOp', o)
+                        _n, = _U32(b, o)
+                        if _n > 32: raise _Bad('SetOptionsOp', o)
+                        _e = o + 4 + _n
+                        _v9 = b[o + 4:_e]
+                        o += 4 + ((_n + 3) & -4)
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SetOptionsOp', _e)
+                    else:
+                        _v9 = None
+                    _v21, = _U32(b, o)
+                    o += 4
+                    if _v21:
+                        if _v21 != 1: raise _Bad('SetOptionsOp', o)
+                        _v10, o = d_Signer(b, o)
+                    else:
+                        _v10 = None
+                    _v1 = SetOptionsOp((_v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10))
+                    return OperationBody((_d, _v1)), o
                 else:
-                    raise _Bad('OperationBody', o - 4)
+                    raise _Bad('OperationBody', o)
         else:
             if _d < 9:
                 if _d == 6:
-                    _val, o = d_ChangeTrustOp(b, o)
-                elif _d == 7:
-                    _val, o = d_AllowTrustOp(b, o)
-                elif _d == 8:
-                    _v1027 = _I32(b, o)[0]
                     o += 4
-                    if _v1027 == 0:
-                        _v1028 = b[o:o + 32]
+                    _v4, = _I32(b, o)
+                    if _v4 == 0:
+                        _v2 = _K_ChangeTrustAsset_0
+                        o += 4
+                    elif _v4 == 1:
+                        _v6 = b[o:o + 44]
+                        _v2 = _I_ChangeTrustAsset_1.get(_v6)
+                        if _v2 is None:
+                            _, _v7, _v8, _v9 = _u47(b, o)
+                            o += 44
+                            if _v8 != 0: raise _Bad('PublicKey', o)
+                            _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+                            _v2 = _I_ChangeTrustAsset_1.remember(_v6, ChangeTrustAsset((_v4, _v5)))
+                        else:
+                            o += 44
+                    elif _v4 == 2:
+                        _v6 = b[o:o + 52]
+                        _v2 = _I_ChangeTrustAsset_2.get(_v6)
+                        if _v2 is None:
+                            _, _v7, _v8, _v9 = _u48(b, o)
+                            o += 52
+                            if _v8 != 0: raise _Bad('PublicKey', o)
+                            _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+                            _v2 = _I_ChangeTrustAsset_2.remember(_v6, ChangeTrustAsset((_v4, _v5)))
+                        else:
+                            o += 52
+                    elif _v4 == 3:
+                        _, _v6 = _u29(b, o)
+                        o += 8
+                        if _v6 == 0:
+                            _v7, o = d_LiquidityPoolConstantProductParameters(b, o)
+                            _v5 = LiquidityPoolParameters((_v6, _v7))
+                        else:
+                            raise _Bad('LiquidityPoolParameters', o - 4)
+                        _v2 = ChangeTrustAsset((_v4, _v5))
+                    else:
+                        raise _Bad('ChangeTrustAsset', o)
+                    _v10, = _u12(b, o)
+                    o += 8
+                    _v1 = ChangeTrustOp((_v2, _v10))
+                    return OperationBody((_d, _v1)), o
+                elif _d == 7:
+                    _, _v5, _v6, _v7 = _u70(b, o)
+                    o += 44
+                    if _v5 != 0: raise _Bad('PublicKey', o)
+                    if _v7 == 1:
+                        _v8 = b[o:o + 4]
+                        o += 4
+                        _v3 = AssetCode((_v7, _v8))
+                    elif _v7 == 2:
+                        _v8 = b[o:o + 12]
+                        o += 12
+                        _v3 = AssetCode((_v7, _v8))
+                    else:
+                        raise _Bad('AssetCode', o - 4)
+                    _v9, = _u8(b, o)
+                    o += 4
+                    _v1 = AllowTrustOp((_I_PublicKey_0[_v6], _v3, _v9))
+                    return OperationBody((_d, _v1)), o
+                elif _d == 8:
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v3 = b[o:o + 32]
                         o += 32
-                        _val = _new(MuxedAccount, (_v1027, _v1028))
-                    elif _v1027 == 256:
-                        _v1030, _v1031 = _u21(b, o)
-                        o += 40
-                        _v1029 = _new(MuxedAccountMed25519, (_v1030, _v1031))
-                        _val = _new(MuxedAccount, (_v1027, _v1029))
+                        _v1 = _I_MuxedAccount_0[_v3]
+                    elif _v2 == 256:
+                        _v4 = b[o:o + 40]
+                        _v1 = _I_MuxedAccount_256.get(_v4)
+                        if _v1 is None:
+                            _v5, _v6 = _u34(b, o)
+                            o += 40
+                            _v3 = MuxedAccountMed25519((_v5, _v6))
+                            _v1 = _I_MuxedAccount_256.remember(_v4, MuxedAccount((_v2, _v3)))
+                        else:
+                            o += 40
                     else:
                         raise _Bad('MuxedAccount', o - 4)
+                    return OperationBody((_d, _v1)), o
                 else:
-                    raise _Bad('OperationBody', o - 4)
+                    raise _Bad('OperationBody', o)
             else:
                 if _d < 11:
                     if _d == 9:
-                        _val = None
+                        return _K_OperationBody_9, o + 4
                     elif _d == 10:
-                        _val, o = d_ManageDataOp(b, o)
+                        o += 4
+                        _n, = _U32(b, o)
+                        if _n > 64: raise _Bad('ManageDataOp', o)
+                        _e = o + 4 + _n
+                        _v2 = b[o + 4:_e]
+                        o += 4 + ((_n + 3) & -4)
+                        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
+                        _v4, = _U32(b, o)
+                        o += 4
+                        if _v4:
+                            if _v4 != 1: raise _Bad('ManageDataOp', o)
+                            _n, = _U32(b, o)
+                            if _n > 64: raise _Bad('ManageDataOp', o)
+                            _e = o + 4 + _n
+                            _v3 = b[o + 4:_e]
+                            o += 4 + ((_n + 3) & -4)
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
+                        else:
+                            _v3 = None
+                        _v1 = ManageDataOp((_v2, _v3))
+                        return OperationBody((_d, _v1)), o
                     else:
-                        raise _Bad('OperationBody', o - 4)
+                        raise _Bad('OperationBody', o)
                 else:
                     if _d == 11:
-                        _v1032, = _u10(b, o)
-                        o += 8
-                        _val = _new(BumpSequenceOp, (_v1032,))
+                        _, _v2 = _u21(b, o)
+                        o += 12
+                        _v1 = BumpSequenceOp((_v2,))
+                        return OperationBody((_d, _v1)), o
                     elif _d == 12:
-                        _val, o = d_ManageBuyOfferOp(b, o)
+                        o += 4
+                        _v7, = _I32(b, o)
+                        if _v7 == 0:
+                            _v2 = _K_Asset_0
+                            o += 4
+                        elif _v7 == 1:
+                            _v9 = b[o:o + 44]
+                            _v2 = _I_Asset_1.get(_v9)
+                            if _v2 is None:
+                                _, _v10, _v11, _v12 = _u47(b, o)
+                                o += 44
+                                if _v11 != 0: raise _Bad('PublicKey', o)
+                                _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+                                _v2 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+                            else:
+                                o += 44
+                        elif _v7 == 2:
+                            _v9 = b[o:o + 52]
+                            _v2 = _I_Asset_2.get(_v9)
+                            if _v2 is None:
+                                _, _v10, _v11, _v12 = _u48(b, o)
+                                o += 52
+                                if _v11 != 0: raise _Bad('PublicKey', o)
+                                _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+                                _v2 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+                            else:
+                                o += 52
+                        else:
+                            raise _Bad('Asset', o)
+                        _v13, = _I32(b, o)
+                        if _v13 == 0:
+                            _v3 = _K_Asset_0
+                            o += 4
+                        elif _v13 == 1:
+                            _v15 = b[o:o + 44]
+                            _v3 = _I_Asset_1.get(_v15)
+                            if _v3 is None:
+                                _, _v16, _v17, _v18 = _u47(b, o)
+                                o += 44
+                                if _v17 != 0: raise _Bad('PublicKey', o)
+                                _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+                                _v3 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+                            else:
+                                o += 44
+                        elif _v13 == 2:
+                            _v15 = b[o:o + 52]
+                            _v3 = _I_Asset_2.get(_v15)
+                            if _v3 is None:
+                                _, _v16, _v17, _v18 = _u48(b, o)
+                                o += 52
+                                if _v17 != 0: raise _Bad('PublicKey', o)
+                                _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+                                _v3 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+                            else:
+                                o += 52
+                        else:
+                            raise _Bad('Asset', o)
+                        _v19, _v20, _v21, _v22 = _u97(b, o)
+                        o += 24
+                        _v1 = ManageBuyOfferOp((_v2, _v3, _v19, Price((_v20, _v21)), _v22))
+                        return OperationBody((_d, _v1)), o
                     else:
-                        raise _Bad('OperationBody', o - 4)
+                        raise _Bad('OperationBody', o)
     else:
         if _d < 20:
             if _d < 16:
                 if _d == 13:
-                    _val, o = d_PathPaymentStrictSendOp(b, o)
+                    o += 4
+                    _v8, = _I32(b, o)
+                    if _v8 == 0:
+                        _v2 = _K_Asset_0
+                        o += 4
+                    elif _v8 == 1:
+                        _v10 = b[o:o + 44]
+                        _v2 = _I_Asset_1.get(_v10)
+                        if _v2 is None:
+                            _, _v11, _v12, _v13 = _u47(b, o)
+                            o += 44
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum4((_v11, _I_PublicKey_0[_v13]))
+                            _v2 = _I_Asset_1.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 44
+                    elif _v8 == 2:
+                        _v10 = b[o:o + 52]
+                        _v2 = _I_Asset_2.get(_v10)
+                        if _v2 is None:
+                            _, _v11, _v12, _v13 = _u48(b, o)
+                            o += 52
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum12((_v11, _I_PublicKey_0[_v13]))
+                            _v2 = _I_Asset_2.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v14, _v15 = _u63(b, o)
+                    o += 12
+                    if _v15 == 0:
+                        _v16 = b[o:o + 32]
+                        o += 32
+                        _v4 = _I_MuxedAccount_0[_v16]
+                    elif _v15 == 256:
+                        _v17 = b[o:o + 40]
+                        _v4 = _I_MuxedAccount_256.get(_v17)
+                        if _v4 is None:
+                            _v18, _v19 = _u34(b, o)
+                            o += 40
+                            _v16 = MuxedAccountMed25519((_v18, _v19))
+                            _v4 = _I_MuxedAccount_256.remember(_v17, MuxedAccount((_v15, _v16)))
+                        else:
+                            o += 40
+                    else:
+                        raise _Bad('MuxedAccount', o - 4)
+                    _v20, = _I32(b, o)
+                    if _v20 == 0:
+                        _v5 = _K_Asset_0
+                        o += 4
+                    elif _v20 == 1:
+                        _v22 = b[o:o + 44]
+                        _v5 = _I_Asset_1.get(_v22)
+                        if _v5 is None:
+                            _, _v23, _v24, _v25 = _u47(b, o)
+                            o += 44
+                            if _v24 != 0: raise _Bad('PublicKey', o)
+                            _v21 = AlphaNum4((_v23, _I_PublicKey_0[_v25]))
+                            _v5 = _I_Asset_1.remember(_v22, Asset((_v20, _v21)))
+                        else:
+                            o += 44
+                    elif _v20 == 2:
+                        _v22 = b[o:o + 52]
+                        _v5 = _I_Asset_2.get(_v22)
+                        if _v5 is None:
+                            _, _v23, _v24, _v25 = _u48(b, o)
+                            o += 52
+                            if _v24 != 0: raise _Bad('PublicKey', o)
+                            _v21 = AlphaNum12((_v23, _I_PublicKey_0[_v25]))
+                            _v5 = _I_Asset_2.remember(_v22, Asset((_v20, _v21)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v26, _v27 = _u96(b, o)
+                    o += 12
+                    if _v27:
+                        if _v27 > 5 or _v27 * 4 > len(b) - o: raise _Bad('PathPaymentStrictSendOp', o)
+                        _v7 = []
+                        _ap = _v7.append
+                        for _ in range(_v27):
+                            _v28, o = d_Asset(b, o)
+                            _ap(_v28)
+                    else:
+                        _v7 = []
+                    _v1 = PathPaymentStrictSendOp((_v2, _v14, _v4, _v5, _v26, _v7))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 14:
-                    _val, o = d_CreateClaimableBalanceOp(b, o)
+                    o += 4
+                    _v5, = _I32(b, o)
+                    if _v5 == 0:
+                        _v2 = _K_Asset_0
+                        o += 4
+                    elif _v5 == 1:
+                        _v7 = b[o:o + 44]
+                        _v2 = _I_Asset_1.get(_v7)
+                        if _v2 is None:
+                            _, _v8, _v9, _v10 = _u47(b, o)
+                            o += 44
+                            if _v9 != 0: raise _Bad('PublicKey', o)
+                            _v6 = AlphaNum4((_v8, _I_PublicKey_0[_v10]))
+                            _v2 = _I_Asset_1.remember(_v7, Asset((_v5, _v6)))
+                        else:
+                            o += 44
+                    elif _v5 == 2:
+                        _v7 = b[o:o + 52]
+                        _v2 = _I_Asset_2.get(_v7)
+                        if _v2 is None:
+                            _, _v8, _v9, _v10 = _u48(b, o)
+                            o += 52
+                            if _v9 != 0: raise _Bad('PublicKey', o)
+                            _v6 = AlphaNum12((_v8, _I_PublicKey_0[_v10]))
+                            _v2 = _I_Asset_2.remember(_v7, Asset((_v5, _v6)))
+                        else:
+                            o += 52
+                    else:
+                        raise _Bad('Asset', o)
+                    _v11, _v12 = _u96(b, o)
+                    o += 12
+                    if _v12:
+                        if _v12 > 10 or _v12 * 44 > len(b) - o: raise _Bad('CreateClaimableBalanceOp', o)
+                        _v4 = []
+                        _ap = _v4.append
+                        for _ in range(_v12):
+                            _v13, o = d_Claimant(b, o)
+                            _ap(_v13)
+                    else:
+                        _v4 = []
+                    _v1 = CreateClaimableBalanceOp((_v2, _v11, _v4))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 15:
-                    _v1033, _v1034 = _u6(b, o)
-                    o += 36
-                    if _v1033 != 0: raise _Bad('ClaimableBalanceID', o)
-                    _val = _new(ClaimClaimableBalanceOp, (_new(ClaimableBalanceID, (_v1033, _v1034)),))
+                    _, _v2, _v3 = _u35(b, o)
+                    o += 40
+                    if _v2 != 0: raise _Bad('ClaimableBalanceID', o)
+                    _v1 = ClaimClaimableBalanceOp((ClaimableBalanceID((_v2, _v3)),))
+                    return OperationBody((_d, _v1)), o
                 else:
-                    raise _Bad('OperationBody', o - 4)
+                    raise _Bad('OperationBody', o)
             else:
                 if _d < 18:
                     if _d == 16:
-                        _v1035, _v1036 = _u6(b, o)
-                        o += 36
-                        if _v1035 != 0: raise _Bad('PublicKey', o)
-                        _val = _new(BeginSponsoringFutureReservesOp, (_new(PublicKey, (_v1035, _v1036)),))
+                        _, _v2, _v3 = _u35(b, o)
+                        o += 40
+                        if _v2 != 0: raise _Bad('PublicKey', o)
+                        _v1 = BeginSponsoringFutureReservesOp((_I_PublicKey_0[_v3],))
+                        return OperationBody((_d, _v1)), o
                     elif _d == 17:
-                        _val = None
+                        return _K_OperationBody_17, o + 4
                     else:
-                        raise _Bad('OperationBody', o - 4)
+                        raise _Bad('OperationBody', o)
                 else:
                     if _d == 18:
-                        _v1037 = _I32(b, o)[0]
-                        o += 4
-                        if _v1037 == 0:
-                            _v1038, o = d_LedgerKey(b, o)
-                            _val = _new(RevokeSponsorshipOp, (_v1037, _v1038))
-                        elif _v1037 == 1:
-                            _v1039, o = d_RevokeSponsorshipOpSigner(b, o)
-                            _val = _new(RevokeSponsorshipOp, (_v1037, _v1039))
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v3, o = d_LedgerKey(b, o)
+                            _v1 = RevokeSponsorshipOp((_v2, _v3))
+                        elif _v2 == 1:
+                            _v6, _v7, _v8 = _u58(b, o)
+                            o += 40
+                            if _v6 != 0: raise _Bad('PublicKey', o)
+                            if _v8 == 0:
+                                _v9 = b[o:o + 32]
+                                o += 32
+                                _v5 = _I_SignerKey_0[_v9]
+                            elif _v8 == 1:
+                                _v9 = b[o:o + 32]
+                                o += 32
+                                _v5 = _I_SignerKey_1[_v9]
+                            elif _v8 == 2:
+                                _v9 = b[o:o + 32]
+                                o += 32
+                                _v5 = _I_SignerKey_2[_v9]
+                            elif _v8 == 3:
+                                _v12, _v13 = _u1(b, o)
+                                o += 36
+                                if _v13 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+                                _e = o + _v13
+                                _v11 = b[o:_e]
+                                o += (_v13 + 3) & -4
+                                if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+                                _v9 = SignerKeyEd25519SignedPayload((_v12, _v11))
+                                _v5 = SignerKey((_v8, _v9))
+                            else:
+                                raise _Bad('SignerKey', o - 4)
+                            _v3 = RevokeSponsorshipOpSigner((_I_PublicKey_0[_v7], _v5))
+                            _v1 = RevokeSponsorshipOp((_v2, _v3))
                         else:
                             raise _Bad('RevokeSponsorshipOp', o - 4)
+                        return OperationBody((_d, _v1)), o
                     elif _d == 19:
-                        _val, o = d_ClawbackOp(b, o)
+                        o += 4
+                        _v5, = _I32(b, o)
+                        if _v5 == 0:
+                            _v2 = _K_Asset_0
+                            o += 4
+                        elif _v5 == 1:
+                            _v7 = b[o:o + 44]
+                            _v2 = _I_Asset_1.get(_v7)
+                            if _v2 is None:
+                                _, _v8, _v9, _v10 = _u47(b, o)
+                                o += 44
+                                if _v9 != 0: raise _Bad('PublicKey', o)
+                                _v6 = AlphaNum4((_v8, _I_PublicKey_0[_v10]))
+                                _v2 = _I_Asset_1.remember(_v7, Asset((_v5, _v6)))
+                            else:
+                                o += 44
+                        elif _v5 == 2:
+                            _v7 = b[o:o + 52]
+                            _v2 = _I_Asset_2.get(_v7)
+                            if _v2 is None:
+                                _, _v8, _v9, _v10 = _u48(b, o)
+                                o += 52
+                                if _v9 != 0: raise _Bad('PublicKey', o)
+                                _v6 = AlphaNum12((_v8, _I_PublicKey_0[_v10]))
+                                _v2 = _I_Asset_2.remember(_v7, Asset((_v5, _v6)))
+                            else:
+                                o += 52
+                        else:
+                            raise _Bad('Asset', o)
+                        _v11, = _I32(b, o)
+                        if _v11 == 0:
+                            _, _v12 = _u5(b, o)
+                            o += 36
+                            _v3 = _I_MuxedAccount_0[_v12]
+                        elif _v11 == 256:
+                            _v13 = b[o:o + 44]
+                            _v3 = _I_MuxedAccount_256.get(_v13)
+                            if _v3 is None:
+                                _, _v14, _v15 = _u36(b, o)
+                                o += 44
+                                _v12 = MuxedAccountMed25519((_v14, _v15))
+                                _v3 = _I_MuxedAccount_256.remember(_v13, MuxedAccount((_v11, _v12)))
+                            else:
+                                o += 44
+                        else:
+                            raise _Bad('MuxedAccount', o)
+                        _v16, = _u12(b, o)
+                        o += 8
+                        _v1 = ClawbackOp((_v2, _v3, _v16))
+                        return OperationBody((_d, _v1)), o
                     else:
-                        raise _Bad('OperationBody', o - 4)
+                        raise _Bad('OperationBody', o)
         else:
             if _d < 23:
                 if _d == 20:
-                    _v1040, _v1041 = _u6(b, o)
-                    o += 36
-                    if _v1040 != 0: raise _Bad('ClaimableBalanceID', o)
-                    _val = _new(ClawbackClaimableBalanceOp, (_new(ClaimableBalanceID, (_v1040, _v1041)),))
+                    _, _v2, _v3 = _u35(b, o)
+                    o += 40
+                    if _v2 != 0: raise _Bad('ClaimableBalanceID', o)
+                    _v1 = ClawbackClaimableBalanceOp((ClaimableBalanceID((_v2, _v3)),))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 21:
-                    _val, o = d_SetTrustLineFlagsOp(b, o)
+                    _, _v6, _v7, _v8 = _u70(b, o)
+                    o += 44
+                    if _v6 != 0: raise _Bad('PublicKey', o)
+                    if _v8 == 0:
+                        _v3 = _K_Asset_0
+                    elif _v8 == 1:
+                        _v10 = b[o:o + 40]
+                        _v3 = _I_Asset_1.get(_v10)
+                        if _v3 is None:
+                            _v11, _v12, _v13 = _u45(b, o)
+                            o += 40
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum4((_v11, _I_PublicKey_0[_v13]))
+                            _v3 = _I_Asset_1.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 40
+                    elif _v8 == 2:
+                        _v10 = b[o:o + 48]
+                        _v3 = _I_Asset_2.get(_v10)
+                        if _v3 is None:
+                            _v11, _v12, _v13 = _u46(b, o)
+                            o += 48
+                            if _v12 != 0: raise _Bad('PublicKey', o)
+                            _v9 = AlphaNum12((_v11, _I_PublicKey_0[_v13]))
+                            _v3 = _I_Asset_2.remember(_v10, Asset((_v8, _v9)))
+                        else:
+                            o += 48
+                    else:
+                        raise _Bad('Asset', o - 4)
+                    _v14, _v15 = _u0(b, o)
+                    o += 8
+                    _v1 = SetTrustLineFlagsOp((_I_PublicKey_0[_v7], _v3, _v14, _v15))
+                    return OperationBody((_d, _v1)), o
                 elif _d == 22:
-                    _v1042, _v1043, _v1044, _v1045, _v1046, _v1047, _v1048 = _u53(b, o)
-                    o += 64
-                    _val = _new(LiquidityPoolDepositOp, (_v1042, _v1043, _v1044, _new(Price, (_v1045, _v1046)), _new(Price, (_v1047, _v1048))))
+                    _, _v2, _v3, _v4, _v5, _v6, _v7, _v8 = _u101(b, o)
+                    o += 68
+                    _v1 = LiquidityPoolDepositOp((_v2, _v3, _v4, Price((_v5, _v6)), Price((_v7, _v8))))
+                    return OperationBody((_d, _v1)), o
                 else:
-                    raise _Bad('OperationBody', o - 4)
+                    raise _Bad('OperationBody', o)
             else:
                 if _d < 25:
                     if _d == 23:
-                        _v1049, _v1050, _v1051, _v1052 = _u54(b, o)
-                        o += 56
-                        _val = _new(LiquidityPoolWithdrawOp, (_v1049, _v1050, _v1051, _v1052))
+                        _, _v2, _v3, _v4, _v5 = _u102(b, o)
+                        o += 60
+                        _v1 = LiquidityPoolWithdrawOp((_v2, _v3, _v4, _v5))
+                        return OperationBody((_d, _v1)), o
                     elif _d == 24:
-                        _val, o = d_InvokeHostFunctionOp(b, o)
+                        o += 4
+                        _v4, = _I32(b, o)
+                        if _v4 == 0:
+                            o += 4
+                            _v5, o = d_InvokeContractArgs(b, o)
+                            _v2 = HostFunction((_v4, _v5))
+                        elif _v4 == 1:
+                            o += 4
+                            _v5, o = d_CreateContractArgs(b, o)
+                            _v2 = HostFunction((_v4, _v5))
+                        elif _v4 == 2:
+                            _, _v6 = _u18(b, o)
+                            o += 8
+                            _e = o + _v6
+                            _v5 = b[o:_e]
+                            o += (_v6 + 3) & -4
+                            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('HostFunction', _e)
+                            _v2 = HostFunction((_v4, _v5))
+                        elif _v4 == 3:
+                            o += 4
+                            _v5, o = d_CreateContractArgsV2(b, o)
+                            _v2 = HostFunction((_v4, _v5))
+                        else:
+                            raise _Bad('HostFunction', o)
+                        _c, = _U32(b, o)
+                        o += 4
+                        if _c:
+                            if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionOp', o)
+                            _v3 = []
+                            _ap = _v3.append
+                            for _ in range(_c):
+                                _v7, o = d_SorobanAuthorizationEntry(b, o)
+                                _ap(_v7)
+                        else:
+                            _v3 = []
+                        _v1 = InvokeHostFunctionOp((_v2, _v3))
+                        return OperationBody((_d, _v1)), o
                     else:
-                        raise _Bad('OperationBody', o - 4)
+                        raise _Bad('OperationBody', o)
                 else:
                     if _d == 25:
-                        _v1053, _v1054 = _u33(b, o)
-                        o += 8
-                        if _v1053 != 0: raise _Bad('ExtensionPoint', o)
-                        _val = _new(ExtendFootprintTTLOp, (_K_ExtensionPoint_0, _v1054))
+                        _, _v2, _v3 = _u62(b, o)
+                        o += 12
+                        if _v2 != 0: raise _Bad('ExtensionPoint', o)
+                        _v1 = ExtendFootprintTTLOp((_K_ExtensionPoint_0, _v3))
+                        return OperationBody((_d, _v1)), o
                     elif _d == 26:
-                        _v1055, = _u16(b, o)
-                        o += 4
-                        if _v1055 != 0: raise _Bad('ExtensionPoint', o)
-                        _val = _new(RestoreFootprintOp, (_K_ExtensionPoint_0,))
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 != 0: raise _Bad('ExtensionPoint', o)
+                        _v1 = RestoreFootprintOp((_K_ExtensionPoint_0,))
+                        return OperationBody((_d, _v1)), o
                     else:
-                        raise _Bad('OperationBody', o - 4)
-    return _new(OperationBody, (_d, _val)), o
+                        raise _Bad('OperationBody', o)
 
 
 def s_OperationBody(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 44
+        return o + 48
     elif _d == 1:
-        o = s_PaymentOp(b, o)
-    elif _d == 2:
-        o = s_PathPaymentStrictReceiveOp(b, o)
-    elif _d == 3:
-        o = s_ManageSellOfferOp(b, o)
-    elif _d == 4:
-        o = s_CreatePassiveSellOfferOp(b, o)
-    elif _d == 5:
-        o = s_SetOptionsOp(b, o)
-    elif _d == 6:
-        o = s_ChangeTrustOp(b, o)
-    elif _d == 7:
-        o = s_AllowTrustOp(b, o)
-    elif _d == 8:
-        o = s_MuxedAccount(b, o)
-    elif _d == 9:
-        pass
-    elif _d == 10:
-        o = s_ManageDataOp(b, o)
-    elif _d == 11:
-        o += 8
-    elif _d == 12:
-        o = s_ManageBuyOfferOp(b, o)
-    elif _d == 13:
-        o = s_PathPaymentStrictSendOp(b, o)
-    elif _d == 14:
-        o = s_CreateClaimableBalanceOp(b, o)
-    elif _d == 15:
-        o += 36
-    elif _d == 16:
-        o += 36
-    elif _d == 17:
-        pass
-    elif _d == 18:
-        o = s_RevokeSponsorshipOp(b, o)
-    elif _d == 19:
-        o = s_ClawbackOp(b, o)
-    elif _d == 20:
-        o += 36
-    elif _d == 21:
-        o = s_SetTrustLineFlagsOp(b, o)
-    elif _d == 22:
-        o += 64
-    elif _d == 23:
-        o += 56
-    elif _d == 24:
-        o = s_InvokeHostFunctionOp(b, o)
-    elif _d == 25:
-        o += 8
-    elif _d == 26:
         o += 4
+        o = s_PaymentOp(b, o)
+        return o
+    elif _d == 2:
+        o += 4
+        o = s_PathPaymentStrictReceiveOp(b, o)
+        return o
+    elif _d == 3:
+        o += 4
+        o = s_ManageSellOfferOp(b, o)
+        return o
+    elif _d == 4:
+        o += 4
+        o = s_CreatePassiveSellOfferOp(b, o)
+        return o
+    elif _d == 5:
+        o += 4
+        o = s_SetOptionsOp(b, o)
+        return o
+    elif _d == 6:
+        o += 4
+        o = s_ChangeTrustOp(b, o)
+        return o
+    elif _d == 7:
+        o += 4
+        o = s_AllowTrustOp(b, o)
+        return o
+    elif _d == 8:
+        o += 4
+        o = s_MuxedAccount(b, o)
+        return o
+    elif _d == 9:
+        return o + 4
+    elif _d == 10:
+        o += 4
+        o = s_ManageDataOp(b, o)
+        return o
+    elif _d == 11:
+        return o + 12
+    elif _d == 12:
+        o += 4
+        o = s_ManageBuyOfferOp(b, o)
+        return o
+    elif _d == 13:
+        o += 4
+        o = s_PathPaymentStrictSendOp(b, o)
+        return o
+    elif _d == 14:
+        o += 4
+        o = s_CreateClaimableBalanceOp(b, o)
+        return o
+    elif _d == 15:
+        return o + 40
+    elif _d == 16:
+        return o + 40
+    elif _d == 17:
+        return o + 4
+    elif _d == 18:
+        o += 4
+        o = s_RevokeSponsorshipOp(b, o)
+        return o
+    elif _d == 19:
+        o += 4
+        o = s_ClawbackOp(b, o)
+        return o
+    elif _d == 20:
+        return o + 40
+    elif _d == 21:
+        o += 4
+        o = s_SetTrustLineFlagsOp(b, o)
+        return o
+    elif _d == 22:
+        return o + 68
+    elif _d == 23:
+        return o + 60
+    elif _d == 24:
+        o += 4
+        o = s_InvokeHostFunctionOp(b, o)
+        return o
+    elif _d == 25:
+        return o + 12
+    elif _d == 26:
+        return o + 8
     else:
-        raise _Bad('OperationBody', o - 4)
-    return o
+        raise _Bad('OperationBody', o)
 
 
 def d_Operation(b, o):
-    _v1056 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v1056:
-        if _v1056 != 1: raise _Bad('Operation', o)
-        _v1057 = _I32(b, o)[0]
-        o += 4
-        if _v1057 == 0:
-            _v1058 = b[o:o + 32]
-            o += 32
-            _f0 = _new(MuxedAccount, (_v1057, _v1058))
-        elif _v1057 == 256:
-            _v1060, _v1061 = _u21(b, o)
-            o += 40
-            _v1059 = _new(MuxedAccountMed25519, (_v1060, _v1061))
-            _f0 = _new(MuxedAccount, (_v1057, _v1059))
+    if _v1:
+        if _v1 != 1: raise _Bad('Operation', o)
+        _v2, = _I32(b, o)
+        if _v2 == 0:
+            _, _v3 = _u5(b, o)
+            o += 36
+            _f0 = _I_MuxedAccount_0[_v3]
+        elif _v2 == 256:
+            _v4 = b[o:o + 44]
+            _f0 = _I_MuxedAccount_256.get(_v4)
+            if _f0 is None:
+                _, _v5, _v6 = _u36(b, o)
+                o += 44
+                _v3 = MuxedAccountMed25519((_v5, _v6))
+                _f0 = _I_MuxedAccount_256.remember(_v4, MuxedAccount((_v2, _v3)))
+            else:
+                o += 44
         else:
-            raise _Bad('MuxedAccount', o - 4)
+            raise _Bad('MuxedAccount', o)
     else:
         _f0 = None
-    _f1, o = d_OperationBody(b, o)
-    return _new(Operation, (_f0, _f1)), o
+    _v7, = _I32(b, o)
+    if _v7 == 0:
+        _, _v9, _v10, _v11 = _u74(b, o)
+        o += 48
+        if _v9 != 0: raise _Bad('PublicKey', o)
+        _v8 = CreateAccountOp((_I_PublicKey_0[_v10], _v11))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 1:
+        o += 4
+        _v12, = _I32(b, o)
+        if _v12 == 0:
+            _, _v13 = _u5(b, o)
+            o += 36
+            _v9 = _I_MuxedAccount_0[_v13]
+        elif _v12 == 256:
+            _v14 = b[o:o + 44]
+            _v9 = _I_MuxedAccount_256.get(_v14)
+            if _v9 is None:
+                _, _v15, _v16 = _u36(b, o)
+                o += 44
+                _v13 = MuxedAccountMed25519((_v15, _v16))
+                _v9 = _I_MuxedAccount_256.remember(_v14, MuxedAccount((_v12, _v13)))
+            else:
+                o += 44
+        else:
+            raise _Bad('MuxedAccount', o)
+        _v17, = _I32(b, o)
+        if _v17 == 0:
+            _v10 = _K_Asset_0
+            o += 4
+        elif _v17 == 1:
+            _v19 = b[o:o + 44]
+            _v10 = _I_Asset_1.get(_v19)
+            if _v10 is None:
+                _, _v20, _v21, _v22 = _u47(b, o)
+                o += 44
+                if _v21 != 0: raise _Bad('PublicKey', o)
+                _v18 = AlphaNum4((_v20, _I_PublicKey_0[_v22]))
+                _v10 = _I_Asset_1.remember(_v19, Asset((_v17, _v18)))
+            else:
+                o += 44
+        elif _v17 == 2:
+            _v19 = b[o:o + 52]
+            _v10 = _I_Asset_2.get(_v19)
+            if _v10 is None:
+                _, _v20, _v21, _v22 = _u48(b, o)
+                o += 52
+                if _v21 != 0: raise _Bad('PublicKey', o)
+                _v18 = AlphaNum12((_v20, _I_PublicKey_0[_v22]))
+                _v10 = _I_Asset_2.remember(_v19, Asset((_v17, _v18)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v23, = _u12(b, o)
+        o += 8
+        _v8 = PaymentOp((_v9, _v10, _v23))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 2:
+        o += 4
+        _v15, = _I32(b, o)
+        if _v15 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v15 == 1:
+            _v17 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v17)
+            if _v9 is None:
+                _, _v18, _v19, _v20 = _u47(b, o)
+                o += 44
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum4((_v18, _I_PublicKey_0[_v20]))
+                _v9 = _I_Asset_1.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 44
+        elif _v15 == 2:
+            _v17 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v17)
+            if _v9 is None:
+                _, _v18, _v19, _v20 = _u48(b, o)
+                o += 52
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum12((_v18, _I_PublicKey_0[_v20]))
+                _v9 = _I_Asset_2.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v21, _v22 = _u63(b, o)
+        o += 12
+        if _v22 == 0:
+            _v23 = b[o:o + 32]
+            o += 32
+            _v11 = _I_MuxedAccount_0[_v23]
+        elif _v22 == 256:
+            _v24 = b[o:o + 40]
+            _v11 = _I_MuxedAccount_256.get(_v24)
+            if _v11 is None:
+                _v25, _v26 = _u34(b, o)
+                o += 40
+                _v23 = MuxedAccountMed25519((_v25, _v26))
+                _v11 = _I_MuxedAccount_256.remember(_v24, MuxedAccount((_v22, _v23)))
+            else:
+                o += 40
+        else:
+            raise _Bad('MuxedAccount', o - 4)
+        _v27, = _I32(b, o)
+        if _v27 == 0:
+            _v12 = _K_Asset_0
+            o += 4
+        elif _v27 == 1:
+            _v29 = b[o:o + 44]
+            _v12 = _I_Asset_1.get(_v29)
+            if _v12 is None:
+                _, _v30, _v31, _v32 = _u47(b, o)
+                o += 44
+                if _v31 != 0: raise _Bad('PublicKey', o)
+                _v28 = AlphaNum4((_v30, _I_PublicKey_0[_v32]))
+                _v12 = _I_Asset_1.remember(_v29, Asset((_v27, _v28)))
+            else:
+                o += 44
+        elif _v27 == 2:
+            _v29 = b[o:o + 52]
+            _v12 = _I_Asset_2.get(_v29)
+            if _v12 is None:
+                _, _v30, _v31, _v32 = _u48(b, o)
+                o += 52
+                if _v31 != 0: raise _Bad('PublicKey', o)
+                _v28 = AlphaNum12((_v30, _I_PublicKey_0[_v32]))
+                _v12 = _I_Asset_2.remember(_v29, Asset((_v27, _v28)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v33, _v34 = _u96(b, o)
+        o += 12
+        if _v34:
+            if _v34 > 5 or _v34 * 4 > len(b) - o: raise _Bad('PathPaymentStrictReceiveOp', o)
+            _v14 = []
+            _ap = _v14.append
+            for _ in range(_v34):
+                _v35, o = d_Asset(b, o)
+                _ap(_v35)
+        else:
+            _v14 = []
+        _v8 = PathPaymentStrictReceiveOp((_v9, _v21, _v11, _v12, _v33, _v14))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 3:
+        o += 4
+        _v14, = _I32(b, o)
+        if _v14 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v14 == 1:
+            _v16 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v16)
+            if _v9 is None:
+                _, _v17, _v18, _v19 = _u47(b, o)
+                o += 44
+                if _v18 != 0: raise _Bad('PublicKey', o)
+                _v15 = AlphaNum4((_v17, _I_PublicKey_0[_v19]))
+                _v9 = _I_Asset_1.remember(_v16, Asset((_v14, _v15)))
+            else:
+                o += 44
+        elif _v14 == 2:
+            _v16 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v16)
+            if _v9 is None:
+                _, _v17, _v18, _v19 = _u48(b, o)
+                o += 52
+                if _v18 != 0: raise _Bad('PublicKey', o)
+                _v15 = AlphaNum12((_v17, _I_PublicKey_0[_v19]))
+                _v9 = _I_Asset_2.remember(_v16, Asset((_v14, _v15)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v20, = _I32(b, o)
+        if _v20 == 0:
+            _v10 = _K_Asset_0
+            o += 4
+        elif _v20 == 1:
+            _v22 = b[o:o + 44]
+            _v10 = _I_Asset_1.get(_v22)
+            if _v10 is None:
+                _, _v23, _v24, _v25 = _u47(b, o)
+                o += 44
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v21 = AlphaNum4((_v23, _I_PublicKey_0[_v25]))
+                _v10 = _I_Asset_1.remember(_v22, Asset((_v20, _v21)))
+            else:
+                o += 44
+        elif _v20 == 2:
+            _v22 = b[o:o + 52]
+            _v10 = _I_Asset_2.get(_v22)
+            if _v10 is None:
+                _, _v23, _v24, _v25 = _u48(b, o)
+                o += 52
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v21 = AlphaNum12((_v23, _I_PublicKey_0[_v25]))
+                _v10 = _I_Asset_2.remember(_v22, Asset((_v20, _v21)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v26, _v27, _v28, _v29 = _u97(b, o)
+        o += 24
+        _v8 = ManageSellOfferOp((_v9, _v10, _v26, Price((_v27, _v28)), _v29))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 4:
+        o += 4
+        _v13, = _I32(b, o)
+        if _v13 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v13 == 1:
+            _v15 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v15)
+            if _v9 is None:
+                _, _v16, _v17, _v18 = _u47(b, o)
+                o += 44
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+                _v9 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 44
+        elif _v13 == 2:
+            _v15 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v15)
+            if _v9 is None:
+                _, _v16, _v17, _v18 = _u48(b, o)
+                o += 52
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+                _v9 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v19, = _I32(b, o)
+        if _v19 == 0:
+            _v10 = _K_Asset_0
+            o += 4
+        elif _v19 == 1:
+            _v21 = b[o:o + 44]
+            _v10 = _I_Asset_1.get(_v21)
+            if _v10 is None:
+                _, _v22, _v23, _v24 = _u47(b, o)
+                o += 44
+                if _v23 != 0: raise _Bad('PublicKey', o)
+                _v20 = AlphaNum4((_v22, _I_PublicKey_0[_v24]))
+                _v10 = _I_Asset_1.remember(_v21, Asset((_v19, _v20)))
+            else:
+                o += 44
+        elif _v19 == 2:
+            _v21 = b[o:o + 52]
+            _v10 = _I_Asset_2.get(_v21)
+            if _v10 is None:
+                _, _v22, _v23, _v24 = _u48(b, o)
+                o += 52
+                if _v23 != 0: raise _Bad('PublicKey', o)
+                _v20 = AlphaNum12((_v22, _I_PublicKey_0[_v24]))
+                _v10 = _I_Asset_2.remember(_v21, Asset((_v19, _v20)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v25, _v26, _v27 = _u98(b, o)
+        o += 16
+        _v8 = CreatePassiveSellOfferOp((_v9, _v10, _v25, Price((_v26, _v27))))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 5:
+        o += 4
+        _v18, = _U32(b, o)
+        o += 4
+        if _v18:
+            if _v18 != 1: raise _Bad('SetOptionsOp', o)
+            _v19, _v20 = _u5(b, o)
+            o += 36
+            if _v19 != 0: raise _Bad('PublicKey', o)
+            _v9 = _I_PublicKey_0[_v20]
+        else:
+            _v9 = None
+        _v21, = _U32(b, o)
+        o += 4
+        if _v21:
+            if _v21 != 1: raise _Bad('SetOptionsOp', o)
+            _v10, = _u8(b, o)
+            o += 4
+        else:
+            _v10 = None
+        _v22, = _U32(b, o)
+        o += 4
+        if _v22:
+            if _v22 != 1: raise _Bad('SetOptionsOp', o)
+            _v11, = _u8(b, o)
+            o += 4
+        else:
+            _v11 = None
+        _v23, = _U32(b, o)
+        o += 4
+        if _v23:
+            if _v23 != 1: raise _Bad('SetOptionsOp', o)
+            _v12, = _u8(b, o)
+            o += 4
+        else:
+            _v12 = None
+        _v24, = _U32(b, o)
+        o += 4
+        if _v24:
+            if _v24 != 1: raise _Bad('SetOptionsOp', o)
+            _v13, = _u8(b, o)
+            o += 4
+        else:
+            _v13 = None
+        _v25, = _U32(b, o)
+        o += 4
+        if _v25:
+            if _v25 != 1: raise _Bad('SetOptionsOp', o)
+            _v14, = _u8(b, o)
+            o += 4
+        else:
+            _v14 = None
+        _v26, = _U32(b, o)
+        o += 4
+        if _v26:
+            if _v26 != 1: raise _Bad('SetOptionsOp', o)
+            _v15, = _u8(b, o)
+            o += 4
+        else:
+            _v15 = None
+        _v27, = _U32(b, o)
+        o += 4
+        if _v27:
+            if _v27 != 1: raise _Bad('SetOptionsOp', o)
+            _n, = _U32(b, o)
+            if _n > 32: raise _Bad('SetOptionsOp', o)
+            _e = o + 4 + _n
+            _v16 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SetOptionsOp', _e)
+        else:
+            _v16 = None
+        _v28, = _U32(b, o)
+        o += 4
+        if _v28:
+            if _v28 != 1: raise _Bad('SetOptionsOp', o)
+            _v17, o = d_Signer(b, o)
+        else:
+            _v17 = None
+        _v8 = SetOptionsOp((_v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 6:
+        o += 4
+        _v11, = _I32(b, o)
+        if _v11 == 0:
+            _v9 = _K_ChangeTrustAsset_0
+            o += 4
+        elif _v11 == 1:
+            _v13 = b[o:o + 44]
+            _v9 = _I_ChangeTrustAsset_1.get(_v13)
+            if _v9 is None:
+                _, _v14, _v15, _v16 = _u47(b, o)
+                o += 44
+                if _v15 != 0: raise _Bad('PublicKey', o)
+                _v12 = AlphaNum4((_v14, _I_PublicKey_0[_v16]))
+                _v9 = _I_ChangeTrustAsset_1.remember(_v13, ChangeTrustAsset((_v11, _v12)))
+            else:
+                o += 44
+        elif _v11 == 2:
+            _v13 = b[o:o + 52]
+            _v9 = _I_ChangeTrustAsset_2.get(_v13)
+            if _v9 is None:
+                _, _v14, _v15, _v16 = _u48(b, o)
+                o += 52
+                if _v15 != 0: raise _Bad('PublicKey', o)
+                _v12 = AlphaNum12((_v14, _I_PublicKey_0[_v16]))
+                _v9 = _I_ChangeTrustAsset_2.remember(_v13, ChangeTrustAsset((_v11, _v12)))
+            else:
+                o += 52
+        elif _v11 == 3:
+            _, _v13 = _u29(b, o)
+            o += 8
+            if _v13 == 0:
+                _v14, o = d_LiquidityPoolConstantProductParameters(b, o)
+                _v12 = LiquidityPoolParameters((_v13, _v14))
+            else:
+                raise _Bad('LiquidityPoolParameters', o - 4)
+            _v9 = ChangeTrustAsset((_v11, _v12))
+        else:
+            raise _Bad('ChangeTrustAsset', o)
+        _v17, = _u12(b, o)
+        o += 8
+        _v8 = ChangeTrustOp((_v9, _v17))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 7:
+        _, _v12, _v13, _v14 = _u70(b, o)
+        o += 44
+        if _v12 != 0: raise _Bad('PublicKey', o)
+        if _v14 == 1:
+            _v15 = b[o:o + 4]
+            o += 4
+            _v10 = AssetCode((_v14, _v15))
+        elif _v14 == 2:
+            _v15 = b[o:o + 12]
+            o += 12
+            _v10 = AssetCode((_v14, _v15))
+        else:
+            raise _Bad('AssetCode', o - 4)
+        _v16, = _u8(b, o)
+        o += 4
+        _v8 = AllowTrustOp((_I_PublicKey_0[_v13], _v10, _v16))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 8:
+        _, _v9 = _u29(b, o)
+        o += 8
+        if _v9 == 0:
+            _v10 = b[o:o + 32]
+            o += 32
+            _v8 = _I_MuxedAccount_0[_v10]
+        elif _v9 == 256:
+            _v11 = b[o:o + 40]
+            _v8 = _I_MuxedAccount_256.get(_v11)
+            if _v8 is None:
+                _v12, _v13 = _u34(b, o)
+                o += 40
+                _v10 = MuxedAccountMed25519((_v12, _v13))
+                _v8 = _I_MuxedAccount_256.remember(_v11, MuxedAccount((_v9, _v10)))
+            else:
+                o += 40
+        else:
+            raise _Bad('MuxedAccount', o - 4)
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 9:
+        _f1 = _K_OperationBody_9
+        o += 4
+    elif _v7 == 10:
+        o += 4
+        _n, = _U32(b, o)
+        if _n > 64: raise _Bad('ManageDataOp', o)
+        _e = o + 4 + _n
+        _v9 = b[o + 4:_e]
+        o += 4 + ((_n + 3) & -4)
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
+        _v11, = _U32(b, o)
+        o += 4
+        if _v11:
+            if _v11 != 1: raise _Bad('ManageDataOp', o)
+            _n, = _U32(b, o)
+            if _n > 64: raise _Bad('ManageDataOp', o)
+            _e = o + 4 + _n
+            _v10 = b[o + 4:_e]
+            o += 4 + ((_n + 3) & -4)
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ManageDataOp', _e)
+        else:
+            _v10 = None
+        _v8 = ManageDataOp((_v9, _v10))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 11:
+        _, _v9 = _u21(b, o)
+        o += 12
+        _v8 = BumpSequenceOp((_v9,))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 12:
+        o += 4
+        _v14, = _I32(b, o)
+        if _v14 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v14 == 1:
+            _v16 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v16)
+            if _v9 is None:
+                _, _v17, _v18, _v19 = _u47(b, o)
+                o += 44
+                if _v18 != 0: raise _Bad('PublicKey', o)
+                _v15 = AlphaNum4((_v17, _I_PublicKey_0[_v19]))
+                _v9 = _I_Asset_1.remember(_v16, Asset((_v14, _v15)))
+            else:
+                o += 44
+        elif _v14 == 2:
+            _v16 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v16)
+            if _v9 is None:
+                _, _v17, _v18, _v19 = _u48(b, o)
+                o += 52
+                if _v18 != 0: raise _Bad('PublicKey', o)
+                _v15 = AlphaNum12((_v17, _I_PublicKey_0[_v19]))
+                _v9 = _I_Asset_2.remember(_v16, Asset((_v14, _v15)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v20, = _I32(b, o)
+        if _v20 == 0:
+            _v10 = _K_Asset_0
+            o += 4
+        elif _v20 == 1:
+            _v22 = b[o:o + 44]
+            _v10 = _I_Asset_1.get(_v22)
+            if _v10 is None:
+                _, _v23, _v24, _v25 = _u47(b, o)
+                o += 44
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v21 = AlphaNum4((_v23, _I_PublicKey_0[_v25]))
+                _v10 = _I_Asset_1.remember(_v22, Asset((_v20, _v21)))
+            else:
+                o += 44
+        elif _v20 == 2:
+            _v22 = b[o:o + 52]
+            _v10 = _I_Asset_2.get(_v22)
+            if _v10 is None:
+                _, _v23, _v24, _v25 = _u48(b, o)
+                o += 52
+                if _v24 != 0: raise _Bad('PublicKey', o)
+                _v21 = AlphaNum12((_v23, _I_PublicKey_0[_v25]))
+                _v10 = _I_Asset_2.remember(_v22, Asset((_v20, _v21)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v26, _v27, _v28, _v29 = _u97(b, o)
+        o += 24
+        _v8 = ManageBuyOfferOp((_v9, _v10, _v26, Price((_v27, _v28)), _v29))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 13:
+        o += 4
+        _v15, = _I32(b, o)
+        if _v15 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v15 == 1:
+            _v17 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v17)
+            if _v9 is None:
+                _, _v18, _v19, _v20 = _u47(b, o)
+                o += 44
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum4((_v18, _I_PublicKey_0[_v20]))
+                _v9 = _I_Asset_1.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 44
+        elif _v15 == 2:
+            _v17 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v17)
+            if _v9 is None:
+                _, _v18, _v19, _v20 = _u48(b, o)
+                o += 52
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum12((_v18, _I_PublicKey_0[_v20]))
+                _v9 = _I_Asset_2.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v21, _v22 = _u63(b, o)
+        o += 12
+        if _v22 == 0:
+            _v23 = b[o:o + 32]
+            o += 32
+            _v11 = _I_MuxedAccount_0[_v23]
+        elif _v22 == 256:
+            _v24 = b[o:o + 40]
+            _v11 = _I_MuxedAccount_256.get(_v24)
+            if _v11 is None:
+                _v25, _v26 = _u34(b, o)
+                o += 40
+                _v23 = MuxedAccountMed25519((_v25, _v26))
+                _v11 = _I_MuxedAccount_256.remember(_v24, MuxedAccount((_v22, _v23)))
+            else:
+                o += 40
+        else:
+            raise _Bad('MuxedAccount', o - 4)
+        _v27, = _I32(b, o)
+        if _v27 == 0:
+            _v12 = _K_Asset_0
+            o += 4
+        elif _v27 == 1:
+            _v29 = b[o:o + 44]
+            _v12 = _I_Asset_1.get(_v29)
+            if _v12 is None:
+                _, _v30, _v31, _v32 = _u47(b, o)
+                o += 44
+                if _v31 != 0: raise _Bad('PublicKey', o)
+                _v28 = AlphaNum4((_v30, _I_PublicKey_0[_v32]))
+                _v12 = _I_Asset_1.remember(_v29, Asset((_v27, _v28)))
+            else:
+                o += 44
+        elif _v27 == 2:
+            _v29 = b[o:o + 52]
+            _v12 = _I_Asset_2.get(_v29)
+            if _v12 is None:
+                _, _v30, _v31, _v32 = _u48(b, o)
+                o += 52
+                if _v31 != 0: raise _Bad('PublicKey', o)
+                _v28 = AlphaNum12((_v30, _I_PublicKey_0[_v32]))
+                _v12 = _I_Asset_2.remember(_v29, Asset((_v27, _v28)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v33, _v34 = _u96(b, o)
+        o += 12
+        if _v34:
+            if _v34 > 5 or _v34 * 4 > len(b) - o: raise _Bad('PathPaymentStrictSendOp', o)
+            _v14 = []
+            _ap = _v14.append
+            for _ in range(_v34):
+                _v35, o = d_Asset(b, o)
+                _ap(_v35)
+        else:
+            _v14 = []
+        _v8 = PathPaymentStrictSendOp((_v9, _v21, _v11, _v12, _v33, _v14))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 14:
+        o += 4
+        _v12, = _I32(b, o)
+        if _v12 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v12 == 1:
+            _v14 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v14)
+            if _v9 is None:
+                _, _v15, _v16, _v17 = _u47(b, o)
+                o += 44
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum4((_v15, _I_PublicKey_0[_v17]))
+                _v9 = _I_Asset_1.remember(_v14, Asset((_v12, _v13)))
+            else:
+                o += 44
+        elif _v12 == 2:
+            _v14 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v14)
+            if _v9 is None:
+                _, _v15, _v16, _v17 = _u48(b, o)
+                o += 52
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum12((_v15, _I_PublicKey_0[_v17]))
+                _v9 = _I_Asset_2.remember(_v14, Asset((_v12, _v13)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v18, _v19 = _u96(b, o)
+        o += 12
+        if _v19:
+            if _v19 > 10 or _v19 * 44 > len(b) - o: raise _Bad('CreateClaimableBalanceOp', o)
+            _v11 = []
+            _ap = _v11.append
+            for _ in range(_v19):
+                _v20, o = d_Claimant(b, o)
+                _ap(_v20)
+        else:
+            _v11 = []
+        _v8 = CreateClaimableBalanceOp((_v9, _v18, _v11))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 15:
+        _, _v9, _v10 = _u35(b, o)
+        o += 40
+        if _v9 != 0: raise _Bad('ClaimableBalanceID', o)
+        _v8 = ClaimClaimableBalanceOp((ClaimableBalanceID((_v9, _v10)),))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 16:
+        _, _v9, _v10 = _u35(b, o)
+        o += 40
+        if _v9 != 0: raise _Bad('PublicKey', o)
+        _v8 = BeginSponsoringFutureReservesOp((_I_PublicKey_0[_v10],))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 17:
+        _f1 = _K_OperationBody_17
+        o += 4
+    elif _v7 == 18:
+        _, _v9 = _u29(b, o)
+        o += 8
+        if _v9 == 0:
+            _v10, o = d_LedgerKey(b, o)
+            _v8 = RevokeSponsorshipOp((_v9, _v10))
+        elif _v9 == 1:
+            _v13, _v14 = _u5(b, o)
+            o += 36
+            if _v13 != 0: raise _Bad('PublicKey', o)
+            _v12, o = d_SignerKey(b, o)
+            _v10 = RevokeSponsorshipOpSigner((_I_PublicKey_0[_v14], _v12))
+            _v8 = RevokeSponsorshipOp((_v9, _v10))
+        else:
+            raise _Bad('RevokeSponsorshipOp', o - 4)
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 19:
+        o += 4
+        _v12, = _I32(b, o)
+        if _v12 == 0:
+            _v9 = _K_Asset_0
+            o += 4
+        elif _v12 == 1:
+            _v14 = b[o:o + 44]
+            _v9 = _I_Asset_1.get(_v14)
+            if _v9 is None:
+                _, _v15, _v16, _v17 = _u47(b, o)
+                o += 44
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum4((_v15, _I_PublicKey_0[_v17]))
+                _v9 = _I_Asset_1.remember(_v14, Asset((_v12, _v13)))
+            else:
+                o += 44
+        elif _v12 == 2:
+            _v14 = b[o:o + 52]
+            _v9 = _I_Asset_2.get(_v14)
+            if _v9 is None:
+                _, _v15, _v16, _v17 = _u48(b, o)
+                o += 52
+                if _v16 != 0: raise _Bad('PublicKey', o)
+                _v13 = AlphaNum12((_v15, _I_PublicKey_0[_v17]))
+                _v9 = _I_Asset_2.remember(_v14, Asset((_v12, _v13)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v18, = _I32(b, o)
+        if _v18 == 0:
+            _, _v19 = _u5(b, o)
+            o += 36
+            _v10 = _I_MuxedAccount_0[_v19]
+        elif _v18 == 256:
+            _v20 = b[o:o + 44]
+            _v10 = _I_MuxedAccount_256.get(_v20)
+            if _v10 is None:
+                _, _v21, _v22 = _u36(b, o)
+                o += 44
+                _v19 = MuxedAccountMed25519((_v21, _v22))
+                _v10 = _I_MuxedAccount_256.remember(_v20, MuxedAccount((_v18, _v19)))
+            else:
+                o += 44
+        else:
+            raise _Bad('MuxedAccount', o)
+        _v23, = _u12(b, o)
+        o += 8
+        _v8 = ClawbackOp((_v9, _v10, _v23))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 20:
+        _, _v9, _v10 = _u35(b, o)
+        o += 40
+        if _v9 != 0: raise _Bad('ClaimableBalanceID', o)
+        _v8 = ClawbackClaimableBalanceOp((ClaimableBalanceID((_v9, _v10)),))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 21:
+        _, _v13, _v14, _v15 = _u70(b, o)
+        o += 44
+        if _v13 != 0: raise _Bad('PublicKey', o)
+        if _v15 == 0:
+            _v10 = _K_Asset_0
+        elif _v15 == 1:
+            _v17 = b[o:o + 40]
+            _v10 = _I_Asset_1.get(_v17)
+            if _v10 is None:
+                _v18, _v19, _v20 = _u45(b, o)
+                o += 40
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum4((_v18, _I_PublicKey_0[_v20]))
+                _v10 = _I_Asset_1.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 40
+        elif _v15 == 2:
+            _v17 = b[o:o + 48]
+            _v10 = _I_Asset_2.get(_v17)
+            if _v10 is None:
+                _v18, _v19, _v20 = _u46(b, o)
+                o += 48
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum12((_v18, _I_PublicKey_0[_v20]))
+                _v10 = _I_Asset_2.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v21, _v22 = _u0(b, o)
+        o += 8
+        _v8 = SetTrustLineFlagsOp((_I_PublicKey_0[_v14], _v10, _v21, _v22))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 22:
+        _, _v9, _v10, _v11, _v12, _v13, _v14, _v15 = _u101(b, o)
+        o += 68
+        _v8 = LiquidityPoolDepositOp((_v9, _v10, _v11, Price((_v12, _v13)), Price((_v14, _v15))))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 23:
+        _, _v9, _v10, _v11, _v12 = _u102(b, o)
+        o += 60
+        _v8 = LiquidityPoolWithdrawOp((_v9, _v10, _v11, _v12))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 24:
+        o += 4
+        _v11, = _I32(b, o)
+        if _v11 == 0:
+            o += 4
+            _v12, o = d_InvokeContractArgs(b, o)
+            _v9 = HostFunction((_v11, _v12))
+        elif _v11 == 1:
+            o += 4
+            _v12, o = d_CreateContractArgs(b, o)
+            _v9 = HostFunction((_v11, _v12))
+        elif _v11 == 2:
+            _, _v13 = _u18(b, o)
+            o += 8
+            _e = o + _v13
+            _v12 = b[o:_e]
+            o += (_v13 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('HostFunction', _e)
+            _v9 = HostFunction((_v11, _v12))
+        elif _v11 == 3:
+            o += 4
+            _v12, o = d_CreateContractArgsV2(b, o)
+            _v9 = HostFunction((_v11, _v12))
+        else:
+            raise _Bad('HostFunction', o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 24 > len(b) - o: raise _Bad('InvokeHostFunctionOp', o)
+            _v10 = []
+            _ap = _v10.append
+            for _ in range(_c):
+                _v14, o = d_SorobanAuthorizationEntry(b, o)
+                _ap(_v14)
+        else:
+            _v10 = []
+        _v8 = InvokeHostFunctionOp((_v9, _v10))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 25:
+        _, _v9, _v10 = _u62(b, o)
+        o += 12
+        if _v9 != 0: raise _Bad('ExtensionPoint', o)
+        _v8 = ExtendFootprintTTLOp((_K_ExtensionPoint_0, _v10))
+        _f1 = OperationBody((_v7, _v8))
+    elif _v7 == 26:
+        _, _v9 = _u29(b, o)
+        o += 8
+        if _v9 != 0: raise _Bad('ExtensionPoint', o)
+        _v8 = RestoreFootprintOp((_K_ExtensionPoint_0,))
+        _f1 = OperationBody((_v7, _v8))
+    else:
+        raise _Bad('OperationBody', o)
+    return Operation((_f0, _f1)), o
 
 
 def s_Operation(b, o):
-    _v1062 = _U32(b, o)[0]
+    _v36, = _U32(b, o)
     o += 4
-    if _v1062:
-        if _v1062 != 1: raise _Bad('Operation', o)
+    if _v36:
+        if _v36 != 1: raise _Bad('Operation', o)
         o = s_MuxedAccount(b, o)
     o = s_OperationBody(b, o)
     return o
 
 
 def d_HashIDPreimageOperationId(b, o):
-    _v1063, _v1064, _v1065, _v1066 = _u56(b, o)
+    _v1, _v2, _v3, _v4 = _u103(b, o)
     o += 48
-    if _v1063 != 0: raise _Bad('PublicKey', o)
-    return _new(HashIDPreimageOperationId, (_new(PublicKey, (_v1063, _v1064)), _v1065, _v1066)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return HashIDPreimageOperationId((_I_PublicKey_0[_v2], _v3, _v4)), o
 
 
 def s_HashIDPreimageOperationId(b, o):
@@ -8207,28 +14312,36 @@ def s_HashIDPreimageOperationId(b, o):
 
 
 def d_HashIDPreimageRevokeId(b, o):
-    _v1067, _v1068, _v1069, _v1070, _v1071 = _u57(b, o)
-    o += 80
-    if _v1067 != 0: raise _Bad('PublicKey', o)
-    _v1072 = _I32(b, o)[0]
-    o += 4
-    if _v1072 == 0:
+    _v1, _v2, _v3, _v4, _v5, _v6 = _u104(b, o)
+    o += 84
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v6 == 0:
         _f4 = _K_Asset_0
-    elif _v1072 == 1:
-        _v1074, _v1075, _v1076 = _u23(b, o)
-        o += 40
-        if _v1075 != 0: raise _Bad('PublicKey', o)
-        _v1073 = _new(AlphaNum4, (_v1074, _new(PublicKey, (_v1075, _v1076))))
-        _f4 = _new(Asset, (_v1072, _v1073))
-    elif _v1072 == 2:
-        _v1078, _v1079, _v1080 = _u24(b, o)
-        o += 48
-        if _v1079 != 0: raise _Bad('PublicKey', o)
-        _v1077 = _new(AlphaNum12, (_v1078, _new(PublicKey, (_v1079, _v1080))))
-        _f4 = _new(Asset, (_v1072, _v1077))
+    elif _v6 == 1:
+        _v8 = b[o:o + 40]
+        _f4 = _I_Asset_1.get(_v8)
+        if _f4 is None:
+            _v9, _v10, _v11 = _u45(b, o)
+            o += 40
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = AlphaNum4((_v9, _I_PublicKey_0[_v11]))
+            _f4 = _I_Asset_1.remember(_v8, Asset((_v6, _v7)))
+        else:
+            o += 40
+    elif _v6 == 2:
+        _v8 = b[o:o + 48]
+        _f4 = _I_Asset_2.get(_v8)
+        if _f4 is None:
+            _v9, _v10, _v11 = _u46(b, o)
+            o += 48
+            if _v10 != 0: raise _Bad('PublicKey', o)
+            _v7 = AlphaNum12((_v9, _I_PublicKey_0[_v11]))
+            _f4 = _I_Asset_2.remember(_v8, Asset((_v6, _v7)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    return _new(HashIDPreimageRevokeId, (_new(PublicKey, (_v1067, _v1068)), _v1069, _v1070, _v1071, _f4)), o
+    return HashIDPreimageRevokeId((_I_PublicKey_0[_v2], _v3, _v4, _v5, _f4)), o
 
 
 def s_HashIDPreimageRevokeId(b, o):
@@ -8239,36 +14352,47 @@ def s_HashIDPreimageRevokeId(b, o):
 
 
 def d_HashIDPreimageContractId(b, o):
-    _v1081, = _u1(b, o)
-    o += 32
-    _v1082 = _I32(b, o)[0]
-    o += 4
-    if _v1082 == 0:
-        _v1083, o = d_ContractIDPreimageFromAddress(b, o)
-        _f1 = _new(ContractIDPreimage, (_v1082, _v1083))
-    elif _v1082 == 1:
-        _v1085 = _I32(b, o)[0]
-        o += 4
-        if _v1085 == 0:
-            _v1084 = _K_Asset_0
-        elif _v1085 == 1:
-            _v1087, _v1088, _v1089 = _u23(b, o)
-            o += 40
-            if _v1088 != 0: raise _Bad('PublicKey', o)
-            _v1086 = _new(AlphaNum4, (_v1087, _new(PublicKey, (_v1088, _v1089))))
-            _v1084 = _new(Asset, (_v1085, _v1086))
-        elif _v1085 == 2:
-            _v1091, _v1092, _v1093 = _u24(b, o)
-            o += 48
-            if _v1092 != 0: raise _Bad('PublicKey', o)
-            _v1090 = _new(AlphaNum12, (_v1091, _new(PublicKey, (_v1092, _v1093))))
-            _v1084 = _new(Asset, (_v1085, _v1090))
+    _v1, _v2 = _u65(b, o)
+    o += 36
+    if _v2 == 0:
+        _v4, o = d_SCAddress(b, o)
+        _v6, = _u2(b, o)
+        o += 32
+        _v3 = ContractIDPreimageFromAddress((_v4, _v6))
+        _f1 = ContractIDPreimage((_v2, _v3))
+    elif _v2 == 1:
+        _v4, = _I32(b, o)
+        if _v4 == 0:
+            _v3 = _K_Asset_0
+            o += 4
+        elif _v4 == 1:
+            _v6 = b[o:o + 44]
+            _v3 = _I_Asset_1.get(_v6)
+            if _v3 is None:
+                _, _v7, _v8, _v9 = _u47(b, o)
+                o += 44
+                if _v8 != 0: raise _Bad('PublicKey', o)
+                _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+                _v3 = _I_Asset_1.remember(_v6, Asset((_v4, _v5)))
+            else:
+                o += 44
+        elif _v4 == 2:
+            _v6 = b[o:o + 52]
+            _v3 = _I_Asset_2.get(_v6)
+            if _v3 is None:
+                _, _v7, _v8, _v9 = _u48(b, o)
+                o += 52
+                if _v8 != 0: raise _Bad('PublicKey', o)
+                _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+                _v3 = _I_Asset_2.remember(_v6, Asset((_v4, _v5)))
+            else:
+                o += 52
         else:
-            raise _Bad('Asset', o - 4)
-        _f1 = _new(ContractIDPreimage, (_v1082, _v1084))
+            raise _Bad('Asset', o)
+        _f1 = ContractIDPreimage((_v2, _v3))
     else:
         raise _Bad('ContractIDPreimage', o - 4)
-    return _new(HashIDPreimageContractId, (_v1081, _f1)), o
+    return HashIDPreimageContractId((_v1, _f1)), o
 
 
 def s_HashIDPreimageContractId(b, o):
@@ -8278,10 +14402,10 @@ def s_HashIDPreimageContractId(b, o):
 
 
 def d_HashIDPreimageSorobanAuthorization(b, o):
-    _v1094, _v1095, _v1096 = _u58(b, o)
+    _v1, _v2, _v3 = _u105(b, o)
     o += 44
     _f3, o = d_SorobanAuthorizedInvocation(b, o)
-    return _new(HashIDPreimageSorobanAuthorization, (_v1094, _v1095, _v1096, _f3)), o
+    return HashIDPreimageSorobanAuthorization((_v1, _v2, _v3, _f3)), o
 
 
 def s_HashIDPreimageSorobanAuthorization(b, o):
@@ -8291,11 +14415,11 @@ def s_HashIDPreimageSorobanAuthorization(b, o):
 
 
 def d_HashIDPreimageSorobanAuthorizationWithAddress(b, o):
-    _v1097, _v1098, _v1099 = _u58(b, o)
+    _v1, _v2, _v3 = _u105(b, o)
     o += 44
     _f3, o = d_SCAddress(b, o)
     _f4, o = d_SorobanAuthorizedInvocation(b, o)
-    return _new(HashIDPreimageSorobanAuthorizationWithAddress, (_v1097, _v1098, _v1099, _f3, _f4)), o
+    return HashIDPreimageSorobanAuthorizationWithAddress((_v1, _v2, _v3, _f3, _f4)), o
 
 
 def s_HashIDPreimageSorobanAuthorizationWithAddress(b, o):
@@ -8306,98 +14430,188 @@ def s_HashIDPreimageSorobanAuthorizationWithAddress(b, o):
 
 
 def d_HashIDPreimage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 8:
         if _d == 6:
-            _v1100, _v1101, _v1102, _v1103 = _u56(b, o)
-            o += 48
-            if _v1100 != 0: raise _Bad('PublicKey', o)
-            _val = _new(HashIDPreimageOperationId, (_new(PublicKey, (_v1100, _v1101)), _v1102, _v1103))
+            _, _v2, _v3, _v4, _v5 = _u106(b, o)
+            o += 52
+            if _v2 != 0: raise _Bad('PublicKey', o)
+            _v1 = HashIDPreimageOperationId((_I_PublicKey_0[_v3], _v4, _v5))
+            return HashIDPreimage((_d, _v1)), o
         elif _d == 7:
-            _val, o = d_HashIDPreimageRevokeId(b, o)
+            _, _v7, _v8, _v9, _v10, _v11, _v12 = _u107(b, o)
+            o += 88
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            if _v12 == 0:
+                _v6 = _K_Asset_0
+            elif _v12 == 1:
+                _v14 = b[o:o + 40]
+                _v6 = _I_Asset_1.get(_v14)
+                if _v6 is None:
+                    _v15, _v16, _v17 = _u45(b, o)
+                    o += 40
+                    if _v16 != 0: raise _Bad('PublicKey', o)
+                    _v13 = AlphaNum4((_v15, _I_PublicKey_0[_v17]))
+                    _v6 = _I_Asset_1.remember(_v14, Asset((_v12, _v13)))
+                else:
+                    o += 40
+            elif _v12 == 2:
+                _v14 = b[o:o + 48]
+                _v6 = _I_Asset_2.get(_v14)
+                if _v6 is None:
+                    _v15, _v16, _v17 = _u46(b, o)
+                    o += 48
+                    if _v16 != 0: raise _Bad('PublicKey', o)
+                    _v13 = AlphaNum12((_v15, _I_PublicKey_0[_v17]))
+                    _v6 = _I_Asset_2.remember(_v14, Asset((_v12, _v13)))
+                else:
+                    o += 48
+            else:
+                raise _Bad('Asset', o - 4)
+            _v1 = HashIDPreimageRevokeId((_I_PublicKey_0[_v8], _v9, _v10, _v11, _v6))
+            return HashIDPreimage((_d, _v1)), o
         else:
-            raise _Bad('HashIDPreimage', o - 4)
+            raise _Bad('HashIDPreimage', o)
     else:
         if _d == 8:
-            _val, o = d_HashIDPreimageContractId(b, o)
+            _, _v4, _v5 = _u58(b, o)
+            o += 40
+            if _v5 == 0:
+                _v7, o = d_SCAddress(b, o)
+                _v9, = _u2(b, o)
+                o += 32
+                _v6 = ContractIDPreimageFromAddress((_v7, _v9))
+                _v3 = ContractIDPreimage((_v5, _v6))
+            elif _v5 == 1:
+                _v7, = _I32(b, o)
+                if _v7 == 0:
+                    _v6 = _K_Asset_0
+                    o += 4
+                elif _v7 == 1:
+                    _v9 = b[o:o + 44]
+                    _v6 = _I_Asset_1.get(_v9)
+                    if _v6 is None:
+                        _, _v10, _v11, _v12 = _u47(b, o)
+                        o += 44
+                        if _v11 != 0: raise _Bad('PublicKey', o)
+                        _v8 = AlphaNum4((_v10, _I_PublicKey_0[_v12]))
+                        _v6 = _I_Asset_1.remember(_v9, Asset((_v7, _v8)))
+                    else:
+                        o += 44
+                elif _v7 == 2:
+                    _v9 = b[o:o + 52]
+                    _v6 = _I_Asset_2.get(_v9)
+                    if _v6 is None:
+                        _, _v10, _v11, _v12 = _u48(b, o)
+                        o += 52
+                        if _v11 != 0: raise _Bad('PublicKey', o)
+                        _v8 = AlphaNum12((_v10, _I_PublicKey_0[_v12]))
+                        _v6 = _I_Asset_2.remember(_v9, Asset((_v7, _v8)))
+                    else:
+                        o += 52
+                else:
+                    raise _Bad('Asset', o)
+                _v3 = ContractIDPreimage((_v5, _v6))
+            else:
+                raise _Bad('ContractIDPreimage', o - 4)
+            _v1 = HashIDPreimageContractId((_v4, _v3))
+            return HashIDPreimage((_d, _v1)), o
         elif _d == 9:
-            _val, o = d_HashIDPreimageSorobanAuthorization(b, o)
+            _, _v6, _v7, _v8 = _u103(b, o)
+            o += 48
+            _v5, o = d_SorobanAuthorizedInvocation(b, o)
+            _v1 = HashIDPreimageSorobanAuthorization((_v6, _v7, _v8, _v5))
+            return HashIDPreimage((_d, _v1)), o
         elif _d == 10:
-            _val, o = d_HashIDPreimageSorobanAuthorizationWithAddress(b, o)
+            _, _v7, _v8, _v9 = _u103(b, o)
+            o += 48
+            _v5, o = d_SCAddress(b, o)
+            _v6, o = d_SorobanAuthorizedInvocation(b, o)
+            _v1 = HashIDPreimageSorobanAuthorizationWithAddress((_v7, _v8, _v9, _v5, _v6))
+            return HashIDPreimage((_d, _v1)), o
         else:
-            raise _Bad('HashIDPreimage', o - 4)
-    return _new(HashIDPreimage, (_d, _val)), o
+            raise _Bad('HashIDPreimage', o)
 
 
 def s_HashIDPreimage(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 6:
-        o += 48
+        return o + 52
     elif _d == 7:
+        o += 4
         o = s_HashIDPreimageRevokeId(b, o)
+        return o
     elif _d == 8:
+        o += 4
         o = s_HashIDPreimageContractId(b, o)
+        return o
     elif _d == 9:
+        o += 4
         o = s_HashIDPreimageSorobanAuthorization(b, o)
+        return o
     elif _d == 10:
+        o += 4
         o = s_HashIDPreimageSorobanAuthorizationWithAddress(b, o)
+        return o
     else:
-        raise _Bad('HashIDPreimage', o - 4)
-    return o
+        raise _Bad('HashIDPreimage', o)
 
 
 def d_Memo(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 2:
         if _d == 0:
-            _val = None
+            return _K_Memo_0, o + 4
         elif _d == 1:
-            _n = _U32(b, o)[0]
-            if _n > 28: raise _Bad('Memo', o)
-            _val = b[o + 4:o + 4 + _n]
-            o += 4 + ((_n + 3) & -4)
+            _, _v2 = _u18(b, o)
+            o += 8
+            if _v2 > 28: raise _Bad('Memo', o)
+            _e = o + _v2
+            _v1 = b[o:_e]
+            o += (_v2 + 3) & -4
+            if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('Memo', _e)
+            return Memo((_d, _v1)), o
         else:
-            raise _Bad('Memo', o - 4)
+            raise _Bad('Memo', o)
     else:
         if _d == 2:
-            _val = _u22(b, o)[0]
-            o += 8
+            _, _v1 = _u38(b, o)
+            o += 12
+            return Memo((_d, _v1)), o
         elif _d == 3:
-            _val = b[o:o + 32]
-            o += 32
+            _, _v1 = _u5(b, o)
+            o += 36
+            return Memo((_d, _v1)), o
         elif _d == 4:
-            _val = b[o:o + 32]
-            o += 32
+            _, _v1 = _u5(b, o)
+            o += 36
+            return Memo((_d, _v1)), o
         else:
-            raise _Bad('Memo', o - 4)
-    return _new(Memo, (_d, _val)), o
+            raise _Bad('Memo', o)
 
 
 def s_Memo(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o += 4 + ((_U32(b, o)[0] + 3) & -4)
+        return o
     elif _d == 2:
-        o += 8
+        return o + 12
     elif _d == 3:
-        o += 32
+        return o + 36
     elif _d == 4:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('Memo', o - 4)
-    return o
+        raise _Bad('Memo', o)
 
 
 def d_TimeBounds(b, o):
-    _v1104, _v1105 = _u17(b, o)
+    _v1, _v2 = _u30(b, o)
     o += 16
-    return _new(TimeBounds, (_v1104, _v1105)), o
+    return TimeBounds((_v1, _v2)), o
 
 
 def s_TimeBounds(b, o):
@@ -8405,9 +14619,9 @@ def s_TimeBounds(b, o):
 
 
 def d_LedgerBounds(b, o):
-    _v1106, _v1107 = _u2(b, o)
+    _v1, _v2 = _u0(b, o)
     o += 8
-    return _new(LedgerBounds, (_v1106, _v1107)), o
+    return LedgerBounds((_v1, _v2)), o
 
 
 def s_LedgerBounds(b, o):
@@ -8415,63 +14629,64 @@ def s_LedgerBounds(b, o):
 
 
 def d_PreconditionsV2(b, o):
-    _v1108 = _U32(b, o)[0]
+    _v1, = _U32(b, o)
     o += 4
-    if _v1108:
-        if _v1108 != 1: raise _Bad('PreconditionsV2', o)
-        _v1109, _v1110 = _u17(b, o)
+    if _v1:
+        if _v1 != 1: raise _Bad('PreconditionsV2', o)
+        _v2, _v3 = _u30(b, o)
         o += 16
-        _f0 = _new(TimeBounds, (_v1109, _v1110))
+        _f0 = TimeBounds((_v2, _v3))
     else:
         _f0 = None
-    _v1111 = _U32(b, o)[0]
+    _v4, = _U32(b, o)
     o += 4
-    if _v1111:
-        if _v1111 != 1: raise _Bad('PreconditionsV2', o)
-        _v1112, _v1113 = _u2(b, o)
+    if _v4:
+        if _v4 != 1: raise _Bad('PreconditionsV2', o)
+        _v5, _v6 = _u0(b, o)
         o += 8
-        _f1 = _new(LedgerBounds, (_v1112, _v1113))
+        _f1 = LedgerBounds((_v5, _v6))
     else:
         _f1 = None
-    _v1114 = _U32(b, o)[0]
+    _v7, = _U32(b, o)
     o += 4
-    if _v1114:
-        if _v1114 != 1: raise _Bad('PreconditionsV2', o)
-        _f2 = _u10(b, o)[0]
+    if _v7:
+        if _v7 != 1: raise _Bad('PreconditionsV2', o)
+        _f2, = _u12(b, o)
         o += 8
     else:
         _f2 = None
-    _v1115, _v1116 = _u59(b, o)
-    o += 12
-    _c = _U32(b, o)[0]
-    o += 4
-    if _c > 2 or _c * 36 > len(b) - o: raise _Bad('PreconditionsV2', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v1117, o = d_SignerKey(b, o)
-        _ap(_v1117)
-    return _new(PreconditionsV2, (_f0, _f1, _f2, _v1115, _v1116, _f5)), o
+    _v8, _v9, _v10 = _u108(b, o)
+    o += 16
+    if _v10:
+        if _v10 > 2 or _v10 * 36 > len(b) - o: raise _Bad('PreconditionsV2', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_v10):
+            _v11, o = d_SignerKey(b, o)
+            _ap(_v11)
+    else:
+        _f5 = []
+    return PreconditionsV2((_f0, _f1, _f2, _v8, _v9, _f5)), o
 
 
 def s_PreconditionsV2(b, o):
-    _v1118 = _U32(b, o)[0]
+    _v12, = _U32(b, o)
     o += 4
-    if _v1118:
-        if _v1118 != 1: raise _Bad('PreconditionsV2', o)
+    if _v12:
+        if _v12 != 1: raise _Bad('PreconditionsV2', o)
         o += 16
-    _v1119 = _U32(b, o)[0]
+    _v13, = _U32(b, o)
     o += 4
-    if _v1119:
-        if _v1119 != 1: raise _Bad('PreconditionsV2', o)
+    if _v13:
+        if _v13 != 1: raise _Bad('PreconditionsV2', o)
         o += 8
-    _v1120 = _U32(b, o)[0]
+    _v14, = _U32(b, o)
     o += 4
-    if _v1120:
-        if _v1120 != 1: raise _Bad('PreconditionsV2', o)
+    if _v14:
+        if _v14 != 1: raise _Bad('PreconditionsV2', o)
         o += 8
     o += 12
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 2 or _c * 36 > len(b) - o: raise _Bad('PreconditionsV2', o)
     for _ in range(_c):
@@ -8480,62 +14695,106 @@ def s_PreconditionsV2(b, o):
 
 
 def d_Preconditions(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_Preconditions_0, o + 4
     elif _d == 1:
-        _v1121, _v1122 = _u17(b, o)
-        o += 16
-        _val = _new(TimeBounds, (_v1121, _v1122))
+        _, _v2, _v3 = _u39(b, o)
+        o += 20
+        _v1 = TimeBounds((_v2, _v3))
+        return Preconditions((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_PreconditionsV2(b, o)
+        o += 4
+        _v8, = _U32(b, o)
+        o += 4
+        if _v8:
+            if _v8 != 1: raise _Bad('PreconditionsV2', o)
+            _v9, _v10 = _u30(b, o)
+            o += 16
+            _v2 = TimeBounds((_v9, _v10))
+        else:
+            _v2 = None
+        _v11, = _U32(b, o)
+        o += 4
+        if _v11:
+            if _v11 != 1: raise _Bad('PreconditionsV2', o)
+            _v12, _v13 = _u0(b, o)
+            o += 8
+            _v3 = LedgerBounds((_v12, _v13))
+        else:
+            _v3 = None
+        _v14, = _U32(b, o)
+        o += 4
+        if _v14:
+            if _v14 != 1: raise _Bad('PreconditionsV2', o)
+            _v4, = _u12(b, o)
+            o += 8
+        else:
+            _v4 = None
+        _v15, _v16, _v17 = _u108(b, o)
+        o += 16
+        if _v17:
+            if _v17 > 2 or _v17 * 36 > len(b) - o: raise _Bad('PreconditionsV2', o)
+            _v7 = []
+            _ap = _v7.append
+            for _ in range(_v17):
+                _v18, o = d_SignerKey(b, o)
+                _ap(_v18)
+        else:
+            _v7 = []
+        _v1 = PreconditionsV2((_v2, _v3, _v4, _v15, _v16, _v7))
+        return Preconditions((_d, _v1)), o
     else:
-        raise _Bad('Preconditions', o - 4)
-    return _new(Preconditions, (_d, _val)), o
+        raise _Bad('Preconditions', o)
 
 
 def s_Preconditions(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
-        o += 16
+        return o + 20
     elif _d == 2:
+        o += 4
         o = s_PreconditionsV2(b, o)
+        return o
     else:
-        raise _Bad('Preconditions', o - 4)
-    return o
+        raise _Bad('Preconditions', o)
 
 
 def d_LedgerFootprint(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v1123, o = d_LedgerKey(b, o)
-        _ap(_v1123)
-    _c = _U32(b, o)[0]
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_LedgerKey(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
+    _c, = _U32(b, o)
     o += 4
-    if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1124, o = d_LedgerKey(b, o)
-        _ap(_v1124)
-    return _new(LedgerFootprint, (_f0, _f1)), o
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v2, o = d_LedgerKey(b, o)
+            _ap(_v2)
+    else:
+        _f1 = []
+    return LedgerFootprint((_f0, _f1)), o
 
 
 def s_LedgerFootprint(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
     for _ in range(_c):
         o = s_LedgerKey(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
     for _ in range(_c):
@@ -8544,10 +14803,32 @@ def s_LedgerFootprint(b, o):
 
 
 def d_SorobanResources(b, o):
-    _f0, o = d_LedgerFootprint(b, o)
-    _v1125, _v1126, _v1127 = _u60(b, o)
+    _c, = _U32(b, o)
+    o += 4
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _v1 = []
+        _ap = _v1.append
+        for _ in range(_c):
+            _v3, o = d_LedgerKey(b, o)
+            _ap(_v3)
+    else:
+        _v1 = []
+    _c, = _U32(b, o)
+    o += 4
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _v2 = []
+        _ap = _v2.append
+        for _ in range(_c):
+            _v4, o = d_LedgerKey(b, o)
+            _ap(_v4)
+    else:
+        _v2 = []
+    _f0 = LedgerFootprint((_v1, _v2))
+    _v5, _v6, _v7 = _u42(b, o)
     o += 12
-    return _new(SorobanResources, (_f0, _v1125, _v1126, _v1127)), o
+    return SorobanResources((_f0, _v5, _v6, _v7)), o
 
 
 def s_SorobanResources(b, o):
@@ -8557,16 +14838,16 @@ def s_SorobanResources(b, o):
 
 
 def d_SorobanResourcesExtV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
     _f0 = list(_struct.unpack_from('>%dI' % _c, b, o))
     o += 4 * _c
-    return _new(SorobanResourcesExtV0, (_f0,)), o
+    return SorobanResourcesExtV0((_f0,)), o
 
 
 def s_SorobanResourcesExtV0(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
     o += 4 * _c
@@ -8574,43 +14855,79 @@ def s_SorobanResourcesExtV0(b, o):
 
 
 def d_SorobanTransactionDataExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_SorobanTransactionDataExt_0, o + 4
     elif _d == 1:
-        _val, o = d_SorobanResourcesExtV0(b, o)
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
+        _v2 = list(_struct.unpack_from('>%dI' % _c, b, o))
+        o += 4 * _c
+        _v1 = SorobanResourcesExtV0((_v2,))
+        return SorobanTransactionDataExt((_d, _v1)), o
     else:
-        raise _Bad('SorobanTransactionDataExt', o - 4)
-    return _new(SorobanTransactionDataExt, (_d, _val)), o
+        raise _Bad('SorobanTransactionDataExt', o)
 
 
 def s_SorobanTransactionDataExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_SorobanResourcesExtV0(b, o)
+        return o
     else:
-        raise _Bad('SorobanTransactionDataExt', o - 4)
-    return o
+        raise _Bad('SorobanTransactionDataExt', o)
 
 
 def d_SorobanTransactionData(b, o):
-    _v1128 = _I32(b, o)[0]
-    o += 4
-    if _v1128 == 0:
+    _v1, = _I32(b, o)
+    if _v1 == 0:
         _f0 = _K_SorobanTransactionDataExt_0
-    elif _v1128 == 1:
-        _v1129, o = d_SorobanResourcesExtV0(b, o)
-        _f0 = _new(SorobanTransactionDataExt, (_v1128, _v1129))
+        o += 4
+    elif _v1 == 1:
+        o += 4
+        _c, = _U32(b, o)
+        o += 4
+        if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
+        _v3 = list(_struct.unpack_from('>%dI' % _c, b, o))
+        o += 4 * _c
+        _v2 = SorobanResourcesExtV0((_v3,))
+        _f0 = SorobanTransactionDataExt((_v1, _v2))
     else:
-        raise _Bad('SorobanTransactionDataExt', o - 4)
-    _f1, o = d_SorobanResources(b, o)
-    _v1130, = _u10(b, o)
+        raise _Bad('SorobanTransactionDataExt', o)
+    _c, = _U32(b, o)
+    o += 4
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _v8 = []
+        _ap = _v8.append
+        for _ in range(_c):
+            _v10, o = d_LedgerKey(b, o)
+            _ap(_v10)
+    else:
+        _v8 = []
+    _c, = _U32(b, o)
+    o += 4
+    if _c:
+        if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+        _v9 = []
+        _ap = _v9.append
+        for _ in range(_c):
+            _v11, o = d_LedgerKey(b, o)
+            _ap(_v11)
+    else:
+        _v9 = []
+    _v4 = LedgerFootprint((_v8, _v9))
+    _v12, _v13, _v14 = _u42(b, o)
+    o += 12
+    _f1 = SorobanResources((_v4, _v12, _v13, _v14))
+    _v15, = _u12(b, o)
     o += 8
-    return _new(SorobanTransactionData, (_f0, _f1, _v1130)), o
+    return SorobanTransactionData((_f0, _f1, _v15)), o
 
 
 def s_SorobanTransactionData(b, o):
@@ -8621,62 +14938,59 @@ def s_SorobanTransactionData(b, o):
 
 
 def d_TransactionV0Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TransactionV0Ext_0, o + 4
     else:
-        raise _Bad('TransactionV0Ext', o - 4)
-    return _new(TransactionV0Ext, (_d, _val)), o
+        raise _Bad('TransactionV0Ext', o)
 
 
 def s_TransactionV0Ext(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('TransactionV0Ext', o - 4)
-    return o
+        raise _Bad('TransactionV0Ext', o)
 
 
 def d_TransactionV0(b, o):
     _s = o
-    _v1131, _v1132, _v1133 = _u61(b, o)
-    o += 44
-    _v1134 = _U32(b, o)[0]
-    o += 4
-    if _v1134:
-        if _v1134 != 1: raise _Bad('TransactionV0', o)
-        _v1135, _v1136 = _u17(b, o)
+    _v1, _v2, _v3, _v4 = _u109(b, o)
+    o += 48
+    if _v4:
+        if _v4 != 1: raise _Bad('TransactionV0', o)
+        _v5, _v6 = _u30(b, o)
         o += 16
-        _f3 = _new(TimeBounds, (_v1135, _v1136))
+        _f3 = TimeBounds((_v5, _v6))
     else:
         _f3 = None
     _f4, o = d_Memo(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 100 or _c * 8 > len(b) - o: raise _Bad('TransactionV0', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v1137, o = d_Operation(b, o)
-        _ap(_v1137)
-    _v1138, = _u16(b, o)
+    if _c:
+        if _c > 100 or _c * 8 > len(b) - o: raise _Bad('TransactionV0', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_c):
+            _v7, o = d_Operation(b, o)
+            _ap(_v7)
+    else:
+        _f5 = []
+    _v8, = _u28(b, o)
     o += 4
-    if _v1138 != 0: raise _Bad('TransactionV0Ext', o)
-    return _new(TransactionV0, (_v1131, _v1132, _v1133, _f3, _f4, _f5, _K_TransactionV0Ext_0, b[_s:o])), o
+    if _v8 != 0: raise _Bad('TransactionV0Ext', o)
+    return TransactionV0((_v1, _v2, _v3, _f3, _f4, _f5, _K_TransactionV0Ext_0, b[_s:o])), o
 
 
 def s_TransactionV0(b, o):
     o += 44
-    _v1139 = _U32(b, o)[0]
+    _v9, = _U32(b, o)
     o += 4
-    if _v1139:
-        if _v1139 != 1: raise _Bad('TransactionV0', o)
+    if _v9:
+        if _v9 != 1: raise _Bad('TransactionV0', o)
         o += 16
     o = s_Memo(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 100 or _c * 8 > len(b) - o: raise _Bad('TransactionV0', o)
     for _ in range(_c):
@@ -8687,20 +15001,23 @@ def s_TransactionV0(b, o):
 
 def d_TransactionV0Envelope(b, o):
     _f0, o = d_TransactionV0(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV0Envelope', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1140, o = d_DecoratedSignature(b, o)
-        _ap(_v1140)
-    return _new(TransactionV0Envelope, (_f0, _f1)), o
+    if _c:
+        if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV0Envelope', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_DecoratedSignature(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
+    return TransactionV0Envelope((_f0, _f1)), o
 
 
 def s_TransactionV0Envelope(b, o):
     o = s_TransactionV0(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV0Envelope', o)
     for _ in range(_c):
@@ -8709,79 +15026,208 @@ def s_TransactionV0Envelope(b, o):
 
 
 def d_TransactionExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TransactionExt_0, o + 4
     elif _d == 1:
-        _val, o = d_SorobanTransactionData(b, o)
+        o += 4
+        _v5, = _I32(b, o)
+        if _v5 == 0:
+            _v2 = _K_SorobanTransactionDataExt_0
+            o += 4
+        elif _v5 == 1:
+            o += 4
+            _c, = _U32(b, o)
+            o += 4
+            if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
+            _v7 = list(_struct.unpack_from('>%dI' % _c, b, o))
+            o += 4 * _c
+            _v6 = SorobanResourcesExtV0((_v7,))
+            _v2 = SorobanTransactionDataExt((_v5, _v6))
+        else:
+            raise _Bad('SorobanTransactionDataExt', o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+            _v12 = []
+            _ap = _v12.append
+            for _ in range(_c):
+                _v14, o = d_LedgerKey(b, o)
+                _ap(_v14)
+        else:
+            _v12 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+            _v13 = []
+            _ap = _v13.append
+            for _ in range(_c):
+                _v15, o = d_LedgerKey(b, o)
+                _ap(_v15)
+        else:
+            _v13 = []
+        _v8 = LedgerFootprint((_v12, _v13))
+        _v16, _v17, _v18 = _u42(b, o)
+        o += 12
+        _v3 = SorobanResources((_v8, _v16, _v17, _v18))
+        _v19, = _u12(b, o)
+        o += 8
+        _v1 = SorobanTransactionData((_v2, _v3, _v19))
+        return TransactionExt((_d, _v1)), o
     else:
-        raise _Bad('TransactionExt', o - 4)
-    return _new(TransactionExt, (_d, _val)), o
+        raise _Bad('TransactionExt', o)
 
 
 def s_TransactionExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == 1:
+        o += 4
         o = s_SorobanTransactionData(b, o)
+        return o
     else:
-        raise _Bad('TransactionExt', o - 4)
-    return o
+        raise _Bad('TransactionExt', o)
 
 
 def d_Transaction(b, o):
     _s = o
-    _v1141 = _I32(b, o)[0]
-    o += 4
-    if _v1141 == 0:
-        _v1142 = b[o:o + 32]
-        o += 32
-        _f0 = _new(MuxedAccount, (_v1141, _v1142))
-    elif _v1141 == 256:
-        _v1144, _v1145 = _u21(b, o)
-        o += 40
-        _v1143 = _new(MuxedAccountMed25519, (_v1144, _v1145))
-        _f0 = _new(MuxedAccount, (_v1141, _v1143))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_MuxedAccount_0[_v2]
+    elif _v1 == 256:
+        _v3 = b[o:o + 44]
+        _f0 = _I_MuxedAccount_256.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5 = _u36(b, o)
+            o += 44
+            _v2 = MuxedAccountMed25519((_v4, _v5))
+            _f0 = _I_MuxedAccount_256.remember(_v3, MuxedAccount((_v1, _v2)))
+        else:
+            o += 44
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    _v1146, _v1147 = _u9(b, o)
-    o += 12
-    _v1148 = _I32(b, o)[0]
-    o += 4
-    if _v1148 == 0:
+        raise _Bad('MuxedAccount', o)
+    _v6, _v7, _v8 = _u110(b, o)
+    o += 16
+    if _v8 == 0:
         _f3 = _K_Preconditions_0
-    elif _v1148 == 1:
-        _v1150, _v1151 = _u17(b, o)
+    elif _v8 == 1:
+        _v10, _v11 = _u30(b, o)
         o += 16
-        _v1149 = _new(TimeBounds, (_v1150, _v1151))
-        _f3 = _new(Preconditions, (_v1148, _v1149))
-    elif _v1148 == 2:
-        _v1152, o = d_PreconditionsV2(b, o)
-        _f3 = _new(Preconditions, (_v1148, _v1152))
+        _v9 = TimeBounds((_v10, _v11))
+        _f3 = Preconditions((_v8, _v9))
+    elif _v8 == 2:
+        _v16, = _U32(b, o)
+        o += 4
+        if _v16:
+            if _v16 != 1: raise _Bad('PreconditionsV2', o)
+            _v17, _v18 = _u30(b, o)
+            o += 16
+            _v10 = TimeBounds((_v17, _v18))
+        else:
+            _v10 = None
+        _v19, = _U32(b, o)
+        o += 4
+        if _v19:
+            if _v19 != 1: raise _Bad('PreconditionsV2', o)
+            _v20, _v21 = _u0(b, o)
+            o += 8
+            _v11 = LedgerBounds((_v20, _v21))
+        else:
+            _v11 = None
+        _v22, = _U32(b, o)
+        o += 4
+        if _v22:
+            if _v22 != 1: raise _Bad('PreconditionsV2', o)
+            _v12, = _u12(b, o)
+            o += 8
+        else:
+            _v12 = None
+        _v23, _v24, _v25 = _u108(b, o)
+        o += 16
+        if _v25:
+            if _v25 > 2 or _v25 * 36 > len(b) - o: raise _Bad('PreconditionsV2', o)
+            _v15 = []
+            _ap = _v15.append
+            for _ in range(_v25):
+                _v26, o = d_SignerKey(b, o)
+                _ap(_v26)
+        else:
+            _v15 = []
+        _v9 = PreconditionsV2((_v10, _v11, _v12, _v23, _v24, _v15))
+        _f3 = Preconditions((_v8, _v9))
     else:
         raise _Bad('Preconditions', o - 4)
     _f4, o = d_Memo(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 100 or _c * 8 > len(b) - o: raise _Bad('Transaction', o)
-    _f5 = []
-    _ap = _f5.append
-    for _ in range(_c):
-        _v1153, o = d_Operation(b, o)
-        _ap(_v1153)
-    _v1154 = _I32(b, o)[0]
-    o += 4
-    if _v1154 == 0:
-        _f6 = _K_TransactionExt_0
-    elif _v1154 == 1:
-        _v1155, o = d_SorobanTransactionData(b, o)
-        _f6 = _new(TransactionExt, (_v1154, _v1155))
+    if _c:
+        if _c > 100 or _c * 8 > len(b) - o: raise _Bad('Transaction', o)
+        _f5 = []
+        _ap = _f5.append
+        for _ in range(_c):
+            _v27, o = d_Operation(b, o)
+            _ap(_v27)
     else:
-        raise _Bad('TransactionExt', o - 4)
-    return _new(Transaction, (_f0, _v1146, _v1147, _f3, _f4, _f5, _f6, b[_s:o])), o
+        _f5 = []
+    _v28, = _I32(b, o)
+    if _v28 == 0:
+        _f6 = _K_TransactionExt_0
+        o += 4
+    elif _v28 == 1:
+        o += 4
+        _v33, = _I32(b, o)
+        if _v33 == 0:
+            _v30 = _K_SorobanTransactionDataExt_0
+            o += 4
+        elif _v33 == 1:
+            o += 4
+            _c, = _U32(b, o)
+            o += 4
+            if _c * 4 > len(b) - o: raise _Bad('SorobanResourcesExtV0', o)
+            _v35 = list(_struct.unpack_from('>%dI' % _c, b, o))
+            o += 4 * _c
+            _v34 = SorobanResourcesExtV0((_v35,))
+            _v30 = SorobanTransactionDataExt((_v33, _v34))
+        else:
+            raise _Bad('SorobanTransactionDataExt', o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+            _v40 = []
+            _ap = _v40.append
+            for _ in range(_c):
+                _v42, o = d_LedgerKey(b, o)
+                _ap(_v42)
+        else:
+            _v40 = []
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 8 > len(b) - o: raise _Bad('LedgerFootprint', o)
+            _v41 = []
+            _ap = _v41.append
+            for _ in range(_c):
+                _v43, o = d_LedgerKey(b, o)
+                _ap(_v43)
+        else:
+            _v41 = []
+        _v36 = LedgerFootprint((_v40, _v41))
+        _v44, _v45, _v46 = _u42(b, o)
+        o += 12
+        _v31 = SorobanResources((_v36, _v44, _v45, _v46))
+        _v47, = _u12(b, o)
+        o += 8
+        _v29 = SorobanTransactionData((_v30, _v31, _v47))
+        _f6 = TransactionExt((_v28, _v29))
+    else:
+        raise _Bad('TransactionExt', o)
+    return Transaction((_f0, _v6, _v7, _f3, _f4, _f5, _f6, b[_s:o])), o
 
 
 def s_Transaction(b, o):
@@ -8789,7 +15235,7 @@ def s_Transaction(b, o):
     o += 12
     o = s_Preconditions(b, o)
     o = s_Memo(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 100 or _c * 8 > len(b) - o: raise _Bad('Transaction', o)
     for _ in range(_c):
@@ -8800,20 +15246,23 @@ def s_Transaction(b, o):
 
 def d_TransactionV1Envelope(b, o):
     _f0, o = d_Transaction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV1Envelope', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1156, o = d_DecoratedSignature(b, o)
-        _ap(_v1156)
-    return _new(TransactionV1Envelope, (_f0, _f1)), o
+    if _c:
+        if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV1Envelope', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_DecoratedSignature(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
+    return TransactionV1Envelope((_f0, _f1)), o
 
 
 def s_TransactionV1Envelope(b, o):
     o = s_Transaction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV1Envelope', o)
     for _ in range(_c):
@@ -8822,73 +15271,71 @@ def s_TransactionV1Envelope(b, o):
 
 
 def d_FeeBumpTransactionInnerTx(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
-        _val, o = d_TransactionV1Envelope(b, o)
+        o += 4
+        _v1, o = d_TransactionV1Envelope(b, o)
+        return FeeBumpTransactionInnerTx((_d, _v1)), o
     else:
-        raise _Bad('FeeBumpTransactionInnerTx', o - 4)
-    return _new(FeeBumpTransactionInnerTx, (_d, _val)), o
+        raise _Bad('FeeBumpTransactionInnerTx', o)
 
 
 def s_FeeBumpTransactionInnerTx(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
+        o += 4
         o = s_TransactionV1Envelope(b, o)
+        return o
     else:
-        raise _Bad('FeeBumpTransactionInnerTx', o - 4)
-    return o
+        raise _Bad('FeeBumpTransactionInnerTx', o)
 
 
 def d_FeeBumpTransactionExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_FeeBumpTransactionExt_0, o + 4
     else:
-        raise _Bad('FeeBumpTransactionExt', o - 4)
-    return _new(FeeBumpTransactionExt, (_d, _val)), o
+        raise _Bad('FeeBumpTransactionExt', o)
 
 
 def s_FeeBumpTransactionExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('FeeBumpTransactionExt', o - 4)
-    return o
+        raise _Bad('FeeBumpTransactionExt', o)
 
 
 def d_FeeBumpTransaction(b, o):
     _s = o
-    _v1157 = _I32(b, o)[0]
-    o += 4
-    if _v1157 == 0:
-        _v1158 = b[o:o + 32]
-        o += 32
-        _f0 = _new(MuxedAccount, (_v1157, _v1158))
-    elif _v1157 == 256:
-        _v1160, _v1161 = _u21(b, o)
-        o += 40
-        _v1159 = _new(MuxedAccountMed25519, (_v1160, _v1161))
-        _f0 = _new(MuxedAccount, (_v1157, _v1159))
+    _v1, = _I32(b, o)
+    if _v1 == 0:
+        _, _v2 = _u5(b, o)
+        o += 36
+        _f0 = _I_MuxedAccount_0[_v2]
+    elif _v1 == 256:
+        _v3 = b[o:o + 44]
+        _f0 = _I_MuxedAccount_256.get(_v3)
+        if _f0 is None:
+            _, _v4, _v5 = _u36(b, o)
+            o += 44
+            _v2 = MuxedAccountMed25519((_v4, _v5))
+            _f0 = _I_MuxedAccount_256.remember(_v3, MuxedAccount((_v1, _v2)))
+        else:
+            o += 44
     else:
-        raise _Bad('MuxedAccount', o - 4)
-    _v1162, = _u10(b, o)
-    o += 8
-    _v1163 = _I32(b, o)[0]
-    o += 4
-    if _v1163 == 2:
-        _v1164, o = d_TransactionV1Envelope(b, o)
-        _f2 = _new(FeeBumpTransactionInnerTx, (_v1163, _v1164))
+        raise _Bad('MuxedAccount', o)
+    _v6, _v7 = _u63(b, o)
+    o += 12
+    if _v7 == 2:
+        _v8, o = d_TransactionV1Envelope(b, o)
+        _f2 = FeeBumpTransactionInnerTx((_v7, _v8))
     else:
         raise _Bad('FeeBumpTransactionInnerTx', o - 4)
-    _v1165, = _u16(b, o)
+    _v9, = _u28(b, o)
     o += 4
-    if _v1165 != 0: raise _Bad('FeeBumpTransactionExt', o)
-    return _new(FeeBumpTransaction, (_f0, _v1162, _f2, _K_FeeBumpTransactionExt_0, b[_s:o])), o
+    if _v9 != 0: raise _Bad('FeeBumpTransactionExt', o)
+    return FeeBumpTransaction((_f0, _v6, _f2, _K_FeeBumpTransactionExt_0, b[_s:o])), o
 
 
 def s_FeeBumpTransaction(b, o):
@@ -8901,20 +15348,23 @@ def s_FeeBumpTransaction(b, o):
 
 def d_FeeBumpTransactionEnvelope(b, o):
     _f0, o = d_FeeBumpTransaction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c > 20 or _c * 8 > len(b) - o: raise _Bad('FeeBumpTransactionEnvelope', o)
-    _f1 = []
-    _ap = _f1.append
-    for _ in range(_c):
-        _v1166, o = d_DecoratedSignature(b, o)
-        _ap(_v1166)
-    return _new(FeeBumpTransactionEnvelope, (_f0, _f1)), o
+    if _c:
+        if _c > 20 or _c * 8 > len(b) - o: raise _Bad('FeeBumpTransactionEnvelope', o)
+        _f1 = []
+        _ap = _f1.append
+        for _ in range(_c):
+            _v1, o = d_DecoratedSignature(b, o)
+            _ap(_v1)
+    else:
+        _f1 = []
+    return FeeBumpTransactionEnvelope((_f0, _f1)), o
 
 
 def s_FeeBumpTransactionEnvelope(b, o):
     o = s_FeeBumpTransaction(b, o)
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c > 20 or _c * 8 > len(b) - o: raise _Bad('FeeBumpTransactionEnvelope', o)
     for _ in range(_c):
@@ -8924,71 +15374,105 @@ def s_FeeBumpTransactionEnvelope(b, o):
 
 def d_TransactionEnvelope(b, o):
     _s = o
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_TransactionV0Envelope(b, o)
+        o += 4
+        _v1, o = d_TransactionV0(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c > 20 or _c * 8 > len(b) - o: raise _Bad('TransactionV0Envelope', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v3, o = d_DecoratedSignature(b, o)
+                _ap(_v3)
+        else:
+            _v2 = []
+        _val = TransactionV0Envelope((_v1, _v2))
+        return TransactionEnvelope((_d, _val, b[_s:o])), o
     elif _d == 2:
+        o += 4
         _val, o = d_TransactionV1Envelope(b, o)
+        return TransactionEnvelope((_d, _val, b[_s:o])), o
     elif _d == 5:
-        _val, o = d_FeeBumpTransactionEnvelope(b, o)
+        o += 4
+        _v1, o = d_FeeBumpTransaction(b, o)
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c > 20 or _c * 8 > len(b) - o: raise _Bad('FeeBumpTransactionEnvelope', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v3, o = d_DecoratedSignature(b, o)
+                _ap(_v3)
+        else:
+            _v2 = []
+        _val = FeeBumpTransactionEnvelope((_v1, _v2))
+        return TransactionEnvelope((_d, _val, b[_s:o])), o
     else:
-        raise _Bad('TransactionEnvelope', o - 4)
-    return _new(TransactionEnvelope, (_d, _val, b[_s:o])), o
+        raise _Bad('TransactionEnvelope', o)
 
 
 def s_TransactionEnvelope(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_TransactionV0Envelope(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_TransactionV1Envelope(b, o)
+        return o
     elif _d == 5:
+        o += 4
         o = s_FeeBumpTransactionEnvelope(b, o)
+        return o
     else:
-        raise _Bad('TransactionEnvelope', o - 4)
-    return o
+        raise _Bad('TransactionEnvelope', o)
 
 
 def d_TransactionSignaturePayloadTaggedTransaction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
-        _val, o = d_Transaction(b, o)
+        o += 4
+        _v1, o = d_Transaction(b, o)
+        return TransactionSignaturePayloadTaggedTransaction((_d, _v1)), o
     elif _d == 5:
-        _val, o = d_FeeBumpTransaction(b, o)
+        o += 4
+        _v1, o = d_FeeBumpTransaction(b, o)
+        return TransactionSignaturePayloadTaggedTransaction((_d, _v1)), o
     else:
-        raise _Bad('TransactionSignaturePayloadTaggedTransaction', o - 4)
-    return _new(TransactionSignaturePayloadTaggedTransaction, (_d, _val)), o
+        raise _Bad('TransactionSignaturePayloadTaggedTransaction', o)
 
 
 def s_TransactionSignaturePayloadTaggedTransaction(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 2:
+        o += 4
         o = s_Transaction(b, o)
+        return o
     elif _d == 5:
+        o += 4
         o = s_FeeBumpTransaction(b, o)
+        return o
     else:
-        raise _Bad('TransactionSignaturePayloadTaggedTransaction', o - 4)
-    return o
+        raise _Bad('TransactionSignaturePayloadTaggedTransaction', o)
 
 
 def d_TransactionSignaturePayload(b, o):
-    _v1167, = _u1(b, o)
-    o += 32
-    _v1168 = _I32(b, o)[0]
-    o += 4
-    if _v1168 == 2:
-        _v1169, o = d_Transaction(b, o)
-        _f1 = _new(TransactionSignaturePayloadTaggedTransaction, (_v1168, _v1169))
-    elif _v1168 == 5:
-        _v1170, o = d_FeeBumpTransaction(b, o)
-        _f1 = _new(TransactionSignaturePayloadTaggedTransaction, (_v1168, _v1170))
+    _v1, _v2 = _u65(b, o)
+    o += 36
+    if _v2 == 2:
+        _v3, o = d_Transaction(b, o)
+        _f1 = TransactionSignaturePayloadTaggedTransaction((_v2, _v3))
+    elif _v2 == 5:
+        _v3, o = d_FeeBumpTransaction(b, o)
+        _f1 = TransactionSignaturePayloadTaggedTransaction((_v2, _v3))
     else:
         raise _Bad('TransactionSignaturePayloadTaggedTransaction', o - 4)
-    return _new(TransactionSignaturePayload, (_v1167, _f1)), o
+    return TransactionSignaturePayload((_v1, _f1)), o
 
 
 def s_TransactionSignaturePayload(b, o):
@@ -8998,49 +15482,65 @@ def s_TransactionSignaturePayload(b, o):
 
 
 def d_ClaimOfferAtomV0(b, o):
-    _v1171, _v1172 = _u62(b, o)
-    o += 40
-    _v1173 = _I32(b, o)[0]
-    o += 4
-    if _v1173 == 0:
+    _v1, _v2, _v3 = _u111(b, o)
+    o += 44
+    if _v3 == 0:
         _f2 = _K_Asset_0
-    elif _v1173 == 1:
-        _v1175, _v1176, _v1177 = _u23(b, o)
-        o += 40
-        if _v1176 != 0: raise _Bad('PublicKey', o)
-        _v1174 = _new(AlphaNum4, (_v1175, _new(PublicKey, (_v1176, _v1177))))
-        _f2 = _new(Asset, (_v1173, _v1174))
-    elif _v1173 == 2:
-        _v1179, _v1180, _v1181 = _u24(b, o)
-        o += 48
-        if _v1180 != 0: raise _Bad('PublicKey', o)
-        _v1178 = _new(AlphaNum12, (_v1179, _new(PublicKey, (_v1180, _v1181))))
-        _f2 = _new(Asset, (_v1173, _v1178))
+    elif _v3 == 1:
+        _v5 = b[o:o + 40]
+        _f2 = _I_Asset_1.get(_v5)
+        if _f2 is None:
+            _v6, _v7, _v8 = _u45(b, o)
+            o += 40
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+            _f2 = _I_Asset_1.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 40
+    elif _v3 == 2:
+        _v5 = b[o:o + 48]
+        _f2 = _I_Asset_2.get(_v5)
+        if _f2 is None:
+            _v6, _v7, _v8 = _u46(b, o)
+            o += 48
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+            _f2 = _I_Asset_2.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1182, = _u10(b, o)
-    o += 8
-    _v1183 = _I32(b, o)[0]
-    o += 4
-    if _v1183 == 0:
+    _v9, _v10 = _u63(b, o)
+    o += 12
+    if _v10 == 0:
         _f4 = _K_Asset_0
-    elif _v1183 == 1:
-        _v1185, _v1186, _v1187 = _u23(b, o)
-        o += 40
-        if _v1186 != 0: raise _Bad('PublicKey', o)
-        _v1184 = _new(AlphaNum4, (_v1185, _new(PublicKey, (_v1186, _v1187))))
-        _f4 = _new(Asset, (_v1183, _v1184))
-    elif _v1183 == 2:
-        _v1189, _v1190, _v1191 = _u24(b, o)
-        o += 48
-        if _v1190 != 0: raise _Bad('PublicKey', o)
-        _v1188 = _new(AlphaNum12, (_v1189, _new(PublicKey, (_v1190, _v1191))))
-        _f4 = _new(Asset, (_v1183, _v1188))
+    elif _v10 == 1:
+        _v12 = b[o:o + 40]
+        _f4 = _I_Asset_1.get(_v12)
+        if _f4 is None:
+            _v13, _v14, _v15 = _u45(b, o)
+            o += 40
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            _v11 = AlphaNum4((_v13, _I_PublicKey_0[_v15]))
+            _f4 = _I_Asset_1.remember(_v12, Asset((_v10, _v11)))
+        else:
+            o += 40
+    elif _v10 == 2:
+        _v12 = b[o:o + 48]
+        _f4 = _I_Asset_2.get(_v12)
+        if _f4 is None:
+            _v13, _v14, _v15 = _u46(b, o)
+            o += 48
+            if _v14 != 0: raise _Bad('PublicKey', o)
+            _v11 = AlphaNum12((_v13, _I_PublicKey_0[_v15]))
+            _f4 = _I_Asset_2.remember(_v12, Asset((_v10, _v11)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1192, = _u10(b, o)
+    _v16, = _u12(b, o)
     o += 8
-    return _new(ClaimOfferAtomV0, (_v1171, _v1172, _f2, _v1182, _f4, _v1192)), o
+    return ClaimOfferAtomV0((_v1, _v2, _f2, _v9, _f4, _v16)), o
 
 
 def s_ClaimOfferAtomV0(b, o):
@@ -9053,50 +15553,66 @@ def s_ClaimOfferAtomV0(b, o):
 
 
 def d_ClaimOfferAtom(b, o):
-    _v1193, _v1194, _v1195 = _u31(b, o)
-    o += 44
-    if _v1193 != 0: raise _Bad('PublicKey', o)
-    _v1196 = _I32(b, o)[0]
-    o += 4
-    if _v1196 == 0:
+    _v1, _v2, _v3, _v4 = _u60(b, o)
+    o += 48
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v4 == 0:
         _f2 = _K_Asset_0
-    elif _v1196 == 1:
-        _v1198, _v1199, _v1200 = _u23(b, o)
-        o += 40
-        if _v1199 != 0: raise _Bad('PublicKey', o)
-        _v1197 = _new(AlphaNum4, (_v1198, _new(PublicKey, (_v1199, _v1200))))
-        _f2 = _new(Asset, (_v1196, _v1197))
-    elif _v1196 == 2:
-        _v1202, _v1203, _v1204 = _u24(b, o)
-        o += 48
-        if _v1203 != 0: raise _Bad('PublicKey', o)
-        _v1201 = _new(AlphaNum12, (_v1202, _new(PublicKey, (_v1203, _v1204))))
-        _f2 = _new(Asset, (_v1196, _v1201))
+    elif _v4 == 1:
+        _v6 = b[o:o + 40]
+        _f2 = _I_Asset_1.get(_v6)
+        if _f2 is None:
+            _v7, _v8, _v9 = _u45(b, o)
+            o += 40
+            if _v8 != 0: raise _Bad('PublicKey', o)
+            _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+            _f2 = _I_Asset_1.remember(_v6, Asset((_v4, _v5)))
+        else:
+            o += 40
+    elif _v4 == 2:
+        _v6 = b[o:o + 48]
+        _f2 = _I_Asset_2.get(_v6)
+        if _f2 is None:
+            _v7, _v8, _v9 = _u46(b, o)
+            o += 48
+            if _v8 != 0: raise _Bad('PublicKey', o)
+            _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+            _f2 = _I_Asset_2.remember(_v6, Asset((_v4, _v5)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1205, = _u10(b, o)
-    o += 8
-    _v1206 = _I32(b, o)[0]
-    o += 4
-    if _v1206 == 0:
+    _v10, _v11 = _u63(b, o)
+    o += 12
+    if _v11 == 0:
         _f4 = _K_Asset_0
-    elif _v1206 == 1:
-        _v1208, _v1209, _v1210 = _u23(b, o)
-        o += 40
-        if _v1209 != 0: raise _Bad('PublicKey', o)
-        _v1207 = _new(AlphaNum4, (_v1208, _new(PublicKey, (_v1209, _v1210))))
-        _f4 = _new(Asset, (_v1206, _v1207))
-    elif _v1206 == 2:
-        _v1212, _v1213, _v1214 = _u24(b, o)
-        o += 48
-        if _v1213 != 0: raise _Bad('PublicKey', o)
-        _v1211 = _new(AlphaNum12, (_v1212, _new(PublicKey, (_v1213, _v1214))))
-        _f4 = _new(Asset, (_v1206, _v1211))
+    elif _v11 == 1:
+        _v13 = b[o:o + 40]
+        _f4 = _I_Asset_1.get(_v13)
+        if _f4 is None:
+            _v14, _v15, _v16 = _u45(b, o)
+            o += 40
+            if _v15 != 0: raise _Bad('PublicKey', o)
+            _v12 = AlphaNum4((_v14, _I_PublicKey_0[_v16]))
+            _f4 = _I_Asset_1.remember(_v13, Asset((_v11, _v12)))
+        else:
+            o += 40
+    elif _v11 == 2:
+        _v13 = b[o:o + 48]
+        _f4 = _I_Asset_2.get(_v13)
+        if _f4 is None:
+            _v14, _v15, _v16 = _u46(b, o)
+            o += 48
+            if _v15 != 0: raise _Bad('PublicKey', o)
+            _v12 = AlphaNum12((_v14, _I_PublicKey_0[_v16]))
+            _f4 = _I_Asset_2.remember(_v13, Asset((_v11, _v12)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1215, = _u10(b, o)
+    _v17, = _u12(b, o)
     o += 8
-    return _new(ClaimOfferAtom, (_new(PublicKey, (_v1193, _v1194)), _v1195, _f2, _v1205, _f4, _v1215)), o
+    return ClaimOfferAtom((_I_PublicKey_0[_v2], _v3, _f2, _v10, _f4, _v17)), o
 
 
 def s_ClaimOfferAtom(b, o):
@@ -9110,49 +15626,65 @@ def s_ClaimOfferAtom(b, o):
 
 
 def d_ClaimLiquidityAtom(b, o):
-    _v1216, = _u1(b, o)
-    o += 32
-    _v1217 = _I32(b, o)[0]
-    o += 4
-    if _v1217 == 0:
+    _v1, _v2 = _u65(b, o)
+    o += 36
+    if _v2 == 0:
         _f1 = _K_Asset_0
-    elif _v1217 == 1:
-        _v1219, _v1220, _v1221 = _u23(b, o)
-        o += 40
-        if _v1220 != 0: raise _Bad('PublicKey', o)
-        _v1218 = _new(AlphaNum4, (_v1219, _new(PublicKey, (_v1220, _v1221))))
-        _f1 = _new(Asset, (_v1217, _v1218))
-    elif _v1217 == 2:
-        _v1223, _v1224, _v1225 = _u24(b, o)
-        o += 48
-        if _v1224 != 0: raise _Bad('PublicKey', o)
-        _v1222 = _new(AlphaNum12, (_v1223, _new(PublicKey, (_v1224, _v1225))))
-        _f1 = _new(Asset, (_v1217, _v1222))
+    elif _v2 == 1:
+        _v4 = b[o:o + 40]
+        _f1 = _I_Asset_1.get(_v4)
+        if _f1 is None:
+            _v5, _v6, _v7 = _u45(b, o)
+            o += 40
+            if _v6 != 0: raise _Bad('PublicKey', o)
+            _v3 = AlphaNum4((_v5, _I_PublicKey_0[_v7]))
+            _f1 = _I_Asset_1.remember(_v4, Asset((_v2, _v3)))
+        else:
+            o += 40
+    elif _v2 == 2:
+        _v4 = b[o:o + 48]
+        _f1 = _I_Asset_2.get(_v4)
+        if _f1 is None:
+            _v5, _v6, _v7 = _u46(b, o)
+            o += 48
+            if _v6 != 0: raise _Bad('PublicKey', o)
+            _v3 = AlphaNum12((_v5, _I_PublicKey_0[_v7]))
+            _f1 = _I_Asset_2.remember(_v4, Asset((_v2, _v3)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1226, = _u10(b, o)
-    o += 8
-    _v1227 = _I32(b, o)[0]
-    o += 4
-    if _v1227 == 0:
+    _v8, _v9 = _u63(b, o)
+    o += 12
+    if _v9 == 0:
         _f3 = _K_Asset_0
-    elif _v1227 == 1:
-        _v1229, _v1230, _v1231 = _u23(b, o)
-        o += 40
-        if _v1230 != 0: raise _Bad('PublicKey', o)
-        _v1228 = _new(AlphaNum4, (_v1229, _new(PublicKey, (_v1230, _v1231))))
-        _f3 = _new(Asset, (_v1227, _v1228))
-    elif _v1227 == 2:
-        _v1233, _v1234, _v1235 = _u24(b, o)
-        o += 48
-        if _v1234 != 0: raise _Bad('PublicKey', o)
-        _v1232 = _new(AlphaNum12, (_v1233, _new(PublicKey, (_v1234, _v1235))))
-        _f3 = _new(Asset, (_v1227, _v1232))
+    elif _v9 == 1:
+        _v11 = b[o:o + 40]
+        _f3 = _I_Asset_1.get(_v11)
+        if _f3 is None:
+            _v12, _v13, _v14 = _u45(b, o)
+            o += 40
+            if _v13 != 0: raise _Bad('PublicKey', o)
+            _v10 = AlphaNum4((_v12, _I_PublicKey_0[_v14]))
+            _f3 = _I_Asset_1.remember(_v11, Asset((_v9, _v10)))
+        else:
+            o += 40
+    elif _v9 == 2:
+        _v11 = b[o:o + 48]
+        _f3 = _I_Asset_2.get(_v11)
+        if _f3 is None:
+            _v12, _v13, _v14 = _u46(b, o)
+            o += 48
+            if _v13 != 0: raise _Bad('PublicKey', o)
+            _v10 = AlphaNum12((_v12, _I_PublicKey_0[_v14]))
+            _f3 = _I_Asset_2.remember(_v11, Asset((_v9, _v10)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1236, = _u10(b, o)
+    _v15, = _u12(b, o)
     o += 8
-    return _new(ClaimLiquidityAtom, (_v1216, _f1, _v1226, _f3, _v1236)), o
+    return ClaimLiquidityAtom((_v1, _f1, _v8, _f3, _v15)), o
 
 
 def s_ClaimLiquidityAtom(b, o):
@@ -9165,106 +15697,308 @@ def s_ClaimLiquidityAtom(b, o):
 
 
 def d_ClaimAtom(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ClaimOfferAtomV0(b, o)
+        _, _v8, _v9, _v10 = _u60(b, o)
+        o += 48
+        if _v10 == 0:
+            _v4 = _K_Asset_0
+        elif _v10 == 1:
+            _v12 = b[o:o + 40]
+            _v4 = _I_Asset_1.get(_v12)
+            if _v4 is None:
+                _v13, _v14, _v15 = _u45(b, o)
+                o += 40
+                if _v14 != 0: raise _Bad('PublicKey', o)
+                _v11 = AlphaNum4((_v13, _I_PublicKey_0[_v15]))
+                _v4 = _I_Asset_1.remember(_v12, Asset((_v10, _v11)))
+            else:
+                o += 40
+        elif _v10 == 2:
+            _v12 = b[o:o + 48]
+            _v4 = _I_Asset_2.get(_v12)
+            if _v4 is None:
+                _v13, _v14, _v15 = _u46(b, o)
+                o += 48
+                if _v14 != 0: raise _Bad('PublicKey', o)
+                _v11 = AlphaNum12((_v13, _I_PublicKey_0[_v15]))
+                _v4 = _I_Asset_2.remember(_v12, Asset((_v10, _v11)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v16, _v17 = _u63(b, o)
+        o += 12
+        if _v17 == 0:
+            _v6 = _K_Asset_0
+        elif _v17 == 1:
+            _v19 = b[o:o + 40]
+            _v6 = _I_Asset_1.get(_v19)
+            if _v6 is None:
+                _v20, _v21, _v22 = _u45(b, o)
+                o += 40
+                if _v21 != 0: raise _Bad('PublicKey', o)
+                _v18 = AlphaNum4((_v20, _I_PublicKey_0[_v22]))
+                _v6 = _I_Asset_1.remember(_v19, Asset((_v17, _v18)))
+            else:
+                o += 40
+        elif _v17 == 2:
+            _v19 = b[o:o + 48]
+            _v6 = _I_Asset_2.get(_v19)
+            if _v6 is None:
+                _v20, _v21, _v22 = _u46(b, o)
+                o += 48
+                if _v21 != 0: raise _Bad('PublicKey', o)
+                _v18 = AlphaNum12((_v20, _I_PublicKey_0[_v22]))
+                _v6 = _I_Asset_2.remember(_v19, Asset((_v17, _v18)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v23, = _u12(b, o)
+        o += 8
+        _v1 = ClaimOfferAtomV0((_v8, _v9, _v4, _v16, _v6, _v23))
+        return ClaimAtom((_d, _v1)), o
     elif _d == 1:
-        _val, o = d_ClaimOfferAtom(b, o)
+        _, _v8, _v9, _v10, _v11 = _u112(b, o)
+        o += 52
+        if _v8 != 0: raise _Bad('PublicKey', o)
+        if _v11 == 0:
+            _v4 = _K_Asset_0
+        elif _v11 == 1:
+            _v13 = b[o:o + 40]
+            _v4 = _I_Asset_1.get(_v13)
+            if _v4 is None:
+                _v14, _v15, _v16 = _u45(b, o)
+                o += 40
+                if _v15 != 0: raise _Bad('PublicKey', o)
+                _v12 = AlphaNum4((_v14, _I_PublicKey_0[_v16]))
+                _v4 = _I_Asset_1.remember(_v13, Asset((_v11, _v12)))
+            else:
+                o += 40
+        elif _v11 == 2:
+            _v13 = b[o:o + 48]
+            _v4 = _I_Asset_2.get(_v13)
+            if _v4 is None:
+                _v14, _v15, _v16 = _u46(b, o)
+                o += 48
+                if _v15 != 0: raise _Bad('PublicKey', o)
+                _v12 = AlphaNum12((_v14, _I_PublicKey_0[_v16]))
+                _v4 = _I_Asset_2.remember(_v13, Asset((_v11, _v12)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v17, _v18 = _u63(b, o)
+        o += 12
+        if _v18 == 0:
+            _v6 = _K_Asset_0
+        elif _v18 == 1:
+            _v20 = b[o:o + 40]
+            _v6 = _I_Asset_1.get(_v20)
+            if _v6 is None:
+                _v21, _v22, _v23 = _u45(b, o)
+                o += 40
+                if _v22 != 0: raise _Bad('PublicKey', o)
+                _v19 = AlphaNum4((_v21, _I_PublicKey_0[_v23]))
+                _v6 = _I_Asset_1.remember(_v20, Asset((_v18, _v19)))
+            else:
+                o += 40
+        elif _v18 == 2:
+            _v20 = b[o:o + 48]
+            _v6 = _I_Asset_2.get(_v20)
+            if _v6 is None:
+                _v21, _v22, _v23 = _u46(b, o)
+                o += 48
+                if _v22 != 0: raise _Bad('PublicKey', o)
+                _v19 = AlphaNum12((_v21, _I_PublicKey_0[_v23]))
+                _v6 = _I_Asset_2.remember(_v20, Asset((_v18, _v19)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v24, = _u12(b, o)
+        o += 8
+        _v1 = ClaimOfferAtom((_I_PublicKey_0[_v9], _v10, _v4, _v17, _v6, _v24))
+        return ClaimAtom((_d, _v1)), o
     elif _d == 2:
-        _val, o = d_ClaimLiquidityAtom(b, o)
+        _, _v7, _v8 = _u58(b, o)
+        o += 40
+        if _v8 == 0:
+            _v3 = _K_Asset_0
+        elif _v8 == 1:
+            _v10 = b[o:o + 40]
+            _v3 = _I_Asset_1.get(_v10)
+            if _v3 is None:
+                _v11, _v12, _v13 = _u45(b, o)
+                o += 40
+                if _v12 != 0: raise _Bad('PublicKey', o)
+                _v9 = AlphaNum4((_v11, _I_PublicKey_0[_v13]))
+                _v3 = _I_Asset_1.remember(_v10, Asset((_v8, _v9)))
+            else:
+                o += 40
+        elif _v8 == 2:
+            _v10 = b[o:o + 48]
+            _v3 = _I_Asset_2.get(_v10)
+            if _v3 is None:
+                _v11, _v12, _v13 = _u46(b, o)
+                o += 48
+                if _v12 != 0: raise _Bad('PublicKey', o)
+                _v9 = AlphaNum12((_v11, _I_PublicKey_0[_v13]))
+                _v3 = _I_Asset_2.remember(_v10, Asset((_v8, _v9)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v14, _v15 = _u63(b, o)
+        o += 12
+        if _v15 == 0:
+            _v5 = _K_Asset_0
+        elif _v15 == 1:
+            _v17 = b[o:o + 40]
+            _v5 = _I_Asset_1.get(_v17)
+            if _v5 is None:
+                _v18, _v19, _v20 = _u45(b, o)
+                o += 40
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum4((_v18, _I_PublicKey_0[_v20]))
+                _v5 = _I_Asset_1.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 40
+        elif _v15 == 2:
+            _v17 = b[o:o + 48]
+            _v5 = _I_Asset_2.get(_v17)
+            if _v5 is None:
+                _v18, _v19, _v20 = _u46(b, o)
+                o += 48
+                if _v19 != 0: raise _Bad('PublicKey', o)
+                _v16 = AlphaNum12((_v18, _I_PublicKey_0[_v20]))
+                _v5 = _I_Asset_2.remember(_v17, Asset((_v15, _v16)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v21, = _u12(b, o)
+        o += 8
+        _v1 = ClaimLiquidityAtom((_v7, _v3, _v14, _v5, _v21))
+        return ClaimAtom((_d, _v1)), o
     else:
-        raise _Bad('ClaimAtom', o - 4)
-    return _new(ClaimAtom, (_d, _val)), o
+        raise _Bad('ClaimAtom', o)
 
 
 def s_ClaimAtom(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ClaimOfferAtomV0(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_ClaimOfferAtom(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_ClaimLiquidityAtom(b, o)
+        return o
     else:
-        raise _Bad('ClaimAtom', o - 4)
-    return o
+        raise _Bad('ClaimAtom', o)
 
 
 def d_CreateAccountResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        _val = None
+        return _K_CreateAccountResult_0, o + 4
+    elif _d == -1:
+        return _K_CreateAccountResult_m1, o + 4
+    elif _d == -2:
+        return _K_CreateAccountResult_m2, o + 4
+    elif _d == -3:
+        return _K_CreateAccountResult_m3, o + 4
+    elif _d == -4:
+        return _K_CreateAccountResult_m4, o + 4
     else:
-        raise _Bad('CreateAccountResult', o - 4)
-    return _new(CreateAccountResult, (_d, _val)), o
+        raise _Bad('CreateAccountResult', o)
 
 
 def s_CreateAccountResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        pass
+        return o + 4
     else:
-        raise _Bad('CreateAccountResult', o - 4)
-    return o
+        raise _Bad('CreateAccountResult', o)
 
 
 def d_PaymentResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9:
-        _val = None
+        return _K_PaymentResult_0, o + 4
+    elif _d == -1:
+        return _K_PaymentResult_m1, o + 4
+    elif _d == -2:
+        return _K_PaymentResult_m2, o + 4
+    elif _d == -3:
+        return _K_PaymentResult_m3, o + 4
+    elif _d == -4:
+        return _K_PaymentResult_m4, o + 4
+    elif _d == -5:
+        return _K_PaymentResult_m5, o + 4
+    elif _d == -6:
+        return _K_PaymentResult_m6, o + 4
+    elif _d == -7:
+        return _K_PaymentResult_m7, o + 4
+    elif _d == -8:
+        return _K_PaymentResult_m8, o + 4
+    elif _d == -9:
+        return _K_PaymentResult_m9, o + 4
     else:
-        raise _Bad('PaymentResult', o - 4)
-    return _new(PaymentResult, (_d, _val)), o
+        raise _Bad('PaymentResult', o)
 
 
 def s_PaymentResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9:
-        pass
+        return o + 4
     else:
-        raise _Bad('PaymentResult', o - 4)
-    return o
+        raise _Bad('PaymentResult', o)
 
 
 def d_SimplePaymentResult(b, o):
-    _v1237, _v1238 = _u6(b, o)
-    o += 36
-    if _v1237 != 0: raise _Bad('PublicKey', o)
-    _v1239 = _I32(b, o)[0]
-    o += 4
-    if _v1239 == 0:
+    _v1, _v2, _v3 = _u58(b, o)
+    o += 40
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    if _v3 == 0:
         _f1 = _K_Asset_0
-    elif _v1239 == 1:
-        _v1241, _v1242, _v1243 = _u23(b, o)
-        o += 40
-        if _v1242 != 0: raise _Bad('PublicKey', o)
-        _v1240 = _new(AlphaNum4, (_v1241, _new(PublicKey, (_v1242, _v1243))))
-        _f1 = _new(Asset, (_v1239, _v1240))
-    elif _v1239 == 2:
-        _v1245, _v1246, _v1247 = _u24(b, o)
-        o += 48
-        if _v1246 != 0: raise _Bad('PublicKey', o)
-        _v1244 = _new(AlphaNum12, (_v1245, _new(PublicKey, (_v1246, _v1247))))
-        _f1 = _new(Asset, (_v1239, _v1244))
+    elif _v3 == 1:
+        _v5 = b[o:o + 40]
+        _f1 = _I_Asset_1.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u45(b, o)
+            o += 40
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum4((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_Asset_1.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 40
+    elif _v3 == 2:
+        _v5 = b[o:o + 48]
+        _f1 = _I_Asset_2.get(_v5)
+        if _f1 is None:
+            _v6, _v7, _v8 = _u46(b, o)
+            o += 48
+            if _v7 != 0: raise _Bad('PublicKey', o)
+            _v4 = AlphaNum12((_v6, _I_PublicKey_0[_v8]))
+            _f1 = _I_Asset_2.remember(_v5, Asset((_v3, _v4)))
+        else:
+            o += 48
     else:
         raise _Bad('Asset', o - 4)
-    _v1248, = _u10(b, o)
+    _v9, = _u12(b, o)
     o += 8
-    return _new(SimplePaymentResult, (_new(PublicKey, (_v1237, _v1238)), _f1, _v1248)), o
+    return SimplePaymentResult((_I_PublicKey_0[_v2], _f1, _v9)), o
 
 
 def s_SimplePaymentResult(b, o):
@@ -9275,20 +16009,23 @@ def s_SimplePaymentResult(b, o):
 
 
 def d_PathPaymentStrictReceiveResultSuccess(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v1249, o = d_ClaimAtom(b, o)
-        _ap(_v1249)
+    if _c:
+        if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_ClaimAtom(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
     _f1, o = d_SimplePaymentResult(b, o)
-    return _new(PathPaymentStrictReceiveResultSuccess, (_f0, _f1)), o
+    return PathPaymentStrictReceiveResultSuccess((_f0, _f1)), o
 
 
 def s_PathPaymentStrictReceiveResultSuccess(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
     for _ in range(_c):
@@ -9298,69 +16035,115 @@ def s_PathPaymentStrictReceiveResultSuccess(b, o):
 
 
 def d_PathPaymentStrictReceiveResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_PathPaymentStrictReceiveResultSuccess(b, o)
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        _val = None
-    elif _d == -9:
-        _v1250 = _I32(b, o)[0]
         o += 4
-        if _v1250 == 0:
-            _val = _K_Asset_0
-        elif _v1250 == 1:
-            _v1252, _v1253, _v1254 = _u23(b, o)
-            o += 40
-            if _v1253 != 0: raise _Bad('PublicKey', o)
-            _v1251 = _new(AlphaNum4, (_v1252, _new(PublicKey, (_v1253, _v1254))))
-            _val = _new(Asset, (_v1250, _v1251))
-        elif _v1250 == 2:
-            _v1256, _v1257, _v1258 = _u24(b, o)
-            o += 48
-            if _v1257 != 0: raise _Bad('PublicKey', o)
-            _v1255 = _new(AlphaNum12, (_v1256, _new(PublicKey, (_v1257, _v1258))))
-            _val = _new(Asset, (_v1250, _v1255))
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v4, o = d_ClaimAtom(b, o)
+                _ap(_v4)
+        else:
+            _v2 = []
+        _v3, o = d_SimplePaymentResult(b, o)
+        _v1 = PathPaymentStrictReceiveResultSuccess((_v2, _v3))
+        return PathPaymentStrictReceiveResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_PathPaymentStrictReceiveResult_m1, o + 4
+    elif _d == -2:
+        return _K_PathPaymentStrictReceiveResult_m2, o + 4
+    elif _d == -3:
+        return _K_PathPaymentStrictReceiveResult_m3, o + 4
+    elif _d == -4:
+        return _K_PathPaymentStrictReceiveResult_m4, o + 4
+    elif _d == -5:
+        return _K_PathPaymentStrictReceiveResult_m5, o + 4
+    elif _d == -6:
+        return _K_PathPaymentStrictReceiveResult_m6, o + 4
+    elif _d == -7:
+        return _K_PathPaymentStrictReceiveResult_m7, o + 4
+    elif _d == -8:
+        return _K_PathPaymentStrictReceiveResult_m8, o + 4
+    elif _d == -9:
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 == 0:
+            _v1 = _K_Asset_0
+        elif _v2 == 1:
+            _v4 = b[o:o + 40]
+            _v1 = _I_Asset_1.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u45(b, o)
+                o += 40
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum4((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_1.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 40
+        elif _v2 == 2:
+            _v4 = b[o:o + 48]
+            _v1 = _I_Asset_2.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u46(b, o)
+                o += 48
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum12((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_2.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 48
         else:
             raise _Bad('Asset', o - 4)
-    elif _d == -10 or _d == -11 or _d == -12:
-        _val = None
+        return PathPaymentStrictReceiveResult((_d, _v1)), o
+    elif _d == -10:
+        return _K_PathPaymentStrictReceiveResult_m10, o + 4
+    elif _d == -11:
+        return _K_PathPaymentStrictReceiveResult_m11, o + 4
+    elif _d == -12:
+        return _K_PathPaymentStrictReceiveResult_m12, o + 4
     else:
-        raise _Bad('PathPaymentStrictReceiveResult', o - 4)
-    return _new(PathPaymentStrictReceiveResult, (_d, _val)), o
+        raise _Bad('PathPaymentStrictReceiveResult', o)
 
 
 def s_PathPaymentStrictReceiveResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_PathPaymentStrictReceiveResultSuccess(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        pass
+        return o + 4
     elif _d == -9:
+        o += 4
         o = s_Asset(b, o)
+        return o
     elif _d == -10 or _d == -11 or _d == -12:
-        pass
+        return o + 4
     else:
-        raise _Bad('PathPaymentStrictReceiveResult', o - 4)
-    return o
+        raise _Bad('PathPaymentStrictReceiveResult', o)
 
 
 def d_PathPaymentStrictSendResultSuccess(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v1259, o = d_ClaimAtom(b, o)
-        _ap(_v1259)
+    if _c:
+        if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_ClaimAtom(b, o)
+            _ap(_v1)
+    else:
+        _f0 = []
     _f1, o = d_SimplePaymentResult(b, o)
-    return _new(PathPaymentStrictSendResultSuccess, (_f0, _f1)), o
+    return PathPaymentStrictSendResultSuccess((_f0, _f1)), o
 
 
 def s_PathPaymentStrictSendResultSuccess(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
     for _ in range(_c):
@@ -9370,101 +16153,207 @@ def s_PathPaymentStrictSendResultSuccess(b, o):
 
 
 def d_PathPaymentStrictSendResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_PathPaymentStrictSendResultSuccess(b, o)
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        _val = None
-    elif _d == -9:
-        _v1260 = _I32(b, o)[0]
         o += 4
-        if _v1260 == 0:
-            _val = _K_Asset_0
-        elif _v1260 == 1:
-            _v1262, _v1263, _v1264 = _u23(b, o)
-            o += 40
-            if _v1263 != 0: raise _Bad('PublicKey', o)
-            _v1261 = _new(AlphaNum4, (_v1262, _new(PublicKey, (_v1263, _v1264))))
-            _val = _new(Asset, (_v1260, _v1261))
-        elif _v1260 == 2:
-            _v1266, _v1267, _v1268 = _u24(b, o)
-            o += 48
-            if _v1267 != 0: raise _Bad('PublicKey', o)
-            _v1265 = _new(AlphaNum12, (_v1266, _new(PublicKey, (_v1267, _v1268))))
-            _val = _new(Asset, (_v1260, _v1265))
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
+            _v2 = []
+            _ap = _v2.append
+            for _ in range(_c):
+                _v4, o = d_ClaimAtom(b, o)
+                _ap(_v4)
+        else:
+            _v2 = []
+        _v3, o = d_SimplePaymentResult(b, o)
+        _v1 = PathPaymentStrictSendResultSuccess((_v2, _v3))
+        return PathPaymentStrictSendResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_PathPaymentStrictSendResult_m1, o + 4
+    elif _d == -2:
+        return _K_PathPaymentStrictSendResult_m2, o + 4
+    elif _d == -3:
+        return _K_PathPaymentStrictSendResult_m3, o + 4
+    elif _d == -4:
+        return _K_PathPaymentStrictSendResult_m4, o + 4
+    elif _d == -5:
+        return _K_PathPaymentStrictSendResult_m5, o + 4
+    elif _d == -6:
+        return _K_PathPaymentStrictSendResult_m6, o + 4
+    elif _d == -7:
+        return _K_PathPaymentStrictSendResult_m7, o + 4
+    elif _d == -8:
+        return _K_PathPaymentStrictSendResult_m8, o + 4
+    elif _d == -9:
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 == 0:
+            _v1 = _K_Asset_0
+        elif _v2 == 1:
+            _v4 = b[o:o + 40]
+            _v1 = _I_Asset_1.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u45(b, o)
+                o += 40
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum4((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_1.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 40
+        elif _v2 == 2:
+            _v4 = b[o:o + 48]
+            _v1 = _I_Asset_2.get(_v4)
+            if _v1 is None:
+                _v5, _v6, _v7 = _u46(b, o)
+                o += 48
+                if _v6 != 0: raise _Bad('PublicKey', o)
+                _v3 = AlphaNum12((_v5, _I_PublicKey_0[_v7]))
+                _v1 = _I_Asset_2.remember(_v4, Asset((_v2, _v3)))
+            else:
+                o += 48
         else:
             raise _Bad('Asset', o - 4)
-    elif _d == -10 or _d == -11 or _d == -12:
-        _val = None
+        return PathPaymentStrictSendResult((_d, _v1)), o
+    elif _d == -10:
+        return _K_PathPaymentStrictSendResult_m10, o + 4
+    elif _d == -11:
+        return _K_PathPaymentStrictSendResult_m11, o + 4
+    elif _d == -12:
+        return _K_PathPaymentStrictSendResult_m12, o + 4
     else:
-        raise _Bad('PathPaymentStrictSendResult', o - 4)
-    return _new(PathPaymentStrictSendResult, (_d, _val)), o
+        raise _Bad('PathPaymentStrictSendResult', o)
 
 
 def s_PathPaymentStrictSendResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_PathPaymentStrictSendResultSuccess(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        pass
+        return o + 4
     elif _d == -9:
+        o += 4
         o = s_Asset(b, o)
+        return o
     elif _d == -10 or _d == -11 or _d == -12:
-        pass
+        return o + 4
     else:
-        raise _Bad('PathPaymentStrictSendResult', o - 4)
-    return o
+        raise _Bad('PathPaymentStrictSendResult', o)
 
 
 def d_ManageOfferSuccessResultOffer(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d == 0 or _d == 1:
-        _val, o = d_OfferEntry(b, o)
+    _d, = _I32(b, o)
+    if _d in {0, 1}:
+        _, _v10, _v11, _v12, _v13 = _u112(b, o)
+        o += 52
+        if _v10 != 0: raise _Bad('PublicKey', o)
+        if _v13 == 0:
+            _v4 = _K_Asset_0
+        elif _v13 == 1:
+            _v15 = b[o:o + 40]
+            _v4 = _I_Asset_1.get(_v15)
+            if _v4 is None:
+                _v16, _v17, _v18 = _u45(b, o)
+                o += 40
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum4((_v16, _I_PublicKey_0[_v18]))
+                _v4 = _I_Asset_1.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 40
+        elif _v13 == 2:
+            _v15 = b[o:o + 48]
+            _v4 = _I_Asset_2.get(_v15)
+            if _v4 is None:
+                _v16, _v17, _v18 = _u46(b, o)
+                o += 48
+                if _v17 != 0: raise _Bad('PublicKey', o)
+                _v14 = AlphaNum12((_v16, _I_PublicKey_0[_v18]))
+                _v4 = _I_Asset_2.remember(_v15, Asset((_v13, _v14)))
+            else:
+                o += 48
+        else:
+            raise _Bad('Asset', o - 4)
+        _v19, = _I32(b, o)
+        if _v19 == 0:
+            _v5 = _K_Asset_0
+            o += 4
+        elif _v19 == 1:
+            _v21 = b[o:o + 44]
+            _v5 = _I_Asset_1.get(_v21)
+            if _v5 is None:
+                _, _v22, _v23, _v24 = _u47(b, o)
+                o += 44
+                if _v23 != 0: raise _Bad('PublicKey', o)
+                _v20 = AlphaNum4((_v22, _I_PublicKey_0[_v24]))
+                _v5 = _I_Asset_1.remember(_v21, Asset((_v19, _v20)))
+            else:
+                o += 44
+        elif _v19 == 2:
+            _v21 = b[o:o + 52]
+            _v5 = _I_Asset_2.get(_v21)
+            if _v5 is None:
+                _, _v22, _v23, _v24 = _u48(b, o)
+                o += 52
+                if _v23 != 0: raise _Bad('PublicKey', o)
+                _v20 = AlphaNum12((_v22, _I_PublicKey_0[_v24]))
+                _v5 = _I_Asset_2.remember(_v21, Asset((_v19, _v20)))
+            else:
+                o += 52
+        else:
+            raise _Bad('Asset', o)
+        _v25, _v26, _v27, _v28, _v29 = _u61(b, o)
+        o += 24
+        if _v29 != 0: raise _Bad('OfferEntryExt', o)
+        _v1 = OfferEntry((_I_PublicKey_0[_v11], _v12, _v4, _v5, _v25, Price((_v26, _v27)), _v28, _K_OfferEntryExt_0))
+        return ManageOfferSuccessResultOffer((_d, _v1)), o
     elif _d == 2:
-        _val = None
+        return _K_ManageOfferSuccessResultOffer_2, o + 4
     else:
-        raise _Bad('ManageOfferSuccessResultOffer', o - 4)
-    return _new(ManageOfferSuccessResultOffer, (_d, _val)), o
+        raise _Bad('ManageOfferSuccessResultOffer', o)
 
 
 def s_ManageOfferSuccessResultOffer(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0 or _d == 1:
+        o += 4
         o = s_OfferEntry(b, o)
+        return o
     elif _d == 2:
-        pass
+        return o + 4
     else:
-        raise _Bad('ManageOfferSuccessResultOffer', o - 4)
-    return o
+        raise _Bad('ManageOfferSuccessResultOffer', o)
 
 
 def d_ManageOfferSuccessResult(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
-    if _c * 60 > len(b) - o: raise _Bad('ManageOfferSuccessResult', o)
-    _f0 = []
-    _ap = _f0.append
-    for _ in range(_c):
-        _v1269, o = d_ClaimAtom(b, o)
-        _ap(_v1269)
-    _v1270 = _I32(b, o)[0]
-    o += 4
-    if _v1270 == 0 or _v1270 == 1:
-        _v1271, o = d_OfferEntry(b, o)
-        _f1 = _new(ManageOfferSuccessResultOffer, (_v1270, _v1271))
-    elif _v1270 == 2:
-        _f1 = _K_ManageOfferSuccessResultOffer_2
+    if _c:
+        if _c * 60 > len(b) - o: raise _Bad('ManageOfferSuccessResult', o)
+        _f0 = []
+        _ap = _f0.append
+        for _ in range(_c):
+            _v1, o = d_ClaimAtom(b, o)
+            _ap(_v1)
     else:
-        raise _Bad('ManageOfferSuccessResultOffer', o - 4)
-    return _new(ManageOfferSuccessResult, (_f0, _f1)), o
+        _f0 = []
+    _v2, = _I32(b, o)
+    if _v2 == 0 or _v2 == 1:
+        o += 4
+        _v3, o = d_OfferEntry(b, o)
+        _f1 = ManageOfferSuccessResultOffer((_v2, _v3))
+    elif _v2 == 2:
+        _f1 = _K_ManageOfferSuccessResultOffer_2
+        o += 4
+    else:
+        raise _Bad('ManageOfferSuccessResultOffer', o)
+    return ManageOfferSuccessResult((_f0, _f1)), o
 
 
 def s_ManageOfferSuccessResult(b, o):
-    _c = _U32(b, o)[0]
+    _c, = _U32(b, o)
     o += 4
     if _c * 60 > len(b) - o: raise _Bad('ManageOfferSuccessResult', o)
     for _ in range(_c):
@@ -9474,155 +16363,238 @@ def s_ManageOfferSuccessResult(b, o):
 
 
 def d_ManageSellOfferResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ManageOfferSuccessResult(b, o)
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12:
-        _val = None
+        o += 4
+        _v1, o = d_ManageOfferSuccessResult(b, o)
+        return ManageSellOfferResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_ManageSellOfferResult_m1, o + 4
+    elif _d == -2:
+        return _K_ManageSellOfferResult_m2, o + 4
+    elif _d == -3:
+        return _K_ManageSellOfferResult_m3, o + 4
+    elif _d == -4:
+        return _K_ManageSellOfferResult_m4, o + 4
+    elif _d == -5:
+        return _K_ManageSellOfferResult_m5, o + 4
+    elif _d == -6:
+        return _K_ManageSellOfferResult_m6, o + 4
+    elif _d == -7:
+        return _K_ManageSellOfferResult_m7, o + 4
+    elif _d == -8:
+        return _K_ManageSellOfferResult_m8, o + 4
+    elif _d == -9:
+        return _K_ManageSellOfferResult_m9, o + 4
+    elif _d == -10:
+        return _K_ManageSellOfferResult_m10, o + 4
+    elif _d == -11:
+        return _K_ManageSellOfferResult_m11, o + 4
+    elif _d == -12:
+        return _K_ManageSellOfferResult_m12, o + 4
     else:
-        raise _Bad('ManageSellOfferResult', o - 4)
-    return _new(ManageSellOfferResult, (_d, _val)), o
+        raise _Bad('ManageSellOfferResult', o)
 
 
 def s_ManageSellOfferResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ManageOfferSuccessResult(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12:
-        pass
+        return o + 4
     else:
-        raise _Bad('ManageSellOfferResult', o - 4)
-    return o
+        raise _Bad('ManageSellOfferResult', o)
 
 
 def d_ManageBuyOfferResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_ManageOfferSuccessResult(b, o)
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12:
-        _val = None
+        o += 4
+        _v1, o = d_ManageOfferSuccessResult(b, o)
+        return ManageBuyOfferResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_ManageBuyOfferResult_m1, o + 4
+    elif _d == -2:
+        return _K_ManageBuyOfferResult_m2, o + 4
+    elif _d == -3:
+        return _K_ManageBuyOfferResult_m3, o + 4
+    elif _d == -4:
+        return _K_ManageBuyOfferResult_m4, o + 4
+    elif _d == -5:
+        return _K_ManageBuyOfferResult_m5, o + 4
+    elif _d == -6:
+        return _K_ManageBuyOfferResult_m6, o + 4
+    elif _d == -7:
+        return _K_ManageBuyOfferResult_m7, o + 4
+    elif _d == -8:
+        return _K_ManageBuyOfferResult_m8, o + 4
+    elif _d == -9:
+        return _K_ManageBuyOfferResult_m9, o + 4
+    elif _d == -10:
+        return _K_ManageBuyOfferResult_m10, o + 4
+    elif _d == -11:
+        return _K_ManageBuyOfferResult_m11, o + 4
+    elif _d == -12:
+        return _K_ManageBuyOfferResult_m12, o + 4
     else:
-        raise _Bad('ManageBuyOfferResult', o - 4)
-    return _new(ManageBuyOfferResult, (_d, _val)), o
+        raise _Bad('ManageBuyOfferResult', o)
 
 
 def s_ManageBuyOfferResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ManageOfferSuccessResult(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12:
-        pass
+        return o + 4
     else:
-        raise _Bad('ManageBuyOfferResult', o - 4)
-    return o
+        raise _Bad('ManageBuyOfferResult', o)
 
 
 def d_SetOptionsResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10:
-        _val = None
+        return _K_SetOptionsResult_0, o + 4
+    elif _d == -1:
+        return _K_SetOptionsResult_m1, o + 4
+    elif _d == -2:
+        return _K_SetOptionsResult_m2, o + 4
+    elif _d == -3:
+        return _K_SetOptionsResult_m3, o + 4
+    elif _d == -4:
+        return _K_SetOptionsResult_m4, o + 4
+    elif _d == -5:
+        return _K_SetOptionsResult_m5, o + 4
+    elif _d == -6:
+        return _K_SetOptionsResult_m6, o + 4
+    elif _d == -7:
+        return _K_SetOptionsResult_m7, o + 4
+    elif _d == -8:
+        return _K_SetOptionsResult_m8, o + 4
+    elif _d == -9:
+        return _K_SetOptionsResult_m9, o + 4
+    elif _d == -10:
+        return _K_SetOptionsResult_m10, o + 4
     else:
-        raise _Bad('SetOptionsResult', o - 4)
-    return _new(SetOptionsResult, (_d, _val)), o
+        raise _Bad('SetOptionsResult', o)
 
 
 def s_SetOptionsResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10:
-        pass
+        return o + 4
     else:
-        raise _Bad('SetOptionsResult', o - 4)
-    return o
+        raise _Bad('SetOptionsResult', o)
 
 
 def d_ChangeTrustResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        _val = None
+        return _K_ChangeTrustResult_0, o + 4
+    elif _d == -1:
+        return _K_ChangeTrustResult_m1, o + 4
+    elif _d == -2:
+        return _K_ChangeTrustResult_m2, o + 4
+    elif _d == -3:
+        return _K_ChangeTrustResult_m3, o + 4
+    elif _d == -4:
+        return _K_ChangeTrustResult_m4, o + 4
+    elif _d == -5:
+        return _K_ChangeTrustResult_m5, o + 4
+    elif _d == -6:
+        return _K_ChangeTrustResult_m6, o + 4
+    elif _d == -7:
+        return _K_ChangeTrustResult_m7, o + 4
+    elif _d == -8:
+        return _K_ChangeTrustResult_m8, o + 4
     else:
-        raise _Bad('ChangeTrustResult', o - 4)
-    return _new(ChangeTrustResult, (_d, _val)), o
+        raise _Bad('ChangeTrustResult', o)
 
 
 def s_ChangeTrustResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        pass
+        return o + 4
     else:
-        raise _Bad('ChangeTrustResult', o - 4)
-    return o
+        raise _Bad('ChangeTrustResult', o)
 
 
 def d_AllowTrustResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        _val = None
+        return _K_AllowTrustResult_0, o + 4
+    elif _d == -1:
+        return _K_AllowTrustResult_m1, o + 4
+    elif _d == -2:
+        return _K_AllowTrustResult_m2, o + 4
+    elif _d == -3:
+        return _K_AllowTrustResult_m3, o + 4
+    elif _d == -4:
+        return _K_AllowTrustResult_m4, o + 4
+    elif _d == -5:
+        return _K_AllowTrustResult_m5, o + 4
+    elif _d == -6:
+        return _K_AllowTrustResult_m6, o + 4
     else:
-        raise _Bad('AllowTrustResult', o - 4)
-    return _new(AllowTrustResult, (_d, _val)), o
+        raise _Bad('AllowTrustResult', o)
 
 
 def s_AllowTrustResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        pass
+        return o + 4
     else:
-        raise _Bad('AllowTrustResult', o - 4)
-    return o
+        raise _Bad('AllowTrustResult', o)
 
 
 def d_AccountMergeResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = _u10(b, o)[0]
-        o += 8
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7:
-        _val = None
+        _, _v1 = _u21(b, o)
+        o += 12
+        return AccountMergeResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_AccountMergeResult_m1, o + 4
+    elif _d == -2:
+        return _K_AccountMergeResult_m2, o + 4
+    elif _d == -3:
+        return _K_AccountMergeResult_m3, o + 4
+    elif _d == -4:
+        return _K_AccountMergeResult_m4, o + 4
+    elif _d == -5:
+        return _K_AccountMergeResult_m5, o + 4
+    elif _d == -6:
+        return _K_AccountMergeResult_m6, o + 4
+    elif _d == -7:
+        return _K_AccountMergeResult_m7, o + 4
     else:
-        raise _Bad('AccountMergeResult', o - 4)
-    return _new(AccountMergeResult, (_d, _val)), o
+        raise _Bad('AccountMergeResult', o)
 
 
 def s_AccountMergeResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 8
+        return o + 12
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7:
-        pass
+        return o + 4
     else:
-        raise _Bad('AccountMergeResult', o - 4)
-    return o
+        raise _Bad('AccountMergeResult', o)
 
 
 def d_InflationPayout(b, o):
-    _v1272, _v1273, _v1274 = _u31(b, o)
+    _v1, _v2, _v3 = _u73(b, o)
     o += 44
-    if _v1272 != 0: raise _Bad('PublicKey', o)
-    return _new(InflationPayout, (_new(PublicKey, (_v1272, _v1273)), _v1274)), o
+    if _v1 != 0: raise _Bad('PublicKey', o)
+    return InflationPayout((_I_PublicKey_0[_v2], _v3)), o
 
 
 def s_InflationPayout(b, o):
@@ -9630,1133 +16602,2199 @@ def s_InflationPayout(b, o):
 
 
 def d_InflationResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _c = _U32(b, o)[0]
-        o += 4
-        if _c * 44 > len(b) - o: raise _Bad('InflationResult', o)
-        _val = []
-        for _ in range(_c):
-            _v1276, _v1277, _v1278 = _u31(b, o)
-            o += 44
-            if _v1276 != 0: raise _Bad('PublicKey', o)
-            _v1275 = _new(InflationPayout, (_new(PublicKey, (_v1276, _v1277)), _v1278))
-            _val.append(_v1275)
+        _, _v2 = _u18(b, o)
+        o += 8
+        if _v2 * 44 > len(b) - o: raise _Bad('InflationResult', o)
+        if _v2:
+            _v1 = []
+            for _ in range(_v2):
+                _v4, _v5, _v6 = _u73(b, o)
+                o += 44
+                if _v4 != 0: raise _Bad('PublicKey', o)
+                _v3 = InflationPayout((_I_PublicKey_0[_v5], _v6))
+                _v1.append(_v3)
+        else:
+            _v1 = []
+        return InflationResult((_d, _v1)), o
     elif _d == -1:
-        _val = None
+        return _K_InflationResult_m1, o + 4
     else:
-        raise _Bad('InflationResult', o - 4)
-    return _new(InflationResult, (_d, _val)), o
+        raise _Bad('InflationResult', o)
 
 
 def s_InflationResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 44 > len(b) - o: raise _Bad('InflationResult', o)
         o += 44 * _c
+        return o
     elif _d == -1:
-        pass
+        return o + 4
     else:
-        raise _Bad('InflationResult', o - 4)
-    return o
+        raise _Bad('InflationResult', o)
 
 
 def d_ManageDataResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        _val = None
+        return _K_ManageDataResult_0, o + 4
+    elif _d == -1:
+        return _K_ManageDataResult_m1, o + 4
+    elif _d == -2:
+        return _K_ManageDataResult_m2, o + 4
+    elif _d == -3:
+        return _K_ManageDataResult_m3, o + 4
+    elif _d == -4:
+        return _K_ManageDataResult_m4, o + 4
     else:
-        raise _Bad('ManageDataResult', o - 4)
-    return _new(ManageDataResult, (_d, _val)), o
+        raise _Bad('ManageDataResult', o)
 
 
 def s_ManageDataResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        pass
+        return o + 4
     else:
-        raise _Bad('ManageDataResult', o - 4)
-    return o
+        raise _Bad('ManageDataResult', o)
 
 
 def d_BumpSequenceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_BumpSequenceResult_0, o + 4
     elif _d == -1:
-        _val = None
+        return _K_BumpSequenceResult_m1, o + 4
     else:
-        raise _Bad('BumpSequenceResult', o - 4)
-    return _new(BumpSequenceResult, (_d, _val)), o
+        raise _Bad('BumpSequenceResult', o)
 
 
 def s_BumpSequenceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1:
-        pass
+        return o + 4
     else:
-        raise _Bad('BumpSequenceResult', o - 4)
-    return o
+        raise _Bad('BumpSequenceResult', o)
 
 
 def d_CreateClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _v1279, _v1280 = _u6(b, o)
-        o += 36
-        if _v1279 != 0: raise _Bad('ClaimableBalanceID', o)
-        _val = _new(ClaimableBalanceID, (_v1279, _v1280))
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        _val = None
+        _, _v2, _v3 = _u35(b, o)
+        o += 40
+        if _v2 != 0: raise _Bad('ClaimableBalanceID', o)
+        _v1 = ClaimableBalanceID((_v2, _v3))
+        return CreateClaimableBalanceResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_CreateClaimableBalanceResult_m1, o + 4
+    elif _d == -2:
+        return _K_CreateClaimableBalanceResult_m2, o + 4
+    elif _d == -3:
+        return _K_CreateClaimableBalanceResult_m3, o + 4
+    elif _d == -4:
+        return _K_CreateClaimableBalanceResult_m4, o + 4
+    elif _d == -5:
+        return _K_CreateClaimableBalanceResult_m5, o + 4
     else:
-        raise _Bad('CreateClaimableBalanceResult', o - 4)
-    return _new(CreateClaimableBalanceResult, (_d, _val)), o
+        raise _Bad('CreateClaimableBalanceResult', o)
 
 
 def s_CreateClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_ClaimableBalanceID(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        pass
+        return o + 4
     else:
-        raise _Bad('CreateClaimableBalanceResult', o - 4)
-    return o
+        raise _Bad('CreateClaimableBalanceResult', o)
 
 
 def d_ClaimClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        _val = None
+        return _K_ClaimClaimableBalanceResult_0, o + 4
+    elif _d == -1:
+        return _K_ClaimClaimableBalanceResult_m1, o + 4
+    elif _d == -2:
+        return _K_ClaimClaimableBalanceResult_m2, o + 4
+    elif _d == -3:
+        return _K_ClaimClaimableBalanceResult_m3, o + 4
+    elif _d == -4:
+        return _K_ClaimClaimableBalanceResult_m4, o + 4
+    elif _d == -5:
+        return _K_ClaimClaimableBalanceResult_m5, o + 4
+    elif _d == -6:
+        return _K_ClaimClaimableBalanceResult_m6, o + 4
     else:
-        raise _Bad('ClaimClaimableBalanceResult', o - 4)
-    return _new(ClaimClaimableBalanceResult, (_d, _val)), o
+        raise _Bad('ClaimClaimableBalanceResult', o)
 
 
 def s_ClaimClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        pass
+        return o + 4
     else:
-        raise _Bad('ClaimClaimableBalanceResult', o - 4)
-    return o
+        raise _Bad('ClaimClaimableBalanceResult', o)
 
 
 def d_BeginSponsoringFutureReservesResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3:
-        _val = None
+        return _K_BeginSponsoringFutureReservesResult_0, o + 4
+    elif _d == -1:
+        return _K_BeginSponsoringFutureReservesResult_m1, o + 4
+    elif _d == -2:
+        return _K_BeginSponsoringFutureReservesResult_m2, o + 4
+    elif _d == -3:
+        return _K_BeginSponsoringFutureReservesResult_m3, o + 4
     else:
-        raise _Bad('BeginSponsoringFutureReservesResult', o - 4)
-    return _new(BeginSponsoringFutureReservesResult, (_d, _val)), o
+        raise _Bad('BeginSponsoringFutureReservesResult', o)
 
 
 def s_BeginSponsoringFutureReservesResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3:
-        pass
+        return o + 4
     else:
-        raise _Bad('BeginSponsoringFutureReservesResult', o - 4)
-    return o
+        raise _Bad('BeginSponsoringFutureReservesResult', o)
 
 
 def d_EndSponsoringFutureReservesResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_EndSponsoringFutureReservesResult_0, o + 4
     elif _d == -1:
-        _val = None
+        return _K_EndSponsoringFutureReservesResult_m1, o + 4
     else:
-        raise _Bad('EndSponsoringFutureReservesResult', o - 4)
-    return _new(EndSponsoringFutureReservesResult, (_d, _val)), o
+        raise _Bad('EndSponsoringFutureReservesResult', o)
 
 
 def s_EndSponsoringFutureReservesResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1:
-        pass
+        return o + 4
     else:
-        raise _Bad('EndSponsoringFutureReservesResult', o - 4)
-    return o
+        raise _Bad('EndSponsoringFutureReservesResult', o)
 
 
 def d_RevokeSponsorshipResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        _val = None
+        return _K_RevokeSponsorshipResult_0, o + 4
+    elif _d == -1:
+        return _K_RevokeSponsorshipResult_m1, o + 4
+    elif _d == -2:
+        return _K_RevokeSponsorshipResult_m2, o + 4
+    elif _d == -3:
+        return _K_RevokeSponsorshipResult_m3, o + 4
+    elif _d == -4:
+        return _K_RevokeSponsorshipResult_m4, o + 4
+    elif _d == -5:
+        return _K_RevokeSponsorshipResult_m5, o + 4
     else:
-        raise _Bad('RevokeSponsorshipResult', o - 4)
-    return _new(RevokeSponsorshipResult, (_d, _val)), o
+        raise _Bad('RevokeSponsorshipResult', o)
 
 
 def s_RevokeSponsorshipResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        pass
+        return o + 4
     else:
-        raise _Bad('RevokeSponsorshipResult', o - 4)
-    return o
+        raise _Bad('RevokeSponsorshipResult', o)
 
 
 def d_ClawbackResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        _val = None
+        return _K_ClawbackResult_0, o + 4
+    elif _d == -1:
+        return _K_ClawbackResult_m1, o + 4
+    elif _d == -2:
+        return _K_ClawbackResult_m2, o + 4
+    elif _d == -3:
+        return _K_ClawbackResult_m3, o + 4
+    elif _d == -4:
+        return _K_ClawbackResult_m4, o + 4
     else:
-        raise _Bad('ClawbackResult', o - 4)
-    return _new(ClawbackResult, (_d, _val)), o
+        raise _Bad('ClawbackResult', o)
 
 
 def s_ClawbackResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4:
-        pass
+        return o + 4
     else:
-        raise _Bad('ClawbackResult', o - 4)
-    return o
+        raise _Bad('ClawbackResult', o)
 
 
 def d_ClawbackClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3:
-        _val = None
+        return _K_ClawbackClaimableBalanceResult_0, o + 4
+    elif _d == -1:
+        return _K_ClawbackClaimableBalanceResult_m1, o + 4
+    elif _d == -2:
+        return _K_ClawbackClaimableBalanceResult_m2, o + 4
+    elif _d == -3:
+        return _K_ClawbackClaimableBalanceResult_m3, o + 4
     else:
-        raise _Bad('ClawbackClaimableBalanceResult', o - 4)
-    return _new(ClawbackClaimableBalanceResult, (_d, _val)), o
+        raise _Bad('ClawbackClaimableBalanceResult', o)
 
 
 def s_ClawbackClaimableBalanceResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3:
-        pass
+        return o + 4
     else:
-        raise _Bad('ClawbackClaimableBalanceResult', o - 4)
-    return o
+        raise _Bad('ClawbackClaimableBalanceResult', o)
 
 
 def d_SetTrustLineFlagsResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        _val = None
+        return _K_SetTrustLineFlagsResult_0, o + 4
+    elif _d == -1:
+        return _K_SetTrustLineFlagsResult_m1, o + 4
+    elif _d == -2:
+        return _K_SetTrustLineFlagsResult_m2, o + 4
+    elif _d == -3:
+        return _K_SetTrustLineFlagsResult_m3, o + 4
+    elif _d == -4:
+        return _K_SetTrustLineFlagsResult_m4, o + 4
+    elif _d == -5:
+        return _K_SetTrustLineFlagsResult_m5, o + 4
     else:
-        raise _Bad('SetTrustLineFlagsResult', o - 4)
-    return _new(SetTrustLineFlagsResult, (_d, _val)), o
+        raise _Bad('SetTrustLineFlagsResult', o)
 
 
 def s_SetTrustLineFlagsResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        pass
+        return o + 4
     else:
-        raise _Bad('SetTrustLineFlagsResult', o - 4)
-    return o
+        raise _Bad('SetTrustLineFlagsResult', o)
 
 
 def d_LiquidityPoolDepositResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        _val = None
+        return _K_LiquidityPoolDepositResult_0, o + 4
+    elif _d == -1:
+        return _K_LiquidityPoolDepositResult_m1, o + 4
+    elif _d == -2:
+        return _K_LiquidityPoolDepositResult_m2, o + 4
+    elif _d == -3:
+        return _K_LiquidityPoolDepositResult_m3, o + 4
+    elif _d == -4:
+        return _K_LiquidityPoolDepositResult_m4, o + 4
+    elif _d == -5:
+        return _K_LiquidityPoolDepositResult_m5, o + 4
+    elif _d == -6:
+        return _K_LiquidityPoolDepositResult_m6, o + 4
+    elif _d == -7:
+        return _K_LiquidityPoolDepositResult_m7, o + 4
+    elif _d == -8:
+        return _K_LiquidityPoolDepositResult_m8, o + 4
     else:
-        raise _Bad('LiquidityPoolDepositResult', o - 4)
-    return _new(LiquidityPoolDepositResult, (_d, _val)), o
+        raise _Bad('LiquidityPoolDepositResult', o)
 
 
 def s_LiquidityPoolDepositResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8:
-        pass
+        return o + 4
     else:
-        raise _Bad('LiquidityPoolDepositResult', o - 4)
-    return o
+        raise _Bad('LiquidityPoolDepositResult', o)
 
 
 def d_LiquidityPoolWithdrawResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        _val = None
+        return _K_LiquidityPoolWithdrawResult_0, o + 4
+    elif _d == -1:
+        return _K_LiquidityPoolWithdrawResult_m1, o + 4
+    elif _d == -2:
+        return _K_LiquidityPoolWithdrawResult_m2, o + 4
+    elif _d == -3:
+        return _K_LiquidityPoolWithdrawResult_m3, o + 4
+    elif _d == -4:
+        return _K_LiquidityPoolWithdrawResult_m4, o + 4
+    elif _d == -5:
+        return _K_LiquidityPoolWithdrawResult_m5, o + 4
+    elif _d == -6:
+        return _K_LiquidityPoolWithdrawResult_m6, o + 4
     else:
-        raise _Bad('LiquidityPoolWithdrawResult', o - 4)
-    return _new(LiquidityPoolWithdrawResult, (_d, _val)), o
+        raise _Bad('LiquidityPoolWithdrawResult', o)
 
 
 def s_LiquidityPoolWithdrawResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        pass
+        return o + 4
     else:
-        raise _Bad('LiquidityPoolWithdrawResult', o - 4)
-    return o
+        raise _Bad('LiquidityPoolWithdrawResult', o)
 
 
 def d_InvokeHostFunctionResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        _val = None
+        _, _v1 = _u5(b, o)
+        o += 36
+        return InvokeHostFunctionResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_InvokeHostFunctionResult_m1, o + 4
+    elif _d == -2:
+        return _K_InvokeHostFunctionResult_m2, o + 4
+    elif _d == -3:
+        return _K_InvokeHostFunctionResult_m3, o + 4
+    elif _d == -4:
+        return _K_InvokeHostFunctionResult_m4, o + 4
+    elif _d == -5:
+        return _K_InvokeHostFunctionResult_m5, o + 4
     else:
-        raise _Bad('InvokeHostFunctionResult', o - 4)
-    return _new(InvokeHostFunctionResult, (_d, _val)), o
+        raise _Bad('InvokeHostFunctionResult', o)
 
 
 def s_InvokeHostFunctionResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5:
-        pass
+        return o + 4
     else:
-        raise _Bad('InvokeHostFunctionResult', o - 4)
-    return o
+        raise _Bad('InvokeHostFunctionResult', o)
 
 
 def d_ExtendFootprintTTLResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3:
-        _val = None
+        return _K_ExtendFootprintTTLResult_0, o + 4
+    elif _d == -1:
+        return _K_ExtendFootprintTTLResult_m1, o + 4
+    elif _d == -2:
+        return _K_ExtendFootprintTTLResult_m2, o + 4
+    elif _d == -3:
+        return _K_ExtendFootprintTTLResult_m3, o + 4
     else:
-        raise _Bad('ExtendFootprintTTLResult', o - 4)
-    return _new(ExtendFootprintTTLResult, (_d, _val)), o
+        raise _Bad('ExtendFootprintTTLResult', o)
 
 
 def s_ExtendFootprintTTLResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3:
-        pass
+        return o + 4
     else:
-        raise _Bad('ExtendFootprintTTLResult', o - 4)
-    return o
+        raise _Bad('ExtendFootprintTTLResult', o)
 
 
 def d_RestoreFootprintResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
-    elif _d == -1 or _d == -2 or _d == -3:
-        _val = None
+        return _K_RestoreFootprintResult_0, o + 4
+    elif _d == -1:
+        return _K_RestoreFootprintResult_m1, o + 4
+    elif _d == -2:
+        return _K_RestoreFootprintResult_m2, o + 4
+    elif _d == -3:
+        return _K_RestoreFootprintResult_m3, o + 4
     else:
-        raise _Bad('RestoreFootprintResult', o - 4)
-    return _new(RestoreFootprintResult, (_d, _val)), o
+        raise _Bad('RestoreFootprintResult', o)
 
 
 def s_RestoreFootprintResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     elif _d == -1 or _d == -2 or _d == -3:
-        pass
+        return o + 4
     else:
-        raise _Bad('RestoreFootprintResult', o - 4)
-    return o
+        raise _Bad('RestoreFootprintResult', o)
 
 
 def d_OperationResultTr(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d < 13:
         if _d < 6:
             if _d < 3:
                 if _d == 0:
-                    _v1281 = _I32(b, o)[0]
-                    o += 4
-                    if _v1281 == 0:
-                        _val = _K_CreateAccountResult_0
-                    elif _v1281 == -1:
-                        _val = _K_CreateAccountResult_m1
-                    elif _v1281 == -2:
-                        _val = _K_CreateAccountResult_m2
-                    elif _v1281 == -3:
-                        _val = _K_CreateAccountResult_m3
-                    elif _v1281 == -4:
-                        _val = _K_CreateAccountResult_m4
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_CreateAccountResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_CreateAccountResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_CreateAccountResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_CreateAccountResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_CreateAccountResult_m4
                     else:
                         raise _Bad('CreateAccountResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 1:
-                    _v1282 = _I32(b, o)[0]
-                    o += 4
-                    if _v1282 == 0:
-                        _val = _K_PaymentResult_0
-                    elif _v1282 == -1:
-                        _val = _K_PaymentResult_m1
-                    elif _v1282 == -2:
-                        _val = _K_PaymentResult_m2
-                    elif _v1282 == -3:
-                        _val = _K_PaymentResult_m3
-                    elif _v1282 == -4:
-                        _val = _K_PaymentResult_m4
-                    elif _v1282 == -5:
-                        _val = _K_PaymentResult_m5
-                    elif _v1282 == -6:
-                        _val = _K_PaymentResult_m6
-                    elif _v1282 == -7:
-                        _val = _K_PaymentResult_m7
-                    elif _v1282 == -8:
-                        _val = _K_PaymentResult_m8
-                    elif _v1282 == -9:
-                        _val = _K_PaymentResult_m9
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_PaymentResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_PaymentResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_PaymentResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_PaymentResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_PaymentResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_PaymentResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_PaymentResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_PaymentResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_PaymentResult_m8
+                    elif _v2 == -9:
+                        _v1 = _K_PaymentResult_m9
                     else:
                         raise _Bad('PaymentResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 2:
-                    _val, o = d_PathPaymentStrictReceiveResult(b, o)
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _c, = _U32(b, o)
+                        o += 4
+                        if _c:
+                            if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
+                            _v4 = []
+                            _ap = _v4.append
+                            for _ in range(_c):
+                                _v6, o = d_ClaimAtom(b, o)
+                                _ap(_v6)
+                        else:
+                            _v4 = []
+                        _v5, o = d_SimplePaymentResult(b, o)
+                        _v3 = PathPaymentStrictReceiveResultSuccess((_v4, _v5))
+                        _v1 = PathPaymentStrictReceiveResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m8
+                    elif _v2 == -9:
+                        _v4, = _I32(b, o)
+                        if _v4 == 0:
+                            _v3 = _K_Asset_0
+                            o += 4
+                        elif _v4 == 1:
+                            _v6 = b[o:o + 44]
+                            _v3 = _I_Asset_1.get(_v6)
+                            if _v3 is None:
+                                _, _v7, _v8, _v9 = _u47(b, o)
+                                o += 44
+                                if _v8 != 0: raise _Bad('PublicKey', o)
+                                _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+                                _v3 = _I_Asset_1.remember(_v6, Asset((_v4, _v5)))
+                            else:
+                                o += 44
+                        elif _v4 == 2:
+                            _v6 = b[o:o + 52]
+                            _v3 = _I_Asset_2.get(_v6)
+                            if _v3 is None:
+                                _, _v7, _v8, _v9 = _u48(b, o)
+                                o += 52
+                                if _v8 != 0: raise _Bad('PublicKey', o)
+                                _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+                                _v3 = _I_Asset_2.remember(_v6, Asset((_v4, _v5)))
+                            else:
+                                o += 52
+                        else:
+                            raise _Bad('Asset', o)
+                        _v1 = PathPaymentStrictReceiveResult((_v2, _v3))
+                    elif _v2 == -10:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m10
+                    elif _v2 == -11:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m11
+                    elif _v2 == -12:
+                        _v1 = _K_PathPaymentStrictReceiveResult_m12
+                    else:
+                        raise _Bad('PathPaymentStrictReceiveResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 else:
-                    raise _Bad('OperationResultTr', o - 4)
+                    raise _Bad('OperationResultTr', o)
             else:
                 if _d == 3:
-                    _v1283 = _I32(b, o)[0]
-                    o += 4
-                    if _v1283 == 0:
-                        _v1284, o = d_ManageOfferSuccessResult(b, o)
-                        _val = _new(ManageSellOfferResult, (_v1283, _v1284))
-                    elif _v1283 == -1:
-                        _val = _K_ManageSellOfferResult_m1
-                    elif _v1283 == -2:
-                        _val = _K_ManageSellOfferResult_m2
-                    elif _v1283 == -3:
-                        _val = _K_ManageSellOfferResult_m3
-                    elif _v1283 == -4:
-                        _val = _K_ManageSellOfferResult_m4
-                    elif _v1283 == -5:
-                        _val = _K_ManageSellOfferResult_m5
-                    elif _v1283 == -6:
-                        _val = _K_ManageSellOfferResult_m6
-                    elif _v1283 == -7:
-                        _val = _K_ManageSellOfferResult_m7
-                    elif _v1283 == -8:
-                        _val = _K_ManageSellOfferResult_m8
-                    elif _v1283 == -9:
-                        _val = _K_ManageSellOfferResult_m9
-                    elif _v1283 == -10:
-                        _val = _K_ManageSellOfferResult_m10
-                    elif _v1283 == -11:
-                        _val = _K_ManageSellOfferResult_m11
-                    elif _v1283 == -12:
-                        _val = _K_ManageSellOfferResult_m12
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v3, o = d_ManageOfferSuccessResult(b, o)
+                        _v1 = ManageSellOfferResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_ManageSellOfferResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_ManageSellOfferResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_ManageSellOfferResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_ManageSellOfferResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_ManageSellOfferResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_ManageSellOfferResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_ManageSellOfferResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_ManageSellOfferResult_m8
+                    elif _v2 == -9:
+                        _v1 = _K_ManageSellOfferResult_m9
+                    elif _v2 == -10:
+                        _v1 = _K_ManageSellOfferResult_m10
+                    elif _v2 == -11:
+                        _v1 = _K_ManageSellOfferResult_m11
+                    elif _v2 == -12:
+                        _v1 = _K_ManageSellOfferResult_m12
                     else:
                         raise _Bad('ManageSellOfferResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 4:
-                    _v1285 = _I32(b, o)[0]
-                    o += 4
-                    if _v1285 == 0:
-                        _v1286, o = d_ManageOfferSuccessResult(b, o)
-                        _val = _new(ManageSellOfferResult, (_v1285, _v1286))
-                    elif _v1285 == -1:
-                        _val = _K_ManageSellOfferResult_m1
-                    elif _v1285 == -2:
-                        _val = _K_ManageSellOfferResult_m2
-                    elif _v1285 == -3:
-                        _val = _K_ManageSellOfferResult_m3
-                    elif _v1285 == -4:
-                        _val = _K_ManageSellOfferResult_m4
-                    elif _v1285 == -5:
-                        _val = _K_ManageSellOfferResult_m5
-                    elif _v1285 == -6:
-                        _val = _K_ManageSellOfferResult_m6
-                    elif _v1285 == -7:
-                        _val = _K_ManageSellOfferResult_m7
-                    elif _v1285 == -8:
-                        _val = _K_ManageSellOfferResult_m8
-                    elif _v1285 == -9:
-                        _val = _K_ManageSellOfferResult_m9
-                    elif _v1285 == -10:
-                        _val = _K_ManageSellOfferResult_m10
-                    elif _v1285 == -11:
-                        _val = _K_ManageSellOfferResult_m11
-                    elif _v1285 == -12:
-                        _val = _K_ManageSellOfferResult_m12
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v3, o = d_ManageOfferSuccessResult(b, o)
+                        _v1 = ManageSellOfferResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_ManageSellOfferResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_ManageSellOfferResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_ManageSellOfferResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_ManageSellOfferResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_ManageSellOfferResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_ManageSellOfferResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_ManageSellOfferResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_ManageSellOfferResult_m8
+                    elif _v2 == -9:
+                        _v1 = _K_ManageSellOfferResult_m9
+                    elif _v2 == -10:
+                        _v1 = _K_ManageSellOfferResult_m10
+                    elif _v2 == -11:
+                        _v1 = _K_ManageSellOfferResult_m11
+                    elif _v2 == -12:
+                        _v1 = _K_ManageSellOfferResult_m12
                     else:
                         raise _Bad('ManageSellOfferResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 5:
-                    _v1287 = _I32(b, o)[0]
-                    o += 4
-                    if _v1287 == 0:
-                        _val = _K_SetOptionsResult_0
-                    elif _v1287 == -1:
-                        _val = _K_SetOptionsResult_m1
-                    elif _v1287 == -2:
-                        _val = _K_SetOptionsResult_m2
-                    elif _v1287 == -3:
-                        _val = _K_SetOptionsResult_m3
-                    elif _v1287 == -4:
-                        _val = _K_SetOptionsResult_m4
-                    elif _v1287 == -5:
-                        _val = _K_SetOptionsResult_m5
-                    elif _v1287 == -6:
-                        _val = _K_SetOptionsResult_m6
-                    elif _v1287 == -7:
-                        _val = _K_SetOptionsResult_m7
-                    elif _v1287 == -8:
-                        _val = _K_SetOptionsResult_m8
-                    elif _v1287 == -9:
-                        _val = _K_SetOptionsResult_m9
-                    elif _v1287 == -10:
-                        _val = _K_SetOptionsResult_m10
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_SetOptionsResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_SetOptionsResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_SetOptionsResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_SetOptionsResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_SetOptionsResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_SetOptionsResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_SetOptionsResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_SetOptionsResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_SetOptionsResult_m8
+                    elif _v2 == -9:
+                        _v1 = _K_SetOptionsResult_m9
+                    elif _v2 == -10:
+                        _v1 = _K_SetOptionsResult_m10
                     else:
                         raise _Bad('SetOptionsResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 else:
-                    raise _Bad('OperationResultTr', o - 4)
+                    raise _Bad('OperationResultTr', o)
         else:
             if _d < 9:
                 if _d == 6:
-                    _v1288 = _I32(b, o)[0]
-                    o += 4
-                    if _v1288 == 0:
-                        _val = _K_ChangeTrustResult_0
-                    elif _v1288 == -1:
-                        _val = _K_ChangeTrustResult_m1
-                    elif _v1288 == -2:
-                        _val = _K_ChangeTrustResult_m2
-                    elif _v1288 == -3:
-                        _val = _K_ChangeTrustResult_m3
-                    elif _v1288 == -4:
-                        _val = _K_ChangeTrustResult_m4
-                    elif _v1288 == -5:
-                        _val = _K_ChangeTrustResult_m5
-                    elif _v1288 == -6:
-                        _val = _K_ChangeTrustResult_m6
-                    elif _v1288 == -7:
-                        _val = _K_ChangeTrustResult_m7
-                    elif _v1288 == -8:
-                        _val = _K_ChangeTrustResult_m8
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_ChangeTrustResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_ChangeTrustResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_ChangeTrustResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_ChangeTrustResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_ChangeTrustResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_ChangeTrustResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_ChangeTrustResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_ChangeTrustResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_ChangeTrustResult_m8
                     else:
                         raise _Bad('ChangeTrustResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 7:
-                    _v1289 = _I32(b, o)[0]
-                    o += 4
-                    if _v1289 == 0:
-                        _val = _K_AllowTrustResult_0
-                    elif _v1289 == -1:
-                        _val = _K_AllowTrustResult_m1
-                    elif _v1289 == -2:
-                        _val = _K_AllowTrustResult_m2
-                    elif _v1289 == -3:
-                        _val = _K_AllowTrustResult_m3
-                    elif _v1289 == -4:
-                        _val = _K_AllowTrustResult_m4
-                    elif _v1289 == -5:
-                        _val = _K_AllowTrustResult_m5
-                    elif _v1289 == -6:
-                        _val = _K_AllowTrustResult_m6
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_AllowTrustResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_AllowTrustResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_AllowTrustResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_AllowTrustResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_AllowTrustResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_AllowTrustResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_AllowTrustResult_m6
                     else:
                         raise _Bad('AllowTrustResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 8:
-                    _v1290 = _I32(b, o)[0]
-                    o += 4
-                    if _v1290 == 0:
-                        _v1291 = _u10(b, o)[0]
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v3, = _u12(b, o)
                         o += 8
-                        _val = _new(AccountMergeResult, (_v1290, _v1291))
-                    elif _v1290 == -1:
-                        _val = _K_AccountMergeResult_m1
-                    elif _v1290 == -2:
-                        _val = _K_AccountMergeResult_m2
-                    elif _v1290 == -3:
-                        _val = _K_AccountMergeResult_m3
-                    elif _v1290 == -4:
-                        _val = _K_AccountMergeResult_m4
-                    elif _v1290 == -5:
-                        _val = _K_AccountMergeResult_m5
-                    elif _v1290 == -6:
-                        _val = _K_AccountMergeResult_m6
-                    elif _v1290 == -7:
-                        _val = _K_AccountMergeResult_m7
+                        _v1 = AccountMergeResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_AccountMergeResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_AccountMergeResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_AccountMergeResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_AccountMergeResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_AccountMergeResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_AccountMergeResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_AccountMergeResult_m7
                     else:
                         raise _Bad('AccountMergeResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 else:
-                    raise _Bad('OperationResultTr', o - 4)
+                    raise _Bad('OperationResultTr', o)
             else:
                 if _d < 11:
                     if _d == 9:
-                        _v1292 = _I32(b, o)[0]
-                        o += 4
-                        if _v1292 == 0:
-                            _c = _U32(b, o)[0]
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _c, = _U32(b, o)
                             o += 4
                             if _c * 44 > len(b) - o: raise _Bad('InflationResult', o)
-                            _v1293 = []
-                            for _ in range(_c):
-                                _v1295, _v1296, _v1297 = _u31(b, o)
-                                o += 44
-                                if _v1295 != 0: raise _Bad('PublicKey', o)
-                                _v1294 = _new(InflationPayout, (_new(PublicKey, (_v1295, _v1296)), _v1297))
-                                _v1293.append(_v1294)
-                            _val = _new(InflationResult, (_v1292, _v1293))
-                        elif _v1292 == -1:
-                            _val = _K_InflationResult_m1
+                            if _c:
+                                _v3 = []
+                                for _ in range(_c):
+                                    _v5, _v6, _v7 = _u73(b, o)
+                                    o += 44
+                                    if _v5 != 0: raise _Bad('PublicKey', o)
+                                    _v4 = InflationPayout((_I_PublicKey_0[_v6], _v7))
+                                    _v3.append(_v4)
+                            else:
+                                _v3 = []
+                            _v1 = InflationResult((_v2, _v3))
+                        elif _v2 == -1:
+                            _v1 = _K_InflationResult_m1
                         else:
                             raise _Bad('InflationResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 10:
-                        _v1298 = _I32(b, o)[0]
-                        o += 4
-                        if _v1298 == 0:
-                            _val = _K_ManageDataResult_0
-                        elif _v1298 == -1:
-                            _val = _K_ManageDataResult_m1
-                        elif _v1298 == -2:
-                            _val = _K_ManageDataResult_m2
-                        elif _v1298 == -3:
-                            _val = _K_ManageDataResult_m3
-                        elif _v1298 == -4:
-                            _val = _K_ManageDataResult_m4
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_ManageDataResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_ManageDataResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_ManageDataResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_ManageDataResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_ManageDataResult_m4
                         else:
                             raise _Bad('ManageDataResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
+                        raise _Bad('OperationResultTr', o)
                 else:
                     if _d == 11:
-                        _v1299 = _I32(b, o)[0]
-                        o += 4
-                        if _v1299 == 0:
-                            _val = _K_BumpSequenceResult_0
-                        elif _v1299 == -1:
-                            _val = _K_BumpSequenceResult_m1
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_BumpSequenceResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_BumpSequenceResult_m1
                         else:
                             raise _Bad('BumpSequenceResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 12:
-                        _v1300 = _I32(b, o)[0]
-                        o += 4
-                        if _v1300 == 0:
-                            _v1301, o = d_ManageOfferSuccessResult(b, o)
-                            _val = _new(ManageBuyOfferResult, (_v1300, _v1301))
-                        elif _v1300 == -1:
-                            _val = _K_ManageBuyOfferResult_m1
-                        elif _v1300 == -2:
-                            _val = _K_ManageBuyOfferResult_m2
-                        elif _v1300 == -3:
-                            _val = _K_ManageBuyOfferResult_m3
-                        elif _v1300 == -4:
-                            _val = _K_ManageBuyOfferResult_m4
-                        elif _v1300 == -5:
-                            _val = _K_ManageBuyOfferResult_m5
-                        elif _v1300 == -6:
-                            _val = _K_ManageBuyOfferResult_m6
-                        elif _v1300 == -7:
-                            _val = _K_ManageBuyOfferResult_m7
-                        elif _v1300 == -8:
-                            _val = _K_ManageBuyOfferResult_m8
-                        elif _v1300 == -9:
-                            _val = _K_ManageBuyOfferResult_m9
-                        elif _v1300 == -10:
-                            _val = _K_ManageBuyOfferResult_m10
-                        elif _v1300 == -11:
-                            _val = _K_ManageBuyOfferResult_m11
-                        elif _v1300 == -12:
-                            _val = _K_ManageBuyOfferResult_m12
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v3, o = d_ManageOfferSuccessResult(b, o)
+                            _v1 = ManageBuyOfferResult((_v2, _v3))
+                        elif _v2 == -1:
+                            _v1 = _K_ManageBuyOfferResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_ManageBuyOfferResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_ManageBuyOfferResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_ManageBuyOfferResult_m4
+                        elif _v2 == -5:
+                            _v1 = _K_ManageBuyOfferResult_m5
+                        elif _v2 == -6:
+                            _v1 = _K_ManageBuyOfferResult_m6
+                        elif _v2 == -7:
+                            _v1 = _K_ManageBuyOfferResult_m7
+                        elif _v2 == -8:
+                            _v1 = _K_ManageBuyOfferResult_m8
+                        elif _v2 == -9:
+                            _v1 = _K_ManageBuyOfferResult_m9
+                        elif _v2 == -10:
+                            _v1 = _K_ManageBuyOfferResult_m10
+                        elif _v2 == -11:
+                            _v1 = _K_ManageBuyOfferResult_m11
+                        elif _v2 == -12:
+                            _v1 = _K_ManageBuyOfferResult_m12
                         else:
                             raise _Bad('ManageBuyOfferResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
+                        raise _Bad('OperationResultTr', o)
     else:
         if _d < 20:
             if _d < 16:
                 if _d == 13:
-                    _val, o = d_PathPaymentStrictSendResult(b, o)
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _c, = _U32(b, o)
+                        o += 4
+                        if _c:
+                            if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
+                            _v4 = []
+                            _ap = _v4.append
+                            for _ in range(_c):
+                                _v6, o = d_ClaimAtom(b, o)
+                                _ap(_v6)
+                        else:
+                            _v4 = []
+                        _v5, o = d_SimplePaymentResult(b, o)
+                        _v3 = PathPaymentStrictSendResultSuccess((_v4, _v5))
+                        _v1 = PathPaymentStrictSendResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_PathPaymentStrictSendResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_PathPaymentStrictSendResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_PathPaymentStrictSendResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_PathPaymentStrictSendResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_PathPaymentStrictSendResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_PathPaymentStrictSendResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_PathPaymentStrictSendResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_PathPaymentStrictSendResult_m8
+                    elif _v2 == -9:
+                        _v4, = _I32(b, o)
+                        if _v4 == 0:
+                            _v3 = _K_Asset_0
+                            o += 4
+                        elif _v4 == 1:
+                            _v6 = b[o:o + 44]
+                            _v3 = _I_Asset_1.get(_v6)
+                            if _v3 is None:
+                                _, _v7, _v8, _v9 = _u47(b, o)
+                                o += 44
+                                if _v8 != 0: raise _Bad('PublicKey', o)
+                                _v5 = AlphaNum4((_v7, _I_PublicKey_0[_v9]))
+                                _v3 = _I_Asset_1.remember(_v6, Asset((_v4, _v5)))
+                            else:
+                                o += 44
+                        elif _v4 == 2:
+                            _v6 = b[o:o + 52]
+                            _v3 = _I_Asset_2.get(_v6)
+                            if _v3 is None:
+                                _, _v7, _v8, _v9 = _u48(b, o)
+                                o += 52
+                                if _v8 != 0: raise _Bad('PublicKey', o)
+                                _v5 = AlphaNum12((_v7, _I_PublicKey_0[_v9]))
+                                _v3 = _I_Asset_2.remember(_v6, Asset((_v4, _v5)))
+                            else:
+                                o += 52
+                        else:
+                            raise _Bad('Asset', o)
+                        _v1 = PathPaymentStrictSendResult((_v2, _v3))
+                    elif _v2 == -10:
+                        _v1 = _K_PathPaymentStrictSendResult_m10
+                    elif _v2 == -11:
+                        _v1 = _K_PathPaymentStrictSendResult_m11
+                    elif _v2 == -12:
+                        _v1 = _K_PathPaymentStrictSendResult_m12
+                    else:
+                        raise _Bad('PathPaymentStrictSendResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 14:
-                    _v1302 = _I32(b, o)[0]
-                    o += 4
-                    if _v1302 == 0:
-                        _v1304, _v1305 = _u6(b, o)
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v4, _v5 = _u5(b, o)
                         o += 36
-                        if _v1304 != 0: raise _Bad('ClaimableBalanceID', o)
-                        _v1303 = _new(ClaimableBalanceID, (_v1304, _v1305))
-                        _val = _new(CreateClaimableBalanceResult, (_v1302, _v1303))
-                    elif _v1302 == -1:
-                        _val = _K_CreateClaimableBalanceResult_m1
-                    elif _v1302 == -2:
-                        _val = _K_CreateClaimableBalanceResult_m2
-                    elif _v1302 == -3:
-                        _val = _K_CreateClaimableBalanceResult_m3
-                    elif _v1302 == -4:
-                        _val = _K_CreateClaimableBalanceResult_m4
-                    elif _v1302 == -5:
-                        _val = _K_CreateClaimableBalanceResult_m5
+                        if _v4 != 0: raise _Bad('ClaimableBalanceID', o)
+                        _v3 = ClaimableBalanceID((_v4, _v5))
+                        _v1 = CreateClaimableBalanceResult((_v2, _v3))
+                    elif _v2 == -1:
+                        _v1 = _K_CreateClaimableBalanceResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_CreateClaimableBalanceResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_CreateClaimableBalanceResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_CreateClaimableBalanceResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_CreateClaimableBalanceResult_m5
                     else:
                         raise _Bad('CreateClaimableBalanceResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 15:
-                    _v1306 = _I32(b, o)[0]
-                    o += 4
-                    if _v1306 == 0:
-                        _val = _K_ClaimClaimableBalanceResult_0
-                    elif _v1306 == -1:
-                        _val = _K_ClaimClaimableBalanceResult_m1
-                    elif _v1306 == -2:
-                        _val = _K_ClaimClaimableBalanceResult_m2
-                    elif _v1306 == -3:
-                        _val = _K_ClaimClaimableBalanceResult_m3
-                    elif _v1306 == -4:
-                        _val = _K_ClaimClaimableBalanceResult_m4
-                    elif _v1306 == -5:
-                        _val = _K_ClaimClaimableBalanceResult_m5
-                    elif _v1306 == -6:
-                        _val = _K_ClaimClaimableBalanceResult_m6
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_ClaimClaimableBalanceResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_ClaimClaimableBalanceResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_ClaimClaimableBalanceResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_ClaimClaimableBalanceResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_ClaimClaimableBalanceResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_ClaimClaimableBalanceResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_ClaimClaimableBalanceResult_m6
                     else:
                         raise _Bad('ClaimClaimableBalanceResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 else:
-                    raise _Bad('OperationResultTr', o - 4)
+                    raise _Bad('OperationResultTr', o)
             else:
                 if _d < 18:
                     if _d == 16:
-                        _v1307 = _I32(b, o)[0]
-                        o += 4
-                        if _v1307 == 0:
-                            _val = _K_BeginSponsoringFutureReservesResult_0
-                        elif _v1307 == -1:
-                            _val = _K_BeginSponsoringFutureReservesResult_m1
-                        elif _v1307 == -2:
-                            _val = _K_BeginSponsoringFutureReservesResult_m2
-                        elif _v1307 == -3:
-                            _val = _K_BeginSponsoringFutureReservesResult_m3
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_BeginSponsoringFutureReservesResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_BeginSponsoringFutureReservesResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_BeginSponsoringFutureReservesResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_BeginSponsoringFutureReservesResult_m3
                         else:
                             raise _Bad('BeginSponsoringFutureReservesResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 17:
-                        _v1308 = _I32(b, o)[0]
-                        o += 4
-                        if _v1308 == 0:
-                            _val = _K_EndSponsoringFutureReservesResult_0
-                        elif _v1308 == -1:
-                            _val = _K_EndSponsoringFutureReservesResult_m1
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_EndSponsoringFutureReservesResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_EndSponsoringFutureReservesResult_m1
                         else:
                             raise _Bad('EndSponsoringFutureReservesResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
+                        raise _Bad('OperationResultTr', o)
                 else:
                     if _d == 18:
-                        _v1309 = _I32(b, o)[0]
-                        o += 4
-                        if _v1309 == 0:
-                            _val = _K_RevokeSponsorshipResult_0
-                        elif _v1309 == -1:
-                            _val = _K_RevokeSponsorshipResult_m1
-                        elif _v1309 == -2:
-                            _val = _K_RevokeSponsorshipResult_m2
-                        elif _v1309 == -3:
-                            _val = _K_RevokeSponsorshipResult_m3
-                        elif _v1309 == -4:
-                            _val = _K_RevokeSponsorshipResult_m4
-                        elif _v1309 == -5:
-                            _val = _K_RevokeSponsorshipResult_m5
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_RevokeSponsorshipResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_RevokeSponsorshipResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_RevokeSponsorshipResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_RevokeSponsorshipResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_RevokeSponsorshipResult_m4
+                        elif _v2 == -5:
+                            _v1 = _K_RevokeSponsorshipResult_m5
                         else:
                             raise _Bad('RevokeSponsorshipResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 19:
-                        _v1310 = _I32(b, o)[0]
-                        o += 4
-                        if _v1310 == 0:
-                            _val = _K_ClawbackResult_0
-                        elif _v1310 == -1:
-                            _val = _K_ClawbackResult_m1
-                        elif _v1310 == -2:
-                            _val = _K_ClawbackResult_m2
-                        elif _v1310 == -3:
-                            _val = _K_ClawbackResult_m3
-                        elif _v1310 == -4:
-                            _val = _K_ClawbackResult_m4
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_ClawbackResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_ClawbackResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_ClawbackResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_ClawbackResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_ClawbackResult_m4
                         else:
                             raise _Bad('ClawbackResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
+                        raise _Bad('OperationResultTr', o)
         else:
             if _d < 23:
                 if _d == 20:
-                    _v1311 = _I32(b, o)[0]
-                    o += 4
-                    if _v1311 == 0:
-                        _val = _K_ClawbackClaimableBalanceResult_0
-                    elif _v1311 == -1:
-                        _val = _K_ClawbackClaimableBalanceResult_m1
-                    elif _v1311 == -2:
-                        _val = _K_ClawbackClaimableBalanceResult_m2
-                    elif _v1311 == -3:
-                        _val = _K_ClawbackClaimableBalanceResult_m3
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_ClawbackClaimableBalanceResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_ClawbackClaimableBalanceResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_ClawbackClaimableBalanceResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_ClawbackClaimableBalanceResult_m3
                     else:
                         raise _Bad('ClawbackClaimableBalanceResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 21:
-                    _v1312 = _I32(b, o)[0]
-                    o += 4
-                    if _v1312 == 0:
-                        _val = _K_SetTrustLineFlagsResult_0
-                    elif _v1312 == -1:
-                        _val = _K_SetTrustLineFlagsResult_m1
-                    elif _v1312 == -2:
-                        _val = _K_SetTrustLineFlagsResult_m2
-                    elif _v1312 == -3:
-                        _val = _K_SetTrustLineFlagsResult_m3
-                    elif _v1312 == -4:
-                        _val = _K_SetTrustLineFlagsResult_m4
-                    elif _v1312 == -5:
-                        _val = _K_SetTrustLineFlagsResult_m5
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_SetTrustLineFlagsResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_SetTrustLineFlagsResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_SetTrustLineFlagsResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_SetTrustLineFlagsResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_SetTrustLineFlagsResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_SetTrustLineFlagsResult_m5
                     else:
                         raise _Bad('SetTrustLineFlagsResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 elif _d == 22:
-                    _v1313 = _I32(b, o)[0]
-                    o += 4
-                    if _v1313 == 0:
-                        _val = _K_LiquidityPoolDepositResult_0
-                    elif _v1313 == -1:
-                        _val = _K_LiquidityPoolDepositResult_m1
-                    elif _v1313 == -2:
-                        _val = _K_LiquidityPoolDepositResult_m2
-                    elif _v1313 == -3:
-                        _val = _K_LiquidityPoolDepositResult_m3
-                    elif _v1313 == -4:
-                        _val = _K_LiquidityPoolDepositResult_m4
-                    elif _v1313 == -5:
-                        _val = _K_LiquidityPoolDepositResult_m5
-                    elif _v1313 == -6:
-                        _val = _K_LiquidityPoolDepositResult_m6
-                    elif _v1313 == -7:
-                        _val = _K_LiquidityPoolDepositResult_m7
-                    elif _v1313 == -8:
-                        _val = _K_LiquidityPoolDepositResult_m8
+                    _, _v2 = _u29(b, o)
+                    o += 8
+                    if _v2 == 0:
+                        _v1 = _K_LiquidityPoolDepositResult_0
+                    elif _v2 == -1:
+                        _v1 = _K_LiquidityPoolDepositResult_m1
+                    elif _v2 == -2:
+                        _v1 = _K_LiquidityPoolDepositResult_m2
+                    elif _v2 == -3:
+                        _v1 = _K_LiquidityPoolDepositResult_m3
+                    elif _v2 == -4:
+                        _v1 = _K_LiquidityPoolDepositResult_m4
+                    elif _v2 == -5:
+                        _v1 = _K_LiquidityPoolDepositResult_m5
+                    elif _v2 == -6:
+                        _v1 = _K_LiquidityPoolDepositResult_m6
+                    elif _v2 == -7:
+                        _v1 = _K_LiquidityPoolDepositResult_m7
+                    elif _v2 == -8:
+                        _v1 = _K_LiquidityPoolDepositResult_m8
                     else:
                         raise _Bad('LiquidityPoolDepositResult', o - 4)
+                    return OperationResultTr((_d, _v1)), o
                 else:
-                    raise _Bad('OperationResultTr', o - 4)
+                    raise _Bad('OperationResultTr', o)
             else:
                 if _d < 25:
                     if _d == 23:
-                        _v1314 = _I32(b, o)[0]
-                        o += 4
-                        if _v1314 == 0:
-                            _val = _K_LiquidityPoolWithdrawResult_0
-                        elif _v1314 == -1:
-                            _val = _K_LiquidityPoolWithdrawResult_m1
-                        elif _v1314 == -2:
-                            _val = _K_LiquidityPoolWithdrawResult_m2
-                        elif _v1314 == -3:
-                            _val = _K_LiquidityPoolWithdrawResult_m3
-                        elif _v1314 == -4:
-                            _val = _K_LiquidityPoolWithdrawResult_m4
-                        elif _v1314 == -5:
-                            _val = _K_LiquidityPoolWithdrawResult_m5
-                        elif _v1314 == -6:
-                            _val = _K_LiquidityPoolWithdrawResult_m6
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_LiquidityPoolWithdrawResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m4
+                        elif _v2 == -5:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m5
+                        elif _v2 == -6:
+                            _v1 = _K_LiquidityPoolWithdrawResult_m6
                         else:
                             raise _Bad('LiquidityPoolWithdrawResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 24:
-                        _v1315 = _I32(b, o)[0]
-                        o += 4
-                        if _v1315 == 0:
-                            _v1316 = b[o:o + 32]
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v3 = b[o:o + 32]
                             o += 32
-                            _val = _new(InvokeHostFunctionResult, (_v1315, _v1316))
-                        elif _v1315 == -1:
-                            _val = _K_InvokeHostFunctionResult_m1
-                        elif _v1315 == -2:
-                            _val = _K_InvokeHostFunctionResult_m2
-                        elif _v1315 == -3:
-                            _val = _K_InvokeHostFunctionResult_m3
-                        elif _v1315 == -4:
-                            _val = _K_InvokeHostFunctionResult_m4
-                        elif _v1315 == -5:
-                            _val = _K_InvokeHostFunctionResult_m5
+                            _v1 = InvokeHostFunctionResult((_v2, _v3))
+                        elif _v2 == -1:
+                            _v1 = _K_InvokeHostFunctionResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_InvokeHostFunctionResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_InvokeHostFunctionResult_m3
+                        elif _v2 == -4:
+                            _v1 = _K_InvokeHostFunctionResult_m4
+                        elif _v2 == -5:
+                            _v1 = _K_InvokeHostFunctionResult_m5
                         else:
                             raise _Bad('InvokeHostFunctionResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
+                        raise _Bad('OperationResultTr', o)
                 else:
                     if _d == 25:
-                        _v1317 = _I32(b, o)[0]
-                        o += 4
-                        if _v1317 == 0:
-                            _val = _K_ExtendFootprintTTLResult_0
-                        elif _v1317 == -1:
-                            _val = _K_ExtendFootprintTTLResult_m1
-                        elif _v1317 == -2:
-                            _val = _K_ExtendFootprintTTLResult_m2
-                        elif _v1317 == -3:
-                            _val = _K_ExtendFootprintTTLResult_m3
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_ExtendFootprintTTLResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_ExtendFootprintTTLResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_ExtendFootprintTTLResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_ExtendFootprintTTLResult_m3
                         else:
                             raise _Bad('ExtendFootprintTTLResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     elif _d == 26:
-                        _v1318 = _I32(b, o)[0]
-                        o += 4
-                        if _v1318 == 0:
-                            _val = _K_RestoreFootprintResult_0
-                        elif _v1318 == -1:
-                            _val = _K_RestoreFootprintResult_m1
-                        elif _v1318 == -2:
-                            _val = _K_RestoreFootprintResult_m2
-                        elif _v1318 == -3:
-                            _val = _K_RestoreFootprintResult_m3
+                        _, _v2 = _u29(b, o)
+                        o += 8
+                        if _v2 == 0:
+                            _v1 = _K_RestoreFootprintResult_0
+                        elif _v2 == -1:
+                            _v1 = _K_RestoreFootprintResult_m1
+                        elif _v2 == -2:
+                            _v1 = _K_RestoreFootprintResult_m2
+                        elif _v2 == -3:
+                            _v1 = _K_RestoreFootprintResult_m3
                         else:
                             raise _Bad('RestoreFootprintResult', o - 4)
+                        return OperationResultTr((_d, _v1)), o
                     else:
-                        raise _Bad('OperationResultTr', o - 4)
-    return _new(OperationResultTr, (_d, _val)), o
+                        raise _Bad('OperationResultTr', o)
 
 
 def s_OperationResultTr(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_CreateAccountResult(b, o)
+        return o
     elif _d == 1:
+        o += 4
         o = s_PaymentResult(b, o)
+        return o
     elif _d == 2:
+        o += 4
         o = s_PathPaymentStrictReceiveResult(b, o)
+        return o
     elif _d == 3:
+        o += 4
         o = s_ManageSellOfferResult(b, o)
+        return o
     elif _d == 4:
+        o += 4
         o = s_ManageSellOfferResult(b, o)
+        return o
     elif _d == 5:
+        o += 4
         o = s_SetOptionsResult(b, o)
+        return o
     elif _d == 6:
+        o += 4
         o = s_ChangeTrustResult(b, o)
+        return o
     elif _d == 7:
+        o += 4
         o = s_AllowTrustResult(b, o)
+        return o
     elif _d == 8:
+        o += 4
         o = s_AccountMergeResult(b, o)
+        return o
     elif _d == 9:
+        o += 4
         o = s_InflationResult(b, o)
+        return o
     elif _d == 10:
+        o += 4
         o = s_ManageDataResult(b, o)
+        return o
     elif _d == 11:
+        o += 4
         o = s_BumpSequenceResult(b, o)
+        return o
     elif _d == 12:
+        o += 4
         o = s_ManageBuyOfferResult(b, o)
+        return o
     elif _d == 13:
+        o += 4
         o = s_PathPaymentStrictSendResult(b, o)
+        return o
     elif _d == 14:
+        o += 4
         o = s_CreateClaimableBalanceResult(b, o)
+        return o
     elif _d == 15:
+        o += 4
         o = s_ClaimClaimableBalanceResult(b, o)
+        return o
     elif _d == 16:
+        o += 4
         o = s_BeginSponsoringFutureReservesResult(b, o)
+        return o
     elif _d == 17:
+        o += 4
         o = s_EndSponsoringFutureReservesResult(b, o)
+        return o
     elif _d == 18:
+        o += 4
         o = s_RevokeSponsorshipResult(b, o)
+        return o
     elif _d == 19:
+        o += 4
         o = s_ClawbackResult(b, o)
+        return o
     elif _d == 20:
+        o += 4
         o = s_ClawbackClaimableBalanceResult(b, o)
+        return o
     elif _d == 21:
+        o += 4
         o = s_SetTrustLineFlagsResult(b, o)
+        return o
     elif _d == 22:
+        o += 4
         o = s_LiquidityPoolDepositResult(b, o)
+        return o
     elif _d == 23:
+        o += 4
         o = s_LiquidityPoolWithdrawResult(b, o)
+        return o
     elif _d == 24:
+        o += 4
         o = s_InvokeHostFunctionResult(b, o)
+        return o
     elif _d == 25:
+        o += 4
         o = s_ExtendFootprintTTLResult(b, o)
+        return o
     elif _d == 26:
+        o += 4
         o = s_RestoreFootprintResult(b, o)
+        return o
     else:
-        raise _Bad('OperationResultTr', o - 4)
-    return o
+        raise _Bad('OperationResultTr', o)
 
 
 def d_OperationResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val, o = d_OperationResultTr(b, o)
-    elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        _val = None
+        _, _v2 = _u29(b, o)
+        o += 8
+        if _v2 == 0:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_CreateAccountResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_CreateAccountResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_CreateAccountResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_CreateAccountResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_CreateAccountResult_m4
+                o += 4
+            else:
+                raise _Bad('CreateAccountResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 1:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_PaymentResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_PaymentResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_PaymentResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_PaymentResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_PaymentResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_PaymentResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_PaymentResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_PaymentResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_PaymentResult_m8
+                o += 4
+            elif _v4 == -9:
+                _v3 = _K_PaymentResult_m9
+                o += 4
+            else:
+                raise _Bad('PaymentResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 2:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                o += 4
+                _c, = _U32(b, o)
+                o += 4
+                if _c:
+                    if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictReceiveResultSuccess', o)
+                    _v6 = []
+                    _ap = _v6.append
+                    for _ in range(_c):
+                        _v8, o = d_ClaimAtom(b, o)
+                        _ap(_v8)
+                else:
+                    _v6 = []
+                _v7, o = d_SimplePaymentResult(b, o)
+                _v5 = PathPaymentStrictReceiveResultSuccess((_v6, _v7))
+                _v3 = PathPaymentStrictReceiveResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_PathPaymentStrictReceiveResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_PathPaymentStrictReceiveResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_PathPaymentStrictReceiveResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_PathPaymentStrictReceiveResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_PathPaymentStrictReceiveResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_PathPaymentStrictReceiveResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_PathPaymentStrictReceiveResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_PathPaymentStrictReceiveResult_m8
+                o += 4
+            elif _v4 == -9:
+                o += 4
+                _v5, o = d_Asset(b, o)
+                _v3 = PathPaymentStrictReceiveResult((_v4, _v5))
+            elif _v4 == -10:
+                _v3 = _K_PathPaymentStrictReceiveResult_m10
+                o += 4
+            elif _v4 == -11:
+                _v3 = _K_PathPaymentStrictReceiveResult_m11
+                o += 4
+            elif _v4 == -12:
+                _v3 = _K_PathPaymentStrictReceiveResult_m12
+                o += 4
+            else:
+                raise _Bad('PathPaymentStrictReceiveResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 3:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                o += 4
+                _v5, o = d_ManageOfferSuccessResult(b, o)
+                _v3 = ManageSellOfferResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_ManageSellOfferResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ManageSellOfferResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ManageSellOfferResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ManageSellOfferResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_ManageSellOfferResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_ManageSellOfferResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_ManageSellOfferResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_ManageSellOfferResult_m8
+                o += 4
+            elif _v4 == -9:
+                _v3 = _K_ManageSellOfferResult_m9
+                o += 4
+            elif _v4 == -10:
+                _v3 = _K_ManageSellOfferResult_m10
+                o += 4
+            elif _v4 == -11:
+                _v3 = _K_ManageSellOfferResult_m11
+                o += 4
+            elif _v4 == -12:
+                _v3 = _K_ManageSellOfferResult_m12
+                o += 4
+            else:
+                raise _Bad('ManageSellOfferResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 4:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                o += 4
+                _v5, o = d_ManageOfferSuccessResult(b, o)
+                _v3 = ManageSellOfferResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_ManageSellOfferResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ManageSellOfferResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ManageSellOfferResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ManageSellOfferResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_ManageSellOfferResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_ManageSellOfferResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_ManageSellOfferResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_ManageSellOfferResult_m8
+                o += 4
+            elif _v4 == -9:
+                _v3 = _K_ManageSellOfferResult_m9
+                o += 4
+            elif _v4 == -10:
+                _v3 = _K_ManageSellOfferResult_m10
+                o += 4
+            elif _v4 == -11:
+                _v3 = _K_ManageSellOfferResult_m11
+                o += 4
+            elif _v4 == -12:
+                _v3 = _K_ManageSellOfferResult_m12
+                o += 4
+            else:
+                raise _Bad('ManageSellOfferResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 5:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_SetOptionsResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_SetOptionsResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_SetOptionsResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_SetOptionsResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_SetOptionsResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_SetOptionsResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_SetOptionsResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_SetOptionsResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_SetOptionsResult_m8
+                o += 4
+            elif _v4 == -9:
+                _v3 = _K_SetOptionsResult_m9
+                o += 4
+            elif _v4 == -10:
+                _v3 = _K_SetOptionsResult_m10
+                o += 4
+            else:
+                raise _Bad('SetOptionsResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 6:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ChangeTrustResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ChangeTrustResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ChangeTrustResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ChangeTrustResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ChangeTrustResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_ChangeTrustResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_ChangeTrustResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_ChangeTrustResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_ChangeTrustResult_m8
+                o += 4
+            else:
+                raise _Bad('ChangeTrustResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 7:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_AllowTrustResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_AllowTrustResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_AllowTrustResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_AllowTrustResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_AllowTrustResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_AllowTrustResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_AllowTrustResult_m6
+                o += 4
+            else:
+                raise _Bad('AllowTrustResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 8:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _, _v5 = _u21(b, o)
+                o += 12
+                _v3 = AccountMergeResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_AccountMergeResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_AccountMergeResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_AccountMergeResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_AccountMergeResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_AccountMergeResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_AccountMergeResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_AccountMergeResult_m7
+                o += 4
+            else:
+                raise _Bad('AccountMergeResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 9:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _, _v6 = _u18(b, o)
+                o += 8
+                if _v6 * 44 > len(b) - o: raise _Bad('InflationResult', o)
+                if _v6:
+                    _v5 = []
+                    for _ in range(_v6):
+                        _v8, _v9, _v10 = _u73(b, o)
+                        o += 44
+                        if _v8 != 0: raise _Bad('PublicKey', o)
+                        _v7 = InflationPayout((_I_PublicKey_0[_v9], _v10))
+                        _v5.append(_v7)
+                else:
+                    _v5 = []
+                _v3 = InflationResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_InflationResult_m1
+                o += 4
+            else:
+                raise _Bad('InflationResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 10:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ManageDataResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ManageDataResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ManageDataResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ManageDataResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ManageDataResult_m4
+                o += 4
+            else:
+                raise _Bad('ManageDataResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 11:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_BumpSequenceResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_BumpSequenceResult_m1
+                o += 4
+            else:
+                raise _Bad('BumpSequenceResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 12:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                o += 4
+                _v5, o = d_ManageOfferSuccessResult(b, o)
+                _v3 = ManageBuyOfferResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_ManageBuyOfferResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ManageBuyOfferResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ManageBuyOfferResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ManageBuyOfferResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_ManageBuyOfferResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_ManageBuyOfferResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_ManageBuyOfferResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_ManageBuyOfferResult_m8
+                o += 4
+            elif _v4 == -9:
+                _v3 = _K_ManageBuyOfferResult_m9
+                o += 4
+            elif _v4 == -10:
+                _v3 = _K_ManageBuyOfferResult_m10
+                o += 4
+            elif _v4 == -11:
+                _v3 = _K_ManageBuyOfferResult_m11
+                o += 4
+            elif _v4 == -12:
+                _v3 = _K_ManageBuyOfferResult_m12
+                o += 4
+            else:
+                raise _Bad('ManageBuyOfferResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 13:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                o += 4
+                _c, = _U32(b, o)
+                o += 4
+                if _c:
+                    if _c * 60 > len(b) - o: raise _Bad('PathPaymentStrictSendResultSuccess', o)
+                    _v6 = []
+                    _ap = _v6.append
+                    for _ in range(_c):
+                        _v8, o = d_ClaimAtom(b, o)
+                        _ap(_v8)
+                else:
+                    _v6 = []
+                _v7, o = d_SimplePaymentResult(b, o)
+                _v5 = PathPaymentStrictSendResultSuccess((_v6, _v7))
+                _v3 = PathPaymentStrictSendResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_PathPaymentStrictSendResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_PathPaymentStrictSendResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_PathPaymentStrictSendResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_PathPaymentStrictSendResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_PathPaymentStrictSendResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_PathPaymentStrictSendResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_PathPaymentStrictSendResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_PathPaymentStrictSendResult_m8
+                o += 4
+            elif _v4 == -9:
+                o += 4
+                _v5, o = d_Asset(b, o)
+                _v3 = PathPaymentStrictSendResult((_v4, _v5))
+            elif _v4 == -10:
+                _v3 = _K_PathPaymentStrictSendResult_m10
+                o += 4
+            elif _v4 == -11:
+                _v3 = _K_PathPaymentStrictSendResult_m11
+                o += 4
+            elif _v4 == -12:
+                _v3 = _K_PathPaymentStrictSendResult_m12
+                o += 4
+            else:
+                raise _Bad('PathPaymentStrictSendResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 14:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _, _v6, _v7 = _u35(b, o)
+                o += 40
+                if _v6 != 0: raise _Bad('ClaimableBalanceID', o)
+                _v5 = ClaimableBalanceID((_v6, _v7))
+                _v3 = CreateClaimableBalanceResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_CreateClaimableBalanceResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_CreateClaimableBalanceResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_CreateClaimableBalanceResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_CreateClaimableBalanceResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_CreateClaimableBalanceResult_m5
+                o += 4
+            else:
+                raise _Bad('CreateClaimableBalanceResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 15:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ClaimClaimableBalanceResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ClaimClaimableBalanceResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ClaimClaimableBalanceResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ClaimClaimableBalanceResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ClaimClaimableBalanceResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_ClaimClaimableBalanceResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_ClaimClaimableBalanceResult_m6
+                o += 4
+            else:
+                raise _Bad('ClaimClaimableBalanceResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 16:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_BeginSponsoringFutureReservesResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_BeginSponsoringFutureReservesResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_BeginSponsoringFutureReservesResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_BeginSponsoringFutureReservesResult_m3
+                o += 4
+            else:
+                raise _Bad('BeginSponsoringFutureReservesResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 17:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_EndSponsoringFutureReservesResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_EndSponsoringFutureReservesResult_m1
+                o += 4
+            else:
+                raise _Bad('EndSponsoringFutureReservesResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 18:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_RevokeSponsorshipResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_RevokeSponsorshipResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_RevokeSponsorshipResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_RevokeSponsorshipResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_RevokeSponsorshipResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_RevokeSponsorshipResult_m5
+                o += 4
+            else:
+                raise _Bad('RevokeSponsorshipResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 19:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ClawbackResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ClawbackResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ClawbackResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ClawbackResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_ClawbackResult_m4
+                o += 4
+            else:
+                raise _Bad('ClawbackResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 20:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ClawbackClaimableBalanceResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ClawbackClaimableBalanceResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ClawbackClaimableBalanceResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ClawbackClaimableBalanceResult_m3
+                o += 4
+            else:
+                raise _Bad('ClawbackClaimableBalanceResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 21:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_SetTrustLineFlagsResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_SetTrustLineFlagsResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_SetTrustLineFlagsResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_SetTrustLineFlagsResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_SetTrustLineFlagsResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_SetTrustLineFlagsResult_m5
+                o += 4
+            else:
+                raise _Bad('SetTrustLineFlagsResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 22:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_LiquidityPoolDepositResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_LiquidityPoolDepositResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_LiquidityPoolDepositResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_LiquidityPoolDepositResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_LiquidityPoolDepositResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_LiquidityPoolDepositResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_LiquidityPoolDepositResult_m6
+                o += 4
+            elif _v4 == -7:
+                _v3 = _K_LiquidityPoolDepositResult_m7
+                o += 4
+            elif _v4 == -8:
+                _v3 = _K_LiquidityPoolDepositResult_m8
+                o += 4
+            else:
+                raise _Bad('LiquidityPoolDepositResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 23:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_LiquidityPoolWithdrawResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_LiquidityPoolWithdrawResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_LiquidityPoolWithdrawResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_LiquidityPoolWithdrawResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_LiquidityPoolWithdrawResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_LiquidityPoolWithdrawResult_m5
+                o += 4
+            elif _v4 == -6:
+                _v3 = _K_LiquidityPoolWithdrawResult_m6
+                o += 4
+            else:
+                raise _Bad('LiquidityPoolWithdrawResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 24:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _, _v5 = _u5(b, o)
+                o += 36
+                _v3 = InvokeHostFunctionResult((_v4, _v5))
+            elif _v4 == -1:
+                _v3 = _K_InvokeHostFunctionResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_InvokeHostFunctionResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_InvokeHostFunctionResult_m3
+                o += 4
+            elif _v4 == -4:
+                _v3 = _K_InvokeHostFunctionResult_m4
+                o += 4
+            elif _v4 == -5:
+                _v3 = _K_InvokeHostFunctionResult_m5
+                o += 4
+            else:
+                raise _Bad('InvokeHostFunctionResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 25:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_ExtendFootprintTTLResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_ExtendFootprintTTLResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_ExtendFootprintTTLResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_ExtendFootprintTTLResult_m3
+                o += 4
+            else:
+                raise _Bad('ExtendFootprintTTLResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        elif _v2 == 26:
+            _v4, = _I32(b, o)
+            if _v4 == 0:
+                _v3 = _K_RestoreFootprintResult_0
+                o += 4
+            elif _v4 == -1:
+                _v3 = _K_RestoreFootprintResult_m1
+                o += 4
+            elif _v4 == -2:
+                _v3 = _K_RestoreFootprintResult_m2
+                o += 4
+            elif _v4 == -3:
+                _v3 = _K_RestoreFootprintResult_m3
+                o += 4
+            else:
+                raise _Bad('RestoreFootprintResult', o)
+            _v1 = OperationResultTr((_v2, _v3))
+        else:
+            raise _Bad('OperationResultTr', o - 4)
+        return OperationResult((_d, _v1)), o
+    elif _d == -1:
+        return _K_OperationResult_m1, o + 4
+    elif _d == -2:
+        return _K_OperationResult_m2, o + 4
+    elif _d == -3:
+        return _K_OperationResult_m3, o + 4
+    elif _d == -4:
+        return _K_OperationResult_m4, o + 4
+    elif _d == -5:
+        return _K_OperationResult_m5, o + 4
+    elif _d == -6:
+        return _K_OperationResult_m6, o + 4
     else:
-        raise _Bad('OperationResult', o - 4)
-    return _new(OperationResult, (_d, _val)), o
+        raise _Bad('OperationResult', o)
 
 
 def s_OperationResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
+        o += 4
         o = s_OperationResultTr(b, o)
+        return o
     elif _d == -1 or _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6:
-        pass
+        return o + 4
     else:
-        raise _Bad('OperationResult', o - 4)
-    return o
+        raise _Bad('OperationResult', o)
 
 
 def d_InnerTransactionResultResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0 or _d == -1:
-        _c = _U32(b, o)[0]
-        o += 4
-        if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
-        _val = []
-        _ap = _val.append
-        for _ in range(_c):
-            _v1319, o = d_OperationResult(b, o)
-            _ap(_v1319)
-    elif _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12 or _d == -14 or _d == -15 or _d == -16 or _d == -17 or _d == -18:
-        _val = None
+        _, _v2 = _u18(b, o)
+        o += 8
+        if _v2:
+            if _v2 * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
+            _v1 = []
+            _ap = _v1.append
+            for _ in range(_v2):
+                _v3, o = d_OperationResult(b, o)
+                _ap(_v3)
+        else:
+            _v1 = []
+        return InnerTransactionResultResult((_d, _v1)), o
+    elif _d == -2:
+        return _K_InnerTransactionResultResult_m2, o + 4
+    elif _d == -3:
+        return _K_InnerTransactionResultResult_m3, o + 4
+    elif _d == -4:
+        return _K_InnerTransactionResultResult_m4, o + 4
+    elif _d == -5:
+        return _K_InnerTransactionResultResult_m5, o + 4
+    elif _d == -6:
+        return _K_InnerTransactionResultResult_m6, o + 4
+    elif _d == -7:
+        return _K_InnerTransactionResultResult_m7, o + 4
+    elif _d == -8:
+        return _K_InnerTransactionResultResult_m8, o + 4
+    elif _d == -9:
+        return _K_InnerTransactionResultResult_m9, o + 4
+    elif _d == -10:
+        return _K_InnerTransactionResultResult_m10, o + 4
+    elif _d == -11:
+        return _K_InnerTransactionResultResult_m11, o + 4
+    elif _d == -12:
+        return _K_InnerTransactionResultResult_m12, o + 4
+    elif _d == -14:
+        return _K_InnerTransactionResultResult_m14, o + 4
+    elif _d == -15:
+        return _K_InnerTransactionResultResult_m15, o + 4
+    elif _d == -16:
+        return _K_InnerTransactionResultResult_m16, o + 4
+    elif _d == -17:
+        return _K_InnerTransactionResultResult_m17, o + 4
+    elif _d == -18:
+        return _K_InnerTransactionResultResult_m18, o + 4
     else:
-        raise _Bad('InnerTransactionResultResult', o - 4)
-    return _new(InnerTransactionResultResult, (_d, _val)), o
+        raise _Bad('InnerTransactionResultResult', o)
 
 
 def s_InnerTransactionResultResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0 or _d == -1:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
         for _ in range(_c):
             o = s_OperationResult(b, o)
+        return o
     elif _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12 or _d == -14 or _d == -15 or _d == -16 or _d == -17 or _d == -18:
-        pass
+        return o + 4
     else:
-        raise _Bad('InnerTransactionResultResult', o - 4)
-    return o
+        raise _Bad('InnerTransactionResultResult', o)
 
 
 def d_InnerTransactionResultExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_InnerTransactionResultExt_0, o + 4
     else:
-        raise _Bad('InnerTransactionResultExt', o - 4)
-    return _new(InnerTransactionResultExt, (_d, _val)), o
+        raise _Bad('InnerTransactionResultExt', o)
 
 
 def s_InnerTransactionResultExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('InnerTransactionResultExt', o - 4)
-    return o
+        raise _Bad('InnerTransactionResultExt', o)
 
 
 def d_InnerTransactionResult(b, o):
-    _v1320, = _u10(b, o)
-    o += 8
-    _v1321 = _I32(b, o)[0]
-    o += 4
-    if _v1321 == 0 or _v1321 == -1:
-        _c = _U32(b, o)[0]
+    _v1, _v2 = _u63(b, o)
+    o += 12
+    if _v2 == 0 or _v2 == -1:
+        _c, = _U32(b, o)
         o += 4
-        if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
-        _v1322 = []
-        _ap = _v1322.append
-        for _ in range(_c):
-            _v1323, o = d_OperationResult(b, o)
-            _ap(_v1323)
-        _f1 = _new(InnerTransactionResultResult, (_v1321, _v1322))
-    elif _v1321 == -2:
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v4, o = d_OperationResult(b, o)
+                _ap(_v4)
+        else:
+            _v3 = []
+        _f1 = InnerTransactionResultResult((_v2, _v3))
+    elif _v2 == -2:
         _f1 = _K_InnerTransactionResultResult_m2
-    elif _v1321 == -3:
+    elif _v2 == -3:
         _f1 = _K_InnerTransactionResultResult_m3
-    elif _v1321 == -4:
+    elif _v2 == -4:
         _f1 = _K_InnerTransactionResultResult_m4
-    elif _v1321 == -5:
+    elif _v2 == -5:
         _f1 = _K_InnerTransactionResultResult_m5
-    elif _v1321 == -6:
+    elif _v2 == -6:
         _f1 = _K_InnerTransactionResultResult_m6
-    elif _v1321 == -7:
+    elif _v2 == -7:
         _f1 = _K_InnerTransactionResultResult_m7
-    elif _v1321 == -8:
+    elif _v2 == -8:
         _f1 = _K_InnerTransactionResultResult_m8
-    elif _v1321 == -9:
+    elif _v2 == -9:
         _f1 = _K_InnerTransactionResultResult_m9
-    elif _v1321 == -10:
+    elif _v2 == -10:
         _f1 = _K_InnerTransactionResultResult_m10
-    elif _v1321 == -11:
+    elif _v2 == -11:
         _f1 = _K_InnerTransactionResultResult_m11
-    elif _v1321 == -12:
+    elif _v2 == -12:
         _f1 = _K_InnerTransactionResultResult_m12
-    elif _v1321 == -14:
+    elif _v2 == -14:
         _f1 = _K_InnerTransactionResultResult_m14
-    elif _v1321 == -15:
+    elif _v2 == -15:
         _f1 = _K_InnerTransactionResultResult_m15
-    elif _v1321 == -16:
+    elif _v2 == -16:
         _f1 = _K_InnerTransactionResultResult_m16
-    elif _v1321 == -17:
+    elif _v2 == -17:
         _f1 = _K_InnerTransactionResultResult_m17
-    elif _v1321 == -18:
+    elif _v2 == -18:
         _f1 = _K_InnerTransactionResultResult_m18
     else:
         raise _Bad('InnerTransactionResultResult', o - 4)
-    _v1324, = _u16(b, o)
+    _v5, = _u28(b, o)
     o += 4
-    if _v1324 != 0: raise _Bad('InnerTransactionResultExt', o)
-    return _new(InnerTransactionResult, (_v1320, _f1, _K_InnerTransactionResultExt_0)), o
+    if _v5 != 0: raise _Bad('InnerTransactionResultExt', o)
+    return InnerTransactionResult((_v1, _f1, _K_InnerTransactionResultExt_0)), o
 
 
 def s_InnerTransactionResult(b, o):
@@ -10767,10 +18805,62 @@ def s_InnerTransactionResult(b, o):
 
 
 def d_InnerTransactionResultPair(b, o):
-    _v1325, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    _f1, o = d_InnerTransactionResult(b, o)
-    return _new(InnerTransactionResultPair, (_v1325, _f1)), o
+    _v5, _v6 = _u63(b, o)
+    o += 12
+    if _v6 == 0 or _v6 == -1:
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
+            _v7 = []
+            _ap = _v7.append
+            for _ in range(_c):
+                _v8, o = d_OperationResult(b, o)
+                _ap(_v8)
+        else:
+            _v7 = []
+        _v3 = InnerTransactionResultResult((_v6, _v7))
+    elif _v6 == -2:
+        _v3 = _K_InnerTransactionResultResult_m2
+    elif _v6 == -3:
+        _v3 = _K_InnerTransactionResultResult_m3
+    elif _v6 == -4:
+        _v3 = _K_InnerTransactionResultResult_m4
+    elif _v6 == -5:
+        _v3 = _K_InnerTransactionResultResult_m5
+    elif _v6 == -6:
+        _v3 = _K_InnerTransactionResultResult_m6
+    elif _v6 == -7:
+        _v3 = _K_InnerTransactionResultResult_m7
+    elif _v6 == -8:
+        _v3 = _K_InnerTransactionResultResult_m8
+    elif _v6 == -9:
+        _v3 = _K_InnerTransactionResultResult_m9
+    elif _v6 == -10:
+        _v3 = _K_InnerTransactionResultResult_m10
+    elif _v6 == -11:
+        _v3 = _K_InnerTransactionResultResult_m11
+    elif _v6 == -12:
+        _v3 = _K_InnerTransactionResultResult_m12
+    elif _v6 == -14:
+        _v3 = _K_InnerTransactionResultResult_m14
+    elif _v6 == -15:
+        _v3 = _K_InnerTransactionResultResult_m15
+    elif _v6 == -16:
+        _v3 = _K_InnerTransactionResultResult_m16
+    elif _v6 == -17:
+        _v3 = _K_InnerTransactionResultResult_m17
+    elif _v6 == -18:
+        _v3 = _K_InnerTransactionResultResult_m18
+    else:
+        raise _Bad('InnerTransactionResultResult', o - 4)
+    _v9, = _u28(b, o)
+    o += 4
+    if _v9 != 0: raise _Bad('InnerTransactionResultExt', o)
+    _f1 = InnerTransactionResult((_v5, _v3, _K_InnerTransactionResultExt_0))
+    return InnerTransactionResultPair((_v1, _f1)), o
 
 
 def s_InnerTransactionResultPair(b, o):
@@ -10780,121 +18870,263 @@ def s_InnerTransactionResultPair(b, o):
 
 
 def d_TransactionResultResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
-    if _d == 1 or _d == -13:
-        _val, o = d_InnerTransactionResultPair(b, o)
-    elif _d == 0 or _d == -1:
-        _c = _U32(b, o)[0]
+    _d, = _I32(b, o)
+    if _d in {-13, 1}:
+        _, _v4 = _u5(b, o)
+        o += 36
+        _v8, _v9 = _u63(b, o)
+        o += 12
+        if _v9 == 0 or _v9 == -1:
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
+                _v10 = []
+                _ap = _v10.append
+                for _ in range(_c):
+                    _v11, o = d_OperationResult(b, o)
+                    _ap(_v11)
+            else:
+                _v10 = []
+            _v6 = InnerTransactionResultResult((_v9, _v10))
+        elif _v9 == -2:
+            _v6 = _K_InnerTransactionResultResult_m2
+        elif _v9 == -3:
+            _v6 = _K_InnerTransactionResultResult_m3
+        elif _v9 == -4:
+            _v6 = _K_InnerTransactionResultResult_m4
+        elif _v9 == -5:
+            _v6 = _K_InnerTransactionResultResult_m5
+        elif _v9 == -6:
+            _v6 = _K_InnerTransactionResultResult_m6
+        elif _v9 == -7:
+            _v6 = _K_InnerTransactionResultResult_m7
+        elif _v9 == -8:
+            _v6 = _K_InnerTransactionResultResult_m8
+        elif _v9 == -9:
+            _v6 = _K_InnerTransactionResultResult_m9
+        elif _v9 == -10:
+            _v6 = _K_InnerTransactionResultResult_m10
+        elif _v9 == -11:
+            _v6 = _K_InnerTransactionResultResult_m11
+        elif _v9 == -12:
+            _v6 = _K_InnerTransactionResultResult_m12
+        elif _v9 == -14:
+            _v6 = _K_InnerTransactionResultResult_m14
+        elif _v9 == -15:
+            _v6 = _K_InnerTransactionResultResult_m15
+        elif _v9 == -16:
+            _v6 = _K_InnerTransactionResultResult_m16
+        elif _v9 == -17:
+            _v6 = _K_InnerTransactionResultResult_m17
+        elif _v9 == -18:
+            _v6 = _K_InnerTransactionResultResult_m18
+        else:
+            raise _Bad('InnerTransactionResultResult', o - 4)
+        _v12, = _u28(b, o)
         o += 4
-        if _c * 4 > len(b) - o: raise _Bad('TransactionResultResult', o)
-        _val = []
-        _ap = _val.append
-        for _ in range(_c):
-            _v1326, o = d_OperationResult(b, o)
-            _ap(_v1326)
-    elif _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12 or _d == -14 or _d == -15 or _d == -16 or _d == -17 or _d == -18:
-        _val = None
+        if _v12 != 0: raise _Bad('InnerTransactionResultExt', o)
+        _v3 = InnerTransactionResult((_v8, _v6, _K_InnerTransactionResultExt_0))
+        _v1 = InnerTransactionResultPair((_v4, _v3))
+        return TransactionResultResult((_d, _v1)), o
+    elif _d == 0 or _d == -1:
+        _, _v2 = _u18(b, o)
+        o += 8
+        if _v2:
+            if _v2 * 4 > len(b) - o: raise _Bad('TransactionResultResult', o)
+            _v1 = []
+            _ap = _v1.append
+            for _ in range(_v2):
+                _v3, o = d_OperationResult(b, o)
+                _ap(_v3)
+        else:
+            _v1 = []
+        return TransactionResultResult((_d, _v1)), o
+    elif _d == -2:
+        return _K_TransactionResultResult_m2, o + 4
+    elif _d == -3:
+        return _K_TransactionResultResult_m3, o + 4
+    elif _d == -4:
+        return _K_TransactionResultResult_m4, o + 4
+    elif _d == -5:
+        return _K_TransactionResultResult_m5, o + 4
+    elif _d == -6:
+        return _K_TransactionResultResult_m6, o + 4
+    elif _d == -7:
+        return _K_TransactionResultResult_m7, o + 4
+    elif _d == -8:
+        return _K_TransactionResultResult_m8, o + 4
+    elif _d == -9:
+        return _K_TransactionResultResult_m9, o + 4
+    elif _d == -10:
+        return _K_TransactionResultResult_m10, o + 4
+    elif _d == -11:
+        return _K_TransactionResultResult_m11, o + 4
+    elif _d == -12:
+        return _K_TransactionResultResult_m12, o + 4
+    elif _d == -14:
+        return _K_TransactionResultResult_m14, o + 4
+    elif _d == -15:
+        return _K_TransactionResultResult_m15, o + 4
+    elif _d == -16:
+        return _K_TransactionResultResult_m16, o + 4
+    elif _d == -17:
+        return _K_TransactionResultResult_m17, o + 4
+    elif _d == -18:
+        return _K_TransactionResultResult_m18, o + 4
     else:
-        raise _Bad('TransactionResultResult', o - 4)
-    return _new(TransactionResultResult, (_d, _val)), o
+        raise _Bad('TransactionResultResult', o)
 
 
 def s_TransactionResultResult(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 1 or _d == -13:
+        o += 4
         o = s_InnerTransactionResultPair(b, o)
+        return o
     elif _d == 0 or _d == -1:
-        _c = _U32(b, o)[0]
+        o += 4
+        _c, = _U32(b, o)
         o += 4
         if _c * 4 > len(b) - o: raise _Bad('TransactionResultResult', o)
         for _ in range(_c):
             o = s_OperationResult(b, o)
+        return o
     elif _d == -2 or _d == -3 or _d == -4 or _d == -5 or _d == -6 or _d == -7 or _d == -8 or _d == -9 or _d == -10 or _d == -11 or _d == -12 or _d == -14 or _d == -15 or _d == -16 or _d == -17 or _d == -18:
-        pass
+        return o + 4
     else:
-        raise _Bad('TransactionResultResult', o - 4)
-    return o
+        raise _Bad('TransactionResultResult', o)
 
 
 def d_TransactionResultExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_TransactionResultExt_0, o + 4
     else:
-        raise _Bad('TransactionResultExt', o - 4)
-    return _new(TransactionResultExt, (_d, _val)), o
+        raise _Bad('TransactionResultExt', o)
 
 
 def s_TransactionResultExt(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('TransactionResultExt', o - 4)
-    return o
+        raise _Bad('TransactionResultExt', o)
 
 
 def d_TransactionResult(b, o):
     _s = o
-    _v1327, = _u10(b, o)
-    o += 8
-    _v1328 = _I32(b, o)[0]
-    o += 4
-    if _v1328 == 1 or _v1328 == -13:
-        _v1329, o = d_InnerTransactionResultPair(b, o)
-        _f1 = _new(TransactionResultResult, (_v1328, _v1329))
-    elif _v1328 == 0 or _v1328 == -1:
-        _c = _U32(b, o)[0]
+    _v1, _v2 = _u63(b, o)
+    o += 12
+    if _v2 == 1 or _v2 == -13:
+        _v6, = _u2(b, o)
+        o += 32
+        _v10, _v11 = _u63(b, o)
+        o += 12
+        if _v11 == 0 or _v11 == -1:
+            _c, = _U32(b, o)
+            o += 4
+            if _c:
+                if _c * 4 > len(b) - o: raise _Bad('InnerTransactionResultResult', o)
+                _v12 = []
+                _ap = _v12.append
+                for _ in range(_c):
+                    _v13, o = d_OperationResult(b, o)
+                    _ap(_v13)
+            else:
+                _v12 = []
+            _v8 = InnerTransactionResultResult((_v11, _v12))
+        elif _v11 == -2:
+            _v8 = _K_InnerTransactionResultResult_m2
+        elif _v11 == -3:
+            _v8 = _K_InnerTransactionResultResult_m3
+        elif _v11 == -4:
+            _v8 = _K_InnerTransactionResultResult_m4
+        elif _v11 == -5:
+            _v8 = _K_InnerTransactionResultResult_m5
+        elif _v11 == -6:
+            _v8 = _K_InnerTransactionResultResult_m6
+        elif _v11 == -7:
+            _v8 = _K_InnerTransactionResultResult_m7
+        elif _v11 == -8:
+            _v8 = _K_InnerTransactionResultResult_m8
+        elif _v11 == -9:
+            _v8 = _K_InnerTransactionResultResult_m9
+        elif _v11 == -10:
+            _v8 = _K_InnerTransactionResultResult_m10
+        elif _v11 == -11:
+            _v8 = _K_InnerTransactionResultResult_m11
+        elif _v11 == -12:
+            _v8 = _K_InnerTransactionResultResult_m12
+        elif _v11 == -14:
+            _v8 = _K_InnerTransactionResultResult_m14
+        elif _v11 == -15:
+            _v8 = _K_InnerTransactionResultResult_m15
+        elif _v11 == -16:
+            _v8 = _K_InnerTransactionResultResult_m16
+        elif _v11 == -17:
+            _v8 = _K_InnerTransactionResultResult_m17
+        elif _v11 == -18:
+            _v8 = _K_InnerTransactionResultResult_m18
+        else:
+            raise _Bad('InnerTransactionResultResult', o - 4)
+        _v14, = _u28(b, o)
         o += 4
-        if _c * 4 > len(b) - o: raise _Bad('TransactionResultResult', o)
-        _v1330 = []
-        _ap = _v1330.append
-        for _ in range(_c):
-            _v1331, o = d_OperationResult(b, o)
-            _ap(_v1331)
-        _f1 = _new(TransactionResultResult, (_v1328, _v1330))
-    elif _v1328 == -2:
+        if _v14 != 0: raise _Bad('InnerTransactionResultExt', o)
+        _v5 = InnerTransactionResult((_v10, _v8, _K_InnerTransactionResultExt_0))
+        _v3 = InnerTransactionResultPair((_v6, _v5))
+        _f1 = TransactionResultResult((_v2, _v3))
+    elif _v2 == 0 or _v2 == -1:
+        _c, = _U32(b, o)
+        o += 4
+        if _c:
+            if _c * 4 > len(b) - o: raise _Bad('TransactionResultResult', o)
+            _v3 = []
+            _ap = _v3.append
+            for _ in range(_c):
+                _v4, o = d_OperationResult(b, o)
+                _ap(_v4)
+        else:
+            _v3 = []
+        _f1 = TransactionResultResult((_v2, _v3))
+    elif _v2 == -2:
         _f1 = _K_TransactionResultResult_m2
-    elif _v1328 == -3:
+    elif _v2 == -3:
         _f1 = _K_TransactionResultResult_m3
-    elif _v1328 == -4:
+    elif _v2 == -4:
         _f1 = _K_TransactionResultResult_m4
-    elif _v1328 == -5:
+    elif _v2 == -5:
         _f1 = _K_TransactionResultResult_m5
-    elif _v1328 == -6:
+    elif _v2 == -6:
         _f1 = _K_TransactionResultResult_m6
-    elif _v1328 == -7:
+    elif _v2 == -7:
         _f1 = _K_TransactionResultResult_m7
-    elif _v1328 == -8:
+    elif _v2 == -8:
         _f1 = _K_TransactionResultResult_m8
-    elif _v1328 == -9:
+    elif _v2 == -9:
         _f1 = _K_TransactionResultResult_m9
-    elif _v1328 == -10:
+    elif _v2 == -10:
         _f1 = _K_TransactionResultResult_m10
-    elif _v1328 == -11:
+    elif _v2 == -11:
         _f1 = _K_TransactionResultResult_m11
-    elif _v1328 == -12:
+    elif _v2 == -12:
         _f1 = _K_TransactionResultResult_m12
-    elif _v1328 == -14:
+    elif _v2 == -14:
         _f1 = _K_TransactionResultResult_m14
-    elif _v1328 == -15:
+    elif _v2 == -15:
         _f1 = _K_TransactionResultResult_m15
-    elif _v1328 == -16:
+    elif _v2 == -16:
         _f1 = _K_TransactionResultResult_m16
-    elif _v1328 == -17:
+    elif _v2 == -17:
         _f1 = _K_TransactionResultResult_m17
-    elif _v1328 == -18:
+    elif _v2 == -18:
         _f1 = _K_TransactionResultResult_m18
     else:
         raise _Bad('TransactionResultResult', o - 4)
-    _v1332, = _u16(b, o)
+    _v15, = _u28(b, o)
     o += 4
-    if _v1332 != 0: raise _Bad('TransactionResultExt', o)
-    return _new(TransactionResult, (_v1327, _f1, _K_TransactionResultExt_0, b[_s:o])), o
+    if _v15 != 0: raise _Bad('TransactionResultExt', o)
+    return TransactionResult((_v1, _f1, _K_TransactionResultExt_0, b[_s:o])), o
 
 
 def s_TransactionResult(b, o):
@@ -10905,54 +19137,48 @@ def s_TransactionResult(b, o):
 
 
 def d_ExtensionPoint(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = None
+        return _K_ExtensionPoint_0, o + 4
     else:
-        raise _Bad('ExtensionPoint', o - 4)
-    return _new(ExtensionPoint, (_d, _val)), o
+        raise _Bad('ExtensionPoint', o)
 
 
 def s_ExtensionPoint(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        pass
+        return o + 4
     else:
-        raise _Bad('ExtensionPoint', o - 4)
-    return o
+        raise _Bad('ExtensionPoint', o)
 
 
 def d_PublicKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_PublicKey_0[_v1], o
     else:
-        raise _Bad('PublicKey', o - 4)
-    return _new(PublicKey, (_d, _val)), o
+        raise _Bad('PublicKey', o)
 
 
 def s_PublicKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('PublicKey', o - 4)
-    return o
+        raise _Bad('PublicKey', o)
 
 
 def d_SignerKeyEd25519SignedPayload(b, o):
-    _v1333, = _u1(b, o)
-    o += 32
-    _n = _U32(b, o)[0]
-    if _n > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
-    _f1 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(SignerKeyEd25519SignedPayload, (_v1333, _f1)), o
+    _v1, _v2 = _u1(b, o)
+    o += 36
+    if _v2 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+    _e = o + _v2
+    _f1 = b[o:_e]
+    o += (_v2 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+    return SignerKeyEd25519SignedPayload((_v1, _f1)), o
 
 
 def s_SignerKeyEd25519SignedPayload(b, o):
@@ -10962,44 +19188,53 @@ def s_SignerKeyEd25519SignedPayload(b, o):
 
 
 def d_SignerKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_SignerKey_0[_v1], o
     elif _d == 1:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_SignerKey_1[_v1], o
     elif _d == 2:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return _I_SignerKey_2[_v1], o
     elif _d == 3:
-        _val, o = d_SignerKeyEd25519SignedPayload(b, o)
+        _, _v4, _v5 = _u6(b, o)
+        o += 40
+        if _v5 > 64: raise _Bad('SignerKeyEd25519SignedPayload', o)
+        _e = o + _v5
+        _v3 = b[o:_e]
+        o += (_v5 + 3) & -4
+        if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SignerKeyEd25519SignedPayload', _e)
+        _v1 = SignerKeyEd25519SignedPayload((_v4, _v3))
+        return SignerKey((_d, _v1)), o
     else:
-        raise _Bad('SignerKey', o - 4)
-    return _new(SignerKey, (_d, _val)), o
+        raise _Bad('SignerKey', o)
 
 
 def s_SignerKey(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     elif _d == 1:
-        o += 32
+        return o + 36
     elif _d == 2:
-        o += 32
+        return o + 36
     elif _d == 3:
+        o += 4
         o = s_SignerKeyEd25519SignedPayload(b, o)
+        return o
     else:
-        raise _Bad('SignerKey', o - 4)
-    return o
+        raise _Bad('SignerKey', o)
 
 
 def d_Curve25519Secret(b, o):
-    _v1334, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(Curve25519Secret, (_v1334,)), o
+    return Curve25519Secret((_v1,)), o
 
 
 def s_Curve25519Secret(b, o):
@@ -11007,9 +19242,9 @@ def s_Curve25519Secret(b, o):
 
 
 def d_Curve25519Public(b, o):
-    _v1335, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(Curve25519Public, (_v1335,)), o
+    return Curve25519Public((_v1,)), o
 
 
 def s_Curve25519Public(b, o):
@@ -11017,9 +19252,9 @@ def s_Curve25519Public(b, o):
 
 
 def d_HmacSha256Key(b, o):
-    _v1336, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(HmacSha256Key, (_v1336,)), o
+    return HmacSha256Key((_v1,)), o
 
 
 def s_HmacSha256Key(b, o):
@@ -11027,9 +19262,9 @@ def s_HmacSha256Key(b, o):
 
 
 def d_HmacSha256Mac(b, o):
-    _v1337, = _u1(b, o)
+    _v1, = _u2(b, o)
     o += 32
-    return _new(HmacSha256Mac, (_v1337,)), o
+    return HmacSha256Mac((_v1,)), o
 
 
 def s_HmacSha256Mac(b, o):
@@ -11037,9 +19272,9 @@ def s_HmacSha256Mac(b, o):
 
 
 def d_ShortHashSeed(b, o):
-    _v1338, = _u63(b, o)
+    _v1, = _u113(b, o)
     o += 16
-    return _new(ShortHashSeed, (_v1338,)), o
+    return ShortHashSeed((_v1,)), o
 
 
 def s_ShortHashSeed(b, o):
@@ -11047,13 +19282,14 @@ def s_ShortHashSeed(b, o):
 
 
 def d_SerializedBinaryFuseFilter(b, o):
-    _v1339, _v1340, _v1341, _v1342, _v1343, _v1344, _v1345, _v1346 = _u64(b, o)
-    o += 56
-    if _v1339 not in _E_BinaryFuseFilterType: raise _Bad('SerializedBinaryFuseFilter', o)
-    _n = _U32(b, o)[0]
-    _f8 = b[o + 4:o + 4 + _n]
-    o += 4 + ((_n + 3) & -4)
-    return _new(SerializedBinaryFuseFilter, (_v1339, _new(ShortHashSeed, (_v1340,)), _new(ShortHashSeed, (_v1341,)), _v1342, _v1343, _v1344, _v1345, _v1346, _f8)), o
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9 = _u114(b, o)
+    o += 60
+    if _v1 not in _E_BinaryFuseFilterType: raise _Bad('SerializedBinaryFuseFilter', o)
+    _e = o + _v9
+    _f8 = b[o:_e]
+    o += (_v9 + 3) & -4
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('SerializedBinaryFuseFilter', _e)
+    return SerializedBinaryFuseFilter((_v1, ShortHashSeed((_v2,)), ShortHashSeed((_v3,)), _v4, _v5, _v6, _v7, _v8, _f8)), o
 
 
 def s_SerializedBinaryFuseFilter(b, o):
@@ -11063,31 +19299,28 @@ def s_SerializedBinaryFuseFilter(b, o):
 
 
 def d_ClaimableBalanceID(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        _val = b[o:o + 32]
-        o += 32
+        _, _v1 = _u5(b, o)
+        o += 36
+        return ClaimableBalanceID((_d, _v1)), o
     else:
-        raise _Bad('ClaimableBalanceID', o - 4)
-    return _new(ClaimableBalanceID, (_d, _val)), o
+        raise _Bad('ClaimableBalanceID', o)
 
 
 def s_ClaimableBalanceID(b, o):
-    _d = _I32(b, o)[0]
-    o += 4
+    _d, = _I32(b, o)
     if _d == 0:
-        o += 32
+        return o + 36
     else:
-        raise _Bad('ClaimableBalanceID', o - 4)
-    return o
+        raise _Bad('ClaimableBalanceID', o)
 
 
 def d_StellarValueProposedValue(b, o):
-    _v1347, _v1348, _v1349 = _u65(b, o)
+    _v1, _v2, _v3 = _u115(b, o)
     o += 68
     _f3, o = d_LedgerCloseValueSignature(b, o)
-    return _new(StellarValueProposedValue, (_v1347, _v1348, _v1349, _f3)), o
+    return StellarValueProposedValue((_v1, _v2, _v3, _f3)), o
 
 
 def s_StellarValueProposedValue(b, o):
@@ -11098,10 +19331,12 @@ def s_StellarValueProposedValue(b, o):
 
 def d_ContractExecutableExternalRef(b, o):
     _f0, o = d_SCAddress(b, o)
-    _n = _U32(b, o)[0]
-    _f1 = b[o + 4:o + 4 + _n]
+    _n, = _U32(b, o)
+    _e = o + 4 + _n
+    _f1 = b[o + 4:_e]
     o += 4 + ((_n + 3) & -4)
-    return _new(ContractExecutableExternalRef, (_f0, _f1)), o
+    if _e != o and b[_e:o] != _ZPAD[o - _e]: raise _Bad('ContractExecutableExternalRef', _e)
+    return ContractExecutableExternalRef((_f0, _f1)), o
 
 
 def s_ContractExecutableExternalRef(b, o):

@@ -49,6 +49,10 @@ def _namespace(skip_types: frozenset[str]) -> dict[str, Any]:
     if unknown:
         msg = f"unknown XDR types in profile: {sorted(unknown)}"
         raise ValueError(msg)
+    inlined = sorted(skip_types & source["_INLINED"])
+    if inlined:
+        msg = f"XDR types decoded in place by their parents cannot be skipped by a profile: {inlined}"
+        raise ValueError(msg)
     ns: dict[str, Any] = dict(source)
     rebound: dict[int, Any] = {}
     for name, value in source.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from stellar_sdk import xdr as sdk_xdr
 
-from stellar_arrow.xdr import codegen
+from stellar_arrow.xdr import codegen, emitter
 from stellar_arrow.xdr.definitions import load_schema, snake_case
 
 XDR_DIR = Path(codegen.__file__).parent
@@ -50,3 +50,35 @@ def test_snake_case_rules() -> None:
     assert snake_case("AccountID") == "account_id"
     assert snake_case("from") == "from_"
     assert snake_case("txSetResultHash") == "tx_set_result_hash"
+
+
+def test_profile_types_are_always_called() -> None:
+    """A profile swaps ``d_<Type>``: the types it skips must never be decoded in place."""
+    from stellar_arrow.xdr import _decoders
+    from stellar_arrow.xdr.profile import TABLES_PROFILE
+
+    assert TABLES_PROFILE <= codegen.CALLED_TYPES
+    assert not codegen.CALLED_TYPES & _decoders._INLINED
+
+
+def test_nonzero_padding_is_rejected() -> None:
+    from stellar_arrow.errors import XdrDecodeError
+    from stellar_arrow.xdr import decode, model
+
+    symbol = b"\x00\x00\x00\x0f" + b"\x00\x00\x00\x03" + b"abc"
+    assert decode("SCVal", symbol + b"\x00") == model.SCVal((15, b"abc"))
+    with pytest.raises(XdrDecodeError, match="SCVal"):
+        decode("SCVal", symbol + b"\x01")
+
+
+def test_interned_values_are_shared_equal_and_bounded(corpus_ledgers: list[tuple[str, bytes]]) -> None:
+    """Repeated values of interned unions are one object; the tables stay bounded."""
+    from stellar_arrow.xdr import _decoders, decode_ledger_close_meta
+
+    lcm = next(b for n, b in corpus_ledgers if "63092982" in n)
+    first = decode_ledger_close_meta(lcm).v2.tx_set.value.phases[0].value[0].value.txs
+    again = decode_ledger_close_meta(lcm).v2.tx_set.value.phases[0].value[0].value.txs
+    a, b = first[0].value.tx.source_account, again[0].value.tx.source_account
+    assert a == b and a is b
+    tables = [t for name, t in vars(_decoders).items() if name.startswith("_I_")]
+    assert tables and all(len(t) <= emitter.INTERN_MAX for t in tables)

@@ -46,3 +46,12 @@ def test_raw_bytes_are_exact_encodings(corpus_ledgers: list[tuple[str, bytes]]) 
     assert sdk_xdr.LedgerHeader.from_xdr_bytes(header.header.xdr).ledger_seq.uint32 == 63092982
     pair = v.v2.tx_processing[0].result
     assert sdk_xdr.TransactionResultPair.from_xdr_bytes(pair.xdr).to_xdr_bytes() == pair.xdr
+
+
+def test_profiles_reject_types_decoded_in_place() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="decoded in place"):
+        decoder_for({"AccountEntry"})
+    with pytest.raises(ValueError, match="unknown XDR types"):
+        decoder_for({"NoSuchType"})
