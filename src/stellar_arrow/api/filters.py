@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, Literal
 
 from stellar_arrow.errors import RequestError
-from stellar_arrow.ttp.address import decode_strkey
 from stellar_arrow.ttp.events import Asset
 from stellar_arrow.ttp.schema import EVENT_TYPES
+from stellar_arrow.xdr.strkey import decode_strkey
 
 __all__ = [
     "MAX_LIMIT",

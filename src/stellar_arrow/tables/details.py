@@ -20,15 +20,14 @@ from typing import Any
 
 import orjson
 
-from stellar_arrow.ttp.address import (
-    account_strkey,
-    claimable_balance_strkey,
-    contract_strkey,
-    liquidity_pool_strkey,
-    muxed_strkey,
-)
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.definitions import Definition, TypeExpr, load_schema, snake_case
+from stellar_arrow.xdr.strkey import (
+    account_strkey,
+    claimable_balance_strkey,
+    muxed_strkey,
+    sc_address_strkey,
+)
 
 __all__ = [
     "asset_string",
@@ -83,20 +82,6 @@ def _liquidity_pool_params(params: Any) -> str:
     return f"{asset_string(cp.asset_a)}/{asset_string(cp.asset_b)}/{cp.fee}"
 
 
-def _sc_address(address: X.SCAddress) -> str:
-    kind = address.type
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_ACCOUNT:
-        return account_strkey(address.value.value)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_CONTRACT:
-        return contract_strkey(address.contract_id)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_MUXED_ACCOUNT:
-        muxed = address.value
-        return muxed_strkey(muxed.ed25519, muxed.id)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_CLAIMABLE_BALANCE:
-        return claimable_balance_strkey(address.value.value)
-    return liquidity_pool_strkey(address.liquidity_pool_id)
-
-
 def _int128(parts: Any) -> str:
     return str((parts.hi << 64) | parts.lo)
 
@@ -110,7 +95,7 @@ _BY_NAME: dict[str, Render] = {
     "PublicKey": lambda v: account_strkey(v.ed25519),
     "NodeID": lambda v: account_strkey(v.ed25519),
     "MuxedAccount": muxed_account_strkey,
-    "SCAddress": _sc_address,
+    "SCAddress": sc_address_strkey,
     "Asset": asset_string,
     "ChangeTrustAsset": asset_string,
     "TrustLineAsset": asset_string,

@@ -18,7 +18,7 @@ from stellar_arrow.tables.schema import (
     versioned_schema,
     without_columns,
 )
-from stellar_arrow.ttp.address import account_strkey
+from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["LEDGERS_SCHEMA", "LEDGERS_XDR_COLUMNS", "LedgersBuilder"]
 

@@ -18,9 +18,9 @@ from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
 from stellar_arrow.tables.details import muxed_account_columns, operation_details_json
 from stellar_arrow.tables.schema import CLOSED_AT_TYPE, closed_at_micros, record_batch, versioned_schema
-from stellar_arrow.ttp.address import account_strkey
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.definitions import load_schema
+from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["OPERATIONS_SCHEMA", "OperationsBuilder"]
 

@@ -27,8 +27,8 @@ from stellar_arrow.tables.schema import (
     versioned_schema,
     without_columns,
 )
-from stellar_arrow.ttp.address import account_strkey
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["TRANSACTIONS_SCHEMA", "TRANSACTIONS_XDR_COLUMNS", "TransactionsBuilder"]
 

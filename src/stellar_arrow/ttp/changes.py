@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from stellar_arrow.ttp.address import account_strkey, claimable_balance_strkey, liquidity_pool_strkey
 from stellar_arrow.ttp.sac import asset_from_xdr
+from stellar_arrow.xdr.strkey import account_strkey, claimable_balance_strkey, liquidity_pool_strkey
 
 __all__ = [
     "ACCOUNT",

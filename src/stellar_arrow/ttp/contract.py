@@ -24,19 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from stellar_arrow.ttp.address import (
-    account_strkey,
-    claimable_balance_strkey,
-    contract_strkey,
-    liquidity_pool_strkey,
-    muxed_strkey,
-)
 from stellar_arrow.ttp.events import Asset, Burn, Clawback, Event, Mint, MuxedInfo, Transfer
 from stellar_arrow.ttp.operation import OperationContext, classify
 from stellar_arrow.ttp.sac import parse_sep11_asset, sac_contract_id
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import (
+    contract_strkey,
+    sc_address_strkey,
+)
 
-__all__ = ["contract_event", "i128_value", "invoke_host_function_events", "sc_address_strkey"]
+__all__ = ["contract_event", "i128_value", "invoke_host_function_events"]
 
 _CONTRACT: Final = X.ContractEventType.CONTRACT
 _SYM: Final = X.SCValType.SCV_SYMBOL
@@ -59,21 +56,6 @@ _MIN_TOPICS: Final = {
 def i128_value(parts: Any) -> int:
     """Signed 128-bit integer of ``Int128Parts(hi, lo)`` (hi signed, lo unsigned)."""
     return (int(parts.hi) << 64) | int(parts.lo)
-
-
-def sc_address_strkey(address: Any) -> str:
-    """Strkey of an ``SCAddress``: G, C, M, B or L."""
-    kind = address.type
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_ACCOUNT:
-        return account_strkey(address.account_id.ed25519)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_CONTRACT:
-        return contract_strkey(address.contract_id)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_MUXED_ACCOUNT:
-        muxed = address.muxed_account
-        return muxed_strkey(muxed.ed25519, muxed.id)
-    if kind == X.SCAddressType.SC_ADDRESS_TYPE_CLAIMABLE_BALANCE:
-        return claimable_balance_strkey(address.claimable_balance_id.v0)
-    return liquidity_pool_strkey(address.liquidity_pool_id)
 
 
 def _amount_and_mux(data: Any, version: int) -> tuple[int, MuxedInfo | None] | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stellar_arrow.ttp.address import account_strkey
 from stellar_arrow.ttp.changes import ACCOUNT, entry_pairs
 from stellar_arrow.ttp.events import NATIVE, EventMeta, Fee
 from stellar_arrow.ttp.sac import sac_address
 from stellar_arrow.ttp.transaction import LedgerTransaction
+from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["FeeEvents", "fee_events"]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from stellar_arrow.errors import EventDerivationError
-from stellar_arrow.ttp.address import account_strkey
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
 from stellar_arrow.ttp.sac import sac_address
 from stellar_arrow.ttp.transaction import LedgerTransaction, muxed_key
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["OperationContext", "classify", "operation_context"]
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stellar_arrow.ttp.address import account_strkey, claimable_balance_strkey, liquidity_pool_strkey
 from stellar_arrow.ttp.changes import CLAIMABLE_BALANCE, LIQUIDITY_POOL, paired_entries
 from stellar_arrow.ttp.events import Burn, Event, Transfer
 from stellar_arrow.ttp.operation import OperationContext, classify
 from stellar_arrow.ttp.sac import asset_from_xdr, revoke_claimable_balance_id
+from stellar_arrow.xdr.strkey import account_strkey, claimable_balance_strkey, liquidity_pool_strkey
 
 __all__ = ["liquidity_pool_deposit_events", "liquidity_pool_withdraw_events", "revocation_events"]
 

@@ -13,8 +13,8 @@ import struct
 from functools import lru_cache
 from typing import Any, Final
 
-from stellar_arrow.ttp.address import account_strkey, contract_strkey, decode_strkey
 from stellar_arrow.ttp.events import NATIVE, Asset
+from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, decode_strkey
 
 __all__ = [
     "asset_from_xdr",

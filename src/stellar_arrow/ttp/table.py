@@ -7,7 +7,6 @@ from typing import Final
 
 import pyarrow as pa
 
-from stellar_arrow.ttp.address import decode_strkey, muxed_strkey
 from stellar_arrow.ttp.events import (
     Asset,
     Burn,
@@ -20,6 +19,7 @@ from stellar_arrow.ttp.events import (
     Transfer,
 )
 from stellar_arrow.ttp.schema import AMOUNT_TYPE, TOKEN_TRANSFERS_SCHEMA
+from stellar_arrow.xdr.strkey import decode_strkey, muxed_strkey
 
 __all__ = ["events_from_batch", "events_to_batch"]
 

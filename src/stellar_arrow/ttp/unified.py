@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from stellar_arrow.ttp.address import contract_strkey
-from stellar_arrow.ttp.contract import contract_event, i128_value, sc_address_strkey
+from stellar_arrow.ttp.contract import contract_event, i128_value
 from stellar_arrow.ttp.events import NATIVE, Event, EventMeta, Fee
 from stellar_arrow.ttp.fees import FeeEvents
 from stellar_arrow.ttp.operation import operation_context
 from stellar_arrow.ttp.sac import sac_contract_id
 from stellar_arrow.ttp.transaction import LedgerTransaction
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import contract_strkey, sc_address_strkey
 
 __all__ = ["has_unified_events", "unified_fee_events", "unified_operation_events"]
 

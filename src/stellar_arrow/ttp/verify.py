@@ -21,11 +21,12 @@ from typing import Any, Final
 
 from stellar_arrow.errors import ReconciliationError
 from stellar_arrow.ttp.changes import CONTRACT_DATA, BalanceKey, add_balance_deltas, entry_pairs
-from stellar_arrow.ttp.contract import i128_value, sc_address_strkey
+from stellar_arrow.ttp.contract import i128_value
 from stellar_arrow.ttp.events import Burn, Clawback, Event, Fee, Mint, Transfer
 from stellar_arrow.ttp.processor import Mode, TransactionEvents, transaction_events
 from stellar_arrow.ttp.sac import sac_address, sac_contract_id
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import sc_address_strkey
 
 __all__ = [
     "Mismatch",

@@ -10,7 +10,7 @@ from stellar_sdk import xdr as x
 
 from stellar_arrow.errors import EventDerivationError
 from stellar_arrow.ttp import MuxedInfo
-from stellar_arrow.ttp.address import claimable_balance_strkey
+from stellar_arrow.xdr.strkey import claimable_balance_strkey
 from tests.unit.ttp.scenario import (
     ALICE,
     BOB,

@@ -10,20 +10,20 @@ from stellar_sdk import Network, StrKey
 from stellar_sdk import xdr as x
 
 from stellar_arrow.ttp import NATIVE, Asset
-from stellar_arrow.ttp.address import (
-    account_strkey,
-    claimable_balance_strkey,
-    contract_strkey,
-    decode_strkey,
-    liquidity_pool_strkey,
-    muxed_strkey,
-)
 from stellar_arrow.ttp.sac import (
     asset_xdr,
     network_id,
     parse_sep11_asset,
     revoke_claimable_balance_id,
     sac_address,
+)
+from stellar_arrow.xdr.strkey import (
+    account_strkey,
+    claimable_balance_strkey,
+    contract_strkey,
+    decode_strkey,
+    liquidity_pool_strkey,
+    muxed_strkey,
 )
 from tests.unit.ttp.scenario import ALICE, ISSUER, account_id
 
@@ -68,8 +68,10 @@ def test_muxed_vector_of_the_spec() -> None:
 
 def test_bad_strkeys_are_rejected() -> None:
     good = account_strkey(KEY)
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(ValueError, match="Invalid Ed25519 Public Key"):
         decode_strkey(good[:-1] + ("A" if good[-1] != "A" else "B"))
+    with pytest.raises(ValueError, match="Invalid"):
+        decode_strkey(contract_strkey(KEY)[:-2])
     with pytest.raises(ValueError, match="prefix"):
         decode_strkey("X" + good[1:])
 

@@ -10,7 +10,7 @@ from stellar_sdk import xdr as x
 
 from stellar_arrow.errors import EventDerivationError
 from stellar_arrow.ttp import MuxedInfo, compare_modes, events_from_ledger
-from stellar_arrow.ttp.address import contract_strkey
+from stellar_arrow.xdr.strkey import contract_strkey
 from tests.unit.ttp.scenario import (
     ALICE,
     BOB,

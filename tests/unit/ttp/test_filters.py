@@ -19,7 +19,7 @@ from stellar_arrow.ttp import (
     events_to_batch,
     filter_batch,
 )
-from stellar_arrow.ttp.address import account_strkey, contract_strkey, muxed_strkey
+from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, muxed_strkey
 
 G1, G2, G3 = (account_strkey(bytes([i]) * 32) for i in (1, 2, 3))
 CT = contract_strkey(bytes(32))

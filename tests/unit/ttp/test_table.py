@@ -24,7 +24,7 @@ from stellar_arrow.ttp import (
     events_from_batch,
     events_to_batch,
 )
-from stellar_arrow.ttp.address import account_strkey
+from stellar_arrow.xdr.strkey import account_strkey
 
 G = "GAHK7EEG2WWHVKDNT4CEQFZGKF2LGDSW2IVM4S5DP42RBW3K6BTODB4A"
 M = "MAHK7EEG2WWHVKDNT4CEQFZGKF2LGDSW2IVM4S5DP42RBW3K6BTOCAAAAAADZU6VFBOJ2"

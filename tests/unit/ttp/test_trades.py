@@ -9,7 +9,7 @@ import pytest
 from stellar_sdk import xdr as x
 
 from stellar_arrow.ttp import Event, MuxedInfo
-from stellar_arrow.ttp.address import liquidity_pool_strkey
+from stellar_arrow.xdr.strkey import liquidity_pool_strkey
 from tests.unit.ttp.scenario import (
     ALICE,
     BOB,
@@ -369,7 +369,7 @@ def test_classic_events_name_the_sac_of_their_asset() -> None:
     (ev,) = op_events([Tx(muxed(ALICE), [op(body)], [result], [[]])])
     assert ev.asset is not None
     assert ev.meta.contract_address == sac_address(ev.asset, network_id(PASSPHRASE))
-    from stellar_arrow.ttp.address import contract_strkey
+    from stellar_arrow.xdr.strkey import contract_strkey
 
     assert ev.meta.contract_address == contract_strkey(sac_id(USD))
 
@@ -400,6 +400,6 @@ def test_op_index_is_one_based_per_operation() -> None:
 
 
 def test_m_address_helper_matches_muxed_strkey() -> None:
-    from stellar_arrow.ttp.address import muxed_strkey
+    from stellar_arrow.xdr.strkey import muxed_strkey
 
     assert m_address(BOB, 9) == muxed_strkey(BOB.raw_public_key(), 9)

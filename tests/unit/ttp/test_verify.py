@@ -19,9 +19,9 @@ from stellar_arrow.ttp import (
     transaction_events,
     verify_transaction,
 )
-from stellar_arrow.ttp.address import contract_strkey
 from stellar_arrow.ttp.verify import event_deltas
 from stellar_arrow.xdr import decode_ledger_close_meta
+from stellar_arrow.xdr.strkey import contract_strkey
 from tests.conftest import DATA
 from tests.unit.ttp.scenario import (
     ALICE,
