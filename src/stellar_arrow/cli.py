@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 __all__ = ["app", "main"]
+
+
+@contextmanager
+def _exit_on_error(code: int) -> Iterator[None]:
+    """Turn a typed error into its class and message on stderr and exit status ``code`` (no traceback)."""
+    from stellar_arrow.errors import StellarArrowError
+
+    try:
+        yield
+    except StellarArrowError as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(code) from None
+
 
 app = typer.Typer(
     name="stellar-arrow",
@@ -35,16 +50,12 @@ def _run(
 
     Without --config: the bundled sample lake data/lakes/pubnet-p26, free loopback ports.
     """
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.pipeline.run import run_pipeline, run_settings
 
-    try:
+    with _exit_on_error(2):
         settings = run_settings(config, out)
         output_dir = Path(settings.sink.output_dir)
         run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
-    except StellarArrowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("serve")
@@ -54,14 +65,10 @@ def _serve(
     ready_file: Annotated[Path | None, typer.Option("--ready-file", hidden=True)] = None,
 ) -> None:
     """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.pipeline.serve import serve_role
 
-    try:
+    with _exit_on_error(2):
         serve_role(role, config, ready_file)
-    except StellarArrowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("rpc-replay")
@@ -75,14 +82,10 @@ def _rpc_replay(
     ledger_interval: float = typer.Option(5.0, "--ledger-interval", help="seconds between released ledgers"),
 ) -> None:
     """Serve a local lake as a Stellar RPC (getLedgers, getLatestLedger, getNetwork, getHealth)."""
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.source.rpc_server import serve_rpc_replay
 
-    try:
+    with _exit_on_error(2):
         serve_rpc_replay(lake, host=host, port=port, start_at=start_at, ledger_interval=ledger_interval)
-    except StellarArrowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("verify")
@@ -105,10 +108,9 @@ def _verify(
     batches_per_partition: Annotated[int | None, typer.Option("--batches-per-partition", hidden=True)] = None,
 ) -> None:
     """Reconcile token transfer events with ledger balance changes; exit 1 on any mismatch."""
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.verification import run_verify
 
-    try:
+    with _exit_on_error(2):
         code = run_verify(
             source,
             start=start,
@@ -120,23 +122,16 @@ def _verify(
             ledgers_per_batch=ledgers_per_batch,
             batches_per_partition=batches_per_partition,
         )
-    except StellarArrowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     raise typer.Exit(code)
 
 
 @app.command("validate")
 def _validate(dir: Annotated[Path, typer.Argument(help="output directory of the sink")]) -> None:
     """Check every committed file against its manifest (size, sha256, rows, schema); exit 1 on a problem."""
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.sink.validate import validate_dir
 
-    try:
+    with _exit_on_error(2):
         report = validate_dir(dir)
-    except StellarArrowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     for problem in report.problems:
         typer.echo(f"BAD {problem.path}: {problem.problem}")
     state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
@@ -201,11 +196,10 @@ def _export(
     ] = None,
 ) -> None:
     """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: exit 1, no partial file)."""
-    from stellar_arrow.errors import StellarArrowError
     from stellar_arrow.export.console import export_with_progress, format_summary, parse_storage_options
     from stellar_arrow.export.job import ExportRequest
 
-    try:
+    with _exit_on_error(1):
         request = ExportRequest(
             source=source,
             start=start,
@@ -226,9 +220,6 @@ def _export(
             batches_per_partition=batches_per_partition,
         )
         summary = export_with_progress(request, show_progress=progress)
-    except StellarArrowError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(format_summary(summary, out))
 
 
