@@ -106,6 +106,9 @@ def _verify(
     ] = None,
     ledgers_per_batch: Annotated[int | None, typer.Option("--ledgers-per-batch", hidden=True)] = None,
     batches_per_partition: Annotated[int | None, typer.Option("--batches-per-partition", hidden=True)] = None,
+    decoder: Annotated[
+        str, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
+    ] = "fast",
 ) -> None:
     """Reconcile token transfer events with ledger balance changes; exit 1 on any mismatch."""
     from stellar_arrow.verification import run_verify
@@ -121,6 +124,7 @@ def _verify(
             echo=typer.echo,
             ledgers_per_batch=ledgers_per_batch,
             batches_per_partition=batches_per_partition,
+            decoder=decoder,
         )
     raise typer.Exit(code)
 

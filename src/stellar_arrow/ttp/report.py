@@ -16,11 +16,12 @@ from stellar_arrow.ttp.processor import events_from_transaction
 from stellar_arrow.ttp.transaction import ledger_transactions
 from stellar_arrow.ttp.unified import has_unified_events
 from stellar_arrow.ttp.verify import Mismatch, verify_transaction
-from stellar_arrow.xdr import decode_ledger_close_meta
+from stellar_arrow.xdr import decode_ledger_close_meta, sdk_decode
 
-__all__ = ["LedgerVerification", "VerifyMode", "verify_ledger_bytes", "verify_ledgers"]
+__all__ = ["Decoder", "LedgerVerification", "VerifyMode", "verify_ledger_bytes", "verify_ledgers"]
 
 VerifyMode = Literal["derived", "unified", "both"]
+Decoder = Literal["fast", "sdk"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +42,17 @@ class LedgerVerification:
 
 
 def verify_ledger_bytes(
-    lcm_bytes: bytes, network_passphrase: str, *, mode: VerifyMode = "derived", strict: bool = False
+    lcm_bytes: bytes,
+    network_passphrase: str,
+    *,
+    mode: VerifyMode = "derived",
+    strict: bool = False,
+    decoder: Decoder = "fast",
 ) -> LedgerVerification:
-    """Decode one ``LedgerCloseMeta`` and verify it."""
-    lcm = decode_ledger_close_meta(lcm_bytes)
+    """Decode one ``LedgerCloseMeta`` (generated decoder, or stellar-sdk as the oracle) and verify it."""
+    lcm = (
+        decode_ledger_close_meta(lcm_bytes) if decoder == "fast" else sdk_decode("LedgerCloseMeta", lcm_bytes)
+    )
     info, txs = ledger_transactions(lcm, network_passphrase)
     mismatches: list[Mismatch] = []
     differences: list[ModeDifference] = []
@@ -77,8 +85,13 @@ def verify_ledger_bytes(
 
 
 def verify_ledgers(
-    ledgers: Iterable[bytes], network_passphrase: str, *, mode: VerifyMode = "derived", strict: bool = False
+    ledgers: Iterable[bytes],
+    network_passphrase: str,
+    *,
+    mode: VerifyMode = "derived",
+    strict: bool = False,
+    decoder: Decoder = "fast",
 ) -> Iterator[LedgerVerification]:
     """Verify each ledger in turn."""
     for lcm_bytes in ledgers:
-        yield verify_ledger_bytes(lcm_bytes, network_passphrase, mode=mode, strict=strict)
+        yield verify_ledger_bytes(lcm_bytes, network_passphrase, mode=mode, strict=strict, decoder=decoder)

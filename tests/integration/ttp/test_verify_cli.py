@@ -101,3 +101,14 @@ def test_installed_script_exit_code(tmp_path: Path) -> None:
         check=False,
     )
     assert (ok.returncode, bad.returncode) == (0, 1), ok.stderr + bad.stderr
+
+
+def test_stellar_sdk_decoder_gives_the_same_verdict(tmp_path: Path) -> None:
+    code, out = verify(
+        "--source", str(CORPUS / "testnet-0001283415.xdr"), "--network", "testnet", "--decoder", "sdk"
+    )
+    assert code == 0 and "0 mismatches" in out
+    path = tmp_path / "corrupt.xdr"
+    corrupt_fee_processing(CORPUS / "testnet-0001283415.xdr", path)
+    code, out = verify("--source", str(path), "--network", "testnet", "--decoder", "sdk")
+    assert code == 1 and "1 mismatches" in out
