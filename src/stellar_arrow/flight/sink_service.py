@@ -71,6 +71,7 @@ class SinkLoop:
         self.failed = False
         self.last_ledger: int | None = None
         self._streams: list[UpstreamStream] = []
+        self._flushing_done = threading.Event()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -79,6 +80,24 @@ class SinkLoop:
 
     def run(self) -> None:
         """Run until done, stopped or a terminal error (transient failures restart from the checkpoint)."""
+        flusher = threading.Thread(target=self._flush_on_time, name="sink-flush", daemon=True)
+        flusher.start()
+        try:
+            self._run_until_done()
+        finally:
+            self._flushing_done.set()
+            flusher.join(timeout=10)
+
+    def _flush_on_time(self) -> None:
+        """Commit buffered rows once ``flush_interval_s`` passed, even when no further ledger arrives."""
+        interval = min(max(self.sink.options.flush_interval_s / 2, 0.05), 1.0)
+        while not self._flushing_done.wait(interval):
+            try:
+                self.sink.flush_if_due()
+            except StellarArrowError as exc:  # the loop's own commit reports it again; keep trying
+                log.warning("sink: timed flush failed: %s", exc)
+
+    def _run_until_done(self) -> None:
         while not self.stop_event.is_set():
             try:
                 self._run_once()

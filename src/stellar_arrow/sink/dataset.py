@@ -243,6 +243,18 @@ class DatasetSink:
             return self.commit(Checkpoint(ledger_sequence, source_cursor))
         return None
 
+    def flush_if_due(self) -> CommitRecord | None:
+        """Commit every ledger reported complete through :meth:`advance` if :meth:`due`.
+
+        Called on a timer, so that rows buffered at a quiet live tip (no next ledger to trigger
+        :meth:`advance`) are committed within ``flush_interval_s``.
+        """
+        with self._lock:
+            through = self._complete_through
+        if through is None or self._closed or not self.due():
+            return None
+        return self.commit(Checkpoint(through))
+
     # -- committing ----------------------------------------------------------------------------------------
 
     def _split_buffer(self, state: _TableState, through: int) -> tuple[pa.Table, pa.Table]:

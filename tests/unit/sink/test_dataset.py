@@ -152,6 +152,28 @@ def test_flush_interval_and_batch_rows_decide_when_to_commit(tmp_path: Path) -> 
     assert small.due() and small.advance(s1) is not None
 
 
+def test_a_quiet_tip_is_committed_by_the_timed_flush(tmp_path: Path) -> None:
+    """No next ledger arrives to call advance(): flush_if_due() commits once the interval passed."""
+    now = [0.0]
+    options = SinkOptions(batch_rows=10_000, flush_interval_s=2.0)
+    sink = DatasetSink(
+        tmp_path, {"token_transfers": schemas()["token_transfers"]}, options, clock=lambda: now[0]
+    )
+    (s1, p1), (s2, p2) = ledger_tables()[:2]
+    assert sink.flush_if_due() is None  # nothing buffered, nothing complete
+    sink.write_batch("token_transfers", p1["token_transfers"])
+    sink.advance(s1)
+    sink.write_batch("token_transfers", p2["token_transfers"])  # ledger s2 not reported complete
+    now[0] = 1.0
+    assert sink.flush_if_due() is None
+    now[0] = 2.5
+    record = sink.flush_if_due()
+    assert record is not None and record.checkpoint.ledger_sequence == s1
+    assert sum(m.rows for m in record.files) == p1["token_transfers"].num_rows
+    assert sink.snapshot("token_transfers").live.num_rows == p2["token_transfers"].num_rows
+    assert sink.flush_if_due() is None  # s2 is still incomplete
+
+
 def test_commit_only_takes_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
     sink = DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]})
     (s1, p1), (s2, p2) = ledger_tables()[:2]
