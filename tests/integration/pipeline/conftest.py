@@ -63,6 +63,21 @@ def assert_same_tables(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> N
     # every parquet file on disk is committed (no orphan from a killed commit)
 
 
+ROW_KEYS = {
+    "ledgers": ("sequence",),
+    "transactions": ("ledger_sequence", "transaction_index"),
+    "operations": ("ledger_sequence", "transaction_index", "operation_index"),
+    "token_transfers": ("ledger_sequence", "event_index"),
+}
+
+
+def in_row_order(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Each table sorted by its row key (partitioning by column values reorders rows within a commit)."""
+    return {
+        name: table.sort_by([(key, "ascending") for key in ROW_KEYS[name]]) for name, table in tables.items()
+    }
+
+
 def write_config(path: Path, doc: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
@@ -73,6 +88,7 @@ class PipelineKit:
     sample_lake = Path(__file__).resolve().parents[3] / "data" / "lakes" / "pubnet-p26"
     read_output = staticmethod(read_output)
     assert_same_tables = staticmethod(assert_same_tables)
+    in_row_order = staticmethod(in_row_order)
     write_config = staticmethod(write_config)
 
 
