@@ -159,7 +159,7 @@ def test_a_quiet_tip_is_committed_by_the_timed_flush(tmp_path: Path) -> None:
     sink = DatasetSink(
         tmp_path, {"token_transfers": schemas()["token_transfers"]}, options, clock=lambda: now[0]
     )
-    (s1, p1), (s2, p2) = ledger_tables()[:2]
+    (s1, p1), (_s2, p2) = ledger_tables()[:2]
     assert sink.flush_if_due() is None  # nothing buffered, nothing complete
     sink.write_batch("token_transfers", p1["token_transfers"])
     sink.advance(s1)
