@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -55,11 +57,12 @@ class Browser:
     """One headless chromium process and a CDP session on one page."""
 
     def __init__(self, executable: str) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True)
         self.process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: close() ends every chromium process
         )
         self._ids = itertools.count(1)
         self._ws: ClientConnection | None = None
@@ -127,10 +130,13 @@ class Browser:
     async def close(self) -> None:
         if self._ws is not None:
             await self._ws.close()
-        self.process.terminate()
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(group, signal.SIGKILL)
             self.process.wait(5)
+        with contextlib.suppress(ProcessLookupError):  # renderer/GPU children still writing the profile
+            os.killpg(group, signal.SIGKILL)
         self.profile.cleanup()
