@@ -14,9 +14,17 @@ Every invalid or unknown setting is rejected by :func:`load_settings` with a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +72,19 @@ def _port(value: int) -> int:
     return value
 
 
+def _grpc_uri(value: str) -> str:
+    if not value.startswith(("grpc://", "grpc+tcp://", "grpc+unix://", "grpc+tls://")):
+        msg = f"endpoint {value!r} must be a Flight URI such as grpc://127.0.0.1:8815"
+        raise ValueError(msg)
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
+"""A TCP port; 0 picks a free one."""
+GrpcUri = Annotated[str, AfterValidator(_grpc_uri)]
+"""A Flight endpoint such as ``grpc://127.0.0.1:8815``."""
+
+
 class SourceSettings(BaseModel):
     """Where ledgers come from and which range to read."""
 
@@ -82,7 +103,7 @@ class SourceSettings(BaseModel):
     table_workers: int = Field(default=1, ge=0, le=64)
     poll_interval_s: float = Field(default=0.05, gt=0, le=60)
     host: str = "127.0.0.1"
-    flight_port: int = 8815
+    flight_port: Port = 8815
 
     @field_validator("network_passphrase")
     @classmethod
@@ -93,11 +114,6 @@ class SourceSettings(BaseModel):
             msg = f"unknown network passphrase {value!r}: use a full passphrase or one of {known}"
             raise ValueError(msg)
         return value
-
-    @field_validator("flight_port")
-    @classmethod
-    def _flight_port(cls, value: int) -> int:
-        return _port(value)
 
     @field_validator("rpc_endpoint")
     @classmethod
@@ -130,13 +146,13 @@ class ProcessorSettings(BaseModel):
 
     model_config = _SECTION
 
-    source_endpoint: str = "grpc://127.0.0.1:8815"
+    source_endpoint: GrpcUri = "grpc://127.0.0.1:8815"
     event_types: tuple[str, ...] = ()
     include_assets: tuple[str, ...] = ()
     workers: int = Field(default=0, ge=0, le=64)
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
     host: str = "127.0.0.1"
-    flight_port: int = 8816
+    flight_port: Port = 8816
 
     @field_validator("event_types")
     @classmethod
@@ -147,24 +163,14 @@ class ProcessorSettings(BaseModel):
             raise ValueError(msg)
         return value
 
-    @field_validator("flight_port")
-    @classmethod
-    def _flight_port(cls, value: int) -> int:
-        return _port(value)
-
-    @field_validator("source_endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        return _grpc_uri(value)
-
 
 class SinkSettings(BaseModel):
     """The sink: its upstreams, output directory and Parquet options."""
 
     model_config = _SECTION
 
-    processor_endpoint: str = "grpc://127.0.0.1:8816"
-    source_endpoint: str = "grpc://127.0.0.1:8815"
+    processor_endpoint: GrpcUri = "grpc://127.0.0.1:8816"
+    source_endpoint: GrpcUri = "grpc://127.0.0.1:8815"
     output_dir: str = "data/run"
     tables: tuple[str, ...] = TABLES
     output_formats: tuple[str, ...] = ("parquet",)
@@ -173,7 +179,7 @@ class SinkSettings(BaseModel):
     batch_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
     host: str = "127.0.0.1"
-    flight_port: int = 8817
+    flight_port: Port = 8817
 
     @field_validator("tables")
     @classmethod
@@ -192,16 +198,6 @@ class SinkSettings(BaseModel):
             msg = f"unknown or empty output format list {list(value)}: choose from parquet, jsonl, csv"
             raise ValueError(msg)
         return value
-
-    @field_validator("flight_port")
-    @classmethod
-    def _flight_port(cls, value: int) -> int:
-        return _port(value)
-
-    @field_validator("processor_endpoint", "source_endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        return _grpc_uri(value)
 
 
 class FlightSettings(BaseModel):
@@ -224,21 +220,9 @@ class ApiSettings(BaseModel):
     model_config = _SECTION
 
     host: str = "127.0.0.1"
-    api_port: int = 8081
+    api_port: Port = 8081
     port_fallback: bool = False
-    health_port: int = 8088
-
-    @field_validator("api_port", "health_port")
-    @classmethod
-    def _ports(cls, value: int) -> int:
-        return _port(value)
-
-
-def _grpc_uri(value: str) -> str:
-    if not value.startswith(("grpc://", "grpc+tcp://", "grpc+unix://", "grpc+tls://")):
-        msg = f"endpoint {value!r} must be a Flight URI such as grpc://127.0.0.1:8815"
-        raise ValueError(msg)
-    return value
+    health_port: Port = 8088
 
 
 class Settings(BaseSettings):

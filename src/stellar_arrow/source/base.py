@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["LedgerSource", "RawLedger"]
+from stellar_arrow.errors import ConfigError
+
+__all__ = ["LedgerSource", "RawLedger", "check_range"]
 
 
 class RawLedger(NamedTuple):
@@ -32,3 +34,10 @@ class LedgerSource(Protocol):
     def stop(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def check_range(start: int, end: int | None) -> None:
+    """Reject a ledger range no source can serve: ``1 <= start <= end`` (``end=None``: follow the tip)."""
+    if start < 1 or (end is not None and end < start):
+        msg = f"invalid ledger range [{start}, {end}]: need 1 <= start <= end"
+        raise ConfigError(msg, key="start_ledger")

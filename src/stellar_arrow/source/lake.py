@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stellar_arrow.errors import ConfigError, LedgerMissingError, LedgerObjectError
-from stellar_arrow.source.base import RawLedger
+from stellar_arrow.source.base import RawLedger, check_range
 from stellar_arrow.source.batch import LedgerBatch, split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
 from stellar_arrow.source.keys import BatchKey, LakeSchema
@@ -123,9 +123,7 @@ class DataLakeLedgerSource:
 
         The range is checked now; I/O starts at the first ``next()``. :meth:`stop` ends the iteration.
         """
-        if start < 1 or (end is not None and end < start):
-            msg = f"invalid ledger range [{start}, {end}]: need 1 <= start <= end"
-            raise ConfigError(msg, key="start_ledger")
+        check_range(start, end)
         self._stop.clear()
         return self._iterate(start, end)
 

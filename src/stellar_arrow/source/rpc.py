@@ -25,7 +25,7 @@ from stellar_arrow.errors import (
     RpcTransientError,
     XdrDecodeError,
 )
-from stellar_arrow.source.base import RawLedger
+from stellar_arrow.source.base import RawLedger, check_range
 from stellar_arrow.source.header import read_ledger_header
 from stellar_arrow.source.rpc_models import HealthStatus, LatestLedger, LedgerPage, NetworkInfo, RpcLedger
 
@@ -180,9 +180,7 @@ class RpcLedgerSource:
 
         The range is checked now; I/O starts at the first ``next()``. :meth:`stop` ends the iteration.
         """
-        if start < 1 or (end is not None and end < start):
-            msg = f"invalid ledger range [{start}, {end}]: need 1 <= start <= end"
-            raise ConfigError(msg, key="start_ledger")
+        check_range(start, end)
         self._stop.clear()
         return self._iterate(start, end)
 

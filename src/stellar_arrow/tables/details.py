@@ -145,7 +145,7 @@ class _Compiler:
             self.by_ref[name] = special
             return special
         slot: list[Render] = []
-        self.by_ref[name] = lambda v: slot[0](v)  # placeholder while recursing
+        self.by_ref[name] = lambda v: slot[0](v)  # resolved lazily: the type refers to itself
         d = self.schema.definitions.get(name)
         built = _identity if d is None else self.definition(d)
         slot.append(built)

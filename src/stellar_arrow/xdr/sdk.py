@@ -39,7 +39,7 @@ def sdk_decode(type_name: str, data: bytes) -> Any:
 def _ref_converter(name: str) -> Converter:
     conv = _CACHE.get(name)
     if conv is None:
-        # placeholder resolves recursion (SCVal -> SCVec -> SCVal) lazily
+        # a forwarding stub resolves recursion (SCVal -> SCVec -> SCVal) lazily
         _CACHE[name] = lambda obj: _CACHE[name](obj)
         conv = _build(name)
         _CACHE[name] = conv
