@@ -37,7 +37,7 @@ CORPUS = DATA / "corpus"
 
 def corpus_files() -> list[Path]:
     """Every ledger file of the bundled corpus (``data/corpus``), sorted by name."""
-    return sorted(p for p in CORPUS.iterdir() if p.name != "PROVENANCE.md" and not p.name.startswith("."))
+    return sorted(p for p in CORPUS.iterdir() if p.suffix != ".md" and not p.name.startswith("."))
 
 
 @pytest.fixture(scope="session")

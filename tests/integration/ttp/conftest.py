@@ -26,7 +26,7 @@ def passphrase_of(name: str) -> str:
 
 def corpus_names() -> list[str]:
     return sorted(
-        p.name for p in CORPUS.iterdir() if p.name != "PROVENANCE.md" and not p.name.startswith(".")
+        p.name for p in CORPUS.iterdir() if p.suffix != ".md" and not p.name.startswith(".")
     )
 
 
