@@ -25,9 +25,7 @@ def passphrase_of(name: str) -> str:
 
 
 def corpus_names() -> list[str]:
-    return sorted(
-        p.name for p in CORPUS.iterdir() if p.suffix != ".md" and not p.name.startswith(".")
-    )
+    return sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".md" and not p.name.startswith("."))
 
 
 def decoded_ledgers(name: str) -> Iterator[Any]:
