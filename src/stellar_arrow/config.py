@@ -33,6 +33,8 @@ from pydantic_settings import (
 )
 
 from stellar_arrow.errors import ConfigError
+from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
+from stellar_arrow.vocabulary import EVENT_TYPES, TABLES
 
 __all__ = [
     "DEFAULT_LAKE",
@@ -49,18 +51,6 @@ __all__ = [
 #: The bundled sample lake (pubnet 63092982-63093001), relative to the working directory.
 DEFAULT_LAKE = "data/lakes/pubnet-p26"
 
-NETWORK_PASSPHRASES: dict[str, str] = {
-    "pubnet": "Public Global Stellar Network ; September 2015",
-    "mainnet": "Public Global Stellar Network ; September 2015",
-    "public": "Public Global Stellar Network ; September 2015",
-    "testnet": "Test SDF Network ; September 2015",
-    "test": "Test SDF Network ; September 2015",
-    "futurenet": "Test SDF Future Network ; October 2022",
-    "standalone": "Standalone Network ; February 2017",
-}
-
-EVENT_TYPES = ("transfer", "mint", "burn", "clawback", "fee")
-TABLES = ("ledgers", "transactions", "operations", "token_transfers")
 
 _SECTION = ConfigDict(extra="forbid", frozen=True)
 

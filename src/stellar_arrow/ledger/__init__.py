@@ -9,7 +9,7 @@ from stellar_arrow.ledger.hashes import (
     transaction_hash,
     tx_set_result_hash,
 )
-from stellar_arrow.ledger.network import Network, resolve_network
+from stellar_arrow.ledger.network import NETWORK_PASSPHRASES, PUBNET, TESTNET, Network, resolve_network
 from stellar_arrow.ledger.toid import parse_toid, toid
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator, check_ledger_hashes
 from stellar_arrow.ledger.view import (
@@ -21,6 +21,9 @@ from stellar_arrow.ledger.view import (
 )
 
 __all__ = [
+    "NETWORK_PASSPHRASES",
+    "PUBNET",
+    "TESTNET",
     "ChainLink",
     "ChainValidator",
     "LedgerTransaction",

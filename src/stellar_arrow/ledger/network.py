@@ -9,9 +9,18 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 
-from stellar_arrow.config import NETWORK_PASSPHRASES
+__all__ = ["NETWORK_PASSPHRASES", "PUBNET", "TESTNET", "Network", "resolve_network"]
 
-__all__ = ["Network", "resolve_network"]
+#: Well-known network names (case-insensitive) and their passphrases.
+NETWORK_PASSPHRASES: dict[str, str] = {
+    "pubnet": "Public Global Stellar Network ; September 2015",
+    "mainnet": "Public Global Stellar Network ; September 2015",
+    "public": "Public Global Stellar Network ; September 2015",
+    "testnet": "Test SDF Network ; September 2015",
+    "test": "Test SDF Network ; September 2015",
+    "futurenet": "Test SDF Future Network ; October 2022",
+    "standalone": "Standalone Network ; February 2017",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +52,8 @@ def resolve_network(name_or_passphrase: str) -> Network:
     """``pubnet``, ``testnet``, ``futurenet``, ``standalone`` (case-insensitive) or a literal passphrase."""
     passphrase = NETWORK_PASSPHRASES.get(name_or_passphrase.strip().lower(), name_or_passphrase)
     return _network(passphrase)
+
+
+#: The public network and the test network.
+PUBNET = resolve_network("pubnet")
+TESTNET = resolve_network("testnet")
