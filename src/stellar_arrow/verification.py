@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast, get_args
 
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.ledger.network import resolve_network
+from stellar_arrow.ledger.network import Network, resolve_network
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.source.header import read_ledger_header
 from stellar_arrow.ttp.report import Decoder, VerifyMode, verify_ledgers
@@ -34,12 +34,11 @@ def _open(
     network: str | None,
     ledgers_per_batch: int | None,
     batches_per_partition: int | None,
-) -> tuple[Iterator[bytes], str]:
-    """(raw ledgers, network passphrase) of a corpus file or a lake."""
+) -> tuple[Iterator[bytes], Network]:
+    """(raw ledgers, network) of a corpus file or a lake."""
     path = Path(source)
     if path.is_file():
-        passphrase = resolve_network(network or "pubnet").passphrase
-        return _file_ledgers(path, start, end), passphrase
+        return _file_ledgers(path, start, end), resolve_network(network or "pubnet")
     from stellar_arrow.source.lake import DataLakeLedgerSource
 
     if start is None:
@@ -51,9 +50,9 @@ def _open(
         ledgers_per_batch=ledgers_per_batch,
         batches_per_partition=batches_per_partition,
     )
-    passphrase = lake.network_passphrase or resolve_network(network or "pubnet").passphrase
+    resolved = resolve_network(lake.network_passphrase or network or "pubnet")
     last = end if end is not None else start
-    return (raw.ledger_close_meta for raw in lake.ledgers(start, last)), passphrase
+    return (raw.ledger_close_meta for raw in lake.ledgers(start, last)), resolved
 
 
 def run_verify(
@@ -76,10 +75,10 @@ def run_verify(
     if decoder not in get_args(Decoder):
         msg = f"--decoder must be fast or sdk, got {decoder!r}"
         raise ConfigError(msg, key="decoder")
-    ledgers, passphrase = _open(source, start, end, network, ledgers_per_batch, batches_per_partition)
+    ledgers, resolved = _open(source, start, end, network, ledgers_per_batch, batches_per_partition)
     totals = {"ledgers": 0, "transactions": 0, "events": 0, "unified": 0, "mismatches": 0, "differences": 0}
     for report in verify_ledgers(
-        ledgers, passphrase, mode=cast(VerifyMode, mode), strict=strict, decoder=cast(Decoder, decoder)
+        ledgers, resolved, mode=cast(VerifyMode, mode), strict=strict, decoder=cast(Decoder, decoder)
     ):
         totals["ledgers"] += 1
         totals["transactions"] += report.transactions

@@ -43,10 +43,11 @@ __all__ = [
 
 def derive_token_transfers(lcm: bytes, network_passphrase: str) -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger's raw XDR (runs in worker processes)."""
+    from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.ttp.processor import token_transfers_batch
     from stellar_arrow.xdr import decode_ledger_close_meta
 
-    return token_transfers_batch(decode_ledger_close_meta(lcm), network_passphrase)
+    return token_transfers_batch(decode_ledger_close_meta(lcm), resolve_network(network_passphrase))
 
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from stellar_arrow.errors import ReconciliationError
+from stellar_arrow.ledger.network import Network
 from stellar_arrow.ttp.changes import CONTRACT_DATA, BalanceKey, add_balance_deltas, entry_pairs
 from stellar_arrow.ttp.contract import i128_value
 from stellar_arrow.ttp.events import Burn, Clawback, Event, Fee, Mint, Transfer
@@ -128,7 +129,15 @@ def _diff(
         if e != a:
             out.append(
                 Mismatch(
-                    check, tx.ledger.ledger_sequence, tx.tx_hash, tx.index, op_index, key[0], key[1], e, a
+                    check,
+                    tx.ledger_sequence,
+                    tx.hash_hex,
+                    tx.transaction_index,
+                    op_index,
+                    key[0],
+                    key[1],
+                    e,
+                    a,
                 )
             )
     return out
@@ -160,16 +169,16 @@ def _sac_balance_deltas(changes: Sequence[Any], sac_assets: dict[bytes, str]) ->
 
 def _strict(t: TransactionEvents) -> list[Mismatch]:
     tx = t.transaction
-    network = tx.ledger.network_id
+    network = tx.network.network_id
     out: list[Mismatch] = []
     fee_total = t.fees.charge.amount + (t.fees.refund.amount if t.fees.refund is not None else 0)
     if fee_total != tx.fee_charged:
         out.append(
             Mismatch(
                 "fee",
-                tx.ledger.ledger_sequence,
-                tx.tx_hash,
-                tx.index,
+                tx.ledger_sequence,
+                tx.hash_hex,
+                tx.transaction_index,
                 None,
                 t.fees.charge.from_,
                 "native",
@@ -184,9 +193,9 @@ def _strict(t: TransactionEvents) -> list[Mismatch]:
             out.append(
                 Mismatch(
                     "contract",
-                    tx.ledger.ledger_sequence,
-                    tx.tx_hash,
-                    tx.index,
+                    tx.ledger_sequence,
+                    tx.hash_hex,
+                    tx.transaction_index,
                     ev.meta.operation_index,
                     ev.meta.contract_address,
                     ev.asset.canonical,
@@ -220,18 +229,18 @@ def verify_transaction(t: TransactionEvents, *, strict: bool = False) -> list[Mi
 
 
 def verify_ledger(
-    lcm: Any, network_passphrase: str, *, mode: Mode = "derived", strict: bool = False
+    lcm: Any, network: Network, *, mode: Mode = "derived", strict: bool = False
 ) -> list[Mismatch]:
     """Every mismatch of every transaction of a decoded ``LedgerCloseMeta``."""
     out: list[Mismatch] = []
-    for t in transaction_events(lcm, network_passphrase, mode):
+    for t in transaction_events(lcm, network, mode):
         out.extend(verify_transaction(t, strict=strict))
     return out
 
 
-def check_ledger(lcm: Any, network_passphrase: str, *, mode: Mode = "derived", strict: bool = False) -> None:
+def check_ledger(lcm: Any, network: Network, *, mode: Mode = "derived", strict: bool = False) -> None:
     """Raise :class:`~stellar_arrow.errors.ReconciliationError` naming the mismatches, if there are any."""
-    mismatches = verify_ledger(lcm, network_passphrase, mode=mode, strict=strict)
+    mismatches = verify_ledger(lcm, network, mode=mode, strict=strict)
     if mismatches:
         seq = mismatches[0].ledger_sequence
         shown = "; ".join(map(str, mismatches[:5]))
