@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from stellar_sdk import xdr as x
 
+from stellar_arrow.ledger import PUBNET
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.ttp import (
     Burn,
@@ -27,7 +28,7 @@ from tests.unit.ttp.scenario import (
     ALICE,
     BOB,
     ISSUER,
-    PASSPHRASE,
+    NETWORK,
     Tx,
     asset,
     balance,
@@ -39,8 +40,6 @@ from tests.unit.ttp.scenario import (
     pool_share_trustline_entry,
     updated,
 )
-
-PUBNET = "Public Global Stellar Network ; September 2015"
 
 
 @cache
@@ -72,12 +71,12 @@ def test_amount_off_by_one_is_reported_with_tx_hash_and_holder() -> None:
     ops[i] = replace(ev, amount=ev.amount + 1)
     found = verify_transaction(with_operations(t, ops))
     assert {(m.tx_hash, m.holder, m.asset) for m in found} == {
-        (t.transaction.tx_hash, ev.from_, ev.asset.canonical),
-        (t.transaction.tx_hash, ev.to, ev.asset.canonical),
+        (t.transaction.hash_hex, ev.from_, ev.asset.canonical),
+        (t.transaction.hash_hex, ev.to, ev.asset.canonical),
     }
     to_side = next(m for m in found if m.holder == ev.to)
     assert to_side.actual == to_side.expected + 1 and to_side.ledger_sequence == 63092982
-    assert t.transaction.tx_hash in str(to_side) and "63092982" in str(to_side)
+    assert t.transaction.hash_hex in str(to_side) and "63092982" in str(to_side)
 
 
 def test_wrong_holder_is_reported() -> None:
@@ -146,7 +145,7 @@ def test_pool_share_trustlines_are_not_balances() -> None:
         [balance(ALICE, 10, 5, usd) + balance(BOB, 0, 5, usd) + shares],
         fee_changes=balance(ALICE, 1000, 900),
     )
-    (t,) = transaction_events(decoded([tx]), PASSPHRASE)
+    (t,) = transaction_events(decoded([tx]), NETWORK)
     assert verify_transaction(t, strict=True) == []
 
 
@@ -166,7 +165,7 @@ def test_internal_error_before_protocol_13_ignores_operation_changes(protocol: i
     tx.meta_version = 2
     # meta of a failed tx carries no op changes in the builder; put the stray change after the ops instead
     tx.changes_after = balance(BOB, 5, 6)
-    (t,) = transaction_events(decoded([tx], protocol=protocol), PASSPHRASE)
+    (t,) = transaction_events(decoded([tx], protocol=protocol), NETWORK)
     assert bool(verify_transaction(t)) == (protocol > 12)
 
 
@@ -186,7 +185,7 @@ def test_check_ledger_raises_a_typed_error_only_on_mismatch() -> None:
         [balance(ALICE, 10, 5, usd) + balance(BOB, 0, 5, usd)],
         fee_changes=balance(ALICE, 1000, 900),
     )
-    check_ledger(decoded([good]), PASSPHRASE, strict=True)
+    check_ledger(decoded([good]), NETWORK, strict=True)
     bad = Tx(
         muxed(ALICE),
         [op(body)],
@@ -195,5 +194,5 @@ def test_check_ledger_raises_a_typed_error_only_on_mismatch() -> None:
         fee_changes=balance(ALICE, 1000, 900),
     )
     with pytest.raises(ReconciliationError, match=r"ledger 1000: 1 balance mismatches") as err:
-        check_ledger(decoded([bad]), PASSPHRASE)
+        check_ledger(decoded([bad]), NETWORK)
     assert err.value.ledger_sequence == 1000 and BOB.public_key in str(err.value)
