@@ -7,8 +7,9 @@ records what all of them share:
   decimal string, bumped on any change of a column's name, type or meaning) and
   ``stellar_arrow.ledger_column`` (the column holding each row's ledger sequence);
 * ``closed_at`` typed :data:`CLOSED_AT_TYPE`, ``timestamp[us, tz=UTC]``;
-* the ledger-sequence column typed :data:`LEDGER_SEQUENCE_TYPE`, ``int64`` (as Hubble's INTEGER), under
-  its Hubble name: ``sequence`` in ``ledgers``, ``ledger_sequence`` elsewhere (:data:`LEDGER_COLUMNS`).
+* the ledger-sequence column typed :data:`LEDGER_SEQUENCE_TYPE`, ``uint32`` (the XDR type of ``ledgerSeq``;
+  a plain number in JSON lines, where 64-bit integers are strings), under its Hubble name: ``sequence`` in
+  ``ledgers``, ``ledger_sequence`` elsewhere (:data:`LEDGER_COLUMNS`).
 
 Readers (the sink, the API) ask :func:`ledger_column`, :func:`schema_table_name` and
 :func:`schema_version` instead of guessing from column names. Pure: no I/O. It sits below ``tables``
@@ -44,7 +45,7 @@ LEDGER_COLUMN_KEY: Final = b"stellar_arrow.ledger_column"
 
 CLOSED_AT_COLUMN: Final = "closed_at"
 CLOSED_AT_TYPE: Final = pa.timestamp("us", tz="UTC")
-LEDGER_SEQUENCE_TYPE: Final = pa.int64()
+LEDGER_SEQUENCE_TYPE: Final = pa.uint32()
 
 #: The ledger-sequence column of each table, by its Hubble name.
 LEDGER_COLUMNS: Final[dict[TableName, str]] = {

@@ -2,7 +2,7 @@
 
 The schema follows the convention of every table (:func:`stellar_arrow.schema.stamp`: metadata
 ``stellar_arrow.table`` / ``stellar_arrow.schema_version`` / ``stellar_arrow.ledger_column``, ``closed_at``
-as ``timestamp[us, tz=UTC]``, ``ledger_sequence`` as ``int64``); any change of a column's name, type or
+as ``timestamp[us, tz=UTC]``, ``ledger_sequence`` as ``uint32``); any change of a column's name, type or
 meaning bumps :data:`SCHEMA_VERSION`. Column semantics follow the stellar-etl ``token_transfers_raw``
 table with three deliberate differences:
 
@@ -25,8 +25,8 @@ __all__ = ["AMOUNT_TYPE", "SCHEMA_VERSION", "TOKEN_TRANSFERS_SCHEMA", "TOKEN_TRA
 
 TOKEN_TRANSFERS_TABLE: Final[TableName] = "token_transfers"
 
-#: Version 2: the common stamp, ``closed_at`` in microseconds, ``ledger_sequence`` int64 (version 1:
-#: ``schema_version``/``table`` keys, ``timestamp[s]``, ``uint32``).
+#: Version 2: the common stamp and ``closed_at`` in microseconds (version 1: ``schema_version``/``table``
+#: keys, ``timestamp[s]``).
 SCHEMA_VERSION: Final = 2
 AMOUNT_TYPE: Final = pa.decimal128(38, 7)
 

@@ -50,7 +50,7 @@ def check_stamp(table: str, schema: pa.Schema) -> None:
         column,
     )
     assert sink_ledger_column(schema) == column  # the sink reads the stamp, it does not guess
-    assert schema.field(column).type == pa.int64() and not schema.field(column).nullable
+    assert schema.field(column).type == pa.uint32() and not schema.field(column).nullable
     assert schema.field("closed_at").type == pa.timestamp("us", tz="UTC")
     assert not schema.field("closed_at").nullable
 
@@ -76,14 +76,14 @@ def test_every_built_batch_follows_the_convention_and_holds_the_ledger() -> None
 
 
 def test_an_unstamped_schema_has_no_ledger_column() -> None:
-    plain = pa.schema([pa.field("ledger_sequence", pa.int64()), pa.field("sequence", pa.int64())])
+    plain = pa.schema([pa.field("ledger_sequence", pa.uint32()), pa.field("sequence", pa.uint32())])
     assert ledger_column(plain) is None and schema_version(plain) is None and schema_table_name(plain) is None
     only_table = plain.with_metadata({TABLE_KEY: b"token_transfers"})
     assert ledger_column(only_table) == "ledger_sequence"
 
 
 def test_stamp_refuses_schemas_off_the_convention() -> None:
-    good = [pa.field("ledger_sequence", pa.int64(), nullable=False)]
+    good = [pa.field("ledger_sequence", pa.uint32(), nullable=False)]
     closed_us = pa.field("closed_at", pa.timestamp("us", tz="UTC"), nullable=False)
     assert ledger_column(stamp(pa.schema([*good, closed_us]), "operations", 3)) == "ledger_sequence"
     cases = [
@@ -94,12 +94,12 @@ def test_stamp_refuses_schemas_off_the_convention() -> None:
             "closed_at",
         ),
         (
-            [pa.field("ledger_sequence", pa.uint32(), nullable=False), closed_us],
+            [pa.field("ledger_sequence", pa.int64(), nullable=False), closed_us],
             "operations",
             1,
             "ledger_sequence",
         ),
-        ([pa.field("ledger_sequence", pa.int64()), closed_us], "operations", 1, "ledger_sequence"),
+        ([pa.field("ledger_sequence", pa.uint32()), closed_us], "operations", 1, "ledger_sequence"),
         ([*good, closed_us], "ledgers", 1, "'sequence'"),
         ([*good, closed_us], "trades", 1, "unknown table"),
         ([*good, closed_us], "operations", "1", "positive int"),

@@ -34,7 +34,7 @@ C = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
 def test_schema_is_versioned_and_has_the_issue_columns() -> None:
     assert TOKEN_TRANSFERS_SCHEMA.metadata[b"stellar_arrow.schema_version"] == str(SCHEMA_VERSION).encode()
     types = {f.name: f.type for f in TOKEN_TRANSFERS_SCHEMA}
-    assert types["ledger_sequence"] == pa.int64()
+    assert types["ledger_sequence"] == pa.uint32()
     assert types["closed_at"] == pa.timestamp("us", tz="UTC")
     assert types["operation_index"] == pa.uint32() and types["event_index"] == pa.uint32()
     assert types["amount"] == pa.decimal128(38, 7)
