@@ -20,6 +20,7 @@ from stellar_arrow.ttp import (
     transaction_events,
     verify_transaction,
 )
+from stellar_arrow.ttp.fees import FeeEvents
 from stellar_arrow.ttp.verify import event_deltas
 from stellar_arrow.xdr import decode_ledger_close_meta
 from stellar_arrow.xdr.strkey import contract_strkey
@@ -95,15 +96,15 @@ def test_dropped_event_is_reported() -> None:
     assert verify_transaction(with_operations(t, ops))
 
 
-def test_dropped_fee_is_reported_and_fee_check_in_strict_mode() -> None:
+def test_changed_fee_is_reported_by_balances_and_by_fee_charged_in_every_mode() -> None:
     t = real_ledger()[0]
     broken = TransactionEvents(
         t.transaction,
         type(t.fees)((replace(t.fees.charge, amount=t.fees.charge.amount - 1), t.fees.refund)),
         t.operations,
     )
-    assert [m.check for m in verify_transaction(broken)] == ["transaction"]
-    assert "fee" in [m.check for m in verify_transaction(broken, strict=True)]
+    assert [m.check for m in verify_transaction(broken)] == ["transaction", "fee"]
+    assert [m.check for m in verify_transaction(broken, strict=True)] == ["transaction", "fee"]
 
 
 def test_event_deltas_skip_contract_holders_and_custom_tokens_unless_asked() -> None:
@@ -196,3 +197,34 @@ def test_check_ledger_raises_a_typed_error_only_on_mismatch() -> None:
     with pytest.raises(ReconciliationError, match=r"ledger 1000: 1 balance mismatches") as err:
         check_ledger(decoded([bad]), NETWORK)
     assert err.value.ledger_sequence == 1000 and BOB.public_key in str(err.value)
+
+
+def soroban_with_refund() -> TransactionEvents:
+    return next(t for t in real_ledger() if t.transaction.is_soroban and t.fees.refund is not None)
+
+
+def test_a_stroop_moved_from_refund_to_charge_is_caught_by_the_refund_rule_only() -> None:
+    """Balances and the feeCharged sum still agree; the meta's Soroban fee breakdown does not."""
+    t = soroban_with_refund()
+    charge, refund = t.fees.charge, t.fees.refund
+    assert refund is not None and verify_transaction(t) == []
+    moved = TransactionEvents(
+        t.transaction,
+        FeeEvents((replace(charge, amount=charge.amount + 1), replace(refund, amount=refund.amount - 1))),
+        t.operations,
+    )
+    (found,) = verify_transaction(moved)  # default mode
+    assert (found.check, found.expected, found.actual) == ("refund", refund.amount, refund.amount - 1)
+    assert found.tx_hash == t.transaction.hash_hex and found.operation_index is None
+
+
+def test_a_missing_or_misplaced_refund_is_reported() -> None:
+    t = soroban_with_refund()
+    dropped = TransactionEvents(t.transaction, FeeEvents((t.fees.charge, None)), t.operations)
+    assert {m.check for m in verify_transaction(dropped)} == {"transaction", "fee", "refund"}
+    classic = next(t for t in real_ledger() if not t.transaction.is_soroban)
+    refund = replace(classic.fees.charge, amount=-1)
+    extra = TransactionEvents(
+        classic.transaction, FeeEvents((classic.fees.charge, refund)), classic.operations
+    )
+    assert "refund" in {m.check for m in verify_transaction(extra)}
