@@ -25,17 +25,13 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import StellarArrowError
+from stellar_arrow.errors import SupervisorError
 from stellar_arrow.pipeline.serve import Role
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
 ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
-
-
-class SupervisorError(StellarArrowError):
-    """A service process could not be started or answered."""
 
 
 @dataclass(slots=True)
