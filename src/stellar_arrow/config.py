@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationError,
     field_validator,
     model_validator,
@@ -111,7 +112,6 @@ LedgerSequence = Annotated[int | None, AfterValidator(_ledger)]
 """A ledger sequence (uint32, the first ledger of a network is 2), or None (unset)."""
 Decoder = Literal["fast", "sdk"]
 """``fast``: the generated decoder; ``sdk``: stellar-sdk (slow, the oracle)."""
-StorageOption = str | bool | int | float
 
 
 class SourceSettings(BaseModel):
@@ -140,7 +140,7 @@ class SourceSettings(BaseModel):
     concurrent_readers: int = Field(default=2, ge=1, le=64)
     table_workers: Workers = 1
     poll_interval_s: float = Field(default=0.05, gt=0, le=60)
-    storage_options: dict[str, StorageOption] = Field(default_factory=dict)
+    storage_options: dict[str, JsonValue] = Field(default_factory=dict)
     ledgers_per_batch: int | None = Field(default=None, ge=1, le=1_000_000)
     batches_per_partition: int | None = Field(default=None, ge=1, le=1_000_000)
     host: str = "127.0.0.1"
