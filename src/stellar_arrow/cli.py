@@ -253,7 +253,7 @@ def _export(
         int | None, typer.Option("--start", help="first ledger, inclusive (source.start_ledger)")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")
+        str | None, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")
     ] = None,
     end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
     tables: Annotated[
@@ -308,7 +308,7 @@ def _export(
             config,
             source=flags,
             export={
-                "output_dir": None if out is None else str(out),
+                "output_dir": out,
                 "tables": None if tables is None else tuple(tables.split(",")),
                 "format": file_format,
                 "chunk_size": chunk_size,

@@ -71,20 +71,24 @@ def output_dir(settings: Settings) -> Path:
 
 
 def check_output_dir(out_dir: Path, tables: tuple[str, ...]) -> None:
-    """Refuse, before reading any ledger, an output folder that cannot be written."""
+    """Refuse, before reading any ledger, an output folder that cannot be written (creating nothing)."""
     for folder in (out_dir, *(out_dir / t for t in tables)):
         if folder.exists() and not folder.is_dir():
             msg = f"--out {out_dir}: {folder} is a file, not a folder"
             raise ConfigError(msg, key="export.output_dir")
-    probe = out_dir / f".write-probe-{os.getpid()}"
+    existing = out_dir.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"--out {out_dir} cannot be written: {existing} is a file, not a folder"
+        raise ConfigError(msg, key="export.output_dir")
+    probe = existing / f".stellar-arrow-write-probe-{os.getpid()}"
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
+        probe.unlink()
     except OSError as exc:
-        msg = f"--out {out_dir} cannot be written: {exc.strerror or exc}"
+        msg = f"--out {out_dir} cannot be written: {exc.strerror or exc} ({existing})"
         raise ConfigError(msg, key="export.output_dir") from None
-    finally:
-        probe.unlink(missing_ok=True)
 
 
 def export_plan(settings: Settings, end: int) -> list[Chunk]:

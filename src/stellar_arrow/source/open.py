@@ -30,6 +30,7 @@ from stellar_arrow.xdr import decode_ledger_close_meta
 
 __all__ = [
     "FileLedgerSource",
+    "check_local_lake",
     "describe_source",
     "first_available_ledger",
     "open_source",
@@ -92,8 +93,8 @@ def source_spec(spec: str) -> dict[str, str]:
     return {"source_type": "datalake", "datalake_uri": spec}
 
 
-def _check_local_lake(uri: str) -> None:
-    """A local lake path that is not a folder gets a plain answer, not "no manifest"."""
+def check_local_lake(uri: str) -> None:
+    """Refuse a local lake path that is not a folder with a plain answer (not "no manifest")."""
     if uri.startswith("file://"):
         uri = uri.removeprefix("file://")
     elif "://" in uri:
@@ -126,7 +127,7 @@ def source_factory(settings: SourceSettings) -> Callable[[], LedgerSource]:
         return functools.partial(FileLedgerSource, settings.file_path, network_passphrase=passphrase)
     from stellar_arrow.source.lake import DataLakeLedgerSource
 
-    _check_local_lake(settings.datalake_uri)
+    check_local_lake(settings.datalake_uri)
     return functools.partial(
         DataLakeLedgerSource,
         settings.datalake_uri,
@@ -215,7 +216,7 @@ def first_available_ledger(settings: SourceSettings) -> int:
         from stellar_arrow.source.keys import parse_object_name
         from stellar_arrow.source.lake import DataLakeLedgerSource
 
-        _check_local_lake(settings.datalake_uri)
+        check_local_lake(settings.datalake_uri)
         root = Path(settings.datalake_uri)
         lows = [
             parsed.low
