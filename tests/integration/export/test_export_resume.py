@@ -1,4 +1,4 @@
-"""Resume trusts a chunk only when its manifest checks out; other layouts, bad --out, hostile flags: refused."""
+"""Resume trusts a chunk only if its manifest checks out; other layouts, bad --out, hostile flags: refused."""
 
 from __future__ import annotations
 
