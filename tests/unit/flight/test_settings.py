@@ -113,3 +113,17 @@ def test_file_problems(tmp_path: Path) -> None:
 def test_every_alias_maps_to_a_known_passphrase() -> None:
     for alias, passphrase in NETWORK_PASSPHRASES.items():
         assert load_settings(source={"network_passphrase": alias}).source.network_passphrase == passphrase
+
+
+def test_every_command_section_reads_env_and_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STELLAR_ARROW_API__WS_MAX_CONNECTIONS", "3")
+    monkeypatch.setenv("STELLAR_ARROW_EXPORT__CHUNK_SIZE", "7")
+    monkeypatch.setenv("STELLAR_ARROW_VERIFY__MODE", "both")
+    s = load_settings(export={"chunk_size": None, "workers": 1}, replay={"port": 0}, verify={"strict": None})
+    assert s.api.ws_max_connections == 3  # reaches the WebSocket hub (create_app builds HubLimits from it)
+    assert (s.export.chunk_size, s.export.workers) == (7, 1)  # an absent flag (None) overrides nothing
+    assert (s.verify.mode, s.verify.strict, s.replay.port) == ("both", False, 0)
+    monkeypatch.setenv("STELLAR_ARROW_EXPORT__WORKERS", "100000")
+    with pytest.raises(ConfigError, match="at most 4 per CPU") as info:
+        load_settings()
+    assert info.value.key == "export.workers"
