@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, UpstreamError
+from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
@@ -28,7 +28,7 @@ from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
-from stellar_arrow.source.open import source_factory
+from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 __all__ = [
@@ -62,11 +62,9 @@ def first_available_ledger(settings: Settings) -> int:
 
 
 def _passphrase(settings: Settings) -> str:
-    """The network passphrase, settled before the services are built (``settle_settings_network``)."""
-    passphrase = settings.source.network_passphrase
-    if passphrase is None:
-        msg = "source.network_passphrase must be settled before the services are built"
-        raise ConfigError(msg, key="source.network_passphrase")
+    """The network passphrase: configured, else declared by the source or detected from its ledgers."""
+    passphrase = settle_source_network(settings.source).network_passphrase
+    assert passphrase is not None  # settled
     return passphrase
 
 

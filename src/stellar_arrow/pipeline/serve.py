@@ -18,7 +18,7 @@ from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
 from stellar_arrow.flight.sink_service import SinkService
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
-from stellar_arrow.source.open import first_available_ledger, open_source, settle_network
+from stellar_arrow.source.open import settle_source_network
 
 if TYPE_CHECKING:
     from stellar_arrow.pipeline.sink_api import SinkApi
@@ -32,18 +32,7 @@ log = logging.getLogger(__name__)
 
 def settle_settings_network(settings: Settings) -> Settings:
     """``settings`` with ``source.network_passphrase`` set: configured, declared by the source or detected."""
-    cfg = settings.source
-    if cfg.network_passphrase is not None:
-        return settings
-    source = open_source(cfg)
-    try:
-        start = first_available_ledger(cfg)
-        end = cfg.end_ledger if cfg.end_ledger is not None else max(start, source.latest_ledger())
-        network = settle_network(cfg, source, start, end)
-    finally:
-        source.close()
-    section = cfg.model_copy(update={"network_passphrase": network.passphrase})
-    return settings.model_copy(update={"source": section})
+    return settings.model_copy(update={"source": settle_source_network(settings.source)})
 
 
 def build_service(role: Role, settings: Settings) -> LedgerFlightServer:

@@ -35,6 +35,7 @@ __all__ = [
     "first_available_ledger",
     "open_source",
     "settle_network",
+    "settle_source_network",
     "source_factory",
     "source_spec",
 ]
@@ -195,6 +196,20 @@ def settle_network(settings: SourceSettings, source: LedgerSource, start: int, e
     if declared is not None:
         return resolve_network(declared)
     return _detect(source, start, end, describe_source(settings))
+
+
+def settle_source_network(settings: SourceSettings) -> SourceSettings:
+    """``settings`` with ``network_passphrase`` set (kept if set): declared by the source or detected."""
+    if settings.network_passphrase is not None:
+        return settings
+    source = open_source(settings)
+    try:
+        start = first_available_ledger(settings)
+        end = settings.end_ledger if settings.end_ledger is not None else max(start, source.latest_ledger())
+        network = settle_network(settings, source, start, end)
+    finally:
+        source.close()
+    return settings.model_copy(update={"network_passphrase": network.passphrase})
 
 
 def describe_source(settings: SourceSettings) -> str:
