@@ -47,11 +47,12 @@ def test_lake_range_reconciles() -> None:
     assert "verified 2 ledgers" in out
 
 
-def test_testnet_file_needs_the_testnet_passphrase() -> None:
+def test_testnet_file_is_detected_and_a_wrong_network_refused() -> None:
     path = str(CORPUS / "testnet-0001283415.xdr")
     assert verify("--source", path, "--network", "testnet")[0] == 0
-    code, out = verify("--source", path)  # pubnet by default: no envelope hashes to the tx
-    assert code == 2 and "NetworkMismatchError" in out and "not from that network" in out
+    assert verify("--source", path)[0] == 0  # a file declares no network: detected from its ledgers
+    code, out = verify("--source", path, "--network", "pubnet")  # no envelope hashes to the tx
+    assert code == 1 and "NetworkMismatchError" in out  # the data disagree with the network: a data failure
 
 
 def corrupt_fee_processing(src: Path, dest: Path) -> str:
@@ -123,8 +124,11 @@ def test_bad_arguments_exit_two(tmp_path: Path) -> None:
     lake = str(DATA / "lakes" / "pubnet-p26")
     assert verify("--source", lake, "--mode", "sideways", "--start", "63092990")[0] == 2
     assert verify("--source", lake)[0] == 2  # a lake needs --start
-    code, out = verify("--source", str(CORPUS / "pubnet-0057500008.xdr.gz"), "--start", "1", "--end", "2")
+    code, out = verify("--source", str(CORPUS / "pubnet-0057500008.xdr.gz"), "--start", "2", "--end", "3")
     assert code == 2 and "no ledger" in out
+    assert verify("--source", lake, "--start", "1")[0] == 2  # ledger 1 does not exist
+    assert verify("--source", "", "--start", "63092990")[0] == 2
+    assert verify("--source", lake, "--start", "63092990", "--decoder", "slow")[0] == 2
 
 
 @pytest.mark.integration
