@@ -18,6 +18,7 @@ import typer
 
 if TYPE_CHECKING:
     from stellar_arrow.config import Settings
+    from stellar_arrow.export.job import ExportSummary
 
 __all__ = ["app", "main"]
 
@@ -290,9 +291,17 @@ def _export(
     ] = None,
     ledgers_per_batch: _PerBatchOpt = None,
     batches_per_partition: _PerPartitionOpt = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="local:N: run the chunks on a local Dask cluster of N workers"),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="tcp://HOST:PORT: run the chunks on an existing Dask cluster"),
+    ] = None,
 ) -> None:
     """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: no partial file)."""
-    from stellar_arrow.export.console import export_with_progress, format_summary, parse_storage_options
+    from stellar_arrow.export.console import format_summary, parse_storage_options
 
     with _exit_on_error():
         flags = _source_flags(
@@ -318,10 +327,23 @@ def _export(
                 "verify_hashes": verify_hashes,
                 "verify_events": verify,
                 "overwrite": overwrite,
+                "cluster": cluster,
+                "scheduler": scheduler,
             },
         )
-        summary = export_with_progress(settings, show_progress=progress)
+        summary = _export_summary(settings, progress)
     typer.echo(format_summary(summary, Path(str(settings.export.output_dir))))
+
+
+def _export_summary(settings: Settings, progress: bool | None) -> ExportSummary:
+    """A one-process export, or the same chunks on a Dask cluster when the settings name one."""
+    from stellar_arrow.export.console import export_with_progress
+    from stellar_arrow.scaleout import export_on_cluster_with_progress, parse_cluster
+
+    spec = parse_cluster(settings.export)
+    if spec is None:
+        return export_with_progress(settings, show_progress=progress)
+    return export_on_cluster_with_progress(settings, spec, show_progress=progress).export
 
 
 def main() -> None:

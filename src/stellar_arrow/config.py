@@ -19,6 +19,7 @@ Every invalid or unknown setting is rejected by :func:`load_settings` with a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -295,6 +296,10 @@ class ApiSettings(BaseModel):
     status_interval_s: float = Field(default=1.0, gt=0, le=3600)
 
 
+#: The most worker processes ``export.cluster: local:N`` starts.
+MAX_LOCAL_WORKERS = 256
+
+
 class ExportSettings(BaseModel):
     """``stellar-arrow export``: chunked table files ``output_dir/<table>/<table>-<first>-<last>.<ext>``.
 
@@ -315,6 +320,36 @@ class ExportSettings(BaseModel):
     verify_hashes: bool = True
     verify_events: bool = False
     overwrite: bool = False
+    cluster: str | None = None  # local:N -- a local Dask cluster of N worker processes
+    scheduler: str | None = None  # tcp://HOST:PORT -- an existing Dask cluster
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = re.fullmatch(r"local:(\d{1,4})", value.strip())
+        if match is None or not 1 <= int(match[1]) <= MAX_LOCAL_WORKERS:
+            msg = f"cluster {value!r}: use local:N with N in 1..{MAX_LOCAL_WORKERS} (worker processes here)"
+            raise ValueError(msg)
+        return value.strip()
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if re.fullmatch(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value.strip()) is None:
+            msg = f"scheduler {value!r}: use the Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+            raise ValueError(msg)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ExportSettings:
+        if self.cluster is not None and self.scheduler is not None:
+            msg = "cluster and scheduler exclude each other: a local cluster or an existing one"
+            raise ValueError(msg)
+        return self
 
     @field_validator("tables")
     @classmethod

@@ -20,11 +20,11 @@ from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.export.job import ExportSummary, ProgressCallback, run_export
 
-__all__ = ["export_with_progress", "format_summary", "parse_storage_options"]
+__all__ = ["export_with_progress", "format_summary", "parse_storage_options", "progress_bar"]
 
 
 @contextmanager
-def _progress(total: int | None, enabled: bool) -> Iterator[ProgressCallback]:
+def progress_bar(total: int | None, enabled: bool) -> Iterator[ProgressCallback]:
     with Progress(
         TextColumn("[bold]export"),
         BarColumn(),
@@ -48,7 +48,7 @@ def export_with_progress(settings: Settings, *, show_progress: bool | None = Non
     enabled = sys.stderr.isatty() if show_progress is None else show_progress
     start, end = settings.source.start_ledger, settings.source.end_ledger
     total = None if start is None or end is None else end - start + 1
-    with _progress(total, enabled) as advance:
+    with progress_bar(total, enabled) as advance:
         return run_export(settings, on_progress=advance)
 
 

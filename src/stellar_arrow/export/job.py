@@ -33,11 +33,18 @@ from stellar_arrow.export.workers import LedgerProcessor, LedgerTables
 from stellar_arrow.export.writer import last_ledger_link, write_table_atomically
 from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator
-from stellar_arrow.source.base import RawLedger
+from stellar_arrow.source.base import LedgerSource, RawLedger
 from stellar_arrow.source.open import describe_source, open_source, settle_network
 from stellar_arrow.tables.tableset import TableSetOptions, table_schema
 
-__all__ = ["ExportSummary", "check_output_dir", "export_plan", "run_export"]
+__all__ = [
+    "ExportPlan",
+    "ExportSummary",
+    "check_output_dir",
+    "export_plan",
+    "prepare_export",
+    "run_export",
+]
 
 ProgressCallback = Callable[[int], None]
 
@@ -141,6 +148,8 @@ class _ChunkWriter:
             self.network.name,
             self.options.include_xdr,
             tuple(records),
+            parts[0].link.previous_ledger_hash.hex() if parts else "",
+            parts[-1].link.ledger_hash.hex() if parts else "",
         )
         write_manifest(self.out_dir, manifest)
         for stale in self.superseded.get(chunk, []):  # a shorter chunk written when the range ended earlier
@@ -203,6 +212,55 @@ def _pending(
     return pending
 
 
+@dataclass(slots=True)
+class ExportPlan:
+    """The chunks of an export, which of them must be written, and the network they belong to."""
+
+    chunks: list[Chunk]
+    pending: list[bool]
+    network: Network
+    summary: ExportSummary
+    writer: _ChunkWriter
+
+    @property
+    def pending_chunks(self) -> list[Chunk]:
+        return [c for c, todo in zip(self.chunks, self.pending, strict=True) if todo]
+
+
+def _plan(settings: Settings, out_dir: Path, source: LedgerSource) -> ExportPlan:
+    options = settings.export
+    end = settings.source.end_ledger if settings.source.end_ledger is not None else source.latest_ledger()
+    chunks = export_plan(settings, end)
+    network = settle_network(settings.source, source, chunks[0].first_ledger, end)
+    summary = ExportSummary(chunks[0].first_ledger, end, network.name)
+    writer = _ChunkWriter(options, out_dir, network)
+    _layout(settings, out_dir, chunks, writer)
+    pending = _pending(settings, out_dir, chunks, network, summary)
+    summary.chunks_skipped = pending.count(False)
+    return ExportPlan(chunks, pending, network, summary, writer)
+
+
+def _checked_output_dir(settings: Settings) -> Path:
+    out_dir = output_dir(settings)
+    if settings.source.start_ledger is None:
+        export_plan(settings, 0)  # raises: no first ledger
+    check_output_dir(out_dir, settings.export.tables)
+    return out_dir
+
+
+def prepare_export(settings: Settings) -> ExportPlan:
+    """Check the output folder and plan the chunks (reads only the source's tip and network).
+
+    What a cluster client runs before it hands the pending chunks to workers.
+    """
+    out_dir = _checked_output_dir(settings)
+    source = open_source(settings.source)
+    try:
+        return _plan(settings, out_dir, source)
+    finally:
+        source.close()
+
+
 def run_export(settings: Settings, *, on_progress: ProgressCallback | None = None) -> ExportSummary:
     """Export ``source.start_ledger``..``source.end_ledger`` as ``settings.export`` says.
 
@@ -210,28 +268,19 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
     """
     started = time.perf_counter()
     options = settings.export
-    out_dir = output_dir(settings)
-    if settings.source.start_ledger is None:
-        export_plan(settings, 0)  # raises: no first ledger
-    check_output_dir(out_dir, options.tables)
+    out_dir = _checked_output_dir(settings)
     source = open_source(settings.source)
     try:
-        end = settings.source.end_ledger if settings.source.end_ledger is not None else source.latest_ledger()
-        chunks = export_plan(settings, end)
-        network = settle_network(settings.source, source, chunks[0].first_ledger, end)
+        plan = _plan(settings, out_dir, source)
+        chunks, pending, summary = plan.chunks, plan.pending, plan.summary
         table_options = TableSetOptions(
             tables=options.tables,
-            network=network,
+            network=plan.network,
             include_xdr=options.include_xdr,
             decoder=options.decoder,
             verify_hashes=options.verify_hashes,
             verify_events=options.verify_events,
         )
-        summary = ExportSummary(chunks[0].first_ledger, end, network.name)
-        writer = _ChunkWriter(options, out_dir, network)
-        _layout(settings, out_dir, chunks, writer)
-        pending = _pending(settings, out_dir, chunks, network, summary)
-        summary.chunks_skipped = pending.count(False)
         if on_progress is not None and summary.chunks_skipped:
             on_progress(sum(c.ledger_count for c, todo in zip(chunks, pending, strict=True) if not todo))
         with LedgerProcessor(table_options, workers=options.workers) as processor:
@@ -244,7 +293,7 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
                     processor,
                     run,
                     anchor,
-                    writer,
+                    plan.writer,
                     summary,
                     on_progress,
                 )

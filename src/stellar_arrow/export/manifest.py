@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 MANIFEST_DIR: Final = "_manifests"
-_VERSION: Final = 1
+_VERSION: Final = 2  # 2: boundary hashes (first_previous_hash, last_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,9 @@ class ChunkManifest:
     network: str
     include_xdr: bool
     files: tuple[FileRecord, ...]
+    #: hex hashes at the chunk's edges: what the chain check across chunk boundaries compares
+    first_previous_hash: str = ""
+    last_hash: str = ""
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {
@@ -69,6 +72,8 @@ class ChunkManifest:
             "format": self.file_format,
             "network": self.network,
             "include_xdr": self.include_xdr,
+            "first_previous_hash": self.first_previous_hash,
+            "last_hash": self.last_hash,
             "files": [
                 {"table": f.table, "name": f.name, "bytes": f.bytes, "rows": f.rows, "sha256": f.sha256}
                 for f in self.files
@@ -151,6 +156,8 @@ def read_manifest(path: Path) -> ChunkManifest | None:
             str(body["network"]),
             bool(body["include_xdr"]),
             files,
+            str(body["first_previous_hash"]),
+            str(body["last_hash"]),
         )
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
