@@ -56,9 +56,7 @@ def _report(
 ) -> int:
     mode, strict = settings.verify.mode, settings.verify.strict
     totals = {"ledgers": 0, "transactions": 0, "events": 0, "unified": 0, "mismatches": 0, "differences": 0}
-    for report in verify_ledgers(
-        ledgers, network, mode=mode, strict=strict, decoder=settings.verify.decoder
-    ):
+    for report in verify_ledgers(ledgers, network, mode=mode, strict=strict, decoder=settings.verify.decoder):
         totals["ledgers"] += 1
         totals["transactions"] += report.transactions
         totals["events"] += report.events
