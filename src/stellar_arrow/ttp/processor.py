@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.fees import FeeEvents, fee_events
-from stellar_arrow.ttp.filters import EventFilter, filter_batch
 from stellar_arrow.ttp.operations import operation_events
 from stellar_arrow.ttp.table import events_to_batch
 from stellar_arrow.ttp.transaction import LedgerTransaction, ledger_transactions
@@ -89,11 +88,10 @@ def events_from_ledger(lcm: Any, network_passphrase: str, mode: Mode = "derived"
         return [ev.at(i) for i, ev in enumerate(ordered)]
 
 
-def token_transfers_batch(
-    lcm: Any, network_passphrase: str, mode: Mode = "derived", filters: EventFilter | None = None
-) -> pa.RecordBatch:
+def token_transfers_batch(lcm: Any, network_passphrase: str, mode: Mode = "derived") -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
 
-    ``event_index`` keeps each event's position in the whole ledger, also when ``filters`` drop rows.
+    ``event_index`` is each event's position in the whole ledger (filters, applied later by
+    :mod:`stellar_arrow.query`, keep it).
     """
-    return filter_batch(events_to_batch(events_from_ledger(lcm, network_passphrase, mode)), filters)
+    return events_to_batch(events_from_ledger(lcm, network_passphrase, mode))
