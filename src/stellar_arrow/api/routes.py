@@ -167,7 +167,7 @@ def build_router(store: TransferStore) -> APIRouter:
     )
     def transaction(request: Request, tx_hash: Annotated[str, Path()]) -> Response:
         _query(request, ())
-        parse_transaction_hash(tx_hash, "transaction_hash")
+        parse_transaction_hash(tx_hash, "tx_hash")
         row = None
         if store.has_table("transactions"):
             schema = store.source.snapshot("transactions").schema

@@ -94,12 +94,14 @@ def filter_from_json(doc: object, *, prefix: str = "filters.") -> TransferFilter
     values: dict[str, Any] = {}
     for key, raw in doc.items():
         field = f"{prefix}{key}"
+        if raw is None:  # null is "no condition", as an absent key
+            continue
         if key in _LISTS:
             if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_VALUES:
                 msg = f"{field} must be a JSON array of 1 to {MAX_VALUES} strings"
                 raise RequestError(msg, field=field)
             values[key] = tuple(_LISTS[key](item, field) for item in raw)
-        elif raw is not None:
+        else:
             values[key] = _SINGLES[key](raw, field)
     return _build(values, {name: f"{prefix}{name}" for name in JSON_FIELDS})
 
