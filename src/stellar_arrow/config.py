@@ -34,7 +34,6 @@ from pydantic_settings import (
 
 from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
-from stellar_arrow.query.values import parse_asset
 from stellar_arrow.vocabulary import EVENT_TYPES, TABLES
 
 __all__ = [
@@ -158,6 +157,8 @@ class ProcessorSettings(BaseModel):
     @classmethod
     def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
+        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+
         try:
             return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
         except RequestError as exc:
