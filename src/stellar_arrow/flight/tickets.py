@@ -103,23 +103,23 @@ def decode_request(raw: bytes) -> StreamRequest:
         raise TicketError(msg, field="ticket")
     version = doc.pop("v", None)
     if version != TICKET_VERSION:
-        msg = f"unsupported ticket version {version!r}; this server speaks version {TICKET_VERSION}"
+        msg = f"unsupported ticket version {version!r:.60}; this server speaks version {TICKET_VERSION}"
         raise TicketError(msg, field="v")
     known = {"stream", "start_ledger", "end_ledger", "live", "filters", "resume_after"}
     unknown = sorted(set(doc) - known)
     if unknown:
-        msg = f"unknown ticket field(s) {unknown}; known fields: {sorted(known)}"
-        raise TicketError(msg, field=unknown[0])
+        msg = f"unknown ticket field {unknown[0]!r:.60}; known fields: {sorted(known)}"
+        raise TicketError(msg, field=unknown[0][:60])
     stream = doc.get("stream")
     if stream not in STREAMS:
-        msg = f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}"
+        msg = f"unknown stream {stream!r:.60}; streams: {', '.join(STREAMS)}"
         raise TicketError(msg, field="stream")
     start = _ledger(doc, "start_ledger")
     end = _ledger(doc, "end_ledger")
     resume = _ledger(doc, "resume_after")
     live = doc.get("live", False)
     if not isinstance(live, bool):
-        msg = f"live must be true or false, not {live!r}"
+        msg = f"live must be true or false, not {live!r:.60}"
         raise TicketError(msg, field="live")
     if start is not None and end is not None and end < start:
         msg = f"end_ledger {end} is before start_ledger {start}"
@@ -146,7 +146,7 @@ def _ledger(doc: dict[str, Any], name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LEDGER:
-        msg = f"{name} must be a ledger sequence between 1 and {_MAX_LEDGER}, not {value!r}"
+        msg = f"{name} must be a ledger sequence between 1 and {_MAX_LEDGER}, not {value!r:.60}"
         raise TicketError(msg, field=name)
     return value
 
