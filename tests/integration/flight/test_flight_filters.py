@@ -131,10 +131,12 @@ def test_sink_refuses_ranges_it_does_not_hold(
     extra = json.loads(info.value.extra_info)
     held = {"first_ledger": kit.first, "last_ledger": kit.last}
     assert extra == {"code": "out_of_range", "field": field, **held}
-    # the source says so too, for the same range past its tip
+    # the source and the processor say so too, for the same bounded range past the tip
     if first > kit.last:
         with pytest.raises(fl.FlightServerError, match=str(first)):
             read(pipeline.source.uri, StreamRequest("ledger_close_meta", first, last or first))
+        with pytest.raises(fl.FlightServerError, match=str(first)):
+            read(pipeline.processor.uri, StreamRequest("token_transfers", first, last or first))
 
 
 HOSTILE_TICKETS: list[tuple[bytes, str]] = [
