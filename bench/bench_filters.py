@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     with DataLakeLedgerSource(str(LAKE)) as lake:
         batches = [
-            token_transfers_batch(decode_ledger_close_meta(r.ledger_close_meta), PUBNET.passphrase)
+            token_transfers_batch(decode_ledger_close_meta(r.ledger_close_meta), PUBNET)
             for r in lake.ledgers(FIRST, LAST)
         ]
     table = pa.Table.from_batches(batches)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from stellar_arrow.errors import RequestError
+from stellar_arrow.errors import RequestError, TicketError
 from stellar_arrow.query import TransferFilter, filter_from_json
 
 __all__ = [
@@ -35,10 +35,6 @@ STREAMS = ("ledger_close_meta", "ledgers", "transactions", "operations", "token_
 _MAX_LEDGER = 2**32 - 1
 #: The only stream whose rows ``filters`` apply to.
 FILTERED_STREAM = "token_transfers"
-
-
-class TicketError(RequestError):
-    """A ticket or descriptor is malformed; ``field`` names the offending parameter (invalid_argument)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from stellar_arrow.api import ApiOptions
+from stellar_arrow.config import ApiSettings
 from tests.integration.api.running import Running, start, stop
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ REPORTED = ["253402300800", "9223372036854775808", "²"]
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start(tmp_path_factory.mktemp("hostile"), ApiOptions(port=0), committed=2, live=1)
+    running = start(tmp_path_factory.mktemp("hostile"), ApiSettings(api_port=0), committed=2, live=1)
     yield running
     stop(running)
 
@@ -173,7 +173,7 @@ def subscribe_with(field: str, value: object) -> dict[str, Any]:
 def test_every_websocket_field_gets_an_error_frame_and_the_connection_stays(
     make_api: Callable[..., Running],
 ) -> None:
-    options = ApiOptions(port=0, ws_message_rate=10_000, ws_message_burst=10_000)
+    options = ApiSettings(api_port=0, ws_message_rate=10_000, ws_message_burst=10_000)
     running = make_api(options, committed=1, live=0)
     sweep: list[tuple[str, str]] = [
         (json.dumps(subscribe_with(field, value)), field)

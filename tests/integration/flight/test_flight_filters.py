@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.flight as fl
 import pytest
 
-from stellar_arrow.config import load_settings
+from stellar_arrow.config import SinkSettings, load_settings
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService
@@ -22,7 +22,7 @@ from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.pipeline.components import table_builder
 from stellar_arrow.query import TransferFilter, filter_from_json
-from stellar_arrow.sink import DatasetSink, SinkOptions
+from stellar_arrow.sink import DatasetSink
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, kit: Any)
     schemas = {"ledgers": tables.schemas["ledgers"], "token_transfers": TOKEN_TRANSFERS_SCHEMA}
     out = tmp_path_factory.mktemp("filters") / "out"
     sink = SinkService(
-        DatasetSink(out, schemas, SinkOptions(partition_by=(), flush_interval_s=0.05)),
+        DatasetSink(out, schemas, SinkSettings(partition_by=(), flush_interval_s=0.05)),
         (TableUpstream("ledgers", source.uri), TableUpstream("token_transfers", processor.uri)),
         start_ledger=kit.first,
         resolve_end=lambda: int(upstream_action(source.uri, "latest_ledger")["latest_ledger"]),  # type: ignore[call-overload]
