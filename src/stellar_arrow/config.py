@@ -40,7 +40,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from stellar_arrow.errors import ConfigError
+from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
 from stellar_arrow.vocabulary import EVENT_TYPES, OUTPUT_FORMATS, SOURCE_TABLES, TABLES, OutputFormat
 
@@ -217,6 +217,17 @@ class ProcessorSettings(BaseModel):
             msg = f"unknown event type(s) {bad}: use {', '.join(EVENT_TYPES)}"
             raise ValueError(msg)
         return value
+
+    @field_validator("include_assets")
+    @classmethod
+    def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
+        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+
+        try:
+            return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class SinkSettings(BaseModel):

@@ -22,9 +22,8 @@ from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
-from stellar_arrow.flight.tickets import TransferFilter
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
 from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
@@ -144,8 +143,10 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
         cfg.source_endpoint,
         functools.partial(derive_token_transfers, network_passphrase=_passphrase(settings)),
         TOKEN_TRANSFERS_SCHEMA,
-        apply_filter=filter_transfers,
-        base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
+        base_filter=TransferFilter(
+            event_types=tuple(parse_event_type(t, "processor.event_types") for t in cfg.event_types),
+            assets=tuple(parse_asset(a, "processor.include_assets") for a in cfg.include_assets),
+        ),
         executor=_executor(cfg.workers),
         in_flight=max(2, cfg.workers + 1),
         cache_ledgers=cfg.cache_ledgers,
