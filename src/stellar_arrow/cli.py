@@ -107,8 +107,8 @@ def _verify(
     ledgers_per_batch: Annotated[int | None, typer.Option("--ledgers-per-batch", hidden=True)] = None,
     batches_per_partition: Annotated[int | None, typer.Option("--batches-per-partition", hidden=True)] = None,
     decoder: Annotated[
-        str, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
-    ] = "fast",
+        str, typer.Option("--decoder", help="compiled | python | sdk (stellar-sdk: slow, the oracle)")
+    ] = "compiled",
 ) -> None:
     """Reconcile token transfer events with ledger balance changes; exit 1 on any mismatch."""
     from stellar_arrow.verification import run_verify
@@ -180,7 +180,9 @@ def _export(
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="ledgers per output file")] = 100,
     workers: Annotated[int, typer.Option("--workers", help="decoding processes (0: in this process)")] = 0,
     include_xdr: Annotated[bool, typer.Option("--include-xdr", help="add base64 raw XDR columns")] = False,
-    decoder: Annotated[str, typer.Option("--decoder", help="fast | sdk")] = "fast",
+    decoder: Annotated[
+        str, typer.Option("--decoder", help="compiled (default; python if not built) | python | sdk")
+    ] = "compiled",
     verify_hashes: Annotated[
         bool, typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content")
     ] = True,

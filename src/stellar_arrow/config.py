@@ -91,6 +91,7 @@ class SourceSettings(BaseModel):
     buffer_size: int = Field(default=16, ge=1, le=10_000)
     concurrent_readers: int = Field(default=2, ge=1, le=64)
     table_workers: int = Field(default=1, ge=0, le=64)
+    decoder: Literal["compiled", "python", "sdk"] = "compiled"  # how the services decode ledgers
     poll_interval_s: float = Field(default=0.05, gt=0, le=60)
     host: str = "127.0.0.1"
     flight_port: Port = 8815

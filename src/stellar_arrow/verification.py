@@ -15,7 +15,8 @@ from stellar_arrow.errors import ConfigError
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.source.header import read_ledger_header
-from stellar_arrow.ttp.report import Decoder, VerifyMode, verify_ledgers
+from stellar_arrow.ttp.report import VerifyMode, verify_ledgers
+from stellar_arrow.xdr.choice import resolve_decoder
 
 __all__ = ["run_verify"]
 
@@ -67,19 +68,17 @@ def run_verify(
     echo: Callable[[str], object],
     ledgers_per_batch: int | None = None,
     batches_per_partition: int | None = None,
-    decoder: str = "fast",
+    decoder: str = "compiled",
 ) -> int:
     """Verify ``[start, end]`` of ``source``, print every mismatch and a summary; return the exit code."""
     if mode not in get_args(VerifyMode):
         msg = f"--mode must be one of {list(get_args(VerifyMode))}, got {mode!r}"
         raise ConfigError(msg, key="mode")
-    if decoder not in get_args(Decoder):
-        msg = f"--decoder must be fast or sdk, got {decoder!r}"
-        raise ConfigError(msg, key="decoder")
+    decoder = resolve_decoder(decoder)  # ConfigError for an unknown name; compiled -> python if not built
     ledgers, passphrase = _open(source, start, end, network, ledgers_per_batch, batches_per_partition)
     totals = {"ledgers": 0, "transactions": 0, "events": 0, "unified": 0, "mismatches": 0, "differences": 0}
     for report in verify_ledgers(
-        ledgers, passphrase, mode=cast(VerifyMode, mode), strict=strict, decoder=cast(Decoder, decoder)
+        ledgers, passphrase, mode=cast(VerifyMode, mode), strict=strict, decoder=decoder
     ):
         totals["ledgers"] += 1
         totals["transactions"] += report.transactions

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import stellar_arrow.xdr
 from stellar_arrow.xdr.definitions import Schema, load_schema
+from tools.xdrgen.cython_source import cython_source
 from tools.xdrgen.decoders import decoders_source
 from tools.xdrgen.model_source import HEADER, model_sources
 
@@ -35,16 +36,19 @@ def generate(schema: Schema | None = None) -> dict[str, str]:
         "model.py": model_py,
         "model.pyi": model_pyi,
         "_decoders.py": decoders_source(schema, header),
+        "_compiled.pyx": cython_source(schema, header),
     }
 
 
 def main() -> None:
-    """Write the generated modules (Python ones compiled first; each replaced atomically)."""
+    """Write the generated modules that changed (Python ones compiled first; each replaced atomically)."""
     outputs = generate()
     for name, text in outputs.items():
         if name.endswith(".py"):
             compile(text, name, "exec")
     for name, text in outputs.items():
+        if (XDR_DIR / name).exists() and (XDR_DIR / name).read_text() == text:
+            continue  # unchanged: keep its timestamp (tools/build_ext.py rebuilds on a newer .pyx)
         tmp = XDR_DIR / f".{name}.tmp"
         tmp.write_text(text)
         tmp.replace(XDR_DIR / name)

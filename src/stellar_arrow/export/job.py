@@ -49,7 +49,7 @@ class ExportRequest:
     chunk_size: int = 100
     workers: int = 0
     include_xdr: bool = False
-    decoder: str = "fast"
+    decoder: str = "compiled"
     verify_hashes: bool = True
     verify_events: bool = False
     overwrite: bool = False  # rewrite complete chunks instead of skipping them
