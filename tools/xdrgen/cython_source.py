@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from stellar_arrow.xdr.definitions import Arm, Definition, Schema, TypeExpr
 from tools.xdrgen.cython_prelude import MAX_DEPTH, PRELUDE
-from tools.xdrgen.policy import INTERN_MAX_BYTES, INTERNED_UNIONS, RAW_TYPES
+from tools.xdrgen.policy import COMPILED_SHARED_STRUCTS, INTERN_MAX_BYTES, INTERNED_UNIONS, RAW_TYPES
 from tools.xdrgen.sizes import Sizes, pad
 
 __all__ = ["ENTRY_TYPES", "cython_source"]
@@ -195,11 +195,12 @@ class CythonEmitter:
     def function(self, d: Definition, body: list[str]) -> None:
         """``c_<Type>``: the body with its locals, wrapped in a depth count for recursive types and
         an intern-table lookup for interned unions."""
-        spans = (
-            self.spans(d)
-            if d.kind == "union" and d.name in INTERNED_UNIONS and d.name not in RAW_TYPES
-            else []
-        )
+        spans: list[str] = []
+        if d.kind == "union" and d.name in INTERNED_UNIONS and d.name not in RAW_TYPES:
+            spans = self.spans(d)
+        elif d.name in COMPILED_SHARED_STRUCTS:
+            self.tables.append(d.name)
+            spans = [f"    span = {self.sizes.fixed({'kind': 'ref', 'name': d.name})}"]
         wrapped = d.name in self.recursive or bool(spans)
         out = [f"cdef object {'b' if wrapped else 'c'}_{d.name}(R* r):"]
         out += [f"    cdef {ctype} {var}" for var, ctype in self.decls.items()]
@@ -209,7 +210,7 @@ class CythonEmitter:
             if d.name in self.recursive:
                 out += ["    r.depth += 1", "    if r.depth > MAX_DEPTH:", "        deep(r)"]
             if spans:
-                out += ["    cdef Py_ssize_t span = -1", "    cdef int32_t d", *spans]
+                out += ["    cdef Py_ssize_t span = -1", "    cdef int32_t d = 0", *spans]
                 out.append(f"    v = interned(&T_{d.name}, b_{d.name}, r, span)")
             else:
                 out.append(f"    v = b_{d.name}(r)")

@@ -915,6 +915,8 @@ cdef object K_TrustLineEntryV1Ext_0 = _m.TrustLineEntryV1Ext((0, None))
 cdef sa_table T_SCAddress
 cdef sa_table T_SCVal
 cdef sa_table T_Asset
+cdef sa_table T_Price
+cdef sa_table T_Liabilities
 cdef sa_table T_AccountEntryExtensionV2Ext
 cdef sa_table T_TrustLineAsset
 cdef sa_table T_MuxedAccount
@@ -2294,7 +2296,7 @@ cdef object b_SCAddress(R* r):
 
 cdef object c_SCAddress(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 0:
@@ -2483,7 +2485,7 @@ cdef object c_SCVal(R* r):
     if r.depth > MAX_DEPTH:
         deep(r)
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 0:
@@ -2731,7 +2733,7 @@ cdef object b_Asset(R* r):
 
 cdef object c_Asset(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 1:
@@ -2742,7 +2744,7 @@ cdef object c_Asset(R* r):
     return v
 
 
-cdef object c_Price(R* r):
+cdef object b_Price(R* r):
     cdef object f0
     cdef object f1
     cdef object t
@@ -2754,7 +2756,15 @@ cdef object c_Price(R* r):
     return sa_done(C_Price, t)
 
 
-cdef object c_Liabilities(R* r):
+cdef object c_Price(R* r):
+    cdef Py_ssize_t span = -1
+    cdef int32_t d = 0
+    span = 8
+    v = interned(&T_Price, b_Price, r, span)
+    return v
+
+
+cdef object b_Liabilities(R* r):
     cdef object f0
     cdef object f1
     cdef object t
@@ -2764,6 +2774,14 @@ cdef object c_Liabilities(R* r):
     sa_set(t, 0, f0)
     sa_set(t, 1, f1)
     return sa_done(C_Liabilities, t)
+
+
+cdef object c_Liabilities(R* r):
+    cdef Py_ssize_t span = -1
+    cdef int32_t d = 0
+    span = 16
+    v = interned(&T_Liabilities, b_Liabilities, r, span)
+    return v
 
 
 cdef object c_Signer(R* r):
@@ -2807,7 +2825,7 @@ cdef object b_AccountEntryExtensionV2Ext(R* r):
 
 cdef object c_AccountEntryExtensionV2Ext(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 3:
@@ -2958,7 +2976,7 @@ cdef object b_TrustLineAsset(R* r):
 
 cdef object c_TrustLineAsset(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 1:
@@ -5704,7 +5722,7 @@ cdef object b_MuxedAccount(R* r):
 
 cdef object c_MuxedAccount(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 0:
@@ -5996,7 +6014,7 @@ cdef object b_ChangeTrustAsset(R* r):
 
 cdef object c_ChangeTrustAsset(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 1:
@@ -8226,7 +8244,7 @@ cdef object b_PublicKey(R* r):
 
 cdef object c_PublicKey(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 0:
@@ -8268,7 +8286,7 @@ cdef object b_SignerKey(R* r):
 
 cdef object c_SignerKey(R* r):
     cdef Py_ssize_t span = -1
-    cdef int32_t d
+    cdef int32_t d = 0
     if r.n - r.o >= 4:
         d = <int32_t>be32(r.b + r.o)
         if d == 0:
@@ -8405,7 +8423,7 @@ cdef object c_ContractExecutableExternalRef(R* r):
 
 def intern_table_sizes():
     """Entries held by each intern table (each is bounded)."""
-    return {'SCAddress': sa_count(&T_SCAddress), 'SCVal': sa_count(&T_SCVal), 'Asset': sa_count(&T_Asset), 'AccountEntryExtensionV2Ext': sa_count(&T_AccountEntryExtensionV2Ext), 'TrustLineAsset': sa_count(&T_TrustLineAsset), 'MuxedAccount': sa_count(&T_MuxedAccount), 'ChangeTrustAsset': sa_count(&T_ChangeTrustAsset), 'PublicKey': sa_count(&T_PublicKey), 'SignerKey': sa_count(&T_SignerKey)}
+    return {'SCAddress': sa_count(&T_SCAddress), 'SCVal': sa_count(&T_SCVal), 'Asset': sa_count(&T_Asset), 'Price': sa_count(&T_Price), 'Liabilities': sa_count(&T_Liabilities), 'AccountEntryExtensionV2Ext': sa_count(&T_AccountEntryExtensionV2Ext), 'TrustLineAsset': sa_count(&T_TrustLineAsset), 'MuxedAccount': sa_count(&T_MuxedAccount), 'ChangeTrustAsset': sa_count(&T_ChangeTrustAsset), 'PublicKey': sa_count(&T_PublicKey), 'SignerKey': sa_count(&T_SignerKey)}
 
 
 cdef Dec TABLE[349]
