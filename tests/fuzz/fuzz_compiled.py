@@ -21,6 +21,9 @@ from typing import Any
 
 import atheris
 
+with atheris.instrument_imports(include=["stellar_arrow.xdr._decoders"]):
+    from stellar_arrow.xdr import _decoders  # noqa: F401  # instrumented before anything imports it
+
 if os.environ.get("FUZZ_EXTENSION"):  # load this build of the extension (the ASan one) instead
     spec = importlib.util.spec_from_file_location("stellar_arrow.xdr._compiled", os.environ["FUZZ_EXTENSION"])
     assert spec is not None and spec.loader is not None
@@ -28,8 +31,6 @@ if os.environ.get("FUZZ_EXTENSION"):  # load this build of the extension (the AS
     sys.modules["stellar_arrow.xdr._compiled"] = module
     spec.loader.exec_module(module)
 
-with atheris.instrument_imports(include=["stellar_arrow.xdr._decoders"]):
-    from stellar_arrow.xdr import _decoders  # noqa: F401
 
 from stellar_arrow.errors import XdrDecodeError
 from stellar_arrow.xdr import decode
