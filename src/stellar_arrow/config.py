@@ -111,8 +111,10 @@ Workers = Annotated[int, AfterValidator(_workers)]
 """A number of worker processes: 0 (in the calling process) up to :func:`max_workers`."""
 LedgerSequence = Annotated[int | None, AfterValidator(_ledger)]
 """A ledger sequence (uint32, the first ledger of a network is 2), or None (unset)."""
-Decoder = Literal["fast", "sdk"]
-"""``fast``: the generated decoder; ``sdk``: stellar-sdk (slow, the oracle)."""
+Decoder = Literal["compiled", "python", "sdk", "fast"]
+"""``compiled``: the compiled generated decoder (the default; ``python`` with one warning when it is not
+built); ``python`` (or ``fast``, its former name): the pure-Python generated decoder; ``sdk``:
+stellar-sdk (slow, the oracle). See ``stellar_arrow.xdr.choice``."""
 
 
 class SourceSettings(BaseModel):
@@ -146,6 +148,7 @@ class SourceSettings(BaseModel):
     batches_per_partition: int | None = Field(default=None, ge=1, le=1_000_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8815
+    decoder: Decoder = "compiled"  # how the services of `run`/`serve` decode ledgers
 
     @field_validator("network_passphrase")
     @classmethod
@@ -327,7 +330,7 @@ class ExportSettings(BaseModel):
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
     workers: Workers = 0
     include_xdr: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
     verify_hashes: bool = True
     verify_events: bool = False
     overwrite: bool = False
@@ -388,7 +391,7 @@ class VerifySettings(BaseModel):
 
     mode: Literal["derived", "unified", "both"] = "derived"
     strict: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
 
 
 class ReplaySettings(BaseModel):
