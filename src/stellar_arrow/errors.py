@@ -28,12 +28,14 @@ names the ledger, object, field or request it is about.
     ├── SinkError                           (terminal) output cannot be written or validated
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
+    ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
     └── RequestError                        (terminal) bad API/WebSocket request, names the field
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
     "HashChainError",
@@ -82,7 +84,12 @@ def _rebuild(
 
 
 class TransientError:
-    """Marker: the operation may succeed if retried later."""
+    """Marker: the operation may succeed if retried later.
+
+    ``retry_after``: seconds the upstream asked to wait (HTTP ``Retry-After``), when it said.
+    """
+
+    retry_after: float | None = None
 
 
 class TerminalError:
@@ -219,6 +226,15 @@ class UpstreamError(StellarArrowError):
 
 class UpstreamUnavailableError(UpstreamError, TransientError):
     """The upstream Flight service could not be reached within the reconnect budget."""
+
+
+class CircuitOpenError(StellarArrowError, TransientError):
+    """Calls to upstream ``name`` are refused for ``retry_after`` seconds after repeated failures."""
+
+    def __init__(self, message: str, *, name: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.name = name
+        self.retry_after = retry_after
 
 
 class RequestError(StellarArrowError, TerminalError):
