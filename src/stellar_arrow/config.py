@@ -41,6 +41,7 @@ __all__ = [
     "NETWORK_PASSPHRASES",
     "ApiSettings",
     "FlightSettings",
+    "ObservabilitySettings",
     "ProcessorSettings",
     "Settings",
     "SinkSettings",
@@ -94,6 +95,17 @@ class SourceSettings(BaseModel):
     poll_interval_s: float = Field(default=0.05, gt=0, le=60)
     host: str = "127.0.0.1"
     flight_port: Port = 8815
+    health_port: Port = 8088
+    # resilience of every upstream call (stellar_arrow.resilience); defaults fail a dead endpoint in < 1 min
+    rpc_endpoints: tuple[str, ...] = ()  # more RPC endpoints after rpc_endpoint, tried in order (failover)
+    rpc_requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+    read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    call_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    retry_attempts: int = Field(default=5, ge=1, le=100)
+    retry_budget_s: float = Field(default=20.0, gt=0, le=3600)
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("network_passphrase")
     @classmethod
@@ -113,10 +125,23 @@ class SourceSettings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("rpc_endpoints")
+    @classmethod
+    def _rpc_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            cls._rpc_url(url)
+        return value
+
+    @property
+    def rpc_urls(self) -> tuple[str, ...]:
+        """``rpc_endpoint`` then ``rpc_endpoints``, without repeats (the failover order)."""
+        first = (self.rpc_endpoint,) if self.rpc_endpoint else ()
+        return tuple(dict.fromkeys((*first, *self.rpc_endpoints)))
+
     @model_validator(mode="after")
     def _consistent(self) -> SourceSettings:
-        if self.source_type == "rpc" and not self.rpc_endpoint:
-            msg = "rpc_endpoint is required when source_type is 'rpc'"
+        if self.source_type == "rpc" and not self.rpc_urls:
+            msg = "rpc_endpoint (or rpc_endpoints) is required when source_type is 'rpc'"
             raise ValueError(msg)
         if (
             self.start_ledger is not None
@@ -143,6 +168,7 @@ class ProcessorSettings(BaseModel):
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8816
+    health_port: Port = 8089
 
     @field_validator("event_types")
     @classmethod
@@ -170,6 +196,7 @@ class SinkSettings(BaseModel):
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
     host: str = "127.0.0.1"
     flight_port: Port = 8817
+    health_port: Port = 8090
 
     @field_validator("tables")
     @classmethod
@@ -215,6 +242,16 @@ class ApiSettings(BaseModel):
     health_port: Port = 8088
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
+
+    model_config = _SECTION
+
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless stderr is a terminal
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ready_max_lag_ledgers: int = Field(default=100, ge=0, le=10_000_000)
+
+
 class Settings(BaseSettings):
     """The whole pipeline's settings."""
 
@@ -231,6 +268,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     flight: FlightSettings = FlightSettings()
     api: ApiSettings = ApiSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @classmethod
     def settings_customise_sources(

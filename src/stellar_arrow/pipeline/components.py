@@ -51,6 +51,8 @@ def derive_token_transfers(lcm: bytes, network_passphrase: str) -> pa.RecordBatc
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
     """A constructor of fresh ledger sources (one per stream) for the ``source`` section."""
+    from stellar_arrow.resilience.settings import source_resilience
+
     cfg = settings.source
     if cfg.source_type == "datalake":
         from stellar_arrow.source.lake import DataLakeLedgerSource
@@ -62,19 +64,21 @@ def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
             buffer_size=cfg.buffer_size,
             workers=cfg.concurrent_readers,
             poll_interval=cfg.poll_interval_s,
+            **source_resilience(cfg),
         )
     try:
         from stellar_arrow.source.rpc import RpcLedgerSource
     except ImportError as exc:
         msg = f"source_type 'rpc' is not available in this build: {exc}"
         raise ConfigError(msg, key="source.source_type") from None
-    assert cfg.rpc_endpoint is not None
     return functools.partial(
         RpcLedgerSource,
-        cfg.rpc_endpoint,
+        cfg.rpc_urls,
         network_passphrase=cfg.network_passphrase,
         page_size=cfg.batch_size,
         poll_interval=cfg.poll_interval_s,
+        requests_per_second=cfg.rpc_requests_per_second,
+        **source_resilience(cfg),
     )
 
 

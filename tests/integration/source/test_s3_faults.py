@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -15,6 +13,7 @@ from stellar_arrow.observability.metrics import REGISTRY
 from stellar_arrow.resilience import BreakerSettings, NetworkTimeouts, RetryPolicy
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.source.storage import LakeStore
+from tests.integration.resilience.tcp_faults import FaultyTcpProxy
 
 from .conftest import BUCKET, LAKES, PUBNET, ROOT, s3_options
 
@@ -24,56 +23,6 @@ FIRST, LAST = 63092982, 63093001
 
 def _value(metric: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(metric, labels) or 0.0
-
-
-class StallingProxy:
-    """A TCP proxy to ``target`` whose first ``stall`` connections are accepted and never answered."""
-
-    def __init__(self, target: tuple[str, int], stall: int) -> None:
-        self.target = target
-        self.stall = stall
-        self.connections = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> StallingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._server.close()
-        for sock in self._held:
-            sock.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            self.connections += 1
-            if self.connections <= self.stall:
-                self._held.append(client)  # read nothing, answer nothing
-                continue
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture
@@ -100,7 +49,7 @@ def test_a_stalling_s3_recovers_and_the_bytes_are_complete(s3_endpoint: str) -> 
     local = dict(DataLakeLedgerSource(str(LAKES / "pubnet-p26")).ledgers(FIRST, LAST))
     host, port = s3_endpoint.removeprefix("http://").split(":")
     retries_before = _value("retry_attempts_total", operation="lake_read")
-    with StallingProxy((host, int(port)), stall=3) as proxy:
+    with FaultyTcpProxy((host, int(port)), fault="stall", count=3) as proxy:
         source = DataLakeLedgerSource(
             f"s3://{BUCKET}/{ROOT}",
             network_passphrase=PUBNET,
