@@ -24,6 +24,7 @@ from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.observability.health import HealthServer, ReadinessWatcher
 from stellar_arrow.observability.metrics import LEDGER_LAG, NETWORK_TIP
+from stellar_arrow.observability.system import watch_disks
 
 __all__ = ["readiness_check", "start_health_server"]
 
@@ -117,5 +118,7 @@ def start_health_server(
     source_endpoint: str | None = None,
 ) -> HealthServer:
     """Serve ``service``'s health endpoints on ``host:port`` (a free port when taken and ``fallback``)."""
+    if isinstance(service, SinkService):
+        watch_disks([service.sink.root])
     watcher = ReadinessWatcher(readiness_check(service, max_lag=max_lag, source_endpoint=source_endpoint))
     return HealthServer(service.service_name, watcher, host=host, port=port, fallback=fallback).start()
