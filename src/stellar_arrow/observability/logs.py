@@ -22,6 +22,24 @@ LogFormat = Literal["auto", "json", "console"]
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+def _default() -> None:
+    """Before :func:`configure_logging`: readable lines on stderr (never stdout, which carries output)."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=False,
+    )
+
+
+if not structlog.is_configured():
+    _default()
+
+
 def get_logger(name: str) -> Any:
     """A structlog logger named ``name`` (``log.info("event", key=value)``)."""
     return structlog.get_logger(name)
