@@ -202,7 +202,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 yield item.batch, encode_watermark(Watermark(item.ledger_sequence, item.complete))
                 cancel.enter()
         except Exception as exc:
-            if not isinstance(exc, StreamCancelled):
+            if not isinstance(exc, (StreamCancelled, TicketError)):  # a failed ledger, not a bad request
                 LEDGERS_PROCESSED.labels(self.service_name, "error").inc()
             raise flight_error(exc, service=self.service_name, stream=spec.name) from None
         finally:
