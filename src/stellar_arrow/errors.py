@@ -29,15 +29,40 @@ names the ledger, object, field or request it is about.
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
+    ├── SupervisorError                     (transient) a pipeline service process did not start
     └── RequestError                        (terminal) bad API/WebSocket request, names the field
+        └── TicketError                     a Flight ticket or descriptor is malformed
+
+Exit statuses
+-------------
+
+Every ``stellar-arrow`` command ends with one of these statuses (:class:`ExitStatus`); the command
+line maps an error to its status with :func:`exit_status` and prints one line
+``error: <ErrorClass>: <message>`` on stderr, never a traceback:
+
+====  =============  =====================================================================================
+code  name           meaning
+====  =============  =====================================================================================
+0     OK             done; for ``verify``/``validate``: every ledger/file checked out
+1     DATA_FAILURE   the data is wrong: a decode, validation, reconciliation or sink error, a
+                     ``verify`` mismatch, a ``validate`` problem, a missing ledger in a bounded range
+2     USAGE          the command line or the settings are wrong (:class:`ConfigError`, bad flag values;
+                     also click's own usage errors) — nothing was read or written
+3     UNAVAILABLE    an upstream (store, RPC node, Flight service, child process) could not be reached
+                     or did not answer in time (any :class:`TransientError`); trying again may work
+130   INTERRUPTED    stopped by SIGINT (Ctrl-C) before finishing
+====  =============  =====================================================================================
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
+    "ExitStatus",
     "HashChainError",
     "LedgerGapError",
     "LedgerHashMismatchError",
@@ -54,12 +79,15 @@ __all__ = [
     "SourceError",
     "StellarArrowError",
     "StorageError",
+    "SupervisorError",
     "TerminalError",
+    "TicketError",
     "TransientError",
     "UpstreamError",
     "UpstreamUnavailableError",
     "ValidationError",
     "XdrDecodeError",
+    "exit_status",
 ]
 
 
@@ -243,3 +271,32 @@ class RequestError(StellarArrowError, TerminalError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class TicketError(RequestError):
+    """A Flight ticket or descriptor is malformed; ``field`` names the offending parameter."""
+
+
+class SupervisorError(StellarArrowError, TransientError):
+    """A pipeline service process could not be started or did not become ready in time."""
+
+
+class ExitStatus(IntEnum):
+    """The exit status of every ``stellar-arrow`` command (see the table in this module's docstring)."""
+
+    OK = 0
+    DATA_FAILURE = 1
+    USAGE = 2
+    UNAVAILABLE = 3
+    INTERRUPTED = 130
+
+
+def exit_status(exc: BaseException) -> ExitStatus:
+    """The exit status a command ends with when ``exc`` stops it."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, ConfigError | RequestError):
+        return ExitStatus.USAGE
+    if isinstance(exc, TransientError):
+        return ExitStatus.UNAVAILABLE
+    return ExitStatus.DATA_FAILURE

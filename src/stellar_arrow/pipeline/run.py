@@ -21,6 +21,7 @@ from typing import Any
 
 from stellar_arrow.config import DEFAULT_LAKE, Settings, load_settings
 from stellar_arrow.errors import SinkError
+from stellar_arrow.pipeline.serve import settle_settings_network
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.sink import read_commits
 
@@ -172,8 +173,12 @@ def _free_or_zero(host: str, port: int) -> int:
     return port
 
 
-def run_settings(config: Path | None, out: Path | None) -> Settings:
-    """Settings of ``stellar-arrow run``: without a config file, free loopback ports (the demo)."""
+def run_settings(config: Path | None, out: Path | None, **flags: dict[str, Any]) -> Settings:
+    """Settings of ``stellar-arrow run``: without a config file, the design's ports when free (the demo).
+
+    ``flags`` are command-line overrides by section; the network is settled here, once, so every
+    service process gets the same passphrase.
+    """
     overrides: dict[str, dict[str, Any]] = {}
     if config is None:  # the design's ports (8815/8816/8817) when free, else free ones (printed)
         defaults = load_settings()
@@ -191,4 +196,6 @@ def run_settings(config: Path | None, out: Path | None) -> Settings:
             overrides["source"]["datalake_uri"] = str(bundled)
     if out is not None:
         overrides.setdefault("sink", {})["output_dir"] = str(out)
-    return load_settings(config, **overrides)
+    for section, keys in flags.items():
+        overrides.setdefault(section, {}).update(keys)
+    return settle_settings_network(load_settings(config, **overrides))

@@ -25,17 +25,13 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import StellarArrowError
-from stellar_arrow.pipeline.serve import Role
+from stellar_arrow.errors import SupervisorError
+from stellar_arrow.pipeline.serve import Role, settle_settings_network
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
 ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
-
-
-class SupervisorError(StellarArrowError):
-    """A service process could not be started or answered."""
 
 
 @dataclass(slots=True)
@@ -71,7 +67,8 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
         self._python = python
-        self._doc: dict[str, Any] = settings.model_dump(mode="json")
+        # the network is settled once, here, so every child (and every restart) gets the same passphrase
+        self._doc: dict[str, Any] = settle_settings_network(settings).model_dump(mode="json")
         self.children = {
             role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")
             for role in ROLES
