@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.feed import LedgerFeed, LedgerWork
@@ -22,6 +23,7 @@ from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.observability.metrics import EVENTS_PROCESSED
 
 __all__ = ["ProcessorService"]
 
@@ -131,6 +133,9 @@ class ProcessorService(LedgerFlightServer):
         if not request.filters.is_empty:
             events = filter_rows(events, request.filters)
         self._events_sent += events.num_rows
+        if events.num_rows:
+            for count in pc.value_counts(events.column("event_type")).to_pylist():
+                EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
         yield from _slices(seq, events, self._max_rows)
 
 
