@@ -22,8 +22,8 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
-from stellar_arrow.query import TransferFilter, filter_rows
 from stellar_arrow.observability.metrics import EVENTS_PROCESSED
+from stellar_arrow.query import TransferFilter, filter_rows
 
 __all__ = ["ProcessorService"]
 
