@@ -46,7 +46,7 @@ def serve(port_out: Any, control: Any, rate: float, ledgers: int) -> None:
     sink = DatasetSink(root, {"token_transfers": schema}, SinkOptions(flush_interval_s=3600))
     limits = HubLimits(max_connections=5000, max_connections_per_ip=5000, queue_messages=1024)
     options = ApiOptions(port=0, hub=limits, ws_idle_timeout_s=600, status_interval_s=3600)
-    server = ApiServer(create_app(options, TransferStore(sink))).start()
+    server = ApiServer(create_app(options, TransferStore(sink.reader()))).start()
     port_out.send(server.port)
     control.recv()  # clients connected and subscribed
     cpu0 = time.process_time()

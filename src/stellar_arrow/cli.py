@@ -149,14 +149,15 @@ def _validate(dir: Annotated[Path, typer.Argument(help="output directory of the 
 
 @app.command("api")
 def _api(
-    dir: Annotated[Path, typer.Argument(help="output directory of the sink (read-only)")],
+    dir: Annotated[Path, typer.Argument(help="output directory of the sink or of export (read-only)")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8081,
 ) -> None:
-    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up)."""
+    """Serve REST, WebSocket and the dashboard over a sink or export output (new files are picked up)."""
     from stellar_arrow.api.serve import serve_directory
 
-    serve_directory(dir, host=host, port=port)
+    with _exit_on_error(2):
+        serve_directory(dir, host=host, port=port)
 
 
 @app.command("export")

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stellar_arrow.sink.dataset import SinkStats
+from stellar_arrow.sink.base import SinkStats
 
 __all__ = ["ApiMetrics", "MetricsMiddleware"]
 

@@ -2,9 +2,10 @@
 
 A background :class:`SinkLoop` reads one stream per table (``token_transfers`` from the processor;
 ``ledgers``/``transactions``/``operations`` from the source) ledger by ledger, in lock step, writes
-each complete ledger to a :class:`~stellar_arrow.sink.DatasetSink` and advances its checkpoint. The
-sink commits files and checkpoint atomically; on (re)start the loop resumes every stream after the
-committed checkpoint, and rows at or below it are dropped, so each row is written exactly once.
+each complete ledger to a :class:`~stellar_arrow.sink.Sink` (``write_batch``, ``advance``, ``commit``)
+and asks it where to resume (``snapshot()``: the next ledger to write). The file sink commits files and
+checkpoint atomically; on (re)start the loop resumes every stream at the sink's snapshot, and rows at or
+below the last commit are dropped, so each row is written exactly once.
 
 The Flight side serves the committed rows of each table (``do_get`` over a ledger range) and the
 ``status`` action: checkpoint, rows written, whether a bounded run is done.
@@ -27,7 +28,7 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
-from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column
+from stellar_arrow.sink import ReadableSink, Sink, ledger_column
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
 
@@ -47,7 +48,7 @@ class SinkLoop:
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: Sink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None,
@@ -90,7 +91,7 @@ class SinkLoop:
 
     def _flush_on_time(self) -> None:
         """Commit buffered rows once ``flush_interval_s`` passed, even when no further ledger arrives."""
-        interval = min(max(self.sink.options.flush_interval_s / 2, 0.05), 1.0)
+        interval = min(max(self.sink.flush_interval_s / 2, 0.05), 1.0)
         while not self._flushing_done.wait(interval):
             try:
                 self.sink.flush_if_due()
@@ -116,8 +117,8 @@ class SinkLoop:
                 self.stop_event.wait(1.0)
 
     def _run_once(self) -> None:
-        checkpoint = self.sink.checkpoint
-        resume_after = checkpoint.ledger_sequence if checkpoint is not None else None
+        next_ledger = self.sink.snapshot()
+        resume_after = next_ledger - 1 if next_ledger is not None else None
         end = self.end_ledger
         if end is None and not self.live and self._resolve_end is not None:
             end = self._resolve_end()  # a bounded run without end_ledger: the source's tip, fixed once
@@ -172,17 +173,17 @@ class SinkLoop:
             if self._on_ledger is not None:
                 self._on_ledger(seq)
         if last is not None and not self.stop_event.is_set():
-            self.sink.commit(Checkpoint(last))
+            self.sink.commit()
 
 
 class SinkService(LedgerFlightServer):
-    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink``."""
+    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink`` (via its reader)."""
 
     service_name = "sink"
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: ReadableSink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None = None,
@@ -194,9 +195,12 @@ class SinkService(LedgerFlightServer):
         port: int = 0,
     ) -> None:
         self.sink = sink
+        self.reader = sink.reader()
         streams = {
-            name: StreamSpec(name, sink.snapshot(name).schema, f"committed rows of {name}", self._committed)
-            for name in sink.tables()
+            name: StreamSpec(
+                name, self.reader.view(name).schema, f"committed rows of {name}", self._committed
+            )
+            for name in self.reader.tables()
         }
         super().__init__(streams, host=host, port=port)
         self.loop = SinkLoop(
@@ -237,34 +241,38 @@ class SinkService(LedgerFlightServer):
 
     def status(self) -> dict[str, object]:
         body = super().status()
-        stats = self.sink.stats()
+        next_ledger = self.sink.snapshot()
         body.update(
-            checkpoint=stats.checkpoint,
+            checkpoint=None if next_ledger is None else next_ledger - 1,
             end_ledger=self.loop.end_ledger,
             done=self.loop.done.is_set(),
             failed=self.loop.failed,
             error=self.loop.error,
-            output_dir=str(self.sink.root),
-            rows_written=dict(stats.rows_written),
-            rows_buffered=stats.rows_buffered,
-            commits=stats.commits,
+            output_dir=self.sink.location,
             upstreams={u.table: u.endpoint for u in self.loop.upstreams},
         )
+        stats = self.reader.stats()
+        if stats is not None:
+            body.update(
+                rows_written=dict(stats.rows_written),
+                rows_buffered=stats.rows_buffered,
+                commits=stats.commits,
+            )
         return body
 
     def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         """Committed rows of the table in ``[first, end]``; live requests follow new commits."""
-        view = self.sink.snapshot(request.stream)
+        view = self.reader.view(request.stream)
         column = ledger_column(view.schema)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
         seen: set[object] = set()
         while True:
-            checkpoint = self.sink.checkpoint
-            through = checkpoint.ledger_sequence if checkpoint is not None else 0
+            next_ledger = self.sink.snapshot()
+            through = next_ledger - 1 if next_ledger is not None else 0
             if request.end_ledger is not None:
                 through = min(through, request.end_ledger)
             if through > sent:
-                view = self.sink.snapshot(request.stream)
+                view = self.reader.view(request.stream)
                 for path in view.files:
                     if path in seen:
                         continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, get_args
@@ -11,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import ConfigError
+from stellar_arrow.sink.durable import durable_file
 
 __all__ = ["COMPRESSIONS", "Compression", "ParquetOptions", "write_parquet"]
 
@@ -38,7 +38,7 @@ class ParquetOptions:
 def write_parquet(path: Path, table: pa.Table, options: ParquetOptions) -> None:
     """Write ``table`` to ``path`` and fsync it; the Arrow schema is stored so types read back exactly."""
     codec = "NONE" if options.compression == "none" else options.compression
-    with path.open("wb") as fh:
+    with durable_file(path) as fh:
         pq.write_table(
             table,
             fh,
@@ -47,5 +47,3 @@ def write_parquet(path: Path, table: pa.Table, options: ParquetOptions) -> None:
             row_group_size=options.row_group_size,
             store_schema=True,
         )
-        fh.flush()
-        os.fsync(fh.fileno())

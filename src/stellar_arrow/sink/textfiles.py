@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["TEXT_FORMATS", "json_ready", "jsonl_bytes", "to_rows", "write_csv", "write_jsonl"]
+from stellar_arrow.sink.durable import durable_file
 
-TEXT_FORMATS: Final = ("jsonl", "csv")
+__all__ = ["json_ready", "jsonl_bytes", "to_rows", "write_csv", "write_jsonl"]
 
 
 def _text_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -62,10 +62,12 @@ def jsonl_bytes(table: pa.Table) -> bytes:
 
 
 def write_jsonl(path: Path, table: pa.Table) -> None:
-    with path.open("wb") as fh:
+    """JSON lines (:func:`jsonl_bytes`), fsynced before returning."""
+    with durable_file(path) as fh:
         fh.write(jsonl_bytes(table))
 
 
 def write_csv(path: Path, table: pa.Table) -> None:
-    """RFC 4180 CSV with a header row; nulls are empty fields."""
-    pacsv.write_csv(json_ready(table), str(path), pacsv.WriteOptions(include_header=True))
+    """RFC 4180 CSV with a header row (nulls are empty fields), fsynced before returning."""
+    with durable_file(path) as fh:
+        pacsv.write_csv(json_ready(table), fh, pacsv.WriteOptions(include_header=True))
