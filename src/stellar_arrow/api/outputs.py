@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.tables import table_schema
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
 from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
 
@@ -201,8 +202,22 @@ def _open_export(root: Path, found: dict[str, dict[str, list[_Chunk]]]) -> Expor
                 f"{min(a.last, b.last)} twice); serving them would count rows twice: export into a new folder"
             )
             raise ConfigError(msg, key="dir")
-    schemas = {table: pq.read_schema(chunks[0].path) for table, chunks in parquet.items()}
+    schemas = {table: _export_schema(table, chunks[0].path) for table, chunks in parquet.items()}
     return ExportReader(root, schemas)
+
+
+def _export_schema(table: str, path: Path) -> pa.Schema:
+    """The table's declared schema (with or without raw XDR columns) when the file has its columns.
+
+    Parquet stores ``timestamp[s]`` as milliseconds; answers are cast back to the declared schema. A file
+    with other columns (written by another version) is served with the schema read from it.
+    """
+    stored = pq.read_schema(path)
+    for include_xdr in (False, True):
+        declared = table_schema(table, include_xdr=include_xdr)
+        if declared.names == stored.names:
+            return declared
+    return stored
 
 
 def open_output_dir(root: Path) -> CommitLogReader | ExportReader:
