@@ -15,20 +15,23 @@ code on both sides of it:
   (hashes, tx set and results hashes, hash chain), encoded with stellar-sdk; the XDR value constructors
   (``keypair``, ``balance``, ``op``, ...) live in :mod:`stellar_arrow.testing.xdr_values`.
 
-Example: three ledgers through the pure core into a sink, then resumed::
+Example: three ledgers through the pure core into a sink that commits every two ledgers:
 
-    from stellar_arrow.ledger import TESTNET
-    from stellar_arrow.testing import LedgerBuilder, MemoryLedgerSource, MemorySink, payment
-    from stellar_arrow.testing.xdr_values import keypair
-    from stellar_arrow.ttp import token_transfers_batch, TOKEN_TRANSFERS_SCHEMA
-
-    builder = LedgerBuilder(first_sequence=100, network_passphrase=TESTNET.passphrase)
-    source = MemoryLedgerSource(lcm for _, lcm in builder.chain(3, [payment(keypair(1), keypair(2), 50)]))
-    sink = MemorySink({"token_transfers": TOKEN_TRANSFERS_SCHEMA})
-    for seq, lcm in source.ledgers(100, 102):
-        sink.write_batch("token_transfers", token_transfers_batch(lcm, TESTNET.passphrase))
-        sink.advance(seq)
-    assert sink.snapshot() == 103 and sink.committed("token_transfers").num_rows == 6
+>>> from stellar_arrow.ledger import TESTNET
+>>> from stellar_arrow.testing.xdr_values import keypair
+>>> from stellar_arrow.ttp import TOKEN_TRANSFERS_SCHEMA, token_transfers_batch
+>>> from stellar_arrow.xdr import decode_ledger_close_meta
+>>> builder = LedgerBuilder(first_sequence=100, network_passphrase=TESTNET.passphrase)
+>>> source = MemoryLedgerSource(lcm for _, lcm in builder.chain(3, [payment(keypair(1), keypair(2), 50)]))
+>>> sink = MemorySink({"token_transfers": TOKEN_TRANSFERS_SCHEMA}, commit_every=2)
+>>> for seq, lcm in source.ledgers(100, 102):
+...     lcm = decode_ledger_close_meta(lcm)
+...     sink.write_batch("token_transfers", token_transfers_batch(lcm, TESTNET.passphrase))
+...     _ = sink.advance(seq)
+>>> sink.snapshot(), sink.committed("token_transfers").num_rows
+(102, 4)
+>>> sink.close(); sink.snapshot(), sink.committed("token_transfers")["event_type"].to_pylist()[-2:]
+(103, ['fee', 'transfer'])
 """
 
 from __future__ import annotations
