@@ -194,6 +194,7 @@ def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Pat
     schema = {"token_transfers": schemas()["token_transfers"]}
     ledgers = ledger_tables()[:4]
     sink = DatasetSink(tmp_path, schema, SinkOptions(partition_by=("event_type",)))
+    assert sink.snapshot() is None  # nothing committed: start wherever the pipeline starts
     for _seq, per in ledgers[:2]:
         sink.write_batch("token_transfers", per["token_transfers"])
     sink.commit(Checkpoint(ledgers[1][0]))
@@ -213,6 +214,7 @@ def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Pat
     restarted = DatasetSink(tmp_path, schema, SinkOptions(partition_by=("event_type",)))
     assert not list(tmp_path.rglob(f"*{PENDING_SUFFIX}"))
     assert restarted.checkpoint == Checkpoint(ledgers[1][0])
+    assert restarted.snapshot() == ledgers[1][0] + 1  # the resume state: the next ledger to write
     # the pipeline resumes from an earlier ledger (at-least-once upstream): replayed rows are dropped
     for _seq, per in ledgers:
         restarted.write_batch("token_transfers", per["token_transfers"])
