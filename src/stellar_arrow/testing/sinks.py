@@ -97,6 +97,7 @@ class MemorySink:
         with self._buffer.lock:
             through = self._complete
             if through is None or (self._through is not None and through <= self._through):
+                self._uncommitted_ledgers = 0  # replayed ledgers: nothing new to commit
                 return None
             rows = self._buffer.complete(through)
             ledgers = [
