@@ -3,8 +3,8 @@
 Commit protocol (the layout is described in :mod:`stellar_arrow.sink.manifest`):
 
 1. every row of the commit is split by partition and written, per format, to
-   ``part-<commit>-<uuid>.<ext>.pending`` (fsynced, and the folders fsynced), and its manifest (rows, ledger
-   range, sha256, schema fingerprint) is computed;
+   ``part-<commit>-<uuid>.<ext>.pending``, and its manifest (rows, ledger range, sha256, schema fingerprint)
+   is computed; then every pending file is fsynced (concurrently), and every folder holding one;
 2. the commit record (all manifests + checkpoint) is written under a temporary name and renamed into
    ``_manifests/`` -- this rename is the commit;
 3. the ``.pending`` files are renamed to their final names.
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from stellar_arrow.errors import SinkError
 from stellar_arrow.sink.buffer import TableState
-from stellar_arrow.sink.durable import fsync_dir
+from stellar_arrow.sink.durable import fsync_dir, fsync_files
 from stellar_arrow.sink.manifest import (
     PENDING_SUFFIX,
     Checkpoint,
@@ -147,8 +147,10 @@ class CommitWriter:
             for name, (state, rows) in parts.items():
                 if rows.num_rows:
                     manifests.extend(self._write_files(commit, name, state, rows))
-            for folder in sorted({(self.root / m.path).parent for m in manifests}):
-                fsync_dir(folder)  # the pending files' names are durable before the record names them
+            pending = [self.root / (m.path + PENDING_SUFFIX) for m in manifests]
+            fsync_files(pending)  # every byte is on disk before the record names the file
+            for folder in sorted({path.parent for path in pending}):
+                fsync_dir(folder)  # and so is its name
             ranges = [(m.first_ledger, m.last_ledger) for m in manifests if m.last_ledger]
             record = CommitRecord(
                 commit=commit,

@@ -1,4 +1,4 @@
-"""Parquet files: compression choice and one-file writes (the caller picks the temporary name and renames)."""
+"""Parquet files: compression choice and one-file writes (the caller names, fsyncs and renames the file)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.sink.durable import durable_file
 
 __all__ = ["COMPRESSIONS", "Compression", "ParquetOptions", "write_parquet"]
 
@@ -36,9 +35,9 @@ class ParquetOptions:
 
 
 def write_parquet(path: Path, table: pa.Table, options: ParquetOptions) -> None:
-    """Write ``table`` to ``path`` and fsync it; the Arrow schema is stored so types read back exactly."""
+    """Write ``table`` to ``path`` (the Arrow schema is stored so types read back exactly); not fsynced."""
     codec = "NONE" if options.compression == "none" else options.compression
-    with durable_file(path) as fh:
+    with path.open("wb") as fh:
         pq.write_table(
             table,
             fh,

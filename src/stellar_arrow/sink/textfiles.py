@@ -20,8 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from stellar_arrow.sink.durable import durable_file
-
 __all__ = ["json_ready", "jsonl_bytes", "to_rows", "write_csv", "write_jsonl"]
 
 
@@ -62,12 +60,12 @@ def jsonl_bytes(table: pa.Table) -> bytes:
 
 
 def write_jsonl(path: Path, table: pa.Table) -> None:
-    """JSON lines (:func:`jsonl_bytes`), fsynced before returning."""
-    with durable_file(path) as fh:
+    """JSON lines (:func:`jsonl_bytes`); not fsynced (the sink syncs a commit's files together)."""
+    with path.open("wb") as fh:
         fh.write(jsonl_bytes(table))
 
 
 def write_csv(path: Path, table: pa.Table) -> None:
-    """RFC 4180 CSV with a header row (nulls are empty fields), fsynced before returning."""
-    with durable_file(path) as fh:
+    """RFC 4180 CSV with a header row (nulls are empty fields); not fsynced (the sink syncs them together)."""
+    with path.open("wb") as fh:
         pacsv.write_csv(json_ready(table), fh, pacsv.WriteOptions(include_header=True))
