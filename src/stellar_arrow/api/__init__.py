@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from stellar_arrow.api.app import create_app
 from stellar_arrow.api.hub import HubLimits
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.outputs import CommitLogReader, ExportReader, open_output_dir
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.serve import start_api
@@ -12,7 +11,6 @@ from stellar_arrow.api.server import ApiServer
 from stellar_arrow.api.store import TransferStore
 
 __all__ = [
-    "ApiOptions",
     "ApiServer",
     "CommitLogReader",
     "ExportReader",

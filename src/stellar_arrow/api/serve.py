@@ -8,11 +8,11 @@ from pathlib import Path
 import uvicorn
 
 from stellar_arrow.api.app import Readiness, create_app
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.outputs import open_output_dir
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.server import ApiServer, uvicorn_config
 from stellar_arrow.api.store import TransferStore
+from stellar_arrow.config import ApiSettings
 from stellar_arrow.sink.base import TableReader
 
 __all__ = ["directory_store", "serve_directory", "start_api"]
@@ -25,27 +25,26 @@ def directory_store(root: Path) -> TransferStore:
 
 def start_api(
     reader: TableReader,
+    settings: ApiSettings,
     *,
-    host: str = "127.0.0.1",
-    port: int = 8081,
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
     sock: socket.socket | None = None,
 ) -> ApiServer:
     """Serve REST/WS/dashboard over ``reader`` (a live sink's) in a background thread (the sink process).
 
+    ``settings``: the ``api`` section (address, WebSocket limits, status interval).
+
     ``readiness`` reports why the service is not ready (e.g. upstream unreachable); ``progress`` lets the
     pipeline report the source tip (``progress.note_source_tip(seq)``) for the dashboard's lag figure.
-    ``sock``: serve on this already bound socket instead of binding ``host:port``.
+    ``sock``: serve on this already bound socket instead of binding ``settings.host:settings.api_port``.
     """
-    app = create_app(
-        ApiOptions(host=host, port=port), TransferStore(reader), readiness=readiness, progress=progress
-    )
-    return ApiServer(app, host, port, sock=sock).start()
+    app = create_app(settings, TransferStore(reader), readiness=readiness, progress=progress)
+    return ApiServer(app, settings.host, settings.api_port, sock=sock).start()
 
 
-def serve_directory(root: Path, *, host: str = "127.0.0.1", port: int = 8081) -> None:
-    """Serve ``root`` in the foreground; ``ConfigError`` (before binding) when it cannot be served."""
-    options = ApiOptions(host=host, port=port)
-    app = create_app(options, directory_store(root))
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+def serve_directory(root: Path, settings: ApiSettings) -> None:
+    """Serve ``root`` in the foreground on ``settings.host:settings.api_port``; ``ConfigError`` (before
+    binding) when it cannot be served (:func:`~stellar_arrow.api.outputs.open_output_dir` says why)."""
+    app = create_app(settings, directory_store(root))
+    uvicorn.Server(uvicorn_config(app, settings.host, settings.api_port)).run()

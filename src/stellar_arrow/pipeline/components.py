@@ -18,15 +18,16 @@ from pathlib import Path
 import pyarrow as pa
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, UpstreamError
+from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
-from stellar_arrow.flight.tickets import TransferFilter
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
-from stellar_arrow.sink import DatasetSink, ParquetOptions, SinkOptions
+from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
+from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
+from stellar_arrow.source.open import first_available_ledger as first_ledger_of
+from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 __all__ = [
@@ -41,86 +42,46 @@ __all__ = [
 ]
 
 
-def derive_token_transfers(lcm: bytes, network_passphrase: str) -> pa.RecordBatch:
+def derive_token_transfers(lcm: bytes, network_passphrase: str, decoder: str = "compiled") -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger's raw XDR (runs in worker processes)."""
+    from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.ttp.processor import token_transfers_batch
-    from stellar_arrow.xdr import decode_ledger_close_meta
+    from stellar_arrow.xdr.choice import ledger_decoder
 
-    return token_transfers_batch(decode_ledger_close_meta(lcm), network_passphrase)
+    return token_transfers_batch(ledger_decoder(decoder)(lcm), resolve_network(network_passphrase))
 
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
     """A constructor of fresh ledger sources (one per stream) for the ``source`` section."""
-    cfg = settings.source
-    if cfg.source_type == "datalake":
-        from stellar_arrow.source.lake import DataLakeLedgerSource
-
-        return functools.partial(
-            DataLakeLedgerSource,
-            cfg.datalake_uri,
-            network_passphrase=cfg.network_passphrase,
-            buffer_size=cfg.buffer_size,
-            workers=cfg.concurrent_readers,
-            poll_interval=cfg.poll_interval_s,
-        )
-    try:
-        from stellar_arrow.source.rpc import RpcLedgerSource
-    except ImportError as exc:
-        msg = f"source_type 'rpc' is not available in this build: {exc}"
-        raise ConfigError(msg, key="source.source_type") from None
-    assert cfg.rpc_endpoint is not None
-    return functools.partial(
-        RpcLedgerSource,
-        cfg.rpc_endpoint,
-        network_passphrase=cfg.network_passphrase,
-        page_size=cfg.batch_size,
-        poll_interval=cfg.poll_interval_s,
-    )
+    return source_factory(settings.source)
 
 
 def first_available_ledger(settings: Settings) -> int:
     """``source.start_ledger``, else the oldest ledger of a local lake, else the RPC's latest ledger."""
-    cfg = settings.source
-    if cfg.start_ledger is not None:
-        return cfg.start_ledger
-    if cfg.source_type == "datalake" and "://" not in cfg.datalake_uri:
-        from stellar_arrow.source.keys import parse_object_name
-        from stellar_arrow.source.lake import DataLakeLedgerSource
+    return first_ledger_of(settings.source)
 
-        root = Path(cfg.datalake_uri)
-        if not root.is_dir():
-            msg = f"source.datalake_uri {root} is not a directory (relative paths start at {Path.cwd()})"
-            raise ConfigError(msg, key="source.datalake_uri")
-        lows = [
-            parsed.low
-            for _, _, names in os.walk(root)
-            for name in names
-            if (parsed := parse_object_name(name)) is not None
-        ]
-        if not lows:
-            msg = f"source.start_ledger is not set and the lake {root} holds no ledger objects"
-            raise ConfigError(msg, key="source.start_ledger")
-        lake = DataLakeLedgerSource(cfg.datalake_uri, network_passphrase=cfg.network_passphrase)
-        return lake.read_batch(lake.schema.batch_key(min(lows))).start_sequence
-    if cfg.source_type == "rpc":
-        source = ledger_source_factory(settings)()
-        try:
-            return source.latest_ledger()
-        finally:
-            source.close()
-    msg = f"source.start_ledger is required for the remote lake {cfg.datalake_uri}"
-    raise ConfigError(msg, key="source.start_ledger")
+
+def _passphrase(settings: Settings) -> str:
+    """The network passphrase: configured, else declared by the source or detected from its ledgers."""
+    passphrase = settle_source_network(settings.source).network_passphrase
+    assert passphrase is not None  # settled
+    return passphrase
 
 
 SOURCE_TABLES = ("ledgers", "transactions", "operations")
 
 
-def build_ledger_tables(lcm: bytes, network_passphrase: str) -> dict[str, pa.RecordBatch]:
+def build_ledger_tables(
+    lcm: bytes, network_passphrase: str, decoder: str = "compiled"
+) -> dict[str, pa.RecordBatch]:
     """``ledgers``, ``transactions`` and ``operations`` rows of one ledger (runs in worker processes)."""
     from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.tables import TableSet, TableSetOptions
 
-    tables = TableSet(TableSetOptions(tables=SOURCE_TABLES, network=resolve_network(network_passphrase)))
+    options = TableSetOptions(
+        tables=SOURCE_TABLES, network=resolve_network(network_passphrase), decoder=decoder
+    )
+    tables = TableSet(options)
     tables.add(lcm)
     return tables.finish()
 
@@ -131,7 +92,9 @@ def table_builder(settings: Settings) -> TableBuilder:
 
     return TableBuilder(
         schemas={name: table_schema(name) for name in SOURCE_TABLES},
-        build=functools.partial(build_ledger_tables, network_passphrase=settings.source.network_passphrase),
+        build=functools.partial(
+            build_ledger_tables, network_passphrase=_passphrase(settings), decoder=settings.source.decoder
+        ),
     )
 
 
@@ -185,10 +148,14 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
     cfg = settings.processor
     return ProcessorService(
         cfg.source_endpoint,
-        functools.partial(derive_token_transfers, network_passphrase=settings.source.network_passphrase),
+        functools.partial(
+            derive_token_transfers, network_passphrase=_passphrase(settings), decoder=settings.source.decoder
+        ),
         TOKEN_TRANSFERS_SCHEMA,
-        apply_filter=filter_transfers,
-        base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
+        base_filter=TransferFilter(
+            event_types=tuple(parse_event_type(t, "processor.event_types") for t in cfg.event_types),
+            assets=tuple(parse_asset(a, "processor.include_assets") for a in cfg.include_assets),
+        ),
         executor=_executor(cfg.workers),
         in_flight=max(2, cfg.workers + 1),
         cache_ledgers=cfg.cache_ledgers,
@@ -212,14 +179,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         else:
             schemas[table] = tables.schemas[table]
             upstreams.append(TableUpstream(table, cfg.source_endpoint))
-    options = SinkOptions(
-        formats=cfg.output_formats,
-        partition_by=cfg.partition_by,
-        parquet=ParquetOptions(compression=cfg.parquet_compression),
-        batch_rows=cfg.batch_rows,
-        flush_interval_s=cfg.flush_interval_s,
-    )
-    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, options)
+    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
     return SinkService(
         sink,
         tuple(upstreams),

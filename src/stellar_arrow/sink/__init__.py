@@ -18,7 +18,7 @@ from stellar_arrow.sink.base import (
     Unsubscribe,
     ledger_column,
 )
-from stellar_arrow.sink.dataset import DatasetReader, DatasetSink, SinkOptions
+from stellar_arrow.sink.dataset import DatasetReader, DatasetSink
 from stellar_arrow.sink.durable import durable_file, fsync_dir, write_atomically
 from stellar_arrow.sink.manifest import (
     Checkpoint,
@@ -45,7 +45,6 @@ __all__ = [
     "PartitionKey",
     "ReadableSink",
     "Sink",
-    "SinkOptions",
     "SinkStats",
     "TablePartitioning",
     "TableReader",

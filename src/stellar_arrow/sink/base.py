@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.manifest import CommitRecord
 
 __all__ = [
-    "LEDGER_COLUMNS",
     "LiveListener",
     "ReadableSink",
     "Sink",
@@ -37,21 +37,11 @@ __all__ = [
     "ledger_column",
 ]
 
-LEDGER_COLUMNS: Final = ("ledger_sequence", "sequence", "ledger_seq")
-
 LiveListener = Callable[[str, pa.Table], None]
 """Called with ``(table name, rows)`` right after rows are accepted (before they are committed)."""
 
 Unsubscribe = Callable[[], None]
 """Returned by :meth:`TableReader.subscribe`; call it to stop the deliveries."""
-
-
-def ledger_column(schema: pa.Schema) -> str | None:
-    """Name of the column holding the ledger sequence of each row, if the table has one."""
-    for name in LEDGER_COLUMNS:
-        if name in schema.names:
-            return name
-    return None
 
 
 @dataclass(frozen=True, slots=True)

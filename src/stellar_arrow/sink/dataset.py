@@ -16,47 +16,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from stellar_arrow.errors import ConfigError, SinkError
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.errors import SinkError
+from stellar_arrow.observability.metrics import EXPORT_DURATION, EXPORT_ERRORS, FILES_WRITTEN
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.buffer import TableBuffer
 from stellar_arrow.sink.commit import CommitWriter, recover
 from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
 from stellar_arrow.sink.parquet import ParquetOptions
-from stellar_arrow.sink.partition import PartitionKey
-from stellar_arrow.vocabulary import OUTPUT_FORMATS
 
-__all__ = ["DatasetReader", "DatasetSink", "SinkOptions"]
-
-
-@dataclass(frozen=True, slots=True)
-class SinkOptions:
-    """Output formats, partitioning and when buffered rows are committed (rows or seconds, first wins)."""
-
-    formats: tuple[str, ...] = ("parquet",)
-    partition_by: tuple[PartitionKey, ...] = ("date",)
-    parquet: ParquetOptions = field(default_factory=ParquetOptions)
-    batch_rows: int = 50_000
-    flush_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        for fmt in self.formats:
-            if fmt not in OUTPUT_FORMATS:
-                msg = f"output format {fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}"
-                raise ConfigError(msg, key="formats")
-        if not self.formats:
-            msg = "at least one output format is required"
-            raise ConfigError(msg, key="formats")
-        if self.batch_rows < 1:
-            msg = f"batch_rows must be >= 1, got {self.batch_rows}"
-            raise ConfigError(msg, key="batch_rows")
-        if self.flush_interval_s <= 0:
-            msg = f"flush_interval_s must be > 0, got {self.flush_interval_s}"
-            raise ConfigError(msg, key="flush_interval_s")
+__all__ = ["DatasetReader", "DatasetSink"]
 
 
 class DatasetSink:
@@ -66,15 +39,16 @@ class DatasetSink:
         self,
         root: Path,
         schemas: Mapping[str, pa.Schema],
-        options: SinkOptions | None = None,
+        options: SinkSettings | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = Path(root)
-        self.options = options or SinkOptions()
+        self.options = options or SinkSettings()
         self._clock = clock
         self._buffer = TableBuffer(schemas, self.options.partition_by)
-        self._writer = CommitWriter(self.root, self.options.formats, self.options.parquet)
+        parquet = ParquetOptions(compression=self.options.parquet_compression)
+        self._writer = CommitWriter(self.root, self.options.output_formats, parquet)
         self._commit_lock = threading.Lock()
         self._checkpoint: Checkpoint | None = None
         self._next_commit = 1
@@ -82,8 +56,8 @@ class DatasetSink:
         self._complete_through: int | None = None
         self._received: dict[str, int] = dict.fromkeys(schemas, 0)
         self._dropped = 0
-        self._written: dict[str, int] = dict.fromkeys(self.options.formats, 0)
-        self._files_written: dict[str, int] = dict.fromkeys(self.options.formats, 0)
+        self._written: dict[str, int] = dict.fromkeys(self.options.output_formats, 0)
+        self._files_written: dict[str, int] = dict.fromkeys(self.options.output_formats, 0)
         self._closed = False
         self.root.mkdir(parents=True, exist_ok=True)
         self.recover()
@@ -148,12 +122,12 @@ class DatasetSink:
             waited = self._clock() - self._buffered_since
             return waited >= self.options.flush_interval_s or self.buffered_rows() >= self.options.batch_rows
 
-    def advance(self, ledger_sequence: int, source_cursor: str | None = None) -> CommitRecord | None:
+    def advance(self, ledger_sequence: int) -> CommitRecord | None:
         """Note that every row up to ``ledger_sequence`` was written; commit if :meth:`due`."""
         with self._buffer.lock:
             self._complete_through = ledger_sequence
         if self.due():
-            return self.commit(Checkpoint(ledger_sequence, source_cursor))
+            return self.commit(Checkpoint(ledger_sequence))
         return None
 
     def flush_if_due(self) -> CommitRecord | None:
@@ -188,12 +162,21 @@ class DatasetSink:
                 number = self._next_commit
                 complete = self._buffer.complete(through)
             parts = {name: (self._buffer.tables[name], rows) for name, rows in complete.items()}
-            record = self._writer.write(number, checkpoint, parts)
+            started = time.monotonic()
+            try:
+                record = self._writer.write(number, checkpoint, parts)
+            except SinkError as exc:
+                for fmt in self.options.output_formats:
+                    EXPORT_ERRORS.labels(fmt, type(exc.__cause__ or exc).__name__).inc()
+                raise
             with self._buffer.lock:
                 committed = self._writer.publish(record)
                 for manifest in record.files:
                     self._written[manifest.format] += manifest.rows
                     self._files_written[manifest.format] += 1
+                    FILES_WRITTEN.labels(manifest.format).inc()
+                for fmt in {m.format for m in record.files}:
+                    EXPORT_DURATION.labels(fmt).observe(time.monotonic() - started)
                 self._buffer.swap(through, committed)
                 self._checkpoint = checkpoint
                 self._next_commit = number + 1

@@ -26,7 +26,7 @@ Example: three ledgers through the pure core into a sink that commits every two 
 >>> sink = MemorySink({"token_transfers": TOKEN_TRANSFERS_SCHEMA}, commit_every=2)
 >>> for seq, lcm in source.ledgers(100, 102):
 ...     lcm = decode_ledger_close_meta(lcm)
-...     sink.write_batch("token_transfers", token_transfers_batch(lcm, TESTNET.passphrase))
+...     sink.write_batch("token_transfers", token_transfers_batch(lcm, TESTNET))
 ...     _ = sink.advance(seq)
 >>> sink.snapshot(), sink.committed("token_transfers").num_rows
 (102, 4)

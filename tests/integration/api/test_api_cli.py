@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from stellar_arrow.cli import app
-from stellar_arrow.sink import DatasetSink, SinkOptions
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.sink import DatasetSink
 from tests.conftest import DATA
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
@@ -57,7 +58,7 @@ def _check_served(folder: Path, last: int) -> None:
 
 
 def test_api_command_serves_a_directory(tmp_path: Path) -> None:
-    with DatasetSink(tmp_path, schemas(), SinkOptions(partition_by=("date",))) as sink:
+    with DatasetSink(tmp_path, schemas(), SinkSettings(partition_by=("date",))) as sink:
         for seq, per in ledger_tables()[:3]:
             for table, rows in per.items():
                 sink.write_batch(table, rows)

@@ -9,10 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from stellar_arrow.api import CommitLogReader, ExportReader, TransferStore, open_output_dir
-from stellar_arrow.api.filters import Paging, TransferFilter
+from stellar_arrow.api.filters import Paging
 from stellar_arrow.cli import app
+from stellar_arrow.config import SinkSettings
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.sink import DatasetSink, SinkOptions
+from stellar_arrow.query import TransferFilter
+from stellar_arrow.sink import DatasetSink
 from tests.conftest import DATA
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
@@ -86,7 +88,7 @@ def test_sink_outputs_and_empty_folders_are_served(tmp_path: Path) -> None:
     reader = open_output_dir(empty)
     assert isinstance(reader, CommitLogReader) and TransferStore(reader).summary()["events"] == 0
     out = tmp_path / "sink"
-    with DatasetSink(out, schemas(), SinkOptions(partition_by=("date",))) as sink:
+    with DatasetSink(out, schemas(), SinkSettings(partition_by=("date",))) as sink:
         for seq, per in ledger_tables()[:2]:
             for table, rows in per.items():
                 sink.write_batch(table, rows)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stellar_arrow.sink import DatasetSink, SinkOptions, write_atomically
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.sink import DatasetSink, write_atomically
 from stellar_arrow.sink.manifest import MANIFEST_DIR, PENDING_SUFFIX
 from tests.unit.sink.realdata import ledger_tables, schemas
 
@@ -37,7 +38,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
 def test_data_files_and_records_are_fsynced_before_their_rename(
     tmp_path: Path, calls: list[tuple[str, str, str]]
 ) -> None:
-    options = SinkOptions(formats=("parquet", "jsonl", "csv"), partition_by=("event_type",))
+    options = SinkSettings(output_formats=("parquet", "jsonl", "csv"), partition_by=("event_type",))
     with DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]}, options) as sink:
         seq, per = ledger_tables()[0]
         sink.write_batch("token_transfers", per["token_transfers"])

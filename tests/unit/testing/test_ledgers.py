@@ -47,9 +47,9 @@ def test_built_ledgers_pass_every_check_and_reconcile(protocol: int) -> None:
         validator.check(_link(raw))
         paired = pair_transactions(view, TESTNET)
         assert [t.transaction_index for t in paired] == [1, 2] and view.ledger_sequence == seq
-        report = verify_ledger_bytes(raw, TESTNET.passphrase)
+        report = verify_ledger_bytes(raw, TESTNET)
         assert report.mismatches == () and report.events == 4
-        events = token_transfers_batch(lcm, TESTNET.passphrase).to_pydict()
+        events = token_transfers_batch(lcm, TESTNET).to_pydict()
         assert events["event_type"] == ["fee", "fee", "transfer", "transfer"]
         assert events["amount_raw"][2:] == ["25", "7"]
         assert events["asset"][3] == f"credit_alphanum4:USD:{ISSUER.public_key}"

@@ -6,9 +6,11 @@ import pyarrow as pa
 import pytest
 
 from stellar_arrow.api import TransferStore
-from stellar_arrow.api.filters import Paging, TransferFilter
+from stellar_arrow.api.filters import Paging
+from stellar_arrow.config import SinkSettings
 from stellar_arrow.errors import ConfigError, SinkError
-from stellar_arrow.sink import Checkpoint, DatasetSink, ReadableSink, Sink, SinkOptions, TableReader
+from stellar_arrow.query import TransferFilter
+from stellar_arrow.sink import Checkpoint, DatasetSink, ReadableSink, Sink, TableReader
 from stellar_arrow.testing import MemorySink
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
@@ -69,7 +71,8 @@ def test_resume_from_drops_earlier_rows_and_bad_input_is_refused() -> None:
 
 def test_the_api_store_answers_the_same_over_memory_and_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
     memory = MemorySink(schemas(), commit_every=2)
-    files = DatasetSink(tmp_path, schemas(), SinkOptions(partition_by=("event_type",), flush_interval_s=3600))
+    settings = SinkSettings(partition_by=("event_type",), flush_interval_s=3600)
+    files = DatasetSink(tmp_path, schemas(), settings)
     seen: list[int] = []
     unsubscribe = memory.reader().subscribe(lambda table, rows: seen.append(rows.num_rows))
     for sink in (memory, files):

@@ -8,12 +8,12 @@ decode with our own decoder. This module adds the named accounts and the event-d
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from stellar_sdk import Network
 
+from stellar_arrow.ledger import resolve_network
 from stellar_arrow.testing import LedgerBuilder, Tx
 from stellar_arrow.testing.xdr_values import (
     account_entry,
@@ -56,6 +56,7 @@ __all__ = [
     "FEEBUMPER",
     "ISSUER",
     "ISSUER2",
+    "NETWORK",
     "NETWORK_ID",
     "PASSPHRASE",
     "Tx",
@@ -93,7 +94,8 @@ __all__ = [
 ]
 
 PASSPHRASE = Network.TESTNET_NETWORK_PASSPHRASE
-NETWORK_ID = hashlib.sha256(PASSPHRASE.encode()).digest()
+NETWORK = resolve_network(PASSPHRASE)
+NETWORK_ID = NETWORK.network_id
 
 ALICE, BOB, CAROL, ISSUER, ISSUER2, FEEBUMPER = (keypair(i) for i in range(1, 7))
 
@@ -116,7 +118,7 @@ def decoded(txs: Sequence[Tx], **kwargs: Any) -> Any:
 
 
 def derive(txs: Sequence[Tx], **kwargs: Any) -> list[Event]:
-    return events_from_ledger(decoded(txs, **kwargs), PASSPHRASE)
+    return events_from_ledger(decoded(txs, **kwargs), NETWORK)
 
 
 def op_events(txs: Sequence[Tx], **kwargs: Any) -> list[Event]:
