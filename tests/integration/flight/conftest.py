@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,37 +66,12 @@ def processor(source: SourceService) -> Iterator[ProcessorService]:
     server.stop()
 
 
-def growing_lake(sample_lake: Path, target: Path, upto: int) -> list[tuple[Path, Path]]:
-    """Copy the manifest and the objects of ledgers <= ``upto``; return (src, dst) of the rest, in order."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(sample_lake / ".config.json", target / ".config.json")
-    rest: list[tuple[int, Path, Path]] = []
-    for obj in sample_lake.rglob("*.xdr.zst"):
-        seq = int(obj.name.split("--")[1].split(".")[0])
-        dst = target / obj.relative_to(sample_lake)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if seq <= upto:
-            shutil.copy(obj, dst)
-        else:
-            rest.append((seq, obj, dst))
-    return [(src, dst) for _, src, dst in sorted(rest)]
-
-
-def publish(src: Path, dst: Path) -> None:
-    """Make one lake object appear atomically (as an upload does)."""
-    tmp = dst.with_name("." + dst.name + ".tmp")
-    shutil.copy(src, tmp)
-    tmp.replace(dst)
-
-
 class LakeKit:
     """Helpers handed to tests as one fixture (conftest modules are not importable)."""
 
     first, last, passphrase = FIRST, LAST, PUBNET
     lake_source = staticmethod(lake_source)
     make_processor = staticmethod(make_processor)
-    growing_lake = staticmethod(growing_lake)
-    publish = staticmethod(publish)
 
 
 @pytest.fixture(scope="session")
