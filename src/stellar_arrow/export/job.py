@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import NETWORK_PASSPHRASES
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import FORMAT_EXTENSIONS, Chunk, plan_chunks
@@ -27,7 +28,6 @@ from stellar_arrow.ledger.network import Network, resolve_network
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator
 from stellar_arrow.ledger.view import detect_network, ledger_view
 from stellar_arrow.source.base import RawLedger
-from stellar_arrow.tables.tableset import TableSetOptions, table_schema
 from stellar_arrow.xdr import decode_ledger_close_meta
 
 __all__ = ["ExportRequest", "ExportSummary", "run_export"]
