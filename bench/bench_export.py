@@ -26,12 +26,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.export import ExportRequest, run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
 from stellar_arrow.source.keys import LakeSchema
-from stellar_arrow.tables import TableSet, TableSetOptions, token_transfers_function
 from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
@@ -123,9 +123,7 @@ def stages(repeat: int) -> dict[str, pa.Table]:
         n,
         mb,
     )
-    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",)]
-    if token_transfers_function() is not None:
-        to_arrow.append(("token_transfers",))
+    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",), ("token_transfers",)]
     for tables in to_arrow:
         decode = decode_ledger_close_meta if "token_transfers" in tables else tables_decoder
         best = min(_build_time(lcms, tables, decode) for _ in range(repeat))
@@ -173,9 +171,7 @@ def e2e_child(workers: int, tables: tuple[str, ...]) -> None:
 
 
 def e2e(repeat: int) -> None:
-    configs = [("ledgers", "transactions", "operations")]
-    if token_transfers_function() is not None:
-        configs.insert(0, ("ledgers", "transactions", "token_transfers"))
+    configs = [("ledgers", "transactions", "token_transfers"), ("ledgers", "transactions", "operations")]
     for tables in configs:
         for workers in (0, 1, 2):
             runs = []

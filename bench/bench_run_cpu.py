@@ -1,6 +1,6 @@
 """CPU seconds per ledger of ``stellar-arrow run --exit-when-done`` over the bundled sample lake.
 
-    .venv/bin/python bench/bench_run_cpu.py [--repeat 3] [--verify-events] [--workers N]
+    .venv/bin/python bench/bench_run_cpu.py [--repeat 3] [--verify-events] [--workers N] [--baseline SRC]
 
 Each pass runs the real command in a fresh process (``stellar-arrow run --config FILE --out TMP
 --exit-when-done``; the config sets free loopback ports and the sample lake
@@ -101,7 +101,9 @@ def _sample(root: int, seen: dict[int, tuple[str, float]]) -> None:
         seen[pid] = (label, own + (waited if label != "run (supervisor)" else 0.0))
 
 
-def one_pass(config: Path, ledgers: int) -> tuple[float, float, dict[str, float]]:
+def one_pass(
+    config: Path, ledgers: int, pythonpath: str | None = None
+) -> tuple[float, float, dict[str, float]]:
     """(wall s, CPU s of all processes, CPU s per role sampled) of one ``run --exit-when-done``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seen: dict[int, tuple[str, float]] = {}
@@ -109,6 +111,8 @@ def one_pass(config: Path, ledgers: int) -> tuple[float, float, dict[str, float]
         cmd = [str(REPO / ".venv" / "bin" / "stellar-arrow"), "run", "--config", str(config)]
         cmd += ["--out", str(Path(tmp) / "out"), "--exit-when-done"]
         env = {**os.environ, "GRPC_VERBOSITY": "ERROR"}
+        if pythonpath is not None:  # another checkout's stellar_arrow (the --baseline)
+            env["PYTHONPATH"] = pythonpath
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp)
         done = threading.Event()
@@ -144,41 +148,66 @@ def _ledger_count(output: str) -> int:
     return 0
 
 
+def _report(label: str, runs: list[tuple[float, float, dict[str, float]]], singles: list[float]) -> None:
+    print(f"{label}: {len(runs)} passes of {LEDGERS} ledgers")
+    for i, (wall, cpu, roles) in enumerate(runs, 1):
+        parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
+        print(
+            f"  pass {i}: wall {wall:.1f} s, CPU {cpu:.2f} s ({cpu / LEDGERS * 1000:.0f} ms/ledger); {parts}"
+        )
+    cpus = [cpu for _, cpu, _ in runs]
+    median = statistics.median(cpus)
+    fixed = statistics.median(singles)
+    print(
+        f"  CPU per ledger, start-up included: best {min(cpus) / LEDGERS * 1000:.0f} ms, "
+        f"median {median / LEDGERS * 1000:.0f} ms"
+    )
+    print(
+        f"  1-ledger run: median {fixed:.2f} s CPU; marginal CPU per ledger "
+        f"(median {LEDGERS}-ledger run - median 1-ledger run) / {LEDGERS - 1}: "
+        f"{(median - fixed) / (LEDGERS - 1) * 1000:.0f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--verify-events", action="store_true", help="set processor.verify_events: true")
+    parser.add_argument(
+        "--verify-events", action="store_true", help="also time runs with processor.verify_events: true"
+    )
     parser.add_argument("--workers", type=int, default=None, help="set processor.workers")
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also time another checkout's code (its src/ directory, e.g. from git archive), alternating",
+    )
     args = parser.parse_args(argv)
-    options = {"verify_events": args.verify_events, "workers": args.workers}
     with tempfile.TemporaryDirectory() as tmp:
-        full = _config(Path(tmp) / "bench.yaml", ledgers=LEDGERS, **options)  # type: ignore[arg-type]
-        one = _config(Path(tmp) / "one.yaml", ledgers=1, **options)  # type: ignore[arg-type]
-        runs, singles = [], []
-        for _ in range(args.repeat):  # alternate, so both see the same machine
-            runs.append(one_pass(full, LEDGERS))
-            singles.append(one_pass(one, 1)[1])
-    label = "verify_events on" if args.verify_events else "default settings"
-    print(f"stellar-arrow run --exit-when-done, {LEDGERS} ledgers, {label}, {args.repeat} passes")
-    for i, (wall, cpu, roles) in enumerate(runs, 1):
-        parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
-        print(
-            f"  pass {i}: wall {wall:.2f} s, CPU {cpu:.2f} s ({cpu / LEDGERS * 1000:.0f} ms/ledger); {parts}"
-        )
-    cpus = [cpu for _, cpu, _ in runs]
-    best, median = min(cpus), statistics.median(cpus)
-    fixed = statistics.median(singles)
-    print(
-        f"  CPU per ledger: best {best / LEDGERS * 1000:.0f} ms, median {median / LEDGERS * 1000:.0f} ms "
-        f"(all processes, start-up included)"
-    )
-    print(
-        f"  a 1-ledger run: median {fixed:.2f} s CPU; marginal CPU per ledger "
-        f"(median 20-ledger run - median 1-ledger run) / {LEDGERS - 1}: "
-        f"{(median - fixed) / (LEDGERS - 1) * 1000:.0f} ms"
-    )
+        variants: dict[str, tuple[Path, Path, str | None]] = {}
+        for label, verify, path in (
+            ("this checkout, default settings", False, None),
+            ("this checkout, processor.verify_events: true", True, None),
+            (f"baseline {args.baseline}, default settings", False, args.baseline),
+        ):
+            if (verify and not args.verify_events) or (label.startswith("baseline") and path is None):
+                continue
+            name = str(len(variants))
+            full = _config(
+                Path(tmp) / f"{name}.yaml", verify_events=verify, workers=args.workers, ledgers=LEDGERS
+            )
+            one = _config(Path(tmp) / f"{name}-1.yaml", verify_events=verify, workers=args.workers, ledgers=1)
+            variants[label] = (full, one, path)
+        runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {label: [] for label in variants}
+        singles: dict[str, list[float]] = {label: [] for label in variants}
+        for _ in range(args.repeat):  # variants take turns, so all see the same machine
+            for label, (full, one, path) in variants.items():
+                runs[label].append(one_pass(full, LEDGERS, path))
+                singles[label].append(one_pass(one, 1, path)[1])
+    print(f"stellar-arrow run --exit-when-done over {LAKE.name} (user+sys of every process)")
+    for label in variants:
+        _report(label, runs[label], singles[label])
 
 
 if __name__ == "__main__":
