@@ -199,6 +199,9 @@ def bench_latency_rpc(rounds: int, interval: float) -> list[float]:
 
 def _report(name: str, latencies: list[float]) -> None:
     ms = sorted(x * 1000 for x in latencies)
+    if not ms:
+        print(f"{name}: no ledger measured (the live client never caught up with the tip)")
+        return
     p50 = statistics.median(ms)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     print(f"{name}: {len(ms)} ledgers")
