@@ -105,6 +105,7 @@ def _services(work: Path, source: dict[str, Any]) -> Supervisor:
     settings = load_settings(
         source={"flight_port": 0, "start_ledger": FIRST, "live": True, "poll_interval_s": 0.02, **source},
         processor={"flight_port": 0, "workers": 0},
+        sink={"tables": ["token_transfers"]},  # the processor builds what a sink would write: events only
     )
     supervisor = Supervisor(settings, work / "_run")
     supervisor.start(("source", "processor"))

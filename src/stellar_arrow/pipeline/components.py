@@ -31,6 +31,7 @@ __all__ = [
     "build_source",
     "first_available_ledger",
     "ledger_source_factory",
+    "processor_tables",
     "table_builder",
 ]
 
@@ -113,6 +114,12 @@ def table_builder(
     )
 
 
+def processor_tables(settings: Settings) -> tuple[str, ...]:
+    """What the processor builds from each decode: ``token_transfers`` and the tables the sink writes."""
+    wanted = {"token_transfers", *settings.sink.tables}
+    return tuple(t for t in TABLES if t in wanted)
+
+
 def _source_tip(endpoint: str, timeout_s: float) -> int:
     """The source service's newest ledger (its ``latest_ledger`` action)."""
     latest = upstream_action(endpoint, "latest_ledger", timeout_s=timeout_s)["latest_ledger"]
@@ -140,7 +147,7 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
     cfg = settings.processor
     return ProcessorService(
         cfg.source_endpoint,
-        table_builder(settings, TABLES, verify_events=cfg.verify_events),
+        table_builder(settings, processor_tables(settings), verify_events=cfg.verify_events),
         apply_filter=filter_transfers,
         base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
         workers=cfg.workers,
