@@ -39,7 +39,6 @@ from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.stream import decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.pipeline.components import table_builder
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.source.lake import DataLakeLedgerSource
@@ -66,9 +65,7 @@ def _read_all(uri: str, request: StreamRequest) -> tuple[int, int, float]:
 
 def bench_throughput(repeat: int) -> None:
     source = SourceService(functools.partial(DataLakeLedgerSource, str(LAKE)), first_ledger=FIRST)
-    processor = ProcessorService(
-        source.uri, table_builder(load_settings(), TABLES), apply_filter=filter_transfers
-    )
+    processor = ProcessorService(source.uri, table_builder(load_settings(), TABLES))
     request = StreamRequest("token_transfers", start_ledger=FIRST, end_ledger=LAST)
     try:
         rows, nbytes, cold = _read_all(processor.uri, request)

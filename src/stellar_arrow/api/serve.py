@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import uvicorn
 
 from stellar_arrow.api.app import Readiness, create_app
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.server import ApiServer, uvicorn_config
 from stellar_arrow.api.store import DirectorySource, TransferStore
+from stellar_arrow.config import ApiSettings
 from stellar_arrow.sink.dataset import DatasetSink
 from stellar_arrow.sink.manifest import read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
@@ -33,26 +33,25 @@ def directory_store(root: Path) -> TransferStore:
 
 def start_api(
     sink: DatasetSink,
+    settings: ApiSettings,
     *,
-    host: str = "127.0.0.1",
-    port: int = 8081,
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
     sock: socket.socket | None = None,
 ) -> ApiServer:
     """Serve REST/WS/dashboard over a live sink in a background thread (the pipeline's sink process).
 
+    ``settings``: the ``api`` section (address, WebSocket limits, status interval).
+
     ``readiness`` reports why the service is not ready (e.g. upstream unreachable); ``progress`` lets the
     pipeline report the source tip (``progress.note_source_tip(seq)``) for the dashboard's lag figure.
-    ``sock``: serve on this already bound socket instead of binding ``host:port``.
+    ``sock``: serve on this already bound socket instead of binding ``settings.host:settings.api_port``.
     """
-    app = create_app(
-        ApiOptions(host=host, port=port), TransferStore(sink), readiness=readiness, progress=progress
-    )
-    return ApiServer(app, host, port, sock=sock).start()
+    app = create_app(settings, TransferStore(sink), readiness=readiness, progress=progress)
+    return ApiServer(app, settings.host, settings.api_port, sock=sock).start()
 
 
-def serve_directory(root: Path, *, host: str = "127.0.0.1", port: int = 8081) -> None:
-    options = ApiOptions(host=host, port=port)
-    app = create_app(options, directory_store(root))
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+def serve_directory(root: Path, settings: ApiSettings) -> None:
+    """Serve the API over ``root`` in the foreground on ``settings.host:settings.api_port``."""
+    app = create_app(settings, directory_store(root))
+    uvicorn.Server(uvicorn_config(app, settings.host, settings.api_port)).run()

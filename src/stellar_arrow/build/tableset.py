@@ -1,11 +1,11 @@
 """One decoded ledger -> every requested table: ledgers, transactions, operations, token_transfers.
 
 :func:`build_ledger_tables` is what a worker runs for one ledger, :class:`TableSet` the same over
-consecutive ledgers. Each ledger is decoded once (the fast decoder, or stellar-sdk as the oracle):
-fully when token transfers or their reconciliation are asked for, else with ``TABLES_PROFILE``, which
-walks past what the three ledger tables never read. From the one decoded value it checks the header's
-hashes against the content, pairs transactions with their envelopes under the network (the network
-check), feeds every requested table builder, derives the token transfer events and, with
+consecutive ledgers. Each ledger is decoded once, with the chosen decoder (``stellar_arrow.xdr.choice``);
+the pure-Python decoder walks past what the three ledger tables never read (``TABLES_PROFILE``) unless
+token transfers or their reconciliation are asked for. From the one decoded value it checks the
+header's hashes against the content, pairs transactions with their envelopes under the network (the
+network check), feeds every requested table builder, derives the token transfer events and, with
 ``verify_events``, reconciles them with the ledger's balance changes. The decoded tree is dropped
 before the next ledger. Pure: bytes in, batches out.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import pyarrow as pa
 
@@ -34,8 +34,9 @@ from stellar_arrow.ttp.processor import token_transfers_batch
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 from stellar_arrow.ttp.verify import check_ledger
 from stellar_arrow.vocabulary import TABLES
-from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused, sdk_decode
+from stellar_arrow.xdr import gc_paused
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.choice import DECODERS, ledger_decoder, resolve_decoder
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
     "build_ledger_tables",
     "table_schema",
 ]
-
-DECODERS: Final = ("fast", "sdk")
 
 
 def table_schema(table: str, *, include_xdr: bool = False) -> pa.Schema:
@@ -75,7 +74,7 @@ class TableSetOptions:
     tables: tuple[str, ...]
     network: Network
     include_xdr: bool = False
-    decoder: str = "fast"
+    decoder: str = "compiled"  # compiled | python | sdk (stellar_arrow.xdr.choice)
     verify_hashes: bool = True
     verify_events: bool = False
 
@@ -84,9 +83,7 @@ class TableSetOptions:
             if table not in TABLES:
                 msg = f"unknown table {table!r}; choose from {', '.join(TABLES)}"
                 raise ConfigError(msg, key="tables")
-        if self.decoder not in DECODERS:
-            msg = f"unknown decoder {self.decoder!r}; choose fast or sdk"
-            raise ConfigError(msg, key="decoder")
+        resolve_decoder(self.decoder)  # ConfigError for an unknown name
 
     @property
     def full_decode(self) -> bool:
@@ -129,17 +126,17 @@ class TableSet:
         if "operations" in wanted:
             self._builders["operations"] = OperationsBuilder()
         self._token_transfers = "token_transfers" in wanted
-        self._fast_decoder: Callable[..., X.LedgerCloseMeta] = (
-            decode_ledger_close_meta if options.full_decode else decoder_for(TABLES_PROFILE)
+        chosen = resolve_decoder(options.decoder)
+        self._decoder: Callable[..., X.LedgerCloseMeta] = (
+            decoder_for(TABLES_PROFILE)
+            if chosen == "python" and not options.full_decode
+            else ledger_decoder(chosen)
         )
         self._token_batches: list[pa.RecordBatch] = []
 
     def decode(self, data: bytes, ledger_sequence: int | None = None) -> X.LedgerCloseMeta:
-        """stellar-sdk (the oracle), or the fast decoder walking past what the tables never read."""
-        if self.options.decoder == "sdk":
-            value: X.LedgerCloseMeta = sdk_decode("LedgerCloseMeta", data)
-            return value
-        return self._fast_decoder(data, ledger_sequence=ledger_sequence)
+        """The chosen decoder (the pure-Python one walks past what the tables never read)."""
+        return self._decoder(data, ledger_sequence=ledger_sequence)
 
     def add(self, data: bytes, ledger_sequence: int | None = None) -> ChainLink:
         """Decode one ledger, validate it and add its rows; returns its chain link.
@@ -158,11 +155,10 @@ class TableSet:
         transactions = pair_transactions(view, self.options.network)
         for builder in self._builders.values():
             builder.add(view, transactions)
-        passphrase = self.options.network.passphrase
         if self._token_transfers:
-            self._token_batches.append(token_transfers_batch(lcm, passphrase))
+            self._token_batches.append(token_transfers_batch(lcm, self.options.network))
         if self.options.verify_events:
-            check_ledger(lcm, passphrase)
+            check_ledger(lcm, self.options.network)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)
         self.links.append(link)
         return link

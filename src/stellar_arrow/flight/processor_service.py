@@ -14,9 +14,10 @@ restarts, the upstream reconnects and continues after the last ledger it receive
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stellar_arrow.build import LedgerFeed, LedgerTables, OrderedPool
 from stellar_arrow.errors import ConfigError, UpstreamError
@@ -24,14 +25,13 @@ from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.source_service import TableBuilder, table_batch
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
-from stellar_arrow.flight.tickets import StreamRequest, TicketError, TransferFilter
+from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
+from stellar_arrow.observability.metrics import EVENTS_PROCESSED
+from stellar_arrow.query import TransferFilter, filter_rows
 from stellar_arrow.source.base import RawLedger
 
-__all__ = ["ProcessorService", "TransferFilterFn"]
-
-TransferFilterFn = Callable[[pa.RecordBatch, TransferFilter], pa.RecordBatch]
-"""Keeps the rows of a ``token_transfers`` batch that pass a filter."""
+__all__ = ["ProcessorService"]
 
 _DESCRIPTIONS = {
     "token_transfers": "token transfer events (transfer, mint, burn, clawback, fee), one message per ledger",
@@ -54,7 +54,6 @@ class ProcessorService(LedgerFlightServer):
         source_endpoint: str,
         tables: TableBuilder,
         *,
-        apply_filter: TransferFilterFn,
         base_filter: TransferFilter | None = None,
         workers: int = 0,
         in_flight: int = 2,
@@ -70,7 +69,6 @@ class ProcessorService(LedgerFlightServer):
             raise ConfigError(msg, key="processor")
         self.source_endpoint = source_endpoint
         self._schemas = dict(tables.schemas)
-        self._apply_filter = apply_filter
         self._base_filter = base_filter or TransferFilter()
         self._work: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
             tables.build, workers=workers, cache_ledgers=cache_ledgers
@@ -102,9 +100,6 @@ class ProcessorService(LedgerFlightServer):
         self._work.close()
 
     def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
-        if request.stream != "token_transfers" and not request.filters.is_empty:
-            msg = f"stream {request.stream!r} takes no filters (filters apply to token_transfers)"
-            raise TicketError(msg, field="filters")
         start = request.start_ledger if request.start_ledger is not None else self._default_start
         request = StreamRequest(
             request.stream, start, request.end_ledger, request.live, request.filters, request.resume_after
@@ -173,10 +168,13 @@ class ProcessorService(LedgerFlightServer):
         batch = table_batch(tables, request.stream, self._schemas[request.stream])
         if request.stream == "token_transfers":
             if not self._base_filter.is_empty:
-                batch = self._apply_filter(batch, self._base_filter)
+                batch = filter_rows(batch, self._base_filter)
             if not request.filters.is_empty:
-                batch = self._apply_filter(batch, request.filters)
+                batch = filter_rows(batch, request.filters)
             self._events_sent += batch.num_rows
+            if batch.num_rows:
+                for count in pc.value_counts(batch.column("event_type")).to_pylist():
+                    EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
         yield from _slices(seq, batch, self._max_rows)
 
 

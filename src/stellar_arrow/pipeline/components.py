@@ -7,22 +7,22 @@ concrete ledger source, event derivation, table builders and sink they get.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from stellar_arrow.build import TableSetOptions, build_ledger_tables, table_schema
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, UpstreamError
+from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
-from stellar_arrow.flight.tickets import TransferFilter
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
-from stellar_arrow.sink import DatasetSink, ParquetOptions, SinkOptions
+from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
+from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
+from stellar_arrow.source.open import first_available_ledger as first_ledger_of
+from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.vocabulary import SOURCE_TABLES, TABLES
 
 __all__ = [
@@ -38,65 +38,19 @@ __all__ = [
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
     """A constructor of fresh ledger sources (one per stream) for the ``source`` section."""
-    cfg = settings.source
-    if cfg.source_type == "datalake":
-        from stellar_arrow.source.lake import DataLakeLedgerSource
-
-        return functools.partial(
-            DataLakeLedgerSource,
-            cfg.datalake_uri,
-            network_passphrase=cfg.network_passphrase,
-            buffer_size=cfg.buffer_size,
-            workers=cfg.concurrent_readers,
-            poll_interval=cfg.poll_interval_s,
-        )
-    try:
-        from stellar_arrow.source.rpc import RpcLedgerSource
-    except ImportError as exc:
-        msg = f"source_type 'rpc' is not available in this build: {exc}"
-        raise ConfigError(msg, key="source.source_type") from None
-    assert cfg.rpc_endpoint is not None
-    return functools.partial(
-        RpcLedgerSource,
-        cfg.rpc_endpoint,
-        network_passphrase=cfg.network_passphrase,
-        page_size=cfg.batch_size,
-        poll_interval=cfg.poll_interval_s,
-    )
+    return source_factory(settings.source)
 
 
 def first_available_ledger(settings: Settings) -> int:
     """``source.start_ledger``, else the oldest ledger of a local lake, else the RPC's latest ledger."""
-    cfg = settings.source
-    if cfg.start_ledger is not None:
-        return cfg.start_ledger
-    if cfg.source_type == "datalake" and "://" not in cfg.datalake_uri:
-        from stellar_arrow.source.keys import parse_object_name
-        from stellar_arrow.source.lake import DataLakeLedgerSource
+    return first_ledger_of(settings.source)
 
-        root = Path(cfg.datalake_uri)
-        if not root.is_dir():
-            msg = f"source.datalake_uri {root} is not a directory (relative paths start at {Path.cwd()})"
-            raise ConfigError(msg, key="source.datalake_uri")
-        lows = [
-            parsed.low
-            for _, _, names in os.walk(root)
-            for name in names
-            if (parsed := parse_object_name(name)) is not None
-        ]
-        if not lows:
-            msg = f"source.start_ledger is not set and the lake {root} holds no ledger objects"
-            raise ConfigError(msg, key="source.start_ledger")
-        lake = DataLakeLedgerSource(cfg.datalake_uri, network_passphrase=cfg.network_passphrase)
-        return lake.read_batch(lake.schema.batch_key(min(lows))).start_sequence
-    if cfg.source_type == "rpc":
-        source = ledger_source_factory(settings)()
-        try:
-            return source.latest_ledger()
-        finally:
-            source.close()
-    msg = f"source.start_ledger is required for the remote lake {cfg.datalake_uri}"
-    raise ConfigError(msg, key="source.start_ledger")
+
+def _passphrase(settings: Settings) -> str:
+    """The network passphrase: configured, else declared by the source or detected from its ledgers."""
+    passphrase = settle_source_network(settings.source).network_passphrase
+    assert passphrase is not None  # settled
+    return passphrase
 
 
 def table_builder(
@@ -105,7 +59,8 @@ def table_builder(
     """``tables`` of each ledger from one decode, as the source and processor services build them."""
     options = TableSetOptions(
         tables=tables,
-        network=resolve_network(settings.source.network_passphrase),
+        network=resolve_network(_passphrase(settings)),
+        decoder=settings.source.decoder,
         verify_events=verify_events,
     )
     return TableBuilder(
@@ -148,8 +103,10 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
     return ProcessorService(
         cfg.source_endpoint,
         table_builder(settings, processor_tables(settings), verify_events=cfg.verify_events),
-        apply_filter=filter_transfers,
-        base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
+        base_filter=TransferFilter(
+            event_types=tuple(parse_event_type(t, "processor.event_types") for t in cfg.event_types),
+            assets=tuple(parse_asset(a, "processor.include_assets") for a in cfg.include_assets),
+        ),
         workers=cfg.workers,
         in_flight=max(2, cfg.workers + 1),
         cache_ledgers=cfg.cache_ledgers,
@@ -167,14 +124,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
     # asked only for its tip.
     schemas = {table: table_schema(table) for table in cfg.tables}
     upstreams = [TableUpstream(table, cfg.processor_endpoint) for table in cfg.tables]
-    options = SinkOptions(
-        formats=cfg.output_formats,
-        partition_by=cfg.partition_by,
-        parquet=ParquetOptions(compression=cfg.parquet_compression),
-        batch_rows=cfg.batch_rows,
-        flush_interval_s=cfg.flush_interval_s,
-    )
-    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, options)
+    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
     return SinkService(
         sink,
         tuple(upstreams),

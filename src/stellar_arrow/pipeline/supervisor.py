@@ -25,17 +25,13 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import StellarArrowError
-from stellar_arrow.pipeline.serve import Role
+from stellar_arrow.errors import SupervisorError
+from stellar_arrow.pipeline.serve import Role, settle_settings_network
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
 ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
-
-
-class SupervisorError(StellarArrowError):
-    """A service process could not be started or answered."""
 
 
 @dataclass(slots=True)
@@ -49,6 +45,7 @@ class ChildService:
     uri: str | None = None
     port: int = 0
     api_url: str | None = None
+    health_url: str | None = None
     starts: int = 0
     stopped: bool = False
     exits: list[int] = field(default_factory=list)
@@ -70,7 +67,8 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
         self._python = python
-        self._doc: dict[str, Any] = settings.model_dump(mode="json")
+        # the network is settled once, here, so every child (and every restart) gets the same passphrase
+        self._doc: dict[str, Any] = settle_settings_network(settings).model_dump(mode="json")
         self.children = {
             role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")
             for role in ROLES
@@ -112,6 +110,9 @@ class Supervisor:
         ready = self._wait_ready(child)
         child.uri, child.port = ready["uri"], int(ready["port"])
         child.api_url = ready.get("api_url")
+        child.health_url = ready.get("health_url")
+        if child.health_url is not None:  # pinned like the Flight port, so a restart keeps its address
+            self._doc[child.role]["health_port"] = int(child.health_url.rsplit(":", 1)[1])
         if child.role == "source":
             self._doc["processor"]["source_endpoint"] = child.uri
             self._doc["sink"]["source_endpoint"] = child.uri

@@ -6,10 +6,11 @@ three and ``token_transfers``) is :mod:`stellar_arrow.build`.
 
 from __future__ import annotations
 
+from stellar_arrow.schema import schema_table_name
 from stellar_arrow.tables.details import asset_string, operation_details, operation_details_json
 from stellar_arrow.tables.ledgers import LEDGERS_SCHEMA, LedgersBuilder
 from stellar_arrow.tables.operations import OPERATIONS_SCHEMA, OperationsBuilder
-from stellar_arrow.tables.schema import SCHEMA_VERSION, schema_table_name
+from stellar_arrow.tables.schema import SCHEMA_VERSION
 from stellar_arrow.tables.transactions import TRANSACTIONS_SCHEMA, TransactionsBuilder
 
 __all__ = [

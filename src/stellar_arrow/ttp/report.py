@@ -11,17 +11,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from stellar_arrow.ledger.network import Network
 from stellar_arrow.ttp.comparison import ModeDifference, compare_transaction
 from stellar_arrow.ttp.processor import events_from_transaction
 from stellar_arrow.ttp.transaction import ledger_transactions
 from stellar_arrow.ttp.unified import has_unified_events
 from stellar_arrow.ttp.verify import Mismatch, verify_transaction
-from stellar_arrow.xdr import decode_ledger_close_meta, sdk_decode
+from stellar_arrow.xdr.choice import ledger_decoder
 
 __all__ = ["Decoder", "LedgerVerification", "VerifyMode", "verify_ledger_bytes", "verify_ledgers"]
 
 VerifyMode = Literal["derived", "unified", "both"]
-Decoder = Literal["fast", "sdk"]
+Decoder = str
+"""A decoder name: compiled | python | sdk (``stellar_arrow.xdr.choice``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +45,15 @@ class LedgerVerification:
 
 def verify_ledger_bytes(
     lcm_bytes: bytes,
-    network_passphrase: str,
+    network: Network,
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
-    decoder: Decoder = "fast",
+    decoder: Decoder = "compiled",
 ) -> LedgerVerification:
     """Decode one ``LedgerCloseMeta`` (generated decoder, or stellar-sdk as the oracle) and verify it."""
-    lcm = (
-        decode_ledger_close_meta(lcm_bytes) if decoder == "fast" else sdk_decode("LedgerCloseMeta", lcm_bytes)
-    )
-    info, txs = ledger_transactions(lcm, network_passphrase)
+    lcm = ledger_decoder(decoder)(lcm_bytes)
+    view, txs = ledger_transactions(lcm, network)
     mismatches: list[Mismatch] = []
     differences: list[ModeDifference] = []
     events = 0
@@ -74,8 +74,8 @@ def verify_ledger_bytes(
             if derived is not None:
                 differences.extend(compare_transaction(derived, unified))
     return LedgerVerification(
-        ledger_sequence=info.ledger_sequence,
-        protocol_version=info.protocol_version,
+        ledger_sequence=view.ledger_sequence,
+        protocol_version=view.protocol_version,
         transactions=len(txs),
         events=events,
         unified_transactions=unified_count,
@@ -86,12 +86,12 @@ def verify_ledger_bytes(
 
 def verify_ledgers(
     ledgers: Iterable[bytes],
-    network_passphrase: str,
+    network: Network,
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
-    decoder: Decoder = "fast",
+    decoder: Decoder = "compiled",
 ) -> Iterator[LedgerVerification]:
     """Verify each ledger in turn."""
     for lcm_bytes in ledgers:
-        yield verify_ledger_bytes(lcm_bytes, network_passphrase, mode=mode, strict=strict, decoder=decoder)
+        yield verify_ledger_bytes(lcm_bytes, network, mode=mode, strict=strict, decoder=decoder)

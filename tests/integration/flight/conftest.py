@@ -14,7 +14,6 @@ from stellar_arrow.build import TableSetOptions, build_ledger_tables
 from stellar_arrow.config import load_settings
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.pipeline.components import table_builder
 from stellar_arrow.source.lake import DataLakeLedgerSource
@@ -65,7 +64,6 @@ def make_processor(source_uri: str, **kw: object) -> ProcessorService:
     return ProcessorService(
         source_uri,
         table_builder(load_settings(), TABLES),
-        apply_filter=filter_transfers,
         **kw,  # type: ignore[arg-type]
     )
 
