@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.flight as fl
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
