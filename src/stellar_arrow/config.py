@@ -40,7 +40,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from stellar_arrow.errors import ConfigError
+from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
 from stellar_arrow.vocabulary import EVENT_TYPES, OUTPUT_FORMATS, SOURCE_TABLES, TABLES, OutputFormat
 
@@ -112,8 +112,10 @@ Workers = Annotated[int, AfterValidator(_workers)]
 """A number of worker processes: 0 (in the calling process) up to :func:`max_workers`."""
 LedgerSequence = Annotated[int | None, AfterValidator(_ledger)]
 """A ledger sequence (uint32, the first ledger of a network is 2), or None (unset)."""
-Decoder = Literal["fast", "sdk"]
-"""``fast``: the generated decoder; ``sdk``: stellar-sdk (slow, the oracle)."""
+Decoder = Literal["compiled", "python", "sdk", "fast"]
+"""``compiled``: the compiled generated decoder (the default; ``python`` with one warning when it is not
+built); ``python`` (or ``fast``, its former name): the pure-Python generated decoder; ``sdk``:
+stellar-sdk (slow, the oracle). See ``stellar_arrow.xdr.choice``."""
 
 
 class SourceSettings(BaseModel):
@@ -147,6 +149,7 @@ class SourceSettings(BaseModel):
     batches_per_partition: int | None = Field(default=None, ge=1, le=1_000_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8815
+    decoder: Decoder = "compiled"  # how the services of `run`/`serve` decode ledgers
     health_port: Port = 8088
     # resilience of every upstream call (stellar_arrow.resilience); defaults fail a dead endpoint in < 1 min
     rpc_endpoints: tuple[str, ...] = ()  # more RPC endpoints after rpc_endpoint, tried in order (failover)
@@ -243,6 +246,17 @@ class ProcessorSettings(BaseModel):
             msg = f"unknown event type(s) {bad}: use {', '.join(EVENT_TYPES)}"
             raise ValueError(msg)
         return value
+
+    @field_validator("include_assets")
+    @classmethod
+    def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
+        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+
+        try:
+            return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class SinkSettings(BaseModel):
@@ -343,7 +357,7 @@ class ExportSettings(BaseModel):
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
     workers: Workers = 0
     include_xdr: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
     verify_hashes: bool = True
     verify_events: bool = False
     overwrite: bool = False
@@ -404,7 +418,7 @@ class VerifySettings(BaseModel):
 
     mode: Literal["derived", "unified", "both"] = "derived"
     strict: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
 
 
 class ReplaySettings(BaseModel):

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from stellar_arrow.errors import ConfigError, StellarArrowError, TransientError
+from stellar_arrow.errors import ConfigError, RequestError, StellarArrowError, TransientError
 from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec, Watermark, encode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, TicketError, decode_request, encode_request
@@ -37,7 +37,7 @@ def flight_error(exc: BaseException, *, service: str, stream: str | None = None)
     where = f"{service}/{stream}" if stream else service
     if isinstance(exc, fl.FlightError):
         return exc
-    if isinstance(exc, TicketError):
+    if isinstance(exc, RequestError):  # a TicketError, or a filter the rows cannot answer
         invalid = {"code": "invalid_argument", "field": exc.field}
         return fl.FlightServerError(f"invalid request to {where}: {exc}", json.dumps(invalid).encode())
     if isinstance(exc, StreamCancelled):
