@@ -39,7 +39,6 @@ from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.stream import decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.pipeline.components import derive_token_transfers
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.source.lake import DataLakeLedgerSource
@@ -71,7 +70,6 @@ def bench_throughput(repeat: int) -> None:
         source.uri,
         functools.partial(derive_token_transfers, network_passphrase=PUBNET),
         TOKEN_TRANSFERS_SCHEMA,
-        apply_filter=filter_transfers,
     )
     request = StreamRequest("token_transfers", start_ledger=FIRST, end_ledger=LAST)
     try:

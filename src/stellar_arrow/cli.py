@@ -95,7 +95,10 @@ _NetworkOpt = Annotated[
     typer.Option("--network", help="pubnet | testnet | futurenet | standalone | a passphrase"),
 ]
 _DecoderOpt = Annotated[
-    str | None, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
+    str | None,
+    typer.Option(
+        "--decoder", help="compiled (default; python if not built) | python | sdk (slow, the oracle)"
+    ),
 ]
 _PerBatchOpt = Annotated[
     int | None, typer.Option("--ledgers-per-batch", help="lakes without .config.json only")

@@ -24,7 +24,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
-from stellar_arrow.api.filters import TransferFilter
 from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
 from stellar_arrow.api.progress import LedgerProgress
@@ -34,6 +33,7 @@ from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import ConfigError, RequestError
+from stellar_arrow.query import TransferFilter
 from stellar_arrow.sink.dataset import DatasetSink, SinkStats
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 

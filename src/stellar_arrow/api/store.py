@@ -15,8 +15,9 @@ from typing import Any, Final, Literal, Protocol
 import duckdb
 import pyarrow as pa
 
-from stellar_arrow.api.filters import Paging, TransferFilter, split_event_id
+from stellar_arrow.api.filters import Paging, split_event_id
 from stellar_arrow.api.mirror import ParquetMirror, parquet_sql
+from stellar_arrow.query import TransferFilter, sql_conditions
 from stellar_arrow.sink.base import TableView
 from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
@@ -126,38 +127,8 @@ class TransferStore:
 
     @staticmethod
     def where(f: TransferFilter) -> tuple[list[str], list[Any]]:
-        conds: list[str] = []
-        params: list[Any] = []
-
-        def add(sql: str, *values: Any) -> None:
-            conds.append(sql)
-            params.extend(values)
-
-        if f.account is not None:
-            add('("from" = ? OR "to" = ?)', f.account, f.account)
-        if f.asset is not None:
-            add("asset = ?", f.asset)
-        if f.contract_id is not None:
-            add("contract_id = ?", f.contract_id)
-        if f.asset_code is not None:
-            add("asset_code = ?", f.asset_code)
-        if f.event_types is not None:
-            add(f"event_type IN ({', '.join('?' for _ in f.event_types)})", *f.event_types)
-        if f.transaction_hash is not None:
-            add("transaction_hash = ?", f.transaction_hash)
-        if f.from_ledger is not None:
-            add("ledger_sequence >= ?", f.from_ledger)
-        if f.to_ledger is not None:
-            add("ledger_sequence <= ?", f.to_ledger)
-        if f.start_time is not None:
-            add("closed_at >= ?", f.start_time)
-        if f.end_time is not None:
-            add("closed_at < ?", f.end_time)
-        if f.min_amount_raw is not None:
-            add("amount_raw::HUGEINT >= ?::HUGEINT", str(f.min_amount_raw))
-        if f.max_amount_raw is not None:
-            add("amount_raw::HUGEINT <= ?::HUGEINT", str(f.max_amount_raw))
-        return conds, params
+        """The filter as DuckDB conditions and parameters (:func:`stellar_arrow.query.sql_conditions`)."""
+        return sql_conditions(f)
 
     def transfers(self, f: TransferFilter, paging: Paging) -> pa.Table:
         """One page of events in (ledger_sequence, event_index) order, after ``paging.cursor``."""

@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.feed import LedgerFeed, LedgerWork
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
-from stellar_arrow.flight.tickets import StreamRequest, TransferFilter
+from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
+from stellar_arrow.observability.metrics import EVENTS_PROCESSED
+from stellar_arrow.query import TransferFilter, filter_rows
 
-__all__ = ["ProcessorService", "TransferFilterFn"]
-
-TransferFilterFn = Callable[[pa.RecordBatch, TransferFilter], pa.RecordBatch]
-"""Keeps the rows of a ``token_transfers`` batch that pass a filter."""
+__all__ = ["ProcessorService"]
 
 
 class ProcessorService(LedgerFlightServer):
@@ -39,7 +39,6 @@ class ProcessorService(LedgerFlightServer):
         derive: Callable[[bytes], pa.RecordBatch],
         schema: pa.Schema,
         *,
-        apply_filter: TransferFilterFn,
         base_filter: TransferFilter | None = None,
         executor: Executor | None = None,
         in_flight: int = 2,
@@ -52,7 +51,6 @@ class ProcessorService(LedgerFlightServer):
     ) -> None:
         self.source_endpoint = source_endpoint
         self._schema = schema
-        self._apply_filter = apply_filter
         self._base_filter = base_filter or TransferFilter()
         self._work: LedgerWork[bytes, pa.RecordBatch] = LedgerWork(
             derive, executor, cache_ledgers=cache_ledgers
@@ -131,10 +129,13 @@ class ProcessorService(LedgerFlightServer):
 
     def _send(self, seq: int, events: pa.RecordBatch, request: StreamRequest) -> Iterator[LedgerBatch]:
         if not self._base_filter.is_empty:
-            events = self._apply_filter(events, self._base_filter)
+            events = filter_rows(events, self._base_filter)
         if not request.filters.is_empty:
-            events = self._apply_filter(events, request.filters)
+            events = filter_rows(events, request.filters)
         self._events_sent += events.num_rows
+        if events.num_rows:
+            for count in pc.value_counts(events.column("event_type")).to_pylist():
+                EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
         yield from _slices(seq, events, self._max_rows)
 
 

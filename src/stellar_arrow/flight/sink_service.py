@@ -6,12 +6,17 @@ each complete ledger to a :class:`~stellar_arrow.sink.DatasetSink` and advances 
 sink commits files and checkpoint atomically; on (re)start the loop resumes every stream after the
 committed checkpoint, and rows at or below it are dropped, so each row is written exactly once.
 
-The Flight side serves the committed rows of each table (``do_get`` over a ledger range) and the
-``status`` action: checkpoint, rows written, whether a bounded run is done.
+The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
+ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
+``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
+the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
+is refused with a ``FlightServerError`` whose ``extra_info`` is
+``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.flight as fl
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
@@ -27,7 +33,8 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
-from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column
+from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column, read_commits
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
 
@@ -211,6 +218,19 @@ class SinkService(LedgerFlightServer):
         )
         self._thread = threading.Thread(target=self._run, name="sink-loop", daemon=True)
         self._commits = threading.Condition()
+        self._oldest: int | None = start_ledger
+
+    def held_range(self) -> tuple[int | None, int | None]:
+        """``(oldest, newest)`` ledgers the sink holds: first ledger and checkpoint (``None``: unknown).
+
+        The oldest is the loop's ``start_ledger`` when set, else the first ledger of the commit log.
+        """
+        checkpoint = self.sink.checkpoint
+        newest = checkpoint.ledger_sequence if checkpoint is not None else None
+        if self._oldest is None and newest is not None:
+            firsts = [r.first_ledger for r in read_commits(self.sink.root) if r.first_ledger is not None]
+            self._oldest = min(firsts, default=None)
+        return self._oldest, newest
 
     def start(self) -> None:
         self._thread.start()
@@ -252,8 +272,33 @@ class SinkService(LedgerFlightServer):
         )
         return body
 
+    def _check_range(self, request: StreamRequest) -> None:
+        """Refuse a range the sink does not hold (see the module docstring), naming both ranges."""
+        oldest, newest = self.held_range()
+        held = "no committed ledger" if newest is None else f"ledgers {oldest or '?'}-{newest}"
+        first, end = request.first_ledger, request.end_ledger
+        problem: tuple[str, str] | None = None
+        if first is not None and oldest is not None and first < oldest:
+            problem = "start_ledger", f"ledger {first} is before the oldest ledger {oldest} the sink holds"
+        elif not request.live and newest is None:
+            problem = "start_ledger", "the sink has committed no ledger yet (ask again later, or use live)"
+        elif not request.live and newest is not None:
+            if first is not None and first > newest:
+                problem = "start_ledger", f"ledger {first} is past the sink's last committed ledger {newest}"
+            elif end is not None and end > newest:
+                problem = "end_ledger", f"ledger {end} is past the sink's last committed ledger {newest}"
+        if problem is None:
+            return
+        field, why = problem
+        info = {"code": "out_of_range", "field": field, "first_ledger": oldest, "last_ledger": newest}
+        wanted = f"{first or '?'}-{end if end is not None else ('live' if request.live else 'tip')}"
+        msg = f"sink/{request.stream}: ledgers {wanted} are out of range: {why} (it holds {held})"
+        raise fl.FlightServerError(msg, json.dumps(info).encode())
+
     def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
-        """Committed rows of the table in ``[first, end]``; live requests follow new commits."""
+        """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits."""
+        self._check_range(request)
+        rules: TransferFilter | None = None if request.filters.is_empty else request.filters
         view = self.sink.snapshot(request.stream)
         column = ledger_column(view.schema)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
@@ -271,6 +316,7 @@ class SinkService(LedgerFlightServer):
                     rows, newest = _file_rows(path, view.schema, column, sent, through)
                     if newest <= through:
                         seen.add(path)  # a file committed after ``through`` is read again next time
+                    rows = filter_rows(rows, rules)
                     for batch in rows.to_batches(max_chunksize=65_536):
                         yield LedgerBatch(through, batch, complete=False)
                 yield LedgerBatch(through, _empty(view.schema))

@@ -22,9 +22,8 @@ from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
-from stellar_arrow.flight.tickets import TransferFilter
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
 from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
@@ -43,13 +42,13 @@ __all__ = [
 ]
 
 
-def derive_token_transfers(lcm: bytes, network_passphrase: str) -> pa.RecordBatch:
+def derive_token_transfers(lcm: bytes, network_passphrase: str, decoder: str = "compiled") -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger's raw XDR (runs in worker processes)."""
     from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.ttp.processor import token_transfers_batch
-    from stellar_arrow.xdr import decode_ledger_close_meta
+    from stellar_arrow.xdr.choice import ledger_decoder
 
-    return token_transfers_batch(decode_ledger_close_meta(lcm), resolve_network(network_passphrase))
+    return token_transfers_batch(ledger_decoder(decoder)(lcm), resolve_network(network_passphrase))
 
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
@@ -72,12 +71,17 @@ def _passphrase(settings: Settings) -> str:
 SOURCE_TABLES = ("ledgers", "transactions", "operations")
 
 
-def build_ledger_tables(lcm: bytes, network_passphrase: str) -> dict[str, pa.RecordBatch]:
+def build_ledger_tables(
+    lcm: bytes, network_passphrase: str, decoder: str = "compiled"
+) -> dict[str, pa.RecordBatch]:
     """``ledgers``, ``transactions`` and ``operations`` rows of one ledger (runs in worker processes)."""
     from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.tables import TableSet, TableSetOptions
 
-    tables = TableSet(TableSetOptions(tables=SOURCE_TABLES, network=resolve_network(network_passphrase)))
+    options = TableSetOptions(
+        tables=SOURCE_TABLES, network=resolve_network(network_passphrase), decoder=decoder
+    )
+    tables = TableSet(options)
     tables.add(lcm)
     return tables.finish()
 
@@ -88,7 +92,9 @@ def table_builder(settings: Settings) -> TableBuilder:
 
     return TableBuilder(
         schemas={name: table_schema(name) for name in SOURCE_TABLES},
-        build=functools.partial(build_ledger_tables, network_passphrase=_passphrase(settings)),
+        build=functools.partial(
+            build_ledger_tables, network_passphrase=_passphrase(settings), decoder=settings.source.decoder
+        ),
     )
 
 
@@ -142,10 +148,14 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
     cfg = settings.processor
     return ProcessorService(
         cfg.source_endpoint,
-        functools.partial(derive_token_transfers, network_passphrase=_passphrase(settings)),
+        functools.partial(
+            derive_token_transfers, network_passphrase=_passphrase(settings), decoder=settings.source.decoder
+        ),
         TOKEN_TRANSFERS_SCHEMA,
-        apply_filter=filter_transfers,
-        base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
+        base_filter=TransferFilter(
+            event_types=tuple(parse_event_type(t, "processor.event_types") for t in cfg.event_types),
+            assets=tuple(parse_asset(a, "processor.include_assets") for a in cfg.include_assets),
+        ),
         executor=_executor(cfg.workers),
         in_flight=max(2, cfg.workers + 1),
         cache_ledgers=cfg.cache_ledgers,

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from stellar_arrow.config import SinkSettings
 from stellar_arrow.errors import SinkError
+from stellar_arrow.observability.metrics import EXPORT_DURATION, EXPORT_ERRORS, FILES_WRITTEN
 from stellar_arrow.sink.base import LiveListener, TableView, ledger_column
 from stellar_arrow.sink.manifest import (
     PENDING_SUFFIX,
@@ -288,6 +289,7 @@ class DatasetSink:
                 number = self._next_commit
                 parts = {name: self._split_buffer(s, through)[0] for name, s in self._tables.items()}
             manifests: list[FileManifest] = []
+            started = time.monotonic()
             try:
                 for name, rows in parts.items():
                     if rows.num_rows:
@@ -302,6 +304,8 @@ class DatasetSink:
                 )
                 write_commit(self.root, record)
             except OSError as exc:  # nothing committed: drop this attempt's files, keep the rows buffered
+                for fmt in self.options.output_formats:
+                    EXPORT_ERRORS.labels(fmt, type(exc).__name__).inc()
                 for table in self._tables:
                     for stale in (self.root / table).rglob(f"part-{number:012d}-*{PENDING_SUFFIX}"):
                         stale.unlink(missing_ok=True)
@@ -313,6 +317,7 @@ class DatasetSink:
                     os.replace(final.with_name(final.name + PENDING_SUFFIX), final)
                     self._written[manifest.format] += manifest.rows
                     self._files_written[manifest.format] += 1
+                    FILES_WRITTEN.labels(manifest.format).inc()
                     if manifest.format == "parquet":
                         self._tables[manifest.table].files.append(final)
                 for state in self._tables.values():
@@ -321,6 +326,8 @@ class DatasetSink:
                         state.batches = rest.to_batches()
                 self._checkpoint = checkpoint
                 self._next_commit = number + 1
+                for fmt in {m.format for m in manifests}:
+                    EXPORT_DURATION.labels(fmt).observe(time.monotonic() - started)
                 self._buffered_since = self._clock() if self.buffered_rows() else None
             return record
 

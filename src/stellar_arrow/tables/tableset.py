@@ -27,8 +27,9 @@ from stellar_arrow.tables.transactions import (
     TRANSACTIONS_XDR_COLUMNS,
     TransactionsBuilder,
 )
-from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused, sdk_decode
+from stellar_arrow.xdr import gc_paused
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.choice import DECODERS, ledger_decoder, resolve_decoder
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 TABLE_NAMES: Final = ("ledgers", "transactions", "operations", "token_transfers")
-DECODERS: Final = ("fast", "sdk")
 
 TokenTransfersFn = Callable[[X.LedgerCloseMeta, Network], pa.RecordBatch]
 
@@ -80,7 +80,7 @@ class TableSetOptions:
     tables: tuple[str, ...]
     network: Network
     include_xdr: bool = False
-    decoder: str = "fast"
+    decoder: str = "compiled"  # compiled | python | sdk (stellar_arrow.xdr.choice)
     verify_hashes: bool = True
     verify_events: bool = False
 
@@ -89,9 +89,7 @@ class TableSetOptions:
             if table not in TABLE_NAMES:
                 msg = f"unknown table {table!r}; choose from {', '.join(TABLE_NAMES)}"
                 raise ConfigError(msg, key="tables")
-        if self.decoder not in DECODERS:
-            msg = f"unknown decoder {self.decoder!r}; choose fast or sdk"
-            raise ConfigError(msg, key="decoder")
+        resolve_decoder(self.decoder)  # ConfigError for an unknown name
         if "token_transfers" in self.tables and token_transfers_function() is None:
             msg = (
                 "table token_transfers is not available yet (stellar_arrow.ttp.token_transfers_batch missing)"
@@ -118,17 +116,15 @@ class TableSet:
         self._token_transfers = token_transfers_function() if "token_transfers" in wanted else None
         # token transfers read entry changes and events; the other tables never do
         full = self._token_transfers is not None or options.verify_events
-        self._fast_decoder: Callable[..., X.LedgerCloseMeta] = (
-            decode_ledger_close_meta if full else decoder_for(TABLES_PROFILE)
+        chosen = resolve_decoder(options.decoder)
+        self._decoder: Callable[..., X.LedgerCloseMeta] = (
+            decoder_for(TABLES_PROFILE) if chosen == "python" and not full else ledger_decoder(chosen)
         )
         self._token_batches: list[pa.RecordBatch] = []
 
     def decode(self, data: bytes, ledger_sequence: int | None = None) -> X.LedgerCloseMeta:
-        """stellar-sdk (the oracle), or the fast decoder walking past what the tables never read."""
-        if self.options.decoder == "sdk":
-            value: X.LedgerCloseMeta = sdk_decode("LedgerCloseMeta", data)
-            return value
-        return self._fast_decoder(data, ledger_sequence=ledger_sequence)
+        """The chosen decoder (the pure-Python one walks past what the tables never read)."""
+        return self._decoder(data, ledger_sequence=ledger_sequence)
 
     def add(self, data: bytes, ledger_sequence: int | None = None) -> ChainLink:
         """Decode one ledger, validate it and add its rows; returns its chain link.

@@ -178,7 +178,7 @@ def test_arrow_and_csv_by_accept(api: Running) -> None:
         ("/api/v1/transfers/12x", "event_id"),
         ("/api/v1/accounts/GBAD/transfers", "account_id"),
         ("/api/v1/ledgers/-4", "sequence"),
-        ("/api/v1/transactions/XYZ", "transaction_hash"),
+        ("/api/v1/transactions/XYZ", "tx_hash"),
         ("/api/v1/stats/volume?interval=week", "interval"),
     ],
 )

@@ -12,7 +12,6 @@ import pytest
 
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
-from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.pipeline.components import derive_token_transfers
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
@@ -57,7 +56,6 @@ def make_processor(source_uri: str, **kw: object) -> ProcessorService:
         source_uri,
         functools.partial(derive_token_transfers, network_passphrase=PUBNET),
         TOKEN_TRANSFERS_SCHEMA,
-        apply_filter=filter_transfers,
         **kw,  # type: ignore[arg-type]
     )
 

@@ -16,7 +16,8 @@ from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, decode_watermark
-from stellar_arrow.flight.tickets import StreamRequest, TransferFilter, decode_request, encode_request
+from stellar_arrow.flight.tickets import StreamRequest, decode_request, encode_request
+from stellar_arrow.query import TransferFilter
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from stellar_arrow.api import DirectorySource, TransferStore
-from stellar_arrow.api.filters import Paging, TransferFilter, parse_transfer_filter
+from stellar_arrow.api.filters import Paging
 from stellar_arrow.api.serve import directory_store
 from stellar_arrow.config import SinkSettings
+from stellar_arrow.query import TransferFilter, filter_from_query
 from stellar_arrow.sink import Checkpoint, DatasetSink, TableView
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
@@ -38,7 +39,7 @@ FILTERS = [
 @pytest.mark.parametrize("params", FILTERS)
 def test_mirror_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]) -> None:
     mirrored, direct = TransferStore(sink), TransferStore(sink, mirror=False)
-    f = parse_transfer_filter(params)
+    f = filter_from_query(params)
     a = mirrored.transfers(f, Paging(limit=200))
     b = direct.transfers(f, Paging(limit=200))
     assert a.equals(b)
