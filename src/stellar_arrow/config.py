@@ -234,6 +234,7 @@ class ProcessorSettings(BaseModel):
     include_assets: tuple[str, ...] = ()
     workers: Workers = 0
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
+    verify_events: bool = False  # reconcile every ledger's events with its balance changes
     host: str = "127.0.0.1"
     flight_port: Port = 8816
     health_port: Port = 8089

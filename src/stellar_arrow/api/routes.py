@@ -146,7 +146,7 @@ def build_router(store: TransferStore) -> APIRouter:
         seq = parse_ledger(sequence, "sequence")
         row = None
         if store.has_table("ledgers"):
-            schema = store.source.snapshot("ledgers").schema
+            schema = store.schema("ledgers")
             column = "ledger_sequence" if "ledger_sequence" in schema.names else "sequence"
             found = store.lookup("ledgers", column, seq)
             row = to_rows(found)[0] if found.num_rows else None
@@ -176,7 +176,7 @@ def build_router(store: TransferStore) -> APIRouter:
         parse_transaction_hash(tx_hash, "tx_hash")
         row = None
         if store.has_table("transactions"):
-            schema = store.source.snapshot("transactions").schema
+            schema = store.schema("transactions")
             column = next((c for c in ("transaction_hash", "hash", "tx_hash") if c in schema.names), None)
             if column is not None:
                 found = store.lookup("transactions", column, tx_hash)

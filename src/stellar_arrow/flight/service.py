@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import ConfigError, RequestError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec, Watermark, encode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, TicketError, decode_request, encode_request
 from stellar_arrow.observability.metrics import BATCHES_GENERATED, CURRENT_LEDGER, LEDGERS_PROCESSED
@@ -112,15 +112,20 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         return -1
 
     def stop(self) -> None:
-        """Stop every stream and the server; safe from any thread except a handler's."""
+        """Stop every stream and the server, then the workers; safe from any thread except a handler's."""
         self.stop_event.set()
         self.shutdown()
+        self.close_workers()
 
     def serve_until_stopped(self) -> None:
         """Block until :attr:`stop_event` is set (e.g. by a signal handler), then shut down."""
         while not self.stop_event.wait(0.5):
             pass
         self.shutdown()
+        self.close_workers()
+
+    def close_workers(self) -> None:
+        """Shut down the service's worker processes once no stream runs (idempotent; none by default)."""
 
     # ------------------------------------------------------------------ Flight methods
     def _spec(self, request: StreamRequest) -> StreamSpec:

@@ -194,8 +194,12 @@ def test_compose_commands_ports_and_mounts_exist_in_the_project() -> None:
 
 
 def test_prometheus_and_grafana_files_exist_and_target_the_health_ports() -> None:
-    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-compose.yml").read_text(encoding="utf-8"))
-    targets = {t for job in prometheus["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    prometheus = yaml.safe_load(
+        (DEPLOY / "prometheus" / "prometheus-compose.yml").read_text(encoding="utf-8")
+    )
+    targets = {
+        t for job in prometheus["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    }
     settings = _settings()
     assert targets == {f"{role}:{getattr(settings, role).health_port}" for role in COMPONENTS}
     for rule_file in prometheus["rule_files"]:
