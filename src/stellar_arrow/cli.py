@@ -231,13 +231,13 @@ def _validate(
 @app.command("api")
 def _api(
     dir: Annotated[
-        Path | None, typer.Argument(help="output directory of the sink, read-only (sink.output_dir)")
+        Path | None, typer.Argument(help="output of the sink or of export, read-only (sink.output_dir)")
     ] = None,
     config: _ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="interface (api.host)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="0 picks a free port (api.api_port)")] = None,
 ) -> None:
-    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up)."""
+    """Serve REST, WebSocket and the dashboard over a sink or export output (new files are picked up)."""
     from stellar_arrow.api.serve import serve_directory
 
     with _exit_on_error():

@@ -40,7 +40,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from stellar_arrow.errors import ConfigError
+from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
 from stellar_arrow.vocabulary import EVENT_TYPES, OUTPUT_FORMATS, SOURCE_TABLES, TABLES, OutputFormat
 
@@ -50,6 +50,7 @@ __all__ = [
     "ApiSettings",
     "ExportSettings",
     "FlightSettings",
+    "ObservabilitySettings",
     "ProcessorSettings",
     "ReplaySettings",
     "Settings",
@@ -149,6 +150,17 @@ class SourceSettings(BaseModel):
     host: str = "127.0.0.1"
     flight_port: Port = 8815
     decoder: Decoder = "compiled"  # how the services of `run`/`serve` decode ledgers
+    health_port: Port = 8088
+    # resilience of every upstream call (stellar_arrow.resilience); defaults fail a dead endpoint in < 1 min
+    rpc_endpoints: tuple[str, ...] = ()  # more RPC endpoints after rpc_endpoint, tried in order (failover)
+    rpc_requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+    read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    call_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    retry_attempts: int = Field(default=5, ge=1, le=100)
+    retry_budget_s: float = Field(default=20.0, gt=0, le=3600)
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("network_passphrase")
     @classmethod
@@ -170,6 +182,19 @@ class SourceSettings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("rpc_endpoints")
+    @classmethod
+    def _rpc_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            cls._rpc_url(url)
+        return value
+
+    @property
+    def rpc_urls(self) -> tuple[str, ...]:
+        """``rpc_endpoint`` then ``rpc_endpoints``, without repeats (the failover order)."""
+        first = (self.rpc_endpoint,) if self.rpc_endpoint else ()
+        return tuple(dict.fromkeys((*first, *self.rpc_endpoints)))
+
     @field_validator("datalake_uri")
     @classmethod
     def _lake(cls, value: str) -> str:
@@ -180,8 +205,8 @@ class SourceSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceSettings:
-        if self.source_type == "rpc" and not self.rpc_endpoint:
-            msg = "rpc_endpoint is required when source_type is 'rpc'"
+        if self.source_type == "rpc" and not self.rpc_urls:
+            msg = "rpc_endpoint is required when source_type is 'rpc' (more in rpc_endpoints)"
             raise ValueError(msg)
         if self.source_type == "file" and not self.file_path:
             msg = "file_path is required when source_type is 'file'"
@@ -209,8 +234,10 @@ class ProcessorSettings(BaseModel):
     include_assets: tuple[str, ...] = ()
     workers: Workers = 0
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
+    verify_events: bool = False  # reconcile every ledger's events with its balance changes
     host: str = "127.0.0.1"
     flight_port: Port = 8816
+    health_port: Port = 8089
 
     @field_validator("event_types")
     @classmethod
@@ -220,6 +247,17 @@ class ProcessorSettings(BaseModel):
             msg = f"unknown event type(s) {bad}: use {', '.join(EVENT_TYPES)}"
             raise ValueError(msg)
         return value
+
+    @field_validator("include_assets")
+    @classmethod
+    def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
+        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+
+        try:
+            return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class SinkSettings(BaseModel):
@@ -238,6 +276,7 @@ class SinkSettings(BaseModel):
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
     host: str = "127.0.0.1"
     flight_port: Port = 8817
+    health_port: Port = 8090
 
     @field_validator("tables")
     @classmethod
@@ -398,6 +437,16 @@ class ReplaySettings(BaseModel):
     ledger_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
+
+    model_config = _SECTION
+
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless stderr is a terminal
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ready_max_lag_ledgers: int = Field(default=100, ge=0, le=10_000_000)
+
+
 class Settings(BaseSettings):
     """The whole pipeline's settings."""
 
@@ -414,6 +463,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     flight: FlightSettings = FlightSettings()
     api: ApiSettings = ApiSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     export: ExportSettings = ExportSettings()
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()

@@ -25,7 +25,7 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import SupervisorError
+from stellar_arrow.errors import ConfigError, ExitStatus, SupervisorError
 from stellar_arrow.pipeline.serve import Role, settle_settings_network
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
@@ -45,6 +45,7 @@ class ChildService:
     uri: str | None = None
     port: int = 0
     api_url: str | None = None
+    health_url: str | None = None
     starts: int = 0
     stopped: bool = False
     exits: list[int] = field(default_factory=list)
@@ -109,6 +110,9 @@ class Supervisor:
         ready = self._wait_ready(child)
         child.uri, child.port = ready["uri"], int(ready["port"])
         child.api_url = ready.get("api_url")
+        child.health_url = ready.get("health_url")
+        if child.health_url is not None:  # pinned like the Flight port, so a restart keeps its address
+            self._doc[child.role]["health_port"] = int(child.health_url.rsplit(":", 1)[1])
         if child.role == "source":
             self._doc["processor"]["source_endpoint"] = child.uri
             self._doc["sink"]["source_endpoint"] = child.uri
@@ -130,6 +134,8 @@ class Supervisor:
             if code is not None:
                 tail = _tail(child.log_file)
                 msg = f"{child.role} service exited with code {code} before it was ready:\n{tail}"
+                if code == ExitStatus.USAGE:  # its settings are wrong: retrying cannot help
+                    raise ConfigError(msg, key=child.role)
                 raise SupervisorError(msg)
             time.sleep(0.02)
         msg = f"{child.role} service not ready within {_READY_TIMEOUT_S:.0f} s (log: {child.log_file})"
