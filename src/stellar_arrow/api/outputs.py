@@ -4,8 +4,8 @@ Two layouts are served, both read-only and both picking up files that appear whi
 
 * a sink output (``stellar-arrow run``/``serve sink``): ``DIR/_manifests/`` names every committed file;
   :class:`CommitLogReader` serves exactly the committed Parquet files;
-* an ``export`` output: ``DIR/<table>/<table>-<first>-<last>.parquet``; :class:`ExportReader` serves the
-  chunk files (they only appear through an atomic rename, so each is complete).
+* an ``export`` output: ``DIR/<table>/<table>-<first>-<last>.parquet`` (with ``DIR/_manifests/chunk-*.json``);
+  :class:`ExportReader` serves the chunk files (they only appear through an atomic rename: each is complete).
 
 :func:`open_output_dir` tells them apart and refuses, with a :class:`~stellar_arrow.errors.ConfigError`
 saying why, a folder that does not exist, an export in a text format (the API queries Parquet), an export
@@ -29,10 +29,10 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stellar_arrow.build import table_schema
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.tables import table_schema
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
 from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
 
@@ -229,14 +229,13 @@ def open_output_dir(root: Path) -> CommitLogReader | ExportReader:
     if not root.is_dir():
         msg = f"{root} is not a directory: give the output directory of `stellar-arrow run` or `export`"
         raise ConfigError(msg, key="dir")
-    manifests = root / MANIFEST_DIR
-    # Both keep a _manifests/ folder: the sink's commit records are numbered, export's are chunk-A-B.json.
+    manifests = root / MANIFEST_DIR  # the sink's commit records, or export's chunk-<a>-<b>.json manifests
     if manifests.is_dir() and not any(manifests.glob("chunk-*.json")):
         return CommitLogReader.open(root)
     found = _export_formats(root)
     if found:
         return _open_export(root, found)
-    ignored = {_PIPELINE_STATE, *TABLES}  # table folders without chunks: a sink before its first commit
+    ignored = {_PIPELINE_STATE, MANIFEST_DIR, *TABLES}  # e.g. a sink before its first commit
     others = sorted(p.name for p in root.iterdir() if p.name not in ignored and not p.name.startswith("."))
     if others:
         msg = (

@@ -54,10 +54,10 @@ def test_an_export_output_is_served_and_grows(exported: Path, tmp_path: Path) ->
 def test_overlapping_export_chunks_are_refused(exported: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     shutil.copytree(exported, out)
-    # export itself refuses another chunking now; files put there by hand (or an older version) still clash
+    # export refuses to add an overlapping layout now; an output of an older version can still hold one
     shutil.copy(
-        out / "ledgers" / "ledgers-63092982-63092984.parquet",
-        out / "ledgers" / "ledgers-63092983-63092984.parquet",
+        out / "ledgers" / f"ledgers-{FIRST}-{FIRST + 2}.parquet",
+        out / "ledgers" / f"ledgers-{FIRST + 1}-{FIRST + 2}.parquet",
     )
     clash = r"ledgers-63092982-63092984\.parquet and ledgers-63092983-63092984\.parquet overlap"
     with pytest.raises(ConfigError, match=clash):
