@@ -227,6 +227,61 @@ def _export(
     typer.echo(format_summary(summary, out))
 
 
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+_StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="key store file (default: security.api_keys_file)")
+]
+
+
+@keys_app.command("create")
+def _keys_create(
+    key_id: Annotated[str, typer.Option("--id", help="key id chosen by the operator, e.g. reader-001")],
+    role: Annotated[list[str], typer.Option("--role", help="admin | reader | processor (repeatable)")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="e.g. 90d, 12h (default: never)")
+    ] = None,
+    config: _ConfigOpt = None,
+    store: _StoreOpt = None,
+) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    from stellar_arrow.security.keys_cli import create_key
+
+    with _exit_on_error(2):
+        create_key(
+            key_id,
+            role,
+            description=description,
+            expires_in=expires_in,
+            config=config,
+            store=store,
+            echo=typer.echo,
+        )
+
+
+@keys_app.command("list")
+def _keys_list(config: _ConfigOpt = None, store: _StoreOpt = None) -> None:
+    """List keys (id, roles, state, dates; never the keys)."""
+    from stellar_arrow.security.keys_cli import list_keys
+
+    with _exit_on_error(2):
+        list_keys(config=config, store=store, echo=typer.echo)
+
+
+@keys_app.command("revoke")
+def _keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key id")],
+    config: _ConfigOpt = None,
+    store: _StoreOpt = None,
+) -> None:
+    """Revoke a key: every service sharing the store refuses it from its next call."""
+    from stellar_arrow.security.keys_cli import revoke_key
+
+    with _exit_on_error(2):
+        revoke_key(key_id, config=config, store=store, echo=typer.echo)
+
+
 def main() -> None:
     """Entry point of the ``stellar-arrow`` script."""
     app()

@@ -1,7 +1,8 @@
 """The one settings model of stellar-arrow: a YAML file plus ``STELLAR_ARROW_<SECTION>__<KEY>`` variables.
 
 Sections follow the stages: ``source``, ``processor``, ``sink``, ``flight`` (shared Flight transport
-options) and ``api`` (HTTP ports of the sink's REST/WebSocket/health servers). Key names follow the
+options), ``api`` (HTTP ports of the sink's REST/WebSocket/health servers) and ``security`` (authentication,
+TLS and browser hardening; off by default, see :class:`SecuritySettings`). Key names follow the
 original design where they make sense (``source_type``, ``rpc_endpoint``, ``network_passphrase``,
 ``start_ledger``, ``end_ledger``, ``batch_size``, ``buffer_size``, ``concurrent_readers``,
 ``flight_port``, ``health_port``, ``event_types``, ``include_assets``, ``parquet_compression``,
@@ -21,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -42,6 +44,7 @@ __all__ = [
     "ApiSettings",
     "FlightSettings",
     "ProcessorSettings",
+    "SecuritySettings",
     "Settings",
     "SinkSettings",
     "SourceSettings",
@@ -215,6 +218,77 @@ class ApiSettings(BaseModel):
     health_port: Port = 8088
 
 
+class SecuritySettings(BaseModel):
+    """Authentication (API keys, JWT), roles, TLS/mTLS and browser hardening of every entry point.
+
+    Off in the embedded default (loopback only). With ``auth_enabled`` every Flight call, REST route
+    (except ``/health*`` and ``/ready``), WebSocket handshake and ``/metrics`` (unless
+    ``metrics_public``) needs a credential. A service asked to bind a non-loopback address with
+    ``auth_enabled: false`` refuses to start unless ``allow_insecure: true``. Secrets are ``SecretStr``:
+    they print as ``**********``; prefer the environment (``STELLAR_ARROW_SECURITY__JWT_SECRET``).
+    ``service_api_key`` is the key (role ``processor``) a service presents to its upstreams; with
+    ``client_ca_file`` set the services also present ``cert_file``/``key_file`` as client certificates
+    (mutual TLS; a verified client certificate gets ``mtls_roles``). ``ca_file`` is the CA clients trust
+    for the services' certificates (default: ``client_ca_file``).
+    """
+
+    model_config = _SECTION
+
+    auth_enabled: bool = False
+    api_keys_file: str = "data/keys.db"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    service_api_key: SecretStr | None = None
+    tls_enabled: bool = False
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    ca_file: str | None = None
+    mtls_roles: tuple[Literal["admin", "reader", "processor"], ...] = ("processor",)
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    allow_insecure: bool = False
+    metrics_public: bool = False
+    session_ttl_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    rate_limit_enabled: bool = False
+    rate_limit_per_key_rps: float = Field(default=20.0, gt=0, le=100_000)
+    rate_limit_per_key_burst: int = Field(default=40, ge=1, le=1_000_000)
+    rate_limit_per_ip_rps: float = Field(default=50.0, gt=0, le=100_000)
+    rate_limit_per_ip_burst: int = Field(default=100, ge=1, le=1_000_000)
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=64 * 1024 * 1024)
+    ws_max_message_bytes: int = Field(default=4096, ge=256, le=1024 * 1024)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin == "*" or not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+                msg = f"cors origin {origin!r} must be scheme://host[:port] (no '*', no trailing slash)"
+                raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SecuritySettings:
+        if self.tls_enabled and not (self.cert_file and self.key_file):
+            msg = "tls_enabled needs cert_file and key_file"
+            raise ValueError(msg)
+        if self.client_ca_file and not self.tls_enabled:
+            msg = "client_ca_file (mutual TLS) needs tls_enabled: true"
+            raise ValueError(msg)
+        if self.jwt_secret is not None and self.jwt_public_key_file:
+            msg = "set jwt_secret (HS*) or jwt_public_key_file (RS*/ES*), not both"
+            raise ValueError(msg)
+        if (self.jwt_secret is not None or self.jwt_public_key_file) and not (
+            self.jwt_issuer and self.jwt_audience
+        ):
+            msg = "JWT verification needs jwt_issuer and jwt_audience"
+            raise ValueError(msg)
+        return self
+
+
 class Settings(BaseSettings):
     """The whole pipeline's settings."""
 
@@ -231,6 +305,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     flight: FlightSettings = FlightSettings()
     api: ApiSettings = ApiSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @classmethod
     def settings_customise_sources(

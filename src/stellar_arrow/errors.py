@@ -28,12 +28,16 @@ names the ledger, object, field or request it is about.
     ├── SinkError                           (terminal) output cannot be written or validated
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
-    └── RequestError                        (terminal) bad API/WebSocket request, names the field
+    ├── RequestError                        (terminal) bad API/WebSocket request, names the field
+    ├── AuthenticationError                 (terminal) missing, malformed, unknown, revoked or expired credential
+    └── AuthorizationError                  (terminal) the principal lacks the permission a call needs
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
     "ConfigError",
     "EventDerivationError",
     "HashChainError",
@@ -227,3 +231,24 @@ class RequestError(StellarArrowError, TerminalError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AuthenticationError(StellarArrowError, TerminalError):
+    """A credential is missing, malformed, unknown, revoked or expired (HTTP 401, Flight UNAUTHENTICATED).
+
+    ``reason`` is a short machine word (``missing``, ``malformed``, ``unknown_key``, ``revoked``,
+    ``expired``, ``invalid_token``); the message never contains the credential itself.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AuthorizationError(StellarArrowError, TerminalError):
+    """An authenticated principal lacks ``permission`` (HTTP 403, Flight PERMISSION_DENIED)."""
+
+    def __init__(self, message: str, *, permission: str, subject: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.subject = subject
