@@ -29,7 +29,7 @@ names the ledger, object, field or request it is about.
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── RequestError                        (terminal) bad API/WebSocket request, names the field
-    ├── AuthenticationError                 (terminal) missing, malformed, unknown, revoked or expired credential
+    ├── AuthenticationError                 (terminal) no, malformed, unknown, revoked or expired credential
     └── AuthorizationError                  (terminal) the principal lacks the permission a call needs
 """
 

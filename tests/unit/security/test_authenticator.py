@@ -31,7 +31,7 @@ def test_role_permissions_are_the_original_design() -> None:
 def test_principal_require() -> None:
     reader = Principal("r1", "api_key", ("reader",))
     reader.require("read_ledgers", what="DoGet")
-    with pytest.raises(AuthorizationError, match="'r1' .* lacks permission 'write_ledgers' for DoPut") as err:
+    with pytest.raises(AuthorizationError, match=r"'r1' .* lacks permission 'write_ledgers'") as err:
         reader.require("write_ledgers", what="DoPut")
     assert err.value.permission == "write_ledgers"
 
