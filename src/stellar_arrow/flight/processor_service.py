@@ -21,6 +21,7 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest, TransferFilter
 from stellar_arrow.flight.upstream import UpstreamStream
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 
 __all__ = ["ProcessorService", "TransferFilterFn"]
 
@@ -49,8 +50,11 @@ class ProcessorService(LedgerFlightServer):
         default_start: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.source_endpoint = source_endpoint
+        self._client = client
         self._schema = schema
         self._apply_filter = apply_filter
         self._base_filter = base_filter or TransferFilter()
@@ -69,7 +73,7 @@ class ProcessorService(LedgerFlightServer):
             "token transfer events (transfer, mint, burn, clawback, fee), one message per ledger",
             self._token_transfers,
         )
-        super().__init__({"token_transfers": spec}, host=host, port=port)
+        super().__init__({"token_transfers": spec}, host=host, port=port, security=security)
 
     def default_request(self, stream: str) -> StreamRequest:
         return StreamRequest(stream=stream, start_ledger=self._default_start)
@@ -101,7 +105,11 @@ class ProcessorService(LedgerFlightServer):
             resume_after=cursor,
         )
         upstream = UpstreamStream(
-            self.source_endpoint, upstream_request, cancel, reconnect_timeout_s=self._reconnect_timeout_s
+            self.source_endpoint,
+            upstream_request,
+            cancel,
+            reconnect_timeout_s=self._reconnect_timeout_s,
+            client=self._client,
         )
         feed = LedgerFeed(
             ((u.ledger_sequence, _lcm_bytes(u.batches)) for u in upstream),

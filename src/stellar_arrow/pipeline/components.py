@@ -25,6 +25,8 @@ from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.tickets import TransferFilter
 from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
+from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink import DatasetSink, ParquetOptions, SinkOptions
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
@@ -36,6 +38,7 @@ __all__ = [
     "build_source",
     "derive_token_transfers",
     "first_available_ledger",
+    "flight_security",
     "ledger_source_factory",
     "table_builder",
 ]
@@ -135,9 +138,24 @@ def table_builder(settings: Settings) -> TableBuilder:
     )
 
 
-def _source_tip(endpoint: str, timeout_s: float) -> int:
+def flight_security(
+    settings: Settings, service: str, host: str
+) -> tuple[FlightSecurity | None, FlightClientSecurity | None]:
+    """The server and client security of ``service`` (``None``, ``None`` when security is all off).
+
+    Refuses (ConfigError) a non-loopback ``host`` without authentication unless ``allow_insecure``.
+    """
+    security = settings.security
+    check_bind(host, security, what=f"the {service} service", key=f"{service}.host")
+    client = FlightClientSecurity.from_settings(security)
+    if not (security.auth_enabled or security.tls_enabled):
+        return None, client if client.api_key else None
+    return FlightSecurity.from_settings(security, service=service), client
+
+
+def _source_tip(endpoint: str, timeout_s: float, client: FlightClientSecurity | None = None) -> int:
     """The source service's newest ledger (its ``latest_ledger`` action)."""
-    latest = upstream_action(endpoint, "latest_ledger", timeout_s=timeout_s)["latest_ledger"]
+    latest = upstream_action(endpoint, "latest_ledger", timeout_s=timeout_s, client=client)["latest_ledger"]
     if not isinstance(latest, int):
         msg = f"source {endpoint} answered latest_ledger={latest!r}"
         raise UpstreamError(msg, endpoint=endpoint)
@@ -169,6 +187,7 @@ def _executor(workers: int) -> Executor | None:
 
 def build_source(settings: Settings, *, port: int | None = None) -> SourceService:
     cfg = settings.source
+    security, _ = flight_security(settings, "source", cfg.host)
     return SourceService(
         ledger_source_factory(settings),
         first_ledger=first_available_ledger(settings),
@@ -178,11 +197,13 @@ def build_source(settings: Settings, *, port: int | None = None) -> SourceServic
         in_flight=max(2, cfg.concurrent_readers),
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
     )
 
 
 def build_processor(settings: Settings, *, port: int | None = None) -> ProcessorService:
     cfg = settings.processor
+    security, client = flight_security(settings, "processor", cfg.host)
     return ProcessorService(
         cfg.source_endpoint,
         functools.partial(derive_token_transfers, network_passphrase=settings.source.network_passphrase),
@@ -197,11 +218,14 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
         default_start=settings.source.start_ledger,
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
+        client=client,
     )
 
 
 def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path | None = None) -> SinkService:
     cfg = settings.sink
+    security, client = flight_security(settings, "sink", cfg.host)
     schemas: dict[str, pa.Schema] = {}
     upstreams: list[TableUpstream] = []
     tables = table_builder(settings)
@@ -227,7 +251,11 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         end_ledger=settings.source.end_ledger,
         live=settings.source.live,
         reconnect_timeout_s=settings.flight.reconnect_timeout_s,
-        resolve_end=functools.partial(_source_tip, cfg.source_endpoint, settings.flight.call_timeout_s),
+        resolve_end=functools.partial(
+            _source_tip, cfg.source_endpoint, settings.flight.call_timeout_s, client
+        ),
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
+        client=client,
     )

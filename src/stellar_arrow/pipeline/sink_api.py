@@ -84,12 +84,14 @@ class SinkApi:
             reasons = []
             for endpoint in endpoints:
                 try:
-                    upstream_action(endpoint, "health", timeout_s=2.0)
+                    upstream_action(endpoint, "health", timeout_s=2.0, client=self.service.loop.client)
                 except StellarArrowError as exc:
                     reasons.append(str(exc))
             self._reason = "; ".join(reasons) or None
             try:
-                body = upstream_action(self.source_endpoint, "latest_ledger", timeout_s=2.0)
+                body = upstream_action(
+                    self.source_endpoint, "latest_ledger", timeout_s=2.0, client=self.service.loop.client
+                )
             except StellarArrowError as exc:
                 log.debug("source tip unavailable: %s", exc)
             else:

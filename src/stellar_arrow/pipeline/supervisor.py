@@ -27,6 +27,8 @@ import yaml
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import StellarArrowError
 from stellar_arrow.pipeline.serve import Role
+from stellar_arrow.security.flight import FlightClientSecurity
+from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
@@ -70,7 +72,9 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
         self._python = python
-        self._doc: dict[str, Any] = settings.model_dump(mode="json")
+        self._doc: dict[str, Any] = settings.model_dump(mode="json", exclude={"security": set(SECRET_KEYS)})
+        self._secret_env = secret_environment(settings.security)  # secrets reach children by environment
+        self._client = FlightClientSecurity.from_settings(settings.security)
         self.children = {
             role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")
             for role in ROLES
@@ -95,6 +99,7 @@ class Supervisor:
         child.ready_file.unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("STELLAR_ARROW_")}
         env.setdefault("GRPC_VERBOSITY", "ERROR")
+        env.update(self._secret_env)
         cmd = [
             self._python,
             "-c",
@@ -172,7 +177,7 @@ class Supervisor:
         if uri is None:
             msg = f"{role} service is not started"
             raise SupervisorError(msg)
-        with fl.connect(uri) as client:
+        with self._client.connect(uri) as client:
             results = list(client.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s)))
         body: dict[str, Any] = json.loads(results[0].body.to_pybytes())
         return body

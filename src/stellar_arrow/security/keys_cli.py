@@ -50,8 +50,8 @@ def create_key(
         record, key = keys.create(key_id, roles, description=description, expires_in_s=seconds)
     except ValueError as exc:
         raise ConfigError(str(exc), key="keys") from None
-    roles = ", ".join(record.roles)
-    echo(f"created API key {record.key_id} (roles: {roles}; expires {_when(record.expires_at)})")
+    shown = ", ".join(record.roles)
+    echo(f"created API key {record.key_id} (roles: {shown}; expires {_when(record.expires_at)})")
     echo(f"store: {keys.path}; the key is shown only now, store it safely:")
     echo(key)
 

@@ -12,7 +12,28 @@ from stellar_arrow.security.authenticator import Authenticator, AuthObserver
 from stellar_arrow.security.keystore import ApiKeyStore
 from stellar_arrow.security.tokens import HMAC_ALGORITHMS, JwtVerifier
 
-__all__ = ["build_authenticator", "check_bind", "is_loopback", "jwt_verifier"]
+__all__ = [
+    "SECRET_KEYS",
+    "build_authenticator",
+    "check_bind",
+    "is_loopback",
+    "jwt_verifier",
+    "secret_environment",
+]
+
+SECRET_KEYS = ("jwt_secret", "service_api_key")
+"""``security`` keys holding secrets: never written to files, handed to child processes by environment."""
+
+
+def secret_environment(security: SecuritySettings) -> dict[str, str]:
+    """``STELLAR_ARROW_SECURITY__<KEY>`` variables carrying the secrets that are set."""
+    env: dict[str, str] = {}
+    for key in SECRET_KEYS:
+        value = getattr(security, key)
+        if value is not None:
+            env[f"STELLAR_ARROW_SECURITY__{key.upper()}"] = value.get_secret_value()
+    return env
+
 
 log = logging.getLogger(__name__)
 
