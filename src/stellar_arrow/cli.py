@@ -152,11 +152,19 @@ def _api(
     dir: Annotated[Path, typer.Argument(help="output directory of the sink (read-only)")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8081,
+    config: _ConfigOpt = None,
 ) -> None:
-    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up)."""
-    from stellar_arrow.api.serve import serve_directory
+    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up).
 
-    serve_directory(dir, host=host, port=port)
+    --config: its ``security`` section (auth, TLS, CORS, allowed hosts) applies; a non-loopback --host
+    needs security.auth_enabled (or allow_insecure).
+    """
+    from stellar_arrow.api.serve import serve_directory
+    from stellar_arrow.config import load_settings
+
+    with _exit_on_error(2):
+        security = load_settings(config).security
+        serve_directory(dir, host=host, port=port, security=security)
 
 
 @app.command("export")

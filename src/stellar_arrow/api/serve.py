@@ -14,6 +14,8 @@ from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.server import ApiServer, uvicorn_config
 from stellar_arrow.api.store import DirectorySource, TransferStore
+from stellar_arrow.config import SecuritySettings
+from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink.dataset import DatasetSink
 from stellar_arrow.sink.manifest import read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
@@ -39,20 +41,30 @@ def start_api(
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
     sock: socket.socket | None = None,
+    security: SecuritySettings | None = None,
 ) -> ApiServer:
     """Serve REST/WS/dashboard over a live sink in a background thread (the pipeline's sink process).
 
     ``readiness`` reports why the service is not ready (e.g. upstream unreachable); ``progress`` lets the
     pipeline report the source tip (``progress.note_source_tip(seq)``) for the dashboard's lag figure.
     ``sock``: serve on this already bound socket instead of binding ``host:port``.
+    ``security``: the ``security`` settings (authentication, TLS, browser hardening).
     """
     app = create_app(
-        ApiOptions(host=host, port=port), TransferStore(sink), readiness=readiness, progress=progress
+        ApiOptions(host=host, port=port),
+        TransferStore(sink),
+        readiness=readiness,
+        progress=progress,
+        security=security,
     )
-    return ApiServer(app, host, port, sock=sock).start()
+    return ApiServer(app, host, port, sock=sock, security=security).start()
 
 
-def serve_directory(root: Path, *, host: str = "127.0.0.1", port: int = 8081) -> None:
+def serve_directory(
+    root: Path, *, host: str = "127.0.0.1", port: int = 8081, security: SecuritySettings | None = None
+) -> None:
+    security = security or SecuritySettings()
+    check_bind(host, security, what="the API", key="api.host")
     options = ApiOptions(host=host, port=port)
-    app = create_app(options, directory_store(root))
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+    app = create_app(options, directory_store(root), security=security)
+    uvicorn.Server(uvicorn_config(app, host, port, security)).run()
