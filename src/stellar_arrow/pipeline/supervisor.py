@@ -25,7 +25,7 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import StellarArrowError
+from stellar_arrow.errors import ConfigError, StellarArrowError
 from stellar_arrow.pipeline.serve import Role
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
@@ -186,6 +186,10 @@ class Supervisor:
         """The sink's status, or None while it is unreachable (e.g. restarting)."""
         try:
             return self.action("sink", "status")
+        except (fl.FlightUnauthenticatedError, fl.FlightUnauthorizedError) as exc:
+            detail = str(exc).split(". Detail:", 1)[0]
+            msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
+            raise ConfigError(msg, key="security.service_api_key") from None
         except (fl.FlightError, OSError, SupervisorError):
             return None
 

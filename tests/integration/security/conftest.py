@@ -75,3 +75,4 @@ def secrets_seen(keys: Keys) -> Iterator[list[str]]:
 
 
 from tests.integration.flight.conftest import expected_transfers, lake_ledgers, sample_lake  # noqa: E402, F401
+from tests.integration.pipeline.conftest import expected_tables, kit  # noqa: E402, F401
