@@ -17,7 +17,7 @@ from tests.browser.cdp import Browser, find_or_install_chromium
 from tests.browser.test_dashboard import _wait_for
 from tests.integration.security.api_server import start_secured
 from tests.integration.security.conftest import Keys, security_settings
-from tests.integration.security.conftest import keys as keys  # noqa: F401 (fixture)
+from tests.integration.security.conftest import keys as keys
 from tests.unit.sink.realdata import ledger_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -58,7 +58,7 @@ def evil_site() -> Iterator[tuple[ThreadingHTTPServer, list[bytes]]]:
 @pytest.mark.timeout(1200)
 def test_dashboard_signs_in_and_streams_and_other_origins_cannot_read(
     tmp_path: Path,
-    keys: Keys,  # noqa: F811
+    keys: Keys,
     evil_site: tuple[ThreadingHTTPServer, list[bytes]],
 ) -> None:
     executable = find_or_install_chromium()
