@@ -150,3 +150,20 @@ def test_keys_commands(tmp_path: Path) -> None:
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and match in result.output, result.output
+
+
+def test_readme_secure_config_is_valid(tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Running securely", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    (tmp_path / "secure.yaml").write_text(block)
+    settings = load_settings(tmp_path / "secure.yaml")
+    security = settings.security
+    assert security.auth_enabled and security.tls_enabled and security.client_ca_file == "certs/ca.crt"
+    assert security.rate_limit_enabled and security.cors_origins == ("https://dashboard.example.org",)
+    assert settings.processor.source_endpoint.startswith("grpc+tls://")
+    check_bind(settings.api.host, security, what="api", key="api.host")  # auth on: 0.0.0.0 is allowed
