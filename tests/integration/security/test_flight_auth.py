@@ -227,3 +227,25 @@ def test_method_permission_table_covers_every_flight_method() -> None:
 
     methods = {m for m in fl.FlightMethod if m.name != "INVALID"}
     assert methods <= set(METHOD_PERMISSIONS)
+
+
+def test_sink_status_reveals_output_dir_to_admins_only(tmp_path: Path, keys: Keys, sample_lake: Path) -> None:
+    from stellar_arrow.config import load_settings
+    from stellar_arrow.pipeline.components import build_sink
+
+    security = security_settings(keys).model_dump()
+    security["jwt_secret"] = security["jwt_secret"].get_secret_value()
+    settings = load_settings(source={"datalake_uri": str(sample_lake)}, security=security)
+    sink = build_sink(settings, port=0, output_dir=tmp_path / "out")
+    try:
+        with fl.connect(sink.uri) as client:
+            as_reader = json.loads(_action("status")(client, options({"x-api-key": keys.reader}))[0])  # type: ignore[index]
+            as_admin = json.loads(_action("status")(client, options({"x-api-key": keys.admin}))[0])  # type: ignore[index]
+            with pytest.raises(fl.FlightUnauthenticatedError):
+                _action("status")(client, options({}))
+    finally:
+        sink.stop()
+        sink.close()
+    assert as_reader["service"] == "sink" and "checkpoint" in as_reader
+    assert "output_dir" not in as_reader and str(tmp_path) not in json.dumps(as_reader)
+    assert as_admin["output_dir"] == str(tmp_path / "out")
