@@ -22,6 +22,8 @@ from tests.unit.sink.realdata import ledger_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
+LIVE = "document.getElementById('connection')?.dataset.state === 'live'"
+
 
 def _evil_page(api_port: int) -> bytes:
     return f"""<!doctype html><html><body><script>
@@ -84,7 +86,7 @@ def test_dashboard_signs_in_and_streams_and_other_origins_cannot_read(
                 f"document.getElementById('credential').value = '{keys.reader}';"
                 "document.getElementById('login').requestSubmit(); true"
             )
-            await _wait_for(browser, "document.getElementById('connection')?.dataset.state === 'live'", timeout=90)
+            await _wait_for(browser, LIVE, timeout=90)
             writer = threading.Thread(target=stream)
             writer.start()
             await _wait_for(browser, f"document.getElementById('last-ledger')?.textContent === '{last_seq}'")
@@ -95,7 +97,7 @@ def test_dashboard_signs_in_and_streams_and_other_origins_cannot_read(
             seen["read"] = await _wait_for(browser, "window.read")
             # revoking the key ends the session: the dashboard goes back to the sign-in page
             await browser.call("Page.navigate", {"url": running.base_url + "/"})
-            await _wait_for(browser, "document.getElementById('connection')?.dataset.state === 'live'", timeout=90)
+            await _wait_for(browser, LIVE, timeout=90)
             await asyncio.to_thread(ApiKeyStore(keys.store).revoke, "reader-001")
             await _wait_for(browser, "location.pathname === '/static/login.html'", timeout=20)
             return seen
