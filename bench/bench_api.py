@@ -27,13 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def serve(port_out: Any, stop: Any) -> None:
-    from stellar_arrow.api import ApiOptions, ApiServer, TransferStore, create_app
-    from stellar_arrow.sink import Checkpoint, DatasetSink, SinkOptions
+    from stellar_arrow.api import ApiServer, TransferStore, create_app
+    from stellar_arrow.config import ApiSettings, SinkSettings
+    from stellar_arrow.sink import Checkpoint, DatasetSink
     from tests.unit.sink.realdata import ledger_tables, schemas
 
     root = Path(tempfile.mkdtemp(prefix="bench-api-"))
     sink = DatasetSink(
-        root, schemas(), SinkOptions(partition_by=("date", "asset_code"), flush_interval_s=3600)
+        root, schemas(), SinkSettings(partition_by=("date", "asset_code"), flush_interval_s=3600)
     )
     tables = ledger_tables()
     for index, (seq, per) in enumerate(tables):
@@ -41,7 +42,7 @@ def serve(port_out: Any, stop: Any) -> None:
             sink.write_batch(table, rows)
         if index == len(tables) - 3:
             sink.commit(Checkpoint(seq))
-    server = ApiServer(create_app(ApiOptions(port=0), TransferStore(sink))).start()
+    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(sink))).start()
     port_out.send(server.port)
     stop.recv()
     server.stop()

@@ -26,7 +26,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stellar_arrow.export import ExportRequest, run_export
+from stellar_arrow.config import load_settings
+from stellar_arrow.export import run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
@@ -154,8 +155,16 @@ def _high_water_mb() -> float:
 
 def e2e_child(workers: int, tables: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        request = ExportRequest(
-            str(LAKE), FIRST, LAST, Path(tmp), tables=tables, chunk_size=20, workers=workers
+        # 4 fetch threads and 20 ledgers read ahead: what export used before it read the settings model
+        request = load_settings(
+            source={
+                "datalake_uri": str(LAKE),
+                "start_ledger": FIRST,
+                "end_ledger": LAST,
+                "concurrent_readers": 4,
+                "buffer_size": 20,
+            },
+            export={"output_dir": tmp, "tables": tables, "chunk_size": 20, "workers": workers},
         )
         t0, c0 = time.perf_counter(), time.process_time()
         summary = run_export(request)

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.ttp import (
     TOKEN_TRANSFERS_SCHEMA,
@@ -38,7 +39,7 @@ from stellar_arrow.xdr import decode_ledger_close_meta
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus"
 LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
-PUBNET = "Public Global Stellar Network ; September 2015"
+PUBNET = resolve_network("pubnet")
 
 
 def load() -> list[Any]:

@@ -36,16 +36,23 @@ def _relabel(rows: pa.Table, offset: int) -> pa.Table:
 
 def serve(port_out: Any, control: Any, rate: float, ledgers: int) -> None:
     """Server process: API + publisher; sends (port) then, on request, the publish times."""
-    from stellar_arrow.api import ApiOptions, ApiServer, HubLimits, TransferStore, create_app
-    from stellar_arrow.sink import DatasetSink, SinkOptions
+    from stellar_arrow.api import ApiServer, TransferStore, create_app
+    from stellar_arrow.config import ApiSettings, SinkSettings
+    from stellar_arrow.sink import DatasetSink
     from tests.unit.sink.realdata import ledger_tables
 
     base = ledger_tables()
     root = Path(tempfile.mkdtemp(prefix="bench-ws-"))
     schema = base[0][1]["token_transfers"].schema
-    sink = DatasetSink(root, {"token_transfers": schema}, SinkOptions(flush_interval_s=3600))
-    limits = HubLimits(max_connections=5000, max_connections_per_ip=5000, queue_messages=1024)
-    options = ApiOptions(port=0, hub=limits, ws_idle_timeout_s=600, status_interval_s=3600)
+    sink = DatasetSink(root, {"token_transfers": schema}, SinkSettings(flush_interval_s=3600))
+    options = ApiSettings(
+        api_port=0,
+        ws_max_connections=5000,
+        ws_max_connections_per_ip=5000,
+        ws_queue_messages=1024,
+        ws_idle_timeout_s=600,
+        status_interval_s=3600,
+    )
     server = ApiServer(create_app(options, TransferStore(sink))).start()
     port_out.send(server.port)
     control.recv()  # clients connected and subscribed

@@ -1,32 +1,76 @@
-"""The ``stellar-arrow`` command line: parse arguments, build settings, call a stage. No logic lives here."""
+"""The ``stellar-arrow`` command line: parse arguments, build settings, call a stage. No logic lives here.
+
+Every command builds one :class:`~stellar_arrow.config.Settings` from ``--config FILE`` (YAML), the
+``STELLAR_ARROW_<SECTION>__<KEY>`` environment and its flags, which override the keys they name
+(flags > environment > file > defaults; an absent flag overrides nothing). Every command ends with the
+exit status of :class:`~stellar_arrow.errors.ExitStatus`: 0 ok, 1 data failure, 2 usage or settings
+error, 3 upstream unavailable, 130 interrupted; an error prints one line, never a traceback.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from stellar_arrow.config import Settings
+    from stellar_arrow.export.job import ExportSummary
 
 __all__ = ["app", "main"]
 
 
 @contextmanager
-def _exit_on_error(code: int) -> Iterator[None]:
-    """Turn a typed error into its class and message on stderr and exit status ``code`` (no traceback)."""
-    from stellar_arrow.errors import StellarArrowError
+def _exit_on_error() -> Iterator[None]:
+    """A typed error -> its class and message on stderr and its exit status; Ctrl-C -> 130."""
+    from stellar_arrow.errors import StellarArrowError, exit_status
 
     try:
         yield
     except StellarArrowError as exc:
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(code) from None
+        raise typer.Exit(exit_status(exc)) from None
+    except KeyboardInterrupt as exc:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(exit_status(exc)) from None
+
+
+def _settings(config: Path | None, **sections: dict[str, Any]) -> Settings:
+    from stellar_arrow.config import load_settings
+
+    return load_settings(config, **sections)
+
+
+def _source_flags(
+    source: str | None,
+    start: int | None,
+    end: int | None,
+    network: str | None,
+    ledgers_per_batch: int | None = None,
+    batches_per_partition: int | None = None,
+    storage_options: dict[str, str | bool] | None = None,
+) -> dict[str, Any]:
+    from stellar_arrow.source.open import source_spec
+
+    flags: dict[str, Any] = source_spec(source) if source is not None else {}
+    flags.update(
+        start_ledger=start,
+        end_ledger=end,
+        network_passphrase=network,
+        ledgers_per_batch=ledgers_per_batch,
+        batches_per_partition=batches_per_partition,
+        storage_options=storage_options,
+    )
+    return flags
 
 
 app = typer.Typer(
     name="stellar-arrow",
-    help="Arrow-native pipeline for Stellar ledgers: sources, token transfer events, Flight services, sinks.",
+    help="Arrow-native pipeline for Stellar ledgers: sources, token transfer events, Flight services, sinks. "
+    "Exit status: 0 ok, 1 data failure, 2 usage/settings error, 3 upstream unavailable, 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -37,13 +81,34 @@ def _root() -> None:
     """stellar-arrow command line."""
 
 
-_ConfigOpt = Annotated[Path | None, typer.Option("--config", help="pipeline YAML file")]
+_ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="settings YAML file (flags override its keys)")
+]
+_SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="lake folder or s3://, gs://, lake+https:// URI; http(s):// RPC; a ledger file"
+    ),
+]
+_NetworkOpt = Annotated[
+    str | None,
+    typer.Option("--network", help="pubnet | testnet | futurenet | standalone | a passphrase"),
+]
+_DecoderOpt = Annotated[
+    str | None, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
+]
+_PerBatchOpt = Annotated[
+    int | None, typer.Option("--ledgers-per-batch", help="lakes without .config.json only")
+]
+_PerPartitionOpt = Annotated[
+    int | None, typer.Option("--batches-per-partition", help="lakes without .config.json only")
+]
 
 
 @app.command("run")
 def _run(
     config: _ConfigOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="output directory (default: data/run)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output directory (sink.output_dir)")] = None,
     exit_when_done: Annotated[bool, typer.Option("--exit-when-done", help="exit after the summary")] = False,
 ) -> None:
     """Run source, processor and sink as supervised Flight services; Parquet under OUT/<table>/.
@@ -52,7 +117,7 @@ def _run(
     """
     from stellar_arrow.pipeline.run import run_pipeline, run_settings
 
-    with _exit_on_error(2):
+    with _exit_on_error():
         settings = run_settings(config, out)
         output_dir = Path(settings.sink.output_dir)
         run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
@@ -67,75 +132,88 @@ def _serve(
     """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
     from stellar_arrow.pipeline.serve import serve_role
 
-    with _exit_on_error(2):
-        serve_role(role, config, ready_file)
+    with _exit_on_error():
+        serve_role(role, _settings(config), ready_file)
 
 
 @app.command("rpc-replay")
 def _rpc_replay(
-    lake: str = typer.Option("data/lakes/pubnet-p26", "--lake", help="local SEP-54 lake folder"),
-    port: int = typer.Option(8000, "--port", help="TCP port (0 picks a free one)"),
-    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
-    start_at: int | None = typer.Option(
-        None, "--start-at", help="release ledgers gradually, starting with this one as the tip"
-    ),
-    ledger_interval: float = typer.Option(5.0, "--ledger-interval", help="seconds between released ledgers"),
+    config: _ConfigOpt = None,
+    lake: Annotated[
+        str | None, typer.Option("--lake", help="local SEP-54 lake folder (source.datalake_uri)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="TCP port, 0 picks a free one (replay.port)")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="interface to listen on (replay.host)")] = None,
+    start_at: Annotated[
+        int | None,
+        typer.Option("--start-at", help="release ledgers gradually, starting with this one as the tip"),
+    ] = None,
+    ledger_interval: Annotated[
+        float | None, typer.Option("--ledger-interval", help="seconds between released ledgers")
+    ] = None,
 ) -> None:
     """Serve a local lake as a Stellar RPC (getLedgers, getLatestLedger, getNetwork, getHealth)."""
     from stellar_arrow.source.rpc_server import serve_rpc_replay
 
-    with _exit_on_error(2):
-        serve_rpc_replay(lake, host=host, port=port, start_at=start_at, ledger_interval=ledger_interval)
+    with _exit_on_error():
+        settings = _settings(
+            config,
+            source={"datalake_uri": lake},
+            replay={"port": port, "host": host, "start_at": start_at, "ledger_interval_s": ledger_interval},
+        )
+        serve_rpc_replay(
+            settings.source.datalake_uri,
+            host=settings.replay.host,
+            port=settings.replay.port,
+            start_at=settings.replay.start_at,
+            ledger_interval=settings.replay.ledger_interval_s,
+        )
 
 
 @app.command("verify")
 def _verify(
-    source: Annotated[
-        str, typer.Option("--source", help="corpus file, or lake folder / s3:// gs:// https:// URI")
-    ],
+    config: _ConfigOpt = None,
+    source: _SourceOpt = None,
     start: Annotated[int | None, typer.Option("--start", help="first ledger (required for a lake)")] = None,
     end: Annotated[
         int | None, typer.Option("--end", help="last ledger (default: --start, or a file's last)")
     ] = None,
-    mode: Annotated[str, typer.Option("--mode", help="derived | unified | both")] = "derived",
+    mode: Annotated[str | None, typer.Option("--mode", help="derived | unified | both")] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="add per-operation, SAC balance and fee checks")
-    ] = False,
-    network: Annotated[
-        str | None, typer.Option("--network", help="pubnet | testnet | futurenet | standalone | a passphrase")
+        bool | None,
+        typer.Option("--strict/--no-strict", help="add per-operation, SAC balance and fee checks"),
     ] = None,
-    ledgers_per_batch: Annotated[int | None, typer.Option("--ledgers-per-batch", hidden=True)] = None,
-    batches_per_partition: Annotated[int | None, typer.Option("--batches-per-partition", hidden=True)] = None,
-    decoder: Annotated[
-        str, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
-    ] = "fast",
+    network: _NetworkOpt = None,
+    ledgers_per_batch: _PerBatchOpt = None,
+    batches_per_partition: _PerPartitionOpt = None,
+    decoder: _DecoderOpt = None,
 ) -> None:
     """Reconcile token transfer events with ledger balance changes; exit 1 on any mismatch."""
     from stellar_arrow.verification import run_verify
 
-    with _exit_on_error(2):
-        code = run_verify(
-            source,
-            start=start,
-            end=end,
-            mode=mode,
-            strict=strict,
-            network=network,
-            echo=typer.echo,
-            ledgers_per_batch=ledgers_per_batch,
-            batches_per_partition=batches_per_partition,
-            decoder=decoder,
+    with _exit_on_error():
+        settings = _settings(
+            config,
+            source=_source_flags(source, start, end, network, ledgers_per_batch, batches_per_partition),
+            verify={"mode": mode, "strict": strict, "decoder": decoder},
         )
+        code = run_verify(settings, echo=typer.echo)
     raise typer.Exit(code)
 
 
 @app.command("validate")
-def _validate(dir: Annotated[Path, typer.Argument(help="output directory of the sink")]) -> None:
+def _validate(
+    dir: Annotated[Path | None, typer.Argument(help="output directory of the sink (sink.output_dir)")] = None,
+    config: _ConfigOpt = None,
+) -> None:
     """Check every committed file against its manifest (size, sha256, rows, schema); exit 1 on a problem."""
     from stellar_arrow.sink.validate import validate_dir
 
-    with _exit_on_error(2):
-        report = validate_dir(dir)
+    with _exit_on_error():
+        settings = _settings(config, sink={"output_dir": None if dir is None else str(dir)})
+        report = validate_dir(Path(settings.sink.output_dir))
     for problem in report.problems:
         typer.echo(f"BAD {problem.path}: {problem.problem}")
     state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
@@ -149,90 +227,127 @@ def _validate(dir: Annotated[Path, typer.Argument(help="output directory of the 
 
 @app.command("api")
 def _api(
-    dir: Annotated[Path, typer.Argument(help="output directory of the sink (read-only)")],
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8081,
+    dir: Annotated[
+        Path | None, typer.Argument(help="output directory of the sink, read-only (sink.output_dir)")
+    ] = None,
     config: _ConfigOpt = None,
+    host: Annotated[str | None, typer.Option("--host", help="interface (api.host)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="0 picks a free port (api.api_port)")] = None,
 ) -> None:
     """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up).
 
-    --config: its ``security`` section (auth, TLS, CORS, allowed hosts) applies; a non-loopback --host
-    needs security.auth_enabled (or allow_insecure).
+    The ``security`` section applies (auth, TLS, CORS, allowed hosts); a non-loopback --host needs
+    security.auth_enabled (or security.allow_insecure).
     """
     from stellar_arrow.api.serve import serve_directory
-    from stellar_arrow.config import load_settings
 
-    with _exit_on_error(2):
-        security = load_settings(config).security
-        serve_directory(dir, host=host, port=port, security=security)
+    with _exit_on_error():
+        settings = _settings(
+            config,
+            sink={"output_dir": None if dir is None else str(dir)},
+            api={"host": host, "api_port": port},
+        )
+        serve_directory(Path(settings.sink.output_dir), settings.api, security=settings.security)
 
 
 @app.command("export")
 def _export(
-    source: Annotated[
-        str,
-        typer.Option(
-            "--source", help="lake folder or s3://, gs://, lake+https:// URI; http(s):// RPC; a ledger file"
-        ),
-    ],
-    start: Annotated[int, typer.Option("--start", help="first ledger (inclusive)")],
-    out: Annotated[Path, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")],
+    config: _ConfigOpt = None,
+    source: _SourceOpt = None,
+    start: Annotated[
+        int | None, typer.Option("--start", help="first ledger, inclusive (source.start_ledger)")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")
+    ] = None,
     end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
     tables: Annotated[
-        str, typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers")
-    ] = "ledgers,transactions,operations",
-    file_format: Annotated[str, typer.Option("--format", help="parquet | jsonl | csv")] = "parquet",
-    network: Annotated[
-        str | None, typer.Option("--network", help="pubnet | testnet | futurenet | standalone | <passphrase>")
+        str | None,
+        typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers"),
     ] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="ledgers per output file")] = 100,
-    workers: Annotated[int, typer.Option("--workers", help="decoding processes (0: in this process)")] = 0,
-    include_xdr: Annotated[bool, typer.Option("--include-xdr", help="add base64 raw XDR columns")] = False,
-    decoder: Annotated[str, typer.Option("--decoder", help="fast | sdk")] = "fast",
+    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv")] = None,
+    network: _NetworkOpt = None,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="ledgers per output file")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="decoding processes (0: in this process; at most 4 per CPU)"),
+    ] = None,
+    include_xdr: Annotated[
+        bool | None, typer.Option("--include-xdr/--no-include-xdr", help="add base64 raw XDR columns")
+    ] = None,
+    decoder: _DecoderOpt = None,
     verify_hashes: Annotated[
-        bool, typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content")
-    ] = True,
+        bool | None,
+        typer.Option("--verify-hashes/--no-verify-hashes", help="check header hashes against content"),
+    ] = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="reconcile token transfer events with balance changes per ledger")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--verify/--no-verify", help="reconcile token transfer events with balance changes per ledger"
+        ),
+    ] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="progress bar")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="rewrite chunks already complete")] = False,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="rewrite complete chunks and replace overlapping ones")
+    ] = None,
     storage_option: Annotated[
         list[str] | None, typer.Option("--storage-option", help="KEY=VALUE for fsspec, e.g. endpoint_url=URL")
     ] = None,
-    ledgers_per_batch: Annotated[
-        int | None, typer.Option("--ledgers-per-batch", help="lakes without .config.json only")
+    ledgers_per_batch: _PerBatchOpt = None,
+    batches_per_partition: _PerPartitionOpt = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="local:N: run the chunks on a local Dask cluster of N workers"),
     ] = None,
-    batches_per_partition: Annotated[
-        int | None, typer.Option("--batches-per-partition", help="lakes without .config.json only")
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="tcp://HOST:PORT: run the chunks on an existing Dask cluster"),
     ] = None,
 ) -> None:
-    """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: exit 1, no partial file)."""
-    from stellar_arrow.export.console import export_with_progress, format_summary, parse_storage_options
-    from stellar_arrow.export.job import ExportRequest
+    """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: no partial file)."""
+    from stellar_arrow.export.console import format_summary, parse_storage_options
 
-    with _exit_on_error(1):
-        request = ExportRequest(
-            source=source,
-            start=start,
-            end=end,
-            out_dir=out,
-            tables=tuple(dict.fromkeys(t.strip() for t in tables.split(",") if t.strip())),
-            file_format=file_format,
-            network=network,
-            chunk_size=chunk_size,
-            workers=workers,
-            include_xdr=include_xdr,
-            decoder=decoder,
-            verify_hashes=verify_hashes,
-            verify_events=verify,
-            overwrite=overwrite,
-            storage_options=parse_storage_options(storage_option or []),
-            ledgers_per_batch=ledgers_per_batch,
-            batches_per_partition=batches_per_partition,
+    with _exit_on_error():
+        flags = _source_flags(
+            source,
+            start,
+            end,
+            network,
+            ledgers_per_batch,
+            batches_per_partition,
+            parse_storage_options(storage_option or []),
         )
-        summary = export_with_progress(request, show_progress=progress)
-    typer.echo(format_summary(summary, out))
+        settings = _settings(
+            config,
+            source=flags,
+            export={
+                "output_dir": out,
+                "tables": None if tables is None else tuple(tables.split(",")),
+                "format": file_format,
+                "chunk_size": chunk_size,
+                "workers": workers,
+                "include_xdr": include_xdr,
+                "decoder": decoder,
+                "verify_hashes": verify_hashes,
+                "verify_events": verify,
+                "overwrite": overwrite,
+                "cluster": cluster,
+                "scheduler": scheduler,
+            },
+        )
+        summary = _export_summary(settings, progress)
+    typer.echo(format_summary(summary, Path(str(settings.export.output_dir))))
+
+
+def _export_summary(settings: Settings, progress: bool | None) -> ExportSummary:
+    """A one-process export, or the same chunks on a Dask cluster when the settings name one."""
+    from stellar_arrow.export.console import export_with_progress
+    from stellar_arrow.scaleout import export_on_cluster_with_progress, parse_cluster
+
+    spec = parse_cluster(settings.export)
+    if spec is None:
+        return export_with_progress(settings, show_progress=progress)
+    return export_on_cluster_with_progress(settings, spec, show_progress=progress).export
 
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -256,7 +371,7 @@ def _keys_create(
     """Create an API key; the key is printed once, alone on the last line."""
     from stellar_arrow.security.keys_cli import create_key
 
-    with _exit_on_error(2):
+    with _exit_on_error():
         create_key(
             key_id,
             role,
@@ -273,7 +388,7 @@ def _keys_list(config: _ConfigOpt = None, store: _StoreOpt = None) -> None:
     """List keys (id, roles, state, dates; never the keys)."""
     from stellar_arrow.security.keys_cli import list_keys
 
-    with _exit_on_error(2):
+    with _exit_on_error():
         list_keys(config=config, store=store, echo=typer.echo)
 
 
@@ -286,7 +401,7 @@ def _keys_revoke(
     """Revoke a key: every service sharing the store refuses it from its next call."""
     from stellar_arrow.security.keys_cli import revoke_key
 
-    with _exit_on_error(2):
+    with _exit_on_error():
         revoke_key(key_id, config=config, store=store, echo=typer.echo)
 
 

@@ -1,12 +1,18 @@
 """The one settings model of stellar-arrow: a YAML file plus ``STELLAR_ARROW_<SECTION>__<KEY>`` variables.
 
-Sections follow the stages: ``source``, ``processor``, ``sink``, ``flight`` (shared Flight transport
-options), ``api`` (HTTP ports of the sink's REST/WebSocket/health servers) and ``security`` (authentication,
-TLS and browser hardening; off by default, see :class:`SecuritySettings`). Key names follow the
-original design where they make sense (``source_type``, ``rpc_endpoint``, ``network_passphrase``,
-``start_ledger``, ``end_ledger``, ``batch_size``, ``buffer_size``, ``concurrent_readers``,
-``flight_port``, ``health_port``, ``event_types``, ``include_assets``, ``parquet_compression``,
-``partition_by``). Precedence, highest first: explicit overrides, environment, YAML file, defaults.
+Every command (``run``, ``serve``, ``export``, ``verify``, ``api``, ``rpc-replay``) builds one
+:class:`Settings` with :func:`load_settings` from ``--config FILE``; its command-line flags are
+overrides of the keys they name. Precedence, highest first: flags, environment, YAML file, defaults.
+
+Sections: ``source`` (where ledgers come from and which range: every command that reads ledgers),
+``processor``, ``sink`` and ``flight`` (the pipeline services), ``api`` (the REST/WebSocket/dashboard
+server of the sink and of ``stellar-arrow api``), ``export``, ``verify`` and ``replay``
+(``stellar-arrow rpc-replay``), ``security`` (authentication, TLS and browser hardening of every
+entry point; off by default, see :class:`SecuritySettings`). Key names follow the original design
+where they make sense
+(``source_type``, ``rpc_endpoint``, ``network_passphrase``, ``start_ledger``, ``end_ledger``,
+``batch_size``, ``buffer_size``, ``concurrent_readers``, ``flight_port``, ``event_types``,
+``include_assets``, ``parquet_compression``, ``partition_by``).
 
 Every invalid or unknown setting is rejected by :func:`load_settings` with a
 :class:`~stellar_arrow.errors.ConfigError` whose ``key`` is the dotted path (``source.start_ledger``).
@@ -14,6 +20,8 @@ Every invalid or unknown setting is rejected by :func:`load_settings` with a
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +30,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     SecretStr,
     ValidationError,
     field_validator,
@@ -36,19 +45,23 @@ from pydantic_settings import (
 
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
-from stellar_arrow.vocabulary import EVENT_TYPES, TABLES
+from stellar_arrow.vocabulary import EVENT_TYPES, OUTPUT_FORMATS, SOURCE_TABLES, TABLES, OutputFormat
 
 __all__ = [
     "DEFAULT_LAKE",
     "NETWORK_PASSPHRASES",
     "ApiSettings",
+    "ExportSettings",
     "FlightSettings",
     "ProcessorSettings",
+    "ReplaySettings",
     "SecuritySettings",
     "Settings",
     "SinkSettings",
     "SourceSettings",
+    "VerifySettings",
     "load_settings",
+    "max_workers",
 ]
 
 #: The bundled sample lake (pubnet 63092982-63093001), relative to the working directory.
@@ -72,35 +85,77 @@ def _grpc_uri(value: str) -> str:
     return value
 
 
+def max_workers() -> int:
+    """The most worker processes any setting may ask for: 4 per CPU of this machine."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def _workers(value: int) -> int:
+    limit = max_workers()
+    if not 0 <= value <= limit:
+        msg = (
+            f"{value} worker processes: choose 0..{limit} (at most 4 per CPU; this machine has {limit // 4})"
+        )
+        raise ValueError(msg)
+    return value
+
+
+def _ledger(value: int | None) -> int | None:
+    if value is not None and not 2 <= value <= 2**32 - 1:
+        msg = f"ledger {value} is outside 2..4294967295"
+        raise ValueError(msg)
+    return value
+
+
 Port = Annotated[int, AfterValidator(_port)]
 """A TCP port; 0 picks a free one."""
 GrpcUri = Annotated[str, AfterValidator(_grpc_uri)]
 """A Flight endpoint such as ``grpc://127.0.0.1:8815``."""
+Workers = Annotated[int, AfterValidator(_workers)]
+"""A number of worker processes: 0 (in the calling process) up to :func:`max_workers`."""
+LedgerSequence = Annotated[int | None, AfterValidator(_ledger)]
+"""A ledger sequence (uint32, the first ledger of a network is 2), or None (unset)."""
+Decoder = Literal["fast", "sdk"]
+"""``fast``: the generated decoder; ``sdk``: stellar-sdk (slow, the oracle)."""
 
 
 class SourceSettings(BaseModel):
-    """Where ledgers come from and which range to read."""
+    """Where ledgers come from and which range to read.
+
+    ``source_type``: ``datalake`` (``datalake_uri``: a folder, ``s3://``, ``gs://``, ``https://``),
+    ``rpc`` (``rpc_endpoint``) or ``file`` (``file_path``: one ledger file in any corpus format).
+    ``network_passphrase``: a passphrase or ``pubnet``/``testnet``/``futurenet``/``standalone``; unset,
+    the network is the one the source declares (lake manifest, RPC ``getNetwork``), else it is
+    detected from the ledgers. ``storage_options`` go to fsspec (``endpoint_url``, ``anon``...);
+    ``ledgers_per_batch``/``batches_per_partition`` describe a lake without a ``.config.json``.
+    """
 
     model_config = _SECTION
 
-    source_type: Literal["datalake", "rpc"] = "datalake"
+    source_type: Literal["datalake", "rpc", "file"] = "datalake"
     datalake_uri: str = DEFAULT_LAKE
     rpc_endpoint: str | None = None
-    network_passphrase: str = NETWORK_PASSPHRASES["pubnet"]
-    start_ledger: int | None = Field(default=None, ge=2)
-    end_ledger: int | None = Field(default=None, ge=2)
+    file_path: str | None = None
+    network_passphrase: str | None = None
+    start_ledger: LedgerSequence = None
+    end_ledger: LedgerSequence = None
     live: bool = False
     batch_size: int = Field(default=20, ge=1, le=200)  # ledgers per RPC getLedgers page
     buffer_size: int = Field(default=16, ge=1, le=10_000)
     concurrent_readers: int = Field(default=2, ge=1, le=64)
-    table_workers: int = Field(default=1, ge=0, le=64)
+    table_workers: Workers = 1
     poll_interval_s: float = Field(default=0.05, gt=0, le=60)
+    storage_options: dict[str, JsonValue] = Field(default_factory=dict)
+    ledgers_per_batch: int | None = Field(default=None, ge=1, le=1_000_000)
+    batches_per_partition: int | None = Field(default=None, ge=1, le=1_000_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8815
 
     @field_validator("network_passphrase")
     @classmethod
-    def _passphrase(cls, value: str) -> str:
+    def _passphrase(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         value = NETWORK_PASSPHRASES.get(value.strip().lower(), value)
         if value not in set(NETWORK_PASSPHRASES.values()):
             known = ", ".join(sorted(NETWORK_PASSPHRASES))
@@ -116,10 +171,21 @@ class SourceSettings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("datalake_uri")
+    @classmethod
+    def _lake(cls, value: str) -> str:
+        if not value.strip():
+            msg = "datalake_uri is empty: give a folder or an s3:// gs:// https:// URI"
+            raise ValueError(msg)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> SourceSettings:
         if self.source_type == "rpc" and not self.rpc_endpoint:
             msg = "rpc_endpoint is required when source_type is 'rpc'"
+            raise ValueError(msg)
+        if self.source_type == "file" and not self.file_path:
+            msg = "file_path is required when source_type is 'file'"
             raise ValueError(msg)
         if (
             self.start_ledger is not None
@@ -142,7 +208,7 @@ class ProcessorSettings(BaseModel):
     source_endpoint: GrpcUri = "grpc://127.0.0.1:8815"
     event_types: tuple[str, ...] = ()
     include_assets: tuple[str, ...] = ()
-    workers: int = Field(default=0, ge=0, le=64)
+    workers: Workers = 0
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8816
@@ -186,9 +252,11 @@ class SinkSettings(BaseModel):
     @field_validator("output_formats")
     @classmethod
     def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [v for v in value if v not in ("parquet", "jsonl", "csv")]
+        bad = [v for v in value if v not in OUTPUT_FORMATS]
         if bad or not value:
-            msg = f"unknown or empty output format list {list(value)}: choose from parquet, jsonl, csv"
+            msg = (
+                f"unknown or empty output format list {list(value)}: choose from {', '.join(OUTPUT_FORMATS)}"
+            )
             raise ValueError(msg)
         return value
 
@@ -204,10 +272,16 @@ class FlightSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """The sink's HTTP server: REST ``/api/v1``, WebSocket ``/ws``, dashboard ``/`` and health, on one port.
+    """The HTTP server: REST ``/api/v1``, WebSocket ``/ws``, dashboard ``/`` and ``/health``, on one port.
 
     ``port_fallback``: when ``api_port`` is taken, listen on a free port instead of failing (the sink
     reports the real one; ``stellar-arrow run`` without ``--config`` turns it on).
+    WebSocket limits (per server process): ``ws_max_connections`` in all and ``ws_max_connections_per_ip``;
+    ``ws_queue_messages`` frames queued per slow subscriber before it is dropped; ``ws_replay_page_rows``
+    rows per page of a cursor replay; ``ws_message_rate``/``ws_message_burst`` a token bucket on
+    client messages (exceeding it closes with 1008); with no client message for ``ws_idle_timeout_s`` the
+    server pings and closes with 1001 if nothing arrives within ``ws_ping_timeout_s``.
+    ``status_interval_s``: how often the dashboard's status frame is pushed.
     """
 
     model_config = _SECTION
@@ -215,7 +289,114 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     api_port: Port = 8081
     port_fallback: bool = False
-    health_port: Port = 8088
+    ws_max_connections: int = Field(default=1000, ge=1, le=100_000)
+    ws_max_connections_per_ip: int = Field(default=100, ge=1, le=100_000)
+    ws_queue_messages: int = Field(default=256, ge=1, le=100_000)
+    ws_replay_page_rows: int = Field(default=5000, ge=1, le=1_000_000)
+    ws_message_rate: float = Field(default=10.0, gt=0, le=10_000)
+    ws_message_burst: int = Field(default=20, ge=1, le=100_000)
+    ws_idle_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
+    ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3600)
+    status_interval_s: float = Field(default=1.0, gt=0, le=3600)
+
+
+#: The most worker processes ``export.cluster: local:N`` starts.
+MAX_LOCAL_WORKERS = 256
+
+
+class ExportSettings(BaseModel):
+    """``stellar-arrow export``: chunked table files ``output_dir/<table>/<table>-<first>-<last>.<ext>``.
+
+    The ledger range is ``source.start_ledger``..``source.end_ledger`` (unset end: the source's newest).
+    ``workers``: decoding processes (0: in the exporting process). ``overwrite``: rewrite chunks that
+    are already complete instead of skipping them.
+    """
+
+    model_config = _SECTION
+
+    output_dir: str | None = None
+    tables: tuple[str, ...] = SOURCE_TABLES
+    format: OutputFormat = "parquet"
+    chunk_size: int = Field(default=100, ge=1, le=1_000_000)
+    workers: Workers = 0
+    include_xdr: bool = False
+    decoder: Decoder = "fast"
+    verify_hashes: bool = True
+    verify_events: bool = False
+    overwrite: bool = False
+    cluster: str | None = None  # local:N -- a local Dask cluster of N worker processes
+    scheduler: str | None = None  # tcp://HOST:PORT -- an existing Dask cluster
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = re.fullmatch(r"local:(\d{1,4})", value.strip())
+        if match is None or not 1 <= int(match[1]) <= MAX_LOCAL_WORKERS:
+            msg = f"cluster {value!r}: use local:N with N in 1..{MAX_LOCAL_WORKERS} (worker processes here)"
+            raise ValueError(msg)
+        return value.strip()
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if re.fullmatch(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value.strip()) is None:
+            msg = f"scheduler {value!r}: use the Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+            raise ValueError(msg)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ExportSettings:
+        if self.cluster is not None and self.scheduler is not None:
+            msg = "cluster and scheduler exclude each other: a local cluster or an existing one"
+            raise ValueError(msg)
+        return self
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+        bad = [v for v in value if v not in TABLES]
+        if bad or not value:
+            msg = f"unknown or empty table list {list(value)}: choose from {', '.join(TABLES)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            msg = "output_dir is empty"
+            raise ValueError(msg)
+        return value
+
+
+class VerifySettings(BaseModel):
+    """``stellar-arrow verify``: ``mode`` derived | unified | both; ``strict`` adds per-operation checks."""
+
+    model_config = _SECTION
+
+    mode: Literal["derived", "unified", "both"] = "derived"
+    strict: bool = False
+    decoder: Decoder = "fast"
+
+
+class ReplaySettings(BaseModel):
+    """``stellar-arrow rpc-replay``: a Stellar RPC answering from the local lake ``source.datalake_uri``.
+
+    ``start_at``: release ledgers gradually from this one (the tip then grows every
+    ``ledger_interval_s`` seconds); unset, the whole lake is served at once.
+    """
+
+    model_config = _SECTION
+
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    start_at: LedgerSequence = None
+    ledger_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
 
 class SecuritySettings(BaseModel):
@@ -305,6 +486,9 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     flight: FlightSettings = FlightSettings()
     api: ApiSettings = ApiSettings()
+    export: ExportSettings = ExportSettings()
+    verify: VerifySettings = VerifySettings()
+    replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
 
     @classmethod
@@ -322,8 +506,14 @@ class Settings(BaseSettings):
 def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     """Build the settings from ``path`` (YAML), the environment and ``overrides`` (section dicts).
 
+    ``overrides`` (``source={"start_ledger": 5}``) win over the environment, which wins over the file;
+    a key whose override value is None is left alone (an absent command-line flag).
     Raises :class:`ConfigError` naming the first offending key (``source.start_ledger``).
     """
+    overrides = {
+        section: {k: v for k, v in keys.items() if v is not None} if isinstance(keys, dict) else keys
+        for section, keys in overrides.items()
+    }
     yaml_path = Path(path) if path is not None else None
     if yaml_path is not None:
         _check_yaml(yaml_path)

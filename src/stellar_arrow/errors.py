@@ -28,18 +28,43 @@ names the ledger, object, field or request it is about.
     ├── SinkError                           (terminal) output cannot be written or validated
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
+    ├── SupervisorError                     (transient) a pipeline service process did not start
     ├── RequestError                        (terminal) bad API/WebSocket request, names the field
+    │   └── TicketError                     a Flight ticket or descriptor is malformed
     ├── AuthenticationError                 (terminal) no, malformed, unknown, revoked or expired credential
     └── AuthorizationError                  (terminal) the principal lacks the permission a call needs
+
+Exit statuses
+-------------
+
+Every ``stellar-arrow`` command ends with one of these statuses (:class:`ExitStatus`); the command
+line maps an error to its status with :func:`exit_status` and prints one line
+``error: <ErrorClass>: <message>`` on stderr, never a traceback:
+
+====  =============  =====================================================================================
+code  name           meaning
+====  =============  =====================================================================================
+0     OK             done; for ``verify``/``validate``: every ledger/file checked out
+1     DATA_FAILURE   the data is wrong: a decode, validation, reconciliation or sink error, a
+                     ``verify`` mismatch, a ``validate`` problem, a missing ledger in a bounded range
+2     USAGE          the command line or the settings are wrong (:class:`ConfigError`, bad flag values;
+                     also click's own usage errors) — nothing was read or written
+3     UNAVAILABLE    an upstream (store, RPC node, Flight service, child process) could not be reached
+                     or did not answer in time (any :class:`TransientError`); trying again may work
+130   INTERRUPTED    stopped by SIGINT (Ctrl-C) before finishing
+====  =============  =====================================================================================
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "ConfigError",
     "EventDerivationError",
+    "ExitStatus",
     "HashChainError",
     "LedgerGapError",
     "LedgerHashMismatchError",
@@ -56,12 +81,15 @@ __all__ = [
     "SourceError",
     "StellarArrowError",
     "StorageError",
+    "SupervisorError",
     "TerminalError",
+    "TicketError",
     "TransientError",
     "UpstreamError",
     "UpstreamUnavailableError",
     "ValidationError",
     "XdrDecodeError",
+    "exit_status",
 ]
 
 
@@ -252,3 +280,32 @@ class AuthorizationError(StellarArrowError, TerminalError):
         super().__init__(message)
         self.permission = permission
         self.subject = subject
+
+
+class TicketError(RequestError):
+    """A Flight ticket or descriptor is malformed; ``field`` names the offending parameter."""
+
+
+class SupervisorError(StellarArrowError, TransientError):
+    """A pipeline service process could not be started or did not become ready in time."""
+
+
+class ExitStatus(IntEnum):
+    """The exit status of every ``stellar-arrow`` command (see the table in this module's docstring)."""
+
+    OK = 0
+    DATA_FAILURE = 1
+    USAGE = 2
+    UNAVAILABLE = 3
+    INTERRUPTED = 130
+
+
+def exit_status(exc: BaseException) -> ExitStatus:
+    """The exit status a command ends with when ``exc`` stops it."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, ConfigError | RequestError | AuthenticationError | AuthorizationError):
+        return ExitStatus.USAGE
+    if isinstance(exc, TransientError):
+        return ExitStatus.UNAVAILABLE
+    return ExitStatus.DATA_FAILURE

@@ -1,86 +1,62 @@
 """I/O shell of ``stellar-arrow verify``: read ledgers from a corpus file or a lake, verify, print, exit code.
 
 The verification itself is pure (:mod:`stellar_arrow.ttp.report`); this module only opens the source and
-prints. Exit codes: 0 all ledgers reconcile, 1 at least one mismatch or mode difference (each printed),
-2 errors (the CLI turns :class:`~stellar_arrow.errors.StellarArrowError` into 2).
+prints. Exit statuses (:class:`~stellar_arrow.errors.ExitStatus`): 0 all ledgers reconcile, 1 at least one
+mismatch or mode difference (each printed); errors end with the status of their class (2 usage, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import cast, get_args
 
+from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.ledger.network import resolve_network
-from stellar_arrow.source.files import read_ledger_file
-from stellar_arrow.source.header import read_ledger_header
-from stellar_arrow.ttp.report import Decoder, VerifyMode, verify_ledgers
+from stellar_arrow.ledger.network import Network
+from stellar_arrow.source.base import LedgerSource
+from stellar_arrow.source.open import FileLedgerSource, describe_source, open_source, settle_network
+from stellar_arrow.ttp.report import verify_ledgers
 
 __all__ = ["run_verify"]
 
 
-def _file_ledgers(path: Path, start: int | None, end: int | None) -> Iterator[bytes]:
-    for lcm in read_ledger_file(path):
-        seq = read_ledger_header(lcm, what=str(path)).ledger_sequence
-        if (start is None or seq >= start) and (end is None or seq <= end):
-            yield lcm
-
-
-def _open(
-    source: str,
-    start: int | None,
-    end: int | None,
-    network: str | None,
-    ledgers_per_batch: int | None,
-    batches_per_partition: int | None,
-) -> tuple[Iterator[bytes], str]:
-    """(raw ledgers, network passphrase) of a corpus file or a lake."""
-    path = Path(source)
-    if path.is_file():
-        passphrase = resolve_network(network or "pubnet").passphrase
-        return _file_ledgers(path, start, end), passphrase
-    from stellar_arrow.source.lake import DataLakeLedgerSource
-
+def _span(settings: Settings, source: LedgerSource) -> tuple[int, int]:
+    """The range to verify: a file's ledgers within the asked range, or ``start``..``end`` (default start)."""
+    start, end = settings.source.start_ledger, settings.source.end_ledger
+    if isinstance(source, FileLedgerSource):
+        first, last = source.first_ledger(), source.latest_ledger()
+        lo, hi = max(start or first, first), min(end if end is not None else last, last)
+        if lo > hi:
+            msg = f"no ledger of {source.path} (ledgers {first}-{last}) lies in [{start}, {end}]"
+            raise ConfigError(msg, key="source.start_ledger")
+        return lo, hi
     if start is None:
-        msg = "--start is required when --source is a lake"
-        raise ConfigError(msg, key="start")
-    lake = DataLakeLedgerSource(
-        source,
-        network_passphrase=resolve_network(network).passphrase if network else None,
-        ledgers_per_batch=ledgers_per_batch,
-        batches_per_partition=batches_per_partition,
-    )
-    passphrase = lake.network_passphrase or resolve_network(network or "pubnet").passphrase
-    last = end if end is not None else start
-    return (raw.ledger_close_meta for raw in lake.ledgers(start, last)), passphrase
+        msg = "--start is required when --source is a lake or an RPC URL"
+        raise ConfigError(msg, key="source.start_ledger")
+    return start, end if end is not None else start
 
 
-def run_verify(
-    source: str,
-    *,
-    start: int | None,
-    end: int | None,
-    mode: str,
-    strict: bool,
-    network: str | None,
-    echo: Callable[[str], object],
-    ledgers_per_batch: int | None = None,
-    batches_per_partition: int | None = None,
-    decoder: str = "fast",
+def _raw(source: LedgerSource, start: int, end: int) -> Iterator[bytes]:
+    for raw in source.ledgers(start, end):
+        yield raw.ledger_close_meta
+
+
+def run_verify(settings: Settings, *, echo: Callable[[str], object]) -> int:
+    """Verify the ``source`` range as ``settings.verify`` says; print mismatches and a summary; exit code."""
+    source = open_source(settings.source)
+    try:
+        start, end = _span(settings, source)
+        network = settle_network(settings.source, source, start, end)
+        return _report(settings, _raw(source, start, end), network, echo)
+    finally:
+        source.close()
+
+
+def _report(
+    settings: Settings, ledgers: Iterator[bytes], network: Network, echo: Callable[[str], object]
 ) -> int:
-    """Verify ``[start, end]`` of ``source``, print every mismatch and a summary; return the exit code."""
-    if mode not in get_args(VerifyMode):
-        msg = f"--mode must be one of {list(get_args(VerifyMode))}, got {mode!r}"
-        raise ConfigError(msg, key="mode")
-    if decoder not in get_args(Decoder):
-        msg = f"--decoder must be fast or sdk, got {decoder!r}"
-        raise ConfigError(msg, key="decoder")
-    ledgers, passphrase = _open(source, start, end, network, ledgers_per_batch, batches_per_partition)
+    mode, strict = settings.verify.mode, settings.verify.strict
     totals = {"ledgers": 0, "transactions": 0, "events": 0, "unified": 0, "mismatches": 0, "differences": 0}
-    for report in verify_ledgers(
-        ledgers, passphrase, mode=cast(VerifyMode, mode), strict=strict, decoder=cast(Decoder, decoder)
-    ):
+    for report in verify_ledgers(ledgers, network, mode=mode, strict=strict, decoder=settings.verify.decoder):
         totals["ledgers"] += 1
         totals["transactions"] += report.transactions
         totals["events"] += report.events
@@ -92,8 +68,8 @@ def run_verify(
         for difference in report.differences:
             echo(f"mode difference: {difference}")
     if totals["ledgers"] == 0:
-        msg = f"no ledger of {source} lies in [{start}, {end}]"
-        raise ConfigError(msg, key="start")
+        msg = f"no ledger of {describe_source(settings.source)} was verified"
+        raise ConfigError(msg, key="source.start_ledger")
     echo(
         f"verified {totals['ledgers']} ledgers, {totals['transactions']} transactions, "
         f"{totals['events']} events "

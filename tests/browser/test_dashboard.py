@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stellar_arrow.api import ApiOptions
+from stellar_arrow.config import ApiSettings
 from tests.browser.cdp import Browser, find_or_install_chromium
 from tests.integration.api.running import start, stop
 from tests.unit.sink.realdata import ledger_tables
@@ -34,7 +34,7 @@ async def _wait_for(browser: Browser, expression: str, timeout: float = 30) -> o
 @pytest.mark.timeout(1200)  # may install chromium with apt-get first
 def test_dashboard_shows_live_rows_and_the_chart(tmp_path: Path) -> None:
     executable = find_or_install_chromium()
-    running = start(tmp_path / "sink", ApiOptions(port=0, status_interval_s=0.3), committed=3, live=0)
+    running = start(tmp_path / "sink", ApiSettings(api_port=0, status_interval_s=0.3), committed=3, live=0)
     streamed = list(range(3, 12))
     last_seq = ledger_tables()[streamed[-1]][0]
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from stellar_arrow.api.app import create_app
 from stellar_arrow.api.hub import HubLimits
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.serve import start_api
 from stellar_arrow.api.server import ApiServer
 from stellar_arrow.api.store import DirectorySource, TableSource, TransferStore
 
 __all__ = [
-    "ApiOptions",
     "ApiServer",
     "DirectorySource",
     "HubLimits",

@@ -26,15 +26,14 @@ from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
 from stellar_arrow.api.filters import TransferFilter
-from stellar_arrow.api.hub import Hub
+from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.render import JsonResponse
 from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
-from stellar_arrow.config import SecuritySettings
+from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
 from stellar_arrow.security.metrics import SecurityMetrics
@@ -62,7 +61,7 @@ def _swagger_ui_dir() -> str:
 
 
 def create_app(
-    options: ApiOptions,
+    options: ApiSettings,
     store: TransferStore,
     *,
     readiness: Readiness | None = None,
@@ -82,8 +81,14 @@ def create_app(
     async def history(ledger: int, index: int, limit: int) -> pa.Table:
         return await asyncio.to_thread(store.events_after, ledger, index, TransferFilter(), limit)
 
+    limits = HubLimits(
+        max_connections=options.ws_max_connections,
+        max_connections_per_ip=options.ws_max_connections_per_ip,
+        queue_messages=options.ws_queue_messages,
+        replay_page_rows=options.ws_replay_page_rows,
+    )
     hub = Hub(
-        options.hub,
+        limits,
         history,
         on_evict=lambda kind: metrics.ws_evicted.labels(kind).inc(),
         on_sent=lambda n: metrics.ws_messages_sent.inc(n),

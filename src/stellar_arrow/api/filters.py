@@ -16,7 +16,7 @@ from typing import Final, Literal
 
 from stellar_arrow.errors import RequestError
 from stellar_arrow.ttp.events import Asset
-from stellar_arrow.ttp.schema import EVENT_TYPES
+from stellar_arrow.vocabulary import EVENT_TYPES
 from stellar_arrow.xdr.strkey import decode_strkey
 
 __all__ = [

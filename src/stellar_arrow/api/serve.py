@@ -10,11 +10,10 @@ import pyarrow.parquet as pq
 import uvicorn
 
 from stellar_arrow.api.app import Readiness, create_app
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.server import ApiServer, uvicorn_config
 from stellar_arrow.api.store import DirectorySource, TransferStore
-from stellar_arrow.config import SecuritySettings
+from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink.dataset import DatasetSink
 from stellar_arrow.sink.manifest import read_commits
@@ -35,9 +34,8 @@ def directory_store(root: Path) -> TransferStore:
 
 def start_api(
     sink: DatasetSink,
+    settings: ApiSettings,
     *,
-    host: str = "127.0.0.1",
-    port: int = 8081,
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
     sock: socket.socket | None = None,
@@ -45,26 +43,23 @@ def start_api(
 ) -> ApiServer:
     """Serve REST/WS/dashboard over a live sink in a background thread (the pipeline's sink process).
 
+    ``settings``: the ``api`` section (address, WebSocket limits, status interval).
+
     ``readiness`` reports why the service is not ready (e.g. upstream unreachable); ``progress`` lets the
     pipeline report the source tip (``progress.note_source_tip(seq)``) for the dashboard's lag figure.
-    ``sock``: serve on this already bound socket instead of binding ``host:port``.
+    ``sock``: serve on this already bound socket instead of binding ``settings.host:settings.api_port``.
     ``security``: the ``security`` settings (authentication, TLS, browser hardening).
     """
-    app = create_app(
-        ApiOptions(host=host, port=port),
-        TransferStore(sink),
-        readiness=readiness,
-        progress=progress,
-        security=security,
-    )
-    return ApiServer(app, host, port, sock=sock, security=security).start()
+    app = create_app(settings, TransferStore(sink), readiness=readiness, progress=progress, security=security)
+    return ApiServer(app, settings.host, settings.api_port, sock=sock, security=security).start()
 
 
-def serve_directory(
-    root: Path, *, host: str = "127.0.0.1", port: int = 8081, security: SecuritySettings | None = None
-) -> None:
+def serve_directory(root: Path, settings: ApiSettings, *, security: SecuritySettings | None = None) -> None:
+    """Serve the API over ``root`` in the foreground on ``settings.host:settings.api_port``.
+
+    A non-loopback host needs ``security.auth_enabled`` (or ``allow_insecure``).
+    """
     security = security or SecuritySettings()
-    check_bind(host, security, what="the API", key="api.host")
-    options = ApiOptions(host=host, port=port)
-    app = create_app(options, directory_store(root), security=security)
-    uvicorn.Server(uvicorn_config(app, host, port, security)).run()
+    check_bind(settings.host, security, what="the API", key="api.host")
+    app = create_app(settings, directory_store(root), security=security)
+    uvicorn.Server(uvicorn_config(app, settings.host, settings.api_port, security)).run()

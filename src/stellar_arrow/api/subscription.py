@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from stellar_arrow.api.filters import parse_account, parse_amount_raw
 from stellar_arrow.errors import RequestError
 from stellar_arrow.ttp.events import Asset
-from stellar_arrow.ttp.schema import EVENT_TYPES
+from stellar_arrow.vocabulary import EVENT_TYPES
 
 __all__ = ["StreamFilter", "Subscription", "parse_subscription"]
 

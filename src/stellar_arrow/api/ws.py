@@ -16,8 +16,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from stellar_arrow.api.hub import Client, Hub
 from stellar_arrow.api.metrics import ApiMetrics
-from stellar_arrow.api.options import ApiOptions
 from stellar_arrow.api.subscription import parse_subscription
+from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import RequestError
 
 __all__ = ["TokenBucket", "serve_websocket"]
@@ -88,7 +88,7 @@ def _handle(hub: Hub, client: Client, metrics: ApiMetrics, text: str) -> None:
         )
 
 
-async def serve_websocket(ws: WebSocket, hub: Hub, options: ApiOptions, metrics: ApiMetrics) -> None:
+async def serve_websocket(ws: WebSocket, hub: Hub, options: ApiSettings, metrics: ApiMetrics) -> None:
     ip = ws.client.host if ws.client is not None else "unknown"
     refusal = hub.admit(ip)
     await ws.accept()

@@ -1,21 +1,27 @@
 """The work plan of an export: inclusive ledger ranges cut into chunks, and their output files.
 
-A chunk ``[first, last]`` of table ``t`` is the file ``<out>/<t>/<t>-<first>-<last>.<ext>``. A
-chunk is complete when the files of every requested table exist (they only appear through an
-atomic rename), which is what makes a re-run resume. Pure apart from the two methods that look at files.
+A chunk ``[first, last]`` of table ``t`` is the file ``<out>/<t>/<t>-<first>-<last>.<ext>``; whether
+a written chunk is complete is decided by its manifest (:mod:`stellar_arrow.export.manifest`).
+:func:`written_ranges` lists the chunk ranges already in an output folder, so that a re-run with
+another ``--start`` or ``--chunk-size`` is refused instead of leaving overlapping files.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from stellar_arrow.errors import ConfigError
+from stellar_arrow.export.manifest import MANIFEST_DIR, manifest_path
+from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
 
-__all__ = ["FORMAT_EXTENSIONS", "Chunk", "plan_chunks"]
+__all__ = ["FORMAT_EXTENSIONS", "Chunk", "plan_chunks", "written_ranges"]
 
-FORMAT_EXTENSIONS: Final = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}
+FORMAT_EXTENSIONS: Final[dict[str, str]] = {fmt: fmt for fmt in OUTPUT_FORMATS}
+_NAME = re.compile(r"^(?P<table>[a-z_]+)-(?P<first>\d+)-(?P<last>\d+)\.(?P<ext>[a-z]+)$")
+_MANIFEST = re.compile(r"^chunk-(?P<first>\d+)-(?P<last>\d+)\.json$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +39,42 @@ class Chunk:
         ext = FORMAT_EXTENSIONS[file_format]
         return out_dir / table / f"{table}-{self.first_ledger}-{self.last_ledger}.{ext}"
 
-    def is_complete(self, out_dir: Path, tables: tuple[str, ...], file_format: str) -> bool:
-        return all(self.path(out_dir, table, file_format).is_file() for table in tables)
+    def manifest_path(self, out_dir: Path) -> Path:
+        return manifest_path(out_dir, self.first_ledger, self.last_ledger)
 
-    def superseded_files(self, out_dir: Path, table: str, file_format: str) -> list[Path]:
-        """Files of shorter chunks starting at the same ledger (left by a run whose range ended earlier)."""
-        ext = FORMAT_EXTENSIONS[file_format]
-        prefix = f"{table}-{self.first_ledger}-"
-        out: list[Path] = []
-        for path in (out_dir / table).glob(f"{prefix}*.{ext}"):
-            last = path.name[len(prefix) : -len(ext) - 1]
-            if last.isdigit() and self.first_ledger <= int(last) < self.last_ledger:
-                out.append(path)
-        return out
+    def overlaps(self, first: int, last: int) -> bool:
+        return first <= self.last_ledger and self.first_ledger <= last
+
+    def supersedes(self, first: int, last: int) -> bool:
+        """``[first, last]`` is a shorter chunk starting here (written when an earlier range ended sooner)."""
+        return first == self.first_ledger and last < self.last_ledger
+
+    def files_of(self, out_dir: Path) -> list[Path]:
+        """Every file of this exact range in ``out_dir``: table files of any format and the manifest."""
+        found = [self.manifest_path(out_dir)]
+        for table in TABLES:
+            for ext in FORMAT_EXTENSIONS.values():
+                found.append(self.path(out_dir, table, ext))
+        return [p for p in found if p.is_file()]
+
+
+def written_ranges(out_dir: Path) -> set[tuple[int, int]]:
+    """``(first, last)`` of every chunk with a table file or a manifest under ``out_dir``."""
+    ranges: set[tuple[int, int]] = set()
+    for table in TABLES:
+        folder = out_dir / table
+        if folder.is_dir():
+            for path in folder.iterdir():
+                match = _NAME.match(path.name)
+                if match and match["table"] == table and match["ext"] in FORMAT_EXTENSIONS:
+                    ranges.add((int(match["first"]), int(match["last"])))
+    manifests = out_dir / MANIFEST_DIR
+    if manifests.is_dir():
+        for path in manifests.iterdir():
+            match = _MANIFEST.match(path.name)
+            if match:
+                ranges.add((int(match["first"]), int(match["last"])))
+    return ranges
 
 
 def plan_chunks(start: int, end: int, chunk_size: int) -> list[Chunk]:

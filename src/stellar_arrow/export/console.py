@@ -16,14 +16,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.export.job import ExportRequest, ExportSummary, ProgressCallback, run_export
+from stellar_arrow.export.job import ExportSummary, ProgressCallback, run_export
 
-__all__ = ["export_with_progress", "format_summary", "parse_storage_options"]
+__all__ = ["export_with_progress", "format_summary", "parse_storage_options", "progress_bar"]
 
 
 @contextmanager
-def _progress(total: int | None, enabled: bool) -> Iterator[ProgressCallback]:
+def progress_bar(total: int | None, enabled: bool) -> Iterator[ProgressCallback]:
     with Progress(
         TextColumn("[bold]export"),
         BarColumn(),
@@ -42,12 +43,13 @@ def _progress(total: int | None, enabled: bool) -> Iterator[ProgressCallback]:
         yield advance
 
 
-def export_with_progress(request: ExportRequest, *, show_progress: bool | None = None) -> ExportSummary:
+def export_with_progress(settings: Settings, *, show_progress: bool | None = None) -> ExportSummary:
     """:func:`run_export` with a rich progress bar on stderr (when it is a terminal, by default)."""
     enabled = sys.stderr.isatty() if show_progress is None else show_progress
-    total = None if request.end is None else request.end - request.start + 1
-    with _progress(total, enabled) as advance:
-        return run_export(request, on_progress=advance)
+    start, end = settings.source.start_ledger, settings.source.end_ledger
+    total = None if start is None or end is None else end - start + 1
+    with progress_bar(total, enabled) as advance:
+        return run_export(settings, on_progress=advance)
 
 
 def _relative(path: Path) -> str:
@@ -67,6 +69,8 @@ def format_summary(summary: ExportSummary, out_dir: Path) -> str:
         f"{summary.elapsed_seconds:.2f} s = {summary.ledgers_per_second:.1f} ledgers/s",
         f"  chunks written: {summary.chunks_written}, skipped (already complete): {summary.chunks_skipped}",
     ]
+    for replaced in summary.replaced:
+        lines.append(f"  chunk {replaced}: written again")
     for table, rows in summary.rows.items():
         lines.append(f"  {table}: {rows} rows")
     for path in summary.files:
@@ -74,9 +78,9 @@ def format_summary(summary: ExportSummary, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def parse_storage_options(pairs: list[str]) -> dict[str, object] | None:
+def parse_storage_options(pairs: list[str]) -> dict[str, str | bool] | None:
     """``["endpoint_url=http://...", "anon=true"]`` -> fsspec storage options (true/false become bools)."""
-    options: dict[str, object] = {}
+    options: dict[str, str | bool] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:

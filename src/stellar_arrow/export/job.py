@@ -1,72 +1,52 @@
 """``stellar-arrow export``: ledgers of a source -> chunked table files (Parquet, JSON lines or CSV).
 
-cryo-like: inclusive ranges cut into chunks, one file per table and chunk, atomic writes, and a
-re-run skips complete chunks (resume). Decoding and table building run in worker processes (or
-inline with ``workers=0``); the parent fetches, validates the chain across every ledger (gaps,
-``previous_ledger_hash``, chunk boundaries included) and writes a chunk only once all its ledgers
+cryo-like: inclusive ranges cut into chunks, one file per table and chunk, durable atomic writes and a
+manifest per chunk; a re-run skips the chunks whose files still match their manifest (resume), writes
+again those that do not, and refuses written chunks that overlap the plan with other bounds (another
+``--start`` or ``--chunk-size``) unless ``overwrite`` is set. Decoding and table building run in worker
+processes (or inline with ``workers=0``); the parent fetches, validates the chain across every ledger
+(gaps, ``previous_ledger_hash``, chunk boundaries included) and writes a chunk only once all its ledgers
 passed, so a bad ledger stops the export with a typed error and leaves no partial file.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
-from stellar_arrow.config import NETWORK_PASSPHRASES
+from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
-from stellar_arrow.export.chunks import FORMAT_EXTENSIONS, Chunk, plan_chunks
-from stellar_arrow.export.sources import declared_passphrase, open_source
+from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
+from stellar_arrow.export.manifest import (
+    ChunkManifest,
+    check_chunk,
+    file_record,
+    read_manifest,
+    write_manifest,
+)
 from stellar_arrow.export.workers import LedgerProcessor, LedgerTables
 from stellar_arrow.export.writer import last_ledger_link, write_table_atomically
-from stellar_arrow.ledger.network import Network, resolve_network
+from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator
-from stellar_arrow.ledger.view import detect_network, ledger_view
-from stellar_arrow.source.base import RawLedger
+from stellar_arrow.source.base import LedgerSource, RawLedger
+from stellar_arrow.source.open import describe_source, open_source, settle_network
 from stellar_arrow.tables.tableset import TableSetOptions, table_schema
-from stellar_arrow.xdr import decode_ledger_close_meta
 
-__all__ = ["ExportRequest", "ExportSummary", "run_export"]
+__all__ = [
+    "ExportPlan",
+    "ExportSummary",
+    "check_output_dir",
+    "export_plan",
+    "prepare_export",
+    "run_export",
+]
 
 ProgressCallback = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRequest:
-    """Everything ``stellar-arrow export`` was asked to do."""
-
-    source: str
-    start: int
-    end: int | None
-    out_dir: Path
-    tables: tuple[str, ...] = ("ledgers", "transactions", "operations")
-    file_format: str = "parquet"
-    network: str | None = None
-    chunk_size: int = 100
-    workers: int = 0
-    include_xdr: bool = False
-    decoder: str = "fast"
-    verify_hashes: bool = True
-    verify_events: bool = False
-    overwrite: bool = False  # rewrite complete chunks instead of skipping them
-    storage_options: Mapping[str, Any] | None = None
-    ledgers_per_batch: int | None = None  # lakes without a manifest only
-    batches_per_partition: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.file_format not in FORMAT_EXTENSIONS:
-            msg = f"unknown format {self.file_format!r}; choose parquet, jsonl or csv"
-            raise ConfigError(msg, key="format")
-        if not self.tables:
-            msg = "no table requested"
-            raise ConfigError(msg, key="tables")
-        if self.workers < 0:
-            msg = f"workers must be >= 0, got {self.workers}"
-            raise ConfigError(msg, key="workers")
 
 
 @dataclass(slots=True)
@@ -82,6 +62,7 @@ class ExportSummary:
     xdr_bytes: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # chunks written again, and why
     elapsed_seconds: float = 0.0
 
     @property
@@ -89,31 +70,43 @@ class ExportSummary:
         return self.ledgers_exported / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
 
-def _candidates() -> list[Network]:
-    return [resolve_network(p) for p in dict.fromkeys(NETWORK_PASSPHRASES.values())]
+def output_dir(settings: Settings) -> Path:
+    if settings.export.output_dir is None:
+        msg = "export needs an output folder: --out DIR (or export.output_dir)"
+        raise ConfigError(msg, key="export.output_dir")
+    return Path(settings.export.output_dir)
 
 
-def _detect(source: Any, start: int, end: int, what: str) -> Network:
-    """The network of the first ledger with transactions in ``[start, end]``."""
-    ledgers = source.ledgers(start, end)
+def check_output_dir(out_dir: Path, tables: tuple[str, ...]) -> None:
+    """Refuse, before reading any ledger, an output folder that cannot be written (creating nothing)."""
+    for folder in (out_dir, *(out_dir / t for t in tables)):
+        if folder.exists() and not folder.is_dir():
+            msg = f"--out {out_dir}: {folder} is a file, not a folder"
+            raise ConfigError(msg, key="export.output_dir")
+    existing = out_dir.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = f"--out {out_dir} cannot be written: {existing} is a file, not a folder"
+        raise ConfigError(msg, key="export.output_dir")
+    probe = existing / f".stellar-arrow-write-probe-{os.getpid()}"
     try:
-        for ledger in ledgers:
-            seq = ledger.ledger_sequence
-            view = ledger_view(decode_ledger_close_meta(ledger.ledger_close_meta, ledger_sequence=seq))
-            if not view.processing:
-                continue
-            network = detect_network(view, _candidates())
-            if network is None:
-                msg = (
-                    f"{what}: ledger {seq} is from none of the known networks "
-                    f"(pubnet, testnet, futurenet, standalone); pass --network <passphrase>"
-                )
-                raise ConfigError(msg, key="network")
-            return network
-    finally:
-        ledgers.close()
-    msg = f"{what}: ledgers {start}-{end} hold no transaction to tell the network by; pass --network"
-    raise ConfigError(msg, key="network")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        msg = f"--out {out_dir} cannot be written: {exc.strerror or exc} ({existing})"
+        raise ConfigError(msg, key="export.output_dir") from None
+
+
+def export_plan(settings: Settings, end: int) -> list[Chunk]:
+    start = settings.source.start_ledger
+    if start is None:
+        msg = "export needs a first ledger: --start N (or source.start_ledger)"
+        raise ConfigError(msg, key="source.start_ledger")
+    if end < start:
+        msg = f"the source's newest ledger {end} is before --start {start}"
+        raise ConfigError(msg, key="source.start_ledger")
+    return plan_chunks(start, end, settings.export.chunk_size)
 
 
 def _runs(chunks: list[Chunk], pending: list[bool]) -> Iterator[list[Chunk]]:
@@ -130,81 +123,200 @@ def _runs(chunks: list[Chunk], pending: list[bool]) -> Iterator[list[Chunk]]:
 
 
 class _ChunkWriter:
-    def __init__(self, request: ExportRequest, summary: ExportSummary) -> None:
-        self.request = request
-        self.summary = summary
-        self.schemas = {t: table_schema(t, include_xdr=request.include_xdr) for t in request.tables}
+    def __init__(self, options: ExportSettings, out_dir: Path, network: Network) -> None:
+        self.options = options
+        self.out_dir = out_dir
+        self.network = network
+        self.schemas = {t: table_schema(t, include_xdr=options.include_xdr) for t in options.tables}
+        self.superseded: dict[Chunk, list[Chunk]] = {}
 
-    def write(self, chunk: Chunk, parts: list[LedgerTables]) -> None:
-        for table in self.request.tables:
+    def write(self, chunk: Chunk, parts: list[LedgerTables], summary: ExportSummary) -> None:
+        fmt = self.options.format
+        records = []
+        for table in self.options.tables:
             batches = [p.batches[table] for p in parts]
             data = pa.Table.from_batches(batches) if batches else self.schemas[table].empty_table()
-            path = chunk.path(self.request.out_dir, table, self.request.file_format)
-            write_table_atomically(data, path, self.request.file_format)
-            for stale in chunk.superseded_files(self.request.out_dir, table, self.request.file_format):
-                stale.unlink(missing_ok=True)  # a shorter chunk written when the range ended earlier
-            self.summary.files.append(path)
-            self.summary.rows[table] = self.summary.rows.get(table, 0) + data.num_rows
-        self.summary.chunks_written += 1
-
-
-def run_export(request: ExportRequest, *, on_progress: ProgressCallback | None = None) -> ExportSummary:
-    """Run the export; raises a typed :class:`~stellar_arrow.errors.StellarArrowError` on bad input."""
-    started = time.perf_counter()
-    wanted = None if request.network is None else resolve_network(request.network)
-    source = open_source(
-        request.source,
-        network_passphrase=None if wanted is None else wanted.passphrase,
-        storage_options=request.storage_options,
-        ledgers_per_batch=request.ledgers_per_batch,
-        batches_per_partition=request.batches_per_partition,
-    )
-    try:
-        end = request.end if request.end is not None else source.latest_ledger()
-        chunks = plan_chunks(request.start, end, request.chunk_size)
-        declared = declared_passphrase(source)
-        network = wanted or (resolve_network(declared) if declared else None)
-        if network is None:
-            network = _detect(source, request.start, end, request.source)
-        options = TableSetOptions(
-            tables=request.tables,
-            network=network,
-            include_xdr=request.include_xdr,
-            decoder=request.decoder,
-            verify_hashes=request.verify_hashes,
-            verify_events=request.verify_events,
+            path = chunk.path(self.out_dir, table, fmt)
+            write_table_atomically(data, path, fmt)
+            records.append(file_record(table, path, data.num_rows))
+            summary.files.append(path)
+            summary.rows[table] = summary.rows.get(table, 0) + data.num_rows
+        manifest = ChunkManifest(
+            chunk.first_ledger,
+            chunk.last_ledger,
+            fmt,
+            self.network.name,
+            self.options.include_xdr,
+            tuple(records),
+            parts[0].link.previous_ledger_hash.hex() if parts else "",
+            parts[-1].link.ledger_hash.hex() if parts else "",
         )
-        summary = ExportSummary(request.start, end, network.name)
-        pending = [
-            request.overwrite or not c.is_complete(request.out_dir, request.tables, request.file_format)
-            for c in chunks
-        ]
-        summary.chunks_skipped = pending.count(False)
+        write_manifest(self.out_dir, manifest)
+        for stale in self.superseded.get(chunk, []):  # a shorter chunk written when the range ended earlier
+            for path in stale.files_of(self.out_dir):
+                path.unlink(missing_ok=True)
+        summary.chunks_written += 1
+
+
+def _layout(settings: Settings, out_dir: Path, chunks: list[Chunk], writer: _ChunkWriter) -> None:
+    """Refuse (or, with ``overwrite``, remove) written chunks that overlap the plan with other bounds."""
+    conflicts: list[Chunk] = []
+    for first, last in sorted(written_ranges(out_dir)):
+        hits = [c for c in chunks if c.overlaps(first, last)]
+        if not hits or (len(hits) == 1 and (hits[0].first_ledger, hits[0].last_ledger) == (first, last)):
+            continue
+        if len(hits) == 1 and hits[0].supersedes(first, last):
+            writer.superseded.setdefault(hits[0], []).append(Chunk(first, last))
+            continue
+        conflicts.append(Chunk(first, last))
+    if not conflicts:
+        return
+    if not settings.export.overwrite:
+        names = ", ".join(f"{c.first_ledger}-{c.last_ledger}" for c in conflicts[:5])
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        msg = (
+            f"{out_dir} holds chunks {names}{more} that overlap the planned chunks of "
+            f"{settings.export.chunk_size} ledgers from {chunks[0].first_ledger} (another --start or "
+            "--chunk-size?): use the same layout, another --out, or --overwrite to replace them"
+        )
+        raise ConfigError(msg, key="export.chunk_size")
+    for stale in conflicts:
+        for path in stale.files_of(out_dir):
+            path.unlink(missing_ok=True)
+
+
+def _pending(
+    settings: Settings, out_dir: Path, chunks: list[Chunk], network: Network, summary: ExportSummary
+) -> list[bool]:
+    """Which chunks to write: all with ``overwrite``, else those whose files fail their manifest."""
+    options = settings.export
+    if options.overwrite:
+        return [True] * len(chunks)
+    written = written_ranges(out_dir)
+    pending = []
+    for chunk in chunks:
+        reason = check_chunk(
+            out_dir,
+            read_manifest(chunk.manifest_path(out_dir)),
+            first_ledger=chunk.first_ledger,
+            last_ledger=chunk.last_ledger,
+            tables=options.tables,
+            file_format=options.format,
+            network=network.name,
+            include_xdr=options.include_xdr,
+            paths={t: chunk.path(out_dir, t, options.format) for t in options.tables},
+        )
+        if reason is not None and (chunk.first_ledger, chunk.last_ledger) in written:
+            summary.replaced.append(f"{chunk.first_ledger}-{chunk.last_ledger}: {reason}")
+        pending.append(reason is not None)
+    return pending
+
+
+@dataclass(slots=True)
+class ExportPlan:
+    """The chunks of an export, which of them must be written, and the network they belong to."""
+
+    chunks: list[Chunk]
+    pending: list[bool]
+    network: Network
+    summary: ExportSummary
+    writer: _ChunkWriter
+
+    @property
+    def pending_chunks(self) -> list[Chunk]:
+        return [c for c, todo in zip(self.chunks, self.pending, strict=True) if todo]
+
+
+def _plan(settings: Settings, out_dir: Path, source: LedgerSource) -> ExportPlan:
+    options = settings.export
+    end = settings.source.end_ledger if settings.source.end_ledger is not None else source.latest_ledger()
+    chunks = export_plan(settings, end)
+    network = settle_network(settings.source, source, chunks[0].first_ledger, end)
+    summary = ExportSummary(chunks[0].first_ledger, end, network.name)
+    writer = _ChunkWriter(options, out_dir, network)
+    _layout(settings, out_dir, chunks, writer)
+    pending = _pending(settings, out_dir, chunks, network, summary)
+    summary.chunks_skipped = pending.count(False)
+    return ExportPlan(chunks, pending, network, summary, writer)
+
+
+def _checked_output_dir(settings: Settings) -> Path:
+    out_dir = output_dir(settings)
+    if settings.source.start_ledger is None:
+        export_plan(settings, 0)  # raises: no first ledger
+    check_output_dir(out_dir, settings.export.tables)
+    return out_dir
+
+
+def prepare_export(settings: Settings) -> ExportPlan:
+    """Check the output folder and plan the chunks (reads only the source's tip and network).
+
+    What a cluster client runs before it hands the pending chunks to workers.
+    """
+    out_dir = _checked_output_dir(settings)
+    source = open_source(settings.source)
+    try:
+        return _plan(settings, out_dir, source)
+    finally:
+        source.close()
+
+
+def run_export(settings: Settings, *, on_progress: ProgressCallback | None = None) -> ExportSummary:
+    """Export ``source.start_ledger``..``source.end_ledger`` as ``settings.export`` says.
+
+    Raises a typed :class:`~stellar_arrow.errors.StellarArrowError` on bad input.
+    """
+    started = time.perf_counter()
+    options = settings.export
+    out_dir = _checked_output_dir(settings)
+    source = open_source(settings.source)
+    try:
+        plan = _plan(settings, out_dir, source)
+        chunks, pending, summary = plan.chunks, plan.pending, plan.summary
+        table_options = TableSetOptions(
+            tables=options.tables,
+            network=plan.network,
+            include_xdr=options.include_xdr,
+            decoder=options.decoder,
+            verify_hashes=options.verify_hashes,
+            verify_events=options.verify_events,
+        )
         if on_progress is not None and summary.chunks_skipped:
             on_progress(sum(c.ledger_count for c, todo in zip(chunks, pending, strict=True) if not todo))
-        writer = _ChunkWriter(request, summary)
-        with LedgerProcessor(options, workers=request.workers) as processor:
+        with LedgerProcessor(table_options, workers=options.workers) as processor:
             for run in _runs(chunks, pending):
-                anchor = _anchor(request, run[0])
-                _export_run(request.source, source, processor, run, anchor, writer, summary, on_progress)
+                anchor = _anchor(settings, out_dir, run[0])
+                raw = source.ledgers(run[0].first_ledger, run[-1].last_ledger)
+                _export_run(
+                    describe_source(settings.source),
+                    raw,
+                    processor,
+                    run,
+                    anchor,
+                    plan.writer,
+                    summary,
+                    on_progress,
+                )
     finally:
         source.close()
     summary.elapsed_seconds = time.perf_counter() - started
     return summary
 
 
-def _anchor(request: ExportRequest, first: Chunk) -> ChainLink | None:
+def _anchor(settings: Settings, out_dir: Path, first: Chunk) -> ChainLink | None:
     """The last ledger already written just before ``first`` (a resumed export checks it links on)."""
-    if "ledgers" not in request.tables or first.first_ledger <= request.start:
+    options = settings.export
+    start = settings.source.start_ledger
+    if "ledgers" not in options.tables or start is None or first.first_ledger <= start:
         return None
-    before = Chunk(first.first_ledger - request.chunk_size, first.first_ledger - 1)
-    link = last_ledger_link(before.path(request.out_dir, "ledgers", request.file_format), request.file_format)
+    before = Chunk(first.first_ledger - options.chunk_size, first.first_ledger - 1)
+    link = last_ledger_link(before.path(out_dir, "ledgers", options.format), options.format)
     return link if link is not None and link.ledger_sequence == first.first_ledger - 1 else None
 
 
 def _export_run(
     what: str,
-    source: Any,
+    raw: Iterator[RawLedger],
     processor: LedgerProcessor,
     run: list[Chunk],
     anchor: ChainLink | None,
@@ -212,7 +324,6 @@ def _export_run(
     summary: ExportSummary,
     on_progress: ProgressCallback | None,
 ) -> None:
-    raw: Iterator[RawLedger] = source.ledgers(run[0].first_ledger, run[-1].last_ledger)
     try:
         _consume(what, processor.map(raw), run, ChainValidator(anchor), writer, summary, on_progress)
     finally:
@@ -247,7 +358,7 @@ def _consume(
             on_progress(1)
         expected += 1
         if seq == chunk.last_ledger:
-            writer.write(chunk, parts)
+            writer.write(chunk, parts, summary)
             parts = []
             next_chunk = next(chunk_iter, None)
             if next_chunk is None:

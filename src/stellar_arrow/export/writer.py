@@ -1,9 +1,8 @@
-"""Write one table chunk as Parquet, JSON lines or CSV, atomically (temporary name, then rename).
+"""Write one table chunk as Parquet, JSON lines or CSV, durably and atomically.
 
-Text formats hold binary values (e.g. a raw memo) as hex.
-
-A failed write leaves no file under the final name (the temporary file is removed), so a chunk
-file either holds all its rows or does not exist.
+The file is written under a temporary name, fsynced, renamed, and its folder fsynced (every format),
+so after a crash a chunk file either holds all its rows or does not exist. Text formats hold binary
+values (e.g. a raw memo) as hex.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -20,7 +19,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import SinkError
+from stellar_arrow.export.manifest import durable_replace
 from stellar_arrow.ledger.validation import ChainLink
+from stellar_arrow.vocabulary import OUTPUT_FORMATS
 
 __all__ = ["last_ledger_link", "write_table_atomically"]
 
@@ -36,12 +37,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(msg)
 
 
-def _write_jsonl(table: pa.Table, path: Path) -> None:
-    with path.open("wb") as out:
-        for batch in table.to_batches(max_chunksize=4096):
-            lines = [orjson.dumps(row, default=_json_default) for row in batch.to_pylist()]
-            if lines:
-                out.write(b"\n".join(lines) + b"\n")
+def _write_jsonl(table: pa.Table, out: BinaryIO) -> None:
+    for batch in table.to_batches(max_chunksize=4096):
+        lines = [orjson.dumps(row, default=_json_default) for row in batch.to_pylist()]
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
 
 
 def _binary_as_hex(table: pa.Table) -> pa.Table:
@@ -58,27 +58,26 @@ def _binary_as_hex(table: pa.Table) -> pa.Table:
 
 
 def _write(table: pa.Table, path: Path, file_format: str) -> None:
-    if file_format == "parquet":
-        pq.write_table(table, path, compression="zstd")
-    elif file_format == "jsonl":
-        _write_jsonl(table, path)
-    elif file_format == "csv":
-        pa_csv.write_csv(_binary_as_hex(table), path)
-    else:
-        msg = f"unknown output format {file_format!r}"
-        raise SinkError(msg)
+    with path.open("wb") as out:
+        if file_format == "parquet":
+            pq.write_table(table, out, compression="zstd")
+        elif file_format == "jsonl":
+            _write_jsonl(table, out)
+        else:
+            pa_csv.write_csv(_binary_as_hex(table), out)
+        out.flush()
 
 
 def write_table_atomically(table: pa.Table, path: Path, file_format: str) -> None:
-    """Write ``table`` to ``path`` via a temporary sibling file and an atomic rename."""
-    if file_format not in ("parquet", "jsonl", "csv"):
+    """Write ``table`` to ``path`` via a temporary sibling file, fsync and an atomic rename."""
+    if file_format not in OUTPUT_FORMATS:
         msg = f"cannot write {path}: unknown output format {file_format!r}"
         raise SinkError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         _write(table, tmp, file_format)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     except (OSError, pa.ArrowException, TypeError) as exc:
         msg = f"cannot write {path}: {exc}"
         raise SinkError(msg) from exc

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from stellar_arrow.errors import StellarArrowError, TerminalError
+from stellar_arrow.errors import TicketError
 from stellar_arrow.ttp.filters import EventFilter
 
 __all__ = [
@@ -35,14 +35,6 @@ STREAMS = ("ledger_close_meta", "ledgers", "transactions", "operations", "token_
 
 _EVENT_TYPES = ("transfer", "mint", "burn", "clawback", "fee")
 _MAX_LEDGER = 2**32 - 1
-
-
-class TicketError(StellarArrowError, TerminalError):
-    """A ticket or descriptor is malformed; ``field`` names the offending parameter."""
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

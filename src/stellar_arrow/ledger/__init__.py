@@ -9,7 +9,14 @@ from stellar_arrow.ledger.hashes import (
     transaction_hash,
     tx_set_result_hash,
 )
-from stellar_arrow.ledger.network import NETWORK_PASSPHRASES, PUBNET, TESTNET, Network, resolve_network
+from stellar_arrow.ledger.network import (
+    NETWORK_PASSPHRASES,
+    PUBNET,
+    TESTNET,
+    Network,
+    require_network,
+    resolve_network,
+)
 from stellar_arrow.ledger.toid import parse_toid, toid
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator, check_ledger_hashes
 from stellar_arrow.ledger.view import (
@@ -17,6 +24,7 @@ from stellar_arrow.ledger.view import (
     LedgerView,
     detect_network,
     ledger_view,
+    muxed_key,
     pair_transactions,
 )
 
@@ -35,8 +43,10 @@ __all__ = [
     "ledger_header_hash",
     "ledger_view",
     "legacy_tx_set_hash",
+    "muxed_key",
     "pair_transactions",
     "parse_toid",
+    "require_network",
     "resolve_network",
     "toid",
     "transaction_hash",

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 
-__all__ = ["NETWORK_PASSPHRASES", "PUBNET", "TESTNET", "Network", "resolve_network"]
+__all__ = ["NETWORK_PASSPHRASES", "PUBNET", "TESTNET", "Network", "require_network", "resolve_network"]
 
 #: Well-known network names (case-insensitive) and their passphrases.
 NETWORK_PASSPHRASES: dict[str, str] = {
@@ -52,6 +52,19 @@ def resolve_network(name_or_passphrase: str) -> Network:
     """``pubnet``, ``testnet``, ``futurenet``, ``standalone`` (case-insensitive) or a literal passphrase."""
     passphrase = NETWORK_PASSPHRASES.get(name_or_passphrase.strip().lower(), name_or_passphrase)
     return _network(passphrase)
+
+
+def require_network(value: object) -> Network:
+    """``value`` if it is a :class:`Network`; a ``TypeError`` saying how to make one otherwise.
+
+    The core takes the network as a value, never as a passphrase string: a string here is a caller that
+    has not been updated, and guessing whether it is a name or a passphrase would hide that.
+    """
+    if isinstance(value, Network):
+        return value
+    hint = " (use stellar_arrow.ledger.resolve_network(...) on it)" if isinstance(value, str) else ""
+    msg = f"network must be a stellar_arrow.ledger.Network, got {type(value).__name__} {value!r}{hint}"
+    raise TypeError(msg)
 
 
 #: The public network and the test network.

@@ -3,7 +3,8 @@
 ``txProcessing`` is in apply order while the tx set is in hash order, so every result pair is
 matched with its envelope by the transaction hash recomputed under the network id: a hash with
 no envelope means the ledger is not from that network (:class:`NetworkMismatchError`).
-Pure: decoded values in, views out.
+:class:`LedgerTransaction` is THE transaction view of the project: the tables and the token
+transfer processor read the same one. Pure: decoded values in, views out.
 """
 
 from __future__ import annotations
@@ -14,14 +15,30 @@ from typing import Any
 
 from stellar_arrow.errors import NetworkMismatchError
 from stellar_arrow.ledger.hashes import transaction_hash
-from stellar_arrow.ledger.network import Network
+from stellar_arrow.ledger.network import Network, require_network
 from stellar_arrow.xdr import model as X
 
-__all__ = ["LedgerTransaction", "LedgerView", "detect_network", "ledger_view", "pair_transactions"]
+__all__ = [
+    "LedgerTransaction",
+    "LedgerView",
+    "detect_network",
+    "ledger_view",
+    "muxed_key",
+    "pair_transactions",
+]
 
 _SUCCESS_CODES = frozenset(
     {X.TransactionResultCode.txSUCCESS, X.TransactionResultCode.txFEE_BUMP_INNER_SUCCESS}
 )
+_FEE_BUMP = X.EnvelopeType.ENVELOPE_TYPE_TX_FEE_BUMP
+_TX_V0 = X.EnvelopeType.ENVELOPE_TYPE_TX_V0
+_MUXED = X.CryptoKeyType.KEY_TYPE_MUXED_ED25519
+
+
+def muxed_key(account: X.MuxedAccount) -> bytes:
+    """The ed25519 key of a ``MuxedAccount`` (the muxed id dropped)."""
+    key: bytes = account.value.ed25519 if account.type == _MUXED else account.value
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +47,9 @@ class LedgerView:
 
     meta_version: int
     header_entry: X.LedgerHeaderHistoryEntry
+    ledger_sequence: int
+    close_time: int  # unix seconds (UTC) of scpValue.closeTime
+    protocol_version: int  # header ledgerVersion
     envelopes: tuple[X.TransactionEnvelope, ...]  # the tx set, in tx-set order
     processing: tuple[Any, ...]  # TransactionResultMeta / TransactionResultMetaV1, apply order
     tx_set: Any  # X.TransactionSet (V0) or X.GeneralizedTransactionSet (V1/V2)
@@ -42,10 +62,6 @@ class LedgerView:
         return self.header_entry.header
 
     @property
-    def ledger_sequence(self) -> int:
-        return int(self.header_entry.header.ledger_seq)
-
-    @property
     def ledger_hash(self) -> bytes:
         return bytes(self.header_entry.hash)
 
@@ -54,20 +70,20 @@ class LedgerView:
         return bytes(self.header_entry.header.previous_ledger_hash)
 
     @property
-    def close_time(self) -> int:
-        """Unix seconds (UTC) of ``scpValue.closeTime``."""
-        return int(self.header_entry.header.scp_value.close_time)
-
-    @property
     def result_pairs(self) -> list[X.TransactionResultPair]:
         return [p.result for p in self.processing]
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerTransaction:
-    """One applied transaction: its 1-based apply-order index, hash, envelope, result and meta."""
+    """One applied transaction: its ledger, 1-based apply-order index, hash, envelope, result and meta.
 
-    ledger_sequence: int
+    For a fee bump, the operations, source, sequence number and memo are the inner transaction's, the fee
+    source and ``fee_charged`` the outer one's, ``tx_hash`` the outer hash.
+    """
+
+    ledger: LedgerView
+    network: Network
     transaction_index: int
     tx_hash: bytes
     envelope: X.TransactionEnvelope
@@ -75,6 +91,15 @@ class LedgerTransaction:
     fee_processing: list[Any]  # LedgerEntryChanges
     meta: X.TransactionMeta
     post_tx_apply_fee_processing: list[Any] | None  # LCM V2 only
+
+    @property
+    def ledger_sequence(self) -> int:
+        return self.ledger.ledger_sequence
+
+    @property
+    def hash_hex(self) -> str:
+        """The (outer) hash as lowercase hex."""
+        return self.tx_hash.hex()
 
     @property
     def result(self) -> X.TransactionResult:
@@ -90,19 +115,58 @@ class LedgerTransaction:
 
     @property
     def fee_charged(self) -> int:
+        """``feeCharged`` of the (outer) result: the fee finally paid, refunds deducted."""
         return int(self.result_pair.result.fee_charged)
 
     @property
     def is_fee_bump(self) -> bool:
-        return self.envelope.type == X.EnvelopeType.ENVELOPE_TYPE_TX_FEE_BUMP
+        return self.envelope.type == _FEE_BUMP
 
     @property
     def tx(self) -> Any:
         """The (inner) ``Transaction`` or ``TransactionV0`` that carries the operations."""
         envelope = self.envelope
-        if envelope.type == X.EnvelopeType.ENVELOPE_TYPE_TX_FEE_BUMP:
+        if envelope.type == _FEE_BUMP:
             return envelope.value.tx.inner_tx.value.tx
         return envelope.value.tx
+
+    @property
+    def source_account(self) -> X.MuxedAccount | None:
+        """``MuxedAccount`` of the (inner) source; None for a V0 envelope (a bare ed25519 key)."""
+        if self.envelope.type == _TX_V0:
+            return None
+        account: X.MuxedAccount = self.tx.source_account
+        return account
+
+    @property
+    def source_key(self) -> bytes:
+        """ed25519 key of the (inner) transaction's source."""
+        if self.envelope.type == _TX_V0:
+            key: bytes = self.envelope.value.tx.source_account_ed25519
+            return key
+        return muxed_key(self.tx.source_account)
+
+    @property
+    def fee_source_key(self) -> bytes:
+        """ed25519 key of the account that paid the fee (the bump's fee source for a fee bump)."""
+        envelope = self.envelope
+        if envelope.type == _FEE_BUMP:
+            return muxed_key(envelope.value.tx.fee_source)
+        return self.source_key
+
+    @property
+    def seq_num(self) -> int:
+        return int(self.tx.seq_num)
+
+    @property
+    def memo(self) -> X.Memo:
+        memo: X.Memo = self.tx.memo
+        return memo
+
+    @property
+    def is_soroban(self) -> bool:
+        """True when the (inner) transaction carries ``SorobanTransactionData``."""
+        return self.envelope.type != _TX_V0 and self.tx.ext.v == 1
 
     @property
     def operations(self) -> list[X.Operation]:
@@ -123,6 +187,40 @@ class LedgerTransaction:
         results = result.results
         return results
 
+    @property
+    def meta_version(self) -> int:
+        return int(self.meta.v)
+
+    def operation_changes(self, index0: int) -> Sequence[Any]:
+        """``LedgerEntryChanges`` of the operation at 0-based ``index0``; empty when the meta has none."""
+        meta = self.meta
+        ops = meta.value if meta.v == 0 else meta.value.operations
+        if index0 >= len(ops):
+            return ()
+        changes: Sequence[Any] = ops[index0].changes
+        return changes
+
+    @property
+    def tx_changes_before(self) -> Sequence[Any]:
+        meta = self.meta
+        if meta.v == 0:
+            return ()
+        changes: Sequence[Any] = meta.value.tx_changes if meta.v == 1 else meta.value.tx_changes_before
+        return changes
+
+    @property
+    def tx_changes_after(self) -> Sequence[Any]:
+        meta = self.meta
+        if meta.v < 2:
+            return ()
+        changes: Sequence[Any] = meta.value.tx_changes_after
+        return changes
+
+    @property
+    def post_fee_processing(self) -> Sequence[Any]:
+        """``postTxApplyFeeProcessing`` (LCM V2), empty before."""
+        return self.post_tx_apply_fee_processing or ()
+
 
 def _generalized_envelopes(tx_set: X.GeneralizedTransactionSet) -> Iterator[X.TransactionEnvelope]:
     for phase in tx_set.value.phases:
@@ -139,10 +237,14 @@ def ledger_view(lcm: X.LedgerCloseMeta) -> LedgerView:
     """The view of one decoded ``LedgerCloseMeta``."""
     version = int(lcm.v)
     body = lcm.value
+    header = body.ledger_header.header
     if version == 0:
         return LedgerView(
             meta_version=0,
             header_entry=body.ledger_header,
+            ledger_sequence=int(header.ledger_seq),
+            close_time=int(header.scp_value.close_time),
+            protocol_version=int(header.ledger_version),
             envelopes=tuple(body.tx_set.txs),
             processing=tuple(body.tx_processing),
             tx_set=body.tx_set,
@@ -154,6 +256,9 @@ def ledger_view(lcm: X.LedgerCloseMeta) -> LedgerView:
     return LedgerView(
         meta_version=version,
         header_entry=body.ledger_header,
+        ledger_sequence=int(header.ledger_seq),
+        close_time=int(header.scp_value.close_time),
+        protocol_version=int(header.ledger_version),
         envelopes=tuple(_generalized_envelopes(body.tx_set)),
         processing=tuple(body.tx_processing),
         tx_set=body.tx_set,
@@ -169,6 +274,7 @@ def pair_transactions(view: LedgerView, network: Network) -> list[LedgerTransact
     Raises :class:`NetworkMismatchError` naming the ledger when a result's hash matches no envelope
     hashed under ``network`` (the ledger is from another network) or the counts differ.
     """
+    network = require_network(network)
     seq = view.ledger_sequence
     network_id = network.network_id
     by_hash = {transaction_hash(envelope, network_id): envelope for envelope in view.envelopes}
@@ -191,7 +297,8 @@ def pair_transactions(view: LedgerView, network: Network) -> list[LedgerTransact
             raise NetworkMismatchError(msg, ledger_sequence=seq)
         out.append(
             LedgerTransaction(
-                ledger_sequence=seq,
+                ledger=view,
+                network=network,
                 transaction_index=index,
                 tx_hash=tx_hash,
                 envelope=envelope,

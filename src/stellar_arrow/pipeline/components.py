@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, UpstreamError
+from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
@@ -27,8 +27,10 @@ from stellar_arrow.flight.transfer_filter import filter_transfers
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
-from stellar_arrow.sink import DatasetSink, ParquetOptions, SinkOptions
+from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
+from stellar_arrow.source.open import first_available_ledger as first_ledger_of
+from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 __all__ = [
@@ -46,73 +48,28 @@ __all__ = [
 
 def derive_token_transfers(lcm: bytes, network_passphrase: str) -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger's raw XDR (runs in worker processes)."""
+    from stellar_arrow.ledger.network import resolve_network
     from stellar_arrow.ttp.processor import token_transfers_batch
     from stellar_arrow.xdr import decode_ledger_close_meta
 
-    return token_transfers_batch(decode_ledger_close_meta(lcm), network_passphrase)
+    return token_transfers_batch(decode_ledger_close_meta(lcm), resolve_network(network_passphrase))
 
 
 def ledger_source_factory(settings: Settings) -> Callable[[], LedgerSource]:
     """A constructor of fresh ledger sources (one per stream) for the ``source`` section."""
-    cfg = settings.source
-    if cfg.source_type == "datalake":
-        from stellar_arrow.source.lake import DataLakeLedgerSource
-
-        return functools.partial(
-            DataLakeLedgerSource,
-            cfg.datalake_uri,
-            network_passphrase=cfg.network_passphrase,
-            buffer_size=cfg.buffer_size,
-            workers=cfg.concurrent_readers,
-            poll_interval=cfg.poll_interval_s,
-        )
-    try:
-        from stellar_arrow.source.rpc import RpcLedgerSource
-    except ImportError as exc:
-        msg = f"source_type 'rpc' is not available in this build: {exc}"
-        raise ConfigError(msg, key="source.source_type") from None
-    assert cfg.rpc_endpoint is not None
-    return functools.partial(
-        RpcLedgerSource,
-        cfg.rpc_endpoint,
-        network_passphrase=cfg.network_passphrase,
-        page_size=cfg.batch_size,
-        poll_interval=cfg.poll_interval_s,
-    )
+    return source_factory(settings.source)
 
 
 def first_available_ledger(settings: Settings) -> int:
     """``source.start_ledger``, else the oldest ledger of a local lake, else the RPC's latest ledger."""
-    cfg = settings.source
-    if cfg.start_ledger is not None:
-        return cfg.start_ledger
-    if cfg.source_type == "datalake" and "://" not in cfg.datalake_uri:
-        from stellar_arrow.source.keys import parse_object_name
-        from stellar_arrow.source.lake import DataLakeLedgerSource
+    return first_ledger_of(settings.source)
 
-        root = Path(cfg.datalake_uri)
-        if not root.is_dir():
-            msg = f"source.datalake_uri {root} is not a directory (relative paths start at {Path.cwd()})"
-            raise ConfigError(msg, key="source.datalake_uri")
-        lows = [
-            parsed.low
-            for _, _, names in os.walk(root)
-            for name in names
-            if (parsed := parse_object_name(name)) is not None
-        ]
-        if not lows:
-            msg = f"source.start_ledger is not set and the lake {root} holds no ledger objects"
-            raise ConfigError(msg, key="source.start_ledger")
-        lake = DataLakeLedgerSource(cfg.datalake_uri, network_passphrase=cfg.network_passphrase)
-        return lake.read_batch(lake.schema.batch_key(min(lows))).start_sequence
-    if cfg.source_type == "rpc":
-        source = ledger_source_factory(settings)()
-        try:
-            return source.latest_ledger()
-        finally:
-            source.close()
-    msg = f"source.start_ledger is required for the remote lake {cfg.datalake_uri}"
-    raise ConfigError(msg, key="source.start_ledger")
+
+def _passphrase(settings: Settings) -> str:
+    """The network passphrase: configured, else declared by the source or detected from its ledgers."""
+    passphrase = settle_source_network(settings.source).network_passphrase
+    assert passphrase is not None  # settled
+    return passphrase
 
 
 SOURCE_TABLES = ("ledgers", "transactions", "operations")
@@ -134,7 +91,7 @@ def table_builder(settings: Settings) -> TableBuilder:
 
     return TableBuilder(
         schemas={name: table_schema(name) for name in SOURCE_TABLES},
-        build=functools.partial(build_ledger_tables, network_passphrase=settings.source.network_passphrase),
+        build=functools.partial(build_ledger_tables, network_passphrase=_passphrase(settings)),
     )
 
 
@@ -206,7 +163,7 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
     security, client = flight_security(settings, "processor", cfg.host)
     return ProcessorService(
         cfg.source_endpoint,
-        functools.partial(derive_token_transfers, network_passphrase=settings.source.network_passphrase),
+        functools.partial(derive_token_transfers, network_passphrase=_passphrase(settings)),
         TOKEN_TRANSFERS_SCHEMA,
         apply_filter=filter_transfers,
         base_filter=TransferFilter(event_types=cfg.event_types, assets=cfg.include_assets),
@@ -236,14 +193,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         else:
             schemas[table] = tables.schemas[table]
             upstreams.append(TableUpstream(table, cfg.source_endpoint))
-    options = SinkOptions(
-        formats=cfg.output_formats,
-        partition_by=cfg.partition_by,
-        parquet=ParquetOptions(compression=cfg.parquet_compression),
-        batch_rows=cfg.batch_rows,
-        flush_interval_s=cfg.flush_interval_s,
-    )
-    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, options)
+    sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
     return SinkService(
         sink,
         tuple(upstreams),

@@ -19,6 +19,7 @@ from typing import Any
 
 from stellar_arrow.config import DEFAULT_LAKE, Settings, load_settings
 from stellar_arrow.errors import SinkError
+from stellar_arrow.pipeline.serve import settle_settings_network
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.sink import read_commits
 
@@ -156,8 +157,12 @@ def _wait_done(
     return status
 
 
-def run_settings(config: Path | None, out: Path | None) -> Settings:
-    """Settings of ``stellar-arrow run``: without a config file, free loopback ports (the demo)."""
+def run_settings(config: Path | None, out: Path | None, **flags: dict[str, Any]) -> Settings:
+    """Settings of ``stellar-arrow run``: without a config file, free loopback ports (the demo).
+
+    ``flags`` are command-line overrides by section; the network is settled here, once, so every
+    service process gets the same passphrase.
+    """
     overrides: dict[str, dict[str, Any]] = {}
     if config is None:
         overrides = {role: {"flight_port": 0} for role in ("source", "processor", "sink")}
@@ -167,4 +172,6 @@ def run_settings(config: Path | None, out: Path | None) -> Settings:
             overrides["source"]["datalake_uri"] = str(bundled)
     if out is not None:
         overrides.setdefault("sink", {})["output_dir"] = str(out)
-    return load_settings(config, **overrides)
+    for section, keys in flags.items():
+        overrides.setdefault(section, {}).update(keys)
+    return settle_settings_network(load_settings(config, **overrides))

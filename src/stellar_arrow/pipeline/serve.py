@@ -13,20 +13,26 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from stellar_arrow.config import Settings, load_settings
+from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
 from stellar_arrow.flight.sink_service import SinkService
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
+from stellar_arrow.source.open import settle_source_network
 
 if TYPE_CHECKING:
     from stellar_arrow.pipeline.sink_api import SinkApi
 
-__all__ = ["Role", "build_service", "serve", "serve_role", "write_ready_file"]
+__all__ = ["Role", "build_service", "serve", "serve_role", "settle_settings_network", "write_ready_file"]
 
 Role = Literal["source", "processor", "sink"]
 
 log = logging.getLogger(__name__)
+
+
+def settle_settings_network(settings: Settings) -> Settings:
+    """``settings`` with ``source.network_passphrase`` set: configured, declared by the source or detected."""
+    return settings.model_copy(update={"source": settle_source_network(settings.source)})
 
 
 def build_service(role: Role, settings: Settings) -> LedgerFlightServer:
@@ -79,11 +85,11 @@ def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> 
         server.close()
 
 
-def serve_role(role: str, config: Path | None, ready_file: Path | None) -> None:
+def serve_role(role: str, settings: Settings, ready_file: Path | None) -> None:
     """``stellar-arrow serve ROLE --config FILE``: validate, log to stderr, serve."""
     if role not in ("source", "processor", "sink"):
         msg = f"unknown service {role!r}: choose source, processor or sink"
         raise ConfigError(msg, key="role")
-    settings = load_settings(config)
+    settings = settle_settings_network(settings)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
     serve(role, settings, ready_file=ready_file)  # type: ignore[arg-type]

@@ -133,8 +133,7 @@ def start_sink_api(
     try:
         server = start_api(
             service.sink,
-            host=settings.host,
-            port=sock.getsockname()[1],
+            settings.model_copy(update={"api_port": sock.getsockname()[1]}),
             readiness=lambda: holder[0].readiness() if holder else "starting",
             progress=progress,
             sock=sock,

@@ -25,8 +25,8 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, StellarArrowError
-from stellar_arrow.pipeline.serve import Role
+from stellar_arrow.errors import ConfigError, SupervisorError
+from stellar_arrow.pipeline.serve import Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
@@ -34,10 +34,6 @@ __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
 ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
-
-
-class SupervisorError(StellarArrowError):
-    """A service process could not be started or answered."""
 
 
 @dataclass(slots=True)
@@ -72,8 +68,12 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
         self._python = python
-        self._doc: dict[str, Any] = settings.model_dump(mode="json", exclude={"security": set(SECRET_KEYS)})
-        self._secret_env = secret_environment(settings.security)  # secrets reach children by environment
+        # the network is settled once, here, so every child (and every restart) gets the same passphrase;
+        # secrets are left out of the file and reach the children by environment
+        self._doc: dict[str, Any] = settle_settings_network(settings).model_dump(
+            mode="json", exclude={"security": set(SECRET_KEYS)}
+        )
+        self._secret_env = secret_environment(settings.security)
         self._client = FlightClientSecurity.from_settings(settings.security)
         self.children = {
             role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")

@@ -7,7 +7,7 @@ commits a ledger range's files together with the pipeline checkpoint; ``validate
 from __future__ import annotations
 
 from stellar_arrow.sink.base import LiveListener, Sink, TableView, ledger_column
-from stellar_arrow.sink.dataset import FILE_FORMATS, DatasetSink, SinkOptions, SinkStats
+from stellar_arrow.sink.dataset import FILE_FORMATS, DatasetSink, SinkStats
 from stellar_arrow.sink.manifest import (
     Checkpoint,
     CommitRecord,
@@ -32,7 +32,6 @@ __all__ = [
     "ParquetOptions",
     "PartitionKey",
     "Sink",
-    "SinkOptions",
     "SinkStats",
     "TablePartitioning",
     "TableView",

@@ -5,26 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
 
-__all__ = ["LEDGER_COLUMNS", "LiveListener", "Sink", "TableView", "ledger_column"]
-
-LEDGER_COLUMNS: Final = ("ledger_sequence", "sequence", "ledger_seq")
+__all__ = ["LiveListener", "Sink", "TableView", "ledger_column"]
 
 LiveListener = Callable[[str, pa.Table], None]
 """Called with ``(table name, rows)`` right after rows are accepted (before they are committed)."""
-
-
-def ledger_column(schema: pa.Schema) -> str | None:
-    """Name of the column holding the ledger sequence of each row, if the table has one."""
-    for name in LEDGER_COLUMNS:
-        if name in schema.names:
-            return name
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stellar_arrow.errors import ConfigError, SinkError
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.errors import SinkError
 from stellar_arrow.sink.base import LiveListener, TableView, ledger_column
 from stellar_arrow.sink.manifest import (
     PENDING_SUFFIX,
@@ -42,39 +43,13 @@ from stellar_arrow.sink.manifest import (
     write_commit,
 )
 from stellar_arrow.sink.parquet import ParquetOptions, write_parquet
-from stellar_arrow.sink.partition import PartitionKey, TablePartitioning
+from stellar_arrow.sink.partition import TablePartitioning
 from stellar_arrow.sink.textfiles import write_csv, write_jsonl
 
-__all__ = ["FILE_FORMATS", "DatasetSink", "SinkOptions", "SinkStats"]
+__all__ = ["FILE_FORMATS", "DatasetSink", "SinkStats"]
 
 FILE_FORMATS: Final = ("parquet", "jsonl", "csv")
 _EXTENSIONS: Final = {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}
-
-
-@dataclass(frozen=True, slots=True)
-class SinkOptions:
-    """Output formats, partitioning and when buffered rows are committed (rows or seconds, first wins)."""
-
-    formats: tuple[str, ...] = ("parquet",)
-    partition_by: tuple[PartitionKey, ...] = ("date",)
-    parquet: ParquetOptions = field(default_factory=ParquetOptions)
-    batch_rows: int = 50_000
-    flush_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        for fmt in self.formats:
-            if fmt not in FILE_FORMATS:
-                msg = f"output format {fmt!r} is not one of {', '.join(FILE_FORMATS)}"
-                raise ConfigError(msg, key="formats")
-        if not self.formats:
-            msg = "at least one output format is required"
-            raise ConfigError(msg, key="formats")
-        if self.batch_rows < 1:
-            msg = f"batch_rows must be >= 1, got {self.batch_rows}"
-            raise ConfigError(msg, key="batch_rows")
-        if self.flush_interval_s <= 0:
-            msg = f"flush_interval_s must be > 0, got {self.flush_interval_s}"
-            raise ConfigError(msg, key="flush_interval_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +82,12 @@ class DatasetSink:
         self,
         root: Path,
         schemas: Mapping[str, pa.Schema],
-        options: SinkOptions | None = None,
+        options: SinkSettings | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = Path(root)
-        self.options = options or SinkOptions()
+        self.options = options or SinkSettings()
         self._clock = clock
         self._lock = threading.RLock()
         self._commit_lock = threading.Lock()
@@ -129,8 +104,8 @@ class DatasetSink:
         self._complete_through: int | None = None
         self._received: dict[str, int] = dict.fromkeys(schemas, 0)
         self._dropped = 0
-        self._written: dict[str, int] = dict.fromkeys(self.options.formats, 0)
-        self._files_written: dict[str, int] = dict.fromkeys(self.options.formats, 0)
+        self._written: dict[str, int] = dict.fromkeys(self.options.output_formats, 0)
+        self._files_written: dict[str, int] = dict.fromkeys(self.options.output_formats, 0)
         self._closed = False
         self.root.mkdir(parents=True, exist_ok=True)
         self.recover()
@@ -235,12 +210,12 @@ class DatasetSink:
             waited = self._clock() - self._buffered_since
             return waited >= self.options.flush_interval_s or self.buffered_rows() >= self.options.batch_rows
 
-    def advance(self, ledger_sequence: int, source_cursor: str | None = None) -> CommitRecord | None:
+    def advance(self, ledger_sequence: int) -> CommitRecord | None:
         """Note that every row up to ``ledger_sequence`` was written; commit if :meth:`due`."""
         with self._lock:
             self._complete_through = ledger_sequence
         if self.due():
-            return self.commit(Checkpoint(ledger_sequence, source_cursor))
+            return self.commit(Checkpoint(ledger_sequence))
         return None
 
     def flush_if_due(self) -> CommitRecord | None:
@@ -276,11 +251,11 @@ class DatasetSink:
             else:
                 first = last = 0
             stem = f"part-{commit:012d}-{uuid.uuid4().hex[:12]}"
-            for fmt in self.options.formats:
+            for fmt in self.options.output_formats:
                 final = folder / f"{stem}{_EXTENSIONS[fmt]}"
                 pending = final.with_name(final.name + PENDING_SUFFIX)
                 if fmt == "parquet":
-                    write_parquet(pending, part, self.options.parquet)
+                    write_parquet(pending, part, ParquetOptions(compression=self.options.parquet_compression))
                 elif fmt == "jsonl":
                     write_jsonl(pending, part)
                 else:

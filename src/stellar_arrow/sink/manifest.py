@@ -85,7 +85,6 @@ class Checkpoint:
     """Progress of the pipeline made durable by a commit: every ledger <= ``ledger_sequence`` is written."""
 
     ledger_sequence: int
-    source_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,7 @@ class CommitRecord:
             files = tuple(FileManifest(**f) for f in body["files"])
             return cls(
                 commit=int(body["commit"]),
-                checkpoint=Checkpoint(**body["checkpoint"]),
+                checkpoint=Checkpoint(int(body["checkpoint"]["ledger_sequence"])),
                 first_ledger=body["first_ledger"],
                 last_ledger=body["last_ledger"],
                 files=files,

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from stellar_arrow.errors import SinkError
+from stellar_arrow.errors import ConfigError, SinkError
 from stellar_arrow.sink.manifest import (
     MANIFEST_DIR,
     FileManifest,
@@ -96,11 +96,11 @@ def _check_file(root: Path, manifest: FileManifest) -> str | None:
 
 
 def validate_dir(root: Path) -> ValidationReport:
-    """Validate every manifest under ``root``; raises ``SinkError`` if ``root`` has no commit log."""
+    """Validate every manifest under ``root``; raises ``ConfigError`` if ``root`` has no commit log."""
     root = Path(root)
     if not (root / MANIFEST_DIR).is_dir():
         msg = f"{root} has no {MANIFEST_DIR}/ folder: not an output directory of the stellar-arrow sink"
-        raise SinkError(msg)
+        raise ConfigError(msg, key="sink.output_dir")
     problems: list[FileProblem] = []
     named: set[str] = set()
     commits = files = rows = 0

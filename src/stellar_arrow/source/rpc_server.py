@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from stellar_arrow.errors import ConfigError
+from stellar_arrow.source.open import check_local_lake
 from stellar_arrow.source.rpc_replay import ReplayLake, create_rpc_replay_app
 
 __all__ = ["RpcReplayServer", "serve_rpc_replay"]
@@ -80,6 +81,7 @@ def serve_rpc_replay(
     ledger_interval: float = 5.0,
 ) -> None:
     """Serve ``lake_path`` in the foreground until interrupted (the ``stellar-arrow rpc-replay`` command)."""
+    check_local_lake(lake_path)
     lake = ReplayLake(lake_path, start_at=start_at, ledger_interval=ledger_interval)
     server = RpcReplayServer(lake, host=host, port=port)
     span = f"{lake.oldest_ledger}-{lake.lake_latest}"

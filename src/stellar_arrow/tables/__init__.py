@@ -5,10 +5,11 @@ Pure: decoded ledgers in, ``pyarrow.RecordBatch`` out.
 
 from __future__ import annotations
 
+from stellar_arrow.schema import schema_table_name
 from stellar_arrow.tables.details import asset_string, operation_details, operation_details_json
 from stellar_arrow.tables.ledgers import LEDGERS_SCHEMA, LedgersBuilder
 from stellar_arrow.tables.operations import OPERATIONS_SCHEMA, OperationsBuilder
-from stellar_arrow.tables.schema import SCHEMA_VERSION, schema_table_name
+from stellar_arrow.tables.schema import SCHEMA_VERSION
 from stellar_arrow.tables.tableset import (
     DECODERS,
     TABLE_NAMES,

@@ -10,54 +10,51 @@ import pyarrow as pa
 
 from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
-from stellar_arrow.tables.schema import (
-    CLOSED_AT_TYPE,
-    base64_text,
-    closed_at_micros,
-    record_batch,
-    versioned_schema,
-    without_columns,
-)
+from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
+from stellar_arrow.tables.schema import SCHEMA_VERSION, base64_text, record_batch, without_columns
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["LEDGERS_SCHEMA", "LEDGERS_XDR_COLUMNS", "LedgersBuilder"]
 
 LEDGERS_XDR_COLUMNS: Final = ("ledger_header",)
 
-LEDGERS_SCHEMA: Final = versioned_schema(
+LEDGERS_SCHEMA: Final = stamp(
+    pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),  # TOID(sequence, 0, 0)
+            pa.field("sequence", LEDGER_SEQUENCE_TYPE, nullable=False),
+            pa.field("ledger_hash", pa.string(), nullable=False),  # hex
+            pa.field("previous_ledger_hash", pa.string(), nullable=False),
+            pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
+            pa.field("protocol_version", pa.int32(), nullable=False),
+            pa.field("transaction_count", pa.int32(), nullable=False),
+            pa.field("successful_transaction_count", pa.int32(), nullable=False),
+            pa.field("failed_transaction_count", pa.int32(), nullable=False),
+            pa.field("operation_count", pa.int32(), nullable=False),  # operations of successful txs
+            pa.field("tx_set_operation_count", pa.int32(), nullable=False),  # operations of all txs
+            pa.field("total_coins", pa.int64(), nullable=False),  # stroops
+            pa.field("fee_pool", pa.int64(), nullable=False),
+            pa.field("base_fee", pa.int64(), nullable=False),
+            pa.field("base_reserve", pa.int64(), nullable=False),
+            pa.field("max_tx_set_size", pa.int64(), nullable=False),
+            pa.field("inflation_seq", pa.int64(), nullable=False),
+            pa.field("id_pool", pa.int64(), nullable=False),
+            pa.field("tx_set_hash", pa.string(), nullable=False),
+            pa.field("tx_set_result_hash", pa.string(), nullable=False),
+            pa.field("bucket_list_hash", pa.string(), nullable=False),
+            pa.field("ledger_flags", pa.int64()),  # LedgerHeaderExtensionV1.flags
+            pa.field("node_id", pa.string()),  # signer of the close value (G-address)
+            pa.field("signature", pa.string()),  # base64
+            pa.field("upgrade_count", pa.int32(), nullable=False),
+            pa.field("soroban_fee_write_1kb", pa.int64()),
+            pa.field("total_byte_size_of_live_soroban_state", pa.int64()),
+            pa.field("evicted_keys_count", pa.int32()),
+            pa.field("meta_version", pa.int8(), nullable=False),  # LedgerCloseMeta arm
+            pa.field("ledger_header", pa.string()),  # base64 LedgerHeader XDR (include_xdr)
+        ]
+    ),
     "ledgers",
-    [
-        pa.field("id", pa.int64(), nullable=False),  # TOID(sequence, 0, 0)
-        pa.field("sequence", pa.int64(), nullable=False),
-        pa.field("ledger_hash", pa.string(), nullable=False),  # hex
-        pa.field("previous_ledger_hash", pa.string(), nullable=False),
-        pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
-        pa.field("protocol_version", pa.int32(), nullable=False),
-        pa.field("transaction_count", pa.int32(), nullable=False),
-        pa.field("successful_transaction_count", pa.int32(), nullable=False),
-        pa.field("failed_transaction_count", pa.int32(), nullable=False),
-        pa.field("operation_count", pa.int32(), nullable=False),  # operations of successful txs
-        pa.field("tx_set_operation_count", pa.int32(), nullable=False),  # operations of all txs
-        pa.field("total_coins", pa.int64(), nullable=False),  # stroops
-        pa.field("fee_pool", pa.int64(), nullable=False),
-        pa.field("base_fee", pa.int64(), nullable=False),
-        pa.field("base_reserve", pa.int64(), nullable=False),
-        pa.field("max_tx_set_size", pa.int64(), nullable=False),
-        pa.field("inflation_seq", pa.int64(), nullable=False),
-        pa.field("id_pool", pa.int64(), nullable=False),
-        pa.field("tx_set_hash", pa.string(), nullable=False),
-        pa.field("tx_set_result_hash", pa.string(), nullable=False),
-        pa.field("bucket_list_hash", pa.string(), nullable=False),
-        pa.field("ledger_flags", pa.int64()),  # LedgerHeaderExtensionV1.flags
-        pa.field("node_id", pa.string()),  # signer of the close value (G-address)
-        pa.field("signature", pa.string()),  # base64
-        pa.field("upgrade_count", pa.int32(), nullable=False),
-        pa.field("soroban_fee_write_1kb", pa.int64()),
-        pa.field("total_byte_size_of_live_soroban_state", pa.int64()),
-        pa.field("evicted_keys_count", pa.int32()),
-        pa.field("meta_version", pa.int8(), nullable=False),  # LedgerCloseMeta arm
-        pa.field("ledger_header", pa.string()),  # base64 LedgerHeader XDR (include_xdr)
-    ],
+    SCHEMA_VERSION,
 )
 
 

@@ -16,38 +16,41 @@ import pyarrow as pa
 
 from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
+from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
 from stellar_arrow.tables.details import muxed_account_columns, operation_details_json
-from stellar_arrow.tables.schema import CLOSED_AT_TYPE, closed_at_micros, record_batch, versioned_schema
+from stellar_arrow.tables.schema import SCHEMA_VERSION, record_batch
+from stellar_arrow.vocabulary import operation_type_name
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.definitions import load_schema
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["OPERATIONS_SCHEMA", "OperationsBuilder"]
 
-OPERATIONS_SCHEMA: Final = versioned_schema(
+OPERATIONS_SCHEMA: Final = stamp(
+    pa.schema(
+        [
+            pa.field(
+                "id", pa.int64(), nullable=False
+            ),  # TOID(ledger_sequence, transaction_index, operation_index)
+            pa.field("transaction_id", pa.int64(), nullable=False),
+            pa.field("transaction_hash", pa.string(), nullable=False),
+            pa.field("ledger_sequence", LEDGER_SEQUENCE_TYPE, nullable=False),
+            pa.field("transaction_index", pa.int32(), nullable=False),
+            pa.field("operation_index", pa.int32(), nullable=False),  # 1-based
+            pa.field("type", pa.int32(), nullable=False),
+            pa.field("type_string", pa.string(), nullable=False),  # payment, invoke_host_function...
+            pa.field("source_account", pa.string(), nullable=False),  # G-address
+            pa.field("source_account_muxed", pa.string()),  # M-address when muxed
+            pa.field("successful", pa.bool_(), nullable=False),  # the transaction's success
+            pa.field("operation_result_code", pa.string()),  # opINNER, opBAD_AUTH...; null if not applied
+            pa.field("operation_trace_code", pa.string()),  # PAYMENT_SUCCESS, ...
+            pa.field("details", pa.string(), nullable=False),  # JSON
+            pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
+        ]
+    ),
     "operations",
-    [
-        pa.field(
-            "id", pa.int64(), nullable=False
-        ),  # TOID(ledger_sequence, transaction_index, operation_index)
-        pa.field("transaction_id", pa.int64(), nullable=False),
-        pa.field("transaction_hash", pa.string(), nullable=False),
-        pa.field("ledger_sequence", pa.int64(), nullable=False),
-        pa.field("transaction_index", pa.int32(), nullable=False),
-        pa.field("operation_index", pa.int32(), nullable=False),  # 1-based
-        pa.field("type", pa.int32(), nullable=False),
-        pa.field("type_string", pa.string(), nullable=False),  # payment, invoke_host_function...
-        pa.field("source_account", pa.string(), nullable=False),  # G-address
-        pa.field("source_account_muxed", pa.string()),  # M-address when muxed
-        pa.field("successful", pa.bool_(), nullable=False),  # the transaction's success
-        pa.field("operation_result_code", pa.string()),  # opINNER, opBAD_AUTH...; null if not applied
-        pa.field("operation_trace_code", pa.string()),  # PAYMENT_SUCCESS, ...
-        pa.field("details", pa.string(), nullable=False),  # JSON
-        pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
-    ],
+    SCHEMA_VERSION,
 )
-
-_TYPE_STRINGS: Final = {value: name.lower() for value, name in X.OperationType.NAMES.items()}
 
 
 @cache
@@ -102,7 +105,7 @@ class OperationsBuilder:
                 c["transaction_index"].append(t.transaction_index)
                 c["operation_index"].append(index)
                 c["type"].append(body.type)
-                c["type_string"].append(_TYPE_STRINGS.get(body.type, str(body.type)))
+                c["type_string"].append(operation_type_name(body.type))
                 c["source_account"].append(source[0])
                 c["source_account_muxed"].append(source[1])
                 c["successful"].append(successful)

@@ -1,8 +1,8 @@
-"""What every table schema shares: the version stamp, the ``closed_at`` type and xdr columns.
+"""Helpers the table builders share: raw XDR as base64, optional XDR columns, batches from column lists.
 
-Each table module declares its one schema with :func:`versioned_schema`; the version is bumped on
-any breaking change (a column renamed, removed or retyped) and travels in the schema metadata, so
-Parquet/IPC files say which layout they hold.
+The schema convention itself (metadata stamp, ``closed_at`` and ledger-sequence types) is
+:mod:`stellar_arrow.schema`; :data:`SCHEMA_VERSION` is the version the three tables of this package
+are stamped with (bumped on any change of a column's name, type or meaning).
 """
 
 from __future__ import annotations
@@ -14,38 +14,14 @@ from typing import Final
 import pyarrow as pa
 
 __all__ = [
-    "CLOSED_AT_TYPE",
     "SCHEMA_VERSION",
     "base64_text",
-    "closed_at_micros",
     "record_batch",
-    "schema_table_name",
-    "versioned_schema",
     "without_columns",
 ]
 
-SCHEMA_VERSION: Final = 1
-CLOSED_AT_TYPE: Final = pa.timestamp("us", tz="UTC")
-
-_TABLE_KEY: Final = b"stellar_arrow.table"
-_VERSION_KEY: Final = b"stellar_arrow.schema_version"
-
-
-def versioned_schema(table: str, fields: Sequence[pa.Field], *, version: int = SCHEMA_VERSION) -> pa.Schema:
-    """An Arrow schema stamped with the table name and schema version."""
-    return pa.schema(fields, metadata={_TABLE_KEY: table.encode(), _VERSION_KEY: str(version).encode()})
-
-
-def schema_table_name(schema: pa.Schema) -> str | None:
-    """The table a schema declares itself to be, if stamped."""
-    meta = schema.metadata or {}
-    raw = meta.get(_TABLE_KEY)
-    return None if raw is None else raw.decode()
-
-
-def closed_at_micros(close_time: int) -> int:
-    """``scpValue.closeTime`` (unix seconds) as the microseconds of a UTC timestamp column."""
-    return close_time * 1_000_000
+#: Version 2: the stamp carries ``stellar_arrow.ledger_column``; every table follows one convention.
+SCHEMA_VERSION: Final = 2
 
 
 def base64_text(data: bytes) -> str:

@@ -43,7 +43,7 @@ __all__ = [
 TABLE_NAMES: Final = ("ledgers", "transactions", "operations", "token_transfers")
 DECODERS: Final = ("fast", "sdk")
 
-TokenTransfersFn = Callable[[X.LedgerCloseMeta, str], pa.RecordBatch]
+TokenTransfersFn = Callable[[X.LedgerCloseMeta, Network], pa.RecordBatch]
 
 
 def token_transfers_function() -> TokenTransfersFn | None:
@@ -148,11 +148,11 @@ class TableSet:
         for builder in self._builders.values():
             builder.add(view, transactions)
         if self._token_transfers is not None:
-            self._token_batches.append(self._token_transfers(lcm, self.options.network.passphrase))
+            self._token_batches.append(self._token_transfers(lcm, self.options.network))
         if self.options.verify_events:
             from stellar_arrow.ttp.verify import check_ledger
 
-            check_ledger(lcm, self.options.network.passphrase)
+            check_ledger(lcm, self.options.network)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)
         self.links.append(link)
         return link

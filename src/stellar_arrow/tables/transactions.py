@@ -18,15 +18,9 @@ from stellar_arrow.ledger.hashes import inner_transaction_hash
 from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
+from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
 from stellar_arrow.tables.details import muxed_account_columns
-from stellar_arrow.tables.schema import (
-    CLOSED_AT_TYPE,
-    base64_text,
-    closed_at_micros,
-    record_batch,
-    versioned_schema,
-    without_columns,
-)
+from stellar_arrow.tables.schema import SCHEMA_VERSION, base64_text, record_batch, without_columns
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey
 
@@ -34,47 +28,50 @@ __all__ = ["TRANSACTIONS_SCHEMA", "TRANSACTIONS_XDR_COLUMNS", "TransactionsBuild
 
 TRANSACTIONS_XDR_COLUMNS: Final = ("tx_envelope", "tx_result", "tx_meta")
 
-TRANSACTIONS_SCHEMA: Final = versioned_schema(
+TRANSACTIONS_SCHEMA: Final = stamp(
+    pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),  # TOID(ledger_sequence, transaction_index, 0)
+            pa.field("transaction_hash", pa.string(), nullable=False),  # hex
+            pa.field("ledger_sequence", LEDGER_SEQUENCE_TYPE, nullable=False),
+            pa.field("transaction_index", pa.int32(), nullable=False),  # 1-based apply order
+            pa.field("account", pa.string(), nullable=False),  # G-address of the (inner) source
+            pa.field("account_muxed", pa.string()),  # M-address when the source is muxed
+            pa.field("account_sequence", pa.int64(), nullable=False),
+            pa.field("fee_account", pa.string()),  # fee-bump fee source (G)
+            pa.field("fee_account_muxed", pa.string()),
+            pa.field("inner_transaction_hash", pa.string()),
+            pa.field("envelope_type", pa.string(), nullable=False),  # tx_v0 | tx | tx_fee_bump
+            pa.field("fee_charged", pa.int64(), nullable=False),
+            pa.field("max_fee", pa.int64(), nullable=False),  # the envelope's fee (the bump's for a fee bump)
+            pa.field("new_max_fee", pa.int64()),  # fee-bump fee
+            pa.field("operation_count", pa.int32(), nullable=False),
+            pa.field("successful", pa.bool_(), nullable=False),
+            pa.field("result_code", pa.int32(), nullable=False),
+            pa.field("transaction_result_code", pa.string(), nullable=False),  # txSUCCESS, txFAILED...
+            pa.field("memo_type", pa.string(), nullable=False),  # none | text | id | hash | return
+            pa.field("memo", pa.string()),  # text (bad UTF-8 -> U+FFFD); id: decimal; hash/return: base64
+            pa.field("min_time", pa.int64()),
+            pa.field("max_time", pa.int64()),
+            pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
+            pa.field("resource_fee", pa.int64()),  # declared SorobanTransactionData.resourceFee
+            pa.field("soroban_resources_instructions", pa.int64()),
+            pa.field("soroban_resources_disk_read_bytes", pa.int64()),
+            pa.field("soroban_resources_write_bytes", pa.int64()),
+            pa.field("soroban_resources_archived_entries", pa.int32()),  # entries restored by this tx (p23+)
+            pa.field("inclusion_fee_bid", pa.int64()),
+            pa.field("inclusion_fee_charged", pa.int64()),
+            pa.field("non_refundable_resource_fee_charged", pa.int64()),
+            pa.field("refundable_resource_fee_charged", pa.int64()),
+            pa.field("rent_fee_charged", pa.int64()),
+            pa.field("resource_fee_refund", pa.int64()),  # resource_fee - non_refundable - refundable charged
+            pa.field("tx_envelope", pa.string()),  # base64 TransactionEnvelope (include_xdr)
+            pa.field("tx_result", pa.string()),  # base64 TransactionResultPair
+            pa.field("tx_meta", pa.string()),  # base64 TransactionMeta
+        ]
+    ),
     "transactions",
-    [
-        pa.field("id", pa.int64(), nullable=False),  # TOID(ledger_sequence, transaction_index, 0)
-        pa.field("transaction_hash", pa.string(), nullable=False),  # hex
-        pa.field("ledger_sequence", pa.int64(), nullable=False),
-        pa.field("transaction_index", pa.int32(), nullable=False),  # 1-based apply order
-        pa.field("account", pa.string(), nullable=False),  # G-address of the (inner) source
-        pa.field("account_muxed", pa.string()),  # M-address when the source is muxed
-        pa.field("account_sequence", pa.int64(), nullable=False),
-        pa.field("fee_account", pa.string()),  # fee-bump fee source (G)
-        pa.field("fee_account_muxed", pa.string()),
-        pa.field("inner_transaction_hash", pa.string()),
-        pa.field("envelope_type", pa.string(), nullable=False),  # tx_v0 | tx | tx_fee_bump
-        pa.field("fee_charged", pa.int64(), nullable=False),
-        pa.field("max_fee", pa.int64(), nullable=False),  # the envelope's fee (the bump's for a fee bump)
-        pa.field("new_max_fee", pa.int64()),  # fee-bump fee
-        pa.field("operation_count", pa.int32(), nullable=False),
-        pa.field("successful", pa.bool_(), nullable=False),
-        pa.field("result_code", pa.int32(), nullable=False),
-        pa.field("transaction_result_code", pa.string(), nullable=False),  # txSUCCESS, txFAILED...
-        pa.field("memo_type", pa.string(), nullable=False),  # none | text | id | hash | return
-        pa.field("memo", pa.string()),  # text (bad UTF-8 -> U+FFFD); id: decimal; hash/return: base64
-        pa.field("min_time", pa.int64()),
-        pa.field("max_time", pa.int64()),
-        pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
-        pa.field("resource_fee", pa.int64()),  # declared SorobanTransactionData.resourceFee
-        pa.field("soroban_resources_instructions", pa.int64()),
-        pa.field("soroban_resources_disk_read_bytes", pa.int64()),
-        pa.field("soroban_resources_write_bytes", pa.int64()),
-        pa.field("soroban_resources_archived_entries", pa.int32()),  # entries restored by this tx (p23+)
-        pa.field("inclusion_fee_bid", pa.int64()),
-        pa.field("inclusion_fee_charged", pa.int64()),
-        pa.field("non_refundable_resource_fee_charged", pa.int64()),
-        pa.field("refundable_resource_fee_charged", pa.int64()),
-        pa.field("rent_fee_charged", pa.int64()),
-        pa.field("resource_fee_refund", pa.int64()),  # resource_fee - non_refundable - refundable charged
-        pa.field("tx_envelope", pa.string()),  # base64 TransactionEnvelope (include_xdr)
-        pa.field("tx_result", pa.string()),  # base64 TransactionResultPair
-        pa.field("tx_meta", pa.string()),  # base64 TransactionMeta
-    ],
+    SCHEMA_VERSION,
 )
 
 _ENVELOPE_TYPES: Final = {

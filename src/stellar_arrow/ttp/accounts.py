@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from stellar_arrow.ledger.view import muxed_key
 from stellar_arrow.ttp.events import NATIVE, Event, Mint
 from stellar_arrow.ttp.operation import OperationContext, classify
-from stellar_arrow.ttp.transaction import muxed_key
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["account_merge_events", "create_account_events", "inflation_events"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from stellar_arrow.ledger.view import muxed_key
 from stellar_arrow.ttp.changes import CLAIMABLE_BALANCE, paired_entries
 from stellar_arrow.ttp.events import Clawback, Event
 from stellar_arrow.ttp.operation import OperationContext, classify
 from stellar_arrow.ttp.sac import asset_from_xdr
-from stellar_arrow.ttp.transaction import muxed_key
 from stellar_arrow.xdr.strkey import account_strkey, claimable_balance_strkey
 
 __all__ = [

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from stellar_arrow.ledger.network import Network
 from stellar_arrow.ttp.events import Event, MuxedInfo
 from stellar_arrow.ttp.processor import TransactionEvents, events_from_transaction
 from stellar_arrow.ttp.transaction import ledger_transactions
@@ -73,9 +74,9 @@ def compare_transaction(derived: TransactionEvents, unified: TransactionEvents) 
         if cd != cu:
             out.append(
                 ModeDifference(
-                    tx.ledger.ledger_sequence,
-                    tx.tx_hash,
-                    tx.index,
+                    tx.ledger_sequence,
+                    tx.hash_hex,
+                    tx.transaction_index,
                     op_index,
                     tuple((cd - cu).elements()),
                     tuple((cu - cd).elements()),
@@ -84,9 +85,9 @@ def compare_transaction(derived: TransactionEvents, unified: TransactionEvents) 
     return out
 
 
-def compare_modes(lcm: Any, network_passphrase: str) -> tuple[int, list[ModeDifference]]:
+def compare_modes(lcm: Any, network: Network) -> tuple[int, list[ModeDifference]]:
     """``(number of transactions compared, differences)`` for one decoded ledger."""
-    _, txs = ledger_transactions(lcm, network_passphrase)
+    _, txs = ledger_transactions(lcm, network)
     compared = 0
     out: list[ModeDifference] = []
     for tx in txs:

@@ -123,7 +123,7 @@ def contract_event(ctx: OperationContext, event: Any, version: int) -> Event | N
             return None
         addresses.append(sc_address_strkey(topic.address))
     contract_id = event.contract_id
-    asset = _sac_asset(topics, fn, version, contract_id, ctx.tx.ledger.network_id)
+    asset = _sac_asset(topics, fn, version, contract_id, ctx.tx.network.network_id)
     meta = ctx.contract_meta(contract_strkey(contract_id), mux if fn in (b"transfer", b"mint") else None)
     if fn == b"transfer":
         if version == 3 and asset is not None:
@@ -140,10 +140,10 @@ def invoke_host_function_events(ctx: OperationContext) -> list[Event]:
     """Token events of an INVOKE_HOST_FUNCTION operation, read from the tx's meta (v3 or v4)."""
     meta = ctx.tx.meta
     if meta.v == 3:
-        soroban = meta.v3.soroban_meta
+        soroban = meta.value.soroban_meta
         events = soroban.events if soroban is not None else ()
     elif meta.v == 4:
-        ops = meta.v4.operations
+        ops = meta.value.operations
         events = ops[ctx.index0].events if ctx.index0 < len(ops) else ()
     else:
         return []

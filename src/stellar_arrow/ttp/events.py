@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
+from stellar_arrow.ledger.toid import toid
+from stellar_arrow.vocabulary import EventType
+
 __all__ = [
     "NATIVE",
     "Asset",
@@ -24,7 +27,6 @@ __all__ = [
     "Transfer",
 ]
 
-EventType = Literal["transfer", "mint", "burn", "clawback", "fee"]
 MuxedKind = Literal["id", "text", "hash"]
 
 
@@ -120,15 +122,15 @@ class EventMeta:
 
     @property
     def transaction_id(self) -> int:
-        """TOID of the transaction (ledger << 32 | transaction_index << 12)."""
-        return (self.ledger_sequence << 32) | (self.transaction_index << 12)
+        """TOID of the transaction (:func:`stellar_arrow.ledger.toid`)."""
+        return toid(self.ledger_sequence, self.transaction_index)
 
     @property
     def operation_id(self) -> int | None:
         """TOID of the operation, ``None`` for fee events."""
         if self.operation_index is None:
             return None
-        return self.transaction_id | self.operation_index
+        return toid(self.ledger_sequence, self.transaction_index, self.operation_index)
 
 
 @dataclass(frozen=True, slots=True)

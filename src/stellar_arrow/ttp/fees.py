@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.changes import ACCOUNT, entry_pairs
 from stellar_arrow.ttp.events import NATIVE, EventMeta, Fee
 from stellar_arrow.ttp.sac import sac_address
-from stellar_arrow.ttp.transaction import LedgerTransaction
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["FeeEvents", "fee_events"]
@@ -49,21 +49,21 @@ def _balance_change(changes: Sequence[Any], account: bytes, *, last_only: bool) 
 
 def fee_events(tx: LedgerTransaction) -> FeeEvents:
     """The fee event(s) of one transaction (successful or not)."""
-    ledger = tx.ledger
     meta = EventMeta(
-        ledger_sequence=ledger.ledger_sequence,
-        closed_at=ledger.closed_at,
-        tx_hash=tx.tx_hash,
-        transaction_index=tx.index,
+        ledger_sequence=tx.ledger_sequence,
+        closed_at=tx.ledger.close_time,
+        tx_hash=tx.hash_hex,
+        transaction_index=tx.transaction_index,
         operation_index=None,
-        contract_address=sac_address(NATIVE, ledger.network_id),
+        contract_address=sac_address(NATIVE, tx.network.network_id),
     )
-    payer = account_strkey(tx.fee_source)
+    fee_source = tx.fee_source_key
+    payer = account_strkey(fee_source)
     if not tx.is_soroban:
         return FeeEvents((Fee(meta, payer, tx.fee_charged), None))
-    charge = -_balance_change(tx.fee_processing, tx.fee_source, last_only=True)
+    charge = -_balance_change(tx.fee_processing, fee_source, last_only=True)
     refund = 0
     if tx.meta_version >= 2:
-        refund += _balance_change(tx.tx_changes_after, tx.fee_source, last_only=False)
-    refund += _balance_change(tx.post_fee_processing, tx.fee_source, last_only=False)
+        refund += _balance_change(tx.tx_changes_after, fee_source, last_only=False)
+    refund += _balance_change(tx.post_fee_processing, fee_source, last_only=False)
     return FeeEvents((Fee(meta, payer, charge), Fee(meta, payer, -refund) if refund > 0 else None))

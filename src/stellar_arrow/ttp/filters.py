@@ -20,7 +20,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stellar_arrow.ttp.schema import EVENT_TYPES
+from stellar_arrow.vocabulary import EVENT_TYPES
 
 __all__ = ["EventFilter", "filter_batch", "filter_mask"]
 

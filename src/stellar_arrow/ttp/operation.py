@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from stellar_arrow.errors import EventDerivationError
+from stellar_arrow.ledger.view import LedgerTransaction, muxed_key
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
 from stellar_arrow.ttp.sac import sac_address
-from stellar_arrow.ttp.transaction import LedgerTransaction, muxed_key
+from stellar_arrow.ttp.transaction import derivation_error
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey
 
@@ -50,15 +51,15 @@ class OperationContext:
 
     def meta(self, asset: Asset, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
         """Envelope of a classic event: the asset's SAC is the contract address."""
-        return self.contract_meta(sac_address(asset, self.tx.ledger.network_id), to_muxed_info)
+        return self.contract_meta(sac_address(asset, self.tx.network.network_id), to_muxed_info)
 
     def contract_meta(self, contract_address: str, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
         tx = self.tx
         return EventMeta(
-            ledger_sequence=tx.ledger.ledger_sequence,
-            closed_at=tx.ledger.closed_at,
-            tx_hash=tx.tx_hash,
-            transaction_index=tx.index,
+            ledger_sequence=tx.ledger_sequence,
+            closed_at=tx.ledger.close_time,
+            tx_hash=tx.hash_hex,
+            transaction_index=tx.transaction_index,
             operation_index=self.index0 + 1,
             contract_address=contract_address,
             to_muxed_info=to_muxed_info,
@@ -74,29 +75,28 @@ class OperationContext:
         memo = self.tx.memo
         kind = memo.type
         if kind == _MEMO_ID:
-            return MuxedInfo("id", memo.id)
+            return MuxedInfo("id", memo.value)
         if kind == _MEMO_TEXT:
-            return MuxedInfo("text", memo.text)
-        if kind == _MEMO_HASH:
-            return MuxedInfo("hash", memo.hash)
-        if kind == _MEMO_RETURN:
-            return MuxedInfo("hash", memo.ret_hash)
+            return MuxedInfo("text", memo.value)
+        if kind in (_MEMO_HASH, _MEMO_RETURN):
+            return MuxedInfo("hash", memo.value)
         return None
 
     def error(self, message: str) -> EventDerivationError:
-        return self.tx.error(message, self.index0 + 1)
+        return derivation_error(self.tx, message, self.index0 + 1)
 
 
 def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
     op = tx.operations[index0]
-    results = tx.operation_results
+    results = tx.operation_results or ()
     result = results[index0].tr if index0 < len(results) else None
+    source_account: X.MuxedAccount | None
     if op.source_account is not None:
         source_account = op.source_account
         source = muxed_key(source_account)
     else:
         source_account = tx.source_account
-        source = tx.source
+        source = tx.source_key
     return OperationContext(
         tx=tx,
         index0=index0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.accounts import account_merge_events, create_account_events, inflation_events
 from stellar_arrow.ttp.changes import add_balance_deltas
 from stellar_arrow.ttp.claimable import (
@@ -32,7 +33,6 @@ from stellar_arrow.ttp.trades import (
     path_payment_strict_send_events,
     payment_events,
 )
-from stellar_arrow.ttp.transaction import LedgerTransaction
 from stellar_arrow.xdr import model as X
 
 __all__ = ["HANDLERS", "events_from_operation", "operation_events"]

@@ -117,7 +117,7 @@ def revocation_events(ctx: OperationContext) -> list[Event]:
             if asset.issuer == trustor:
                 out.append(Burn(ctx.meta(asset), holder, asset, amount))
                 continue
-            cb_id = revoke_claimable_balance_id(tx.source, tx.seq_num, ctx.index0, pool_id, asset)
+            cb_id = revoke_claimable_balance_id(tx.source_key, tx.seq_num, ctx.index0, pool_id, asset)
             entry = created.get(cb_id)
             if entry is None:
                 msg = (

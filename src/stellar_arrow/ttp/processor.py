@@ -18,12 +18,14 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from stellar_arrow.ledger.network import Network
+from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.fees import FeeEvents, fee_events
 from stellar_arrow.ttp.filters import EventFilter, filter_batch
 from stellar_arrow.ttp.operations import operation_events
 from stellar_arrow.ttp.table import events_to_batch
-from stellar_arrow.ttp.transaction import LedgerTransaction, ledger_transactions
+from stellar_arrow.ttp.transaction import ledger_transactions
 from stellar_arrow.ttp.unified import unified_fee_events, unified_operation_events
 from stellar_arrow.xdr import gc_paused
 
@@ -60,9 +62,9 @@ def events_from_transaction(tx: LedgerTransaction, mode: Mode = "derived") -> Tr
     return TransactionEvents(tx, fee_events(tx), operation_events(tx))
 
 
-def transaction_events(lcm: Any, network_passphrase: str, mode: Mode = "derived") -> list[TransactionEvents]:
+def transaction_events(lcm: Any, network: Network, mode: Mode = "derived") -> list[TransactionEvents]:
     """Per-transaction events of a decoded ``LedgerCloseMeta``, in apply order."""
-    _, txs = ledger_transactions(lcm, network_passphrase)
+    _, txs = ledger_transactions(lcm, network)
     return [events_from_transaction(tx, mode) for tx in txs]
 
 
@@ -80,20 +82,25 @@ def _ordered(per_tx: list[TransactionEvents], protocol_version: int) -> list[Eve
     return out
 
 
-def events_from_ledger(lcm: Any, network_passphrase: str, mode: Mode = "derived") -> list[Event]:
-    """Every token transfer event of a decoded ``LedgerCloseMeta``, in ledger order, ``event_index`` set."""
+def events_from_ledger(lcm: Any, network: Network, mode: Mode = "derived") -> list[Event]:
+    """Every token transfer event of a decoded ``LedgerCloseMeta``, in ledger order, ``event_index`` set.
+
+    ``network`` is a :class:`~stellar_arrow.ledger.Network` (``stellar_arrow.ledger.PUBNET``,
+    ``resolve_network("testnet")``...); a ledger of another network raises
+    :class:`~stellar_arrow.errors.NetworkMismatchError`.
+    """
     with gc_paused():  # many small acyclic objects: cyclic GC passes over the decoded ledger are wasted time
-        info, txs = ledger_transactions(lcm, network_passphrase)
+        view, txs = ledger_transactions(lcm, network)
         per_tx = [events_from_transaction(tx, mode) for tx in txs]
-        ordered = _ordered(per_tx, info.protocol_version)
+        ordered = _ordered(per_tx, view.protocol_version)
         return [ev.at(i) for i, ev in enumerate(ordered)]
 
 
 def token_transfers_batch(
-    lcm: Any, network_passphrase: str, mode: Mode = "derived", filters: EventFilter | None = None
+    lcm: Any, network: Network, mode: Mode = "derived", filters: EventFilter | None = None
 ) -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
 
     ``event_index`` keeps each event's position in the whole ledger, also when ``filters`` drop rows.
     """
-    return filter_batch(events_to_batch(events_from_ledger(lcm, network_passphrase, mode)), filters)
+    return filter_batch(events_to_batch(events_from_ledger(lcm, network, mode)), filters)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from stellar_arrow.ledger.network import Network
 from stellar_arrow.ttp.comparison import ModeDifference, compare_transaction
 from stellar_arrow.ttp.processor import events_from_transaction
 from stellar_arrow.ttp.transaction import ledger_transactions
@@ -43,7 +44,7 @@ class LedgerVerification:
 
 def verify_ledger_bytes(
     lcm_bytes: bytes,
-    network_passphrase: str,
+    network: Network,
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
@@ -53,7 +54,7 @@ def verify_ledger_bytes(
     lcm = (
         decode_ledger_close_meta(lcm_bytes) if decoder == "fast" else sdk_decode("LedgerCloseMeta", lcm_bytes)
     )
-    info, txs = ledger_transactions(lcm, network_passphrase)
+    view, txs = ledger_transactions(lcm, network)
     mismatches: list[Mismatch] = []
     differences: list[ModeDifference] = []
     events = 0
@@ -74,8 +75,8 @@ def verify_ledger_bytes(
             if derived is not None:
                 differences.extend(compare_transaction(derived, unified))
     return LedgerVerification(
-        ledger_sequence=info.ledger_sequence,
-        protocol_version=info.protocol_version,
+        ledger_sequence=view.ledger_sequence,
+        protocol_version=view.protocol_version,
         transactions=len(txs),
         events=events,
         unified_transactions=unified_count,
@@ -86,7 +87,7 @@ def verify_ledger_bytes(
 
 def verify_ledgers(
     ledgers: Iterable[bytes],
-    network_passphrase: str,
+    network: Network,
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
@@ -94,4 +95,4 @@ def verify_ledgers(
 ) -> Iterator[LedgerVerification]:
     """Verify each ledger in turn."""
     for lcm_bytes in ledgers:
-        yield verify_ledger_bytes(lcm_bytes, network_passphrase, mode=mode, strict=strict, decoder=decoder)
+        yield verify_ledger_bytes(lcm_bytes, network, mode=mode, strict=strict, decoder=decoder)

@@ -19,7 +19,6 @@ from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, decode_str
 __all__ = [
     "asset_from_xdr",
     "asset_xdr",
-    "network_id",
     "parse_sep11_asset",
     "revoke_claimable_balance_id",
     "sac_address",
@@ -30,12 +29,6 @@ _ENVELOPE_TYPE_POOL_REVOKE_OP_ID: Final = 7
 _ENVELOPE_TYPE_CONTRACT_ID: Final = 8
 _CONTRACT_ID_PREIMAGE_FROM_ASSET: Final = 1
 _SEP11: Final = re.compile(r"([A-Za-z0-9]{1,12}):(G[A-Z2-7]{55})")
-
-
-@lru_cache(maxsize=16)
-def network_id(passphrase: str) -> bytes:
-    """sha256 of the network passphrase."""
-    return hashlib.sha256(passphrase.encode()).digest()
 
 
 @lru_cache(maxsize=1 << 14)
@@ -68,11 +61,14 @@ def asset_xdr(asset: Asset) -> bytes:
 
 
 @lru_cache(maxsize=1 << 14)
-def sac_contract_id(asset: Asset, network: bytes) -> bytes:
-    """32-byte contract id of the asset's SAC on the network with id ``network`` (deployed or not)."""
+def sac_contract_id(asset: Asset, network_id: bytes) -> bytes:
+    """32-byte contract id of the asset's SAC on the network with id ``network_id`` (deployed or not).
+
+    ``network_id`` is :attr:`stellar_arrow.ledger.Network.network_id`.
+    """
     preimage = (
         struct.pack(">I", _ENVELOPE_TYPE_CONTRACT_ID)
-        + network
+        + network_id
         + struct.pack(">I", _CONTRACT_ID_PREIMAGE_FROM_ASSET)
         + asset_xdr(asset)
     )
@@ -80,9 +76,9 @@ def sac_contract_id(asset: Asset, network: bytes) -> bytes:
 
 
 @lru_cache(maxsize=1 << 14)
-def sac_address(asset: Asset, network: bytes) -> str:
-    """C-strkey of the asset's SAC."""
-    return contract_strkey(sac_contract_id(asset, network))
+def sac_address(asset: Asset, network_id: bytes) -> str:
+    """C-strkey of the asset's SAC on the network with id ``network_id``."""
+    return contract_strkey(sac_contract_id(asset, network_id))
 
 
 def revoke_claimable_balance_id(

@@ -1,7 +1,9 @@
 """THE Arrow schema of the ``token_transfers`` table (one row per token transfer event).
 
-The schema is versioned through its metadata (``schema_version``); any change of a column's name, type
-or meaning bumps :data:`SCHEMA_VERSION`. Column semantics follow the stellar-etl ``token_transfers_raw``
+The schema follows the convention of every table (:func:`stellar_arrow.schema.stamp`: metadata
+``stellar_arrow.table`` / ``stellar_arrow.schema_version`` / ``stellar_arrow.ledger_column``, ``closed_at``
+as ``timestamp[us, tz=UTC]``, ``ledger_sequence`` as ``uint32``); any change of a column's name, type or
+meaning bumps :data:`SCHEMA_VERSION`. Column semantics follow the stellar-etl ``token_transfers_raw``
 table with three deliberate differences:
 
 * ``amount`` is an exact ``decimal128(38, 7)`` (``amount_raw`` / 10^7; null when it does not fit);
@@ -16,22 +18,21 @@ from typing import Final
 
 import pyarrow as pa
 
-__all__ = [
-    "AMOUNT_TYPE",
-    "EVENT_TYPES",
-    "SCHEMA_VERSION",
-    "TOKEN_TRANSFERS_SCHEMA",
-    "TOKEN_TRANSFERS_TABLE",
-]
+from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, stamp
+from stellar_arrow.vocabulary import EVENT_TYPES, TableName
 
-SCHEMA_VERSION: Final = "1"
-TOKEN_TRANSFERS_TABLE: Final = "token_transfers"
-EVENT_TYPES: Final = ("transfer", "mint", "burn", "clawback", "fee")
+__all__ = ["AMOUNT_TYPE", "SCHEMA_VERSION", "TOKEN_TRANSFERS_SCHEMA", "TOKEN_TRANSFERS_TABLE"]
+
+TOKEN_TRANSFERS_TABLE: Final[TableName] = "token_transfers"
+
+#: Version 2: the common stamp and ``closed_at`` in microseconds (version 1: ``schema_version``/``table``
+#: keys, ``timestamp[s]``).
+SCHEMA_VERSION: Final = 2
 AMOUNT_TYPE: Final = pa.decimal128(38, 7)
 
 _FIELDS: Final = [
-    pa.field("ledger_sequence", pa.uint32(), nullable=False),
-    pa.field("closed_at", pa.timestamp("s", tz="UTC"), nullable=False),
+    pa.field("ledger_sequence", LEDGER_SEQUENCE_TYPE, nullable=False),
+    pa.field("closed_at", CLOSED_AT_TYPE, nullable=False),
     pa.field("transaction_hash", pa.string(), nullable=False),
     pa.field("transaction_index", pa.uint32(), nullable=False),
     pa.field("operation_index", pa.uint32()),
@@ -61,7 +62,7 @@ _DESCRIPTIONS: Final = {
     "transaction_index": "1-based position of the tx in apply order (txProcessing)",
     "operation_index": "1-based operation index; null for fee events",
     "event_index": "0-based position of the event within its ledger (derived-mode order)",
-    "event_type": "transfer | mint | burn | clawback | fee",
+    "event_type": " | ".join(EVENT_TYPES),
     "from": "strkey (G, M, C, L or B) losing the amount; null for mint",
     "to": "strkey gaining the amount; null for burn, clawback and fee",
     "asset": "native | credit_alphanum4:CODE:ISSUER | credit_alphanum12:CODE:ISSUER; null for custom tokens",
@@ -79,11 +80,8 @@ _DESCRIPTIONS: Final = {
     "operation_id": "TOID of the operation: transaction_id | operation_index; null for fee events",
 }
 
-TOKEN_TRANSFERS_SCHEMA: Final = pa.schema(
-    [f.with_metadata({"description": _DESCRIPTIONS[f.name]}) for f in _FIELDS],
-    metadata={
-        "schema_version": SCHEMA_VERSION,
-        "table": TOKEN_TRANSFERS_TABLE,
-        "source": "stellar-arrow token transfer processor (CAP-67 / SEP-41 events)",
-    },
+TOKEN_TRANSFERS_SCHEMA: Final = stamp(
+    pa.schema([f.with_metadata({"description": _DESCRIPTIONS[f.name]}) for f in _FIELDS]),
+    TOKEN_TRANSFERS_TABLE,
+    SCHEMA_VERSION,
 )

@@ -7,6 +7,8 @@ from typing import Final
 
 import pyarrow as pa
 
+from stellar_arrow.ledger.toid import toid
+from stellar_arrow.schema import closed_at_micros
 from stellar_arrow.ttp.events import (
     Asset,
     Burn,
@@ -46,16 +48,15 @@ def events_to_batch(events: Sequence[Event]) -> pa.RecordBatch:
     for i, ev in enumerate(events):
         m = ev.meta
         cols["ledger_sequence"][i] = m.ledger_sequence
-        cols["closed_at"][i] = m.closed_at
+        cols["closed_at"][i] = closed_at_micros(m.closed_at)
         cols["transaction_hash"][i] = m.tx_hash
         cols["transaction_index"][i] = m.transaction_index
         cols["operation_index"][i] = m.operation_index
         cols["event_index"][i] = m.event_index
         cols["event_type"][i] = ev.event_type
-        tx_id = (m.ledger_sequence << 32) | (m.transaction_index << 12)
-        cols["transaction_id"][i] = tx_id
+        cols["transaction_id"][i] = toid(m.ledger_sequence, m.transaction_index)
         if m.operation_index is not None:
-            cols["operation_id"][i] = tx_id | m.operation_index
+            cols["operation_id"][i] = toid(m.ledger_sequence, m.transaction_index, m.operation_index)
         if not isinstance(ev, Mint):
             cols["from"][i] = ev.from_
         if isinstance(ev, Transfer | Mint):
@@ -105,7 +106,7 @@ def events_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Event]:
         "to_muxed_memo",
     )
     c = {name: batch.column(name).to_pylist() for name in names}
-    closed = batch.column("closed_at").cast(pa.int64()).to_pylist()
+    closed = [micros // 1_000_000 for micros in batch.column("closed_at").cast(pa.int64()).to_pylist()]
     out: list[Event] = []
     for i in range(batch.num_rows):
         kind = c["to_muxed_memo_type"][i]

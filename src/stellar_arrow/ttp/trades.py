@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from stellar_arrow.ledger.view import muxed_key
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.operation import OperationContext, classify
 from stellar_arrow.ttp.sac import asset_from_xdr
-from stellar_arrow.ttp.transaction import muxed_key
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey, liquidity_pool_strkey
 

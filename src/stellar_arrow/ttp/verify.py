@@ -7,10 +7,18 @@ pools. Events of custom tokens (no asset) and contract (C) holders are left out:
 told from the entries alone. ``txINTERNAL_ERROR`` at protocol <= 12 ignores operation and after-changes (core
 wrote them anyway).
 
-Strict mode adds, per operation, the same check restricted to that operation's events and changes, with the
-Stellar Asset Contract balances of contract holders (``CONTRACT_DATA`` ``["Balance", holder]`` of a SAC whose
-asset an event names), and checks that each tx's fee events add up to its ``feeCharged`` and that every
-classic event names its asset's SAC.
+Derived Soroban fee events are read from the fee payer's balance changes, so the balance check alone cannot
+catch a wrong fee: a changed balance moves the event with it. Every mode therefore also checks the fee events
+against what the transaction result and meta say, independently of the balances (spec §2.3 and §4 item 4):
+
+* ``fee``: charge plus refund (a negative amount) equals the result's ``feeCharged`` (outer, for fee bumps);
+* ``refund``: a refund event only for a Soroban transaction and only negative; when the meta carries the
+  Soroban fee breakdown (``SorobanTransactionMetaExtV1``), the refund equals the declared ``resourceFee``
+  minus the non-refundable and refundable resource fees charged.
+
+Strict mode adds, per operation, the balance check restricted to that operation's events and changes, with
+the Stellar Asset Contract balances of contract holders (``CONTRACT_DATA`` ``["Balance", holder]`` of a SAC
+whose asset an event names), and checks that every classic event names its asset's SAC.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from stellar_arrow.errors import ReconciliationError
+from stellar_arrow.ledger.network import Network
+from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.changes import CONTRACT_DATA, BalanceKey, add_balance_deltas, entry_pairs
 from stellar_arrow.ttp.contract import i128_value
 from stellar_arrow.ttp.events import Burn, Clawback, Event, Fee, Mint, Transfer
@@ -50,8 +60,9 @@ class Mismatch:
     """One disagreement: the change-implied delta (``expected``) differs from the event-implied one
     (``actual``).
 
-    ``check`` is ``transaction`` (per-tx balances), ``operation`` (strict per-op balances), ``fee`` (fee
-    events vs ``feeCharged``) or ``contract`` (a classic event that does not name its asset's SAC).
+    ``check`` is ``transaction`` (per-tx balances), ``fee`` (fee events vs ``feeCharged``), ``refund``
+    (the refund event vs the Soroban fee breakdown), ``operation`` (strict per-op balances) or ``contract``
+    (strict: a classic event that does not name its asset's SAC).
     """
 
     check: str
@@ -128,7 +139,15 @@ def _diff(
         if e != a:
             out.append(
                 Mismatch(
-                    check, tx.ledger.ledger_sequence, tx.tx_hash, tx.index, op_index, key[0], key[1], e, a
+                    check,
+                    tx.ledger_sequence,
+                    tx.hash_hex,
+                    tx.transaction_index,
+                    op_index,
+                    key[0],
+                    key[1],
+                    e,
+                    a,
                 )
             )
     return out
@@ -158,25 +177,62 @@ def _sac_balance_deltas(changes: Sequence[Any], sac_assets: dict[bytes, str]) ->
     return deltas
 
 
+def _soroban_refund(tx: LedgerTransaction) -> int | None:
+    """Declared ``resourceFee`` minus the resource fees charged, per the meta's breakdown (None: absent)."""
+    meta = tx.meta
+    if meta.v not in (3, 4):
+        return None
+    soroban_meta = meta.value.soroban_meta
+    breakdown = None if soroban_meta is None else soroban_meta.ext.v1
+    if breakdown is None:
+        return None
+    declared = int(tx.tx.ext.value.resource_fee)
+    charged = (
+        breakdown.total_non_refundable_resource_fee_charged + breakdown.total_refundable_resource_fee_charged
+    )
+    return declared - int(charged)
+
+
+def _fee_mismatches(t: TransactionEvents) -> list[Mismatch]:
+    """Fee events against the result's ``feeCharged`` and the meta's refund, not against balances."""
+    tx = t.transaction
+    charge, refund = t.fees.charge, t.fees.refund
+    refund_amount = refund.amount if refund is not None else 0
+
+    def mismatch(check: str, expected: int, actual: int) -> Mismatch:
+        return Mismatch(
+            check,
+            tx.ledger_sequence,
+            tx.hash_hex,
+            tx.transaction_index,
+            None,
+            charge.from_,
+            "native",
+            expected,
+            actual,
+        )
+
+    out: list[Mismatch] = []
+    if charge.amount + refund_amount != tx.fee_charged:
+        out.append(mismatch("fee", tx.fee_charged, charge.amount + refund_amount))
+    if refund is None:
+        expected_refund = _soroban_refund(tx) if tx.is_soroban else None
+        if expected_refund:  # a positive refund the events do not show
+            out.append(mismatch("refund", -expected_refund, 0))
+        return out
+    if not tx.is_soroban or refund.amount >= 0:
+        out.append(mismatch("refund", 0, refund.amount))
+        return out
+    expected_refund = _soroban_refund(tx)
+    if expected_refund is not None and -refund.amount != expected_refund:
+        out.append(mismatch("refund", -expected_refund, refund.amount))
+    return out
+
+
 def _strict(t: TransactionEvents) -> list[Mismatch]:
     tx = t.transaction
-    network = tx.ledger.network_id
+    network = tx.network.network_id
     out: list[Mismatch] = []
-    fee_total = t.fees.charge.amount + (t.fees.refund.amount if t.fees.refund is not None else 0)
-    if fee_total != tx.fee_charged:
-        out.append(
-            Mismatch(
-                "fee",
-                tx.ledger.ledger_sequence,
-                tx.tx_hash,
-                tx.index,
-                None,
-                t.fees.charge.from_,
-                "native",
-                tx.fee_charged,
-                fee_total,
-            )
-        )
     by_op: dict[int, list[Event]] = {}
     for ev in t.operations:
         by_op.setdefault(ev.meta.operation_index or 0, []).append(ev)
@@ -184,9 +240,9 @@ def _strict(t: TransactionEvents) -> list[Mismatch]:
             out.append(
                 Mismatch(
                     "contract",
-                    tx.ledger.ledger_sequence,
-                    tx.tx_hash,
-                    tx.index,
+                    tx.ledger_sequence,
+                    tx.hash_hex,
+                    tx.transaction_index,
                     ev.meta.operation_index,
                     ev.meta.contract_address,
                     ev.asset.canonical,
@@ -214,24 +270,25 @@ def verify_transaction(t: TransactionEvents, *, strict: bool = False) -> list[Mi
     for changes in transaction_changes(t):
         add_balance_deltas(expected, changes)
     out = _diff("transaction", t, None, expected, event_deltas(t.all))
+    out.extend(_fee_mismatches(t))
     if strict:
         out.extend(_strict(t))
     return out
 
 
 def verify_ledger(
-    lcm: Any, network_passphrase: str, *, mode: Mode = "derived", strict: bool = False
+    lcm: Any, network: Network, *, mode: Mode = "derived", strict: bool = False
 ) -> list[Mismatch]:
     """Every mismatch of every transaction of a decoded ``LedgerCloseMeta``."""
     out: list[Mismatch] = []
-    for t in transaction_events(lcm, network_passphrase, mode):
+    for t in transaction_events(lcm, network, mode):
         out.extend(verify_transaction(t, strict=strict))
     return out
 
 
-def check_ledger(lcm: Any, network_passphrase: str, *, mode: Mode = "derived", strict: bool = False) -> None:
+def check_ledger(lcm: Any, network: Network, *, mode: Mode = "derived", strict: bool = False) -> None:
     """Raise :class:`~stellar_arrow.errors.ReconciliationError` naming the mismatches, if there are any."""
-    mismatches = verify_ledger(lcm, network_passphrase, mode=mode, strict=strict)
+    mismatches = verify_ledger(lcm, network, mode=mode, strict=strict)
     if mismatches:
         seq = mismatches[0].ledger_sequence
         shown = "; ".join(map(str, mismatches[:5]))

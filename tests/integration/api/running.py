@@ -7,8 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from stellar_arrow.api import ApiOptions, ApiServer, TransferStore, create_app
-from stellar_arrow.sink import Checkpoint, DatasetSink, SinkOptions
+from stellar_arrow.api import ApiServer, TransferStore, create_app
+from stellar_arrow.config import ApiSettings, SinkSettings
+from stellar_arrow.sink import Checkpoint, DatasetSink
 from tests.unit.sink.realdata import ledger_tables, schemas
 
 COMMITTED = 10  # ledgers 63092982..63092991 are in Parquet files
@@ -33,9 +34,9 @@ class Running:
         return seq
 
 
-def start(root: Path, options: ApiOptions, committed: int = COMMITTED, live: int = LIVE) -> Running:
+def start(root: Path, options: ApiSettings, committed: int = COMMITTED, live: int = LIVE) -> Running:
     sink = DatasetSink(
-        root, schemas(), SinkOptions(partition_by=("date", "asset_code"), flush_interval_s=3600)
+        root, schemas(), SinkSettings(partition_by=("date", "asset_code"), flush_interval_s=3600)
     )
     running = Running(sink, ApiServer(create_app(options, TransferStore(sink))), httpx.Client())
     for index in range(committed + live):

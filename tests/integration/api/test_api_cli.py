@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stellar_arrow.sink import DatasetSink, SinkOptions
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.sink import DatasetSink
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ def _free_port() -> int:
 
 
 def test_api_command_serves_a_directory(tmp_path: Path) -> None:
-    with DatasetSink(tmp_path, schemas(), SinkOptions(partition_by=("date",))) as sink:
+    with DatasetSink(tmp_path, schemas(), SinkSettings(partition_by=("date",))) as sink:
         for seq, per in ledger_tables()[:3]:
             for table, rows in per.items():
                 sink.write_batch(table, rows)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from stellar_arrow.api import ApiOptions
+from stellar_arrow.config import ApiSettings
 from tests.integration.api.running import COMMITTED, LIVE, Running
 from tests.unit.sink.realdata import FIRST, ledger_tables, whole
 
@@ -190,7 +190,7 @@ def test_bad_requests_name_the_field(api: Running, url: str, field: str) -> None
 
 
 def test_a_just_written_event_is_visible_at_once(make_api: Callable[..., Running]) -> None:
-    running = make_api(ApiOptions(port=0), committed=2, live=0)
+    running = make_api(ApiSettings(api_port=0), committed=2, live=0)
     seq = running.write_ledger(2)  # accepted, not committed
     got = walk(running, f"/api/v1/transfers?from_ledger={seq}&to_ledger={seq}&limit=200")
     assert len(got) == ledger_tables()[2][1]["token_transfers"].num_rows

@@ -18,7 +18,7 @@ import zstandard
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from stellar_arrow.api import ApiOptions, HubLimits
+from stellar_arrow.config import ApiSettings
 from tests.integration.api.running import COMMITTED, LIVE, Running
 from tests.unit.sink.realdata import FIRST, ledger_tables, whole
 
@@ -204,7 +204,7 @@ async def _close_reason(ws: ClientConnection) -> tuple[int | None, str | None]:
 
 
 def test_connection_caps(make_api: Callable[..., Running]) -> None:
-    running = make_api(ApiOptions(port=0, hub=HubLimits(max_connections=3, max_connections_per_ip=2)), 1, 0)
+    running = make_api(ApiSettings(api_port=0, ws_max_connections=3, ws_max_connections_per_ip=2), 1, 0)
 
     async def scenario() -> tuple[tuple[int | None, str | None], str]:
         async with connect(running.ws_url) as a, connect(running.ws_url) as b:
@@ -223,8 +223,8 @@ def test_connection_caps(make_api: Callable[..., Running]) -> None:
 
 
 def test_message_rate_limit_and_idle_timeout(make_api: Callable[..., Running]) -> None:
-    options = ApiOptions(
-        port=0, ws_message_rate=5, ws_message_burst=5, ws_idle_timeout_s=0.8, ws_ping_timeout_s=0.8
+    options = ApiSettings(
+        api_port=0, ws_message_rate=5, ws_message_burst=5, ws_idle_timeout_s=0.8, ws_ping_timeout_s=0.8
     )
     running = make_api(options, 1, 0)
 
@@ -248,7 +248,7 @@ def test_message_rate_limit_and_idle_timeout(make_api: Callable[..., Running]) -
 
 
 def test_slow_client_is_evicted_and_others_get_everything(make_api: Callable[..., Running]) -> None:
-    running = make_api(ApiOptions(port=0, hub=HubLimits(queue_messages=4)), committed=0, live=0)
+    running = make_api(ApiSettings(api_port=0, ws_queue_messages=4), committed=0, live=0)
     want = event_ids(whole("token_transfers"))
 
     async def scenario() -> tuple[list[int], tuple[int | None, str | None]]:
@@ -286,7 +286,7 @@ def test_slow_client_is_evicted_and_others_get_everything(make_api: Callable[...
 
 
 def test_global_connection_cap(make_api: Callable[..., Running]) -> None:
-    running = make_api(ApiOptions(port=0, hub=HubLimits(max_connections=1, max_connections_per_ip=10)), 1, 0)
+    running = make_api(ApiSettings(api_port=0, ws_max_connections=1, ws_max_connections_per_ip=10), 1, 0)
 
     async def scenario() -> tuple[int | None, str | None]:
         async with connect(running.ws_url) as first:

@@ -15,7 +15,8 @@ import zstandard
 from typer.testing import CliRunner
 
 from stellar_arrow.cli import app
-from stellar_arrow.export import ExportRequest, run_export
+from stellar_arrow.config import Settings, load_settings
+from stellar_arrow.export import run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import encode_ledger_close_meta_batch
 from stellar_arrow.source.files import read_ledger_file
@@ -45,7 +46,19 @@ def _export(*args: str) -> tuple[int, str]:
 
 
 def _files(out: Path) -> list[str]:
-    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    """The table files under ``out`` (chunk manifests left out)."""
+    return sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.parent.name != "_manifests"
+    )
+
+
+def _request(
+    start: int, end: int, out: Path, *, tables: tuple[str, ...], chunk_size: int, overwrite: bool = False
+) -> Settings:
+    return load_settings(
+        source={"datalake_uri": str(SAMPLE_LAKE), "start_ledger": start, "end_ledger": end},
+        export={"output_dir": str(out), "tables": tables, "chunk_size": chunk_size, "overwrite": overwrite},
+    )
 
 
 def test_parquet_export_with_two_workers_equals_tables_built_from_the_corpus(tmp_path: Path) -> None:
@@ -93,7 +106,7 @@ def test_text_formats_hold_the_same_rows(tmp_path: Path, file_format: str) -> No
 
 def test_rerun_skips_complete_chunks(tmp_path: Path) -> None:
     tables = ("ledgers", "transactions")
-    request = ExportRequest(str(SAMPLE_LAKE), FIRST, FIRST + 9, tmp_path, tables=tables, chunk_size=5)
+    request = _request(FIRST, FIRST + 9, tmp_path, tables=tables, chunk_size=5)
     first = run_export(request)
     assert (first.chunks_written, first.chunks_skipped, first.ledgers_exported) == (2, 0, 10)
     kept = tmp_path / "ledgers" / f"ledgers-{FIRST}-{FIRST + 4}.parquet"
@@ -245,10 +258,8 @@ def test_truncated_ledger_xdr_is_a_decode_error_naming_the_ledger(lake_copy: Pat
 
 
 def test_longer_range_replaces_the_short_last_chunk_and_overwrite_rewrites(tmp_path: Path) -> None:
-    def request(end: int, *, overwrite: bool = False) -> ExportRequest:
-        return ExportRequest(
-            str(SAMPLE_LAKE), FIRST, end, tmp_path, tables=("ledgers",), chunk_size=4, overwrite=overwrite
-        )
+    def request(end: int, *, overwrite: bool = False) -> Settings:
+        return _request(FIRST, end, tmp_path, tables=("ledgers",), chunk_size=4, overwrite=overwrite)
 
     run_export(request(FIRST + 5))  # chunks FIRST..+3 and a short one FIRST+4..+5
     assert _files(tmp_path) == [

@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from stellar_arrow.cli import app
-from stellar_arrow.export import ExportRequest, run_export
+from stellar_arrow.config import load_settings
+from stellar_arrow.export import run_export
+from stellar_arrow.source.open import source_spec
 from stellar_arrow.source.rpc_replay import ReplayLake
 from stellar_arrow.source.rpc_server import RpcReplayServer
 
@@ -20,16 +22,11 @@ TABLES = ("ledgers", "transactions", "operations")
 
 
 def _export(source: str, out: Path, **extra: object) -> dict[str, object]:
-    request = ExportRequest(
-        source=source,
-        start=FIRST + 10,
-        end=LAST,
-        out_dir=out,
-        tables=TABLES,
-        chunk_size=10,
-        **extra,  # type: ignore[arg-type]
+    settings = load_settings(
+        source={**source_spec(source), "start_ledger": FIRST + 10, "end_ledger": LAST, **extra},
+        export={"output_dir": str(out), "tables": TABLES, "chunk_size": 10},
     )
-    summary = run_export(request)
+    summary = run_export(settings)
     assert summary.ledgers_exported == LAST - FIRST - 9 and summary.network == "pubnet"
     return {t: pq.read_table(out / t / f"{t}-{FIRST + 10}-{LAST}.parquet") for t in TABLES}
 
@@ -51,7 +48,7 @@ def test_local_s3_and_rpc_exports_are_identical(tmp_path: Path, s3_lake: S3Lake)
         written = pq.read_table(cli_out / table / f"{table}-{FIRST + 10}-{LAST}.parquet")
         assert written.equals(s3[table]), table
     with RpcReplayServer(ReplayLake(str(SAMPLE_LAKE))) as server:
-        rpc = _export(server.url, tmp_path / "rpc", network="pubnet")
+        rpc = _export(server.url, tmp_path / "rpc", network_passphrase="pubnet")
     for table in TABLES:
         assert local[table].num_rows > 0
         assert s3[table].equals(local[table]), table

@@ -48,5 +48,6 @@ def test_a_ledger_whose_balances_disagree_with_its_events_fails_the_export(tmp_p
     assert "ReconciliationError" in output and "ledger 1283415" in output
     # nothing half-written: only the complete file of the first (unverified) run is there
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == [
-        "token_transfers-1283415-1283415.parquet"
+        "chunk-1283415-1283415.json",
+        "token_transfers-1283415-1283415.parquet",
     ]

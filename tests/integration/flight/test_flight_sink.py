@@ -12,7 +12,7 @@ import pyarrow.flight as fl
 import pyarrow.parquet as pq
 import pytest
 
-from stellar_arrow.config import load_settings
+from stellar_arrow.config import SinkSettings, load_settings
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService
@@ -20,7 +20,7 @@ from stellar_arrow.flight.stream import decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.pipeline.components import table_builder
-from stellar_arrow.sink import DatasetSink, SinkOptions, read_commits
+from stellar_arrow.sink import DatasetSink, read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 def _sink(out: Path, source: SourceService, processor: ProcessorService, kit: Any, **kw: Any) -> SinkService:
     tables = table_builder(load_settings())
     schemas = {"ledgers": tables.schemas["ledgers"], "token_transfers": TOKEN_TRANSFERS_SCHEMA}
-    sink = DatasetSink(out, schemas, SinkOptions(partition_by=(), batch_rows=1, flush_interval_s=0.05))
+    sink = DatasetSink(out, schemas, SinkSettings(partition_by=(), batch_rows=1, flush_interval_s=0.05))
     upstreams = (TableUpstream("ledgers", source.uri), TableUpstream("token_transfers", processor.uri))
     return SinkService(
         sink,

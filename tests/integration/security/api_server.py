@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from stellar_arrow.api import ApiOptions, ApiServer, TransferStore, create_app
-from stellar_arrow.config import SecuritySettings
-from stellar_arrow.sink import Checkpoint, DatasetSink, SinkOptions
+from stellar_arrow.api import ApiServer, TransferStore, create_app
+from stellar_arrow.config import ApiSettings, SecuritySettings, SinkSettings
+from stellar_arrow.sink import Checkpoint, DatasetSink
 from tests.unit.sink.realdata import ledger_tables, schemas
 
 COMMITTED = 4
@@ -45,8 +45,8 @@ class SecuredApi:
 
 
 def start_secured(root: Path, security: SecuritySettings, *, committed: int = COMMITTED) -> SecuredApi:
-    sink = DatasetSink(root, schemas(), SinkOptions(partition_by=("date",), flush_interval_s=3600))
-    app = create_app(ApiOptions(port=0), TransferStore(sink), security=security)
+    sink = DatasetSink(root, schemas(), SinkSettings(partition_by=("date",), flush_interval_s=3600))
+    app = create_app(ApiSettings(api_port=0), TransferStore(sink), security=security)
     api = SecuredApi(sink, ApiServer(app, security=security), security)
     for index in range(committed):
         api.write_ledger(index)

@@ -1,10 +1,11 @@
-"""Corpus ledgers for the token-transfer tests: passphrase per file, decoded one ledger at a time."""
+"""Corpus ledgers for the token-transfer tests: network per file, decoded one ledger at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from stellar_arrow.ledger import Network, resolve_network
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.xdr import decode_ledger_close_meta
 from tests.conftest import CORPUS
@@ -20,8 +21,8 @@ PASSPHRASES = {
 SAMPLE_EVERY = {"synthetic-applyload": 6}
 
 
-def passphrase_of(name: str) -> str:
-    return next(p for prefix, p in PASSPHRASES.items() if name.startswith(prefix))
+def network_of(name: str) -> Network:
+    return resolve_network(next(p for prefix, p in PASSPHRASES.items() if name.startswith(prefix)))
 
 
 def corpus_names() -> list[str]:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from stellar_arrow.ledger import PUBNET, TESTNET, Network
 from stellar_arrow.ttp import Fee, compare_modes, events_from_ledger, events_to_batch, verify_ledger
-from tests.integration.ttp.conftest import corpus_names, decoded_ledgers, passphrase_of
+from tests.integration.ttp.conftest import corpus_names, decoded_ledgers, network_of
 
 pytestmark = pytest.mark.xdist_group(name="ttp_corpus")
 
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.xdist_group(name="ttp_corpus")
 UNIFIED_LEDGERS = {51000294, 57500008, 60659332, 848581, 848582, 1283415, *range(63092982, 63093002)}
 
 
-def check_order(lcm: Any, passphrase: str) -> None:
+def check_order(lcm: Any, network: Network) -> None:
     header = lcm.value.ledger_header.header
-    events = events_from_ledger(lcm, passphrase)
+    events = events_from_ledger(lcm, network)
     n_tx = len(lcm.value.tx_processing)
     charges = events[:n_tx]
     assert all(isinstance(e, Fee) and e.amount >= 0 for e in charges)
@@ -40,32 +41,29 @@ def check_order(lcm: Any, passphrase: str) -> None:
 
 @pytest.mark.parametrize("name", corpus_names())
 def test_corpus_file(name: str) -> None:
-    passphrase = passphrase_of(name)
+    network = network_of(name)
     for lcm in decoded_ledgers(name):
         seq = lcm.value.ledger_header.header.ledger_seq
-        mismatches = verify_ledger(lcm, passphrase, strict=True)
+        mismatches = verify_ledger(lcm, network, strict=True)
         assert mismatches == [], "\n".join(map(str, mismatches[:20]))
-        compared, differences = compare_modes(lcm, passphrase)
+        compared, differences = compare_modes(lcm, network)
         assert differences == [], "\n".join(map(str, differences[:10]))
         assert compared == (len(lcm.value.tx_processing) if seq in UNIFIED_LEDGERS else 0), seq
         if seq in UNIFIED_LEDGERS:
-            unified = verify_ledger(lcm, passphrase, mode="unified", strict=True)
+            unified = verify_ledger(lcm, network, mode="unified", strict=True)
             assert unified == [], "\n".join(map(str, unified[:20]))
-        check_order(lcm, passphrase)
+        check_order(lcm, network)
 
 
 @pytest.mark.parametrize(
-    ("name", "passphrase"),
-    [
-        ("pubnet-0053312000.lcmbatch.xdr.zst", "Public Global Stellar Network ; September 2015"),
-        ("testnet-0001283415.xdr", "Test SDF Network ; September 2015"),
-    ],
+    ("name", "network"),
+    [("pubnet-0053312000.lcmbatch.xdr.zst", PUBNET), ("testnet-0001283415.xdr", TESTNET)],
 )
-def test_stellar_sdk_decoded_model_gives_the_same_events(name: str, passphrase: str) -> None:
+def test_stellar_sdk_decoded_model_gives_the_same_events(name: str, network: Network) -> None:
     from stellar_arrow.source.files import read_ledger_file
     from stellar_arrow.xdr import decode_ledger_close_meta, sdk_decode
     from tests.conftest import CORPUS
 
     (raw,) = read_ledger_file(CORPUS / name)
-    ours = events_from_ledger(decode_ledger_close_meta(raw), passphrase)
-    assert ours and events_from_ledger(sdk_decode("LedgerCloseMeta", raw), passphrase) == ours
+    ours = events_from_ledger(decode_ledger_close_meta(raw), network)
+    assert ours and events_from_ledger(sdk_decode("LedgerCloseMeta", raw), network) == ours

@@ -9,14 +9,15 @@ import pytest
 from stellar_arrow.api import DirectorySource, TransferStore
 from stellar_arrow.api.filters import Paging, TransferFilter, parse_transfer_filter
 from stellar_arrow.api.serve import directory_store
-from stellar_arrow.sink import Checkpoint, DatasetSink, SinkOptions, TableView
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.sink import Checkpoint, DatasetSink, TableView
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
 
 @pytest.fixture(scope="module")
 def sink(tmp_path_factory: pytest.TempPathFactory) -> DatasetSink:
     root = tmp_path_factory.mktemp("store")
-    options = SinkOptions(partition_by=("date", "event_type"), flush_interval_s=3600)
+    options = SinkSettings(partition_by=("date", "event_type"), flush_interval_s=3600)
     sink = DatasetSink(root, schemas(), options)
     for index, (seq, per) in enumerate(ledger_tables()[:8]):
         for table, rows in per.items():

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.export.chunks import Chunk, plan_chunks
+from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
 
 
 @given(
@@ -35,11 +35,17 @@ def test_bad_plans_are_config_errors(start: int, end: int, size: int) -> None:
         plan_chunks(start, end, size)
 
 
-def test_superseded_files_are_shorter_chunks_with_the_same_start(tmp_path: Path) -> None:
+def test_written_ranges_and_how_they_meet_a_planned_chunk(tmp_path: Path) -> None:
     folder = tmp_path / "ledgers"
     folder.mkdir()
-    for name in ("ledgers-100-104.parquet", "ledgers-100-109.parquet", "ledgers-100-120.parquet",
-                 "ledgers-1000-1001.parquet", "ledgers-100-104.csv"):  # fmt: skip
+    for name in ("ledgers-100-104.parquet", "ledgers-100-109.csv", "ledgers-105-120.jsonl",
+                 "notes.txt", "transactions-1-2.parquet"):  # fmt: skip
         (folder / name).touch()
-    stale = Chunk(100, 119).superseded_files(tmp_path, "ledgers", "parquet")
-    assert sorted(p.name for p in stale) == ["ledgers-100-104.parquet", "ledgers-100-109.parquet"]
+    (tmp_path / "_manifests").mkdir()
+    (tmp_path / "_manifests" / "chunk-200-299.json").touch()
+    assert written_ranges(tmp_path) == {(100, 104), (100, 109), (105, 120), (200, 299)}
+    chunk = Chunk(100, 119)
+    assert chunk.supersedes(100, 104) and chunk.supersedes(100, 109)
+    assert not chunk.supersedes(105, 120) and chunk.overlaps(105, 120)
+    assert not chunk.overlaps(120, 130) and not chunk.overlaps(1, 99)
+    assert sorted(p.name for p in Chunk(100, 104).files_of(tmp_path)) == ["ledgers-100-104.parquet"]

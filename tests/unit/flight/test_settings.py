@@ -21,10 +21,10 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 def test_defaults_are_the_original_ports_and_the_sample_lake() -> None:
     s = load_settings()
     assert (s.source.flight_port, s.processor.flight_port, s.sink.flight_port) == (8815, 8816, 8817)
-    assert (s.api.api_port, s.api.health_port, s.api.port_fallback) == (8081, 8088, False)
+    assert (s.api.api_port, s.api.port_fallback) == (8081, False)
     assert s.source.source_type == "datalake"
     assert s.source.datalake_uri == "data/lakes/pubnet-p26"
-    assert s.source.network_passphrase == PUBNET
+    assert s.source.network_passphrase is None  # what the source declares, else detected
 
 
 def test_yaml_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +61,16 @@ def test_yaml_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
         ("sink:\n  partition_by: [minute]\n", "sink.partition_by.0"),
         ("sink:\n  parquet_compression: xz\n", "sink.parquet_compression"),
         ("sink:\n  tables: [trades]\n", "sink.tables"),
-        ("api:\n  health_port: -1\n", "api.health_port"),
+        ("api:\n  health_port: 8088\n", "api.health_port"),  # removed: it never served anything
+        ("api:\n  ws_message_rate: 0\n", "api.ws_message_rate"),
+        ("export:\n  workers: 100000\n", "export.workers"),
+        ("export:\n  format: xml\n", "export.format"),
+        ("export:\n  chunk_size: 0\n", "export.chunk_size"),
+        ("export:\n  tables: []\n", "export.tables"),
+        ("verify:\n  mode: sideways\n", "verify.mode"),
+        ("replay:\n  port: -1\n", "replay.port"),
+        ("source:\n  end_ledger: 4294967296\n", "source.end_ledger"),
+        ("source:\n  source_type: file\n", "source"),
         ("api:\n  api_port: 70000\n", "api.api_port"),
         ("api:\n  websocket_port: 8080\n", "api.websocket_port"),
         ("sources:\n  start_ledger: 5\n", "sources"),
@@ -104,3 +113,17 @@ def test_file_problems(tmp_path: Path) -> None:
 def test_every_alias_maps_to_a_known_passphrase() -> None:
     for alias, passphrase in NETWORK_PASSPHRASES.items():
         assert load_settings(source={"network_passphrase": alias}).source.network_passphrase == passphrase
+
+
+def test_every_command_section_reads_env_and_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STELLAR_ARROW_API__WS_MAX_CONNECTIONS", "3")
+    monkeypatch.setenv("STELLAR_ARROW_EXPORT__CHUNK_SIZE", "7")
+    monkeypatch.setenv("STELLAR_ARROW_VERIFY__MODE", "both")
+    s = load_settings(export={"chunk_size": None, "workers": 1}, replay={"port": 0}, verify={"strict": None})
+    assert s.api.ws_max_connections == 3  # reaches the WebSocket hub (create_app builds HubLimits from it)
+    assert (s.export.chunk_size, s.export.workers) == (7, 1)  # an absent flag (None) overrides nothing
+    assert (s.verify.mode, s.verify.strict, s.replay.port) == ("both", False, 0)
+    monkeypatch.setenv("STELLAR_ARROW_EXPORT__WORKERS", "100000")
+    with pytest.raises(ConfigError, match="at most 4 per CPU") as info:
+        load_settings()
+    assert info.value.key == "export.workers"

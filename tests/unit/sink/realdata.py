@@ -37,7 +37,7 @@ def ledger_tables(first: int = FIRST, last: int = LAST) -> tuple[tuple[int, dict
         tables.add_decoded(lcm)
         batches = tables.finish()
         per = {name: pa.Table.from_batches([batch]) for name, batch in batches.items()}
-        per["token_transfers"] = pa.Table.from_batches([token_transfers_batch(lcm, network.passphrase)])
+        per["token_transfers"] = pa.Table.from_batches([token_transfers_batch(lcm, network)])
         out.append((seq, per))
     return tuple(out)
 

@@ -8,15 +8,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pydantic
 import pytest
 
+from stellar_arrow.config import SinkSettings
 from stellar_arrow.errors import ConfigError, SinkError
 from stellar_arrow.sink import (
     Checkpoint,
     DatasetSink,
     ParquetOptions,
     Sink,
-    SinkOptions,
     parse_partition_keys,
     read_commits,
     schema_fingerprint,
@@ -52,7 +53,7 @@ def _duckdb_table(root: Path, table: str, schema: pa.Schema) -> pa.Table:
 
 def test_every_table_round_trips_through_duckdb(tmp_path: Path) -> None:
     keys = parse_partition_keys("date,hour,asset_code,event_type")
-    options = SinkOptions(partition_by=keys, batch_rows=4000, flush_interval_s=3600)
+    options = SinkSettings(partition_by=keys, batch_rows=4000, flush_interval_s=3600)
     with DatasetSink(tmp_path, schemas(), options) as sink:
         _feed(sink)
         assert sink.stats().commits >= 3  # batch_rows forced intermediate commits
@@ -72,7 +73,7 @@ def test_every_table_round_trips_through_duckdb(tmp_path: Path) -> None:
 
 
 def test_hive_partition_values_match_the_rows(tmp_path: Path) -> None:
-    options = SinkOptions(partition_by=("date", "hour", "asset_code"), flush_interval_s=3600)
+    options = SinkSettings(partition_by=("date", "hour", "asset_code"), flush_interval_s=3600)
     with DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]}, options) as sink:
         for seq, per in ledger_tables()[:4]:
             sink.write_batch("token_transfers", per["token_transfers"])
@@ -98,7 +99,7 @@ def test_hive_partition_values_match_the_rows(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("codec", ["snappy", "gzip", "lz4", "zstd", "brotli", "none"])
 def test_each_compression_writes_readable_files(tmp_path: Path, codec: str) -> None:
-    options = SinkOptions(parquet=ParquetOptions(compression=codec), flush_interval_s=3600)  # type: ignore[arg-type]
+    options = SinkSettings(parquet_compression=codec, flush_interval_s=3600)  # type: ignore[arg-type]
     with DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]}, options) as sink:
         seq, per = ledger_tables()[0]
         sink.write_batch("token_transfers", per["token_transfers"])
@@ -116,8 +117,8 @@ def test_bad_options_and_rows_raise_typed_errors(tmp_path: Path) -> None:
         parse_partition_keys("date,minute")
     with pytest.raises(ConfigError, match="compression 'lzma'"):
         ParquetOptions(compression="lzma")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="output format 'xml'"):
-        SinkOptions(formats=("xml",))
+    with pytest.raises(pydantic.ValidationError, match="unknown or empty output format list"):
+        SinkSettings(output_formats=("xml",))
     sink = DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]})
     with pytest.raises(SinkError, match="table 'ledgers' is not configured"):
         sink.write_batch("ledgers", ledger_tables()[0][1]["ledgers"])
@@ -127,7 +128,7 @@ def test_bad_options_and_rows_raise_typed_errors(tmp_path: Path) -> None:
 
 def test_flush_interval_and_batch_rows_decide_when_to_commit(tmp_path: Path) -> None:
     now = [0.0]
-    options = SinkOptions(batch_rows=10_000, flush_interval_s=5.0)
+    options = SinkSettings(batch_rows=10_000, flush_interval_s=5.0)
     sink = DatasetSink(
         tmp_path, {"token_transfers": schemas()["token_transfers"]}, options, clock=lambda: now[0]
     )
@@ -145,7 +146,7 @@ def test_flush_interval_and_batch_rows_decide_when_to_commit(tmp_path: Path) -> 
     small = DatasetSink(
         tmp_path / "small",
         {"token_transfers": schemas()["token_transfers"]},
-        SinkOptions(batch_rows=100, flush_interval_s=3600),
+        SinkSettings(batch_rows=100, flush_interval_s=3600),
         clock=lambda: 0.0,
     )
     small.write_batch("token_transfers", p1["token_transfers"])
@@ -155,7 +156,7 @@ def test_flush_interval_and_batch_rows_decide_when_to_commit(tmp_path: Path) -> 
 def test_a_quiet_tip_is_committed_by_the_timed_flush(tmp_path: Path) -> None:
     """No next ledger arrives to call advance(): flush_if_due() commits once the interval passed."""
     now = [0.0]
-    options = SinkOptions(batch_rows=10_000, flush_interval_s=2.0)
+    options = SinkSettings(batch_rows=10_000, flush_interval_s=2.0)
     sink = DatasetSink(
         tmp_path, {"token_transfers": schemas()["token_transfers"]}, options, clock=lambda: now[0]
     )
@@ -179,7 +180,7 @@ def test_commit_only_takes_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
     (s1, p1), (s2, p2) = ledger_tables()[:2]
     sink.write_batch("token_transfers", p1["token_transfers"])
     sink.write_batch("token_transfers", p2["token_transfers"])
-    record = sink.commit(Checkpoint(s1, source_cursor="lake:63092982"))
+    record = sink.commit(Checkpoint(s1))
     assert record is not None and {m.last_ledger for m in record.files} == {s1}
     view = sink.snapshot("token_transfers")
     assert pc.unique(view.live["ledger_sequence"]).to_pylist() == [s2]
@@ -191,7 +192,7 @@ def test_commit_only_takes_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
 def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Path) -> None:
     schema = {"token_transfers": schemas()["token_transfers"]}
     ledgers = ledger_tables()[:4]
-    sink = DatasetSink(tmp_path, schema, SinkOptions(partition_by=("event_type",)))
+    sink = DatasetSink(tmp_path, schema, SinkSettings(partition_by=("event_type",)))
     for _seq, per in ledgers[:2]:
         sink.write_batch("token_transfers", per["token_transfers"])
     sink.commit(Checkpoint(ledgers[1][0]))
@@ -207,7 +208,7 @@ def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Pat
         per["token_transfers"].num_rows for _, per in ledgers[:2]
     )
     del sink  # "crash"
-    restarted = DatasetSink(tmp_path, schema, SinkOptions(partition_by=("event_type",)))
+    restarted = DatasetSink(tmp_path, schema, SinkSettings(partition_by=("event_type",)))
     assert not list(tmp_path.rglob(f"*{PENDING_SUFFIX}"))
     assert restarted.checkpoint == Checkpoint(ledgers[1][0])
     # the pipeline resumes from an earlier ledger (at-least-once upstream): replayed rows are dropped
@@ -258,7 +259,7 @@ def test_listeners_see_accepted_rows_and_closed_sink_refuses(tmp_path: Path) -> 
 
 def test_a_failed_commit_leaves_no_files_and_keeps_the_rows(tmp_path: Path) -> None:
     schema = {"token_transfers": schemas()["token_transfers"]}
-    sink = DatasetSink(tmp_path, schema, SinkOptions(partition_by=("event_type",)))
+    sink = DatasetSink(tmp_path, schema, SinkSettings(partition_by=("event_type",)))
     seq, per = ledger_tables()[0]
     sink.write_batch("token_transfers", per["token_transfers"])
     obstacle = tmp_path / "_manifests" / ".000000000001.json.tmp"

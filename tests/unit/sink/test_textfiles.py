@@ -10,7 +10,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from stellar_arrow.sink import DatasetSink, SinkOptions, read_commits
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.sink import DatasetSink, read_commits
 from stellar_arrow.sink.textfiles import to_rows, write_csv, write_jsonl
 from tests.unit.sink.realdata import ledger_tables, schemas, whole
 
@@ -46,7 +47,7 @@ def test_csv_rows_are_exact(tmp_path: Path) -> None:
 
 
 def test_sink_writes_text_formats_with_manifests(tmp_path: Path) -> None:
-    options = SinkOptions(formats=("jsonl", "csv"), partition_by=())
+    options = SinkSettings(output_formats=("jsonl", "csv"), partition_by=())
     with DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]}, options) as sink:
         seq, per = ledger_tables()[0]
         sink.write_batch("token_transfers", per["token_transfers"])

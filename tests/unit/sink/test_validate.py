@@ -9,15 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from stellar_arrow.cli import app
-from stellar_arrow.errors import SinkError
-from stellar_arrow.sink import DatasetSink, SinkOptions, read_commits, validate_dir
+from stellar_arrow.config import SinkSettings
+from stellar_arrow.errors import ConfigError
+from stellar_arrow.sink import DatasetSink, read_commits, validate_dir
 from stellar_arrow.sink.manifest import MANIFEST_DIR
 from tests.unit.sink.realdata import ledger_tables, schemas
 
 
 @pytest.fixture
 def output(tmp_path: Path) -> Path:
-    options = SinkOptions(formats=("parquet", "jsonl", "csv"), partition_by=("date", "event_type"))
+    options = SinkSettings(output_formats=("parquet", "jsonl", "csv"), partition_by=("date", "event_type"))
     with DatasetSink(tmp_path, schemas(), options) as sink:
         for seq, per in ledger_tables()[:3]:
             for table, rows in per.items():
@@ -71,7 +72,7 @@ def test_corrupt_manifest_and_missing_log(output: Path, tmp_path_factory: pytest
     first.write_text(json.dumps(body))
     report = validate_dir(output)
     assert not report.ok and "not a valid manifest" in report.problems[0].problem
-    with pytest.raises(SinkError, match="has no _manifests/ folder"):
+    with pytest.raises(ConfigError, match="has no _manifests/ folder"):
         validate_dir(tmp_path_factory.mktemp("empty"))
     result = CliRunner().invoke(app, ["validate", str(tmp_path_factory.mktemp("empty2"))])
     assert result.exit_code == 2

@@ -16,12 +16,14 @@ from stellar_sdk import Asset as SdkAsset
 from stellar_sdk import Keypair, Network, StrKey
 from stellar_sdk import xdr as x
 
+from stellar_arrow.ledger import resolve_network
 from stellar_arrow.ttp import events_from_ledger
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.xdr import decode_ledger_close_meta
 
 PASSPHRASE = Network.TESTNET_NETWORK_PASSPHRASE
-NETWORK_ID = hashlib.sha256(PASSPHRASE.encode()).digest()
+NETWORK = resolve_network(PASSPHRASE)
+NETWORK_ID = NETWORK.network_id
 
 
 def keypair(n: int) -> Keypair:
@@ -436,7 +438,7 @@ def decoded(txs: Sequence[Tx], **kwargs: Any) -> Any:
 
 
 def derive(txs: Sequence[Tx], **kwargs: Any) -> list[Event]:
-    return events_from_ledger(decoded(txs, **kwargs), PASSPHRASE)
+    return events_from_ledger(decoded(txs, **kwargs), NETWORK)
 
 
 def op_events(txs: Sequence[Tx], **kwargs: Any) -> list[Event]:

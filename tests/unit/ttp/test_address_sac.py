@@ -9,10 +9,10 @@ from stellar_sdk import Asset as SdkAsset
 from stellar_sdk import Network, StrKey
 from stellar_sdk import xdr as x
 
+from stellar_arrow.ledger import resolve_network
 from stellar_arrow.ttp import NATIVE, Asset
 from stellar_arrow.ttp.sac import (
     asset_xdr,
-    network_id,
     parse_sep11_asset,
     revoke_claimable_balance_id,
     sac_address,
@@ -34,10 +34,12 @@ KEY = bytes(range(32))
 
 def test_native_sac_vectors() -> None:
     assert (
-        sac_address(NATIVE, network_id(PUBNET)) == "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
+        sac_address(NATIVE, resolve_network(PUBNET).network_id)
+        == "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
     )
     assert (
-        sac_address(NATIVE, network_id(TESTNET)) == "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"
+        sac_address(NATIVE, resolve_network(TESTNET).network_id)
+        == "CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC"
     )
 
 
@@ -46,7 +48,7 @@ def test_credit_sac_and_asset_xdr_match_stellar_sdk(code: str) -> None:
     sdk = SdkAsset(code, ISSUER.public_key)
     ours = Asset(code, ISSUER.public_key)
     assert asset_xdr(ours) == sdk.to_xdr_object().to_xdr_bytes()
-    assert sac_address(ours, network_id(PUBNET)) == sdk.contract_id(PUBNET)
+    assert sac_address(ours, resolve_network(PUBNET).network_id) == sdk.contract_id(PUBNET)
 
 
 def test_strkeys_match_stellar_sdk_and_round_trip() -> None:

@@ -15,7 +15,7 @@ from tests.unit.ttp.scenario import (
     ALICE,
     BOB,
     ISSUER,
-    PASSPHRASE,
+    NETWORK,
     Tx,
     asset,
     asset_topic,
@@ -318,7 +318,7 @@ def payment_tx(
 
 
 def unified(t: Tx) -> list[tuple[Any, ...]]:
-    evs = events_from_ledger(decoded([t], protocol=23), PASSPHRASE, "unified")
+    evs = events_from_ledger(decoded([t], protocol=23), NETWORK, "unified")
     return [(*flatten(e), e.meta.operation_index) for e in evs]
 
 
@@ -337,7 +337,7 @@ def test_unified_reads_core_fee_and_operation_events() -> None:
         ],
     )
     assert unified(t) == [("fee", A, None, "native", 100, None, None), ("transfer", A, B, USD_C, 5, None, 1)]
-    n, differences = compare_modes(decoded([t], protocol=23), PASSPHRASE)
+    n, differences = compare_modes(decoded([t], protocol=23), NETWORK)
     assert (n, differences) == (1, [])
 
 
@@ -346,7 +346,7 @@ def test_mode_comparison_reports_a_differing_event() -> None:
         [fee_event(ALICE, 100)],
         [ev(SAC, "transfer", sc_account(ALICE), sc_account(BOB), AT, data=sc_i128(6))],
     )
-    n, differences = compare_modes(decoded([t], protocol=23), PASSPHRASE)
+    n, differences = compare_modes(decoded([t], protocol=23), NETWORK)
     assert n == 1 and len(differences) == 1
     d = differences[0]
     assert d.operation_index == 1 and d.only_derived[0][4] == 5 and d.only_unified[0][4] == 6
@@ -372,4 +372,4 @@ def test_unified_fee_errors(tx_events: list[x.TransactionEvent], message: str) -
 def test_unified_needs_meta_v4() -> None:
     t = payment_tx([], [], meta_version=2)
     with pytest.raises(EventDerivationError, match="needs TransactionMetaV4"):
-        events_from_ledger(decoded([t], protocol=22), PASSPHRASE, "unified")
+        events_from_ledger(decoded([t], protocol=22), NETWORK, "unified")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from stellar_sdk import xdr as x
 
 from stellar_arrow.ttp import NATIVE, Fee, MuxedInfo, Transfer
-from stellar_arrow.ttp.sac import network_id, sac_address
+from stellar_arrow.ttp.sac import sac_address
 from tests.unit.ttp.scenario import (
     ALICE,
     BOB,
     CAROL,
     FEEBUMPER,
-    PASSPHRASE,
+    NETWORK,
     Tx,
     balance,
     derive,
@@ -21,7 +21,7 @@ from tests.unit.ttp.scenario import (
     op_result,
 )
 
-NATIVE_SAC = sac_address(NATIVE, network_id(PASSPHRASE))
+NATIVE_SAC = sac_address(NATIVE, NETWORK.network_id)
 
 
 def payment_tx(source: x.MuxedAccount, amount: int = 5, **kw: object) -> Tx:

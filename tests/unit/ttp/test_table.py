@@ -32,10 +32,10 @@ C = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
 
 
 def test_schema_is_versioned_and_has_the_issue_columns() -> None:
-    assert TOKEN_TRANSFERS_SCHEMA.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+    assert TOKEN_TRANSFERS_SCHEMA.metadata[b"stellar_arrow.schema_version"] == str(SCHEMA_VERSION).encode()
     types = {f.name: f.type for f in TOKEN_TRANSFERS_SCHEMA}
     assert types["ledger_sequence"] == pa.uint32()
-    assert types["closed_at"] == pa.timestamp("s", tz="UTC")
+    assert types["closed_at"] == pa.timestamp("us", tz="UTC")
     assert types["operation_index"] == pa.uint32() and types["event_index"] == pa.uint32()
     assert types["amount"] == pa.decimal128(38, 7)
     assert types["transaction_id"] == pa.int64() and types["operation_id"] == pa.int64()

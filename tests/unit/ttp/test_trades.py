@@ -362,13 +362,13 @@ def test_operation_events(case: Case) -> None:
 
 
 def test_classic_events_name_the_sac_of_their_asset() -> None:
-    from stellar_arrow.ttp.sac import network_id, sac_address
-    from tests.unit.ttp.scenario import PASSPHRASE, sac_id
+    from stellar_arrow.ttp.sac import sac_address
+    from tests.unit.ttp.scenario import NETWORK, sac_id
 
     body, result = payment(muxed(BOB), USD, 7)
     (ev,) = op_events([Tx(muxed(ALICE), [op(body)], [result], [[]])])
     assert ev.asset is not None
-    assert ev.meta.contract_address == sac_address(ev.asset, network_id(PASSPHRASE))
+    assert ev.meta.contract_address == sac_address(ev.asset, NETWORK.network_id)
     from stellar_arrow.xdr.strkey import contract_strkey
 
     assert ev.meta.contract_address == contract_strkey(sac_id(USD))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from stellar_sdk import xdr as x
 
+from stellar_arrow.ledger import PUBNET
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.ttp import (
     Burn,
@@ -19,6 +20,7 @@ from stellar_arrow.ttp import (
     transaction_events,
     verify_transaction,
 )
+from stellar_arrow.ttp.fees import FeeEvents
 from stellar_arrow.ttp.verify import event_deltas
 from stellar_arrow.xdr import decode_ledger_close_meta
 from stellar_arrow.xdr.strkey import contract_strkey
@@ -27,7 +29,7 @@ from tests.unit.ttp.scenario import (
     ALICE,
     BOB,
     ISSUER,
-    PASSPHRASE,
+    NETWORK,
     Tx,
     asset,
     balance,
@@ -39,8 +41,6 @@ from tests.unit.ttp.scenario import (
     pool_share_trustline_entry,
     updated,
 )
-
-PUBNET = "Public Global Stellar Network ; September 2015"
 
 
 @cache
@@ -72,12 +72,12 @@ def test_amount_off_by_one_is_reported_with_tx_hash_and_holder() -> None:
     ops[i] = replace(ev, amount=ev.amount + 1)
     found = verify_transaction(with_operations(t, ops))
     assert {(m.tx_hash, m.holder, m.asset) for m in found} == {
-        (t.transaction.tx_hash, ev.from_, ev.asset.canonical),
-        (t.transaction.tx_hash, ev.to, ev.asset.canonical),
+        (t.transaction.hash_hex, ev.from_, ev.asset.canonical),
+        (t.transaction.hash_hex, ev.to, ev.asset.canonical),
     }
     to_side = next(m for m in found if m.holder == ev.to)
     assert to_side.actual == to_side.expected + 1 and to_side.ledger_sequence == 63092982
-    assert t.transaction.tx_hash in str(to_side) and "63092982" in str(to_side)
+    assert t.transaction.hash_hex in str(to_side) and "63092982" in str(to_side)
 
 
 def test_wrong_holder_is_reported() -> None:
@@ -96,15 +96,15 @@ def test_dropped_event_is_reported() -> None:
     assert verify_transaction(with_operations(t, ops))
 
 
-def test_dropped_fee_is_reported_and_fee_check_in_strict_mode() -> None:
+def test_changed_fee_is_reported_by_balances_and_by_fee_charged_in_every_mode() -> None:
     t = real_ledger()[0]
     broken = TransactionEvents(
         t.transaction,
         type(t.fees)((replace(t.fees.charge, amount=t.fees.charge.amount - 1), t.fees.refund)),
         t.operations,
     )
-    assert [m.check for m in verify_transaction(broken)] == ["transaction"]
-    assert "fee" in [m.check for m in verify_transaction(broken, strict=True)]
+    assert [m.check for m in verify_transaction(broken)] == ["transaction", "fee"]
+    assert [m.check for m in verify_transaction(broken, strict=True)] == ["transaction", "fee"]
 
 
 def test_event_deltas_skip_contract_holders_and_custom_tokens_unless_asked() -> None:
@@ -146,7 +146,7 @@ def test_pool_share_trustlines_are_not_balances() -> None:
         [balance(ALICE, 10, 5, usd) + balance(BOB, 0, 5, usd) + shares],
         fee_changes=balance(ALICE, 1000, 900),
     )
-    (t,) = transaction_events(decoded([tx]), PASSPHRASE)
+    (t,) = transaction_events(decoded([tx]), NETWORK)
     assert verify_transaction(t, strict=True) == []
 
 
@@ -166,7 +166,7 @@ def test_internal_error_before_protocol_13_ignores_operation_changes(protocol: i
     tx.meta_version = 2
     # meta of a failed tx carries no op changes in the builder; put the stray change after the ops instead
     tx.changes_after = balance(BOB, 5, 6)
-    (t,) = transaction_events(decoded([tx], protocol=protocol), PASSPHRASE)
+    (t,) = transaction_events(decoded([tx], protocol=protocol), NETWORK)
     assert bool(verify_transaction(t)) == (protocol > 12)
 
 
@@ -186,7 +186,7 @@ def test_check_ledger_raises_a_typed_error_only_on_mismatch() -> None:
         [balance(ALICE, 10, 5, usd) + balance(BOB, 0, 5, usd)],
         fee_changes=balance(ALICE, 1000, 900),
     )
-    check_ledger(decoded([good]), PASSPHRASE, strict=True)
+    check_ledger(decoded([good]), NETWORK, strict=True)
     bad = Tx(
         muxed(ALICE),
         [op(body)],
@@ -195,5 +195,36 @@ def test_check_ledger_raises_a_typed_error_only_on_mismatch() -> None:
         fee_changes=balance(ALICE, 1000, 900),
     )
     with pytest.raises(ReconciliationError, match=r"ledger 1000: 1 balance mismatches") as err:
-        check_ledger(decoded([bad]), PASSPHRASE)
+        check_ledger(decoded([bad]), NETWORK)
     assert err.value.ledger_sequence == 1000 and BOB.public_key in str(err.value)
+
+
+def soroban_with_refund() -> TransactionEvents:
+    return next(t for t in real_ledger() if t.transaction.is_soroban and t.fees.refund is not None)
+
+
+def test_a_stroop_moved_from_refund_to_charge_is_caught_by_the_refund_rule_only() -> None:
+    """Balances and the feeCharged sum still agree; the meta's Soroban fee breakdown does not."""
+    t = soroban_with_refund()
+    charge, refund = t.fees.charge, t.fees.refund
+    assert refund is not None and verify_transaction(t) == []
+    moved = TransactionEvents(
+        t.transaction,
+        FeeEvents((replace(charge, amount=charge.amount + 1), replace(refund, amount=refund.amount - 1))),
+        t.operations,
+    )
+    (found,) = verify_transaction(moved)  # default mode
+    assert (found.check, found.expected, found.actual) == ("refund", refund.amount, refund.amount - 1)
+    assert found.tx_hash == t.transaction.hash_hex and found.operation_index is None
+
+
+def test_a_missing_or_misplaced_refund_is_reported() -> None:
+    t = soroban_with_refund()
+    dropped = TransactionEvents(t.transaction, FeeEvents((t.fees.charge, None)), t.operations)
+    assert {m.check for m in verify_transaction(dropped)} == {"transaction", "fee", "refund"}
+    classic = next(t for t in real_ledger() if not t.transaction.is_soroban)
+    refund = replace(classic.fees.charge, amount=-1)
+    extra = TransactionEvents(
+        classic.transaction, FeeEvents((classic.fees.charge, refund)), classic.operations
+    )
+    assert "refund" in {m.check for m in verify_transaction(extra)}

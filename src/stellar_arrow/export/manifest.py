@@ -1,0 +1,206 @@
+"""The manifest of one exported chunk: what makes a resumed export trust (or replace) a chunk.
+
+After every table file of a chunk is durably written (fsynced, renamed), ``OUT/_manifests/
+chunk-<first>-<last>.json`` is written atomically beside them: the format, network, XDR columns and,
+per table, the file's size, row count and SHA-256. A re-run skips a chunk only when its manifest
+matches what is asked for and every file still has that size, row count and checksum; anything
+else (no manifest, a truncated or altered file) is reported and the chunk is written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from stellar_arrow.errors import SinkError
+
+__all__ = [
+    "MANIFEST_DIR",
+    "ChunkManifest",
+    "FileRecord",
+    "check_chunk",
+    "count_rows",
+    "durable_replace",
+    "file_record",
+    "manifest_path",
+    "read_manifest",
+    "write_manifest",
+]
+
+MANIFEST_DIR: Final = "_manifests"
+_VERSION: Final = 2  # 2: boundary hashes (first_previous_hash, last_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One table file of a chunk as it was written."""
+
+    table: str
+    name: str
+    bytes: int
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkManifest:
+    """A complete chunk: its ledger range, how it was written and its files."""
+
+    first_ledger: int
+    last_ledger: int
+    file_format: str
+    network: str
+    include_xdr: bool
+    files: tuple[FileRecord, ...]
+    #: hex hashes at the chunk's edges: what the chain check across chunk boundaries compares
+    first_previous_hash: str = ""
+    last_hash: str = ""
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {
+            "version": _VERSION,
+            "first_ledger": self.first_ledger,
+            "last_ledger": self.last_ledger,
+            "format": self.file_format,
+            "network": self.network,
+            "include_xdr": self.include_xdr,
+            "first_previous_hash": self.first_previous_hash,
+            "last_hash": self.last_hash,
+            "files": [
+                {"table": f.table, "name": f.name, "bytes": f.bytes, "rows": f.rows, "sha256": f.sha256}
+                for f in self.files
+            ],
+        }
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2)
+
+
+def manifest_path(out_dir: Path, first_ledger: int, last_ledger: int) -> Path:
+    return out_dir / MANIFEST_DIR / f"chunk-{first_ledger}-{last_ledger}.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_rows(path: Path, file_format: str) -> int:
+    """Rows in a written table file (Parquet footer, JSON lines, CSV records)."""
+    if file_format == "parquet":
+        return int(pq.read_metadata(path).num_rows)
+    if file_format == "jsonl":
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    return int(pa_csv.read_csv(path).num_rows)
+
+
+def file_record(table: str, path: Path, rows: int) -> FileRecord:
+    return FileRecord(table, path.name, path.stat().st_size, rows, _sha256(path))
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, rename it to ``path`` and fsync the folder, so the rename survives a crash."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def write_manifest(out_dir: Path, manifest: ChunkManifest) -> Path:
+    """Write the manifest atomically (after the chunk's files are durable)."""
+    path = manifest_path(out_dir, manifest.first_ledger, manifest.last_ledger)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(manifest.to_json())
+        durable_replace(tmp, path)
+    except OSError as exc:
+        msg = f"cannot write the chunk manifest {path}: {exc}"
+        raise SinkError(msg) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_manifest(path: Path) -> ChunkManifest | None:
+    """The manifest at ``path``; None when it is absent or unreadable (the chunk is then not trusted)."""
+    try:
+        body = orjson.loads(path.read_bytes())
+        files = tuple(
+            FileRecord(f["table"], f["name"], int(f["bytes"]), int(f["rows"]), str(f["sha256"]))
+            for f in body["files"]
+        )
+        if body.get("version") != _VERSION:
+            return None
+        return ChunkManifest(
+            int(body["first_ledger"]),
+            int(body["last_ledger"]),
+            str(body["format"]),
+            str(body["network"]),
+            bool(body["include_xdr"]),
+            files,
+            str(body["first_previous_hash"]),
+            str(body["last_hash"]),
+        )
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def check_chunk(
+    out_dir: Path,
+    manifest: ChunkManifest | None,
+    *,
+    first_ledger: int,
+    last_ledger: int,
+    tables: tuple[str, ...],
+    file_format: str,
+    network: str,
+    include_xdr: bool,
+    paths: dict[str, Path],
+) -> str | None:
+    """None when the chunk is complete as asked; else why it must be written again."""
+    if manifest is None:
+        return "no valid chunk manifest"
+    if (manifest.first_ledger, manifest.last_ledger) != (first_ledger, last_ledger):
+        return f"its manifest covers ledgers {manifest.first_ledger}-{manifest.last_ledger}"
+    asked = (file_format, network, include_xdr)
+    written = (manifest.file_format, manifest.network, manifest.include_xdr)
+    if asked != written:
+        return f"written as (format, network, include_xdr) {written}, asked for {asked}"
+    records = {f.table: f for f in manifest.files}
+    for table in tables:
+        record = records.get(table)
+        path = paths[table]
+        if record is None:
+            return f"table {table} is not in its manifest"
+        if record.name != path.name or not path.is_file():
+            return f"{path} is missing"
+        size = path.stat().st_size
+        if size != record.bytes:
+            return f"{path} has {size} bytes, its manifest says {record.bytes}"
+        try:
+            rows = count_rows(path, file_format)
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            return f"{path} cannot be read: {exc}"
+        if rows != record.rows:
+            return f"{path} has {rows} rows, its manifest says {record.rows}"
+        if _sha256(path) != record.sha256:
+            return f"{path} does not match its manifest's sha256"
+    return None
