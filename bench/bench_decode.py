@@ -1,9 +1,10 @@
-"""Decode throughput on the 20 protocol-26 pubnet ledgers: stellar-sdk vs the generated decoder.
+"""Decode throughput on the 20 protocol-26 pubnet ledgers: stellar-sdk vs the generated decoders.
 
 Usage: .venv/bin/python bench/bench_decode.py [--repeat N] [--sdk-passes N] [--baseline FILE]
 
-Prints ledgers/s and MB/s for: stellar-sdk full decode (default GC, as is), the generated decoder
-(full materialisation, GC paused around each ledger as the pipeline does), the generated decoder with
+Prints ledgers/s and MB/s for: stellar-sdk full decode (default GC, as is), the compiled decoder
+(``--decoder compiled``, full materialisation, GC paused around each ledger as the pipeline does), the
+pure-Python generated decoder (full, GC paused the same way), the pure-Python decoder with
 the "tables" profile (metas' ledger-entry changes and events skipped), and the skip-walker.
 Times are process CPU time, best of N passes (``--sdk-passes`` for stellar-sdk), so other load on
 the machine disturbs them less; the decoders take turns pass by pass, so the ratios are measured in
@@ -29,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from stellar_arrow.xdr import _decoders, decode_ledger_close_meta, profile, skip
+from stellar_arrow.xdr.choice import compiled_available, decode_ledger_close_meta_compiled
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
@@ -118,12 +120,15 @@ def main() -> None:
     parser.add_argument("--baseline", help="another generated _decoders.py to time against this one")
     args = parser.parse_args()
     ledgers = load()
+    if not compiled_available():
+        raise SystemExit("the compiled decoder is not built: run scripts/setup")
     print(f"{len(ledgers)} ledgers, {sum(map(len, ledgers)) / 1e6:.2f} MB of XDR")
     from stellar_sdk import xdr as sdk_xdr
 
     tables = decoder_for(TABLES_PROFILE)
     labels = {
         "sdk": "stellar-sdk LedgerCloseMeta.from_xdr_bytes",
+        "compiled": "compiled decoder, full",
         "full": "generated decoder, full",
         "tables": "generated decoder, tables profile",
         "skip": "generated skip-walker",
@@ -131,6 +136,7 @@ def main() -> None:
     best = measure(
         {
             "sdk": (sdk_xdr.LedgerCloseMeta.from_xdr_bytes, args.sdk_passes),
+            "compiled": (decode_ledger_close_meta_compiled, args.repeat),
             "full": (decode_ledger_close_meta, args.repeat),
             "tables": (tables, args.repeat),
             "skip": (lambda d: skip("LedgerCloseMeta", d), args.repeat),
@@ -144,6 +150,7 @@ def main() -> None:
     ratio = {label: r / rate["sdk"] for label, r in rate.items()}
     print(f"ratio full/sdk {ratio['full']:.1f}x  ", end="")
     print(f"tables-profile/sdk {ratio['tables']:.1f}x  skip/sdk {ratio['skip']:.1f}x")
+    print(f"compiled/python full decode {rate['compiled'] / rate['full']:.1f}x")
     if args.baseline:
         compare(args.baseline, ledgers, max(args.repeat, 2) * 2)
 

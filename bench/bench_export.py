@@ -1,6 +1,6 @@
 """Export throughput on the 20 protocol-26 pubnet ledgers of the sample lake, per stage and end to end.
 
-Usage: .venv/bin/python bench/bench_export.py [--repeat N] [--skip-e2e]
+Usage: .venv/bin/python bench/bench_export.py [--repeat N] [--skip-e2e] [--e2e-only]
 
 Stages (process CPU time, best of N, one ledger at a time as the pipeline does):
 fetch (object bytes from the local lake), decompress (zstd + batch split), decode (full, and the
@@ -26,14 +26,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.config import load_settings
 from stellar_arrow.export import run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
 from stellar_arrow.source.keys import LakeSchema
-from stellar_arrow.tables import TableSet, TableSetOptions, token_transfers_function
 from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused
+from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
 LAKE = Path(__file__).resolve().parent.parent / "data" / "lakes" / "pubnet-p26"
@@ -113,20 +114,24 @@ def stages(repeat: int) -> dict[str, pa.Table]:
 
     tables_decoder = decoder_for(TABLES_PROFILE)
     _row(
-        "decode, full (needed by token_transfers)",
+        "decode, compiled, full (the default decoder)",
+        _best(lambda: decode_all(decode_ledger_close_meta_compiled), repeat),
+        n,
+        mb,
+    )
+    _row(
+        "decode, pure Python, full (needed by token_transfers)",
         _best(lambda: decode_all(decode_ledger_close_meta), repeat),
         n,
         mb,
     )
     _row(
-        "decode, tables profile (ledgers/transactions/operations)",
+        "decode, pure Python, tables profile (ledgers/transactions/operations)",
         _best(lambda: decode_all(tables_decoder), repeat),
         n,
         mb,
     )
-    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",)]
-    if token_transfers_function() is not None:
-        to_arrow.append(("token_transfers",))
+    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",), ("token_transfers",)]
     for tables in to_arrow:
         decode = decode_ledger_close_meta if "token_transfers" in tables else tables_decoder
         best = min(_build_time(lcms, tables, decode) for _ in range(repeat))
@@ -153,7 +158,7 @@ def _high_water_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def e2e_child(workers: int, tables: tuple[str, ...]) -> None:
+def e2e_child(workers: int, tables: tuple[str, ...], decoder: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # 4 fetch threads and 20 ledgers read ahead: what export used before it read the settings model
         request = load_settings(
@@ -164,7 +169,13 @@ def e2e_child(workers: int, tables: tuple[str, ...]) -> None:
                 "concurrent_readers": 4,
                 "buffer_size": 20,
             },
-            export={"output_dir": tmp, "tables": tables, "chunk_size": 20, "workers": workers},
+            export={
+                "output_dir": tmp,
+                "tables": tables,
+                "chunk_size": 20,
+                "workers": workers,
+                "decoder": decoder,
+            },
         )
         t0, c0 = time.perf_counter(), time.process_time()
         summary = run_export(request)
@@ -182,14 +193,13 @@ def e2e_child(workers: int, tables: tuple[str, ...]) -> None:
 
 
 def e2e(repeat: int) -> None:
-    configs = [("ledgers", "transactions", "operations")]
-    if token_transfers_function() is not None:
-        configs.insert(0, ("ledgers", "transactions", "token_transfers"))
+    configs = [("ledgers", "transactions", "token_transfers"), ("ledgers", "transactions", "operations")]
     for tables in configs:
-        for workers in (0, 1, 2):
+        for workers, decoder in ((0, "python"), (0, "compiled"), (1, "compiled"), (2, "compiled")):
             runs = []
             for _ in range(repeat):
                 cmd = [sys.executable, __file__, "--e2e-child", str(workers), "--tables", ",".join(tables)]
+                cmd += ["--decoder", decoder]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                 runs.append(json.loads(out.strip().splitlines()[-1]))
             best = min(runs, key=lambda r: r["seconds"])
@@ -198,7 +208,7 @@ def e2e(repeat: int) -> None:
             busiest = max(best["parent_cpu"], best["worker_cpu"] / max(workers, 1))
             cpu_rate = best["ledgers"] / busiest
             where = "in-process" if workers == 0 else f"{workers} worker process(es)"
-            label = f"end to end -> {'+'.join(tables)}, {where}"
+            label = f"end to end -> {'+'.join(tables)}, {decoder}, {where}"
             print(
                 f"{label:<70} {rate:6.1f} ledgers/s (CPU-bound {cpu_rate:5.1f})  peak RSS parent"
                 f" {best['rss_mb']:.0f} MB, worker {best['worker_rss_mb']:.0f} MB"
@@ -211,11 +221,14 @@ def main() -> None:
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--e2e-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tables", default="ledgers,transactions", help=argparse.SUPPRESS)
+    parser.add_argument("--decoder", default="compiled", help=argparse.SUPPRESS)
+    parser.add_argument("--e2e-only", action="store_true", help="only the end-to-end runs")
     args = parser.parse_args()
     if args.e2e_child is not None:
-        e2e_child(args.e2e_child, tuple(args.tables.split(",")))
+        e2e_child(args.e2e_child, tuple(args.tables.split(",")), args.decoder)
         return
-    stages(args.repeat)
+    if not args.e2e_only:
+        stages(args.repeat)
     if not args.skip_e2e:
         e2e(args.repeat)
 

@@ -95,7 +95,10 @@ _NetworkOpt = Annotated[
     typer.Option("--network", help="pubnet | testnet | futurenet | standalone | a passphrase"),
 ]
 _DecoderOpt = Annotated[
-    str | None, typer.Option("--decoder", help="fast | sdk (stellar-sdk: slow, the oracle)")
+    str | None,
+    typer.Option(
+        "--decoder", help="compiled (default; python if not built) | python | sdk (slow, the oracle)"
+    ),
 ]
 _PerBatchOpt = Annotated[
     int | None, typer.Option("--ledgers-per-batch", help="lakes without .config.json only")
@@ -228,13 +231,13 @@ def _validate(
 @app.command("api")
 def _api(
     dir: Annotated[
-        Path | None, typer.Argument(help="output directory of the sink, read-only (sink.output_dir)")
+        Path | None, typer.Argument(help="output of the sink or of export, read-only (sink.output_dir)")
     ] = None,
     config: _ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="interface (api.host)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="0 picks a free port (api.api_port)")] = None,
 ) -> None:
-    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up).
+    """Serve REST, WebSocket and the dashboard over a sink or export output (new files are picked up).
 
     The ``security`` section applies (auth, TLS, CORS, allowed hosts); a non-loopback --host needs
     security.auth_enabled (or security.allow_insecure).

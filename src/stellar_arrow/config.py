@@ -43,7 +43,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from stellar_arrow.errors import ConfigError
+from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.ledger.network import NETWORK_PASSPHRASES
 from stellar_arrow.vocabulary import EVENT_TYPES, OUTPUT_FORMATS, SOURCE_TABLES, TABLES, OutputFormat
 
@@ -53,6 +53,7 @@ __all__ = [
     "ApiSettings",
     "ExportSettings",
     "FlightSettings",
+    "ObservabilitySettings",
     "ProcessorSettings",
     "ReplaySettings",
     "SecuritySettings",
@@ -115,8 +116,10 @@ Workers = Annotated[int, AfterValidator(_workers)]
 """A number of worker processes: 0 (in the calling process) up to :func:`max_workers`."""
 LedgerSequence = Annotated[int | None, AfterValidator(_ledger)]
 """A ledger sequence (uint32, the first ledger of a network is 2), or None (unset)."""
-Decoder = Literal["fast", "sdk"]
-"""``fast``: the generated decoder; ``sdk``: stellar-sdk (slow, the oracle)."""
+Decoder = Literal["compiled", "python", "sdk", "fast"]
+"""``compiled``: the compiled generated decoder (the default; ``python`` with one warning when it is not
+built); ``python`` (or ``fast``, its former name): the pure-Python generated decoder; ``sdk``:
+stellar-sdk (slow, the oracle). See ``stellar_arrow.xdr.choice``."""
 
 
 class SourceSettings(BaseModel):
@@ -150,6 +153,18 @@ class SourceSettings(BaseModel):
     batches_per_partition: int | None = Field(default=None, ge=1, le=1_000_000)
     host: str = "127.0.0.1"
     flight_port: Port = 8815
+    decoder: Decoder = "compiled"  # how the services of `run`/`serve` decode ledgers
+    health_port: Port = 8088
+    # resilience of every upstream call (stellar_arrow.resilience); defaults fail a dead endpoint in < 1 min
+    rpc_endpoints: tuple[str, ...] = ()  # more RPC endpoints after rpc_endpoint, tried in order (failover)
+    rpc_requests_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+    read_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    call_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    retry_attempts: int = Field(default=5, ge=1, le=100)
+    retry_budget_s: float = Field(default=20.0, gt=0, le=3600)
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("network_passphrase")
     @classmethod
@@ -171,6 +186,19 @@ class SourceSettings(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("rpc_endpoints")
+    @classmethod
+    def _rpc_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            cls._rpc_url(url)
+        return value
+
+    @property
+    def rpc_urls(self) -> tuple[str, ...]:
+        """``rpc_endpoint`` then ``rpc_endpoints``, without repeats (the failover order)."""
+        first = (self.rpc_endpoint,) if self.rpc_endpoint else ()
+        return tuple(dict.fromkeys((*first, *self.rpc_endpoints)))
+
     @field_validator("datalake_uri")
     @classmethod
     def _lake(cls, value: str) -> str:
@@ -181,8 +209,8 @@ class SourceSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceSettings:
-        if self.source_type == "rpc" and not self.rpc_endpoint:
-            msg = "rpc_endpoint is required when source_type is 'rpc'"
+        if self.source_type == "rpc" and not self.rpc_urls:
+            msg = "rpc_endpoint (or rpc_endpoints) is required when source_type is 'rpc'"
             raise ValueError(msg)
         if self.source_type == "file" and not self.file_path:
             msg = "file_path is required when source_type is 'file'"
@@ -210,8 +238,10 @@ class ProcessorSettings(BaseModel):
     include_assets: tuple[str, ...] = ()
     workers: Workers = 0
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
+    verify_events: bool = False  # reconcile every ledger's events with its balance changes
     host: str = "127.0.0.1"
     flight_port: Port = 8816
+    health_port: Port = 8089
 
     @field_validator("event_types")
     @classmethod
@@ -221,6 +251,17 @@ class ProcessorSettings(BaseModel):
             msg = f"unknown event type(s) {bad}: use {', '.join(EVENT_TYPES)}"
             raise ValueError(msg)
         return value
+
+    @field_validator("include_assets")
+    @classmethod
+    def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
+        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+
+        try:
+            return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class SinkSettings(BaseModel):
@@ -239,6 +280,7 @@ class SinkSettings(BaseModel):
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
     host: str = "127.0.0.1"
     flight_port: Port = 8817
+    health_port: Port = 8090
 
     @field_validator("tables")
     @classmethod
@@ -320,7 +362,7 @@ class ExportSettings(BaseModel):
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
     workers: Workers = 0
     include_xdr: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
     verify_hashes: bool = True
     verify_events: bool = False
     overwrite: bool = False
@@ -381,7 +423,7 @@ class VerifySettings(BaseModel):
 
     mode: Literal["derived", "unified", "both"] = "derived"
     strict: bool = False
-    decoder: Decoder = "fast"
+    decoder: Decoder = "compiled"
 
 
 class ReplaySettings(BaseModel):
@@ -470,6 +512,16 @@ class SecuritySettings(BaseModel):
         return self
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
+
+    model_config = _SECTION
+
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless stderr is a terminal
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ready_max_lag_ledgers: int = Field(default=100, ge=0, le=10_000_000)
+
+
 class Settings(BaseSettings):
     """The whole pipeline's settings."""
 
@@ -486,6 +538,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     flight: FlightSettings = FlightSettings()
     api: ApiSettings = ApiSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     export: ExportSettings = ExportSettings()
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()

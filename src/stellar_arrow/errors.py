@@ -28,6 +28,7 @@ names the ledger, object, field or request it is about.
     ├── SinkError                           (terminal) output cannot be written or validated
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
+    ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
     ├── SupervisorError                     (transient) a pipeline service process did not start
     ├── RequestError                        (terminal) bad API/WebSocket request, names the field
     │   └── TicketError                     a Flight ticket or descriptor is malformed
@@ -62,6 +63,7 @@ from enum import IntEnum
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
     "ExitStatus",
@@ -114,7 +116,12 @@ def _rebuild(
 
 
 class TransientError:
-    """Marker: the operation may succeed if retried later."""
+    """Marker: the operation may succeed if retried later.
+
+    ``retry_after``: seconds the upstream asked to wait (HTTP ``Retry-After``), when it said.
+    """
+
+    retry_after: float | None = None
 
 
 class TerminalError:
@@ -251,6 +258,15 @@ class UpstreamError(StellarArrowError):
 
 class UpstreamUnavailableError(UpstreamError, TransientError):
     """The upstream Flight service could not be reached within the reconnect budget."""
+
+
+class CircuitOpenError(StellarArrowError, TransientError):
+    """Calls to upstream ``name`` are refused for ``retry_after`` seconds after repeated failures."""
+
+    def __init__(self, message: str, *, name: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.name = name
+        self.retry_after = retry_after
 
 
 class RequestError(StellarArrowError, TerminalError):

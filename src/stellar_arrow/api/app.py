@@ -1,8 +1,9 @@
 """The sink's HTTP server: REST under ``/api/v1``, WebSocket ``/ws``, dashboard ``/``, ``/metrics``, health.
 
-``create_app(options, store)`` wires everything to one :class:`~stellar_arrow.api.store.TransferStore`.
-When the store's source is a live :class:`~stellar_arrow.sink.DatasetSink`, every accepted batch is also
-pushed to the WebSocket hub (through ``loop.call_soon_threadsafe``: the pipeline may write from any thread).
+``create_app(options, store)`` wires everything to one :class:`~stellar_arrow.api.store.TransferStore` and
+its :class:`~stellar_arrow.sink.base.TableReader`: every batch the reader delivers live is pushed to the
+WebSocket hub (through ``loop.call_soon_threadsafe``: the pipeline may write from any thread), and the
+reader's counters (``None`` for a finished folder) feed ``/api/v1/status`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
-from stellar_arrow.api.filters import TransferFilter
 from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
 from stellar_arrow.api.progress import LedgerProgress
@@ -35,10 +35,10 @@ from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
 from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, RequestError
+from stellar_arrow.query import TransferFilter
 from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.routes import build_security_router
-from stellar_arrow.sink.dataset import DatasetSink, SinkStats
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["Readiness", "create_app"]
@@ -73,9 +73,8 @@ def create_app(
     ``security`` (default: the embedded settings, auth off) configures authentication, roles, CORS,
     the Host/Origin checks, security headers, size and rate limits (:mod:`stellar_arrow.security.http`).
     """
-    sink = store.source if isinstance(store.source, DatasetSink) else None
-    stats: Callable[[], SinkStats | None] = (lambda: sink.stats()) if sink is not None else (lambda: None)
-    metrics = ApiMetrics(stats)
+    reader = store.reader
+    metrics = ApiMetrics(reader.stats)
     progress = progress or LedgerProgress()
 
     async def history(ledger: int, index: int, limit: int) -> pa.Table:
@@ -107,8 +106,7 @@ def create_app(
             with contextlib.suppress(RuntimeError):  # loop already closed during shutdown
                 loop.call_soon_threadsafe(deliver)
 
-        if sink is not None:
-            sink.add_listener(on_rows)
+        unsubscribe = reader.subscribe(on_rows)
         progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
 
         async def status_loop() -> None:
@@ -121,8 +119,7 @@ def create_app(
             yield
         finally:
             ticker.cancel()
-            if sink is not None:
-                sink.remove_listener(on_rows)
+            unsubscribe()
             await hub.close_all(1001, "server shutting down")
 
     app = FastAPI(
@@ -165,7 +162,7 @@ def create_app(
     @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")
     def status() -> Response:
         body: dict[str, Any] = {"progress": progress.status(time.monotonic())}
-        current = stats()
+        current = reader.stats()
         if current is not None:
             body["sink"] = {
                 "rows_received": current.rows_received,
@@ -188,7 +185,7 @@ def create_app(
     @app.get("/ready", tags=["ops"], summary="Readiness: data readable and upstream reachable")
     def ready() -> Response:
         try:
-            store.source.snapshot(TOKEN_TRANSFERS_TABLE)
+            reader.view(TOKEN_TRANSFERS_TABLE)
         except Exception as exc:  # any failure to read means not ready; the reason is reported
             return JsonResponse(
                 {"status": "not ready", "reason": f"store unreadable: {exc}"}, status_code=503

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 
 from stellar_arrow.api.filters import event_id
 from stellar_arrow.api.subscription import Subscription
+from stellar_arrow.query import filter_mask, filter_rows
 from stellar_arrow.sink.textfiles import to_rows
 
 __all__ = ["Client", "Frame", "Hub", "HubLimits", "add_event_ids", "encode_events"]
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 Frame = str | bytes
 _ID: Final = "id"
 _CLOSE: Final = None
+_ACCOUNT_COLUMNS: Final = ("from", "to", "to_muxed")
 ClientState = Literal["idle", "replaying", "live"]
 
 
@@ -85,11 +87,11 @@ class _PublishedBatch:
         self._json: list[bytes] | None = None
         self._by_account: dict[str, list[int]] | None = None
 
-    def _account_rows(self, accounts: frozenset[str]) -> list[int]:
+    def _account_rows(self, accounts: tuple[str, ...]) -> list[int]:
         """Positions of rows sent or received by any of ``accounts`` (index built once per batch)."""
         if self._by_account is None:
             index: dict[str, list[int]] = {}
-            for column in ("from", "to"):
+            for column in _ACCOUNT_COLUMNS:
                 for position, account in enumerate(self.rows[column].to_pylist()):
                     if account is not None:
                         index.setdefault(account, []).append(position)
@@ -103,16 +105,16 @@ class _PublishedBatch:
         """Matching rows, their positions (``None``: all) and their lowest and highest ids."""
         accounts = sub.filter.accounts
         indices: list[int] | None
-        if accounts is not None:  # most subscriptions by account match few rows: start from the index
+        if accounts:  # most subscriptions by account match few rows: start from the index
             indices = self._account_rows(accounts)
             rows = self.rows.take(pa.array(indices, pa.int64()))
-            rest = replace(sub.filter, accounts=None).mask(rows)
+            rest = filter_mask(rows, replace(sub.filter, accounts=()))
             if rest is not None:
                 keep = pc.indices_nonzero(rest).to_pylist()
                 indices = [indices[i] for i in keep]
                 rows = rows.filter(rest)
         else:
-            mask = sub.filter.mask(self.rows)
+            mask = filter_mask(self.rows, sub.filter)
             if mask is None:
                 rows, indices = self.rows, None
             else:
@@ -271,7 +273,7 @@ class Hub:
                 break
             tail = page.slice(page.num_rows - 1)
             ledger, index = tail["ledger_sequence"][0].as_py(), tail["event_index"][0].as_py()
-            rows = sub.filter.apply(page)
+            rows = filter_rows(page, sub.filter)
             if rows.num_rows:
                 await client.queue.put(encode_events(add_event_ids(rows), sub))
                 sent += rows.num_rows

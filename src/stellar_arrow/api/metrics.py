@@ -15,7 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stellar_arrow.sink.dataset import SinkStats
+from stellar_arrow.observability.metrics import WEBSOCKET_CLIENTS
+from stellar_arrow.sink.base import SinkStats
 
 __all__ = ["ApiMetrics", "MetricsMiddleware"]
 
@@ -61,6 +62,21 @@ class _SinkCollector(Collector):
             )
 
 
+class _ClientCount:
+    """The app's WebSocket client gauge, mirrored in the process registry (``websocket_clients``)."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._gauge = gauge
+
+    def inc(self) -> None:
+        self._gauge.inc()
+        WEBSOCKET_CLIENTS.inc()
+
+    def dec(self) -> None:
+        self._gauge.dec()
+        WEBSOCKET_CLIENTS.dec()
+
+
 class ApiMetrics:
     """Every metric of one app instance (tests build many apps: no global registry)."""
 
@@ -77,8 +93,8 @@ class ApiMetrics:
             registry=reg,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
-        self.ws_connections = Gauge(
-            "analytics_sink_websocket_connections", "Open WebSocket connections", registry=reg
+        self.ws_connections = _ClientCount(
+            Gauge("analytics_sink_websocket_connections", "Open WebSocket connections", registry=reg)
         )
         self.ws_rejected = Counter(
             "ws_connections_rejected", "WebSocket connections refused by a cap", ["reason"], registry=reg

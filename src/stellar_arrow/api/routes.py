@@ -13,16 +13,17 @@ from stellar_arrow.api.filters import (
     FILTER_FIELDS,
     PAGING_FIELDS,
     check_known,
-    parse_account,
     parse_event_id,
+    parse_limit,
     parse_paging,
-    parse_transfer_filter,
 )
 from stellar_arrow.api.hub import add_event_ids
 from stellar_arrow.api.render import JsonResponse, negotiate, table_response
 from stellar_arrow.api.store import Interval, TransferStore
 from stellar_arrow.errors import RequestError
+from stellar_arrow.query import filter_from_query, parse_ledger, parse_strkey, parse_transaction_hash
 from stellar_arrow.sink.textfiles import to_rows
+from stellar_arrow.vocabulary import NON_FEE_EVENT_TYPES
 
 __all__ = ["NotFoundError", "build_router"]
 
@@ -33,7 +34,6 @@ _INTERVALS: Final[dict[str, Interval]] = {
     "hour": "hour",
     "day": "day",
 }
-_NON_FEE: Final = ("transfer", "mint", "burn", "clawback")
 
 
 class NotFoundError(LookupError):
@@ -65,7 +65,13 @@ def _page(request: Request, rows: pa.Table, fixed: dict[str, str]) -> Response:
 
 
 def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    check_known(request.query_params.keys(), allowed)
+    """The query parameters, each known and given once (a repeated name is refused, not overwritten)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    check_known(names, allowed)
+    for name in names:
+        if names.count(name) > 1:
+            msg = f"query parameter {name!r} is given {names.count(name)} times; give it once"
+            raise RequestError(msg, field=name)
     return dict(request.query_params.items())
 
 
@@ -93,7 +99,7 @@ def build_router(store: TransferStore) -> APIRouter:
         """``account`` matches ``from`` or ``to``; ``asset`` is ``native``, ``CODE:ISSUER`` or a C-strkey;
         ``event_type`` a comma list; amounts are exact decimals (7 places); ``cursor`` an event id."""
         params = _query(request, FILTER_FIELDS + PAGING_FIELDS)
-        rows = store.transfers(parse_transfer_filter(params), parse_paging(params))
+        rows = store.transfers(filter_from_query(params), parse_paging(params))
         return _page(request, rows, {})
 
     @router.get("/transfers/{event_id}", summary="One token transfer event by id (paging token)")
@@ -113,17 +119,23 @@ def build_router(store: TransferStore) -> APIRouter:
         request: Request,
         account_id: Annotated[str, Path()],
         asset: Q = None,
+        asset_code: Q = None,
         event_type: Q = None,
+        transaction_hash: Q = None,
         from_ledger: Q = None,
         to_ledger: Q = None,
+        start_time: Q = None,
+        end_time: Q = None,
+        min_amount: Q = None,
+        max_amount: Q = None,
         cursor: Q = None,
         limit: Q = None,
         order: Q = None,
     ) -> Response:
         allowed = tuple(f for f in FILTER_FIELDS if f != "account") + PAGING_FIELDS
         params = _query(request, allowed)
-        params["account"] = parse_account(account_id, field="account_id")
-        rows = store.transfers(parse_transfer_filter(params), parse_paging(params))
+        params["account"] = parse_strkey(account_id, "account_id")
+        rows = store.transfers(filter_from_query(params), parse_paging(params))
         return _page(request, rows, {"account": account_id})
 
     @router.get(
@@ -131,13 +143,10 @@ def build_router(store: TransferStore) -> APIRouter:
     )
     def ledger(request: Request, sequence: Annotated[str, Path()]) -> Response:
         _query(request, ())
-        if not sequence.isdigit() or not 1 <= int(sequence) < 1 << 32:
-            msg = f"sequence {sequence!r} is not a ledger sequence"
-            raise RequestError(msg, field="sequence")
-        seq = int(sequence)
+        seq = parse_ledger(sequence, "sequence")
         row = None
         if store.has_table("ledgers"):
-            schema = store.source.snapshot("ledgers").schema
+            schema = store.schema("ledgers")
             column = "ledger_sequence" if "ledger_sequence" in schema.names else "sequence"
             found = store.lookup("ledgers", column, seq)
             row = to_rows(found)[0] if found.num_rows else None
@@ -164,10 +173,10 @@ def build_router(store: TransferStore) -> APIRouter:
     )
     def transaction(request: Request, tx_hash: Annotated[str, Path()]) -> Response:
         _query(request, ())
-        parse_transfer_filter({"transaction_hash": tx_hash})
+        parse_transaction_hash(tx_hash, "tx_hash")
         row = None
         if store.has_table("transactions"):
-            schema = store.source.snapshot("transactions").schema
+            schema = store.schema("transactions")
             column = next((c for c in ("transaction_hash", "hash", "tx_hash") if c in schema.names), None)
             if column is not None:
                 found = store.lookup("transactions", column, tx_hash)
@@ -195,10 +204,10 @@ def build_router(store: TransferStore) -> APIRouter:
         )
         span = params.pop("interval", "hour")
         if span not in _INTERVALS:
-            msg = f"interval {span!r} must be one of {', '.join(_INTERVALS)}"
+            msg = f"interval {span!r:.60} must be one of {', '.join(_INTERVALS)}"
             raise RequestError(msg, field="interval")
-        params.setdefault("event_type", ",".join(_NON_FEE))
-        table = store.volume(parse_transfer_filter(params), _INTERVALS[span])
+        params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
+        table = store.volume(filter_from_query(params), _INTERVALS[span])
         kind = negotiate(request)
         if kind != "json":
             return table_response(table, kind)
@@ -207,12 +216,9 @@ def build_router(store: TransferStore) -> APIRouter:
     @router.get("/stats/assets", summary="Most active assets by event count, with exact volume")
     def assets(request: Request, event_type: Q = None, limit: Q = None) -> Response:
         params = _query(request, ("event_type", "limit"))
-        count = params.pop("limit", "20")
-        if not count.isdigit() or not 1 <= int(count) <= 200:
-            msg = f"limit {count!r} must be an integer in [1, 200]"
-            raise RequestError(msg, field="limit")
-        params.setdefault("event_type", ",".join(_NON_FEE))
-        table = store.top_assets(parse_transfer_filter(params), int(count))
+        count = parse_limit(params.pop("limit", "20"))
+        params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
+        table = store.top_assets(filter_from_query(params), count)
         return JsonResponse({"assets": to_rows(table)})
 
     @router.get("/stats/summary", summary="Totals over everything the sink holds")

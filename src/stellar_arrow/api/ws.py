@@ -2,12 +2,14 @@
 
 The handler always runs a receive loop (a send-only handler never notices a disconnect); frames to the client
 go through the hub's per-client queue and sender task. Close codes: 1013 server full / per-IP cap / slow
-consumer, 1008 message rate exceeded, 1001 idle timeout (no answer to the server's ping).
+consumer, 1008 message rate exceeded, 1001 idle timeout (no answer to the server's ping), 1011 a message the
+server failed to handle (logged; a malformed message gets an error frame instead and the connection stays).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -21,6 +23,8 @@ from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import RequestError
 
 __all__ = ["TokenBucket", "serve_websocket"]
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -123,7 +127,12 @@ async def serve_websocket(ws: WebSocket, hub: Hub, options: ApiSettings, metrics
             if text is None:
                 _error(hub, client, metrics, "message", "binary messages are not accepted; send JSON text")
                 continue
-            _handle(hub, client, metrics, text)
+            try:
+                _handle(hub, client, metrics, text)
+            except Exception:  # a bug must still end with a close frame, never a dropped connection
+                log.exception("websocket: message from %s failed", ip)
+                hub.evict(client, 1011, "internal error handling the message", "error")
+                break
         # an evicted client: keep reading until the close handshake ends (or the peer vanishes)
         while client.closing:
             message = await asyncio.wait_for(ws.receive(), timeout=10)

@@ -109,13 +109,18 @@ def file_record(table: str, path: Path, rows: int) -> FileRecord:
 
 
 def durable_replace(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, rename it to ``path`` and fsync the folder, so the rename survives a crash."""
+    """fsync ``tmp``, rename it to ``path`` and fsync the folder, so the rename survives a crash.
+
+    Temporary files of the same target left by a writer that was killed mid-write are removed.
+    """
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a writer killed mid-write
+        stale.unlink(missing_ok=True)
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from stellar_arrow.flight.tickets import (
     StreamRequest,
     TicketError,
-    TransferFilter,
     decode_request,
     encode_request,
 )
 
-__all__ = ["StreamRequest", "TicketError", "TransferFilter", "decode_request", "encode_request"]
+__all__ = ["StreamRequest", "TicketError", "decode_request", "encode_request"]

@@ -23,10 +23,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from stellar_arrow.errors import ConfigError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
+from stellar_arrow.build import StreamCancelled
+from stellar_arrow.errors import ConfigError, RequestError, StellarArrowError, TransientError
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec, Watermark, encode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, TicketError, decode_request, encode_request
+from stellar_arrow.observability.metrics import BATCHES_GENERATED, CURRENT_LEDGER, LEDGERS_PROCESSED
 from stellar_arrow.security.flight import FlightSecurity
 
 __all__ = ["LedgerFlightServer", "flight_error", "install_signal_handlers"]
@@ -39,7 +40,7 @@ def flight_error(exc: BaseException, *, service: str, stream: str | None = None)
     where = f"{service}/{stream}" if stream else service
     if isinstance(exc, fl.FlightError):
         return exc
-    if isinstance(exc, TicketError):
+    if isinstance(exc, RequestError):  # a TicketError, or a filter the rows cannot answer
         invalid = {"code": "invalid_argument", "field": exc.field}
         return fl.FlightServerError(f"invalid request to {where}: {exc}", json.dumps(invalid).encode())
     if isinstance(exc, StreamCancelled):
@@ -103,6 +104,8 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         with self._lock:
             if self._current_ledger is None or ledger_sequence > self._current_ledger:
                 self._current_ledger = ledger_sequence
+                LEDGERS_PROCESSED.labels(self.service_name, "ok").inc()  # each new ledger once
+                CURRENT_LEDGER.labels(self.service_name).set(ledger_sequence)
 
     def status(self) -> dict[str, Any]:
         """The ``status`` action's JSON body; subclasses add their own keys."""
@@ -125,15 +128,20 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         return -1
 
     def stop(self) -> None:
-        """Stop every stream and the server; safe from any thread except a handler's."""
+        """Stop every stream and the server, then the workers; safe from any thread except a handler's."""
         self.stop_event.set()
         self.shutdown()
+        self.close_workers()
 
     def serve_until_stopped(self) -> None:
         """Block until :attr:`stop_event` is set (e.g. by a signal handler), then shut down."""
         while not self.stop_event.wait(0.5):
             pass
         self.shutdown()
+        self.close_workers()
+
+    def close_workers(self) -> None:
+        """Shut down the service's worker processes once no stream runs (idempotent; none by default)."""
 
     # ------------------------------------------------------------------ Flight methods
     def _spec(self, request: StreamRequest) -> StreamSpec:
@@ -215,9 +223,12 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
                 if item.complete:
                     self.note_ledger(item.ledger_sequence)
                 cancel.leave()
+                BATCHES_GENERATED.labels(self.service_name).inc()
                 yield item.batch, encode_watermark(Watermark(item.ledger_sequence, item.complete))
                 cancel.enter()
         except Exception as exc:
+            if not isinstance(exc, (StreamCancelled, TicketError)):  # a failed ledger, not a bad request
+                LEDGERS_PROCESSED.labels(self.service_name, "error").inc()
             raise flight_error(exc, service=self.service_name, stream=spec.name) from None
         finally:
             cancel.finish()

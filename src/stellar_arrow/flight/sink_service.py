@@ -2,33 +2,42 @@
 
 A background :class:`SinkLoop` reads one stream per table (``token_transfers`` from the processor;
 ``ledgers``/``transactions``/``operations`` from the source) ledger by ledger, in lock step, writes
-each complete ledger to a :class:`~stellar_arrow.sink.DatasetSink` and advances its checkpoint. The
-sink commits files and checkpoint atomically; on (re)start the loop resumes every stream after the
-committed checkpoint, and rows at or below it are dropped, so each row is written exactly once.
+each complete ledger to a :class:`~stellar_arrow.sink.Sink` (``write_batch``, ``advance``, ``commit``)
+and asks it where to resume (``snapshot()``: the next ledger to write). The file sink commits files and
+checkpoint atomically; on (re)start the loop resumes every stream at the sink's snapshot, and rows at or
+below the last commit are dropped, so each row is written exactly once.
 
-The Flight side serves the committed rows of each table (``do_get`` over a ledger range) and the
-``status`` action: checkpoint, rows written, whether a bounded run is done.
+The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
+ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
+``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
+the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
+is refused with a ``FlightServerError`` whose ``extra_info`` is
+``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.flight as fl
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
+from stellar_arrow.query import TransferFilter, filter_rows
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
-from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column
+from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
 
@@ -48,7 +57,7 @@ class SinkLoop:
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: Sink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None,
@@ -93,7 +102,7 @@ class SinkLoop:
 
     def _flush_on_time(self) -> None:
         """Commit buffered rows once ``flush_interval_s`` passed, even when no further ledger arrives."""
-        interval = min(max(self.sink.options.flush_interval_s / 2, 0.05), 1.0)
+        interval = min(max(self.sink.flush_interval_s / 2, 0.05), 1.0)
         while not self._flushing_done.wait(interval):
             try:
                 self.sink.flush_if_due()
@@ -119,8 +128,8 @@ class SinkLoop:
                 self.stop_event.wait(1.0)
 
     def _run_once(self) -> None:
-        checkpoint = self.sink.checkpoint
-        resume_after = checkpoint.ledger_sequence if checkpoint is not None else None
+        next_ledger = self.sink.snapshot()
+        resume_after = next_ledger - 1 if next_ledger is not None else None
         end = self.end_ledger
         if end is None and not self.live and self._resolve_end is not None:
             end = self._resolve_end()  # a bounded run without end_ledger: the source's tip, fixed once
@@ -176,17 +185,17 @@ class SinkLoop:
             if self._on_ledger is not None:
                 self._on_ledger(seq)
         if last is not None and not self.stop_event.is_set():
-            self.sink.commit(Checkpoint(last))
+            self.sink.commit()
 
 
 class SinkService(LedgerFlightServer):
-    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink``."""
+    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink`` (via its reader)."""
 
     service_name = "sink"
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: ReadableSink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None = None,
@@ -200,9 +209,12 @@ class SinkService(LedgerFlightServer):
         client: FlightClientSecurity | None = None,
     ) -> None:
         self.sink = sink
+        self.reader = sink.reader()
         streams = {
-            name: StreamSpec(name, sink.snapshot(name).schema, f"committed rows of {name}", self._committed)
-            for name in sink.tables()
+            name: StreamSpec(
+                name, self.reader.view(name).schema, f"committed rows of {name}", self._committed
+            )
+            for name in self.reader.tables()
         }
         super().__init__(streams, host=host, port=port, security=security)
         self.loop = SinkLoop(
@@ -218,6 +230,19 @@ class SinkService(LedgerFlightServer):
         )
         self._thread = threading.Thread(target=self._run, name="sink-loop", daemon=True)
         self._commits = threading.Condition()
+        self._oldest: int | None = start_ledger
+
+    def held_range(self) -> tuple[int | None, int | None]:
+        """``(oldest, newest)`` ledgers the sink holds: first ledger and checkpoint (``None``: unknown).
+
+        The oldest is the loop's ``start_ledger`` when set, else the first ledger of the commit log.
+        """
+        next_ledger = self.sink.snapshot()
+        newest = next_ledger - 1 if next_ledger is not None else None
+        if self._oldest is None and newest is not None:  # a sink with a commit log on disk knows its first
+            commits = read_commits(Path(self.sink.location))
+            self._oldest = min((r.first_ledger for r in commits if r.first_ledger is not None), default=None)
+        return self._oldest, newest
 
     def start(self) -> None:
         self._thread.start()
@@ -244,40 +269,70 @@ class SinkService(LedgerFlightServer):
 
     def status(self) -> dict[str, object]:
         body = super().status()
-        stats = self.sink.stats()
+        next_ledger = self.sink.snapshot()
         body.update(
-            checkpoint=stats.checkpoint,
+            checkpoint=None if next_ledger is None else next_ledger - 1,
             end_ledger=self.loop.end_ledger,
             done=self.loop.done.is_set(),
             failed=self.loop.failed,
             error=self.loop.error,
-            output_dir=str(self.sink.root),
-            rows_written=dict(stats.rows_written),
-            rows_buffered=stats.rows_buffered,
-            commits=stats.commits,
+            output_dir=self.sink.location,
             upstreams={u.table: u.endpoint for u in self.loop.upstreams},
         )
+        stats = self.reader.stats()
+        if stats is not None:
+            body.update(
+                rows_written=dict(stats.rows_written),
+                rows_buffered=stats.rows_buffered,
+                commits=stats.commits,
+            )
         return body
 
+    def _check_range(self, request: StreamRequest) -> None:
+        """Refuse a range the sink does not hold (see the module docstring), naming both ranges."""
+        oldest, newest = self.held_range()
+        held = "no committed ledger" if newest is None else f"ledgers {oldest or '?'}-{newest}"
+        first, end = request.first_ledger, request.end_ledger
+        problem: tuple[str, str] | None = None
+        if first is not None and oldest is not None and first < oldest:
+            problem = "start_ledger", f"ledger {first} is before the oldest ledger {oldest} the sink holds"
+        elif not request.live and newest is None:
+            problem = "start_ledger", "the sink has committed no ledger yet (ask again later, or use live)"
+        elif not request.live and newest is not None:
+            if first is not None and first > newest:
+                problem = "start_ledger", f"ledger {first} is past the sink's last committed ledger {newest}"
+            elif end is not None and end > newest:
+                problem = "end_ledger", f"ledger {end} is past the sink's last committed ledger {newest}"
+        if problem is None:
+            return
+        field, why = problem
+        info = {"code": "out_of_range", "field": field, "first_ledger": oldest, "last_ledger": newest}
+        wanted = f"{first or '?'}-{end if end is not None else ('live' if request.live else 'tip')}"
+        msg = f"sink/{request.stream}: ledgers {wanted} are out of range: {why} (it holds {held})"
+        raise fl.FlightServerError(msg, json.dumps(info).encode())
+
     def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
-        """Committed rows of the table in ``[first, end]``; live requests follow new commits."""
-        view = self.sink.snapshot(request.stream)
+        """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits."""
+        self._check_range(request)
+        rules: TransferFilter | None = None if request.filters.is_empty else request.filters
+        view = self.reader.view(request.stream)
         column = ledger_column(view.schema)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
         seen: set[object] = set()
         while True:
-            checkpoint = self.sink.checkpoint
-            through = checkpoint.ledger_sequence if checkpoint is not None else 0
+            next_ledger = self.sink.snapshot()
+            through = next_ledger - 1 if next_ledger is not None else 0
             if request.end_ledger is not None:
                 through = min(through, request.end_ledger)
             if through > sent:
-                view = self.sink.snapshot(request.stream)
+                view = self.reader.view(request.stream)
                 for path in view.files:
                     if path in seen:
                         continue
                     rows, newest = _file_rows(path, view.schema, column, sent, through)
                     if newest <= through:
                         seen.add(path)  # a file committed after ``through`` is read again next time
+                    rows = filter_rows(rows, rules)
                     for batch in rows.to_batches(max_chunksize=65_536):
                         yield LedgerBatch(through, batch, complete=False)
                 yield LedgerBatch(through, _empty(view.schema))

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import UpstreamError, UpstreamUnavailableError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.stream import Cancellation, decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.security.flight import FlightClientSecurity

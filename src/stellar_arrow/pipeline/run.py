@@ -1,15 +1,17 @@
 """``stellar-arrow run``: the whole pipeline as three supervised processes, with a summary at the end.
 
 With no configuration it reads the bundled sample lake (``data/lakes/pubnet-p26``), serves Flight on
-free loopback ports and the sink's HTTP API (dashboard, REST, WebSocket) on 127.0.0.1:8081, or on a free
-port when 8081 is taken, and writes ``./data/run/<table>/``. A bounded run prints its summary when the
-sink has committed the last ledger, then keeps serving (the committed tables over Flight and HTTP) until
-interrupted, or exits with ``exit_when_done``. A live run prints progress and serves until interrupted.
+8815/8816/8817 and health (``/health``, ``/metrics``) on 8088/8089/8090, the sink's HTTP API
+(dashboard, REST, WebSocket) on 127.0.0.1:8081 (a free port for each one taken), and writes
+``./data/run/<table>/``. A bounded run prints its summary when the sink has committed the last ledger,
+then keeps serving (the committed tables over Flight and HTTP) until interrupted, or exits with
+``exit_when_done``. A live run prints progress and serves until interrupted.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +74,8 @@ def _print_summary(summary: RunSummary, supervisor: Supervisor, echo: Echo) -> N
         echo(f"  {t.table:<16} {t.rows:>9} rows in {t.files} Parquet file(s) under {t.path}/")
     for role, child in supervisor.children.items():
         echo(f"  {role:<9} Flight service at {child.uri} (pid {child.pid}, log {child.log_file})")
+        if child.health_url:
+            echo(f"  {'':<9} health {child.health_url}/health/ready, metrics {child.health_url}/metrics")
     echo("query it:")
     glob = f"{summary.output_dir}/token_transfers/**/*.parquet"
     query = f"SELECT event_type, count(*) FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY 1"
@@ -104,7 +108,8 @@ def run_pipeline(
     try:
         supervisor.start()
         for role, child in supervisor.children.items():
-            echo(f"{role:<9} started at {child.uri} (pid {child.pid})")
+            health = f", health {child.health_url}/health" if child.health_url else ""
+            echo(f"{role:<9} started at {child.uri} (pid {child.pid}{health})")
         api_url = supervisor.children["sink"].api_url
         if api_url is not None:
             echo(f"dashboard at {api_url}/  (REST {api_url}/api/v1, WebSocket /ws)")
@@ -157,15 +162,34 @@ def _wait_done(
     return status
 
 
+def _free_or_zero(host: str, port: int) -> int:
+    """``port`` if it can be bound on ``host`` now, else 0 (a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
+
+
 def run_settings(config: Path | None, out: Path | None, **flags: dict[str, Any]) -> Settings:
-    """Settings of ``stellar-arrow run``: without a config file, free loopback ports (the demo).
+    """Settings of ``stellar-arrow run``: without a config file, the design's ports when free (the demo).
 
     ``flags`` are command-line overrides by section; the network is settled here, once, so every
     service process gets the same passphrase.
     """
     overrides: dict[str, dict[str, Any]] = {}
-    if config is None:
-        overrides = {role: {"flight_port": 0} for role in ("source", "processor", "sink")}
+    if config is None:  # the design's ports (8815/8816/8817) when free, else free ones (printed)
+        defaults = load_settings()
+        overrides = {
+            role: {
+                "flight_port": _free_or_zero(
+                    getattr(defaults, role).host, getattr(defaults, role).flight_port
+                )
+            }
+            for role in ("source", "processor", "sink")
+        }
         overrides["api"] = {"port_fallback": True}
         bundled = Path(__file__).resolve().parents[3] / DEFAULT_LAKE
         if not Path(DEFAULT_LAKE).is_dir() and bundled.is_dir():

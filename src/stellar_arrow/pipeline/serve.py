@@ -8,7 +8,6 @@ serves until stopped. The sink also serves its HTTP API (REST, WebSocket, dashbo
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -17,7 +16,9 @@ from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
 from stellar_arrow.flight.sink_service import SinkService
+from stellar_arrow.observability.logs import configure_logging, get_logger
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
+from stellar_arrow.pipeline.health import start_health_server
 from stellar_arrow.source.open import settle_source_network
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ __all__ = ["Role", "build_service", "serve", "serve_role", "settle_settings_netw
 
 Role = Literal["source", "processor", "sink"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def settle_settings_network(settings: Settings) -> Settings:
@@ -44,12 +45,19 @@ def build_service(role: Role, settings: Settings) -> LedgerFlightServer:
 
 
 def write_ready_file(
-    path: Path, role: Role, server: LedgerFlightServer, *, api_url: str | None = None
+    path: Path,
+    role: Role,
+    server: LedgerFlightServer,
+    *,
+    api_url: str | None = None,
+    health_url: str | None = None,
 ) -> None:
-    """Atomically publish where ``server`` (and the sink's HTTP API, if any) listens."""
+    """Atomically publish where ``server`` (its health port, the sink's HTTP API) listens."""
     body: dict[str, object] = {"role": role, "uri": server.uri, "port": server.port, "pid": os.getpid()}
     if api_url is not None:
         body["api_url"] = api_url
+    if health_url is not None:
+        body["health_url"] = health_url
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(body), encoding="utf-8")
     os.replace(tmp, path)
@@ -58,6 +66,23 @@ def write_ready_file(
 def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> None:
     """Build the ``role`` service from ``settings`` and serve until SIGTERM/SIGINT."""
     server = build_service(role, settings)
+    section = getattr(settings, role)
+    try:
+        health = start_health_server(
+            server,
+            host=section.host,
+            port=section.health_port,
+            max_lag=settings.observability.ready_max_lag_ledgers,
+            # a free port when the health port is taken, for ephemeral services (Flight port 0) and the demo
+            fallback=settings.api.port_fallback or section.flight_port == 0,
+            source_endpoint={
+                "processor": settings.processor.source_endpoint,
+                "sink": settings.sink.source_endpoint,
+            }.get(role),
+        )
+    except BaseException:
+        server.shutdown()
+        raise
     install_signal_handlers(server, on_stop=server.loop.stop if isinstance(server, SinkService) else None)
     api: SinkApi | None = None
     if isinstance(server, SinkService):
@@ -74,11 +99,13 @@ def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> 
             server.shutdown()
             raise
         server.start()
-        log.info("sink API at %s (dashboard /, REST /api/v1, WebSocket /ws)", api.base_url)
+        log.info("sink API (dashboard /, REST /api/v1, WebSocket /ws)", url=api.base_url)
     if ready_file is not None:
-        write_ready_file(ready_file, role, server, api_url=api.base_url if api is not None else None)
-    log.info("%s serving at %s", role, server.uri)
+        api_url = api.base_url if api is not None else None
+        write_ready_file(ready_file, role, server, api_url=api_url, health_url=health.url)
+    log.info("serving", role=role, uri=server.uri, health=health.url)
     server.serve_until_stopped()
+    health.stop()
     if api is not None:
         api.stop()
     if isinstance(server, SinkService):
@@ -90,6 +117,7 @@ def serve_role(role: str, settings: Settings, ready_file: Path | None) -> None:
     if role not in ("source", "processor", "sink"):
         msg = f"unknown service {role!r}: choose source, processor or sink"
         raise ConfigError(msg, key="role")
+    obs = settings.observability
+    configure_logging(role, level=obs.log_level, log_format=obs.log_format)
     settings = settle_settings_network(settings)
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
     serve(role, settings, ready_file=ready_file)  # type: ignore[arg-type]

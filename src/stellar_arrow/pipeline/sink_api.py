@@ -1,8 +1,8 @@
 """The sink process's HTTP side: REST, WebSocket and dashboard over the live sink, next to its Flight service.
 
 :func:`start_sink_api` binds ``api.host:api.api_port`` (a free port instead when ``api.port_fallback``
-is set and the port is taken), serves :func:`stellar_arrow.api.start_api` over the service's
-:class:`~stellar_arrow.sink.DatasetSink` in a background thread, and runs a watcher thread that feeds
+is set and the port is taken), serves :func:`stellar_arrow.api.start_api` over the service's sink
+reader (:class:`~stellar_arrow.sink.TableReader`) in a background thread, and runs a watcher thread that feeds
 the dashboard's lag (the source's ``latest_ledger``) and keeps the readiness answer fresh (every
 upstream Flight service reachable; a failed sink loop is never ready; a finished bounded run is).
 """
@@ -132,7 +132,7 @@ def start_sink_api(
     holder: list[SinkApi] = []
     try:
         server = start_api(
-            service.sink,
+            service.reader,
             settings.model_copy(update={"api_port": sock.getsockname()[1]}),
             readiness=lambda: holder[0].readiness() if holder else "starting",
             progress=progress,

@@ -47,6 +47,7 @@ class ChildService:
     uri: str | None = None
     port: int = 0
     api_url: str | None = None
+    health_url: str | None = None
     starts: int = 0
     stopped: bool = False
     exits: list[int] = field(default_factory=list)
@@ -117,6 +118,9 @@ class Supervisor:
         ready = self._wait_ready(child)
         child.uri, child.port = ready["uri"], int(ready["port"])
         child.api_url = ready.get("api_url")
+        child.health_url = ready.get("health_url")
+        if child.health_url is not None:  # pinned like the Flight port, so a restart keeps its address
+            self._doc[child.role]["health_port"] = int(child.health_url.rsplit(":", 1)[1])
         if child.role == "source":
             self._doc["processor"]["source_endpoint"] = child.uri
             self._doc["sink"]["source_endpoint"] = child.uri

@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stellar_arrow.errors import ConfigError, LedgerMissingError, LedgerObjectError
+from stellar_arrow.resilience.breaker import BreakerSettings
+from stellar_arrow.resilience.retry import RetryPolicy
+from stellar_arrow.resilience.timeouts import NetworkTimeouts
 from stellar_arrow.source.base import RawLedger, check_range
 from stellar_arrow.source.batch import LedgerBatch, split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
@@ -32,6 +35,8 @@ class DataLakeLedgerSource:
     ``extension`` ("zst" or "zstd") is detected by listing unless given (storage that cannot list,
     such as ``https://``, defaults to "zst"). ``storage_options`` go to fsspec (``endpoint_url``,
     ``anon``, ``key``/``secret`` for S3; anonymous access is used when no credentials are found).
+    ``timeouts``, ``retry`` (default: from ``retry_attempts``/``retry_wait``) and ``breaker`` set the
+    time limits, the one retry layer and the bucket's circuit breaker (:mod:`stellar_arrow.resilience`).
     """
 
     def __init__(
@@ -49,9 +54,18 @@ class DataLakeLedgerSource:
         retry_wait: float = 0.5,
         gap_timeout: float | None = 60.0,
         storage_options: Mapping[str, Any] | None = None,
+        timeouts: NetworkTimeouts | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerSettings | None = None,
     ) -> None:
         self._store = LakeStore(
-            uri, storage_options=storage_options, retry_attempts=retry_attempts, retry_wait=retry_wait
+            uri,
+            storage_options=storage_options,
+            retry_attempts=retry_attempts,
+            retry_wait=retry_wait,
+            retry=retry,
+            timeouts=timeouts,
+            breaker=breaker,
         )
         self.uri = self._store.uri
         self._buffer_size = buffer_size

@@ -111,17 +111,20 @@ def check_local_lake(uri: str) -> None:
 
 def source_factory(settings: SourceSettings) -> Callable[[], LedgerSource]:
     """A picklable constructor of fresh sources for ``settings`` (a service opens one per stream)."""
+    from stellar_arrow.resilience.settings import source_resilience
+
     passphrase = settings.network_passphrase
     if settings.source_type == "rpc":
         from stellar_arrow.source.rpc import RpcLedgerSource
 
-        assert settings.rpc_endpoint is not None  # the settings model requires it
         return functools.partial(
             RpcLedgerSource,
-            settings.rpc_endpoint,
+            settings.rpc_urls,  # rpc_endpoint, then rpc_endpoints (failover)
             network_passphrase=passphrase,
             page_size=settings.batch_size,
             poll_interval=settings.poll_interval_s,
+            requests_per_second=settings.rpc_requests_per_second,
+            **source_resilience(settings),
         )
     if settings.source_type == "file":
         assert settings.file_path is not None  # the settings model requires it
@@ -139,6 +142,7 @@ def source_factory(settings: SourceSettings) -> Callable[[], LedgerSource]:
         buffer_size=settings.buffer_size,
         workers=settings.concurrent_readers,
         poll_interval=settings.poll_interval_s,
+        **source_resilience(settings),
     )
 
 

@@ -1,54 +1,66 @@
-"""Ledgers from Stellar RPC (``getLedgers`` with cursor pagination), over httpx.
+"""Ledgers from Stellar RPC (``getLedgers`` with cursor pagination), over one or more endpoints.
 
-The network is checked once with ``getNetwork``; the retention window and the tip come from
-``getHealth``. Past the tip the source sleeps ``poll_interval`` and asks ``getHealth`` again instead of
-sending an out-of-range ``startLedger``. Transient failures (-32001, -32603, -32003, HTTP 429/502/503/504,
-transport errors) are retried with exponential backoff; everything else is a typed terminal error.
+The network is checked once with ``getNetwork`` (and on each endpoint before failing over to it); the
+retention window and the tip come from ``getHealth``. Past the tip the source sleeps
+``poll_interval`` and asks ``getHealth`` again instead of sending an out-of-range ``startLedger``.
+Requests go through :class:`~stellar_arrow.source.rpc_transport.RpcTransport`: timeouts, the one retry
+layer (transient: timeouts, resets, HTTP 408/429/5xx with ``Retry-After``, -32001/-32003/-32603), a
+circuit breaker per endpoint, failover and an optional token bucket; everything else is a typed
+terminal error.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
-import orjson
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from stellar_arrow.errors import (
     ConfigError,
     LedgerMissingError,
     NetworkMismatchError,
     RpcRequestError,
-    RpcTransientError,
     XdrDecodeError,
 )
+from stellar_arrow.resilience.breaker import BreakerSettings
+from stellar_arrow.resilience.retry import RetryPolicy
+from stellar_arrow.resilience.timeouts import NetworkTimeouts
 from stellar_arrow.source.base import RawLedger, check_range
 from stellar_arrow.source.header import read_ledger_header
 from stellar_arrow.source.rpc_models import HealthStatus, LatestLedger, LedgerPage, NetworkInfo, RpcLedger
+from stellar_arrow.source.rpc_transport import RpcEndpoint, RpcTransport
 
 __all__ = ["MAX_PAGE_SIZE", "RpcLedgerSource"]
 
 MAX_PAGE_SIZE = 200
-_TRANSIENT_CODES = frozenset({-32001, -32003, -32603})
-_TRANSIENT_HTTP = frozenset({429, 502, 503, 504})
 
 
 class RpcLedgerSource:
-    """A :class:`~stellar_arrow.source.base.LedgerSource` over one Stellar RPC endpoint."""
+    """A :class:`~stellar_arrow.source.base.LedgerSource` over one or more Stellar RPC endpoints.
+
+    ``url`` is one endpoint or several in preference order (failover, each checked with
+    ``getNetwork`` before its first use). ``timeouts`` bound connect, read and each whole call
+    (``timeout``, if given, is the whole-call limit); ``retry`` (default: from ``retry_attempts`` and
+    ``retry_wait``) is the one retry layer; ``breaker`` sets each endpoint's circuit breaker;
+    ``requests_per_second`` caps outgoing requests per endpoint (a token bucket).
+    """
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         network_passphrase: str | None = None,
         page_size: int = 20,
         poll_interval: float = 2.0,
         retry_attempts: int = 5,
         retry_wait: float = 0.5,
-        timeout: float = 60.0,
+        timeout: float | None = None,
+        timeouts: NetworkTimeouts | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerSettings | None = None,
+        requests_per_second: float | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -58,68 +70,43 @@ class RpcLedgerSource:
         if poll_interval <= 0:
             msg = f"poll_interval must be > 0 seconds, got {poll_interval}"
             raise ConfigError(msg, key="poll_interval")
-        self.url = url
+        limits = timeouts or NetworkTimeouts()
+        if timeout is not None:
+            limits = NetworkTimeouts(min(limits.connect_s, timeout), min(limits.read_s, timeout), timeout)
+        self._stop = threading.Event()
+        self._transport = RpcTransport(
+            url,
+            retry=retry or RetryPolicy(attempts=max(1, retry_attempts), first_wait_s=retry_wait),
+            timeouts=limits,
+            breaker=breaker,
+            requests_per_second=requests_per_second,
+            headers=headers,
+            transport=transport,
+            stop=self._stop,
+        )
+        self._transport.on_first_use = self._check_endpoint
+        self.urls = tuple(e.url for e in self._transport.endpoints)
+        self.url = self.urls[0]
         self.expected_passphrase = network_passphrase
         self.page_size = page_size
         self._poll_interval = poll_interval
-        self._client = httpx.Client(timeout=timeout, headers=dict(headers or {}), transport=transport)
-        self._ids = itertools.count(1)
-        self._stop = threading.Event()
         self._network: NetworkInfo | None = None
-        self._retrying = Retrying(
-            stop=stop_after_attempt(max(1, retry_attempts)),
-            wait=wait_exponential(multiplier=retry_wait, max=10.0),
-            retry=retry_if_exception_type(RpcTransientError),
-            reraise=True,
-        )
 
     # -- JSON-RPC transport -------------------------------------------------------------------------
 
     def call(self, method: str, params: Mapping[str, Any] | None = None) -> object:
-        """One JSON-RPC call with retries on transient failures; returns ``result``."""
-        return self._retrying(self._call_once, method, params)
+        """One JSON-RPC call with retries on transient failures (and failover); returns ``result``."""
+        return self._transport.call(method, params)
 
-    def _call_once(self, method: str, params: Mapping[str, Any] | None) -> object:
-        request_id = next(self._ids)
-        body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            body["params"] = dict(params)
-        where = f"{method} at {self.url}"
-        try:
-            response = self._client.post(
-                self.url, content=orjson.dumps(body), headers={"content-type": "application/json"}
-            )
-        except httpx.TransportError as exc:
-            msg = f"{where}: transport error: {type(exc).__name__}: {exc}"
-            raise RpcTransientError(msg, method=method) from exc
-        if response.status_code in _TRANSIENT_HTTP:
-            msg = f"{where}: HTTP {response.status_code} (server busy or unavailable)"
-            raise RpcTransientError(msg, code=response.status_code, method=method)
-        try:
-            reply = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            msg = (
-                f"{where}: HTTP {response.status_code} with a reply that is not JSON: {response.text[:80]!r}"
-            )
-            raise RpcRequestError(msg, code=response.status_code, method=method) from exc
-        if not isinstance(reply, dict):
-            msg = f"{where}: malformed reply: expected a JSON object, got {type(reply).__name__}"
-            raise RpcRequestError(msg, code=response.status_code, method=method)
-        error = reply.get("error")
-        if error is not None:
-            code = error.get("code") if isinstance(error, dict) else None
-            message = error.get("message") if isinstance(error, dict) else error
-            msg = f"{where}: JSON-RPC error {code}: {message}"
-            if code in _TRANSIENT_CODES:
-                raise RpcTransientError(msg, code=code, method=method)
-            raise RpcRequestError(msg, code=code if isinstance(code, int) else None, method=method)
-        if response.status_code != 200:
-            msg = f"{where}: HTTP {response.status_code}"
-            raise RpcRequestError(msg, code=response.status_code, method=method)
-        if reply.get("id") != request_id or "result" not in reply:
-            msg = f"{where}: malformed reply: missing result or id {reply.get('id')!r} != {request_id}"
-            raise RpcRequestError(msg, method=method)
-        return reply["result"]
+    def _check_endpoint(self, endpoint: RpcEndpoint) -> None:
+        """Before an endpoint's first use after failover: it must serve the same network."""
+        if self._network is None and self.expected_passphrase is None:
+            return
+        expected = self.expected_passphrase or (self._network.passphrase if self._network else None)
+        network = NetworkInfo.parse(self._transport.call_once("getNetwork", endpoint=endpoint))
+        if network.passphrase != expected:
+            msg = f"{endpoint.url} serves network {network.passphrase!r}, expected {expected!r}"
+            raise NetworkMismatchError(msg)
 
     # -- methods --------------------------------------------------------------------------------------
 
@@ -150,12 +137,13 @@ class RpcLedgerSource:
         """Compare ``getNetwork``'s passphrase with the configured one (once)."""
         if self._network is None:
             network = self.get_network()
+            served_by = self._transport.last_endpoint
             if self.expected_passphrase is not None and network.passphrase != self.expected_passphrase:
-                msg = (
-                    f"{self.url} serves network {network.passphrase!r}, expected {self.expected_passphrase!r}"
-                )
+                expected = self.expected_passphrase
+                msg = f"{served_by} serves network {network.passphrase!r}, expected {expected!r}"
                 raise NetworkMismatchError(msg)
             self._network = network
+            self._transport.verified.add(served_by)
         return self._network
 
     @property
@@ -242,7 +230,7 @@ class RpcLedgerSource:
 
     def close(self) -> None:
         self.stop()
-        self._client.close()
+        self._transport.close()
 
     def __enter__(self) -> RpcLedgerSource:
         return self

@@ -1,21 +1,29 @@
 """Object storage under a lake root, through fsspec: local folders, ``s3://``, ``gs://``, ``https://``.
 
-Reads return bytes or raise :class:`ObjectNotFound`; every other failure becomes a
-:class:`~stellar_arrow.errors.StorageError` naming the object, retried with exponential backoff.
+Reads return bytes or raise :class:`ObjectNotFound`. Transient failures (timeouts, resets, 5xx,
+throttling) become a :class:`~stellar_arrow.errors.StorageError` naming the object and are retried by
+the one retry layer (:mod:`stellar_arrow.resilience.retry`) behind a breaker per bucket; terminal
+ones (access denied, no such bucket, other 4xx) stop at once.
 Listing finds the newest object the way the Go SDK does (one ascending listing under ``root/``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import fsspec
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from stellar_arrow.errors import ConfigError, StorageError
+from stellar_arrow.errors import ConfigError, LedgerObjectError, StellarArrowError, StorageError
+from stellar_arrow.observability.metrics import PROCESSING_DURATION
+from stellar_arrow.resilience.breaker import BreakerSettings, UpstreamBreaker, breaker_for
+from stellar_arrow.resilience.classify import is_transient
+from stellar_arrow.resilience.retry import RetryPolicy, retrying
+from stellar_arrow.resilience.timeouts import NetworkTimeouts, disable_library_retries
 from stellar_arrow.source.keys import ParsedObjectName, parse_object_name
 
 __all__ = ["LakeStore", "ObjectNotFound"]
@@ -28,12 +36,42 @@ class ObjectNotFound(Exception):
     """The object does not exist (yet)."""
 
 
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+)
+
+
+def _storage_error(exc: Exception, where: str, what: str) -> Exception:
+    """The typed error for a failed storage call: transient StorageError, or a terminal one."""
+    if isinstance(exc, StellarArrowError):
+        return exc
+    if type(exc).__name__ in ("NoSuchKey", "NotFound"):
+        return ObjectNotFound(where)
+    text = f"{where}: {what} failed: {type(exc).__name__}: {exc}"
+    if is_transient(exc):
+        return StorageError(text, object_key=where)
+    error = getattr(exc, "response", None)
+    code = error.get("Error", {}).get("Code") if isinstance(error, dict) else None
+    if code in _DENIED_CODES:
+        msg = f"{where}: {what} denied ({code}); check credentials or storage_options"
+        return ConfigError(msg, key="storage_options")
+    if code == "NoSuchBucket":
+        return ConfigError(f"{where}: no such bucket", key="datalake_uri")
+    return LedgerObjectError(f"{text} (not retried: a retry would get the same answer)", object_key=where)
+
+
 def _is_partition(name: str) -> bool:
     return re.fullmatch(_PARTITION, name) is not None
 
 
 class LakeStore:
-    """Read-only access to the objects of one lake root (``uri``), with retries."""
+    """Read-only access to the objects of one lake root (``uri``): timeouts, retries, a breaker.
+
+    ``retry`` (default :class:`RetryPolicy` built from ``retry_attempts``/``retry_wait``) is the one retry
+    layer: the storage library's own retries are turned off (except gcsfs's, see
+    :mod:`stellar_arrow.resilience.timeouts`). ``timeouts`` bound connect, read and each whole call.
+    Remote lakes share one circuit breaker per bucket (``lake:s3://bucket``).
+    """
 
     def __init__(
         self,
@@ -42,29 +80,41 @@ class LakeStore:
         storage_options: Mapping[str, Any] | None = None,
         retry_attempts: int = 4,
         retry_wait: float = 0.5,
+        retry: RetryPolicy | None = None,
+        timeouts: NetworkTimeouts | None = None,
+        breaker: BreakerSettings | None = None,
     ) -> None:
         options = dict(storage_options or {})
         self.uri = uri.rstrip("/")
         self.protocol = uri.split("://", 1)[0].lower() if "://" in uri else "file"
+        self.timeouts = timeouts or NetworkTimeouts()
         if self.protocol in ("s3", "s3a") and not _has_s3_credentials(options):
             options.setdefault("anon", True)
         if self.protocol in ("gs", "gcs") and "token" not in options:
             # anonymous unless credentials are configured (avoids probing the GCE metadata server)
             has_credentials = bool(os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
             options["token"] = "google_default" if has_credentials else "anon"
+        options = self.timeouts.storage_options(self.protocol, options)
         try:
             self._fs, self._root = fsspec.core.url_to_fs(self.uri, **options)
         except (ImportError, ValueError, TypeError) as exc:
             msg = f"cannot open lake {self.uri!r}: {exc}"
             raise ConfigError(msg, key="datalake_uri") from exc
+        disable_library_retries(self._fs)
         self._root = self._root.rstrip("/")
         self.can_list = self.protocol not in ("http", "https")
-        self._retrying = Retrying(
-            stop=stop_after_attempt(max(1, retry_attempts)),
-            wait=wait_exponential(multiplier=retry_wait, max=10.0),
-            retry=retry_if_exception_type(StorageError),
-            reraise=True,
-        )
+        self._async = bool(getattr(self._fs, "async_impl", False))
+        policy = retry or RetryPolicy(attempts=max(1, retry_attempts), first_wait_s=retry_wait)
+        if not self.timeouts.own_retries(self.protocol):
+            policy = RetryPolicy(attempts=1, budget_s=policy.budget_s)
+        self._policy = policy
+        self._breaker: UpstreamBreaker | None = None
+        if self.protocol != "file":
+            bucket = self._root.split("/", 1)[0]
+            settings = breaker or BreakerSettings()
+            self._breaker = breaker_for(
+                f"lake:{self.protocol}://{bucket}", failures=settings.failures, reset_s=settings.reset_s
+            )
 
     def object_uri(self, key: str) -> str:
         """The full URI of ``key`` (for error messages)."""
@@ -73,29 +123,34 @@ class LakeStore:
     def _path(self, key: str) -> str:
         return f"{self._root}/{key}"
 
-    def _call(self, action: Callable[[], T], key: str, what: str) -> T:
-        def attempt() -> T:
-            try:
-                return action()
-            except FileNotFoundError as exc:
-                raise ObjectNotFound(self.object_uri(key)) from exc
-            except PermissionError as exc:  # retrying cannot help: credentials or anon must change
-                msg = f"{self.object_uri(key)}: {what} denied ({exc}); check credentials or storage_options"
-                raise ConfigError(msg, key="storage_options") from exc
-            except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
-                msg = f"{self.object_uri(key)}: {what} failed: {type(exc).__name__}: {exc}"
-                raise StorageError(msg, object_key=self.object_uri(key)) from exc
-            except Exception as exc:  # botocore / aiohttp / google errors have no common base
-                if type(exc).__name__ in ("NoSuchKey", "NotFound"):
-                    raise ObjectNotFound(self.object_uri(key)) from exc
-                msg = f"{self.object_uri(key)}: {what} failed: {type(exc).__name__}: {exc}"
-                raise StorageError(msg, object_key=self.object_uri(key)) from exc
+    def _limits(self) -> dict[str, Any]:
+        """Keyword arguments bounding one whole call of an async fsspec filesystem."""
+        return {"timeout": self.timeouts.call_s} if self._async else {}
 
-        return self._retrying(attempt)
+    def _call(self, action: Callable[[], T], key: str, what: str) -> T:
+        where = self.object_uri(key)
+
+        def attempt() -> T:
+            started = time.monotonic()
+            try:
+                result = action()
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(where) from exc
+            except PermissionError as exc:  # retrying cannot help: credentials or anon must change
+                msg = f"{where}: {what} denied ({exc}); check credentials or storage_options"
+                raise ConfigError(msg, key="storage_options") from exc
+            except Exception as exc:  # botocore / aiohttp / google errors have no common base
+                raise _storage_error(exc, where, what) from exc
+            finally:
+                PROCESSING_DURATION.labels("datalake", what).observe(time.monotonic() - started)
+            return result
+
+        guarded = attempt if self._breaker is None else functools.partial(self._breaker.call, attempt)
+        return retrying(self._policy, f"lake_{what}", object_key=where)(guarded)
 
     def read(self, key: str) -> bytes:
         """The bytes of ``key``; :class:`ObjectNotFound` if absent, StorageError after retries."""
-        return self._call(lambda: bytes(self._fs.cat_file(self._path(key))), key, "read")
+        return self._call(lambda: bytes(self._fs.cat_file(self._path(key), **self._limits())), key, "read")
 
     def newest_object(self) -> tuple[str, ParsedObjectName] | None:
         """The key and parsed name of the newest ledger object, or None for an empty lake."""
@@ -114,7 +169,7 @@ class LakeStore:
             kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
             if token:
                 kwargs["ContinuationToken"] = token
-            reply = self._fs.call_s3("list_objects_v2", **kwargs)
+            reply = self._fs.call_s3("list_objects_v2", **kwargs, **self._limits())
             for item in reply.get("Contents", []):
                 key = str(item["Key"])[len(prefix) :]
                 parsed = parse_object_name(key.rsplit("/", 1)[-1])
@@ -125,7 +180,7 @@ class LakeStore:
                 return None
 
     def _names(self, path: str) -> list[str]:
-        entries = self._fs.ls(path, detail=False, refresh=True)
+        entries = self._fs.ls(path, detail=False, refresh=True, **self._limits())
         return sorted(str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries)
 
     def _newest_by_walk(self) -> tuple[str, ParsedObjectName] | None:

@@ -21,7 +21,6 @@ from stellar_arrow.ttp.events import (
     MuxedInfo,
     Transfer,
 )
-from stellar_arrow.ttp.filters import EventFilter, filter_batch
 from stellar_arrow.ttp.processor import (
     Mode,
     TransactionEvents,
@@ -44,7 +43,6 @@ __all__ = [
     "Burn",
     "Clawback",
     "Event",
-    "EventFilter",
     "EventMeta",
     "EventType",
     "Fee",
@@ -63,7 +61,6 @@ __all__ = [
     "events_from_ledger",
     "events_from_transaction",
     "events_to_batch",
-    "filter_batch",
     "ledger_transactions",
     "token_transfers_batch",
     "transaction_events",

@@ -22,7 +22,6 @@ from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.fees import FeeEvents, fee_events
-from stellar_arrow.ttp.filters import EventFilter, filter_batch
 from stellar_arrow.ttp.operations import operation_events
 from stellar_arrow.ttp.table import events_to_batch
 from stellar_arrow.ttp.transaction import ledger_transactions
@@ -96,11 +95,10 @@ def events_from_ledger(lcm: Any, network: Network, mode: Mode = "derived") -> li
         return [ev.at(i) for i, ev in enumerate(ordered)]
 
 
-def token_transfers_batch(
-    lcm: Any, network: Network, mode: Mode = "derived", filters: EventFilter | None = None
-) -> pa.RecordBatch:
+def token_transfers_batch(lcm: Any, network: Network, mode: Mode = "derived") -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
 
-    ``event_index`` keeps each event's position in the whole ledger, also when ``filters`` drop rows.
+    ``event_index`` is each event's position in the whole ledger (filters, applied later by
+    :mod:`stellar_arrow.query`, keep it).
     """
-    return filter_batch(events_to_batch(events_from_ledger(lcm, network, mode)), filters)
+    return events_to_batch(events_from_ledger(lcm, network, mode))

@@ -17,12 +17,13 @@ from stellar_arrow.ttp.processor import events_from_transaction
 from stellar_arrow.ttp.transaction import ledger_transactions
 from stellar_arrow.ttp.unified import has_unified_events
 from stellar_arrow.ttp.verify import Mismatch, verify_transaction
-from stellar_arrow.xdr import decode_ledger_close_meta, sdk_decode
+from stellar_arrow.xdr.choice import ledger_decoder
 
 __all__ = ["Decoder", "LedgerVerification", "VerifyMode", "verify_ledger_bytes", "verify_ledgers"]
 
 VerifyMode = Literal["derived", "unified", "both"]
-Decoder = Literal["fast", "sdk"]
+Decoder = str
+"""A decoder name: compiled | python | sdk (``stellar_arrow.xdr.choice``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +49,10 @@ def verify_ledger_bytes(
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
-    decoder: Decoder = "fast",
+    decoder: Decoder = "compiled",
 ) -> LedgerVerification:
     """Decode one ``LedgerCloseMeta`` (generated decoder, or stellar-sdk as the oracle) and verify it."""
-    lcm = (
-        decode_ledger_close_meta(lcm_bytes) if decoder == "fast" else sdk_decode("LedgerCloseMeta", lcm_bytes)
-    )
+    lcm = ledger_decoder(decoder)(lcm_bytes)
     view, txs = ledger_transactions(lcm, network)
     mismatches: list[Mismatch] = []
     differences: list[ModeDifference] = []
@@ -91,7 +90,7 @@ def verify_ledgers(
     *,
     mode: VerifyMode = "derived",
     strict: bool = False,
-    decoder: Decoder = "fast",
+    decoder: Decoder = "compiled",
 ) -> Iterator[LedgerVerification]:
     """Verify each ledger in turn."""
     for lcm_bytes in ledgers:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from stellar_arrow.xdr import model
-from stellar_arrow.xdr.codegen import RAW_TYPES
 from stellar_arrow.xdr.definitions import TypeExpr, load_schema, snake_case
 
 __all__ = ["from_sdk", "sdk_decode"]
@@ -75,7 +74,7 @@ def _build(name: str) -> Converter:
     if d.kind == "enum":
         return int
     cls = getattr(model, d.name)
-    raw = d.name in RAW_TYPES
+    raw = "xdr" in vars(cls)  # the value also carries its exact bytes
     new = tuple.__new__
     if d.kind == "struct":
         fields = [(snake_case(f.name), _converter(f.type)) for f in d.fields]

@@ -1,4 +1,4 @@
-"""Fixtures for source integration tests: rpc-replay servers and a fault-injecting RPC proxy."""
+"""Fixtures for source integration tests: rpc-replay servers, a fault-injecting RPC proxy, a moto S3."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
 import pytest
 import uvicorn
+from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -100,3 +102,52 @@ def proxy(replay_lake: ReplayLake) -> Iterator[tuple[RpcProxy, str]]:
     rpc = RpcProxy(replay_lake)
     with AppServer(rpc.app()) as server:
         yield rpc, server.url
+
+
+BUCKET = "aws-public-blockchain"
+ROOT = "v1.1/stellar/ledgers/pubnet"
+
+
+def _upload(client: object, lake: Path, prefix: str) -> None:
+    for path in sorted(lake.rglob("*")):
+        if path.is_file():
+            key = f"{prefix}/{path.relative_to(lake).as_posix()}"
+            client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ACL="public-read")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")  # moto keeps its buckets per process: one server per process
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-2",
+    )
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    client.put_bucket_acl(Bucket=BUCKET, ACL="public-read")  # like the AWS open-data bucket: anonymous read
+    _upload(client, LAKES / "pubnet-p26", ROOT)
+    _upload(client, LAKES / "pubnet-p26-batch4", "lakes/batch4")
+    _upload(client, LAKES / "testnet" / "2024-02-06-zstd", "lakes/old-zstd")
+    # a sibling root whose name extends ours: must not be seen when listing ours (go PR #5788)
+    _upload(client, LAKES / "testnet" / "2026-03-02", f"{ROOT}-1")
+    client.delete_object(Bucket=BUCKET, Key=f"{ROOT}-1/.config.json")
+    client.put_object(Bucket=BUCKET, Key="private/.config.json", Body=b"{}", ACL="private")
+    client.put_object(
+        Bucket=BUCKET, Key=f"{ROOT}-1/FFFFFFFF--0-63999/00000000--4294967295.xdr.zst", Body=b"x"
+    )
+    yield endpoint
+    server.stop()
+
+
+def s3_options(endpoint: str) -> dict[str, object]:
+    return {
+        "endpoint_url": endpoint,
+        "key": "test",
+        "secret": "test",
+        "client_kwargs": {"region_name": "us-east-2"},
+    }

@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stellar_arrow.errors import ConfigError, LedgerMissingError, NetworkMismatchError
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.source.rpc import RpcLedgerSource
 
-from .conftest import LAKES, PUBNET, TESTNET
+from .conftest import BUCKET, LAKES, PUBNET, ROOT, TESTNET, s3_options
 
 pytestmark = pytest.mark.integration
-BUCKET = "aws-public-blockchain"
-ROOT = "v1.1/stellar/ledgers/pubnet"
 FIRST, LAST = 63092982, 63093001
-
-
-def _upload(client: object, lake: Path, prefix: str) -> None:
-    for path in sorted(lake.rglob("*")):
-        if path.is_file():
-            key = f"{prefix}/{path.relative_to(lake).as_posix()}"
-            client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ACL="public-read")  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-2",
-    )
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
-    client.put_bucket_acl(Bucket=BUCKET, ACL="public-read")  # like the AWS open-data bucket: anonymous read
-    _upload(client, LAKES / "pubnet-p26", ROOT)
-    _upload(client, LAKES / "pubnet-p26-batch4", "lakes/batch4")
-    _upload(client, LAKES / "testnet" / "2024-02-06-zstd", "lakes/old-zstd")
-    # a sibling root whose name extends ours: must not be seen when listing ours (go PR #5788)
-    _upload(client, LAKES / "testnet" / "2026-03-02", f"{ROOT}-1")
-    client.delete_object(Bucket=BUCKET, Key=f"{ROOT}-1/.config.json")
-    client.put_object(Bucket=BUCKET, Key="private/.config.json", Body=b"{}", ACL="private")
-    client.put_object(
-        Bucket=BUCKET, Key=f"{ROOT}-1/FFFFFFFF--0-63999/00000000--4294967295.xdr.zst", Body=b"x"
-    )
-    yield endpoint
-    server.stop()
-
-
-def _options(endpoint: str) -> dict[str, object]:
-    return {
-        "endpoint_url": endpoint,
-        "key": "test",
-        "secret": "test",
-        "client_kwargs": {"region_name": "us-east-2"},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +23,7 @@ def test_s3_lake_serves_the_same_bytes_as_the_local_lake_and_rpc(
     s3_endpoint: str, local_ledgers: dict[int, bytes], rpc_url: str
 ) -> None:
     source = DataLakeLedgerSource(
-        f"s3://{BUCKET}/{ROOT}", network_passphrase=PUBNET, storage_options=_options(s3_endpoint), workers=4
+        f"s3://{BUCKET}/{ROOT}", network_passphrase=PUBNET, storage_options=s3_options(s3_endpoint), workers=4
     )
     assert source.schema.extension == "zst"
     assert source.latest_ledger() == LAST  # one listing, not confused by the "-1" sibling root
@@ -99,7 +47,7 @@ def test_s3_anonymous_access(
 
 
 def test_s3_batches_old_extension_and_errors(s3_endpoint: str, local_ledgers: dict[int, bytes]) -> None:
-    batch4 = DataLakeLedgerSource(f"s3://{BUCKET}/lakes/batch4", storage_options=_options(s3_endpoint))
+    batch4 = DataLakeLedgerSource(f"s3://{BUCKET}/lakes/batch4", storage_options=s3_options(s3_endpoint))
     assert batch4.latest_ledger() == 63092999
     assert dict(batch4.ledgers(63092983, 63092994)) == {
         s: local_ledgers[s] for s in range(63092983, 63092995)
@@ -108,7 +56,7 @@ def test_s3_batches_old_extension_and_errors(s3_endpoint: str, local_ledgers: di
         f"s3://{BUCKET}/lakes/old-zstd",
         ledgers_per_batch=1,
         batches_per_partition=1,
-        storage_options=_options(s3_endpoint),
+        storage_options=s3_options(s3_endpoint),
     )
     assert old.schema.extension == "zstd" and old.latest_ledger() == 999
     assert [s for s, _ in old.ledgers(997, 999)] == [997, 998, 999]
@@ -118,5 +66,5 @@ def test_s3_batches_old_extension_and_errors(s3_endpoint: str, local_ledgers: di
         list(old.ledgers(998, 1000))
     with pytest.raises(NetworkMismatchError, match=f"s3://{BUCKET}/{ROOT}/.config.json"):
         DataLakeLedgerSource(
-            f"s3://{BUCKET}/{ROOT}", network_passphrase=TESTNET, storage_options=_options(s3_endpoint)
+            f"s3://{BUCKET}/{ROOT}", network_passphrase=TESTNET, storage_options=s3_options(s3_endpoint)
         )

@@ -43,3 +43,13 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(SinkError, match=r"chunk\.parquet: unknown output format 'xml'"):
         write_table_atomically(TABLE, path, "xml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_file_left_by_a_killed_writer_goes_with_the_next_write(tmp_path: Path) -> None:
+    path = tmp_path / "ledgers" / "ledgers-1-2.jsonl"
+    path.parent.mkdir()
+    leftover = path.with_name(f".{path.name}.tmp-999999")
+    leftover.write_bytes(b'{"half": ')
+    write_table_atomically(pa.table({"sequence": [1, 2]}), path, "jsonl")
+    assert path.read_bytes() == b'{"sequence":1}\n{"sequence":2}\n'
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]

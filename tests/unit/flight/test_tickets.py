@@ -8,18 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stellar_arrow.errors import RequestError
 from stellar_arrow.flight.tickets import (
+    FILTERED_STREAM,
     STREAMS,
     StreamRequest,
     TicketError,
-    TransferFilter,
     decode_request,
     encode_request,
 )
+from stellar_arrow.query import TransferFilter
 
 ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
+CONTRACT = "CAS3J7GYLGXMF6TDJBBYYSE3HQ6BBSMLNUQ34T6TZMYMW2EVH34XOWMA"
 ledgers = st.integers(min_value=1, max_value=2**32 - 1)
-names = st.lists(st.text(min_size=1, max_size=8), max_size=3).map(tuple)
 
 
 @st.composite
@@ -29,16 +31,24 @@ def requests(draw: st.DrawFn) -> StreamRequest:
     end = None if live else draw(st.none() | ledgers)
     if start is not None and end is not None and end < start:
         start, end = end, start
-    amounts = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=7).map(str)
-    filters = TransferFilter(
-        event_types=tuple(draw(st.lists(st.sampled_from(["transfer", "mint", "burn", "clawback", "fee"])))),
-        assets=tuple(draw(st.lists(st.sampled_from(["native", "USDC", f"USDC:{ISSUER}"]), max_size=3))),
-        accounts=draw(names),
-        min_amount=draw(amounts),
-        max_amount=draw(amounts),
-    )
+    amounts = st.none() | st.integers(min_value=0, max_value=(1 << 127) - 1)
+    low, high = sorted([draw(amounts) or 0, draw(amounts) or 0])
+    stream = draw(st.sampled_from(STREAMS))
+    filters = TransferFilter()
+    if stream == FILTERED_STREAM:
+        filters = TransferFilter(
+            event_types=tuple(
+                draw(st.lists(st.sampled_from(["transfer", "mint", "burn", "clawback", "fee"])))
+            ),
+            assets=tuple(
+                draw(st.lists(st.sampled_from(["native", CONTRACT, f"credit_alphanum4:USDC:{ISSUER}"])))
+            ),
+            accounts=tuple(draw(st.lists(st.sampled_from([ISSUER, CONTRACT]), max_size=2))),
+            min_amount=low or None,
+            max_amount=high or None,
+        )
     return StreamRequest(
-        stream=draw(st.sampled_from(STREAMS)),
+        stream=stream,
         start_ledger=start,
         end_ledger=end,
         live=live,
@@ -98,12 +108,18 @@ def test_resume_cursor_moves_the_first_ledger() -> None:
             "filters.event_types",
             "pay",
         ),
-        (b'{"v":1,"stream":"token_transfers","filters":{"accounts":"G"}}', "filters.accounts", "list"),
+        (b'{"v":1,"stream":"token_transfers","filters":{"accounts":"G"}}', "filters.accounts", "JSON array"),
         (
             b'{"v":1,"stream":"token_transfers","filters":{"assets":[""]}}',
             "filters.assets",
-            "non-empty",
+            "not an asset",
         ),
+        (
+            b'{"v":1,"stream":"ledgers","filters":{"event_types":["mint"]}}',
+            "filters",
+            "token_transfers stream only",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "ticket", "not JSON"),
     ],
 )
 def test_bad_tickets_name_the_field(raw: bytes, field: str, words: str) -> None:
@@ -117,9 +133,15 @@ def test_bad_tickets_name_the_field(raw: bytes, field: str, words: str) -> None:
     ("filters", "field"),
     [
         ({"assets": ["USDC:G:X"]}, "filters.assets"),
-        ({"min_amount": 5}, "filters.min_amount"),
+        ({"assets": ["USDC"]}, "filters.assets"),
+        ({"assets": ["USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVA"]}, "filters.assets"),
+        ({"accounts": ["GBAD"]}, "filters.accounts"),
+        ({"min_amount": 5.5}, "filters.min_amount"),
+        ({"min_amount": "1e999999"}, "filters.min_amount"),
         ({"max_amount": "lots"}, "filters.max_amount"),
         ({"max_amount": "NaN"}, "filters.max_amount"),
+        ({"max_amount": "-1"}, "filters.max_amount"),
+        ({"start_time": "10000-01-01"}, "filters.start_time"),
     ],
 )
 def test_bad_filter_values_name_the_filter(filters: dict[str, object], field: str) -> None:
@@ -127,9 +149,10 @@ def test_bad_filter_values_name_the_filter(filters: dict[str, object], field: st
     with pytest.raises(TicketError) as info:
         decode_request(raw)
     assert info.value.field == field
+    assert isinstance(info.value, RequestError)  # one error tree: a ticket error is a request error
 
 
 def test_amount_bounds_become_exact_raw_bounds() -> None:
     raw = b'{"v":1,"stream":"token_transfers","filters":{"min_amount":"0.0000001","max_amount":"12.5"}}'
-    rules = decode_request(raw).filters.event_filter()
-    assert (rules.min_amount_raw, rules.max_amount_raw) == (1, 125_000_000)
+    rules = decode_request(raw).filters
+    assert (rules.min_amount, rules.max_amount) == (1, 125_000_000)

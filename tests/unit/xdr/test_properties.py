@@ -10,6 +10,7 @@ from stellar_sdk import xdr as sdk_xdr
 
 from stellar_arrow.errors import XdrDecodeError
 from stellar_arrow.xdr import decode, decode_ledger_close_meta, from_sdk
+from stellar_arrow.xdr.choice import compiled_decode
 from tests.strategies import xdr_values
 from tests.unit.xdr.deep import assert_same
 
@@ -37,6 +38,7 @@ def test_random_values_decode_like_stellar_sdk(type_name: str) -> None:
     def check(data: bytes) -> None:
         expected = from_sdk(cls.from_xdr_bytes(data), type_name)
         assert_same(decode(type_name, data), expected)
+        assert_same(compiled_decode(type_name, data), expected)
         assert cls.from_xdr_bytes(data).to_xdr_bytes() == data
 
     check()

@@ -1,0 +1,318 @@
+"""The fixed part of ``_compiled.pyx``: bounds-checked big-endian reads and model-object builders.
+
+Every read goes through ``need`` (the bytes left are checked before anything is read), so hostile
+input can only raise. Failures raise what the pure-Python decoder raises, so that
+``stellar_arrow.xdr.decoding.run_decoder`` turns them into the same ``XdrDecodeError``:
+``_decoders._Bad(type_name, offset)`` for a bad discriminant, enum value, flag or length,
+``struct.error`` for a read past the end, ``IndexError`` for a bool other than 0/1 and
+``RecursionError`` past ``MAX_DEPTH`` nested recursive values (the C stack stays bounded).
+
+Model objects are the classes of ``stellar_arrow.xdr.model`` (tuple subclasses): on CPython before
+3.14 an instance is allocated by the class's ``tp_alloc`` and its slots filled in place, as
+``tuple.__new__(cls, items)`` does after building a temporary tuple; from 3.14 on (tuples cache
+their hash) the class is called with a plain tuple.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_DEPTH", "PRELUDE"]
+
+MAX_DEPTH = 500
+"""Nested values of recursive types (``SCVal`` in ``SCVec``...) a decode accepts."""
+
+PRELUDE = '''\
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: binding=False, embedsignature=False
+from libc.stdint cimport int32_t, uint32_t, int64_t, uint64_t
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, PyObject
+from cpython.long cimport PyLong_FromLong, PyLong_FromUnsignedLong, PyLong_FromLongLong
+from cpython.long cimport PyLong_FromUnsignedLongLong
+
+import struct as _struct
+
+from stellar_arrow.xdr import model as _m
+from stellar_arrow.xdr._decoders import _Bad
+
+cdef int MAX_DEPTH = @MAX_DEPTH@
+
+cdef extern from *:
+    """
+    static PyObject* sa_alloc(PyObject* cls, Py_ssize_t n) {
+    #if PY_VERSION_HEX < 0x030E0000
+        PyTypeObject* t = (PyTypeObject*)cls;
+        return t->tp_alloc(t, n);
+    #else
+        (void)cls;
+        return PyTuple_New(n);
+    #endif
+    }
+    static void sa_set(PyObject* t, Py_ssize_t i, PyObject* v) {
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    static PyObject* sa_done(PyObject* cls, PyObject* t) {  /* a new reference */
+    #if PY_VERSION_HEX < 0x030E0000
+        (void)cls;
+        Py_INCREF(t);
+        return t;
+    #else
+        return PyObject_CallOneArg(cls, t);
+    #endif
+    }
+    /* Shared values keyed by their wire bytes (at most SA_KEY bytes): a bounded open-addressing
+       table per interned union, cleared when half full. A hit returns a borrowed reference. */
+    #define SA_KEY 80
+    #define SA_SLOTS 4096
+    typedef struct { uint64_t h; Py_ssize_t len; unsigned char key[SA_KEY]; PyObject* v; } sa_entry;
+    typedef struct { sa_entry* e; Py_ssize_t count; } sa_table;
+    static uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
+        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdULL;
+            h ^= h >> 32;
+        }
+        for (; i < n; i++) { h = (h ^ p[i]) * 0x100000001b3ULL; }
+        return h ^ (h >> 29);
+    }
+    static void sa_clear(sa_table* t) {
+        for (Py_ssize_t i = 0; i < SA_SLOTS; i++) { Py_CLEAR(t->e[i].v); }
+        t->count = 0;
+    }
+    static PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n) {
+        if (t->e == NULL || n > SA_KEY) return NULL;
+        uint64_t h = sa_hash(p, n);
+        for (Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));; i = (i + 1) & (SA_SLOTS - 1)) {
+            sa_entry* e = &t->e[i];
+            if (e->v == NULL) return NULL;
+            if (e->h == h && e->len == n && memcmp(e->key, p, (size_t)n) == 0) return e->v;
+        }
+    }
+    static int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, PyObject* v) {
+        if (n > SA_KEY) return 0;
+        if (t->e == NULL) {
+            t->e = (sa_entry*)PyMem_Calloc(SA_SLOTS, sizeof(sa_entry));
+            if (t->e == NULL) { PyErr_NoMemory(); return -1; }
+        }
+        if (t->count >= SA_SLOTS / 2) sa_clear(t);
+        uint64_t h = sa_hash(p, n);
+        Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));
+        while (t->e[i].v != NULL) {
+            if (t->e[i].h == h && t->e[i].len == n && memcmp(t->e[i].key, p, (size_t)n) == 0) return 0;
+            i = (i + 1) & (SA_SLOTS - 1);
+        }
+        t->e[i].h = h;
+        t->e[i].len = n;
+        memcpy(t->e[i].key, p, (size_t)n);
+        Py_INCREF(v);
+        t->e[i].v = v;
+        t->count++;
+        return 0;
+    }
+    static Py_ssize_t sa_count(sa_table* t) { return t->count; }
+    """
+    ctypedef struct sa_table:
+        Py_ssize_t count
+    object sa_alloc(object cls, Py_ssize_t n)
+    void sa_set(object t, Py_ssize_t i, object v)
+    object sa_done(object cls, object t)
+    PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n)
+    int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, object v) except -1
+    Py_ssize_t sa_count(sa_table* t)
+
+
+cdef struct R:
+    const unsigned char* b
+    Py_ssize_t n
+    Py_ssize_t o
+    int depth
+
+
+ctypedef object (*Dec)(R*)
+
+
+cdef int short(R* r, Py_ssize_t k) except -1:
+    raise _struct.error(f"read of {k} bytes at offset {r.o} runs past the end of {r.n} bytes")
+
+
+cdef int bad(str where, Py_ssize_t offset) except -1:
+    raise _Bad(where, offset)
+
+
+cdef int deep(R* r) except -1:
+    raise RecursionError(f"more than {MAX_DEPTH} nested values at byte {r.o}")
+
+
+cdef inline int need(R* r, Py_ssize_t k) except -1:
+    if k < 0 or r.n - r.o < k:
+        return short(r, k)
+    return 0
+
+
+cdef inline uint32_t be32(const unsigned char* p) noexcept:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3]
+
+
+cdef inline int ru32(R* r, uint32_t* out) except -1:
+    if r.n - r.o < 4:
+        return short(r, 4)
+    out[0] = be32(r.b + r.o)
+    r.o += 4
+    return 0
+
+
+cdef inline int ri32(R* r, int32_t* out) except -1:
+    if r.n - r.o < 4:
+        return short(r, 4)
+    out[0] = <int32_t>be32(r.b + r.o)
+    r.o += 4
+    return 0
+
+
+cdef inline uint64_t be64(const unsigned char* p) noexcept:
+    return (<uint64_t>be32(p) << 32) | <uint64_t>be32(p + 4)
+
+
+cdef inline object o_i32(R* r):
+    if r.n - r.o < 4:
+        short(r, 4)
+    cdef int32_t v = <int32_t>be32(r.b + r.o)
+    r.o += 4
+    return PyLong_FromLong(v)
+
+
+cdef inline object o_u32(R* r):
+    if r.n - r.o < 4:
+        short(r, 4)
+    cdef uint32_t v = be32(r.b + r.o)
+    r.o += 4
+    return PyLong_FromUnsignedLong(v)
+
+
+cdef inline object o_i64(R* r):
+    if r.n - r.o < 8:
+        short(r, 8)
+    cdef int64_t v = <int64_t>be64(r.b + r.o)
+    r.o += 8
+    return PyLong_FromLongLong(v)
+
+
+cdef inline object o_u64(R* r):
+    if r.n - r.o < 8:
+        short(r, 8)
+    cdef uint64_t v = be64(r.b + r.o)
+    r.o += 8
+    return PyLong_FromUnsignedLongLong(v)
+
+
+cdef inline object o_bool(R* r):
+    cdef uint32_t v
+    ru32(r, &v)
+    if v == 0:
+        return False
+    if v == 1:
+        return True
+    raise IndexError("bool other than 0 or 1")
+
+
+cdef inline object o_fixed(R* r, Py_ssize_t n, Py_ssize_t padded):
+    need(r, padded)
+    cdef object v = PyBytes_FromStringAndSize(<const char*>r.b + r.o, n)
+    r.o += padded
+    return v
+
+
+cdef object o_var(R* r, uint32_t maxlen, str where):
+    """A variable opaque or string: length (at most ``maxlen``), bytes, zero padding."""
+    cdef uint32_t n
+    ru32(r, &n)
+    if n > maxlen:
+        bad(where, r.o)
+    cdef Py_ssize_t size = <Py_ssize_t>n
+    cdef Py_ssize_t padded = (size + 3) & ~(<Py_ssize_t>3)
+    need(r, padded)
+    cdef Py_ssize_t i
+    for i in range(size, padded):
+        if r.b[r.o + i]:
+            bad(where, r.o + size)
+    cdef object v = PyBytes_FromStringAndSize(<const char*>r.b + r.o, size)
+    r.o += padded
+    return v
+
+
+cdef inline int count(R* r, uint32_t* out, uint32_t maxcount, Py_ssize_t minsize, str where) except -1:
+    """An array count, refused before anything is allocated if the bytes left cannot hold it."""
+    ru32(r, out)
+    if out[0] > maxcount or <Py_ssize_t>out[0] * minsize > r.n - r.o:
+        return bad(where, r.o)
+    return 0
+
+
+cdef inline object raw(R* r, Py_ssize_t start):
+    return PyBytes_FromStringAndSize(<const char*>r.b + start, r.o - start)
+
+
+cdef inline object mk2(object cls, object a, object b):
+    cdef object t = sa_alloc(cls, 2)
+    sa_set(t, 0, a)
+    sa_set(t, 1, b)
+    return sa_done(cls, t)
+
+
+cdef inline object mk3(object cls, object a, object b, object c):
+    cdef object t = sa_alloc(cls, 3)
+    sa_set(t, 0, a)
+    sa_set(t, 1, b)
+    sa_set(t, 2, c)
+    return sa_done(cls, t)
+
+
+cdef inline void put(list lst, Py_ssize_t i, object v):
+    Py_INCREF(v)
+    PyList_SET_ITEM(lst, i, v)
+
+
+cdef inline object interned(sa_table* table, Dec fn, R* r, Py_ssize_t span):
+    """The shared value of the ``span`` bytes at ``r.o`` (decoded by ``fn`` and kept on a miss)."""
+    cdef PyObject* hit
+    cdef Py_ssize_t start = r.o
+    if span > r.n - r.o:
+        span = -1
+    if span > 0:
+        hit = sa_get(table, r.b + start, span)
+        if hit is not NULL:
+            r.o += span
+            return <object>hit
+    value = fn(r)
+    if span > 0 and r.o - start == span:
+        sa_put(table, r.b + start, span, value)
+    return value
+
+
+cdef inline Py_ssize_t var_span(R* r, Py_ssize_t head, uint32_t maxlen) noexcept:
+    """Wire size of a discriminant and a short opaque/string arm at ``r.o``, or -1."""
+    if r.n - r.o < head + 4:
+        return -1
+    cdef uint32_t n = be32(r.b + r.o + head)
+    if n > maxlen:
+        return -1
+    cdef Py_ssize_t span = head + 4 + ((<Py_ssize_t>n + 3) & ~(<Py_ssize_t>3))
+    return span if span <= r.n - r.o else -1
+
+
+cdef object run(Dec fn, bytes data, Py_ssize_t offset):
+    cdef R r
+    r.b = <const unsigned char*>PyBytes_AS_STRING(data)
+    r.n = PyBytes_GET_SIZE(data)
+    if offset < 0 or offset > r.n:
+        raise ValueError(f"offset {offset} outside a buffer of {r.n} bytes")
+    r.o = offset
+    r.depth = 0
+    value = fn(&r)
+    return value, r.o
+'''
+"""Module header of ``_compiled.pyx``: two directive lines, then (after the generated-file line)
+the helpers; ``@MAX_DEPTH@`` stands for ``MAX_DEPTH``."""
