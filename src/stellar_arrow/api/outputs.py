@@ -29,10 +29,10 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import table_schema
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
-from stellar_arrow.tables import table_schema
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
 from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
 
