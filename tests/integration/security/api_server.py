@@ -46,7 +46,7 @@ class SecuredApi:
 
 def start_secured(root: Path, security: SecuritySettings, *, committed: int = COMMITTED) -> SecuredApi:
     sink = DatasetSink(root, schemas(), SinkSettings(partition_by=("date",), flush_interval_s=3600))
-    app = create_app(ApiSettings(api_port=0), TransferStore(sink), security=security)
+    app = create_app(ApiSettings(api_port=0), TransferStore(sink.reader()), security=security)
     api = SecuredApi(sink, ApiServer(app, security=security), security)
     for index in range(committed):
         api.write_ledger(index)
