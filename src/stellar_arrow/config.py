@@ -210,7 +210,7 @@ class SourceSettings(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SourceSettings:
         if self.source_type == "rpc" and not self.rpc_urls:
-            msg = "rpc_endpoint (or rpc_endpoints) is required when source_type is 'rpc'"
+            msg = "rpc_endpoint is required when source_type is 'rpc' (more in rpc_endpoints)"
             raise ValueError(msg)
         if self.source_type == "file" and not self.file_path:
             msg = "file_path is required when source_type is 'file'"

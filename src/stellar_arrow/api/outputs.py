@@ -229,7 +229,9 @@ def open_output_dir(root: Path) -> CommitLogReader | ExportReader:
     if not root.is_dir():
         msg = f"{root} is not a directory: give the output directory of `stellar-arrow run` or `export`"
         raise ConfigError(msg, key="dir")
-    if (root / MANIFEST_DIR).is_dir():
+    manifests = root / MANIFEST_DIR
+    # Both keep a _manifests/ folder: the sink's commit records are numbered, export's are chunk-A-B.json.
+    if manifests.is_dir() and not any(manifests.glob("chunk-*.json")):
         return CommitLogReader.open(root)
     found = _export_formats(root)
     if found:

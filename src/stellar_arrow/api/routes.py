@@ -22,6 +22,7 @@ from stellar_arrow.api.render import JsonResponse, negotiate, table_response
 from stellar_arrow.api.store import Interval, TransferStore
 from stellar_arrow.errors import RequestError
 from stellar_arrow.query import filter_from_query, parse_ledger, parse_strkey, parse_transaction_hash
+from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.textfiles import to_rows
 from stellar_arrow.vocabulary import NON_FEE_EVENT_TYPES
 
@@ -147,7 +148,7 @@ def build_router(store: TransferStore) -> APIRouter:
         row = None
         if store.has_table("ledgers"):
             schema = store.schema("ledgers")
-            column = "ledger_sequence" if "ledger_sequence" in schema.names else "sequence"
+            column = ledger_column(schema) or "sequence"
             found = store.lookup("ledgers", column, seq)
             row = to_rows(found)[0] if found.num_rows else None
         counts = store.ledger_transfers(seq).to_pylist()

@@ -25,7 +25,7 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import ConfigError, SupervisorError
+from stellar_arrow.errors import ConfigError, ExitStatus, SupervisorError
 from stellar_arrow.pipeline.serve import Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
@@ -142,6 +142,8 @@ class Supervisor:
             if code is not None:
                 tail = _tail(child.log_file)
                 msg = f"{child.role} service exited with code {code} before it was ready:\n{tail}"
+                if code == ExitStatus.USAGE:  # its settings are wrong: retrying cannot help
+                    raise ConfigError(msg, key=child.role)
                 raise SupervisorError(msg)
             time.sleep(0.02)
         msg = f"{child.role} service not ready within {_READY_TIMEOUT_S:.0f} s (log: {child.log_file})"

@@ -220,6 +220,7 @@ def test_a_missing_ledger_fails_the_run_naming_it(tmp_path: Path, repo_root: Pat
             },
             "processor": {"flight_port": 0},
             "sink": {"flight_port": 0, "output_dir": str(tmp_path / "out"), "tables": ["token_transfers"]},
+            "api": {"api_port": 0},  # 8081 may be taken on a shared machine
         },
     )
     proc = subprocess.run(
