@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
@@ -32,9 +33,12 @@ from stellar_arrow.api.render import JsonResponse
 from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
-from stellar_arrow.config import ApiSettings
+from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.query import TransferFilter
+from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
+from stellar_arrow.security.metrics import SecurityMetrics
+from stellar_arrow.security.routes import build_security_router
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["Readiness", "create_app"]
@@ -62,8 +66,13 @@ def create_app(
     *,
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
+    security: SecuritySettings | None = None,
 ) -> FastAPI:
-    """Build the ASGI app. ``progress`` may be shared with the pipeline (``note_source_tip``)."""
+    """Build the ASGI app. ``progress`` may be shared with the pipeline (``note_source_tip``).
+
+    ``security`` (default: the embedded settings, auth off) configures authentication, roles, CORS,
+    the Host/Origin checks, security headers, size and rate limits (:mod:`stellar_arrow.security.http`).
+    """
     reader = store.reader
     metrics = ApiMetrics(reader.stats)
     progress = progress or LedgerProgress()
@@ -127,6 +136,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = store
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    guard = ApiSecurity.from_settings(security or SecuritySettings(), SecurityMetrics(metrics.registry))
+    app.state.security = guard
+    app.add_middleware(SecurityMiddleware, security=guard)
+    if guard.settings.cors_origins:  # outermost: answers preflights; reads stay authenticated
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(guard.settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
+        )
+    app.include_router(build_security_router(guard))
 
     @app.exception_handler(RequestError)
     async def bad_request(request: Request, exc: RequestError) -> Response:

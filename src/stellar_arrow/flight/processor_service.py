@@ -29,6 +29,7 @@ from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
 from stellar_arrow.observability.metrics import EVENTS_PROCESSED
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.source.base import RawLedger
 
 __all__ = ["ProcessorService"]
@@ -63,11 +64,14 @@ class ProcessorService(LedgerFlightServer):
         default_start: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         if "token_transfers" not in tables.schemas:
             msg = f"the processor's builder must make token_transfers, not only {sorted(tables.schemas)}"
             raise ConfigError(msg, key="processor")
         self.source_endpoint = source_endpoint
+        self._client = client
         self._schemas = dict(tables.schemas)
         self._base_filter = base_filter or TransferFilter()
         self._work: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
@@ -83,7 +87,7 @@ class ProcessorService(LedgerFlightServer):
             name: StreamSpec(name, schema, _DESCRIPTIONS.get(name, name), self._stream)
             for name, schema in self._schemas.items()
         }
-        super().__init__(streams, host=host, port=port)
+        super().__init__(streams, host=host, port=port, security=security)
 
     def default_request(self, stream: str) -> StreamRequest:
         return StreamRequest(stream=stream, start_ledger=self._default_start)
@@ -126,7 +130,11 @@ class ProcessorService(LedgerFlightServer):
             resume_after=cursor if anchor is None else anchor - 1,
         )
         upstream = UpstreamStream(
-            self.source_endpoint, upstream_request, cancel, reconnect_timeout_s=self._reconnect_timeout_s
+            self.source_endpoint,
+            upstream_request,
+            cancel,
+            reconnect_timeout_s=self._reconnect_timeout_s,
+            client=self._client,
         )
 
         def payloads() -> Iterator[tuple[int, RawLedger]]:

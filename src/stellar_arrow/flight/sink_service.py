@@ -36,6 +36,7 @@ from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
@@ -65,8 +66,10 @@ class SinkLoop:
         reconnect_timeout_s: float = 60.0,
         on_ledger: Callable[[int], None] | None = None,
         resolve_end: Callable[[], int] | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.sink = sink
+        self.client = client
         self._resolve_end = resolve_end
         self.upstreams = upstreams
         self.start_ledger = start_ledger
@@ -146,6 +149,7 @@ class SinkLoop:
                 ),
                 cancel,
                 reconnect_timeout_s=self._reconnect_timeout_s,
+                client=self.client,
             )
             for u in self.upstreams
         ]
@@ -201,6 +205,8 @@ class SinkService(LedgerFlightServer):
         resolve_end: Callable[[], int] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.sink = sink
         self.reader = sink.reader()
@@ -210,7 +216,7 @@ class SinkService(LedgerFlightServer):
             )
             for name in self.reader.tables()
         }
-        super().__init__(streams, host=host, port=port)
+        super().__init__(streams, host=host, port=port, security=security)
         self.loop = SinkLoop(
             sink,
             upstreams,
@@ -220,6 +226,7 @@ class SinkService(LedgerFlightServer):
             reconnect_timeout_s=reconnect_timeout_s,
             on_ledger=self.note_ledger,
             resolve_end=resolve_end,
+            client=client,
         )
         self._thread = threading.Thread(target=self._run, name="sink-loop", daemon=True)
         self._commits = threading.Condition()

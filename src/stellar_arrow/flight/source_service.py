@@ -29,6 +29,7 @@ from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest, TicketError
+from stellar_arrow.security.flight import FlightSecurity
 from stellar_arrow.source.base import LedgerSource, RawLedger
 
 __all__ = ["SourceService", "TableBuilder", "table_batch"]
@@ -78,6 +79,7 @@ class SourceService(LedgerFlightServer):
         cache_ledgers: int = 64,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
     ) -> None:
         self._open_source = open_source
         self._first_ledger = first_ledger
@@ -95,7 +97,7 @@ class SourceService(LedgerFlightServer):
         if tables is not None:
             for name, schema in tables.schemas.items():
                 streams[name] = StreamSpec(name, schema, _DESCRIPTIONS.get(name, name), self._decoded)
-        super().__init__(streams, host=host, port=port)
+        super().__init__(streams, host=host, port=port, security=security)
         self._latest: int | None = None
 
     def default_request(self, stream: str) -> StreamRequest:

@@ -19,6 +19,8 @@ from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
+from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
@@ -30,6 +32,7 @@ __all__ = [
     "build_sink",
     "build_source",
     "first_available_ledger",
+    "flight_security",
     "ledger_source_factory",
     "processor_tables",
     "table_builder",
@@ -75,9 +78,24 @@ def processor_tables(settings: Settings) -> tuple[str, ...]:
     return tuple(t for t in TABLES if t in wanted)
 
 
-def _source_tip(endpoint: str, timeout_s: float) -> int:
+def flight_security(
+    settings: Settings, service: str, host: str
+) -> tuple[FlightSecurity | None, FlightClientSecurity | None]:
+    """The server and client security of ``service`` (``None``, ``None`` when security is all off).
+
+    Refuses (ConfigError) a non-loopback ``host`` without authentication unless ``allow_insecure``.
+    """
+    security = settings.security
+    check_bind(host, security, what=f"the {service} service", key=f"{service}.host")
+    client = FlightClientSecurity.from_settings(security)
+    if not (security.auth_enabled or security.tls_enabled):
+        return None, client if client.api_key else None
+    return FlightSecurity.from_settings(security, service=service), client
+
+
+def _source_tip(endpoint: str, timeout_s: float, client: FlightClientSecurity | None = None) -> int:
     """The source service's newest ledger (its ``latest_ledger`` action)."""
-    latest = upstream_action(endpoint, "latest_ledger", timeout_s=timeout_s)["latest_ledger"]
+    latest = upstream_action(endpoint, "latest_ledger", timeout_s=timeout_s, client=client)["latest_ledger"]
     if not isinstance(latest, int):
         msg = f"source {endpoint} answered latest_ledger={latest!r}"
         raise UpstreamError(msg, endpoint=endpoint)
@@ -86,6 +104,7 @@ def _source_tip(endpoint: str, timeout_s: float) -> int:
 
 def build_source(settings: Settings, *, port: int | None = None) -> SourceService:
     cfg = settings.source
+    security, _ = flight_security(settings, "source", cfg.host)
     return SourceService(
         ledger_source_factory(settings),
         first_ledger=first_available_ledger(settings),
@@ -95,11 +114,13 @@ def build_source(settings: Settings, *, port: int | None = None) -> SourceServic
         in_flight=max(2, cfg.concurrent_readers),
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
     )
 
 
 def build_processor(settings: Settings, *, port: int | None = None) -> ProcessorService:
     cfg = settings.processor
+    security, client = flight_security(settings, "processor", cfg.host)
     return ProcessorService(
         cfg.source_endpoint,
         table_builder(settings, processor_tables(settings), verify_events=cfg.verify_events),
@@ -115,11 +136,14 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
         default_start=settings.source.start_ledger,
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
+        client=client,
     )
 
 
 def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path | None = None) -> SinkService:
     cfg = settings.sink
+    security, client = flight_security(settings, "sink", cfg.host)
     # Every table from the processor, which decodes each ledger once for all of them; the source is
     # asked only for its tip.
     schemas = {table: table_schema(table) for table in cfg.tables}
@@ -132,7 +156,11 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         end_ledger=settings.source.end_ledger,
         live=settings.source.live,
         reconnect_timeout_s=settings.flight.reconnect_timeout_s,
-        resolve_end=functools.partial(_source_tip, cfg.source_endpoint, settings.flight.call_timeout_s),
+        resolve_end=functools.partial(
+            _source_tip, cfg.source_endpoint, settings.flight.call_timeout_s, client
+        ),
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
+        security=security,
+        client=client,
     )
