@@ -161,8 +161,11 @@ def test_deploy_config_loads_and_names_the_compose_and_kubernetes_services() -> 
         host, port = endpoint.removeprefix("grpc://").split(":")
         assert host in names and host in k8s_services, endpoint
         assert int(port) == getattr(settings, host).flight_port, endpoint
+    from stellar_arrow.security.policy import check_bind
+
     for role in COMPONENTS:
         assert getattr(settings, role).host == "0.0.0.0", f"{role} must listen beyond loopback in a container"
+        check_bind(getattr(settings, role).host, settings.security, what=role, key=f"{role}.host")  # starts
 
 
 def test_the_configmap_holds_the_same_settings_as_the_compose_config() -> None:
