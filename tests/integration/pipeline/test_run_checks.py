@@ -84,12 +84,19 @@ def test_a_broken_hash_chain_stops_run_with_a_clear_line(tmp_path: Path, repo_ro
         {
             "source": {
                 "flight_port": 0,
+                "health_port": 0,
                 "datalake_uri": str(lake),
                 "start_ledger": kit.first,
                 "end_ledger": kit.first + 6,
             },
-            "processor": {"flight_port": 0},
-            "sink": {"flight_port": 0, "output_dir": str(out), "batch_rows": 1, "flush_interval_s": 0.05},
+            "processor": {"flight_port": 0, "health_port": 0},
+            "sink": {
+                "flight_port": 0,
+                "health_port": 0,
+                "output_dir": str(out),
+                "batch_rows": 1,
+                "flush_interval_s": 0.05,
+            },
             "api": {"api_port": 0},
         },
     )
@@ -115,13 +122,19 @@ def test_a_resumed_stream_checks_the_link_to_the_ledger_it_resumes_after(tmp_pat
         kit.sample_lake, tmp_path / "lake", seq, relinked(_raw(kit.sample_lake, seq), bytes(32))
     )
     settings = load_settings(
-        source={"datalake_uri": str(lake), "flight_port": 0, "table_workers": 0, "start_ledger": kit.first}
+        source={
+            "datalake_uri": str(lake),
+            "flight_port": 0,
+            "health_port": 0,
+            "table_workers": 0,
+            "start_ledger": kit.first,
+        }
     )
     source = SourceService(ledger_source_factory(settings), first_ledger=kit.first)
     processor = build_processor(
         load_settings(
             source={"datalake_uri": str(lake), "start_ledger": kit.first},
-            processor={"flight_port": 0, "source_endpoint": source.uri},
+            processor={"flight_port": 0, "health_port": 0, "source_endpoint": source.uri},
         )
     )
     try:
@@ -150,7 +163,12 @@ def test_verify_events_reconciles_every_ledger_and_stops_on_a_mismatch(tmp_path:
         verify: build_processor(
             load_settings(
                 source=source_settings,
-                processor={"flight_port": 0, "source_endpoint": source.uri, "verify_events": verify},
+                processor={
+                    "flight_port": 0,
+                    "health_port": 0,
+                    "source_endpoint": source.uri,
+                    "verify_events": verify,
+                },
             )
         )
         for verify in (False, True)
@@ -177,9 +195,9 @@ def test_run_with_verify_events_decodes_each_ledger_once(
     source) although the sink reads four streams."""
     out = tmp_path / "out"
     settings = load_settings(
-        source={"flight_port": 0, "datalake_uri": str(kit.sample_lake)},
-        processor={"flight_port": 0, "verify_events": True},
-        sink={"flight_port": 0, "output_dir": str(out)},
+        source={"flight_port": 0, "health_port": 0, "datalake_uri": str(kit.sample_lake)},
+        processor={"flight_port": 0, "health_port": 0, "verify_events": True},
+        sink={"flight_port": 0, "health_port": 0, "output_dir": str(out)},
         api={"api_port": 0},
     )
     supervisor = Supervisor(settings, out / "_run")
