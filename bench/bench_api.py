@@ -42,7 +42,7 @@ def serve(port_out: Any, stop: Any) -> None:
             sink.write_batch(table, rows)
         if index == len(tables) - 3:
             sink.commit(Checkpoint(seq))
-    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(sink))).start()
+    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(sink.reader()))).start()
     port_out.send(server.port)
     stop.recv()
     server.stop()

@@ -26,13 +26,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.config import load_settings
 from stellar_arrow.export import run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import split_ledger_close_meta_batch
 from stellar_arrow.source.files import decompress_zstd
 from stellar_arrow.source.keys import LakeSchema
-from stellar_arrow.tables import TableSet, TableSetOptions, token_transfers_function
 from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused
 from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
@@ -131,9 +131,7 @@ def stages(repeat: int) -> dict[str, pa.Table]:
         n,
         mb,
     )
-    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",)]
-    if token_transfers_function() is not None:
-        to_arrow.append(("token_transfers",))
+    to_arrow: list[tuple[str, ...]] = [("ledgers",), ("transactions",), ("operations",), ("token_transfers",)]
     for tables in to_arrow:
         decode = decode_ledger_close_meta if "token_transfers" in tables else tables_decoder
         best = min(_build_time(lcms, tables, decode) for _ in range(repeat))
@@ -195,9 +193,7 @@ def e2e_child(workers: int, tables: tuple[str, ...], decoder: str) -> None:
 
 
 def e2e(repeat: int) -> None:
-    configs = [("ledgers", "transactions", "operations")]
-    if token_transfers_function() is not None:
-        configs.insert(0, ("ledgers", "transactions", "token_transfers"))
+    configs = [("ledgers", "transactions", "token_transfers"), ("ledgers", "transactions", "operations")]
     for tables in configs:
         for workers, decoder in ((0, "python"), (0, "compiled"), (1, "compiled"), (2, "compiled")):
             runs = []

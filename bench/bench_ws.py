@@ -53,7 +53,7 @@ def serve(port_out: Any, control: Any, rate: float, ledgers: int) -> None:
         ws_idle_timeout_s=600,
         status_interval_s=3600,
     )
-    server = ApiServer(create_app(options, TransferStore(sink))).start()
+    server = ApiServer(create_app(options, TransferStore(sink.reader()))).start()
     port_out.send(server.port)
     control.recv()  # clients connected and subscribed
     cpu0 = time.process_time()

@@ -231,13 +231,17 @@ def _validate(
 @app.command("api")
 def _api(
     dir: Annotated[
-        Path | None, typer.Argument(help="output directory of the sink, read-only (sink.output_dir)")
+        Path | None, typer.Argument(help="output of the sink or of export, read-only (sink.output_dir)")
     ] = None,
     config: _ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="interface (api.host)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="0 picks a free port (api.api_port)")] = None,
 ) -> None:
-    """Serve REST, WebSocket and the dashboard over a sink output directory (new commits are picked up)."""
+    """Serve REST, WebSocket and the dashboard over a sink or export output (new files are picked up).
+
+    The ``security`` section applies (auth, TLS, CORS, allowed hosts); a non-loopback --host needs
+    security.auth_enabled (or security.allow_insecure).
+    """
     from stellar_arrow.api.serve import serve_directory
 
     with _exit_on_error():
@@ -246,7 +250,7 @@ def _api(
             sink={"output_dir": None if dir is None else str(dir)},
             api={"host": host, "api_port": port},
         )
-        serve_directory(Path(settings.sink.output_dir), settings.api)
+        serve_directory(Path(settings.sink.output_dir), settings.api, security=settings.security)
 
 
 @app.command("export")
@@ -347,6 +351,61 @@ def _export_summary(settings: Settings, progress: bool | None) -> ExportSummary:
     if spec is None:
         return export_with_progress(settings, show_progress=progress)
     return export_on_cluster_with_progress(settings, spec, show_progress=progress).export
+
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+_StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="key store file (default: security.api_keys_file)")
+]
+
+
+@keys_app.command("create")
+def _keys_create(
+    key_id: Annotated[str, typer.Option("--id", help="key id chosen by the operator, e.g. reader-001")],
+    role: Annotated[list[str], typer.Option("--role", help="admin | reader | processor (repeatable)")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="e.g. 90d, 12h (default: never)")
+    ] = None,
+    config: _ConfigOpt = None,
+    store: _StoreOpt = None,
+) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    from stellar_arrow.security.keys_cli import create_key
+
+    with _exit_on_error():
+        create_key(
+            key_id,
+            role,
+            description=description,
+            expires_in=expires_in,
+            config=config,
+            store=store,
+            echo=typer.echo,
+        )
+
+
+@keys_app.command("list")
+def _keys_list(config: _ConfigOpt = None, store: _StoreOpt = None) -> None:
+    """List keys (id, roles, state, dates; never the keys)."""
+    from stellar_arrow.security.keys_cli import list_keys
+
+    with _exit_on_error():
+        list_keys(config=config, store=store, echo=typer.echo)
+
+
+@keys_app.command("revoke")
+def _keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key id")],
+    config: _ConfigOpt = None,
+    store: _StoreOpt = None,
+) -> None:
+    """Revoke a key: every service sharing the store refuses it from its next call."""
+    from stellar_arrow.security.keys_cli import revoke_key
+
+    with _exit_on_error():
+        revoke_key(key_id, config=config, store=store, echo=typer.echo)
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ overrides of the keys they name. Precedence, highest first: flags, environment, 
 Sections: ``source`` (where ledgers come from and which range: every command that reads ledgers),
 ``processor``, ``sink`` and ``flight`` (the pipeline services), ``api`` (the REST/WebSocket/dashboard
 server of the sink and of ``stellar-arrow api``), ``export``, ``verify`` and ``replay``
-(``stellar-arrow rpc-replay``). Key names follow the original design where they make sense
+(``stellar-arrow rpc-replay``), ``security`` (authentication, TLS and browser hardening of every
+entry point; off by default, see :class:`SecuritySettings`). Key names follow the original design
+where they make sense
 (``source_type``, ``rpc_endpoint``, ``network_passphrase``, ``start_ledger``, ``end_ledger``,
 ``batch_size``, ``buffer_size``, ``concurrent_readers``, ``flight_port``, ``event_types``,
 ``include_assets``, ``parquet_compression``, ``partition_by``).
@@ -29,6 +31,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -53,6 +56,7 @@ __all__ = [
     "ObservabilitySettings",
     "ProcessorSettings",
     "ReplaySettings",
+    "SecuritySettings",
     "Settings",
     "SinkSettings",
     "SourceSettings",
@@ -234,6 +238,7 @@ class ProcessorSettings(BaseModel):
     include_assets: tuple[str, ...] = ()
     workers: Workers = 0
     cache_ledgers: int = Field(default=256, ge=0, le=100_000)
+    verify_events: bool = False  # reconcile every ledger's events with its balance changes
     host: str = "127.0.0.1"
     flight_port: Port = 8816
     health_port: Port = 8089
@@ -436,6 +441,77 @@ class ReplaySettings(BaseModel):
     ledger_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
 
+class SecuritySettings(BaseModel):
+    """Authentication (API keys, JWT), roles, TLS/mTLS and browser hardening of every entry point.
+
+    Off in the embedded default (loopback only). With ``auth_enabled`` every Flight call, REST route
+    (except ``/health*`` and ``/ready``), WebSocket handshake and ``/metrics`` (unless
+    ``metrics_public``) needs a credential. A service asked to bind a non-loopback address with
+    ``auth_enabled: false`` refuses to start unless ``allow_insecure: true``. Secrets are ``SecretStr``:
+    they print as ``**********``; prefer the environment (``STELLAR_ARROW_SECURITY__JWT_SECRET``).
+    ``service_api_key`` is the key (role ``processor``) a service presents to its upstreams; with
+    ``client_ca_file`` set the services also present ``cert_file``/``key_file`` as client certificates
+    (mutual TLS; a verified client certificate gets ``mtls_roles``). ``ca_file`` is the CA clients trust
+    for the services' certificates (default: ``client_ca_file``).
+    """
+
+    model_config = _SECTION
+
+    auth_enabled: bool = False
+    api_keys_file: str = "data/keys.db"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    service_api_key: SecretStr | None = None
+    tls_enabled: bool = False
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    ca_file: str | None = None
+    mtls_roles: tuple[Literal["admin", "reader", "processor"], ...] = ("processor",)
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    allow_insecure: bool = False
+    metrics_public: bool = False
+    session_ttl_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    rate_limit_enabled: bool = False
+    rate_limit_per_key_rps: float = Field(default=20.0, gt=0, le=100_000)
+    rate_limit_per_key_burst: int = Field(default=40, ge=1, le=1_000_000)
+    rate_limit_per_ip_rps: float = Field(default=50.0, gt=0, le=100_000)
+    rate_limit_per_ip_burst: int = Field(default=100, ge=1, le=1_000_000)
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=64 * 1024 * 1024)
+    ws_max_message_bytes: int = Field(default=4096, ge=256, le=1024 * 1024)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin == "*" or not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+                msg = f"cors origin {origin!r} must be scheme://host[:port] (no '*', no trailing slash)"
+                raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SecuritySettings:
+        if self.tls_enabled and not (self.cert_file and self.key_file):
+            msg = "tls_enabled needs cert_file and key_file"
+            raise ValueError(msg)
+        if self.client_ca_file and not self.tls_enabled:
+            msg = "client_ca_file (mutual TLS) needs tls_enabled: true"
+            raise ValueError(msg)
+        if self.jwt_secret is not None and self.jwt_public_key_file:
+            msg = "set jwt_secret (HS*) or jwt_public_key_file (RS*/ES*), not both"
+            raise ValueError(msg)
+        if (self.jwt_secret is not None or self.jwt_public_key_file) and not (
+            self.jwt_issuer and self.jwt_audience
+        ):
+            msg = "JWT verification needs jwt_issuer and jwt_audience"
+            raise ValueError(msg)
+        return self
+
+
 class ObservabilitySettings(BaseModel):
     """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
 
@@ -466,6 +542,7 @@ class Settings(BaseSettings):
     export: ExportSettings = ExportSettings()
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()
+    security: SecuritySettings = SecuritySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -30,8 +30,10 @@ names the ledger, object, field or request it is about.
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
     ├── SupervisorError                     (transient) a pipeline service process did not start
-    └── RequestError                        (terminal) bad API/WebSocket request, names the field
-        └── TicketError                     a Flight ticket or descriptor is malformed
+    ├── RequestError                        (terminal) bad API/WebSocket request, names the field
+    │   └── TicketError                     a Flight ticket or descriptor is malformed
+    ├── AuthenticationError                 (terminal) no, malformed, unknown, revoked or expired credential
+    └── AuthorizationError                  (terminal) the principal lacks the permission a call needs
 
 Exit statuses
 -------------
@@ -59,6 +61,8 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
     "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
@@ -273,6 +277,27 @@ class RequestError(StellarArrowError, TerminalError):
         self.field = field
 
 
+class AuthenticationError(StellarArrowError, TerminalError):
+    """A credential is missing, malformed, unknown, revoked or expired (HTTP 401, Flight UNAUTHENTICATED).
+
+    ``reason`` is a short machine word (``missing``, ``malformed``, ``unknown_key``, ``revoked``,
+    ``expired``, ``invalid_token``); the message never contains the credential itself.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AuthorizationError(StellarArrowError, TerminalError):
+    """An authenticated principal lacks ``permission`` (HTTP 403, Flight PERMISSION_DENIED)."""
+
+    def __init__(self, message: str, *, permission: str, subject: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.subject = subject
+
+
 class TicketError(RequestError):
     """A Flight ticket or descriptor is malformed; ``field`` names the offending parameter."""
 
@@ -295,7 +320,7 @@ def exit_status(exc: BaseException) -> ExitStatus:
     """The exit status a command ends with when ``exc`` stops it."""
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED
-    if isinstance(exc, ConfigError | RequestError):
+    if isinstance(exc, ConfigError | RequestError | AuthenticationError | AuthorizationError):
         return ExitStatus.USAGE
     if isinstance(exc, TransientError):
         return ExitStatus.UNAVAILABLE

@@ -162,3 +162,29 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
                 proc.wait()
     assert proc.returncode == ExitStatus.INTERRUPTED, err
     assert err.strip() == "interrupted"
+
+
+def test_a_service_refusing_its_settings_makes_run_exit_two(tmp_path: Path) -> None:
+    """The sink's API port is taken: the child exits 2 before it is ready, and so does ``run``."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        config = tmp_path / "run.yaml"
+        config.write_text(
+            f"source:\n  flight_port: 0\n  datalake_uri: {LAKE}\n"
+            f"  start_ledger: {FIRST}\n  end_ledger: {FIRST}\n"
+            f"processor:\n  flight_port: 0\nsink:\n  flight_port: 0\n  output_dir: {tmp_path / 'out'}\n"
+            f"api:\n  api_port: {taken.getsockname()[1]}\n",
+            encoding="utf-8",
+        )
+        proc = subprocess.run(
+            [SCRIPT, "run", "--config", str(config), "--exit-when-done"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    assert proc.returncode == ExitStatus.USAGE, proc.stdout + proc.stderr
+    assert "cannot listen" in proc.stderr and "Traceback" not in proc.stderr

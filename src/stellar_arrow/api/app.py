@@ -1,8 +1,9 @@
 """The sink's HTTP server: REST under ``/api/v1``, WebSocket ``/ws``, dashboard ``/``, ``/metrics``, health.
 
-``create_app(options, store)`` wires everything to one :class:`~stellar_arrow.api.store.TransferStore`.
-When the store's source is a live :class:`~stellar_arrow.sink.DatasetSink`, every accepted batch is also
-pushed to the WebSocket hub (through ``loop.call_soon_threadsafe``: the pipeline may write from any thread).
+``create_app(options, store)`` wires everything to one :class:`~stellar_arrow.api.store.TransferStore` and
+its :class:`~stellar_arrow.sink.base.TableReader`: every batch the reader delivers live is pushed to the
+WebSocket hub (through ``loop.call_soon_threadsafe``: the pipeline may write from any thread), and the
+reader's counters (``None`` for a finished folder) feed ``/api/v1/status`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
@@ -31,10 +33,12 @@ from stellar_arrow.api.render import JsonResponse
 from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
-from stellar_arrow.config import ApiSettings
+from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, RequestError
 from stellar_arrow.query import TransferFilter
-from stellar_arrow.sink.dataset import DatasetSink, SinkStats
+from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
+from stellar_arrow.security.metrics import SecurityMetrics
+from stellar_arrow.security.routes import build_security_router
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["Readiness", "create_app"]
@@ -62,11 +66,15 @@ def create_app(
     *,
     readiness: Readiness | None = None,
     progress: LedgerProgress | None = None,
+    security: SecuritySettings | None = None,
 ) -> FastAPI:
-    """Build the ASGI app. ``progress`` may be shared with the pipeline (``note_source_tip``)."""
-    sink = store.source if isinstance(store.source, DatasetSink) else None
-    stats: Callable[[], SinkStats | None] = (lambda: sink.stats()) if sink is not None else (lambda: None)
-    metrics = ApiMetrics(stats)
+    """Build the ASGI app. ``progress`` may be shared with the pipeline (``note_source_tip``).
+
+    ``security`` (default: the embedded settings, auth off) configures authentication, roles, CORS,
+    the Host/Origin checks, security headers, size and rate limits (:mod:`stellar_arrow.security.http`).
+    """
+    reader = store.reader
+    metrics = ApiMetrics(reader.stats)
     progress = progress or LedgerProgress()
 
     async def history(ledger: int, index: int, limit: int) -> pa.Table:
@@ -98,8 +106,7 @@ def create_app(
             with contextlib.suppress(RuntimeError):  # loop already closed during shutdown
                 loop.call_soon_threadsafe(deliver)
 
-        if sink is not None:
-            sink.add_listener(on_rows)
+        unsubscribe = reader.subscribe(on_rows)
         progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
 
         async def status_loop() -> None:
@@ -112,8 +119,7 @@ def create_app(
             yield
         finally:
             ticker.cancel()
-            if sink is not None:
-                sink.remove_listener(on_rows)
+            unsubscribe()
             await hub.close_all(1001, "server shutting down")
 
     app = FastAPI(
@@ -130,6 +136,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = store
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    guard = ApiSecurity.from_settings(security or SecuritySettings(), SecurityMetrics(metrics.registry))
+    app.state.security = guard
+    app.add_middleware(SecurityMiddleware, security=guard)
+    if guard.settings.cors_origins:  # outermost: answers preflights; reads stay authenticated
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(guard.settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
+        )
+    app.include_router(build_security_router(guard))
 
     @app.exception_handler(RequestError)
     async def bad_request(request: Request, exc: RequestError) -> Response:
@@ -145,7 +162,7 @@ def create_app(
     @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")
     def status() -> Response:
         body: dict[str, Any] = {"progress": progress.status(time.monotonic())}
-        current = stats()
+        current = reader.stats()
         if current is not None:
             body["sink"] = {
                 "rows_received": current.rows_received,
@@ -168,7 +185,7 @@ def create_app(
     @app.get("/ready", tags=["ops"], summary="Readiness: data readable and upstream reachable")
     def ready() -> Response:
         try:
-            store.source.snapshot(TOKEN_TRANSFERS_TABLE)
+            reader.view(TOKEN_TRANSFERS_TABLE)
         except Exception as exc:  # any failure to read means not ready; the reason is reported
             return JsonResponse(
                 {"status": "not ready", "reason": f"store unreadable: {exc}"}, status_code=503

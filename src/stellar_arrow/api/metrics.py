@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellar_arrow.observability.metrics import WEBSOCKET_CLIENTS
-from stellar_arrow.sink.dataset import SinkStats
+from stellar_arrow.sink.base import SinkStats
 
 __all__ = ["ApiMetrics", "MetricsMiddleware"]
 

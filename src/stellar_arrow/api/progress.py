@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from stellar_arrow.schema import ledger_column
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["LedgerProgress", "RecentLedger"]
@@ -82,8 +83,8 @@ class LedgerProgress:
                     entry.transfers += item["event_index_count"]
             return
         if table == "ledgers":
-            column = "ledger_sequence" if "ledger_sequence" in rows.column_names else "sequence"
-            if column not in rows.column_names:
+            column = ledger_column(rows.schema)
+            if column is None:
                 return
             closed = rows["closed_at"] if "closed_at" in rows.column_names else pa.nulls(rows.num_rows)
             counts = next((c for c in ("transaction_count", "tx_count") if c in rows.column_names), None)

@@ -22,6 +22,7 @@ from stellar_arrow.api.render import JsonResponse, negotiate, table_response
 from stellar_arrow.api.store import Interval, TransferStore
 from stellar_arrow.errors import RequestError
 from stellar_arrow.query import filter_from_query, parse_ledger, parse_strkey, parse_transaction_hash
+from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.textfiles import to_rows
 from stellar_arrow.vocabulary import NON_FEE_EVENT_TYPES
 
@@ -146,8 +147,8 @@ def build_router(store: TransferStore) -> APIRouter:
         seq = parse_ledger(sequence, "sequence")
         row = None
         if store.has_table("ledgers"):
-            schema = store.source.snapshot("ledgers").schema
-            column = "ledger_sequence" if "ledger_sequence" in schema.names else "sequence"
+            schema = store.schema("ledgers")
+            column = ledger_column(schema) or "sequence"
             found = store.lookup("ledgers", column, seq)
             row = to_rows(found)[0] if found.num_rows else None
         counts = store.ledger_transfers(seq).to_pylist()
@@ -176,7 +177,7 @@ def build_router(store: TransferStore) -> APIRouter:
         parse_transaction_hash(tx_hash, "tx_hash")
         row = None
         if store.has_table("transactions"):
-            schema = store.source.snapshot("transactions").schema
+            schema = store.schema("transactions")
             column = next((c for c in ("transaction_hash", "hash", "tx_hash") if c in schema.names), None)
             if column is not None:
                 found = store.lookup("transactions", column, tx_hash)

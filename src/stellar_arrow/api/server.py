@@ -7,29 +7,54 @@ graceful-shutdown timeout, protocol-level WebSocket pings; uvloop/httptools are 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from typing import Any
 
 import uvicorn
 
-from stellar_arrow.errors import StellarArrowError
+from stellar_arrow.config import SecuritySettings
+from stellar_arrow.errors import ConfigError, StellarArrowError
 
 __all__ = ["ApiServer", "uvicorn_config"]
 
 
-def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
+def uvicorn_config(
+    app: Any, host: str, port: int, security: SecuritySettings | None = None
+) -> uvicorn.Config:
+    """``security``: TLS (certificate, key; client certificates checked against ``client_ca_file`` when
+    presented), TLS 1.2 at least, and the WebSocket frame size limit (``ws_max_message_bytes``)."""
+    security = security or SecuritySettings()
+    tls: dict[str, Any] = {}
+    if security.tls_enabled:
+        tls = {"ssl_certfile": security.cert_file, "ssl_keyfile": security.key_file}
+        if security.client_ca_file:
+            tls.update(ssl_ca_certs=security.client_ca_file, ssl_cert_reqs=ssl.CERT_OPTIONAL)
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         ws_per_message_deflate=False,
+        ws_max_size=security.ws_max_message_bytes,
         timeout_graceful_shutdown=5,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         log_level="warning",
         lifespan="on",
+        **tls,
     )
+    if tls:
+        try:
+            config.load()
+        except (OSError, ssl.SSLError) as exc:
+            msg = (
+                f"the API cannot load its TLS certificate or key: {type(exc).__name__}: {exc.strerror or exc}"
+            )
+            raise ConfigError(msg, key="security.cert_file") from None
+        assert config.ssl is not None
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    return config
 
 
 class ApiServer:
@@ -40,9 +65,16 @@ class ApiServer:
     """
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+        security: SecuritySettings | None = None,
     ) -> None:
-        self.server = uvicorn.Server(uvicorn_config(app, host, port))
+        self.server = uvicorn.Server(uvicorn_config(app, host, port, security))
+        self.scheme = "https" if security is not None and security.tls_enabled else "http"
         self.host = host
         kwargs: dict[str, Any] = {"sockets": [sock]} if sock is not None else {}
         self._thread = threading.Thread(target=self.server.run, kwargs=kwargs, name="api-server", daemon=True)
@@ -64,7 +96,7 @@ class ApiServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True

@@ -1,7 +1,9 @@
 """Queries on DuckDB over committed Parquet files plus the sink's not-yet-committed rows.
 
-Each query takes one :class:`~stellar_arrow.sink.base.TableView` (files and live rows swapped atomically by
-the sink), registers the live rows as an Arrow view on a fresh DuckDB cursor and reads the files by explicit
+The store reads through a :class:`~stellar_arrow.sink.base.TableReader` (a live sink's reader, a finished
+output directory, or a fake from :mod:`stellar_arrow.testing`). Each query takes one
+:class:`~stellar_arrow.sink.base.TableView` (files and live rows swapped atomically by the sink),
+registers the live rows as an Arrow view on a fresh DuckDB cursor and reads the files by explicit
 list, so a just-streamed event is visible at once and a file being written is never read.
 """
 
@@ -9,8 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
@@ -18,66 +19,21 @@ import pyarrow as pa
 from stellar_arrow.api.filters import Paging, split_event_id
 from stellar_arrow.api.mirror import ParquetMirror, parquet_sql
 from stellar_arrow.query import TransferFilter, sql_conditions
-from stellar_arrow.sink.base import TableView
-from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.sink.base import TableReader, TableView
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
-__all__ = ["DirectorySource", "Interval", "TableSource", "TransferStore"]
+__all__ = ["Interval", "TransferStore"]
 
 Interval = Literal["ledger", "minute", "hour", "day"]
 TT: Final = TOKEN_TRANSFERS_TABLE
 _ORDER_KEY: Final = "ledger_sequence {o}, event_index {o}"
 
 
-class TableSource(Protocol):
-    """Anything that hands out consistent table views: a live ``DatasetSink`` or a finished directory."""
-
-    def snapshot(self, table: str) -> TableView: ...
-
-    def tables(self) -> Sequence[str]: ...
-
-
-class DirectorySource:
-    """Read-only source over an output directory written earlier (no live rows); rereads new commits."""
-
-    def __init__(self, root: Path, schemas: dict[str, pa.Schema]) -> None:
-        self.root = Path(root)
-        self._schemas = schemas
-        self._lock = threading.Lock()
-        self._seen = -1
-        self._files: dict[str, list[Path]] = {name: [] for name in schemas}
-        self._last: dict[str, int | None] = dict.fromkeys(schemas)
-
-    def _refresh(self) -> None:
-        folder = self.root / MANIFEST_DIR
-        count = sum(1 for _ in folder.glob("[0-9]*.json")) if folder.is_dir() else 0
-        if count == self._seen:
-            return
-        files: dict[str, list[Path]] = {name: [] for name in self._schemas}
-        for record in read_commits(self.root):
-            for m in record.files:
-                if m.format == "parquet" and m.table in files:
-                    files[m.table].append(self.root / m.path)
-                    self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
-        self._files, self._seen = files, count
-
-    def tables(self) -> Sequence[str]:
-        return tuple(self._schemas)
-
-    def snapshot(self, table: str) -> TableView:
-        schema = self._schemas[table]
-        with self._lock:
-            self._refresh()
-            return TableView(
-                table, schema, tuple(self._files[table]), schema.empty_table(), self._last[table]
-            )
-
-
 class TransferStore:
     """The query side of the API: typed questions in, Arrow tables out."""
 
-    def __init__(self, source: TableSource, *, threads: int = 2, mirror: bool = True) -> None:
-        self.source = source
+    def __init__(self, reader: TableReader, *, threads: int = 2, mirror: bool = True) -> None:
+        self.reader = reader
         self._db = duckdb.connect(":memory:")
         self._db.execute(f"SET GLOBAL threads = {int(threads)}")
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
@@ -87,7 +43,10 @@ class TransferStore:
         self._names_lock = threading.Lock()
 
     def has_table(self, table: str) -> bool:
-        return table in self.source.tables()
+        return table in self.reader.tables()
+
+    def schema(self, table: str) -> pa.Schema:
+        return self.reader.view(table).schema
 
     def _from(self, cur: duckdb.DuckDBPyConnection, view: TableView) -> str:
         with self._names_lock:
@@ -105,7 +64,7 @@ class TransferStore:
         return f"(SELECT * FROM {committed} UNION ALL BY NAME SELECT * FROM {name})"
 
     def _run(self, table: str, sql: str, params: Sequence[Any]) -> tuple[pa.Table, pa.Schema]:
-        view = self.source.snapshot(table)
+        view = self.reader.view(table)
         with self._names_lock:  # cursor creation on a shared connection is serialized
             cur = self._db.cursor()
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
@@ -35,7 +36,6 @@ from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.validation import ChainLink, ChainValidator
 from stellar_arrow.source.base import LedgerSource, RawLedger
 from stellar_arrow.source.open import describe_source, open_source, settle_network
-from stellar_arrow.tables.tableset import TableSetOptions, table_schema
 
 __all__ = [
     "ExportPlan",

@@ -1,46 +1,62 @@
-"""The processor service (default port 8816): token transfer events derived from the source's ledgers.
+"""The processor service (default port 8816): the one place a pipeline decodes its ledgers.
 
-For each ``do_get`` of ``token_transfers`` the processor opens its own ``ledger_close_meta`` stream on
-the source (same range, live or not, resumed after the client's cursor), derives the events of each
-ledger in worker processes (:class:`~stellar_arrow.flight.feed.LedgerWork`, shared between clients by
-ledger sequence), applies the service-wide filters of the settings and then the ticket's filters, and
-sends one message per ledger (0 rows when a ledger has no matching event) with its watermark. If the
-source restarts, the upstream reconnects and continues after the last ledger it received.
+For each ``do_get`` the processor opens its own ``ledger_close_meta`` stream on the source (same range,
+live or not, resumed after the client's cursor) and builds every table of each ledger from one decode
+in an :class:`~stellar_arrow.build.OrderedPool` (worker processes; results shared between clients and
+streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transactions``, ``operations``.
+Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
+across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
+ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
+filters of the settings, then the ticket's filters; the other tables are not filtered. Every stream
+sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
+restarts, the upstream reconnects and continues after the last ledger it received.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stellar_arrow.errors import UpstreamError
-from stellar_arrow.flight.feed import LedgerFeed, LedgerWork
+from stellar_arrow.build import LedgerFeed, LedgerTables, OrderedPool
+from stellar_arrow.errors import ConfigError, UpstreamError
+from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
+from stellar_arrow.flight.source_service import TableBuilder, table_batch
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
 from stellar_arrow.observability.metrics import EVENTS_PROCESSED
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
+from stellar_arrow.source.base import RawLedger
 
 __all__ = ["ProcessorService"]
 
+_DESCRIPTIONS = {
+    "token_transfers": "token transfer events (transfer, mint, burn, clawback, fee), one message per ledger",
+    "ledgers": "one row per ledger (header, counts, fees), from the processor's one decode",
+    "transactions": "one row per transaction, from the processor's one decode",
+    "operations": "one row per operation, from the processor's one decode",
+}
+
 
 class ProcessorService(LedgerFlightServer):
-    """Serves ``token_transfers`` derived by ``derive(lcm_bytes)`` from the source at ``source_endpoint``."""
+    """Serves the tables ``tables.build`` makes of the ledgers of the source at ``source_endpoint``.
+
+    ``tables.schemas`` names the streams (``token_transfers`` must be one of them).
+    """
 
     service_name = "processor"
 
     def __init__(
         self,
         source_endpoint: str,
-        derive: Callable[[bytes], pa.RecordBatch],
-        schema: pa.Schema,
+        tables: TableBuilder,
         *,
         base_filter: TransferFilter | None = None,
-        executor: Executor | None = None,
+        workers: int = 0,
         in_flight: int = 2,
         cache_ledgers: int = 256,
         max_batch_rows: int = 65_536,
@@ -48,12 +64,18 @@ class ProcessorService(LedgerFlightServer):
         default_start: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
+        if "token_transfers" not in tables.schemas:
+            msg = f"the processor's builder must make token_transfers, not only {sorted(tables.schemas)}"
+            raise ConfigError(msg, key="processor")
         self.source_endpoint = source_endpoint
-        self._schema = schema
+        self._client = client
+        self._schemas = dict(tables.schemas)
         self._base_filter = base_filter or TransferFilter()
-        self._work: LedgerWork[bytes, pa.RecordBatch] = LedgerWork(
-            derive, executor, cache_ledgers=cache_ledgers
+        self._work: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
+            tables.build, workers=workers, cache_ledgers=cache_ledgers
         )
         self._in_flight = in_flight
         self._max_rows = max_batch_rows
@@ -61,13 +83,11 @@ class ProcessorService(LedgerFlightServer):
         self._default_start = default_start
         self._events_sent = 0
         self._upstream_reconnects = 0
-        spec = StreamSpec(
-            "token_transfers",
-            schema,
-            "token transfer events (transfer, mint, burn, clawback, fee), one message per ledger",
-            self._token_transfers,
-        )
-        super().__init__({"token_transfers": spec}, host=host, port=port)
+        streams = {
+            name: StreamSpec(name, schema, _DESCRIPTIONS.get(name, name), self._stream)
+            for name, schema in self._schemas.items()
+        }
+        super().__init__(streams, host=host, port=port, security=security)
 
     def default_request(self, stream: str) -> StreamRequest:
         return StreamRequest(stream=stream, start_ledger=self._default_start)
@@ -80,15 +100,26 @@ class ProcessorService(LedgerFlightServer):
         body["upstream_reconnects"] = self._upstream_reconnects
         return body
 
-    def _token_transfers(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
+    def close_workers(self) -> None:
+        self._work.close()
+
+    def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         start = request.start_ledger if request.start_ledger is not None else self._default_start
         request = StreamRequest(
             request.stream, start, request.end_ledger, request.live, request.filters, request.resume_after
         )
+        chain = StreamChain()
+        anchor = resume_anchor(request)
+        cached = self._work.cached(anchor) if anchor is not None else None
+        if cached is not None:
+            chain.anchor(cached.link)
+            anchor = None
         cursor = request.resume_after
-        for seq, events in self._cached_prefix(request):
-            cursor = seq
-            yield from self._send(seq, events, request)
+        if anchor is None:  # the chain's start is known: serve the derived prefix without the source
+            for seq, tables in self._cached_prefix(request):
+                chain.check(seq, tables)
+                cursor = seq
+                yield from self._send(seq, tables, request)
         if request.end_ledger is not None and cursor is not None and cursor >= request.end_ledger:
             return
         upstream_request = StreamRequest(
@@ -96,47 +127,63 @@ class ProcessorService(LedgerFlightServer):
             start_ledger=request.start_ledger,
             end_ledger=request.end_ledger,
             live=request.live,
-            resume_after=cursor,
+            resume_after=cursor if anchor is None else anchor - 1,
         )
         upstream = UpstreamStream(
-            self.source_endpoint, upstream_request, cancel, reconnect_timeout_s=self._reconnect_timeout_s
+            self.source_endpoint,
+            upstream_request,
+            cancel,
+            reconnect_timeout_s=self._reconnect_timeout_s,
+            client=self._client,
         )
+
+        def payloads() -> Iterator[tuple[int, RawLedger]]:
+            for ledger in upstream:
+                raw = RawLedger(ledger.ledger_sequence, _lcm_bytes(ledger.batches))
+                if raw.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
+                    chain.anchor(header_link(raw.ledger_close_meta, anchor))
+                    continue
+                yield raw.ledger_sequence, raw
+
         feed = LedgerFeed(
-            ((u.ledger_sequence, _lcm_bytes(u.batches)) for u in upstream),
+            payloads(),
             cancel,
             buffer=max(2, self._in_flight),
             name="processor-upstream",
             on_close=upstream.close,
         )
         try:
-            for seq, events in self._work.ordered(feed, cancel, in_flight=self._in_flight):
-                yield from self._send(seq, events, request)
+            for seq, tables in self._work.ordered(feed, cancel, in_flight=self._in_flight):
+                chain.check(seq, tables)
+                yield from self._send(seq, tables, request)
         finally:
             feed.close()
             self._upstream_reconnects += upstream.reconnects
 
-    def _cached_prefix(self, request: StreamRequest) -> Iterator[tuple[int, pa.RecordBatch]]:
-        """Already derived ledgers at the start of the request (served without reading the source)."""
+    def _cached_prefix(self, request: StreamRequest) -> Iterator[tuple[int, LedgerTables]]:
+        """Already built ledgers at the start of the request (served without reading the source)."""
         seq = request.first_ledger
         if seq is None:
             return
         while request.end_ledger is None or seq <= request.end_ledger:
-            events = self._work.cached(seq)
-            if events is None:
+            tables = self._work.cached(seq)
+            if tables is None:
                 return
-            yield seq, events
+            yield seq, tables
             seq += 1
 
-    def _send(self, seq: int, events: pa.RecordBatch, request: StreamRequest) -> Iterator[LedgerBatch]:
-        if not self._base_filter.is_empty:
-            events = filter_rows(events, self._base_filter)
-        if not request.filters.is_empty:
-            events = filter_rows(events, request.filters)
-        self._events_sent += events.num_rows
-        if events.num_rows:
-            for count in pc.value_counts(events.column("event_type")).to_pylist():
-                EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
-        yield from _slices(seq, events, self._max_rows)
+    def _send(self, seq: int, tables: LedgerTables, request: StreamRequest) -> Iterator[LedgerBatch]:
+        batch = table_batch(tables, request.stream, self._schemas[request.stream])
+        if request.stream == "token_transfers":
+            if not self._base_filter.is_empty:
+                batch = filter_rows(batch, self._base_filter)
+            if not request.filters.is_empty:
+                batch = filter_rows(batch, request.filters)
+            self._events_sent += batch.num_rows
+            if batch.num_rows:
+                for count in pc.value_counts(batch.column("event_type")).to_pylist():
+                    EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
+        yield from _slices(seq, batch, self._max_rows)
 
 
 def _lcm_bytes(batches: tuple[pa.RecordBatch, ...]) -> bytes:

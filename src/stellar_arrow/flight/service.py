@@ -5,7 +5,9 @@ validates tickets and descriptors (:mod:`stellar_arrow.flight.tickets`), adverti
 location, streams lazily through a ``GeneratorStream`` (gRPC flow control is the backpressure), stops
 every stream on client cancel or server stop, answers the ``status``/``current_ledger``/``health``
 actions as JSON, and turns every failure into a Flight error class with a one-line message and a
-JSON ``extra_info`` (``{"code": ..., "field": ...}``): never a server traceback.
+JSON ``extra_info`` (``{"code": ..., "field": ...}``): never a server traceback. With ``security``
+(:class:`~stellar_arrow.security.flight.FlightSecurity`) it serves TLS/mTLS, authenticates every call,
+authorizes each action and ends an open stream whose credential is revoked.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import ConfigError, RequestError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec, Watermark, encode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, TicketError, decode_request, encode_request
 from stellar_arrow.observability.metrics import BATCHES_GENERATED, CURRENT_LEDGER, LEDGERS_PROCESSED
+from stellar_arrow.security.flight import FlightSecurity
 
 __all__ = ["LedgerFlightServer", "flight_error", "install_signal_handlers"]
 
@@ -55,9 +58,19 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     service_name = "service"
 
-    def __init__(self, streams: Mapping[str, StreamSpec], *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        streams: Mapping[str, StreamSpec],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        security: FlightSecurity | None = None,
+    ) -> None:
+        self._security = security
+        scheme = security.scheme if security is not None else "grpc"
+        options = security.server_options() if security is not None else {}
         try:
-            super().__init__(f"grpc://{host}:{port}")
+            super().__init__(f"{scheme}://{host}:{port}", **options)
         except pa.ArrowException as exc:
             key = f"{self.service_name}.flight_port"
             msg = f"{self.service_name} cannot listen on {host}:{port} (port in use?): {exc}"
@@ -74,11 +87,14 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     # ------------------------------------------------------------------ helpers for subclasses
     @property
     def location(self) -> fl.Location:
+        if self._security is not None:
+            return self._security.location(self._host, self.port)
         return fl.Location.for_grpc_tcp(self._host, self.port)
 
     @property
     def uri(self) -> str:
-        return f"grpc://{self._host}:{self.port}"
+        scheme = self._security.scheme if self._security is not None else "grpc"
+        return f"{scheme}://{self._host}:{self.port}"
 
     @property
     def current_ledger(self) -> int | None:
@@ -112,15 +128,20 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         return -1
 
     def stop(self) -> None:
-        """Stop every stream and the server; safe from any thread except a handler's."""
+        """Stop every stream and the server, then the workers; safe from any thread except a handler's."""
         self.stop_event.set()
         self.shutdown()
+        self.close_workers()
 
     def serve_until_stopped(self) -> None:
         """Block until :attr:`stop_event` is set (e.g. by a signal handler), then shut down."""
         while not self.stop_event.wait(0.5):
             pass
         self.shutdown()
+        self.close_workers()
+
+    def close_workers(self) -> None:
+        """Shut down the service's worker processes once no stream runs (idempotent; none by default)."""
 
     # ------------------------------------------------------------------ Flight methods
     def _spec(self, request: StreamRequest) -> StreamSpec:
@@ -180,8 +201,12 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.GeneratorStream:
         request = self._guard("do_get", lambda: decode_request(ticket.ticket))
         spec = self._guard("do_get", lambda: self._spec(request))
-        cancel = Cancellation(self.stop_event, context.is_cancelled)
-        return fl.GeneratorStream(spec.schema, self._messages(spec, request, cancel))
+        guard = self._security.stream_guard(context) if self._security is not None else None
+        if guard is None:
+            cancel = Cancellation(self.stop_event, context.is_cancelled)
+            return fl.GeneratorStream(spec.schema, self._messages(spec, request, cancel))
+        cancel = Cancellation(self.stop_event, guard.cancelled_or(context.is_cancelled))
+        return fl.GeneratorStream(spec.schema, guard.wrap(self._messages(spec, request, cancel)))
 
     def _messages(
         self, spec: StreamSpec, request: StreamRequest, cancel: Cancellation
@@ -225,8 +250,12 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         kind = action.type
+        if self._security is not None:
+            self._security.authorize_action(context, kind)
         if kind == "status":
             body: dict[str, Any] = self._guard("do_action", self.status)
+            if self._security is not None:
+                body = self._security.visible_status(context, body)
         elif kind == "current_ledger":
             body = {"service": self.service_name, "current_ledger": self._current_ledger}
         elif kind == "health":

@@ -2,9 +2,10 @@
 
 A background :class:`SinkLoop` reads one stream per table (``token_transfers`` from the processor;
 ``ledgers``/``transactions``/``operations`` from the source) ledger by ledger, in lock step, writes
-each complete ledger to a :class:`~stellar_arrow.sink.DatasetSink` and advances its checkpoint. The
-sink commits files and checkpoint atomically; on (re)start the loop resumes every stream after the
-committed checkpoint, and rows at or below it are dropped, so each row is written exactly once.
+each complete ledger to a :class:`~stellar_arrow.sink.Sink` (``write_batch``, ``advance``, ``commit``)
+and asks it where to resume (``snapshot()``: the next ledger to write). The file sink commits files and
+checkpoint atomically; on (re)start the loop resumes every stream at the sink's snapshot, and rows at or
+below the last commit are dropped, so each row is written exactly once.
 
 The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
 ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
@@ -21,20 +22,22 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as fl
 import pyarrow.parquet as pq
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
 from stellar_arrow.query import TransferFilter, filter_rows
-from stellar_arrow.sink import Checkpoint, DatasetSink, ledger_column, read_commits
+from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
+from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
 
@@ -54,7 +57,7 @@ class SinkLoop:
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: Sink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None,
@@ -63,8 +66,10 @@ class SinkLoop:
         reconnect_timeout_s: float = 60.0,
         on_ledger: Callable[[int], None] | None = None,
         resolve_end: Callable[[], int] | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.sink = sink
+        self.client = client
         self._resolve_end = resolve_end
         self.upstreams = upstreams
         self.start_ledger = start_ledger
@@ -97,7 +102,7 @@ class SinkLoop:
 
     def _flush_on_time(self) -> None:
         """Commit buffered rows once ``flush_interval_s`` passed, even when no further ledger arrives."""
-        interval = min(max(self.sink.options.flush_interval_s / 2, 0.05), 1.0)
+        interval = min(max(self.sink.flush_interval_s / 2, 0.05), 1.0)
         while not self._flushing_done.wait(interval):
             try:
                 self.sink.flush_if_due()
@@ -123,8 +128,8 @@ class SinkLoop:
                 self.stop_event.wait(1.0)
 
     def _run_once(self) -> None:
-        checkpoint = self.sink.checkpoint
-        resume_after = checkpoint.ledger_sequence if checkpoint is not None else None
+        next_ledger = self.sink.snapshot()
+        resume_after = next_ledger - 1 if next_ledger is not None else None
         end = self.end_ledger
         if end is None and not self.live and self._resolve_end is not None:
             end = self._resolve_end()  # a bounded run without end_ledger: the source's tip, fixed once
@@ -144,6 +149,7 @@ class SinkLoop:
                 ),
                 cancel,
                 reconnect_timeout_s=self._reconnect_timeout_s,
+                client=self.client,
             )
             for u in self.upstreams
         ]
@@ -179,17 +185,17 @@ class SinkLoop:
             if self._on_ledger is not None:
                 self._on_ledger(seq)
         if last is not None and not self.stop_event.is_set():
-            self.sink.commit(Checkpoint(last))
+            self.sink.commit()
 
 
 class SinkService(LedgerFlightServer):
-    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink``."""
+    """Runs a :class:`SinkLoop` in a thread and serves the committed tables of ``sink`` (via its reader)."""
 
     service_name = "sink"
 
     def __init__(
         self,
-        sink: DatasetSink,
+        sink: ReadableSink,
         upstreams: tuple[TableUpstream, ...],
         *,
         start_ledger: int | None = None,
@@ -199,13 +205,18 @@ class SinkService(LedgerFlightServer):
         resolve_end: Callable[[], int] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.sink = sink
+        self.reader = sink.reader()
         streams = {
-            name: StreamSpec(name, sink.snapshot(name).schema, f"committed rows of {name}", self._committed)
-            for name in sink.tables()
+            name: StreamSpec(
+                name, self.reader.view(name).schema, f"committed rows of {name}", self._committed
+            )
+            for name in self.reader.tables()
         }
-        super().__init__(streams, host=host, port=port)
+        super().__init__(streams, host=host, port=port, security=security)
         self.loop = SinkLoop(
             sink,
             upstreams,
@@ -215,6 +226,7 @@ class SinkService(LedgerFlightServer):
             reconnect_timeout_s=reconnect_timeout_s,
             on_ledger=self.note_ledger,
             resolve_end=resolve_end,
+            client=client,
         )
         self._thread = threading.Thread(target=self._run, name="sink-loop", daemon=True)
         self._commits = threading.Condition()
@@ -225,11 +237,11 @@ class SinkService(LedgerFlightServer):
 
         The oldest is the loop's ``start_ledger`` when set, else the first ledger of the commit log.
         """
-        checkpoint = self.sink.checkpoint
-        newest = checkpoint.ledger_sequence if checkpoint is not None else None
-        if self._oldest is None and newest is not None:
-            firsts = [r.first_ledger for r in read_commits(self.sink.root) if r.first_ledger is not None]
-            self._oldest = min(firsts, default=None)
+        next_ledger = self.sink.snapshot()
+        newest = next_ledger - 1 if next_ledger is not None else None
+        if self._oldest is None and newest is not None:  # a sink with a commit log on disk knows its first
+            commits = read_commits(Path(self.sink.location))
+            self._oldest = min((r.first_ledger for r in commits if r.first_ledger is not None), default=None)
         return self._oldest, newest
 
     def start(self) -> None:
@@ -257,19 +269,23 @@ class SinkService(LedgerFlightServer):
 
     def status(self) -> dict[str, object]:
         body = super().status()
-        stats = self.sink.stats()
+        next_ledger = self.sink.snapshot()
         body.update(
-            checkpoint=stats.checkpoint,
+            checkpoint=None if next_ledger is None else next_ledger - 1,
             end_ledger=self.loop.end_ledger,
             done=self.loop.done.is_set(),
             failed=self.loop.failed,
             error=self.loop.error,
-            output_dir=str(self.sink.root),
-            rows_written=dict(stats.rows_written),
-            rows_buffered=stats.rows_buffered,
-            commits=stats.commits,
+            output_dir=self.sink.location,
             upstreams={u.table: u.endpoint for u in self.loop.upstreams},
         )
+        stats = self.reader.stats()
+        if stats is not None:
+            body.update(
+                rows_written=dict(stats.rows_written),
+                rows_buffered=stats.rows_buffered,
+                commits=stats.commits,
+            )
         return body
 
     def _check_range(self, request: StreamRequest) -> None:
@@ -299,17 +315,17 @@ class SinkService(LedgerFlightServer):
         """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits."""
         self._check_range(request)
         rules: TransferFilter | None = None if request.filters.is_empty else request.filters
-        view = self.sink.snapshot(request.stream)
+        view = self.reader.view(request.stream)
         column = ledger_column(view.schema)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
         seen: set[object] = set()
         while True:
-            checkpoint = self.sink.checkpoint
-            through = checkpoint.ledger_sequence if checkpoint is not None else 0
+            next_ledger = self.sink.snapshot()
+            through = next_ledger - 1 if next_ledger is not None else 0
             if request.end_ledger is not None:
                 through = min(through, request.end_ledger)
             if through > sent:
-                view = self.sink.snapshot(request.stream)
+                view = self.reader.view(request.stream)
                 for path in view.files:
                     if path in seen:
                         continue

@@ -3,10 +3,13 @@
 Streams:
 
 * ``ledger_close_meta``: one row per ledger, the raw ``LedgerCloseMeta`` XDR in a binary column.
-  This is what the processor consumes, so the XDR crosses the wire once and is decoded where the
-  events are derived (the source stays cheap and serves any number of processors).
-* ``ledgers``, ``transactions``, ``operations``: the decoded tables, built by the injected
-  :class:`TableBuilder` in worker processes and shared between clients by ledger sequence.
+  This is what the processor consumes: the source never decodes for it, so in ``stellar-arrow run``
+  each ledger is decoded once, by the processor (the source stays cheap and serves any number of
+  processors).
+* ``ledgers``, ``transactions``, ``operations``: the decoded tables for clients that read the source
+  directly, built by the injected :class:`TableBuilder` in an
+  :class:`~stellar_arrow.build.OrderedPool` (decoded on request only, shared between clients by
+  ledger sequence) and checked along the hash chain (:mod:`stellar_arrow.flight.chain`).
 
 Each ``do_get`` opens its own :class:`~stellar_arrow.source.base.LedgerSource` (fan-out: clients never
 share a cursor). A request without ``end_ledger`` stops at the source's newest ledger when the stream
@@ -16,31 +19,39 @@ starts; ``live`` follows the tip until the client cancels or the server stops.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from stellar_arrow.build import LedgerFeed, LedgerTables, OrderedPool
 from stellar_arrow.errors import LedgerNotYetAvailableError
-from stellar_arrow.flight.feed import LedgerFeed, LedgerWork
+from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest, TicketError
-from stellar_arrow.source.base import LedgerSource
+from stellar_arrow.security.flight import FlightSecurity
+from stellar_arrow.source.base import LedgerSource, RawLedger
 
-__all__ = ["SourceService", "TableBuilder"]
+__all__ = ["SourceService", "TableBuilder", "table_batch"]
 
 
 @dataclass(frozen=True, slots=True)
 class TableBuilder:
-    """Decoded tables of one ledger: ``build(lcm_bytes) -> {table: RecordBatch}`` with ``schemas``.
+    """Decoded tables of one ledger, ``build(RawLedger) -> LedgerTables``, and their ``schemas``.
 
-    ``build`` must be picklable (a module-level function or a ``functools.partial`` of one) so it can
-    run in worker processes.
+    ``build`` must be picklable (a module-level function or a ``functools.partial`` of one, such as
+    ``functools.partial(stellar_arrow.build.build_ledger_tables, options)``) so it can run in worker
+    processes.
     """
 
     schemas: Mapping[str, pa.Schema]
-    build: Callable[[bytes], Mapping[str, pa.RecordBatch]]
+    build: Callable[[RawLedger], LedgerTables]
+
+
+def table_batch(tables: LedgerTables, table: str, schema: pa.Schema) -> pa.RecordBatch:
+    """The rows of ``table`` in one ledger's result (a 0-row batch if the builder made none)."""
+    batch = tables.batches.get(table)
+    return batch if batch is not None else pa.RecordBatch.from_pylist([], schema=schema)
 
 
 _DESCRIPTIONS = {
@@ -62,19 +73,22 @@ class SourceService(LedgerFlightServer):
         *,
         first_ledger: int | None = None,
         tables: TableBuilder | None = None,
-        executor: Executor | None = None,
+        workers: int = 0,
         buffer_size: int = 16,
         in_flight: int = 2,
         cache_ledgers: int = 64,
         host: str = "127.0.0.1",
         port: int = 0,
+        security: FlightSecurity | None = None,
     ) -> None:
         self._open_source = open_source
         self._first_ledger = first_ledger
         self._buffer_size = buffer_size
         self._in_flight = in_flight
         self._tables = tables
-        self._work = LedgerWork(tables.build, executor, cache_ledgers=cache_ledgers) if tables else None
+        self._work: OrderedPool[RawLedger, LedgerTables] | None = None
+        if tables is not None:
+            self._work = OrderedPool(tables.build, workers=workers, cache_ledgers=cache_ledgers)
         streams = {
             "ledger_close_meta": StreamSpec(
                 "ledger_close_meta", LEDGER_CLOSE_META_SCHEMA, _DESCRIPTIONS["ledger_close_meta"], self._raw
@@ -83,7 +97,7 @@ class SourceService(LedgerFlightServer):
         if tables is not None:
             for name, schema in tables.schemas.items():
                 streams[name] = StreamSpec(name, schema, _DESCRIPTIONS.get(name, name), self._decoded)
-        super().__init__(streams, host=host, port=port)
+        super().__init__(streams, host=host, port=port, security=security)
         self._latest: int | None = None
 
     def default_request(self, stream: str) -> StreamRequest:
@@ -145,13 +159,21 @@ class SourceService(LedgerFlightServer):
             return None
         return first, end
 
-    def _ledgers(self, request: StreamRequest, cancel: Cancellation) -> Iterator[tuple[int, bytes]]:
+    def close_workers(self) -> None:
+        if self._work is not None:
+            self._work.close()
+
+    def _ledgers(
+        self, request: StreamRequest, cancel: Cancellation, *, since: int | None = None
+    ) -> Iterator[RawLedger]:
+        """The requested ledgers, preceded by ledger ``since`` when it is given (a chain anchor)."""
         source = self._open_source()
         try:
             span = self._range(request, source)
             if span is None:
                 return
-            raw = source.ledgers(span[0], span[1])
+            first = span[0] if since is None else min(since, span[0])
+            raw = source.ledgers(first, span[1])
             feed = LedgerFeed(
                 ((r.ledger_sequence, r.ledger_close_meta) for r in raw),
                 cancel,
@@ -162,7 +184,7 @@ class SourceService(LedgerFlightServer):
             for seq, lcm in feed:
                 if self._latest is None or seq > self._latest:
                     self._latest = seq
-                yield seq, lcm
+                yield RawLedger(seq, lcm)
         finally:
             source.close()
 
@@ -177,9 +199,20 @@ class SourceService(LedgerFlightServer):
     def _decoded(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         assert self._work is not None and self._tables is not None
         schema = self._tables.schemas[request.stream]
-        ordered = self._work.ordered(self._ledgers(request, cancel), cancel, in_flight=self._in_flight)
-        for seq, tables in ordered:
-            batch = tables.get(request.stream)
-            if batch is None:
-                batch = pa.RecordBatch.from_pylist([], schema=schema)
-            yield LedgerBatch(seq, batch)
+        chain = StreamChain()
+        anchor = resume_anchor(request)
+        cached = self._work.cached(anchor) if anchor is not None else None
+        if cached is not None:
+            chain.anchor(cached.link)
+            anchor = None
+
+        def payloads() -> Iterator[tuple[int, RawLedger]]:
+            for ledger in self._ledgers(request, cancel, since=anchor):
+                if ledger.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
+                    chain.anchor(header_link(ledger.ledger_close_meta, anchor))
+                    continue
+                yield ledger.ledger_sequence, ledger
+
+        for seq, tables in self._work.ordered(payloads(), cancel, in_flight=self._in_flight):
+            chain.check(seq, tables)
+            yield LedgerBatch(seq, table_batch(tables, request.stream, schema))

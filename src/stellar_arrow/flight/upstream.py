@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import UpstreamError, UpstreamUnavailableError
-from stellar_arrow.flight.feed import StreamCancelled
 from stellar_arrow.flight.stream import Cancellation, decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
+from stellar_arrow.security.flight import FlightClientSecurity
 
 __all__ = ["UpstreamLedger", "UpstreamStream", "upstream_action"]
 
@@ -64,8 +65,10 @@ class UpstreamStream:
         *,
         reconnect_timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
+        client: FlightClientSecurity | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._connect = client.connect if client is not None else fl.connect
         self.request = request
         self._cancel = cancel
         self._reconnect_timeout_s = reconnect_timeout_s
@@ -128,7 +131,7 @@ class UpstreamStream:
                 raise UpstreamError(msg, endpoint=self.endpoint, ledger_sequence=self.last_ledger) from None
 
     def _attempt(self, request: StreamRequest) -> Iterator[UpstreamLedger]:
-        client = fl.connect(self.endpoint)
+        client = self._connect(self.endpoint)
         try:
             options = fl.FlightCallOptions(read_options=_ALIGNED)
             reader = client.do_get(fl.Ticket(encode_request(request)), options)
@@ -164,11 +167,17 @@ def _first_line(exc: BaseException) -> str:
     return text.strip()
 
 
-def upstream_action(endpoint: str, name: str, *, timeout_s: float = 10.0) -> dict[str, object]:
-    """The JSON answer of action ``name`` on ``endpoint``; unreachable -> UpstreamUnavailableError."""
+def upstream_action(
+    endpoint: str, name: str, *, timeout_s: float = 10.0, client: FlightClientSecurity | None = None
+) -> dict[str, object]:
+    """The JSON answer of action ``name`` on ``endpoint``; unreachable -> UpstreamUnavailableError.
+
+    ``client``: TLS material and the service API key to connect with (plain ``grpc://`` without).
+    """
+    connect = client.connect if client is not None else fl.connect
     try:
-        with fl.connect(endpoint) as client:
-            (result,) = client.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s))
+        with connect(endpoint) as flight:
+            (result,) = flight.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s))
     except _RETRYABLE as exc:
         msg = f"upstream {endpoint} did not answer action {name!r}: {_first_line(exc)}"
         raise UpstreamUnavailableError(msg, endpoint=endpoint) from None

@@ -14,6 +14,7 @@ Each check also sets ``network_tip_ledger`` and ``ledger_lag`` for the component
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from stellar_arrow.errors import StellarArrowError
@@ -84,8 +85,8 @@ def readiness_check(
     def sink() -> tuple[str | None, dict[str, Any]]:
         assert isinstance(service, SinkService)
         loop = service.loop
-        checkpoint = service.sink.checkpoint
-        current = checkpoint.ledger_sequence if checkpoint is not None else None
+        next_ledger = service.sink.snapshot()  # the sink's resume state: the next ledger to write
+        current = next_ledger - 1 if next_ledger is not None else None
         if loop.failed:
             return f"sink stopped: {loop.error}", {"current_ledger": current}
         if loop.done.is_set():
@@ -119,6 +120,6 @@ def start_health_server(
 ) -> HealthServer:
     """Serve ``service``'s health endpoints on ``host:port`` (a free port when taken and ``fallback``)."""
     if isinstance(service, SinkService):
-        watch_disks([service.sink.root])
+        watch_disks([Path(service.sink.location)])
     watcher = ReadinessWatcher(readiness_check(service, max_lag=max_lag, source_endpoint=source_endpoint))
     return HealthServer(service.service_name, watcher, host=host, port=port, fallback=fallback).start()

@@ -89,7 +89,12 @@ def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> 
         from stellar_arrow.pipeline.sink_api import start_sink_api  # FastAPI/DuckDB: only the sink needs them
 
         try:
-            api = start_sink_api(server, settings.api, source_endpoint=settings.sink.source_endpoint)
+            api = start_sink_api(
+                server,
+                settings.api,
+                source_endpoint=settings.sink.source_endpoint,
+                security=settings.security,
+            )
         except BaseException:
             server.shutdown()
             raise

@@ -1,8 +1,8 @@
 """The sink process's HTTP side: REST, WebSocket and dashboard over the live sink, next to its Flight service.
 
 :func:`start_sink_api` binds ``api.host:api.api_port`` (a free port instead when ``api.port_fallback``
-is set and the port is taken), serves :func:`stellar_arrow.api.start_api` over the service's
-:class:`~stellar_arrow.sink.DatasetSink` in a background thread, and runs a watcher thread that feeds
+is set and the port is taken), serves :func:`stellar_arrow.api.start_api` over the service's sink
+reader (:class:`~stellar_arrow.sink.TableReader`) in a background thread, and runs a watcher thread that feeds
 the dashboard's lag (the source's ``latest_ledger``) and keeps the readiness answer fresh (every
 upstream Flight service reachable; a failed sink loop is never ready; a finished bounded run is).
 """
@@ -15,10 +15,11 @@ import socket
 import threading
 
 from stellar_arrow.api import ApiServer, LedgerProgress, start_api
-from stellar_arrow.config import ApiSettings
+from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, StellarArrowError
 from stellar_arrow.flight.sink_service import SinkService
 from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.security.policy import check_bind
 
 __all__ = ["SinkApi", "bind_api_socket", "start_sink_api"]
 
@@ -67,7 +68,7 @@ class SinkApi:
     def base_url(self) -> str:
         host = self.server.host
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.server.port}"
+        return f"{self.server.scheme}://{shown}:{self.server.port}"
 
     def readiness(self) -> str | None:
         """``None`` when ready, else why not (called by ``GET /ready``)."""
@@ -84,12 +85,14 @@ class SinkApi:
             reasons = []
             for endpoint in endpoints:
                 try:
-                    upstream_action(endpoint, "health", timeout_s=2.0)
+                    upstream_action(endpoint, "health", timeout_s=2.0, client=self.service.loop.client)
                 except StellarArrowError as exc:
                     reasons.append(str(exc))
             self._reason = "; ".join(reasons) or None
             try:
-                body = upstream_action(self.source_endpoint, "latest_ledger", timeout_s=2.0)
+                body = upstream_action(
+                    self.source_endpoint, "latest_ledger", timeout_s=2.0, client=self.service.loop.client
+                )
             except StellarArrowError as exc:
                 log.debug("source tip unavailable: %s", exc)
             else:
@@ -110,21 +113,31 @@ class SinkApi:
             self._watcher.join(timeout=5)
 
 
-def start_sink_api(service: SinkService, settings: ApiSettings, *, source_endpoint: str) -> SinkApi:
+def start_sink_api(
+    service: SinkService,
+    settings: ApiSettings,
+    *,
+    source_endpoint: str,
+    security: SecuritySettings | None = None,
+) -> SinkApi:
     """Bind and serve the API of ``service``'s sink (before its loop starts, so no row is missed).
 
     ``source_endpoint``: the source service, asked for its tip (the dashboard's lag).
+    ``security``: authentication, TLS and browser hardening (a non-loopback host needs auth).
     """
+    security = security or SecuritySettings()
+    check_bind(settings.host, security, what="the sink's API", key="api.host")
     sock = bind_api_socket(settings.host, settings.api_port, fallback=settings.port_fallback)
     progress = LedgerProgress()
     holder: list[SinkApi] = []
     try:
         server = start_api(
-            service.sink,
+            service.reader,
             settings.model_copy(update={"api_port": sock.getsockname()[1]}),
             readiness=lambda: holder[0].readiness() if holder else "starting",
             progress=progress,
             sock=sock,
+            security=security,
         )
     except BaseException:
         sock.close()

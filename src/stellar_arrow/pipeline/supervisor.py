@@ -25,8 +25,10 @@ import pyarrow.flight as fl
 import yaml
 
 from stellar_arrow.config import Settings
-from stellar_arrow.errors import SupervisorError
+from stellar_arrow.errors import ConfigError, ExitStatus, SupervisorError
 from stellar_arrow.pipeline.serve import Role, settle_settings_network
+from stellar_arrow.security.flight import FlightClientSecurity
+from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
 
@@ -67,8 +69,13 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
         self._python = python
-        # the network is settled once, here, so every child (and every restart) gets the same passphrase
-        self._doc: dict[str, Any] = settle_settings_network(settings).model_dump(mode="json")
+        # the network is settled once, here, so every child (and every restart) gets the same passphrase;
+        # secrets are left out of the file and reach the children by environment
+        self._doc: dict[str, Any] = settle_settings_network(settings).model_dump(
+            mode="json", exclude={"security": set(SECRET_KEYS)}
+        )
+        self._secret_env = secret_environment(settings.security)
+        self._client = FlightClientSecurity.from_settings(settings.security)
         self.children = {
             role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")
             for role in ROLES
@@ -93,6 +100,7 @@ class Supervisor:
         child.ready_file.unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("STELLAR_ARROW_")}
         env.setdefault("GRPC_VERBOSITY", "ERROR")
+        env.update(self._secret_env)
         cmd = [
             self._python,
             "-c",
@@ -134,6 +142,8 @@ class Supervisor:
             if code is not None:
                 tail = _tail(child.log_file)
                 msg = f"{child.role} service exited with code {code} before it was ready:\n{tail}"
+                if code == ExitStatus.USAGE:  # its settings are wrong: retrying cannot help
+                    raise ConfigError(msg, key=child.role)
                 raise SupervisorError(msg)
             time.sleep(0.02)
         msg = f"{child.role} service not ready within {_READY_TIMEOUT_S:.0f} s (log: {child.log_file})"
@@ -173,7 +183,7 @@ class Supervisor:
         if uri is None:
             msg = f"{role} service is not started"
             raise SupervisorError(msg)
-        with fl.connect(uri) as client:
+        with self._client.connect(uri) as client:
             results = list(client.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s)))
         body: dict[str, Any] = json.loads(results[0].body.to_pybytes())
         return body
@@ -182,6 +192,10 @@ class Supervisor:
         """The sink's status, or None while it is unreachable (e.g. restarting)."""
         try:
             return self.action("sink", "status")
+        except (fl.FlightUnauthenticatedError, fl.FlightUnauthorizedError) as exc:
+            detail = str(exc).split(". Detail:", 1)[0]
+            msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
+            raise ConfigError(msg, key="security.service_api_key") from None
         except (fl.FlightError, OSError, SupervisorError):
             return None
 

@@ -3,7 +3,9 @@
 * :class:`TransferFilter` — which ``token_transfers`` rows to keep (frozen, validated);
 * :func:`filter_from_json` / :func:`filter_from_query` — Flight tickets and WebSocket messages / REST;
 * :func:`filter_rows` / :func:`filter_mask` — applied to Arrow batches and tables (pyarrow compute);
-* :func:`sql_conditions` / :func:`sql_where` — a parameterised DuckDB predicate.
+* :func:`sql_conditions` / :func:`sql_where` — a parameterised DuckDB predicate;
+* :func:`compile_where` — a ``where`` expression (a safe SQL ``WHERE`` subset) for pyarrow and DuckDB;
+* :func:`run_sql` — read-only SQL over the tables in a locked-down DuckDB, with time and row limits.
 
 Value parsers (:func:`parse_asset`, :func:`parse_strkey`, :func:`parse_amount`, ...) are public so that
 settings and other inputs validate the same way.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from stellar_arrow.query.arrow import filter_mask, filter_rows
 from stellar_arrow.query.filter import MAX_VALUES, TransferFilter
 from stellar_arrow.query.parse import JSON_FIELDS, QUERY_FIELDS, filter_from_json, filter_from_query
+from stellar_arrow.query.readonly import SqlRefusedError, SqlResult, SqlTimeoutError, run_sql
 from stellar_arrow.query.sql import sql_conditions, sql_where
 from stellar_arrow.query.values import (
     format_amount,
@@ -28,12 +31,20 @@ from stellar_arrow.query.values import (
     parse_time,
     parse_transaction_hash,
 )
+from stellar_arrow.query.where import MAX_WHERE_LENGTH, ExpressionError, Where, compile_where
 
 __all__ = [
     "JSON_FIELDS",
     "MAX_VALUES",
+    "MAX_WHERE_LENGTH",
     "QUERY_FIELDS",
+    "ExpressionError",
+    "SqlRefusedError",
+    "SqlResult",
+    "SqlTimeoutError",
     "TransferFilter",
+    "Where",
+    "compile_where",
     "filter_from_json",
     "filter_from_query",
     "filter_mask",
@@ -49,6 +60,7 @@ __all__ = [
     "parse_strkey",
     "parse_time",
     "parse_transaction_hash",
+    "run_sql",
     "sql_conditions",
     "sql_where",
 ]

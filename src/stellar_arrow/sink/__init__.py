@@ -1,13 +1,25 @@
 """The analytics sink: partitioned Parquet / JSON lines / CSV files with manifests and an atomic commit log.
 
-``DatasetSink`` buffers the pipeline's tables (Arrow record batches), writes them per table and partition and
-commits a ledger range's files together with the pipeline checkpoint; ``validate_dir`` checks the result.
+Two seams (:mod:`stellar_arrow.sink.base`): the :class:`Sink` the pipeline writes through and the
+:class:`TableReader` the API and Flight read through. ``DatasetSink`` is the file implementation of the first
+(buffering, commits, recovery), ``DatasetSink.reader()`` of the second; ``validate_dir`` checks the result.
+In-memory fakes of both live in :mod:`stellar_arrow.testing`.
 """
 
 from __future__ import annotations
 
-from stellar_arrow.sink.base import LiveListener, Sink, TableView, ledger_column
-from stellar_arrow.sink.dataset import FILE_FORMATS, DatasetSink, SinkStats
+from stellar_arrow.sink.base import (
+    LiveListener,
+    ReadableSink,
+    Sink,
+    SinkStats,
+    TableReader,
+    TableView,
+    Unsubscribe,
+    ledger_column,
+)
+from stellar_arrow.sink.dataset import DatasetReader, DatasetSink
+from stellar_arrow.sink.durable import durable_file, fsync_dir, write_atomically
 from stellar_arrow.sink.manifest import (
     Checkpoint,
     CommitRecord,
@@ -21,24 +33,30 @@ from stellar_arrow.sink.validate import FileProblem, ValidationReport, validate_
 
 __all__ = [
     "COMPRESSIONS",
-    "FILE_FORMATS",
     "Checkpoint",
     "CommitRecord",
     "Compression",
+    "DatasetReader",
     "DatasetSink",
     "FileManifest",
     "FileProblem",
     "LiveListener",
     "ParquetOptions",
     "PartitionKey",
+    "ReadableSink",
     "Sink",
     "SinkStats",
     "TablePartitioning",
+    "TableReader",
     "TableView",
+    "Unsubscribe",
     "ValidationReport",
+    "durable_file",
+    "fsync_dir",
     "ledger_column",
     "parse_partition_keys",
     "read_commits",
     "schema_fingerprint",
     "validate_dir",
+    "write_atomically",
 ]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Final
 import pyarrow as pa
 
 from stellar_arrow.errors import SinkError
+from stellar_arrow.sink.durable import write_atomically
 
 __all__ = [
     "MANIFEST_DIR",
@@ -119,14 +119,6 @@ class CommitRecord:
             raise SinkError(msg) from exc
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_commit(root: Path, record: CommitRecord) -> Path:
     """Write ``record`` durably under a temporary name, then rename it into place (the commit point)."""
     folder = root / MANIFEST_DIR
@@ -135,13 +127,8 @@ def write_commit(root: Path, record: CommitRecord) -> Path:
     if final.exists():
         msg = f"commit {record.commit} already exists at {final}"
         raise SinkError(msg)
-    tmp = folder / f".{record.commit:012d}.json.tmp"
-    with tmp.open("wb") as fh:
-        fh.write(record.to_json())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    _fsync_dir(folder)
+    body = record.to_json()
+    write_atomically(final, lambda fh: fh.write(body), tmp_name=f".{record.commit:012d}.json.tmp")
     return final
 
 

@@ -1,8 +1,7 @@
-"""Parquet files: compression choice and one-file writes (the caller picks the temporary name and renames)."""
+"""Parquet files: compression choice and one-file writes (the caller names, fsyncs and renames the file)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, get_args
@@ -36,7 +35,7 @@ class ParquetOptions:
 
 
 def write_parquet(path: Path, table: pa.Table, options: ParquetOptions) -> None:
-    """Write ``table`` to ``path`` and fsync it; the Arrow schema is stored so types read back exactly."""
+    """Write ``table`` to ``path`` (the Arrow schema is stored so types read back exactly); not fsynced."""
     codec = "NONE" if options.compression == "none" else options.compression
     with path.open("wb") as fh:
         pq.write_table(
@@ -47,5 +46,3 @@ def write_parquet(path: Path, table: pa.Table, options: ParquetOptions) -> None:
             row_group_size=options.row_group_size,
             store_schema=True,
         )
-        fh.flush()
-        os.fsync(fh.fileno())

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["TEXT_FORMATS", "json_ready", "jsonl_bytes", "to_rows", "write_csv", "write_jsonl"]
-
-TEXT_FORMATS: Final = ("jsonl", "csv")
+__all__ = ["json_ready", "jsonl_bytes", "to_rows", "write_csv", "write_jsonl"]
 
 
 def _text_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -62,10 +60,12 @@ def jsonl_bytes(table: pa.Table) -> bytes:
 
 
 def write_jsonl(path: Path, table: pa.Table) -> None:
+    """JSON lines (:func:`jsonl_bytes`); not fsynced (the sink syncs a commit's files together)."""
     with path.open("wb") as fh:
         fh.write(jsonl_bytes(table))
 
 
 def write_csv(path: Path, table: pa.Table) -> None:
-    """RFC 4180 CSV with a header row; nulls are empty fields."""
-    pacsv.write_csv(json_ready(table), str(path), pacsv.WriteOptions(include_header=True))
+    """RFC 4180 CSV with a header row (nulls are empty fields); not fsynced (the sink syncs them together)."""
+    with path.open("wb") as fh:
+        pacsv.write_csv(json_ready(table), fh, pacsv.WriteOptions(include_header=True))

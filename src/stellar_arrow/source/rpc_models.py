@@ -124,7 +124,7 @@ def _object(value: object, method: str, field: str) -> dict[str, Any]:
 
 def _int(body: dict[str, Any], field: str, method: str, where: str = "result") -> int:
     value = body.get(field)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         _bad(method, f"{where}.{field}", value, "a non-negative integer")

@@ -175,7 +175,7 @@ def get_ledgers(lake: ReplayLake, params: dict[str, Any]) -> dict[str, Any]:
     if limit > MAX_LIMIT:
         raise RpcFault(-32600, f"limit must not exceed {MAX_LIMIT}")
     if cursor not in (None, ""):
-        if not isinstance(cursor, str) or not cursor.isdigit():
+        if not isinstance(cursor, str) or not (cursor.isascii() and cursor.isdigit()):
             raise RpcFault(-32602, f"invalid cursor: {cursor!r}")
         start = int(cursor) + 1
         if not oldest <= start <= latest:

@@ -89,9 +89,10 @@ def live_pipeline(tmp_path: Path, *, available: int, ledger_interval: float) -> 
                 "live": True,
                 "table_workers": 0,
                 "flight_port": 0,
+                "health_port": 0,
             },
-            "processor": {"flight_port": 0},
-            "sink": {"flight_port": 0, "output_dir": str(out), "flush_interval_s": 0.25},
+            "processor": {"flight_port": 0, "health_port": 0},
+            "sink": {"flight_port": 0, "health_port": 0, "output_dir": str(out), "flush_interval_s": 0.25},
             "api": {"api_port": 0},
         }
         config.write_text(yaml.safe_dump(doc), encoding="utf-8")

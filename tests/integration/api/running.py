@@ -38,7 +38,7 @@ def start(root: Path, options: ApiSettings, committed: int = COMMITTED, live: in
     sink = DatasetSink(
         root, schemas(), SinkSettings(partition_by=("date", "asset_code"), flush_interval_s=3600)
     )
-    running = Running(sink, ApiServer(create_app(options, TransferStore(sink))), httpx.Client())
+    running = Running(sink, ApiServer(create_app(options, TransferStore(sink.reader()))), httpx.Client())
     for index in range(committed + live):
         running.write_ledger(index)
         if index == committed - 1:

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from websockets.asyncio.client import connect
 
+from stellar_arrow.build import table_schema
 from stellar_arrow.sink import read_commits
-from stellar_arrow.tables import table_schema
 from tests.integration.api.live_pipeline import FIRST, LAST, LivePipeline, live_pipeline
 from tests.unit.sink.realdata import whole
 

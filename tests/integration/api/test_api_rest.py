@@ -194,7 +194,7 @@ def test_a_just_written_event_is_visible_at_once(make_api: Callable[..., Running
     seq = running.write_ledger(2)  # accepted, not committed
     got = walk(running, f"/api/v1/transfers?from_ledger={seq}&to_ledger={seq}&limit=200")
     assert len(got) == ledger_tables()[2][1]["token_transfers"].num_rows
-    assert running.sink.snapshot("token_transfers").live.num_rows == len(got)
+    assert running.sink.reader().view("token_transfers").live.num_rows == len(got)
 
 
 def test_ops_endpoints(api: Running) -> None:

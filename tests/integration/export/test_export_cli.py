@@ -14,13 +14,13 @@ import pytest
 import zstandard
 from typer.testing import CliRunner
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.cli import app
 from stellar_arrow.config import Settings, load_settings
 from stellar_arrow.export import run_export
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.batch import encode_ledger_close_meta_batch
 from stellar_arrow.source.files import read_ledger_file
-from stellar_arrow.tables import TableSet, TableSetOptions
 from tests.conftest import CORPUS
 from tests.unit.ledger.realdata import relinked
 

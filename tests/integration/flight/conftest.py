@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from stellar_arrow.build import TableSetOptions, build_ledger_tables
+from stellar_arrow.config import load_settings
 from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.source_service import SourceService
-from stellar_arrow.pipeline.components import derive_token_transfers
+from stellar_arrow.ledger import resolve_network
+from stellar_arrow.pipeline.components import table_builder
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
+from stellar_arrow.vocabulary import TABLES
 
 PUBNET = "Public Global Stellar Network ; September 2015"
 FIRST, LAST = 63092982, 63093001
@@ -34,8 +37,12 @@ def lake_ledgers(sample_lake: Path) -> dict[int, bytes]:
 @pytest.fixture(scope="session")
 def expected_transfers(lake_ledgers: dict[int, bytes]) -> dict[int, pa.Table]:
     """Token transfers of each sample ledger, derived directly (no Flight)."""
+    options = TableSetOptions(("token_transfers",), resolve_network(PUBNET))
     return {
-        seq: pa.Table.from_batches([derive_token_transfers(lcm, PUBNET)], schema=TOKEN_TRANSFERS_SCHEMA)
+        seq: pa.Table.from_batches(
+            [build_ledger_tables(options, (seq, lcm)).batches["token_transfers"]],
+            schema=TOKEN_TRANSFERS_SCHEMA,
+        )
         for seq, lcm in lake_ledgers.items()
     }
 
@@ -52,10 +59,10 @@ def source(sample_lake: Path) -> Iterator[SourceService]:
 
 
 def make_processor(source_uri: str, **kw: object) -> ProcessorService:
+    """A processor building every table (as ``run`` wires it) from ``source_uri``'s raw ledgers."""
     return ProcessorService(
         source_uri,
-        functools.partial(derive_token_transfers, network_passphrase=PUBNET),
-        TOKEN_TRANSFERS_SCHEMA,
+        table_builder(load_settings(), TABLES),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -67,37 +74,12 @@ def processor(source: SourceService) -> Iterator[ProcessorService]:
     server.stop()
 
 
-def growing_lake(sample_lake: Path, target: Path, upto: int) -> list[tuple[Path, Path]]:
-    """Copy the manifest and the objects of ledgers <= ``upto``; return (src, dst) of the rest, in order."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(sample_lake / ".config.json", target / ".config.json")
-    rest: list[tuple[int, Path, Path]] = []
-    for obj in sample_lake.rglob("*.xdr.zst"):
-        seq = int(obj.name.split("--")[1].split(".")[0])
-        dst = target / obj.relative_to(sample_lake)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if seq <= upto:
-            shutil.copy(obj, dst)
-        else:
-            rest.append((seq, obj, dst))
-    return [(src, dst) for _, src, dst in sorted(rest)]
-
-
-def publish(src: Path, dst: Path) -> None:
-    """Make one lake object appear atomically (as an upload does)."""
-    tmp = dst.with_name("." + dst.name + ".tmp")
-    shutil.copy(src, tmp)
-    tmp.replace(dst)
-
-
 class LakeKit:
     """Helpers handed to tests as one fixture (conftest modules are not importable)."""
 
     first, last, passphrase = FIRST, LAST, PUBNET
     lake_source = staticmethod(lake_source)
     make_processor = staticmethod(make_processor)
-    growing_lake = staticmethod(growing_lake)
-    publish = staticmethod(publish)
 
 
 @pytest.fixture(scope="session")

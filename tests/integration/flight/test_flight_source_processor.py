@@ -18,6 +18,7 @@ from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, decode_request, encode_request
 from stellar_arrow.query import TransferFilter
+from stellar_arrow.testing import MemoryLedgerSource
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 pytestmark = pytest.mark.integration
@@ -215,10 +216,10 @@ def test_slow_consumer_gets_backpressure_not_drops(sample_lake: Path, kit: Any) 
         server.stop()
 
 
-def test_live_stream_follows_the_tip_then_cancels(sample_lake: Path, tmp_path: Path, kit: Any) -> None:
-    lake = tmp_path / "lake"
-    pending = kit.growing_lake(sample_lake, lake, upto=kit.first + 2)
-    server = SourceService(kit.lake_source(lake), first_ledger=kit.first)
+def test_live_stream_follows_the_tip_then_cancels(lake_ledgers: dict[int, bytes], kit: Any) -> None:
+    first_three = {seq: lake_ledgers[seq] for seq in range(kit.first, kit.first + 3)}
+    tip = MemoryLedgerSource(first_three, network_passphrase=kit.passphrase, poll_interval=0.02)
+    server = SourceService(tip.opener(), first_ledger=kit.first)
     try:
         client = fl.connect(server.uri)
         reader = client.do_get(ticket(stream="ledger_close_meta", start_ledger=kit.first, live=True))
@@ -231,8 +232,8 @@ def test_live_stream_follows_the_tip_then_cancels(sample_lake: Path, tmp_path: P
                 seen.append(mark.ledger_sequence)
 
         read_n(3)
-        for src, dst in pending[:5]:
-            kit.publish(src, dst)
+        for seq in range(kit.first + 3, kit.first + 8):
+            tip.publish(lake_ledgers[seq])  # the ledger appears at the source's tip
         read_n(8)
         assert seen == list(range(kit.first, kit.first + 8))
         assert status(client)["active_streams"] == 1
@@ -245,10 +246,9 @@ def test_live_stream_follows_the_tip_then_cancels(sample_lake: Path, tmp_path: P
         server.stop()
 
 
-def test_server_stop_ends_a_waiting_live_stream_promptly(sample_lake: Path, tmp_path: Path, kit: Any) -> None:
-    lake = tmp_path / "lake"
-    kit.growing_lake(sample_lake, lake, upto=kit.first)
-    server = SourceService(kit.lake_source(lake), first_ledger=kit.first)
+def test_server_stop_ends_a_waiting_live_stream_promptly(lake_ledgers: dict[int, bytes], kit: Any) -> None:
+    tip = MemoryLedgerSource({kit.first: lake_ledgers[kit.first]}, network_passphrase=kit.passphrase)
+    server = SourceService(tip.opener(), first_ledger=kit.first)
     client = fl.connect(server.uri)
     reader = client.do_get(ticket(stream="ledger_close_meta", start_ledger=kit.first, live=True))
     assert decode_watermark(reader.read_chunk().app_metadata.to_pybytes()).ledger_sequence == kit.first  # type: ignore[union-attr]

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from stellar_arrow.pipeline.components import build_ledger_tables, derive_token_transfers
+from stellar_arrow.build import TableSet, TableSetOptions, table_schema
+from stellar_arrow.ledger import resolve_network
 from stellar_arrow.sink import read_commits
 from stellar_arrow.source.lake import DataLakeLedgerSource
-from stellar_arrow.tables import table_schema
 
 PUBNET = "Public Global Stellar Network ; September 2015"
 FIRST, LAST = 63092982, 63093001
@@ -28,14 +28,11 @@ def sample_lake(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def expected_tables(sample_lake: Path) -> dict[str, pa.Table]:
     """Every table of the sample lake built directly, ledger by ledger, without Flight or a sink."""
-    parts: dict[str, list[pa.RecordBatch]] = {t: [] for t in TABLES}
+    tables = TableSet(TableSetOptions(TABLES, resolve_network(PUBNET)))
     with DataLakeLedgerSource(str(sample_lake)) as lake:
         for seq, lcm in lake.ledgers(FIRST, LAST):
-            for name, batch in build_ledger_tables(lcm, PUBNET).items():
-                parts[name].append(batch)
-            parts["token_transfers"].append(derive_token_transfers(lcm, PUBNET))
-            assert seq <= LAST
-    return {t: pa.Table.from_batches(parts[t], schema=table_schema(t)) for t in TABLES}
+            tables.add(lcm, seq)
+    return {t: pa.Table.from_batches([b], schema=table_schema(t)) for t, b in tables.finish().items()}
 
 
 def read_output(out: Path) -> dict[str, pa.Table]:

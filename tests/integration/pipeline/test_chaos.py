@@ -65,7 +65,7 @@ def _settings(out: Path, source: dict[str, Any], *, slow: bool) -> Any:
     partitioning (~320 files per commit: kills of the sink land inside commits). One uninterrupted run
     over the sample lake then takes ~15 s instead of ~2 s, so twenty kills fit into one run.
     """
-    ports = {"flight_port": 0}
+    ports = {"flight_port": 0, "health_port": 0}
     sink: dict[str, Any] = {**ports, "output_dir": str(out), "batch_rows": 1, "flush_interval_s": 0.05}
     flight: dict[str, Any] = {"reconnect_timeout_s": 30.0}
     if slow:

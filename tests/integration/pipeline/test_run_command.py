@@ -73,7 +73,13 @@ def test_run_rejects_bad_config_naming_the_key(tmp_path: Path, repo_root: Path, 
 def test_serve_source_stops_cleanly_on_sigterm(tmp_path: Path, repo_root: Path, kit: Any) -> None:
     config = kit.write_config(
         tmp_path / "pipeline.yaml",
-        {"source": {"flight_port": 0, "datalake_uri": str(repo_root / "data/lakes/pubnet-p26")}},
+        {
+            "source": {
+                "flight_port": 0,
+                "health_port": 0,
+                "datalake_uri": str(repo_root / "data/lakes/pubnet-p26"),
+            }
+        },
     )
     ready = tmp_path / "source.ready.json"
     proc = subprocess.Popen(
@@ -179,7 +185,14 @@ def _children(pid: int) -> list[int]:
 def test_killed_source_leaves_no_orphan_worker(tmp_path: Path, repo_root: Path, kit: Any) -> None:
     config = kit.write_config(
         tmp_path / "pipeline.yaml",
-        {"source": {"flight_port": 0, "table_workers": 1, "datalake_uri": str(kit.sample_lake)}},
+        {
+            "source": {
+                "flight_port": 0,
+                "health_port": 0,
+                "table_workers": 1,
+                "datalake_uri": str(kit.sample_lake),
+            }
+        },
     )
     ready = tmp_path / "source.ready.json"
     proc = subprocess.Popen(
@@ -214,12 +227,19 @@ def test_a_missing_ledger_fails_the_run_naming_it(tmp_path: Path, repo_root: Pat
         {
             "source": {
                 "flight_port": 0,
+                "health_port": 0,
                 "datalake_uri": str(kit.sample_lake),
                 "start_ledger": kit.last - 2,
                 "end_ledger": kit.last + 3,
             },
-            "processor": {"flight_port": 0},
-            "sink": {"flight_port": 0, "output_dir": str(tmp_path / "out"), "tables": ["token_transfers"]},
+            "processor": {"flight_port": 0, "health_port": 0},
+            "sink": {
+                "flight_port": 0,
+                "health_port": 0,
+                "output_dir": str(tmp_path / "out"),
+                "tables": ["token_transfers"],
+            },
+            "api": {"api_port": 0},  # 8081 may be taken on a shared machine
         },
     )
     proc = subprocess.run(

@@ -53,7 +53,7 @@ def _ready(http: httpx.Client, want: int, contains: str = "", timeout: float = 1
 def test_readiness_follows_the_processor_and_the_lag_follows_the_source(tmp_path: Path, kit: Any) -> None:
     processor_port = _free_port()  # nothing listens there yet
     settings = load_settings(
-        source={"datalake_uri": str(kit.sample_lake), "flight_port": 0, "table_workers": 0},
+        source={"datalake_uri": str(kit.sample_lake), "flight_port": 0, "health_port": 0, "table_workers": 0},
         api={"api_port": 0},
     )
     source = build_source(settings)

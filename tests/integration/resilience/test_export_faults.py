@@ -2,8 +2,7 @@
 
 Transient faults (5xx plain/JSON, 429 + Retry-After, truncated bodies, connection resets) are retried:
 the tables equal a fault-free export, and the retries show in the metrics. A terminal fault (a reply
-that is not JSON) stops the export at once with one line naming the cause and exit status 1; a 500 that
-persists past the retry budget stops it with exit status 3 (unavailable).
+that is not JSON) stops the export at once with one line naming the cause and exit status 1.
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ def _value(metric: str, **labels: str) -> float:
 
 
 def _export(url: str, out: Path) -> dict[str, pa.Table]:
+    source = {**source_spec(url), "start_ledger": FIRST, "end_ledger": LAST}
     settings = load_settings(
-        source={**source_spec(url), "start_ledger": FIRST, "end_ledger": LAST},
-        export={"output_dir": str(out), "tables": TABLES, "chunk_size": 10},
+        source=source, export={"output_dir": str(out), "tables": TABLES, "chunk_size": 10}
     )
     summary = run_export(settings)
     assert summary.ledgers_exported == LAST - FIRST + 1
@@ -146,7 +145,7 @@ def test_a_persistent_500_stops_the_export_naming_the_endpoint(
     out = tmp_path / "out"
     args = ["export", "--source", url, "--start", str(FIRST), "--end", str(LAST), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--chunk-size", "10", "--no-progress"])
-    assert result.exit_code == 3  # UNAVAILABLE: an upstream did not answer; trying later may work
+    assert result.exit_code == 3  # upstream unavailable (docs/configuration.md, exit statuses)
     assert (
         f"error: RpcTransientError: getLedgers at {url}: HTTP 500 (server busy or failing): 'disk full'"
         in (result.output)

@@ -166,7 +166,9 @@ def test_prometheus_scrapes_the_ledgers_processed(finished_run: Supervisor, tmp_
         ).read_text()
         up = _query(base, "up")["data"]["result"]
         assert {r["metric"]["job"]: r["value"][1] for r in up} == dict.fromkeys(jobs, "1")
-        dashboard = json.loads((DEPLOY / "grafana" / "stellar-arrow-overview.json").read_text())
+        dashboard = json.loads(
+            (DEPLOY / "grafana" / "dashboards" / "stellar-arrow-overview.json").read_text()
+        )
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
                 _query(base, target["expr"])  # every dashboard query is valid PromQL

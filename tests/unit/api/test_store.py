@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from stellar_arrow.api import DirectorySource, TransferStore
+from stellar_arrow.api import CommitLogReader, TransferStore
 from stellar_arrow.api.filters import Paging
 from stellar_arrow.api.serve import directory_store
 from stellar_arrow.config import SinkSettings
 from stellar_arrow.query import TransferFilter, filter_from_query
-from stellar_arrow.sink import Checkpoint, DatasetSink, TableView
+from stellar_arrow.sink import Checkpoint, DatasetSink, LiveListener, TableView, Unsubscribe
 from tests.unit.sink.realdata import FIRST, ledger_tables, schemas, whole
 
 
@@ -38,7 +38,7 @@ FILTERS = [
 
 @pytest.mark.parametrize("params", FILTERS)
 def test_mirror_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]) -> None:
-    mirrored, direct = TransferStore(sink), TransferStore(sink, mirror=False)
+    mirrored, direct = TransferStore(sink.reader()), TransferStore(sink.reader(), mirror=False)
     f = filter_from_query(params)
     a = mirrored.transfers(f, Paging(limit=200))
     b = direct.transfers(f, Paging(limit=200))
@@ -56,18 +56,24 @@ class _OlderView:
         self.sink, self.files = sink, files
 
     def tables(self) -> tuple[str, ...]:
-        return tuple(self.sink.tables())
+        return tuple(self.sink.reader().tables())
 
-    def snapshot(self, table: str) -> TableView:
-        view = self.sink.snapshot(table)
+    def view(self, table: str) -> TableView:
+        view = self.sink.reader().view(table)
         empty = view.schema.empty_table()
         return TableView(table, view.schema, view.files[: self.files], empty, view.last_ledger)
 
+    def subscribe(self, listener: LiveListener) -> Unsubscribe:
+        return lambda: None
+
+    def stats(self) -> None:
+        return None
+
 
 def test_a_view_sees_only_its_own_committed_files(sink: DatasetSink) -> None:
-    full = TransferStore(sink)
+    full = TransferStore(sink.reader())
     full.summary()  # the mirror now holds every committed file
-    assert len(sink.snapshot("token_transfers").files) > 2
+    assert len(sink.reader().view("token_transfers").files) > 2
     older = TransferStore(_OlderView(sink, 2))
     older._mirror, older._db = full._mirror, full._db  # same DuckDB tables, a view naming only 2 files
     direct = TransferStore(_OlderView(sink, 2), mirror=False)
@@ -79,7 +85,7 @@ def test_a_view_sees_only_its_own_committed_files(sink: DatasetSink) -> None:
 
 def test_directory_store_serves_a_finished_output(sink: DatasetSink) -> None:
     store = directory_store(sink.root)
-    assert isinstance(store.source, DirectorySource)
+    assert isinstance(store.reader, CommitLogReader)
     committed_through = sink.checkpoint.ledger_sequence if sink.checkpoint else 0
     got = store.summary()
     want = whole("token_transfers", FIRST, committed_through)
@@ -89,7 +95,7 @@ def test_directory_store_serves_a_finished_output(sink: DatasetSink) -> None:
 
 
 def test_volume_by_ledger_is_exact(sink: DatasetSink) -> None:
-    store = TransferStore(sink)
+    store = TransferStore(sink.reader())
     table = store.volume(TransferFilter(event_types=("transfer",)), "ledger").to_pylist()
     rows = whole("token_transfers", FIRST, FIRST + 7).to_pylist()
     want: dict[tuple[int, str], int] = {}
@@ -101,7 +107,7 @@ def test_volume_by_ledger_is_exact(sink: DatasetSink) -> None:
 
 
 def test_recent_ledgers(sink: DatasetSink) -> None:
-    recent = TransferStore(sink).recent_ledgers(3)
+    recent = TransferStore(sink.reader()).recent_ledgers(3)
     assert [r["ledger_sequence"] for r in recent] == [FIRST + 5, FIRST + 6, FIRST + 7]
     assert recent[-1]["transfers"] == ledger_tables()[7][1]["token_transfers"].num_rows
 

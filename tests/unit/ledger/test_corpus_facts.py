@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.errors import LedgerHashMismatchError
 from stellar_arrow.ledger import (
     check_ledger_hashes,
@@ -13,7 +14,6 @@ from stellar_arrow.ledger import (
     resolve_network,
     toid,
 )
-from stellar_arrow.tables import TableSet, TableSetOptions
 from stellar_arrow.xdr import decode_ledger_close_meta
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 

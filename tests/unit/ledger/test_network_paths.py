@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.errors import NetworkMismatchError
 from stellar_arrow.ledger import PUBNET, TESTNET, ledger_view, pair_transactions
-from stellar_arrow.tables import TableSet, TableSetOptions
 from stellar_arrow.ttp import events_from_ledger, token_transfers_batch, verify_ledger_bytes
 from stellar_arrow.xdr import decode_ledger_close_meta
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from stellar_arrow.build import TableSet, TableSetOptions, table_schema
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.source.files import read_ledger_file
-from stellar_arrow.tables import TableSet, TableSetOptions, table_schema
 from stellar_arrow.ttp.processor import token_transfers_batch
 from stellar_arrow.xdr import decode_ledger_close_meta
 

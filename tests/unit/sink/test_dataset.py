@@ -23,6 +23,8 @@ from stellar_arrow.sink import (
     schema_fingerprint,
     validate_dir,
 )
+from stellar_arrow.sink.buffer import TableBuffer
+from stellar_arrow.sink.commit import CommitWriter
 from stellar_arrow.sink.manifest import PENDING_SUFFIX
 from tests.unit.sink.realdata import TABLES, ledger_tables, schemas, whole
 
@@ -141,7 +143,7 @@ def test_flush_interval_and_batch_rows_decide_when_to_commit(tmp_path: Path) -> 
     assert sum(m.rows for m in record.files) == p1["token_transfers"].num_rows
     # rows beyond the checkpoint stay buffered (visible in the live view), not committed
     sink.write_batch("token_transfers", p2["token_transfers"])
-    view = sink.snapshot("token_transfers")
+    view = sink.reader().view("token_transfers")
     assert view.live.num_rows == p2["token_transfers"].num_rows and len(view.files) == 1
     small = DatasetSink(
         tmp_path / "small",
@@ -171,7 +173,7 @@ def test_a_quiet_tip_is_committed_by_the_timed_flush(tmp_path: Path) -> None:
     record = sink.flush_if_due()
     assert record is not None and record.checkpoint.ledger_sequence == s1
     assert sum(m.rows for m in record.files) == p1["token_transfers"].num_rows
-    assert sink.snapshot("token_transfers").live.num_rows == p2["token_transfers"].num_rows
+    assert sink.reader().view("token_transfers").live.num_rows == p2["token_transfers"].num_rows
     assert sink.flush_if_due() is None  # s2 is still incomplete
 
 
@@ -182,7 +184,7 @@ def test_commit_only_takes_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
     sink.write_batch("token_transfers", p2["token_transfers"])
     record = sink.commit(Checkpoint(s1))
     assert record is not None and {m.last_ledger for m in record.files} == {s1}
-    view = sink.snapshot("token_transfers")
+    view = sink.reader().view("token_transfers")
     assert pc.unique(view.live["ledger_sequence"]).to_pylist() == [s2]
     assert sink.commit(Checkpoint(s1)) is None  # a checkpoint that does not move is a no-op
     (stored,) = list(read_commits(tmp_path))
@@ -193,14 +195,16 @@ def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Pat
     schema = {"token_transfers": schemas()["token_transfers"]}
     ledgers = ledger_tables()[:4]
     sink = DatasetSink(tmp_path, schema, SinkSettings(partition_by=("event_type",)))
+    assert sink.snapshot() is None  # nothing committed: start wherever the pipeline starts
     for _seq, per in ledgers[:2]:
         sink.write_batch("token_transfers", per["token_transfers"])
     sink.commit(Checkpoint(ledgers[1][0]))
     # a crash in the middle of the next commit: files written (pending), no commit record
     _seq3, per3 = ledgers[2]
     sink.write_batch("token_transfers", per3["token_transfers"])
-    state = sink._tables["token_transfers"]
-    sink._write_files(99, "token_transfers", state, per3["token_transfers"])
+    writer = CommitWriter(tmp_path, ("parquet",), ParquetOptions())
+    state = TableBuffer(schema, ("event_type",)).state("token_transfers")
+    writer._write_files(99, "token_transfers", state, per3["token_transfers"])
     pending = list(tmp_path.rglob(f"*{PENDING_SUFFIX}"))
     assert pending
     # DuckDB over the folder never sees the half-done commit
@@ -211,6 +215,7 @@ def test_restart_removes_uncommitted_files_and_drops_replayed_rows(tmp_path: Pat
     restarted = DatasetSink(tmp_path, schema, SinkSettings(partition_by=("event_type",)))
     assert not list(tmp_path.rglob(f"*{PENDING_SUFFIX}"))
     assert restarted.checkpoint == Checkpoint(ledgers[1][0])
+    assert restarted.snapshot() == ledgers[1][0] + 1  # the resume state: the next ledger to write
     # the pipeline resumes from an earlier ledger (at-least-once upstream): replayed rows are dropped
     for _seq, per in ledgers:
         restarted.write_batch("token_transfers", per["token_transfers"])
@@ -246,10 +251,12 @@ def test_restart_finishes_a_commit_whose_record_was_written(tmp_path: Path) -> N
 def test_listeners_see_accepted_rows_and_closed_sink_refuses(tmp_path: Path) -> None:
     seen: list[tuple[str, int]] = []
     sink = DatasetSink(tmp_path, {"token_transfers": schemas()["token_transfers"]})
-    sink.add_listener(lambda table, rows: seen.append((table, rows.num_rows)))
+    unsubscribe = sink.reader().subscribe(lambda table, rows: seen.append((table, rows.num_rows)))
     seq, per = ledger_tables()[0]
     sink.write_batch("token_transfers", per["token_transfers"])
     sink.advance(seq)
+    unsubscribe()
+    sink.write_batch("token_transfers", ledger_tables()[1][1]["token_transfers"])  # no longer delivered
     sink.close()
     assert seen == [("token_transfers", per["token_transfers"].num_rows)]
     assert sink.checkpoint == Checkpoint(seq)
@@ -267,7 +274,7 @@ def test_a_failed_commit_leaves_no_files_and_keeps_the_rows(tmp_path: Path) -> N
     with pytest.raises(SinkError, match=f"commit 1 through ledger {seq} failed"):
         sink.commit(Checkpoint(seq))
     assert not [p for p in (tmp_path / "token_transfers").rglob("*") if p.is_file()]
-    assert sink.snapshot("token_transfers").live.num_rows == per["token_transfers"].num_rows
+    assert sink.reader().view("token_transfers").live.num_rows == per["token_transfers"].num_rows
     assert sink.checkpoint is None
     obstacle.rmdir()
     assert sink.commit(Checkpoint(seq)) is not None
@@ -292,4 +299,4 @@ def test_rows_arriving_without_field_metadata_or_nullability_are_accepted(tmp_pa
     sink.write_batch("token_transfers", per["token_transfers"].cast(plain))
     record = sink.commit(Checkpoint(seq))
     assert record is not None and {m.schema_fingerprint for m in record.files} == {schema_fingerprint(schema)}
-    assert sink.snapshot("token_transfers").schema == schema
+    assert sink.reader().view("token_transfers").schema == schema

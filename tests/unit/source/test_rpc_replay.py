@@ -67,6 +67,8 @@ def test_get_ledgers_page_and_cursor_semantics(lake: ReplayLake) -> None:
         ({"startLedger": FIRST, "pagination": {"limit": 201}}, -32600, "limit must not exceed 200"),
         ({"startLedger": FIRST, "xdrFormat": "xml"}, -32600, "xdrFormat"),
         ({"pagination": {"cursor": "abc"}}, -32602, "invalid cursor"),
+        ({"pagination": {"cursor": "²"}}, -32602, "invalid cursor"),
+        ({"pagination": {"cursor": "١٢٣"}}, -32602, "invalid cursor"),
         ({"pagination": {"cursor": str(LAST)}}, -32602, f"cursor ('{LAST}') must be between"),
         ({"startLedger": -5}, -32602, "startLedger must be a non-negative integer"),
         ({"startLedger": FIRST, "pagination": []}, -32602, "pagination must be an object"),

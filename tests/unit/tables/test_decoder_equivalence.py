@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.ledger import resolve_network
 from stellar_arrow.source.files import read_ledger_file
-from stellar_arrow.tables import TableSet, TableSetOptions
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.xdist_group(name="sdk-oracle")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from stellar_arrow.build import TableSet, TableSetOptions, table_schema
 from stellar_arrow.ledger import PUBNET
 from stellar_arrow.schema import (
     LEDGER_COLUMN_KEY,
@@ -16,7 +17,6 @@ from stellar_arrow.schema import (
     stamp,
 )
 from stellar_arrow.sink import ledger_column as sink_ledger_column
-from stellar_arrow.tables import TableSet, TableSetOptions, table_schema
 from stellar_arrow.vocabulary import TABLES
 from tests.unit.ledger.realdata import P26_FIRST, p26
 

@@ -11,6 +11,7 @@ import stellar_sdk
 from stellar_sdk import Asset, MuxedAccount
 from stellar_sdk import xdr as sdk_xdr
 
+from stellar_arrow.build import TableSet, TableSetOptions, table_schema
 from stellar_arrow.ledger import parse_toid, resolve_network
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.tables import (
@@ -18,10 +19,7 @@ from stellar_arrow.tables import (
     OPERATIONS_SCHEMA,
     SCHEMA_VERSION,
     TRANSACTIONS_SCHEMA,
-    TableSet,
-    TableSetOptions,
     schema_table_name,
-    table_schema,
 )
 from tests.conftest import CORPUS
 

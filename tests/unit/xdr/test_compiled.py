@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.errors import XdrDecodeError
 from stellar_arrow.ledger.network import PUBNET
-from stellar_arrow.tables import TableSet, TableSetOptions
 from stellar_arrow.xdr import decode_ledger_close_meta, model
 from stellar_arrow.xdr.choice import (
     compiled_available,
@@ -67,7 +67,7 @@ def test_without_the_extension_python_is_used_with_one_warning(small_ledgers: li
         sys.modules["stellar_arrow.xdr._compiled"] = None  # the import fails, as when never built
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
         from stellar_arrow.ledger.network import PUBNET
-        from stellar_arrow.tables import TableSet, TableSetOptions
+        from stellar_arrow.build import TableSet, TableSetOptions
         from stellar_arrow.xdr.choice import decode_ledger_close_meta, ledger_decoder, resolve_decoder
         assert resolve_decoder() == "python" and resolve_decoder("compiled") == "python"
         assert ledger_decoder() is decode_ledger_close_meta

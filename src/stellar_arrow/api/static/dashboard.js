@@ -158,6 +158,7 @@ function connect() {
     else if (m.type === "ping") ws.send('{"type":"pong"}');
   };
   ws.onclose = (e) => {
+    signInIfRefused();  // a refused handshake or a revoked key: with auth on, the session may be gone
     pill.textContent = `disconnected (${e.code}${e.reason ? ": " + e.reason : ""}), retrying`;
     pill.className = "pill off";
     pill.dataset.state = "closed";
@@ -165,7 +166,21 @@ function connect() {
   };
 }
 
+const LOGIN_PAGE = "/static/login.html";
+
+// With authentication on (security.auth_enabled) the page needs a session cookie: see login.js.
+async function signInIfRefused() {
+  try {
+    const probe = await fetch("/api/v1/status");
+    if (probe.status === 401) location.href = LOGIN_PAGE;
+    return probe.status === 401;
+  } catch (err) {
+    return false;
+  }
+}
+
 async function start() {
+  if (await signInIfRefused()) return;
   // The first picture comes over REST up to ledger `through`; the socket then replays every ledger after it.
   // The newest ledger may still be arriving (its events can come in several batches), so the picture stops
   // one ledger short; an empty sink gives through = 0 (replay from the start). Without that cursor, events

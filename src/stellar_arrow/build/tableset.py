@@ -1,17 +1,20 @@
-"""Decoded ledgers -> Arrow record batches of the requested tables, ledger after ledger.
+"""One decoded ledger -> every requested table: ledgers, transactions, operations, token_transfers.
 
-:class:`TableSet` is what a worker process runs: for each ledger it decodes the bytes (fast
-decoder, or stellar-sdk as the oracle), pairs transactions with their envelopes under the network
-(the network check), checks the header's hashes against the content, and feeds every requested
-table builder; the decoded tree is dropped before the next ledger. Pure: bytes in, batches out.
+:func:`build_ledger_tables` is what a worker runs for one ledger, :class:`TableSet` the same over
+consecutive ledgers. Each ledger is decoded once, with the chosen decoder (``stellar_arrow.xdr.choice``);
+the pure-Python decoder walks past what the three ledger tables never read (``TABLES_PROFILE``) unless
+token transfers or their reconciliation are asked for. From the one decoded value it checks the
+header's hashes against the content, pairs transactions with their envelopes under the network (the
+network check), feeds every requested table builder, derives the token transfer events and, with
+``verify_events``, reconciles them with the ledger's balance changes. The decoded tree is dropped
+before the next ledger. Pure: bytes in, batches out.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import pyarrow as pa
 
@@ -27,6 +30,10 @@ from stellar_arrow.tables.transactions import (
     TRANSACTIONS_XDR_COLUMNS,
     TransactionsBuilder,
 )
+from stellar_arrow.ttp.processor import token_transfers_batch
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
+from stellar_arrow.ttp.verify import check_ledger
+from stellar_arrow.vocabulary import TABLES
 from stellar_arrow.xdr import gc_paused
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.choice import DECODERS, ledger_decoder, resolve_decoder
@@ -34,23 +41,12 @@ from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 
 __all__ = [
     "DECODERS",
-    "TABLE_NAMES",
+    "LedgerTables",
     "TableSet",
     "TableSetOptions",
+    "build_ledger_tables",
     "table_schema",
-    "token_transfers_function",
 ]
-
-TABLE_NAMES: Final = ("ledgers", "transactions", "operations", "token_transfers")
-
-TokenTransfersFn = Callable[[X.LedgerCloseMeta, Network], pa.RecordBatch]
-
-
-def token_transfers_function() -> TokenTransfersFn | None:
-    """``stellar_arrow.ttp.token_transfers_batch`` when the token transfer processor provides it."""
-    ttp = importlib.import_module("stellar_arrow.ttp")
-    fn: TokenTransfersFn | None = getattr(ttp, "token_transfers_batch", None)
-    return fn
 
 
 def table_schema(table: str, *, include_xdr: bool = False) -> pa.Schema:
@@ -64,10 +60,8 @@ def table_schema(table: str, *, include_xdr: bool = False) -> pa.Schema:
     if table == "operations":
         return OPERATIONS_SCHEMA
     if table == "token_transfers":
-        from stellar_arrow.ttp import TOKEN_TRANSFERS_SCHEMA
-
         return TOKEN_TRANSFERS_SCHEMA
-    msg = f"unknown table {table!r}; choose from {', '.join(TABLE_NAMES)}"
+    msg = f"unknown table {table!r}; choose from {', '.join(TABLES)}"
     raise ConfigError(msg, key="tables")
 
 
@@ -86,15 +80,33 @@ class TableSetOptions:
 
     def __post_init__(self) -> None:
         for table in self.tables:
-            if table not in TABLE_NAMES:
-                msg = f"unknown table {table!r}; choose from {', '.join(TABLE_NAMES)}"
+            if table not in TABLES:
+                msg = f"unknown table {table!r}; choose from {', '.join(TABLES)}"
                 raise ConfigError(msg, key="tables")
         resolve_decoder(self.decoder)  # ConfigError for an unknown name
-        if "token_transfers" in self.tables and token_transfers_function() is None:
-            msg = (
-                "table token_transfers is not available yet (stellar_arrow.ttp.token_transfers_batch missing)"
-            )
-            raise ConfigError(msg, key="tables")
+
+    @property
+    def full_decode(self) -> bool:
+        """Token transfers and their reconciliation read entry changes and events; the tables never do."""
+        return "token_transfers" in self.tables or self.verify_events
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTables:
+    """The tables of one ledger and its chain link (what the caller checks the hash chain with)."""
+
+    link: ChainLink
+    batches: dict[str, pa.RecordBatch]
+    size: int  # bytes of LedgerCloseMeta XDR
+
+
+def build_ledger_tables(options: TableSetOptions, ledger: tuple[int, bytes]) -> LedgerTables:
+    """Decode one ledger ``(sequence, LedgerCloseMeta XDR)`` once, validate it and build every requested
+    table (what a worker runs; a ``source.base.RawLedger`` is such a pair)."""
+    ledger_sequence, lcm = ledger
+    tables = TableSet(options)
+    link = tables.add(lcm, ledger_sequence)
+    return LedgerTables(link, tables.finish(), len(lcm))
 
 
 class TableSet:
@@ -113,12 +125,12 @@ class TableSet:
             )
         if "operations" in wanted:
             self._builders["operations"] = OperationsBuilder()
-        self._token_transfers = token_transfers_function() if "token_transfers" in wanted else None
-        # token transfers read entry changes and events; the other tables never do
-        full = self._token_transfers is not None or options.verify_events
+        self._token_transfers = "token_transfers" in wanted
         chosen = resolve_decoder(options.decoder)
         self._decoder: Callable[..., X.LedgerCloseMeta] = (
-            decoder_for(TABLES_PROFILE) if chosen == "python" and not full else ledger_decoder(chosen)
+            decoder_for(TABLES_PROFILE)
+            if chosen == "python" and not options.full_decode
+            else ledger_decoder(chosen)
         )
         self._token_batches: list[pa.RecordBatch] = []
 
@@ -143,11 +155,9 @@ class TableSet:
         transactions = pair_transactions(view, self.options.network)
         for builder in self._builders.values():
             builder.add(view, transactions)
-        if self._token_transfers is not None:
-            self._token_batches.append(self._token_transfers(lcm, self.options.network))
+        if self._token_transfers:
+            self._token_batches.append(token_transfers_batch(lcm, self.options.network))
         if self.options.verify_events:
-            from stellar_arrow.ttp.verify import check_ledger
-
             check_ledger(lcm, self.options.network)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)
         self.links.append(link)
@@ -158,7 +168,7 @@ class TableSet:
         out: dict[str, pa.RecordBatch] = {}
         for table in self.options.tables:
             if table == "token_transfers":
-                out[table] = _concat(self._token_batches, table_schema(table))
+                out[table] = _concat(self._token_batches, TOKEN_TRANSFERS_SCHEMA)
             else:
                 out[table] = self._builders[table].finish()
         return out
