@@ -91,7 +91,9 @@ def test_network_and_retention_checks(rpc_url: str) -> None:
 
 
 def test_tailing_a_moving_tip_polls_health_not_out_of_range_pages(lake_ledgers: dict[int, bytes]) -> None:
-    lake = ReplayLake(str(LAKES / "pubnet-p26"), start_at=63092996, ledger_interval=0.25)
+    lake = ReplayLake(
+        str(LAKES / "pubnet-p26"), start_at=63092996, ledger_interval=0.6
+    )  # margin on busy hosts
     rpc = RpcProxy(lake)
     with (
         AppServer(rpc.app()) as server,
@@ -106,7 +108,7 @@ def test_tailing_a_moving_tip_polls_health_not_out_of_range_pages(lake_ledgers: 
                 source.stop()
         elapsed = time.monotonic() - started
     assert got == list(range(63092994, LAST + 1))
-    assert elapsed >= 0.25 * 4  # waited for 63092997..63093001 to be released
+    assert elapsed >= 0.6 * 4  # waited for 63092997..63093001 to be released
     errors = [reply for _, _, reply in rpc.calls if "error" in reply]
     assert errors == []  # never sent a start/cursor past the tip
     assert rpc.methods().count("getHealth") >= 3
