@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from stellar_sdk import xdr as sdk_xdr
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.errors import HashChainError, NetworkMismatchError
 from stellar_arrow.ledger import (
     PUBNET,
@@ -15,7 +16,6 @@ from stellar_arrow.ledger import (
     ledger_view,
     pair_transactions,
 )
-from stellar_arrow.tables import TableSet, TableSetOptions
 from stellar_arrow.testing import LedgerBuilder, payment
 from stellar_arrow.testing.xdr_values import keypair
 from stellar_arrow.ttp import token_transfers_batch
