@@ -16,6 +16,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from stellar_arrow.config import ApiSettings
 from tests.integration.api.running import Running, start, stop
@@ -180,6 +181,7 @@ def test_every_websocket_field_gets_an_error_frame_and_the_connection_stays(
         for field in WS_FIELDS
         for value in WS_HOSTILE
         if value is not None  # null means "absent"
+        and len(json.dumps(subscribe_with(field, value)).encode()) <= 4096  # larger: closed 1009, below
     ]
     must_fail: list[tuple[str, str]] = [
         ('{"type": "subscribe", "cursor": "²"}', "cursor"),  # the reported case
@@ -193,7 +195,7 @@ def test_every_websocket_field_gets_an_error_frame_and_the_connection_stays(
         ('{"type": "subscribe", "filters": {"assets": ["USDC"]}}', "filters.assets"),
         ('{"type": "subscribe", "wat": 1}', "wat"),
         ('{"type": 5}', "type"),
-        ("[" * 10_000, "message"),
+        ("[" * 3_000, "message"),  # deep nesting within security.ws_max_message_bytes (4096)
         ('"subscribe"', "type"),
     ]
     messages = sweep + must_fail
@@ -211,6 +213,12 @@ def test_every_websocket_field_gets_an_error_frame_and_the_connection_stays(
             await ws.send('{"type": "ping"}')
             while orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "pong":
                 pass
+            await ws.send(json.dumps(subscribe_with("cursor", "9" * 5000)))  # over ws_max_message_bytes
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 1009
         return answers
 
     answers = asyncio.run(scenario())

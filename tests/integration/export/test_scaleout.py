@@ -119,7 +119,7 @@ def test_tasks_carry_no_credentials(tmp_path: Path) -> None:
     sections = task_settings(settings)
     assert sections["source"]["storage_options"] == {"anon": True}
     assert sections["export"]["workers"] == 0
-    secret = "AKIA-super-secret-value"
+    secret = "AKIA-super-secret-value-0123456789abcdef"  # long enough for a JWT secret
     leaky = load_settings(
         source={
             "datalake_uri": "s3://bucket/lake",
@@ -136,11 +136,15 @@ def test_tasks_carry_no_credentials(tmp_path: Path) -> None:
         for field_name, info in type(getattr(settings, name)).model_fields.items()
         if "SecretStr" in str(info.annotation)
     ]
+    assert secret_fields, "the settings hold secrets (security.jwt_secret...): this test must see them"
     for section, field_name in secret_fields:
+        companions = (
+            {"jwt_issuer": "issuer", "jwt_audience": "audience"} if field_name == "jwt_secret" else {}
+        )
         with_secret = load_settings(
             source={"datalake_uri": str(SAMPLE_LAKE), "start_ledger": FIRST},
             export={"output_dir": str(tmp_path)},
-            **{section: {field_name: secret}},
+            **{section: {field_name: secret, **companions}},
         )
         assert secret.encode() not in pickle.dumps(task_settings(with_secret))
 
