@@ -119,7 +119,9 @@ class Supervisor:
         child.uri, child.port = ready["uri"], int(ready["port"])
         child.api_url = ready.get("api_url")
         child.health_url = ready.get("health_url")
-        if child.health_url is not None:  # pinned like the Flight port, so a restart keeps its address
+        # Pinned like the Flight port so a restart keeps its address, unless any free port was asked for
+        # (health_port: 0): a killed service's workers may hold its old port for a moment.
+        if child.health_url is not None and self._doc[child.role].get("health_port") != 0:
             self._doc[child.role]["health_port"] = int(child.health_url.rsplit(":", 1)[1])
         if child.role == "source":
             self._doc["processor"]["source_endpoint"] = child.uri
