@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import orjson
@@ -21,29 +20,11 @@ from stellar_arrow.api.metrics import ApiMetrics
 from stellar_arrow.api.subscription import parse_subscription
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import RequestError
+from stellar_arrow.resilience.ratelimit import TokenBucket
 
-__all__ = ["TokenBucket", "serve_websocket"]
+__all__ = ["serve_websocket"]
 
 log = logging.getLogger(__name__)
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def _error(hub: Hub, client: Client, metrics: ApiMetrics, field: str, message: str) -> None:

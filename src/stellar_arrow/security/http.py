@@ -29,10 +29,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellar_arrow.config import SecuritySettings
 from stellar_arrow.errors import AuthenticationError, AuthorizationError
+from stellar_arrow.resilience.ratelimit import KeyedBuckets
 from stellar_arrow.security.authenticator import ANONYMOUS, Authenticator, Credential
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.policy import build_authenticator
-from stellar_arrow.security.ratelimit import KeyedBuckets
 from stellar_arrow.security.roles import Permission, Principal
 from stellar_arrow.security.session import SESSION_COOKIE, SessionSigner
 

@@ -12,7 +12,7 @@ from stellar_arrow.config import load_settings
 from stellar_arrow.errors import AuthenticationError, ConfigError
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
 from stellar_arrow.security import Principal
-from stellar_arrow.security.ratelimit import KeyedBuckets
+from stellar_arrow.resilience.ratelimit import KeyedBuckets
 from stellar_arrow.security.session import SessionSigner
 
 
