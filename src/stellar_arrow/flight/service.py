@@ -7,7 +7,8 @@ every stream on client cancel or server stop, answers the ``status``/``current_l
 actions as JSON, and turns every failure into a Flight error class with a one-line message and a
 JSON ``extra_info`` (``{"code": ..., "field": ...}``): never a server traceback. With ``security``
 (:class:`~stellar_arrow.security.flight.FlightSecurity`) it serves TLS/mTLS, authenticates every call,
-authorizes each action and ends an open stream whose credential is revoked.
+authorizes each action, rate-limits calls per principal and per peer IP, and ends an open stream
+whose credential is revoked.
 """
 
 from __future__ import annotations
@@ -178,7 +179,12 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         rows = self.total_records(request)
         return fl.FlightInfo(spec.schema, descriptor, [endpoint], rows, -1, ordered=True)
 
+    def _admit(self, context: fl.ServerCallContext, method: str) -> None:
+        if self._security is not None:
+            self._security.admit_peer(context, method)
+
     def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> list[fl.FlightInfo]:
+        self._admit(context, "ListFlights")
         infos: list[fl.FlightInfo] = self._guard(
             "list_flights",
             lambda: [
@@ -191,14 +197,17 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def get_flight_info(
         self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor
     ) -> fl.FlightInfo:
+        self._admit(context, "GetFlightInfo")
         return self._guard("get_flight_info", lambda: self._info(self._request_of(descriptor), descriptor))
 
     def get_schema(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.SchemaResult:
+        self._admit(context, "GetSchema")
         return self._guard(
             "get_schema", lambda: fl.SchemaResult(self._spec(self._request_of(descriptor)).schema)
         )
 
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.GeneratorStream:
+        self._admit(context, "DoGet")
         request = self._guard("do_get", lambda: decode_request(ticket.ticket))
         spec = self._guard("do_get", lambda: self._spec(request))
         guard = self._security.stream_guard(context) if self._security is not None else None
@@ -240,6 +249,10 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         return {}
 
     def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:
+        self._admit(context, "ListActions")
+        return self._actions()
+
+    def _actions(self) -> list[tuple[str, str]]:
         extra = [(name, desc) for name, (desc, _) in self.extra_actions().items()]
         return [
             ("status", "service status as JSON"),
@@ -250,6 +263,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         kind = action.type
+        self._admit(context, "DoAction")
         if self._security is not None:
             self._security.authorize_action(context, kind)
         if kind == "status":
@@ -264,7 +278,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             body = self._guard("do_action", self.extra_actions()[kind][1])
         else:
             info = json.dumps({"code": "not_found", "field": "action"}).encode()
-            names = ", ".join(name for name, _ in self.list_actions(context))
+            names = ", ".join(name for name, _ in self._actions())
             msg = f"{self.service_name}: unknown action {kind!r}; actions: {names}"
             raise fl.FlightServerError(msg, info)
         return iter([json.dumps(body).encode()])

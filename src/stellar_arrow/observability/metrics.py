@@ -19,6 +19,8 @@ from prometheus_client import (
 )
 
 __all__ = [
+    "API_KEY_USAGE",
+    "AUTH_ATTEMPTS",
     "BATCHES_GENERATED",
     "BULKHEAD_REJECTIONS",
     "CIRCUIT_BREAKER_STATE",
@@ -132,6 +134,15 @@ BULKHEAD_REJECTIONS = Counter(
     "Requests refused because a concurrency limit was full",
     ["name"],
     registry=REGISTRY,
+)
+AUTH_ATTEMPTS = Counter(
+    "auth_attempts",
+    "Authentication attempts by credential type and outcome (Flight services)",
+    ["type", "status"],
+    registry=REGISTRY,
+)
+API_KEY_USAGE = Counter(
+    "api_key_usage", "Authenticated calls per API key id (Flight services)", ["key_id"], registry=REGISTRY
 )
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections", "Requests refused or deferred by a rate limit", ["name"], registry=REGISTRY
