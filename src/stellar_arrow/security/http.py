@@ -34,9 +34,16 @@ from stellar_arrow.security.authenticator import ANONYMOUS, Authenticator, Crede
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.policy import build_authenticator
 from stellar_arrow.security.roles import Permission, Principal
-from stellar_arrow.security.session import SESSION_COOKIE, SessionSigner
+from stellar_arrow.security.session import SESSION_COOKIE, SessionStore
 
-__all__ = ["OPEN_PATHS", "REVALIDATE_INTERVAL_S", "ApiSecurity", "SecurityMiddleware", "required_permission"]
+__all__ = [
+    "OPEN_PATHS",
+    "REVALIDATE_INTERVAL_S",
+    "ApiSecurity",
+    "SecurityMiddleware",
+    "required_permission",
+    "session_cookie",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +72,20 @@ class ApiSecurity:
     settings: SecuritySettings
     authenticator: Authenticator
     metrics: SecurityMetrics
-    sessions: SessionSigner
+    sessions: SessionStore | None  # None with authentication off
     per_ip: KeyedBuckets | None
     per_key: KeyedBuckets | None
 
     @classmethod
     def from_settings(cls, settings: SecuritySettings, metrics: SecurityMetrics) -> ApiSecurity:
         limited = settings.rate_limit_enabled
+        authenticator = build_authenticator(settings, metrics.observe_auth)
+        store = authenticator.store
         return cls(
             settings=settings,
-            authenticator=build_authenticator(settings, metrics.observe_auth),
+            authenticator=authenticator,
             metrics=metrics,
-            sessions=SessionSigner(settings.session_ttl_s),
+            sessions=SessionStore(store, settings.session_ttl_s) if store is not None else None,
             per_ip=KeyedBuckets(settings.rate_limit_per_ip_rps, settings.rate_limit_per_ip_burst)
             if limited
             else None,
@@ -183,7 +192,7 @@ class SecurityMiddleware:
             return ANONYMOUS
         method = "WS" if websocket else scope["method"]
         where = f"{method} {scope['path'][:80]}"
-        cookie = _session_cookie(scope) if websocket or scope["method"] in _SAFE_METHODS else None
+        cookie = session_cookie(scope) if websocket or scope["method"] in _SAFE_METHODS else None
         authorization, api_key = _header(scope, b"authorization"), _header(scope, b"x-api-key")
         try:
             if authorization is None and api_key is None and cookie is not None:
@@ -207,7 +216,10 @@ class SecurityMiddleware:
     async def _session(self, cookie: str, where: str) -> Principal:
         security = self.security
         try:
-            principal = security.sessions.verify(cookie)
+            if security.sessions is None:
+                msg = "sessions are not available without a key store"
+                raise AuthenticationError(msg, reason="invalid_token")
+            principal = await asyncio.to_thread(security.sessions.verify, cookie)
         except AuthenticationError as exc:
             security.metrics.observe_auth("session", exc.reason, None)
             raise
@@ -339,8 +351,12 @@ def _header_or_empty(scope: Scope) -> str:
         return ""
 
 
-def _session_cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
+def session_cookie(scope: Scope) -> str | None:
+    """The ``sa_session`` cookie of a request, if there is exactly one cookie header holding it."""
+    try:
+        raw = _header(scope, b"cookie")
+    except _Refused:
+        return None
     if raw is None:
         return None
     try:
