@@ -3,7 +3,9 @@
 In order: the ``Host`` header must be one of ``allowed_hosts`` (DNS rebinding); a path with ``..``
 segments is refused; the per-IP token bucket; a WebSocket ``Origin`` must be same-origin or one of
 ``cors_origins``; then the credential (header, or the session cookie on GET/HEAD/WebSocket) becomes a
-principal holding the permission the path needs (:func:`required_permission`); the per-key bucket;
+principal holding the permission the path needs (:func:`required_permission`; with ``client_ca_file``
+a verified client certificate and no header is an ``mtls`` principal, see
+:mod:`stellar_arrow.security.client_certs`); the per-key bucket;
 request bodies are read up to ``max_body_bytes`` (413 beyond), WebSocket messages above
 ``ws_max_message_bytes`` close the socket with 1009; every HTTP response gets the security headers.
 An open WebSocket re-checks its credential every :data:`REVALIDATE_INTERVAL_S` seconds and is closed
@@ -31,6 +33,7 @@ from stellar_arrow.config import SecuritySettings
 from stellar_arrow.errors import AuthenticationError, AuthorizationError
 from stellar_arrow.resilience.ratelimit import KeyedBuckets
 from stellar_arrow.security.authenticator import ANONYMOUS, Authenticator, Credential
+from stellar_arrow.security.client_certs import client_certificate_subject
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.policy import build_authenticator
 from stellar_arrow.security.roles import Permission, Principal
@@ -198,7 +201,7 @@ class SecurityMiddleware:
             if authorization is None and api_key is None and cookie is not None:
                 principal = await self._session(cookie, where)
             else:
-                credential = Credential(authorization=authorization, api_key=api_key)
+                credential = Credential(authorization, api_key, self._peer_identity(scope))
                 principal = await asyncio.to_thread(
                     security.authenticator.authenticate, credential, where=where
                 )
@@ -212,6 +215,12 @@ class SecurityMiddleware:
         if security.per_key is not None and principal.kind != "anonymous":
             self._limit(security.per_key, f"{principal.kind}:{principal.subject}", "per_key")
         return principal
+
+    def _peer_identity(self, scope: Scope) -> str | None:
+        """The subject of the verified client certificate (only under ``client_ca_file``)."""
+        if not self.security.settings.client_ca_file:
+            return None
+        return client_certificate_subject(scope)
 
     async def _session(self, cookie: str, where: str) -> Principal:
         security = self.security

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from stellar_arrow.errors import AuthenticationError, RequestError
 from stellar_arrow.security.authenticator import Credential
+from stellar_arrow.security.client_certs import client_certificate_subject
 from stellar_arrow.security.http import ApiSecurity, session_cookie
 from stellar_arrow.security.keystore import ApiKeyStore, parse_duration
 from stellar_arrow.security.session import SESSION_COOKIE
@@ -42,8 +43,9 @@ def build_security_router(security: ApiSecurity) -> APIRouter:
     def login(request: Request) -> Response:
         if not security.authenticator.enabled:
             return _json({"subject": "anonymous", "roles": ["admin"], "auth_enabled": False})
+        peer = client_certificate_subject(request.scope) if settings.client_ca_file else None
         credential = Credential(
-            authorization=request.headers.get("authorization"), api_key=request.headers.get("x-api-key")
+            request.headers.get("authorization"), request.headers.get("x-api-key"), peer_identity=peer
         )
         try:
             principal = security.authenticator.authenticate(credential, where="POST /api/v1/session")
