@@ -12,8 +12,8 @@ An open WebSocket re-checks its credential every :data:`REVALIDATE_INTERVAL_S` s
 with 1008 once the API key is revoked or the credential expired.
 
 Refusals: 400 (host, path), 401 with ``WWW-Authenticate: Bearer``, 403, 413, 429 with ``Retry-After``;
-a refused WebSocket handshake is closed before it is accepted (HTTP 403 to the client). No refusal
-carries data or echoes a credential.
+a refused WebSocket handshake is closed before it is accepted (HTTP 403 to the client), except a
+rate-limited one, answered 429 with ``Retry-After``. No refusal carries data or echoes a credential.
 """
 
 from __future__ import annotations
@@ -156,7 +156,10 @@ class SecurityMiddleware:
             self.security.metrics.refused.labels(str(refusal.status)).inc()
             if websocket:
                 log.info("websocket handshake refused (%d): %s", refusal.status, refusal.detail)
-                await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})
+                if refusal.status == 429 and "websocket.http.response" in (scope.get("extensions") or {}):
+                    await self._refuse(scope, send, refusal, _header_or_empty(scope), prefix="websocket.")
+                else:
+                    await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})
             else:
                 await self._refuse(scope, send, refusal, _header_or_empty(scope))
             return
@@ -260,7 +263,11 @@ class SecurityMiddleware:
             )
 
     # ------------------------------------------------------------------ HTTP
-    async def _refuse(self, scope: Scope, send: Send, refusal: _Refused, host: str) -> None:
+    async def _refuse(
+        self, scope: Scope, send: Send, refusal: _Refused, host: str, *, prefix: str = ""
+    ) -> None:
+        """A problem+json answer; ``prefix="websocket."`` answers a WebSocket handshake with it (the
+        ASGI ``websocket.http.response`` extension), as for a rate-limited handshake: 429 + Retry-After."""
         body = orjson.dumps({"status": refusal.status, "title": refusal.title, "detail": refusal.detail})
         headers = [
             (b"content-type", b"application/problem+json"),
@@ -268,8 +275,8 @@ class SecurityMiddleware:
             *refusal.headers,
             *self.security.headers(scope.get("path", ""), host),
         ]
-        await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": f"{prefix}http.response.body", "body": body})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
         limit = self.security.settings.max_body_bytes

@@ -171,6 +171,33 @@ def test_rate_limits_per_ip_and_per_key(tmp_path: Path, keys: Keys) -> None:
     assert 'rate_limit_rejections_total{name="per_ip"}' in body
 
 
+def test_a_burst_of_websocket_handshakes_gets_429_with_retry_after(tmp_path: Path, keys: Keys) -> None:
+    settings = security_settings(
+        keys,
+        rate_limit_enabled=True,
+        rate_limit_per_ip_rps=1000,
+        rate_limit_per_ip_burst=1000,
+        rate_limit_per_key_rps=0.2,
+        rate_limit_per_key_burst=2,
+    )
+    api = start_secured(tmp_path / "out", settings)
+
+    async def handshake() -> tuple[int, str | None]:
+        try:
+            async with connect(api.ws_url, additional_headers={"x-api-key": keys.reader}, open_timeout=10):
+                return 101, None
+        except InvalidStatus as exc:
+            return exc.response.status_code, exc.response.headers.get("retry-after")
+
+    try:
+        outcomes = [asyncio.run(handshake()) for _ in range(4)]
+    finally:
+        api.stop()
+    assert outcomes[:2] == [(101, None), (101, None)]
+    assert [status for status, _ in outcomes[2:]] == [429, 429]
+    assert all(1 <= int(after or 0) <= 5 for _, after in outcomes[2:])  # 1 token every 5 s
+
+
 def test_https_and_wss_with_tls_1_2_at_least(tmp_path: Path, keys: Keys) -> None:
     ca, rogue = CertificateAuthority(), CertificateAuthority("rogue")
     cert, key = ca.issue("api").write(tmp_path, "api")
