@@ -120,3 +120,38 @@ def test_api_command_refuses_a_public_address_without_auth(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["api", str(tmp_path), "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2
     assert "without authentication" in result.output and "allow_insecure" in result.output
+
+
+def test_client_certificate_subject_from_the_asgi_tls_extension() -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from stellar_arrow.security.client_certs import client_certificate_subject
+    from tests.security_kit import CertificateAuthority
+
+    issued = CertificateAuthority("unit-ca").issue("dashboard-reader", server=False)
+    assert client_certificate_subject(
+        {"extensions": {"tls": {"client_cert_chain": [issued.cert.decode()]}}}
+    ) == ("dashboard-reader")
+    for scope in ({}, {"extensions": None}, {"extensions": {"tls": {"client_cert_chain": []}}}):
+        assert client_certificate_subject(scope) is None
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ops, Inc.")])
+    now = dt.datetime.now(dt.UTC)
+    no_cn = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+    scope = {"extensions": {"tls": {"client_cert_chain": [no_cn.decode()]}}}
+    assert client_certificate_subject(scope) == "O=Ops\\, Inc."
