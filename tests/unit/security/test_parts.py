@@ -134,9 +134,8 @@ def test_client_certificate_subject_from_the_asgi_tls_extension() -> None:
     from tests.security_kit import CertificateAuthority
 
     issued = CertificateAuthority("unit-ca").issue("dashboard-reader", server=False)
-    assert client_certificate_subject(
-        {"extensions": {"tls": {"client_cert_chain": [issued.cert.decode()]}}}
-    ) == ("dashboard-reader")
+    with_cert = {"extensions": {"tls": {"client_cert_chain": [issued.cert.decode()]}}}
+    assert client_certificate_subject(with_cert) == "dashboard-reader"
     for scope in ({}, {"extensions": None}, {"extensions": {"tls": {"client_cert_chain": []}}}):
         assert client_certificate_subject(scope) is None
     key = ec.generate_private_key(ec.SECP256R1())
