@@ -54,10 +54,10 @@ class _Limit:
         self.in_use = 0
         self.rejected = 0
 
-    def _refuse(self) -> BusyError:
+    def _refuse(self, wait: float) -> BusyError:
         self.rejected += 1
         BULKHEAD_REJECTIONS.labels(self.name).inc()
-        waited = f" within {self.max_wait_s:g}s" if self.max_wait_s else ""
+        waited = f" within {wait:g}s" if wait > 0 else ""
         msg = f"busy: all {self.capacity} {self.name} slots are in use and none freed up{waited}; try again"
         return BusyError(msg, name=self.name, capacity=self.capacity, retry_after=self.retry_after_s)
 
@@ -77,7 +77,7 @@ class Bulkhead(_Limit):
         wait = self.max_wait_s if max_wait_s is None else max_wait_s
         got = self._slots.acquire(timeout=wait) if wait > 0 else self._slots.acquire(blocking=False)
         if not got:
-            raise self._refuse()
+            raise self._refuse(wait)
         with self._lock:
             self.in_use += 1
 
@@ -108,11 +108,11 @@ class AsyncBulkhead(_Limit):
         wait = self.max_wait_s if max_wait_s is None else max_wait_s
         if self._slots.locked():
             if wait <= 0:
-                raise self._refuse()
+                raise self._refuse(wait)
             try:
                 await asyncio.wait_for(self._slots.acquire(), timeout=wait)
             except TimeoutError:
-                raise self._refuse() from None
+                raise self._refuse(wait) from None
         else:
             await self._slots.acquire()
         self.in_use += 1

@@ -114,23 +114,28 @@ def ledger_windows(
         low = min([after + 1, *(s[0] for s in spans)])
         return [LedgerWindow(every, low, through if through is not None else 2**32 - 1, 0)]
     spans.sort(key=lambda s: (s[0], s[1]))
-    merged: list[tuple[int, int, int, list[Path]]] = []
-    for first, last, rows, path in spans:
-        if merged and first <= merged[-1][1]:
-            low, high, count, files = merged[-1]
-            files.append(path)
-            merged[-1] = (low, max(high, last), count + rows, files)
+    merged: list[list[tuple[int, int, int, Path]]] = []
+    reach = 0  # the newest ledger of the current group
+    for span in spans:
+        if merged and span[0] <= reach:
+            merged[-1].append(span)
+            reach = max(reach, span[1])
         else:
-            merged.append((first, last, rows, [path]))
+            merged.append([span])
+            reach = span[1]
     windows: list[LedgerWindow] = []
-    for low, high, count, files in merged:
-        low = max(low, after + 1)
+    for group in merged:
+        low = max(min(s[0] for s in group), after + 1)
+        high = max(s[1] for s in group)
         high = high if through is None else min(high, through)
+        count = sum(s[2] for s in group)
         pieces = max(1, math.ceil(count / max_rows))
-        span = max(1, math.ceil((high - low + 1) / pieces))
-        for start in range(low, high + 1, span):
-            end = min(high, start + span - 1)
-            windows.append(LedgerWindow(tuple(files), start, end, math.ceil(count / pieces)))
+        width = max(1, math.ceil((high - low + 1) / pieces))
+        for start in range(low, high + 1, width):
+            end = min(high, start + width - 1)
+            files = tuple(p for first, last, _, p in group if first <= end and last >= start)
+            rows = sum(r for first, last, r, _ in group if first <= end and last >= start)
+            windows.append(LedgerWindow(files, start, end, min(rows, math.ceil(count / pieces))))
     return windows
 
 
