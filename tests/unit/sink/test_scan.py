@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pyarrow as pa
@@ -44,7 +45,7 @@ def _read(view: TableView, windows: list, where: object, batch_rows: int = 500) 
 def test_windows_are_ascending_disjoint_and_cover_every_row(committed: TableView) -> None:
     windows = ledger_windows(committed.files, COLUMN, max_rows=1000)
     assert windows[0].first == FIRST and windows[-1].last == LAST
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in itertools.pairwise(windows):
         assert before.last < after.first  # ascending, disjoint
     assert all(w.rows <= 1000 or w.first == w.last for w in windows)
     batches = _read(committed, windows, None)
