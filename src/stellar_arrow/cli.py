@@ -9,6 +9,7 @@ error, 3 upstream unavailable, 130 interrupted; an error prints one line, never 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,10 @@ def _serve(
     ready_file: Annotated[Path | None, typer.Option("--ready-file", hidden=True)] = None,
 ) -> None:
     """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
+    # Arrow's default allocator (mimalloc) keeps per-thread heaps: with many concurrent streams a service
+    # grew to ~3x the memory of the system allocator and never gave it back (docs/performance.md, "Load").
+    # Set before pyarrow is first imported; an ARROW_DEFAULT_MEMORY_POOL from the environment wins.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from stellar_arrow.pipeline.serve import serve_role
 
     with _exit_on_error():

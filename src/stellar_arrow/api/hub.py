@@ -298,7 +298,8 @@ class Hub:
             if page is None:
                 break
             rows = add_event_ids(page)
-            self._offer(client, encode_events(rows, sub))
+            frame = await asyncio.to_thread(encode_events, rows, sub)  # off the loop: REST stays responsive
+            self._offer(client, frame)
             sent += rows.num_rows
             client.last_id = max(client.last_id, pc.max(rows[_ID]).as_py())
         # no await from here on: parked live rows are flushed and the client goes live atomically

@@ -124,6 +124,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             "current_ledger": self._current_ledger,
             "active_streams": self._active,
             "max_streams": self.streams_bulkhead.capacity,
+            "memory_pool": pa.default_memory_pool().backend_name,
             "streams_served": self._served,
             "uptime_s": round(time.time() - self._started, 3),
         }
