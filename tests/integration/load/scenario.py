@@ -75,7 +75,10 @@ def _rss_kib(pid: int) -> dict[str, int]:
 
 
 class SinkProcess:
-    """``stellar-arrow serve sink`` over ``output`` on free loopback ports, in its own process."""
+    """``stellar-arrow serve sink`` over ``output`` on free loopback ports, in its own process.
+
+    ``python``: the interpreter (and so the installed stellar-arrow) to run it with, e.g. another checkout's.
+    """
 
     def __init__(
         self,
@@ -83,6 +86,7 @@ class SinkProcess:
         work: Path,
         extra: dict[str, dict[str, Any]] | None = None,
         environment: dict[str, str] | None = None,
+        python: str = sys.executable,
     ) -> None:
         dead = f"grpc://127.0.0.1:{_closed_port()}"
         config = {
@@ -111,8 +115,9 @@ class SinkProcess:
         env["GRPC_VERBOSITY"] = "ERROR"
         env.update(environment or {})
         self.log = (work / "sink.log").open("w")
+        command = [python, *CLI[1:], "serve", "sink", "--config", str(self.config)]
         self.process = subprocess.Popen(
-            [*CLI, "serve", "sink", "--config", str(self.config), "--ready-file", str(self.ready)],
+            [*command, "--ready-file", str(self.ready)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
