@@ -203,6 +203,7 @@ class SinkLoop:
                 self._on_ledger(seq)
         if last is not None and not self.stop_event.is_set():
             self.sink.commit()
+            self._note_in_flight()
 
 
 class SinkService(LedgerFlightServer):

@@ -12,12 +12,16 @@ import pyarrow.flight as fl
 import pytest
 
 from stellar_arrow.build import OrderedPool
+from stellar_arrow.config import SinkSettings
 from stellar_arrow.errors import BusyError
 from stellar_arrow.flight.processor_service import ProcessorService
+from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.observability.metrics import REGISTRY
 from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
+from stellar_arrow.sink import DatasetSink
 from stellar_arrow.source.lake import DataLakeLedgerSource
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +75,25 @@ def test_ledgers_in_flight_counts_read_ahead_and_returns_to_zero(
     while _in_flight("source") or _in_flight("processor"):
         assert time.monotonic() < deadline, (_in_flight("source"), _in_flight("processor"))
         time.sleep(0.05)
+
+
+def test_the_sink_has_no_ledger_in_flight_once_everything_is_committed(
+    source: SourceService, processor: ProcessorService, tmp_path: Path
+) -> None:
+    options = SinkSettings(flush_interval_s=3600)
+    sink = SinkService(
+        DatasetSink(tmp_path, {"token_transfers": TOKEN_TRANSFERS_SCHEMA}, options),
+        (TableUpstream("token_transfers", processor.uri),),
+        start_ledger=FIRST,
+        end_ledger=FIRST + 4,
+    )
+    try:
+        sink.start()
+        assert sink.loop.done.wait(60), sink.loop.error
+        assert sink.sink.snapshot() == FIRST + 5
+        assert _in_flight("sink") == 0
+    finally:
+        sink.stop()
 
 
 def test_lake_downloads_share_the_process_bulkhead(sample_lake: Path) -> None:

@@ -9,11 +9,14 @@ from 345 MB to 1.27 GB before streaming reads and bulkheads).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pyarrow.flight as fl
 import pytest
 
 from tests.integration.load.scenario import SinkProcess, build_output, run_load
+from tests.unit.sink.realdata import LAST
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -28,10 +31,14 @@ REST_P95_MS = 5000
 def test_fifty_streams_and_fifty_replays_keep_the_sink_bounded(tmp_path: Path) -> None:
     sink = SinkProcess(build_output(tmp_path / "out"), tmp_path)
     try:
+        with fl.connect(sink.flight_uri) as client:
+            status = json.loads(next(iter(client.do_action(fl.Action("status", b"")))).body.to_pybytes())
         result = run_load(sink, streams=50, replays=50)
     finally:
         sink.stop()
     print(result.summary())
+    assert status["memory_pool"] == "system" and status["max_streams"] == 32  # what serve sets by default
+    assert status["done"] and status["checkpoint"] == LAST
     assert set(result.flight) <= {"ok", "busy"}, result.flight
     assert set(result.websocket) <= {"ok", "busy"}, result.websocket
     assert sum(result.flight.values()) == 50 and sum(result.websocket.values()) == 50
