@@ -25,7 +25,7 @@ PEAK_RSS_MIB = 700
 #: ... and grow by at most this much over its resting peak (MiB).
 GROWTH_MIB = 400
 #: REST under this load: the 95th percentile must stay below this (ms; the machine runs other work too).
-REST_P95_MS = 5000
+REST_P95_MS = 8000
 
 
 def test_fifty_streams_and_fifty_replays_keep_the_sink_bounded(tmp_path: Path) -> None:
