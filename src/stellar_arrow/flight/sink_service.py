@@ -12,7 +12,10 @@ ticket's ``filters`` applied to ``token_transfers`` exactly as the processor app
 ``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
 the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
 is refused with a ``FlightServerError`` whose ``extra_info`` is
-``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``.
+``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``; one spanning more
+than ``max_ledgers_per_request`` ledgers with ``{"code": "invalid_argument", ...}``. Rows are streamed from
+the committed files in ledger windows and batches of at most ``read_batch_rows``, the filters pushed down
+into the scan (:mod:`stellar_arrow.sink.scan`): no request holds its range in memory.
 """
 
 from __future__ import annotations
