@@ -9,6 +9,7 @@ error, 3 upstream unavailable, 130 interrupted; an error prints one line, never 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,6 +127,15 @@ def _run(
         run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
 
 
+def _server_allocator() -> None:
+    """Long-running servers use Arrow's system allocator (unless ARROW_DEFAULT_MEMORY_POOL is set).
+
+    The default (mimalloc) keeps per-thread heaps: under many concurrent streams a sink grew to ~3x the memory
+    of the system allocator and kept it (docs/performance.md, "Load"). Must run before pyarrow is imported.
+    """
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+
 @app.command("serve")
 def _serve(
     role: Annotated[str, typer.Argument(help="source | processor | sink")],
@@ -133,6 +143,7 @@ def _serve(
     ready_file: Annotated[Path | None, typer.Option("--ready-file", hidden=True)] = None,
 ) -> None:
     """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
+    _server_allocator()
     from stellar_arrow.pipeline.serve import serve_role
 
     with _exit_on_error():
@@ -242,6 +253,7 @@ def _api(
     The ``security`` section applies (auth, TLS, CORS, allowed hosts); a non-loopback --host needs
     security.auth_enabled (or security.allow_insecure).
     """
+    _server_allocator()
     from stellar_arrow.api.serve import serve_directory
 
     with _exit_on_error():

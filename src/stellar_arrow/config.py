@@ -165,6 +165,9 @@ class SourceSettings(BaseModel):
     retry_budget_s: float = Field(default=20.0, gt=0, le=3600)
     breaker_failures: int = Field(default=5, ge=1, le=1000)
     breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
+    # bulkhead: lake/RPC object fetches at once in one process (all streams share it); a fetch waits up to
+    # call_timeout_s for a slot, then fails as busy (transient)
+    max_downloads: int = Field(default=8, ge=1, le=1024)
 
     @field_validator("network_passphrase")
     @classmethod
@@ -278,6 +281,8 @@ class SinkSettings(BaseModel):
     partition_by: tuple[Literal["date", "hour", "asset_code", "event_type"], ...] = ("date",)
     batch_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    # the most ledgers one Flight do_get may ask the sink for (a longer range is refused: ask in pieces)
+    max_ledgers_per_request: int = Field(default=100_000, ge=1, le=2**32 - 1)
     host: str = "127.0.0.1"
     flight_port: Port = 8817
     health_port: Port = 8090
@@ -311,6 +316,14 @@ class FlightSettings(BaseModel):
     call_timeout_s: float = Field(default=30.0, gt=0, le=3600)  # unary calls (actions); streams have none
     reconnect_timeout_s: float = Field(default=60.0, ge=0, le=3600)
     max_batch_rows: int = Field(default=65_536, ge=1, le=1_048_576)
+    # bulkheads of every Flight service: concurrent do_get streams (more wait up to stream_wait_s, then are
+    # refused with FlightUnavailableError "busy"), and ledgers decoded at once inside the service process
+    # (workers: 0; with worker processes their number is the bound)
+    max_streams: int = Field(default=32, ge=1, le=10_000)
+    stream_wait_s: float = Field(default=0.5, ge=0, le=60)
+    max_decoders: int = Field(default=2, ge=1, le=256)
+    # the sink's do_get reads committed files in record batches of at most this many rows
+    read_batch_rows: int = Field(default=8192, ge=1, le=1_048_576)
 
 
 class ApiSettings(BaseModel):
@@ -340,6 +353,14 @@ class ApiSettings(BaseModel):
     ws_idle_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
     ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3600)
     status_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    # bulkheads of the HTTP server: REST queries running at once (more wait up to query_wait_s, then 429
+    # with Retry-After), WebSocket history replays at once (more wait up to ws_replay_wait_s, then an
+    # error frame "busy"); a replay whose client reads nothing for ws_replay_stall_s is closed with 1013
+    max_queries: int = Field(default=8, ge=1, le=10_000)
+    query_wait_s: float = Field(default=1.0, ge=0, le=60)
+    ws_max_replays: int = Field(default=8, ge=1, le=10_000)
+    ws_replay_wait_s: float = Field(default=5.0, ge=0, le=600)
+    ws_replay_stall_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 #: The most worker processes ``export.cluster: local:N`` starts.

@@ -29,6 +29,7 @@ names the ledger, object, field or request it is about.
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
+    ├── BusyError                           (transient) a concurrency limit (bulkhead) is full: HTTP 429
     ├── SupervisorError                     (transient) a pipeline service process did not start
     ├── RequestError                        (terminal) bad API/WebSocket request, names the field
     │   └── TicketError                     a Flight ticket or descriptor is malformed
@@ -63,6 +64,7 @@ from enum import IntEnum
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "BusyError",
     "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
@@ -266,6 +268,19 @@ class CircuitOpenError(StellarArrowError, TransientError):
     def __init__(self, message: str, *, name: str, retry_after: float) -> None:
         super().__init__(message)
         self.name = name
+        self.retry_after = retry_after
+
+
+class BusyError(StellarArrowError, TransientError):
+    """Bulkhead ``name`` is full (``capacity`` concurrent calls); try again after ``retry_after`` seconds.
+
+    HTTP 429 with ``Retry-After``, Flight ``FlightUnavailableError`` ``{"code": "busy", ...}``.
+    """
+
+    def __init__(self, message: str, *, name: str, capacity: int, retry_after: float) -> None:
+        super().__init__(message)
+        self.name = name
+        self.capacity = capacity
         self.retry_after = retry_after
 
 

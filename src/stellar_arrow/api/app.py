@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 import pyarrow as pa
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,16 +26,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
+from stellar_arrow.api.busy import busy_response, query_bulkhead, query_slot
 from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.render import JsonResponse
+from stellar_arrow.api.replay import ReplayHistory
 from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
 from stellar_arrow.config import ApiSettings, SecuritySettings
-from stellar_arrow.errors import ConfigError, RequestError
-from stellar_arrow.query import TransferFilter
+from stellar_arrow.errors import BusyError, ConfigError, RequestError
 from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.routes import build_security_router
@@ -77,18 +78,19 @@ def create_app(
     metrics = ApiMetrics(reader.stats)
     progress = progress or LedgerProgress()
 
-    async def history(ledger: int, index: int, limit: int) -> pa.Table:
-        return await asyncio.to_thread(store.events_after, ledger, index, TransferFilter(), limit)
-
+    history = ReplayHistory(reader, page_rows=options.ws_replay_page_rows)
     limits = HubLimits(
         max_connections=options.ws_max_connections,
         max_connections_per_ip=options.ws_max_connections_per_ip,
         queue_messages=options.ws_queue_messages,
         replay_page_rows=options.ws_replay_page_rows,
+        max_replays=options.ws_max_replays,
+        replay_wait_s=options.ws_replay_wait_s,
+        replay_stall_s=options.ws_replay_stall_s,
     )
     hub = Hub(
         limits,
-        history,
+        history.after,
         on_evict=lambda kind: metrics.ws_evicted.labels(kind).inc(),
         on_sent=lambda n: metrics.ws_messages_sent.inc(n),
     )
@@ -157,7 +159,10 @@ def create_app(
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return JsonResponse({"status": 404, "title": "Not Found", "detail": str(exc)}, status_code=404)
 
-    app.include_router(build_router(store))
+    app.add_exception_handler(BusyError, busy_response)
+    queries = query_bulkhead(options)
+    app.state.query_bulkhead = queries
+    app.include_router(build_router(store), dependencies=[Depends(query_slot(queries))])
 
     @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")
     def status() -> Response:

@@ -24,11 +24,12 @@ from stellar_arrow.errors import ConfigError, UpstreamError
 from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.source_service import TableBuilder, table_batch
-from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
+from stellar_arrow.flight.stream import Cancellation, InFlight, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
 from stellar_arrow.observability.metrics import EVENTS_PROCESSED
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.resilience.bulkhead import Bulkhead
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.source.base import RawLedger
 
@@ -66,6 +67,7 @@ class ProcessorService(LedgerFlightServer):
         port: int = 0,
         security: FlightSecurity | None = None,
         client: FlightClientSecurity | None = None,
+        decoders: Bulkhead | None = None,
     ) -> None:
         if "token_transfers" not in tables.schemas:
             msg = f"the processor's builder must make token_transfers, not only {sorted(tables.schemas)}"
@@ -75,7 +77,7 @@ class ProcessorService(LedgerFlightServer):
         self._schemas = dict(tables.schemas)
         self._base_filter = base_filter or TransferFilter()
         self._work: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
-            tables.build, workers=workers, cache_ledgers=cache_ledgers
+            tables.build, workers=workers, cache_ledgers=cache_ledgers, decoders=decoders
         )
         self._in_flight = in_flight
         self._max_rows = max_batch_rows
@@ -137,12 +139,15 @@ class ProcessorService(LedgerFlightServer):
             client=self._client,
         )
 
+        flight = InFlight("processor")
+
         def payloads() -> Iterator[tuple[int, RawLedger]]:
             for ledger in upstream:
                 raw = RawLedger(ledger.ledger_sequence, _lcm_bytes(ledger.batches))
                 if raw.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
                     chain.anchor(header_link(raw.ledger_close_meta, anchor))
                     continue
+                flight.read()
                 yield raw.ledger_sequence, raw
 
         feed = LedgerFeed(
@@ -156,8 +161,10 @@ class ProcessorService(LedgerFlightServer):
             for seq, tables in self._work.ordered(feed, cancel, in_flight=self._in_flight):
                 chain.check(seq, tables)
                 yield from self._send(seq, tables, request)
+                flight.sent()
         finally:
             feed.close()
+            flight.close()
             self._upstream_reconnects += upstream.reconnects
 
     def _cached_prefix(self, request: StreamRequest) -> Iterator[tuple[int, LedgerTables]]:

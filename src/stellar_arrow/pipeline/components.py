@@ -9,16 +9,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from stellar_arrow.build import TableSetOptions, build_ledger_tables, table_schema
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
+from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
+from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink import DatasetSink
@@ -26,6 +29,8 @@ from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
 from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.vocabulary import SOURCE_TABLES, TABLES
+
+S = TypeVar("S", bound=LedgerFlightServer)
 
 __all__ = [
     "build_processor",
@@ -102,10 +107,21 @@ def _source_tip(endpoint: str, timeout_s: float, client: FlightClientSecurity | 
     return latest
 
 
+def _decoders(settings: Settings) -> Bulkhead:
+    """The process's ``decoders`` bulkhead (a decode in the service waits up to a call's time for a slot)."""
+    flight = settings.flight
+    return bulkhead_for("decoders", flight.max_decoders, max_wait_s=flight.call_timeout_s)
+
+
+def _bounded(service: S, settings: Settings) -> S:
+    service.limit_streams(settings.flight.max_streams, settings.flight.stream_wait_s)
+    return service
+
+
 def build_source(settings: Settings, *, port: int | None = None) -> SourceService:
     cfg = settings.source
     security, _ = flight_security(settings, "source", cfg.host)
-    return SourceService(
+    service = SourceService(
         ledger_source_factory(settings),
         first_ledger=first_available_ledger(settings),
         tables=table_builder(settings),
@@ -115,13 +131,15 @@ def build_source(settings: Settings, *, port: int | None = None) -> SourceServic
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
         security=security,
+        decoders=_decoders(settings),
     )
+    return _bounded(service, settings)
 
 
 def build_processor(settings: Settings, *, port: int | None = None) -> ProcessorService:
     cfg = settings.processor
     security, client = flight_security(settings, "processor", cfg.host)
-    return ProcessorService(
+    service = ProcessorService(
         cfg.source_endpoint,
         table_builder(settings, processor_tables(settings), verify_events=cfg.verify_events),
         base_filter=TransferFilter(
@@ -138,7 +156,9 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
         port=cfg.flight_port if port is None else port,
         security=security,
         client=client,
+        decoders=_decoders(settings),
     )
+    return _bounded(service, settings)
 
 
 def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path | None = None) -> SinkService:
@@ -149,7 +169,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
     schemas = {table: table_schema(table) for table in cfg.tables}
     upstreams = [TableUpstream(table, cfg.processor_endpoint) for table in cfg.tables]
     sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
-    return SinkService(
+    service = SinkService(
         sink,
         tuple(upstreams),
         start_ledger=first_available_ledger(settings),
@@ -163,4 +183,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         port=cfg.flight_port if port is None else port,
         security=security,
         client=client,
+        max_ledgers_per_request=cfg.max_ledgers_per_request,
+        read_batch_rows=settings.flight.read_batch_rows,
     )
+    return _bounded(service, settings)

@@ -3,6 +3,7 @@
 * :class:`TransferFilter` — which ``token_transfers`` rows to keep (frozen, validated);
 * :func:`filter_from_json` / :func:`filter_from_query` — Flight tickets and WebSocket messages / REST;
 * :func:`filter_rows` / :func:`filter_mask` — applied to Arrow batches and tables (pyarrow compute);
+  :func:`filter_expression` — the same as a ``pyarrow.dataset`` filter (predicate push-down);
 * :func:`sql_conditions` / :func:`sql_where` — a parameterised DuckDB predicate;
 * :func:`compile_where` — a ``where`` expression (a safe SQL ``WHERE`` subset) for pyarrow and DuckDB;
 * :func:`run_sql` — read-only SQL over the tables in a locked-down DuckDB, with time and row limits.
@@ -13,7 +14,7 @@ settings and other inputs validate the same way.
 
 from __future__ import annotations
 
-from stellar_arrow.query.arrow import filter_mask, filter_rows
+from stellar_arrow.query.arrow import filter_expression, filter_mask, filter_rows
 from stellar_arrow.query.filter import MAX_VALUES, TransferFilter
 from stellar_arrow.query.parse import JSON_FIELDS, QUERY_FIELDS, filter_from_json, filter_from_query
 from stellar_arrow.query.readonly import SqlRefusedError, SqlResult, SqlTimeoutError, run_sql
@@ -45,6 +46,7 @@ __all__ = [
     "TransferFilter",
     "Where",
     "compile_where",
+    "filter_expression",
     "filter_from_json",
     "filter_from_query",
     "filter_mask",
