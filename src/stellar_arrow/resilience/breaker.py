@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pybreaker
 
@@ -27,7 +28,7 @@ from stellar_arrow.observability.logs import get_logger
 from stellar_arrow.observability.metrics import CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS
 from stellar_arrow.resilience.classify import is_transient
 
-__all__ = ["STATE_VALUES", "BreakerSettings", "UpstreamBreaker", "breaker_for"]
+__all__ = ["STATE_VALUES", "BreakerSettings", "UpstreamBreaker", "breaker_for", "upstream_name"]
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -61,7 +62,7 @@ class _Exporter(pybreaker.CircuitBreakerListener):
 
 
 class UpstreamBreaker:
-    """The breaker of one upstream, named for metrics and messages (``rpc:https://host/``)."""
+    """The breaker of one upstream, named for metrics and messages (:func:`upstream_name`)."""
 
     def __init__(self, name: str, *, failures: int = 5, reset_s: float = 30.0) -> None:
         self.name = name
@@ -109,6 +110,20 @@ class UpstreamBreaker:
             if is_transient(exc):
                 self.last_failure = f"{type(exc).__name__}: {exc}"
             raise
+
+
+def upstream_name(kind: str, uri: str) -> str:
+    """The breaker (and metric label) name of an upstream: ``kind:scheme://host[:port]``.
+
+    Only the scheme and the authority are kept (a bucket for object stores): no path, query or user
+    information, so a key embedded in a URL never reaches a metric label or a log line.
+    ``upstream_name("lake", "s3://bucket/v1/x")`` is ``lake:s3://bucket``;
+    ``upstream_name("rpc", "https://user:pw@rpc.example.org/key/")`` is ``rpc:https://rpc.example.org``.
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower() or "file"
+    authority = parts.netloc.rsplit("@", 1)[-1].lower()
+    return f"{kind}:{scheme}://{authority}"
 
 
 _REGISTRY: dict[str, UpstreamBreaker] = {}
