@@ -73,7 +73,9 @@ class RpcTransport:
             RpcEndpoint(
                 url,
                 breaker_for(upstream_name("rpc", url), failures=settings.failures, reset_s=settings.reset_s),
-                rate_limit_for(upstream_name("rpc", url), requests_per_second) if requests_per_second else None,
+                rate_limit_for(upstream_name("rpc", url), requests_per_second)
+                if requests_per_second
+                else None,
             )
             for url in names
         )

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from stellar_arrow.observability.metrics import REGISTRY
+from stellar_arrow.resilience import NetworkTimeouts, RetryPolicy
 from stellar_arrow.resilience.breaker import upstream_name
 from stellar_arrow.source.rpc_transport import RpcTransport
 from stellar_arrow.source.storage import LakeStore
-from stellar_arrow.resilience import NetworkTimeouts, RetryPolicy
 
 
 @pytest.mark.parametrize(
