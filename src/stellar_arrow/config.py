@@ -54,6 +54,7 @@ __all__ = [
     "ExportSettings",
     "FlightSettings",
     "ObservabilitySettings",
+    "PipelineSettings",
     "ProcessorSettings",
     "ReplaySettings",
     "SecuritySettings",
@@ -512,6 +513,23 @@ class SecuritySettings(BaseModel):
         return self
 
 
+class PipelineSettings(BaseModel):
+    """How ``stellar-arrow run`` supervises its three service processes.
+
+    A service that exits on its own is restarted after ``restart_backoff_initial_s``, doubling per
+    consecutive crash up to ``restart_backoff_max_s``; after ``restart_max`` consecutive crashes (a
+    service that stays up ``restart_reset_s`` seconds starts counting afresh) the run stops with one
+    line naming the service and its last error.
+    """
+
+    model_config = _SECTION
+
+    restart_max: int = Field(default=5, ge=0, le=1000)
+    restart_backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
+    restart_backoff_max_s: float = Field(default=30.0, ge=0, le=3600)
+    restart_reset_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class ObservabilitySettings(BaseModel):
     """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
 
@@ -543,6 +561,7 @@ class Settings(BaseSettings):
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
+    pipeline: PipelineSettings = PipelineSettings()
 
     @classmethod
     def settings_customise_sources(
