@@ -28,9 +28,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow.flight as fl
@@ -180,10 +180,13 @@ class Supervisor:
             code = child.process.poll()
             if code is not None:
                 cause = last_error(child.log_file, code, since=child.log_offset)
-                msg = f"{child.role} service exited with code {code} before it was ready: {cause}"
+                msg = (
+                    f"{child.role} service exited with code {code} before it was ready: {cause} "
+                    f"(log: {child.log_file})"
+                )
                 if code == ExitStatus.USAGE:  # its settings are wrong: retrying cannot help
-                    raise ConfigError(f"{msg} (log: {child.log_file})", key=child.role)
-                raise SupervisorError(f"{msg} (log: {child.log_file})")
+                    raise ConfigError(msg, key=child.role)
+                raise SupervisorError(msg)
             time.sleep(0.02)
         msg = f"{child.role} service not ready within {_READY_TIMEOUT_S:.0f} s (log: {child.log_file})"
         raise SupervisorError(msg)
