@@ -312,6 +312,10 @@ class FlightSettings(BaseModel):
     call_timeout_s: float = Field(default=30.0, gt=0, le=3600)  # unary calls (actions); streams have none
     reconnect_timeout_s: float = Field(default=60.0, ge=0, le=3600)
     max_batch_rows: int = Field(default=65_536, ge=1, le=1_048_576)
+    # the breaker of each Flight upstream (processor -> source, sink -> processor): it opens after this
+    # many consecutive failed connections and lets a trial through after breaker_reset_s
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=1.0, gt=0, le=3600)
 
 
 class ApiSettings(BaseModel):

@@ -14,6 +14,7 @@ lock (state changes still take it).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +98,26 @@ class UpstreamBreaker:
     def is_open(self) -> bool:
         return self.seconds_until_trial() > 0
 
+    def record_success(self) -> None:
+        """Count a success of a call made outside :meth:`call` (e.g. a stream that delivered data)."""
+        if self.state != pybreaker.STATE_CLOSED or self._breaker.fail_counter:
+            with contextlib.suppress(CircuitOpenError):
+                self.call(_succeed)
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Count the failure ``exc`` of a call made outside :meth:`call` (if transient; not while open)."""
+
+        def fail() -> None:
+            raise exc
+
+        try:
+            self.call(fail)
+        except CircuitOpenError:
+            pass
+        except BaseException as raised:
+            if raised is not exc:
+                raise
+
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``func(*args, **kwargs)`` through the breaker; CircuitOpenError while it is open."""
         try:
@@ -110,6 +131,10 @@ class UpstreamBreaker:
             if is_transient(exc):
                 self.last_failure = f"{type(exc).__name__}: {exc}"
             raise
+
+
+def _succeed() -> None:
+    return None
 
 
 def upstream_name(kind: str, uri: str) -> str:
