@@ -361,7 +361,11 @@ class ExportSettings(BaseModel):
 
     model_config = _SECTION
 
-    output_dir: str | None = None
+    output_dir: str | None = (
+        None  # a folder, or an object store URL: s3://bucket/prefix, gs://..., any fsspec URL
+    )
+    # fsspec options of an object store output (endpoint_url, region...); credentials: the environment
+    output_storage_options: dict[str, JsonValue] = Field(default_factory=dict)
     tables: tuple[str, ...] = SOURCE_TABLES
     format: OutputFormat = "parquet"
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
