@@ -240,7 +240,11 @@ class ObjectStoreOutput(OutputStore):
         buffer = io.BytesIO()
         render(buffer)
         data = buffer.getvalue()
-        self._call(lambda: self._fs.pipe_file(self._key(key), data), key, "write")
+        try:
+            self._call(lambda: self._fs.pipe_file(self._key(key), data), key, "write")
+        except FileNotFoundError:  # s3fs / gcsfs: the bucket does not exist
+            msg = f"{self.location(key)}: no such bucket ({exc_text(self.uri)})"
+            raise ConfigError(msg, key="export.output_dir") from None
         return Stored(len(data), hashlib.sha256(data).hexdigest())
 
     def size(self, key: str) -> int | None:
@@ -277,6 +281,10 @@ class ObjectStoreOutput(OutputStore):
         probe = f"_manifests/.stellar-arrow-write-probe-{os.getpid()}"
         self.put(probe, lambda out: out.write(b""))
         self.remove(probe)
+
+
+def exc_text(uri: str) -> str:
+    return f"create it, or check export.output_dir {uri!r}"
 
 
 def _output_error(exc: Exception, where: str, what: str) -> Exception:
