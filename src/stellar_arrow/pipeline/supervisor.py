@@ -122,7 +122,17 @@ class Supervisor:
         """Start ``roles`` (all three by default) in pipeline order."""
         for role in ROLES:
             if role in roles:
-                self._launch(self.children[role])
+                child = self.children[role]
+                try:
+                    self._launch(child)
+                except ConfigError:
+                    host = str(self._doc[role].get("host", "127.0.0.1"))
+                    if not (self._may_move[role] and child.port and not _bindable(host, child.port)):
+                        raise
+                    # its port was taken between the check and the bind, and may move: any free port
+                    self._echo(f"{role}'s Flight port {host}:{child.port} was taken; using a free port")
+                    child.port = 0
+                    self._launch(child)
 
     def _write_config(self) -> None:
         tmp = self.config_path.with_name(self.config_path.name + ".tmp")
