@@ -1,8 +1,9 @@
 """Upstream faults through ``stellar-arrow run --exit-when-done`` (three real service processes).
 
 * A faulty RPC in front of rpc-replay: 5xx bursts (plain text and JSON), 429 with ``Retry-After``,
-  truncated bodies, and connection resets. The run retries and commits exactly the tables of a
-  fault-free run (the tables built straight from the lake).
+  truncated bodies, a reply later than the read timeout, and connection resets. The run retries and
+  commits exactly the tables of a fault-free run (the tables built straight from the lake). A reply
+  that is not JSON is terminal: the run stops with one line naming it, exit status 1.
 * The lake in a moto S3 server that is stopped after the first commit and restarted 2 s later: the
   run completes with identical tables; the source's log shows the retries and its breaker's
   transitions.
@@ -59,6 +60,11 @@ def _reply(status: int, body: bytes, **headers: str) -> Any:
     return lambda method, request, reply: Response(body, status_code=status, headers=headers or None)
 
 
+def _late(method: str, request: dict[str, Any], reply: dict[str, Any]) -> Response:
+    time.sleep(2.5)  # past the client's 1 s read timeout (the whole server stalls meanwhile)
+    return Response(orjson.dumps(reply), media_type="application/json")
+
+
 def _truncated(method: str, request: dict[str, Any], reply: dict[str, Any]) -> Response:
     body = orjson.dumps(reply)
     return Response(body[: len(body) // 2], headers={"content-length": str(len(body))})
@@ -81,6 +87,8 @@ def test_run_over_a_faulty_rpc_commits_the_fault_free_tables(
         _truncated,
         None,
         _reply(502, b"<html>bad gateway</html>"),
+        None,
+        _late,
     ]
     out = tmp_path / "out"
     with AppServer(rpc.app()) as server:
@@ -92,6 +100,7 @@ def test_run_over_a_faulty_rpc_commits_the_fault_free_tables(
                 "start_ledger": kit.first,
                 "end_ledger": kit.last,
                 "batch_size": 5,  # four getLedgers pages: faults land inside the range
+                "read_timeout_s": 1,
                 "flight_port": 0,
                 "health_port": 0,
             }
@@ -113,6 +122,41 @@ def test_run_over_a_faulty_rpc_commits_the_fault_free_tables(
     kit.assert_same_tables(kit.in_row_order(kit.read_output(out)), kit.in_row_order(expected_tables))
     assert '"retrying"' in _logs(out) or "retrying" in done.stderr
     assert elapsed >= 1.0  # Retry-After: 1 was honoured by whoever got the 429
+
+
+def test_run_over_an_rpc_answering_html_stops_with_one_line(tmp_path: Path, kit: Any) -> None:
+    rpc = RpcProxy(ReplayLake(str(kit.sample_lake)))
+    rpc.faults = [None, None, None, None] + [_reply(200, b"<html>maintenance</html>")] * 50
+    out = tmp_path / "out"
+    with AppServer(rpc.app()) as server:
+        source = {
+            "source_type": "rpc",
+            "rpc_endpoint": server.url,
+            "start_ledger": kit.first,
+            "end_ledger": kit.last,
+            "flight_port": 0,
+            "health_port": 0,
+        }
+        sink = {"flight_port": 0, "health_port": 0, "output_dir": str(out)}
+        config = kit.write_config(tmp_path / "run.yaml", {"source": source, "sink": sink, **PORTS})
+        started = time.monotonic()
+        done = subprocess.run(
+            [*CLI, "run", "--config", str(config), "--exit-when-done"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    assert errors[0].startswith("error: SinkError: sink failed (nothing committed yet): ")
+    assert "refused stream" in errors[0]  # terminal at every stage: not retried
+    assert f"at {server.url}: HTTP 200 with a reply that is not JSON: '<html>maintenance</html>'" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert elapsed < 90  # at once, not after the reconnect budget of every stage
 
 
 @pytest.fixture
