@@ -213,6 +213,7 @@ class ObjectStoreOutput(OutputStore):
         if not limits.own_retries(self.protocol):
             self._policy = RetryPolicy(attempts=1, budget_s=self._policy.budget_s)
         self._breaker = breaker_for(upstream_name("output", self.uri))
+        self._last_read: tuple[str, bytes] | None = None
 
     def location(self, key: str) -> str:
         return f"{self.uri}/{key}"
@@ -243,7 +244,7 @@ class ObjectStoreOutput(OutputStore):
         try:
             self._call(lambda: self._fs.pipe_file(self._key(key), data), key, "write")
         except FileNotFoundError:  # s3fs / gcsfs: the bucket does not exist
-            msg = f"{self.location(key)}: no such bucket ({exc_text(self.uri)})"
+            msg = f"{self.location(key)}: no such bucket (create it, or fix export.output_dir {self.uri!r})"
             raise ConfigError(msg, key="export.output_dir") from None
         return Stored(len(data), hashlib.sha256(data).hexdigest())
 
@@ -259,6 +260,21 @@ class ObjectStoreOutput(OutputStore):
             return bytes(self._call(lambda: self._fs.cat_file(self._key(key)), key, "read"))
         except FileNotFoundError:
             return None
+
+    @contextlib.contextmanager
+    def reader(self, key: str) -> Iterator[BinaryIO]:
+        data = self.read(key)
+        if data is None:
+            raise FileNotFoundError(self.location(key))
+        self._last_read = (key, data)  # a check reads rows, then the hash: one download for both
+        yield io.BytesIO(data)
+
+    def sha256(self, key: str) -> str:
+        last, self._last_read = self._last_read, None
+        data = last[1] if last is not None and last[0] == key else self.read(key)
+        if data is None:
+            raise FileNotFoundError(self.location(key))
+        return hashlib.sha256(data).hexdigest()
 
     def names(self, folder: str) -> list[str]:
         def listing() -> list[str]:
@@ -281,10 +297,6 @@ class ObjectStoreOutput(OutputStore):
         probe = f"_manifests/.stellar-arrow-write-probe-{os.getpid()}"
         self.put(probe, lambda out: out.write(b""))
         self.remove(probe)
-
-
-def exc_text(uri: str) -> str:
-    return f"create it, or check export.output_dir {uri!r}"
 
 
 def _output_error(exc: Exception, where: str, what: str) -> Exception:
