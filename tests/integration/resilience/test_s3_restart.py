@@ -1,9 +1,10 @@
-"""``export`` while the S3 server holding the lake and the output is stopped and restarted mid-run.
+"""``export`` while the S3 server holding the lake and the output is stopped and restarted, or stalls.
 
 The lake and the output are in a real moto server. After the fifth ledger the server stops (its port
 refuses connections) and comes back 1.5 s later with the same objects. The export retries (the one
 retry layer), the lake's breaker opens and closes, and the output equals a fault-free export object for
-object: no ledger missing, none twice.
+object: no ledger missing, none twice. A server whose first connections stall (accepted, never
+answered) gives the same files after read timeouts and retries.
 """
 
 from __future__ import annotations
@@ -114,3 +115,36 @@ def test_export_survives_the_s3_server_stopping_and_restarting(
     assert _value("circuit_breaker_transitions_total", name=breaker, state="open") - opened >= 1
     assert _value("circuit_breaker_transitions_total", name=breaker, state="closed") - closed >= 1
     assert _value("circuit_breaker_state", name=breaker) == 0
+
+
+def test_export_from_an_s3_server_that_stalls_then_recovers(
+    moto: RestartableMoto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Its first connections are accepted and never answered: read timeouts, retries, same files."""
+    from tests.integration.resilience.tcp_faults import FaultyTcpProxy
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    run_export(_settings(moto, str(tmp_path / "clean")))
+    retries = _value("retry_attempts_total", operation="lake_read")
+    with FaultyTcpProxy(("127.0.0.1", moto.port), fault="stall", count=3) as proxy:
+        settings = _settings(moto, str(tmp_path / "stalled"))
+        source = settings.source.model_copy(
+            update={
+                "storage_options": {"endpoint_url": f"http://127.0.0.1:{proxy.port}"},
+                "read_timeout_s": 0.5,
+            }
+        )
+        started = time.monotonic()
+        summary = run_export(settings.model_copy(update={"source": source}))
+        elapsed = time.monotonic() - started
+    assert summary.ledgers_exported == LAST - FIRST + 1
+    assert proxy.connections > 3
+    assert elapsed < 30
+    assert _value("retry_attempts_total", operation="lake_read") - retries >= 1
+    clean = {p.relative_to(tmp_path / "clean"): p.read_bytes() for p in (tmp_path / "clean").rglob("*.*")}
+    stalled = {
+        p.relative_to(tmp_path / "stalled"): p.read_bytes() for p in (tmp_path / "stalled").rglob("*.*")
+    }
+    assert stalled == clean and len(clean) == 8  # 2 chunks x (3 tables + manifest)
