@@ -273,7 +273,12 @@ def _export(
         int | None, typer.Option("--start", help="first ledger, inclusive (source.start_ledger)")
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")
+        str | None,
+        typer.Option(
+            "--out",
+            "--output",
+            help="output folder or object store URL (s3://bucket/prefix): OUT/<table>/<table>-<a>-<b>.<ext>",
+        ),
     ] = None,
     end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
     tables: Annotated[
@@ -308,6 +313,12 @@ def _export(
     storage_option: Annotated[
         list[str] | None, typer.Option("--storage-option", help="KEY=VALUE for fsspec, e.g. endpoint_url=URL")
     ] = None,
+    output_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output-option", help="KEY=VALUE for the output store (fsspec), e.g. endpoint_url=URL"
+        ),
+    ] = None,
     ledgers_per_batch: _PerBatchOpt = None,
     batches_per_partition: _PerPartitionOpt = None,
     cluster: Annotated[
@@ -337,6 +348,7 @@ def _export(
             source=flags,
             export={
                 "output_dir": out,
+                "output_storage_options": parse_storage_options(output_option or [], "--output-option"),
                 "tables": None if tables is None else tuple(tables.split(",")),
                 "format": file_format,
                 "chunk_size": chunk_size,
@@ -351,7 +363,7 @@ def _export(
             },
         )
         summary = _export_summary(settings, progress)
-    typer.echo(format_summary(summary, Path(str(settings.export.output_dir))))
+    typer.echo(format_summary(summary, str(settings.export.output_dir)))
 
 
 def _export_summary(settings: Settings, progress: bool | None) -> ExportSummary:

@@ -54,6 +54,7 @@ __all__ = [
     "ExportSettings",
     "FlightSettings",
     "ObservabilitySettings",
+    "PipelineSettings",
     "ProcessorSettings",
     "ReplaySettings",
     "SecuritySettings",
@@ -324,6 +325,10 @@ class FlightSettings(BaseModel):
     max_decoders: int = Field(default=2, ge=1, le=256)
     # the sink's do_get reads committed files in record batches of at most this many rows
     read_batch_rows: int = Field(default=8192, ge=1, le=1_048_576)
+    # the breaker of each Flight upstream (processor -> source, sink -> processor): it opens after this
+    # many consecutive failed connections and lets a trial through after breaker_reset_s
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=1.0, gt=0, le=3600)
 
 
 class ApiSettings(BaseModel):
@@ -377,7 +382,11 @@ class ExportSettings(BaseModel):
 
     model_config = _SECTION
 
-    output_dir: str | None = None
+    output_dir: str | None = (
+        None  # a folder, or an object store URL: s3://bucket/prefix, gs://..., any fsspec URL
+    )
+    # fsspec options of an object store output (endpoint_url, region...); credentials: the environment
+    output_storage_options: dict[str, JsonValue] = Field(default_factory=dict)
     tables: tuple[str, ...] = SOURCE_TABLES
     format: OutputFormat = "parquet"
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
@@ -533,6 +542,23 @@ class SecuritySettings(BaseModel):
         return self
 
 
+class PipelineSettings(BaseModel):
+    """How ``stellar-arrow run`` supervises its three service processes.
+
+    A service that exits on its own is restarted after ``restart_backoff_initial_s``, doubling per
+    consecutive crash up to ``restart_backoff_max_s``; after ``restart_max`` consecutive crashes (a
+    service that stays up ``restart_reset_s`` seconds starts counting afresh) the run stops with one
+    line naming the service and its last error.
+    """
+
+    model_config = _SECTION
+
+    restart_max: int = Field(default=5, ge=0, le=1000)
+    restart_backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
+    restart_backoff_max_s: float = Field(default=30.0, ge=0, le=3600)
+    restart_reset_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class ObservabilitySettings(BaseModel):
     """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
 
@@ -564,6 +590,7 @@ class Settings(BaseSettings):
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
+    pipeline: PipelineSettings = PipelineSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
 from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
+from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink import DatasetSink
@@ -38,6 +39,7 @@ __all__ = [
     "build_source",
     "first_available_ledger",
     "flight_security",
+    "flight_upstream_breaker",
     "ledger_source_factory",
     "processor_tables",
     "table_builder",
@@ -136,8 +138,16 @@ def build_source(settings: Settings, *, port: int | None = None) -> SourceServic
     return _bounded(service, settings)
 
 
+def flight_upstream_breaker(settings: Settings, endpoint: str) -> UpstreamBreaker:
+    """The circuit breaker of Flight upstream ``endpoint`` in this process, with the ``flight`` settings."""
+    flight = settings.flight
+    name = upstream_name("flight", endpoint)
+    return breaker_for(name, failures=flight.breaker_failures, reset_s=flight.breaker_reset_s)
+
+
 def build_processor(settings: Settings, *, port: int | None = None) -> ProcessorService:
     cfg = settings.processor
+    flight_upstream_breaker(settings, cfg.source_endpoint)  # its streams use this breaker
     security, client = flight_security(settings, "processor", cfg.host)
     service = ProcessorService(
         cfg.source_endpoint,
@@ -168,6 +178,7 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
     # asked only for its tip.
     schemas = {table: table_schema(table) for table in cfg.tables}
     upstreams = [TableUpstream(table, cfg.processor_endpoint) for table in cfg.tables]
+    flight_upstream_breaker(settings, cfg.processor_endpoint)  # its streams use this breaker
     sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
     service = SinkService(
         sink,

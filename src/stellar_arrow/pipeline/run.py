@@ -103,7 +103,7 @@ def run_pipeline(
     """Run the pipeline; returns the summary after a bounded run (or after interruption of a live one)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    supervisor = Supervisor(settings, output_dir / "_run")
+    supervisor = Supervisor(settings, output_dir / "_run", echo=echo)
     started = time.monotonic()
     try:
         supervisor.start()
