@@ -21,8 +21,8 @@ from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
-from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
 from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
+from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
 from stellar_arrow.sink import DatasetSink
