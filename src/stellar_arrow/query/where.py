@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import pyarrow as pa
@@ -32,6 +32,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from stellar_arrow.errors import RequestError
+from stellar_arrow.schema import schema_table_name
 
 __all__ = ["MAX_WHERE_LENGTH", "ExpressionError", "Where", "compile_where"]
 
@@ -73,12 +74,17 @@ class ExpressionError(RequestError):
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """A checked filter expression, ready for pyarrow and for DuckDB."""
+    """A checked filter expression, ready for pyarrow and for DuckDB.
+
+    Two expressions are equal (and hash alike) when their text and table are: the compiled forms follow.
+    ``table`` is the name stamped on the schema it was checked against (``None`` for an unstamped schema).
+    """
 
     text: str
-    arrow: pc.Expression
-    sql: str
-    params: tuple[object, ...]
+    arrow: pc.Expression = field(compare=False)
+    sql: str = field(compare=False)
+    params: tuple[object, ...] = field(compare=False)
+    table: str | None = None
 
     @property
     def columns(self) -> frozenset[str]:
@@ -122,7 +128,9 @@ def compile_where(text: str, schema: pa.Schema, *, field: str = "where") -> Wher
     statement = statements[0]
     assert isinstance(statement, exp.Expression)
     arrow, sql = compiler.predicate(statement, 0)
-    return Where(text=text, arrow=arrow, sql=sql, params=tuple(compiler.params))
+    return Where(
+        text=text, arrow=arrow, sql=sql, params=tuple(compiler.params), table=schema_table_name(schema)
+    )
 
 
 class _Compiler:

@@ -17,6 +17,7 @@ from stellar_arrow.ledger.view import LedgerTransaction, muxed_key
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
 from stellar_arrow.ttp.sac import sac_address
 from stellar_arrow.ttp.transaction import derivation_error
+from stellar_arrow.vocabulary import operation_type_name
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey
 
@@ -46,6 +47,11 @@ class OperationContext:
         return self.index0 + 1
 
     @property
+    def operation_type(self) -> str:
+        """The operation's type name (``payment``, ``invoke_host_function``...)."""
+        return operation_type_name(self.operation.body.type)
+
+    @property
     def source_address(self) -> str:
         return account_strkey(self.source)
 
@@ -63,6 +69,7 @@ class OperationContext:
             operation_index=self.index0 + 1,
             contract_address=contract_address,
             to_muxed_info=to_muxed_info,
+            operation_type=self.operation_type,
         )
 
     def destination_mux(self, destination: Any | None) -> MuxedInfo | None:
