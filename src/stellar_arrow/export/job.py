@@ -23,6 +23,7 @@ from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
+from stellar_arrow.export.filtering import describe_filter, export_filter, keep_rows
 from stellar_arrow.export.manifest import (
     ChunkManifest,
     check_chunk,
@@ -129,6 +130,8 @@ class _ChunkWriter:
         self.network = network
         self.schemas = {t: table_schema(t, include_xdr=options.include_xdr) for t in options.tables}
         self.superseded: dict[Chunk, list[Chunk]] = {}
+        self.rows = export_filter(options)  # token_transfers rows to keep
+        self.row_filter = describe_filter(self.rows)
 
     def write(self, chunk: Chunk, parts: list[LedgerTables], summary: ExportSummary) -> None:
         fmt = self.options.format
@@ -136,6 +139,7 @@ class _ChunkWriter:
         for table in self.options.tables:
             batches = [p.batches[table] for p in parts]
             data = pa.Table.from_batches(batches) if batches else self.schemas[table].empty_table()
+            data = keep_rows(table, data, self.rows)
             path = chunk.path(self.out_dir, table, fmt)
             write_table_atomically(data, path, fmt)
             records.append(file_record(table, path, data.num_rows))
@@ -150,6 +154,7 @@ class _ChunkWriter:
             tuple(records),
             parts[0].link.previous_ledger_hash.hex() if parts else "",
             parts[-1].link.ledger_hash.hex() if parts else "",
+            self.row_filter,
         )
         write_manifest(self.out_dir, manifest)
         for stale in self.superseded.get(chunk, []):  # a shorter chunk written when the range ended earlier
@@ -186,7 +191,12 @@ def _layout(settings: Settings, out_dir: Path, chunks: list[Chunk], writer: _Chu
 
 
 def _pending(
-    settings: Settings, out_dir: Path, chunks: list[Chunk], network: Network, summary: ExportSummary
+    settings: Settings,
+    out_dir: Path,
+    chunks: list[Chunk],
+    network: Network,
+    summary: ExportSummary,
+    row_filter: str = "",
 ) -> list[bool]:
     """Which chunks to write: all with ``overwrite``, else those whose files fail their manifest."""
     options = settings.export
@@ -205,6 +215,7 @@ def _pending(
             network=network.name,
             include_xdr=options.include_xdr,
             paths={t: chunk.path(out_dir, t, options.format) for t in options.tables},
+            row_filter=row_filter,
         )
         if reason is not None and (chunk.first_ledger, chunk.last_ledger) in written:
             summary.replaced.append(f"{chunk.first_ledger}-{chunk.last_ledger}: {reason}")
@@ -235,7 +246,7 @@ def _plan(settings: Settings, out_dir: Path, source: LedgerSource) -> ExportPlan
     summary = ExportSummary(chunks[0].first_ledger, end, network.name)
     writer = _ChunkWriter(options, out_dir, network)
     _layout(settings, out_dir, chunks, writer)
-    pending = _pending(settings, out_dir, chunks, network, summary)
+    pending = _pending(settings, out_dir, chunks, network, summary, writer.row_filter)
     summary.chunks_skipped = pending.count(False)
     return ExportPlan(chunks, pending, network, summary, writer)
 
@@ -245,6 +256,7 @@ def _checked_output_dir(settings: Settings) -> Path:
     if settings.source.start_ledger is None:
         export_plan(settings, 0)  # raises: no first ledger
     check_output_dir(out_dir, settings.export.tables)
+    export_filter(settings.export)  # a bad --where stops the export before any ledger is read
     return out_dir
 
 

@@ -7,8 +7,8 @@ streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transaction
 Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
 across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
 ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
-filters of the settings, then the ticket's filters; the other tables are not filtered. Every stream
-sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
+filters of the settings, then the ticket's filters; the other tables the ticket's ``where`` only. Every
+stream sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
 restarts, the upstream reconnects and continues after the last ledger it received.
 """
 
@@ -174,11 +174,10 @@ class ProcessorService(LedgerFlightServer):
 
     def _send(self, seq: int, tables: LedgerTables, request: StreamRequest) -> Iterator[LedgerBatch]:
         batch = table_batch(tables, request.stream, self._schemas[request.stream])
+        if request.stream == "token_transfers" and not self._base_filter.is_empty:
+            batch = filter_rows(batch, self._base_filter)
+        batch = request.keep(batch)  # the ticket's filters (token_transfers) or where (other tables)
         if request.stream == "token_transfers":
-            if not self._base_filter.is_empty:
-                batch = filter_rows(batch, self._base_filter)
-            if not request.filters.is_empty:
-                batch = filter_rows(batch, request.filters)
             self._events_sent += batch.num_rows
             if batch.num_rows:
                 for count in pc.value_counts(batch.column("event_type")).to_pylist():

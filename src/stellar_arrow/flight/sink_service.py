@@ -8,7 +8,8 @@ checkpoint atomically; on (re)start the loop resumes every stream at the sink's 
 below the last commit are dropped, so each row is written exactly once.
 
 The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
-ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
+ticket's ``filters`` applied to ``token_transfers`` and its ``where`` to the other tables, exactly as the
+processor applies them) and the
 ``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
 the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
 is refused with a ``FlightServerError`` whose ``extra_info`` is
@@ -35,7 +36,6 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
-from stellar_arrow.query import TransferFilter, filter_rows
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
 
@@ -314,7 +314,6 @@ class SinkService(LedgerFlightServer):
     def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits."""
         self._check_range(request)
-        rules: TransferFilter | None = None if request.filters.is_empty else request.filters
         view = self.reader.view(request.stream)
         column = ledger_column(view.schema)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
@@ -332,7 +331,7 @@ class SinkService(LedgerFlightServer):
                     rows, newest = _file_rows(path, view.schema, column, sent, through)
                     if newest <= through:
                         seen.add(path)  # a file committed after ``through`` is read again next time
-                    rows = filter_rows(rows, rules)
+                    rows = request.keep(rows)  # filters (token_transfers) or where (other tables)
                     for batch in rows.to_batches(max_chunksize=65_536):
                         yield LedgerBatch(through, batch, complete=False)
                 yield LedgerBatch(through, _empty(view.schema))

@@ -215,4 +215,4 @@ class SourceService(LedgerFlightServer):
 
         for seq, tables in self._work.ordered(payloads(), cancel, in_flight=self._in_flight):
             chain.check(seq, tables)
-            yield LedgerBatch(seq, table_batch(tables, request.stream, schema))
+            yield LedgerBatch(seq, request.keep(table_batch(tables, request.stream, schema)))
