@@ -77,9 +77,9 @@ _QUERY_NAMES: Final = {
     "asset": "assets",
     "account": "accounts",
     "asset_code": "asset_codes",
+    **{name: name for name in _SINGLES},
     "operation_type": "operation_types",
     "filter": "named",
-    **{name: name for name in _SINGLES},
     "where": "where",
 }
 QUERY_FIELDS: Final = tuple(_QUERY_NAMES)
