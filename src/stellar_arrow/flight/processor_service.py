@@ -15,6 +15,7 @@ restarts, the upstream reconnects and continues after the last ledger it receive
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -105,9 +106,7 @@ class ProcessorService(LedgerFlightServer):
 
     def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         start = request.start_ledger if request.start_ledger is not None else self._default_start
-        request = StreamRequest(
-            request.stream, start, request.end_ledger, request.live, request.filters, request.resume_after
-        )
+        request = replace(request, start_ledger=start)
         chain = StreamChain()
         anchor = resume_anchor(request)
         cached = self._work.cached(anchor) if anchor is not None else None

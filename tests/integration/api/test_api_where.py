@@ -1,5 +1,5 @@
-"""Filter expressions, named filters and operation types over REST and WebSocket, against plain DuckDB SQL
-over the sink's committed Parquet files; hostile expressions get a 400 / an error message with the position."""
+"""Filter expressions, named filters and operation types over REST and WebSocket, against plain DuckDB
+SQL over the sink's committed Parquet files; hostile expressions get a 400 / an error with the position."""
 
 from __future__ import annotations
 
