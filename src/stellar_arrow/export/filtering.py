@@ -30,7 +30,7 @@ def export_filter(options: ExportSettings) -> TransferFilter:
     if not rows.is_empty and TOKEN_TRANSFERS_TABLE not in options.tables:
         msg = (
             "export.where, export.operation_types and export.named_filters filter token_transfers rows, "
-            f"but the export writes only {', '.join(options.tables)}"
+            f"but export.tables lists only {', '.join(options.tables)}"
         )
         raise ConfigError(msg, key="export.tables")
     return rows
