@@ -8,7 +8,8 @@ Sections: ``source`` (where ledgers come from and which range: every command tha
 ``processor``, ``sink`` and ``flight`` (the pipeline services), ``api`` (the REST/WebSocket/dashboard
 server of the sink and of ``stellar-arrow api``), ``export``, ``verify`` and ``replay``
 (``stellar-arrow rpc-replay``), ``security`` (authentication, TLS and browser hardening of every
-entry point; off by default, see :class:`SecuritySettings`). Key names follow the original design
+entry point; off by default, see :class:`SecuritySettings`), ``filters`` (the named filters' threshold,
+applied to the process by :func:`load_settings`). Key names follow the original design
 where they make sense
 (``source_type``, ``rpc_endpoint``, ``network_passphrase``, ``start_ledger``, ``end_ledger``,
 ``batch_size``, ``buffer_size``, ``concurrent_readers``, ``flight_port``, ``event_types``,
