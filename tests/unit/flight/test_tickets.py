@@ -186,7 +186,7 @@ def test_where_round_trips_for_the_ticket_table() -> None:
         (
             b'{"v":1,"stream":"token_transfers","filters":{"where":"len(asset) > 1"}}',
             "filters.where",
-            "(len)",
+            "function calls",
         ),
     ],
 )
