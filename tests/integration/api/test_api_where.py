@@ -11,6 +11,8 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
@@ -197,3 +199,23 @@ def test_websocket_hostile_expressions_get_an_error_and_the_connection_lives(
         (error,) = errors
         assert error["field"] in ("where", "filters.where")
         assert reason in error["message"] and f"(at position {position})" in error["message"], error
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "amount", "amount_raw", "asset", "operation_type", "event_type", "closed_at", "nope", "'payment'",
+        "'2026-06-19T00:00:00Z'", "1", "-1.5", "1e9", "NULL", "TRUE", "=", "<>", ">=", "AND", "OR", "NOT",
+        "IN", "BETWEEN", "IS", "LIKE", "(", ")", ",", ";", "--", "/*", "*/", "SELECT", "count(", "'", '"',
+        "\\",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_FRAGMENTS, min_size=1, max_size=10).map(" ".join) | st.text(max_size=30))
+def test_random_where_text_is_200_or_400_never_500(api: tuple[Running, Path], text: str) -> None:
+    running, _ = api
+    response = running.http.get("/api/v1/transfers", params={"where": text, "limit": "1"})
+    assert response.status_code in (200, 400), (text, response.status_code, response.text)
+    if response.status_code == 400:
+        assert response.json()["field"] == "where", response.text
