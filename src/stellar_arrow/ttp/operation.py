@@ -41,15 +41,11 @@ class OperationContext:
     changes: Sequence[Any]
     source: bytes  # ed25519 of the op source (tx source when unset)
     source_account: Any | None  # X.MuxedAccount of the op source (or tx source); None for V0 txs
+    operation_type: str  # the type name (``payment``, ``invoke_host_function``...), stamped on every event
 
     @property
     def operation_index(self) -> int:
         return self.index0 + 1
-
-    @property
-    def operation_type(self) -> str:
-        """The operation's type name (``payment``, ``invoke_host_function``...)."""
-        return operation_type_name(self.operation.body.type)
 
     @property
     def source_address(self) -> str:
@@ -112,6 +108,7 @@ def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
         changes=tx.operation_changes(index0),
         source=source,
         source_account=source_account,
+        operation_type=operation_type_name(op.body.type),
     )
 
 
