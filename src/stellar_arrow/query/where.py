@@ -29,9 +29,8 @@ from typing import Final, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
 
 from stellar_arrow.errors import RequestError
 from stellar_arrow.schema import schema_table_name
