@@ -24,6 +24,7 @@ from stellar_arrow.errors import RequestError
 from stellar_arrow.query import (
     TransferFilter,
     filter_from_query,
+    filter_mask,
     parse_ledger,
     parse_strkey,
     parse_transaction_hash,
@@ -31,6 +32,7 @@ from stellar_arrow.query import (
 from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.textfiles import to_rows
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE as TT
 from stellar_arrow.vocabulary import NON_FEE_EVENT_TYPES
 
 __all__ = ["NotFoundError", "build_router"]
@@ -47,9 +49,16 @@ OPERATION_TYPE = Annotated[str | None, Query(description="comma list of operatio
 _EXPRESSION_FIELDS: Final = ("where", "filter", "operation_type")
 
 
-def _filter(params: dict[str, str]) -> TransferFilter:
-    """The one filter model from query parameters, ``where`` checked against ``token_transfers``."""
-    return filter_from_query(params, schema=TOKEN_TRANSFERS_SCHEMA)
+def _filter(store: TransferStore, params: dict[str, str]) -> TransferFilter:
+    """The one filter model from query parameters, ``where`` checked against the served ``token_transfers``.
+
+    Data written by an older version may lack a column (``operation_type`` before schema version 3): the
+    filter is tried on an empty table of the served schema, so such a condition is a 400 naming the field.
+    """
+    schema = store.schema(TT) if store.has_table(TT) else TOKEN_TRANSFERS_SCHEMA
+    rows = filter_from_query(params, schema=schema)
+    filter_mask(schema.empty_table(), rows)
+    return rows
 
 
 _INTERVALS: Final[dict[str, Interval]] = {
@@ -126,7 +135,7 @@ def build_router(store: TransferStore) -> APIRouter:
         """``account`` matches ``from`` or ``to``; ``asset`` is ``native``, ``CODE:ISSUER`` or a C-strkey;
         ``event_type`` a comma list; amounts are exact decimals (7 places); ``cursor`` an event id."""
         params = _query(request, FILTER_FIELDS + PAGING_FIELDS)
-        rows = store.transfers(_filter(params), parse_paging(params))
+        rows = store.transfers(_filter(store, params), parse_paging(params))
         return _page(request, rows, {})
 
     @router.get("/transfers/{event_id}", summary="One token transfer event by id (paging token)")
@@ -165,7 +174,7 @@ def build_router(store: TransferStore) -> APIRouter:
         allowed = tuple(f for f in FILTER_FIELDS if f != "account") + PAGING_FIELDS
         params = _query(request, allowed)
         params["account"] = parse_strkey(account_id, "account_id")
-        rows = store.transfers(_filter(params), parse_paging(params))
+        rows = store.transfers(_filter(store, params), parse_paging(params))
         return _page(request, rows, {"account": account_id})
 
     @router.get(
@@ -244,7 +253,7 @@ def build_router(store: TransferStore) -> APIRouter:
             msg = f"interval {span!r:.60} must be one of {', '.join(_INTERVALS)}"
             raise RequestError(msg, field="interval")
         params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
-        table = store.volume(_filter(params), _INTERVALS[span])
+        table = store.volume(_filter(store, params), _INTERVALS[span])
         kind = negotiate(request)
         if kind != "json":
             return table_response(table, kind)
@@ -262,7 +271,7 @@ def build_router(store: TransferStore) -> APIRouter:
         params = _query(request, ("event_type", "limit", *_EXPRESSION_FIELDS))
         count = parse_limit(params.pop("limit", "20"))
         params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
-        table = store.top_assets(_filter(params), count)
+        table = store.top_assets(_filter(store, params), count)
         return JsonResponse({"assets": to_rows(table)})
 
     @router.get("/stats/summary", summary="Totals over everything the sink holds")

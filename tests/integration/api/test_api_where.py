@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +17,12 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
+from stellar_arrow.api import ApiServer, TransferStore, create_app
 from stellar_arrow.config import ApiSettings
+from stellar_arrow.testing.sinks import MemorySink
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 from tests.integration.api.running import Running, start, stop
-from tests.unit.sink.realdata import FIRST
+from tests.unit.sink.realdata import FIRST, whole
 from tests.where_cases import HOSTILE, VALID
 
 pytestmark = pytest.mark.integration
@@ -219,3 +223,30 @@ def test_random_where_text_is_200_or_400_never_500(api: tuple[Running, Path], te
     assert response.status_code in (200, 400), (text, response.status_code, response.text)
     if response.status_code == 400:
         assert response.json()["field"] == "where", response.text
+
+
+def test_rows_written_before_operation_type_get_400_not_500() -> None:
+    """Data of schema version 2 (no ``operation_type``) served by this version: conditions on the column are
+    refused naming the field; the others still answer."""
+    schema = TOKEN_TRANSFERS_SCHEMA.remove(TOKEN_TRANSFERS_SCHEMA.get_field_index("operation_type"))
+    sink = MemorySink({"token_transfers": schema})
+    sink.write_batch(
+        "token_transfers", whole("token_transfers", FIRST, FIRST).drop_columns(["operation_type"])
+    )
+    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(sink.reader())))
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            for params, field in [
+                ({"operation_type": "payment"}, "operation_types"),
+                ({"filter": "successful_payments"}, "operation_types"),
+                ({"where": "operation_type = 'payment'"}, "where"),
+            ]:
+                response = http.get("/api/v1/transfers", params=params)
+                assert response.status_code == 400, response.text
+                assert response.json()["field"] == field
+            fine = http.get("/api/v1/transfers", params={"where": "amount >= 1", "filter": "large_amounts"})
+            assert fine.status_code == 200 and fine.json()["_embedded"]["records"]
+    finally:
+        server.stop()
+        sink.close()
