@@ -4,6 +4,7 @@ SQL over the sink's committed Parquet files; hostile expressions get a 400 / an 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,40 @@ def test_rows_written_before_operation_type_get_400_not_500() -> None:
     finally:
         server.stop()
         sink.close()
+
+
+def test_live_websocket_subscription_applies_where_and_named_filters(tmp_path: Path) -> None:
+    """Live fan-out (not a replay): events written after subscribing, filtered by the hub."""
+    running = start(tmp_path, ApiSettings(api_port=0), committed=2, live=0)
+    try:
+        rows = whole("token_transfers", FIRST + 2, FIRST + 4)
+        with duckdb.connect() as db:
+            db.register("rows", rows)
+            sql = (
+                "SELECT ledger_sequence, event_index FROM rows WHERE event_type = 'transfer' "
+                "AND operation_type IN ('payment', 'path_payment_strict_receive', "
+                "'path_payment_strict_send') AND amount < 50 "
+                "ORDER BY ALL"
+            )
+            want = db.sql(sql).fetchall()
+        assert want
+        message = {"type": "subscribe", "filters": {"named": "successful_payments"}, "where": "amount < 50"}
+
+        async def scenario() -> list[Key]:
+            got: list[Key] = []
+            async with connect(running.ws_url, compression=None, max_size=None) as ws:
+                await ws.send(orjson.dumps(message).decode())
+                while orjson.loads(await asyncio.wait_for(ws.recv(), 20))["type"] != "subscribed":
+                    pass
+                writer = threading.Thread(target=lambda: [running.write_ledger(i) for i in range(2, 5)])
+                writer.start()
+                while not got or got[-1] < want[-1]:
+                    frame = orjson.loads(await asyncio.wait_for(ws.recv(), 20))
+                    if frame["type"] == "events":
+                        got.extend((r["ledger_sequence"], r["event_index"]) for r in frame["data"])
+                writer.join()
+            return got
+
+        assert asyncio.run(scenario()) == want
+    finally:
+        stop(running)
