@@ -73,7 +73,7 @@ class ExpressionError(RequestError):
         self.position = position
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Where:
     """A checked filter expression, ready for pyarrow and for DuckDB.
 
@@ -86,6 +86,9 @@ class Where:
     sql: str = field(compare=False)
     params: tuple[object, ...] = field(compare=False)
     table: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Where({self.text!r:.200}, table={self.table!r})"
 
     @property
     def columns(self) -> frozenset[str]:
