@@ -203,3 +203,17 @@ def test_fee_events_have_no_operation_type_and_others_have_one() -> None:
         == pc.sum(pc.equal(real()["event_type"], "fee")).as_py()
     )
     assert {k["values"] for k in kinds} >= {"payment", "path_payment_strict_send", "create_claimable_balance"}
+
+
+def test_only_fee_events_come_from_failed_transactions() -> None:
+    """Why ``successful_payments`` needs no status column: every non-fee event joins a successful operation."""
+    operations = whole("operations", FIRST, FIRST + 7)
+    assert pc.sum(pc.invert(operations["successful"])).as_py() > 0  # failed transactions are in the sample
+    with duckdb.connect() as db:
+        db.register("tt", real())
+        db.register("ops", operations)
+        rows = db.sql(
+            "SELECT o.successful, t.event_type = 'fee' AS fee, count(*) FROM tt t "
+            "LEFT JOIN ops o USING (ledger_sequence, transaction_index, operation_index) GROUP BY ALL"
+        ).fetchall()
+    assert {(ok, fee) for ok, fee, _ in rows} == {(True, False), (None, True)}
