@@ -206,7 +206,7 @@ def test_fee_events_have_no_operation_type_and_others_have_one() -> None:
 
 
 def test_only_fee_events_come_from_failed_transactions() -> None:
-    """Why ``successful_payments`` needs no status column: every non-fee event joins a successful operation."""
+    """Why ``successful_payments`` needs no status column: every non-fee event has a successful operation."""
     operations = whole("operations", FIRST, FIRST + 7)
     assert pc.sum(pc.invert(operations["successful"])).as_py() > 0  # failed transactions are in the sample
     with duckdb.connect() as db:
