@@ -329,6 +329,18 @@ def _export(
         str | None,
         typer.Option("--scheduler", help="tcp://HOST:PORT: run the chunks on an existing Dask cluster"),
     ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="keep token_transfers rows matching this filter expression"),
+    ] = None,
+    operation_type: Annotated[
+        str | None,
+        typer.Option("--operation-type", help="comma list: keep token_transfers rows of these operations"),
+    ] = None,
+    named_filter: Annotated[
+        str | None,
+        typer.Option("--filter", help="comma list of named filters: successful_payments,large_amounts"),
+    ] = None,
 ) -> None:
     """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: no partial file)."""
     from stellar_arrow.export.console import format_summary, parse_storage_options
@@ -360,6 +372,9 @@ def _export(
                 "overwrite": overwrite,
                 "cluster": cluster,
                 "scheduler": scheduler,
+                "where": where,
+                "operation_types": None if operation_type is None else tuple(operation_type.split(",")),
+                "named_filters": None if named_filter is None else tuple(named_filter.split(",")),
             },
         )
         summary = _export_summary(settings, progress)

@@ -8,7 +8,8 @@ Sections: ``source`` (where ledgers come from and which range: every command tha
 ``processor``, ``sink`` and ``flight`` (the pipeline services), ``api`` (the REST/WebSocket/dashboard
 server of the sink and of ``stellar-arrow api``), ``export``, ``verify`` and ``replay``
 (``stellar-arrow rpc-replay``), ``security`` (authentication, TLS and browser hardening of every
-entry point; off by default, see :class:`SecuritySettings`). Key names follow the original design
+entry point; off by default, see :class:`SecuritySettings`), ``filters`` (the named filters' threshold,
+applied to the process by :func:`load_settings`). Key names follow the original design
 where they make sense
 (``source_type``, ``rpc_endpoint``, ``network_passphrase``, ``start_ledger``, ``end_ledger``,
 ``batch_size``, ``buffer_size``, ``concurrent_readers``, ``flight_port``, ``event_types``,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,6 +54,7 @@ __all__ = [
     "NETWORK_PASSPHRASES",
     "ApiSettings",
     "ExportSettings",
+    "FilterSettings",
     "FlightSettings",
     "ObservabilitySettings",
     "PipelineSettings",
@@ -372,12 +375,25 @@ class ApiSettings(BaseModel):
 MAX_LOCAL_WORKERS = 256
 
 
+class FilterSettings(BaseModel):
+    """The named filters of every surface (:mod:`stellar_arrow.query.named`).
+
+    ``large_amount_threshold``: the smallest ``amount_raw`` (raw units, 10^-7 of a token unit) that
+    ``large_amounts`` keeps; default 10,000,000 = 1 XLM.
+    """
+
+    model_config = _SECTION
+
+    large_amount_threshold: int = Field(default=10_000_000, ge=0, le=(1 << 127) - 1)
+
+
 class ExportSettings(BaseModel):
     """``stellar-arrow export``: chunked table files ``output_dir/<table>/<table>-<first>-<last>.<ext>``.
 
     The ledger range is ``source.start_ledger``..``source.end_ledger`` (unset end: the source's newest).
     ``workers``: decoding processes (0: in the exporting process). ``overwrite``: rewrite chunks that
-    are already complete instead of skipping them.
+    are already complete instead of skipping them. ``where`` (a filter expression), ``operation_types``
+    and ``named_filters`` keep only the matching ``token_transfers`` rows (the other tables are whole).
     """
 
     model_config = _SECTION
@@ -398,6 +414,20 @@ class ExportSettings(BaseModel):
     overwrite: bool = False
     cluster: str | None = None  # local:N -- a local Dask cluster of N worker processes
     scheduler: str | None = None  # tcp://HOST:PORT -- an existing Dask cluster
+    where: str | None = None  # checked against the token_transfers schema when the export starts
+    operation_types: tuple[str, ...] = ()
+    named_filters: tuple[str, ...] = ()
+
+    @field_validator("operation_types", "named_filters")
+    @classmethod
+    def _filter_names(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        from stellar_arrow.query import parse_named_filter, parse_operation_type
+
+        parse = parse_operation_type if info.field_name == "operation_types" else parse_named_filter
+        try:
+            return tuple(parse(v.strip(), f"export.{info.field_name}") for v in value if v.strip())
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("cluster")
     @classmethod
@@ -587,6 +617,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     export: ExportSettings = ExportSettings()
+    filters: FilterSettings = FilterSettings()
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
@@ -623,13 +654,24 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": yaml_path})
         model = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
     try:
-        return model(**overrides)
+        settings = model(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "settings"
         where = f" in {yaml_path}" if yaml_path is not None else ""
         msg = f"invalid setting {key}{where}: {err['msg']}"
         raise ConfigError(msg, key=key) from None
+    _configure_named_filters(settings.filters)
+    return settings
+
+
+def _configure_named_filters(filters: FilterSettings) -> None:
+    """This process's named filters follow the settings it loaded (imported only when it matters)."""
+    threshold = filters.large_amount_threshold
+    if threshold != FilterSettings().large_amount_threshold or "stellar_arrow.query.named" in sys.modules:
+        from stellar_arrow.query.named import configure_named_filters
+
+        configure_named_filters(threshold)
 
 
 def _check_yaml(path: Path) -> None:

@@ -22,6 +22,7 @@ from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
+from stellar_arrow.export.filtering import describe_filter, export_filter, keep_rows
 from stellar_arrow.export.manifest import (
     ChunkManifest,
     check_chunk,
@@ -121,6 +122,8 @@ class _ChunkWriter:
         self.network = network
         self.schemas = {t: table_schema(t, include_xdr=options.include_xdr) for t in options.tables}
         self.superseded: dict[Chunk, list[Chunk]] = {}
+        self.rows = export_filter(options)  # token_transfers rows to keep
+        self.row_filter = describe_filter(self.rows)
 
     def write(self, chunk: Chunk, parts: list[LedgerTables], summary: ExportSummary) -> None:
         fmt = self.options.format
@@ -128,6 +131,7 @@ class _ChunkWriter:
         for table in self.options.tables:
             batches = [p.batches[table] for p in parts]
             data = pa.Table.from_batches(batches) if batches else self.schemas[table].empty_table()
+            data = keep_rows(table, data, self.rows)
             key = chunk.key(table, fmt)
             stored = write_table(self.out, key, data, fmt)
             records.append(file_record(table, key.rsplit("/", 1)[-1], stored, data.num_rows))
@@ -142,6 +146,7 @@ class _ChunkWriter:
             tuple(records),
             parts[0].link.previous_ledger_hash.hex() if parts else "",
             parts[-1].link.ledger_hash.hex() if parts else "",
+            self.row_filter,
         )
         write_manifest(self.out, manifest)  # last: the commit of the chunk
         for stale in self.superseded.get(chunk, []):  # a shorter chunk written when the range ended earlier
@@ -178,7 +183,12 @@ def _layout(settings: Settings, out: OutputStore, chunks: list[Chunk], writer: _
 
 
 def _pending(
-    settings: Settings, out: OutputStore, chunks: list[Chunk], network: Network, summary: ExportSummary
+    settings: Settings,
+    out: OutputStore,
+    chunks: list[Chunk],
+    network: Network,
+    summary: ExportSummary,
+    row_filter: str = "",
 ) -> list[bool]:
     """Which chunks to write: all with ``overwrite``, else those whose files fail their manifest."""
     options = settings.export
@@ -197,6 +207,7 @@ def _pending(
             network=network.name,
             include_xdr=options.include_xdr,
             keys={t: chunk.key(t, options.format) for t in options.tables},
+            row_filter=row_filter,
         )
         if reason is not None and (chunk.first_ledger, chunk.last_ledger) in written:
             summary.replaced.append(f"{chunk.first_ledger}-{chunk.last_ledger}: {reason}")
@@ -227,7 +238,7 @@ def _plan(settings: Settings, out: OutputStore, source: LedgerSource) -> ExportP
     summary = ExportSummary(chunks[0].first_ledger, end, network.name)
     writer = _ChunkWriter(options, out, network)
     _layout(settings, out, chunks, writer)
-    pending = _pending(settings, out, chunks, network, summary)
+    pending = _pending(settings, out, chunks, network, summary, writer.row_filter)
     summary.chunks_skipped = pending.count(False)
     return ExportPlan(chunks, pending, network, summary, writer)
 
@@ -237,6 +248,7 @@ def _checked_output(settings: Settings) -> OutputStore:
     if settings.source.start_ledger is None:
         export_plan(settings, 0)  # raises: no first ledger
     out.check_writable(settings.export.tables)
+    export_filter(settings.export)  # a bad --where stops the export before any ledger is read
     return out
 
 

@@ -67,6 +67,8 @@ class ChunkManifest:
     #: hex hashes at the chunk's edges: what the chain check across chunk boundaries compares
     first_previous_hash: str = ""
     last_hash: str = ""
+    #: canonical text of the token_transfers filter the chunk was written with ("": none)
+    row_filter: str = ""
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {
@@ -78,6 +80,7 @@ class ChunkManifest:
             "include_xdr": self.include_xdr,
             "first_previous_hash": self.first_previous_hash,
             "last_hash": self.last_hash,
+            "row_filter": self.row_filter,
             "files": [
                 {"table": f.table, "name": f.name, "bytes": f.bytes, "rows": f.rows, "sha256": f.sha256}
                 for f in self.files
@@ -165,6 +168,7 @@ def read_manifest(out: OutputStore, first_ledger: int, last_ledger: int) -> Chun
             files,
             str(body["first_previous_hash"]),
             str(body["last_hash"]),
+            str(body.get("row_filter", "")),
         )
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
@@ -181,6 +185,7 @@ def check_chunk(
     network: str,
     include_xdr: bool,
     keys: dict[str, str],
+    row_filter: str = "",
 ) -> str | None:
     """None when the chunk is complete as asked; else why it must be written again."""
     if manifest is None:
@@ -191,6 +196,10 @@ def check_chunk(
     written = (manifest.file_format, manifest.network, manifest.include_xdr)
     if asked != written:
         return f"written as (format, network, include_xdr) {written}, asked for {asked}"
+    if manifest.row_filter != row_filter:
+        return (
+            f"written with row filter {manifest.row_filter or 'none'!r}, asked for {row_filter or 'none'!r}"
+        )
     records = {f.table: f for f in manifest.files}
     for table in tables:
         record = records.get(table)

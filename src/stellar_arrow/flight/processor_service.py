@@ -7,14 +7,15 @@ streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transaction
 Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
 across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
 ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
-filters of the settings, then the ticket's filters; the other tables are not filtered. Every stream
-sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
+filters of the settings, then the ticket's filters; the other tables the ticket's ``where`` only. Every
+stream sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
 restarts, the upstream reconnects and continues after the last ledger it received.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -107,9 +108,7 @@ class ProcessorService(LedgerFlightServer):
 
     def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         start = request.start_ledger if request.start_ledger is not None else self._default_start
-        request = StreamRequest(
-            request.stream, start, request.end_ledger, request.live, request.filters, request.resume_after
-        )
+        request = replace(request, start_ledger=start)
         chain = StreamChain()
         anchor = resume_anchor(request)
         cached = self._work.cached(anchor) if anchor is not None else None
@@ -181,11 +180,10 @@ class ProcessorService(LedgerFlightServer):
 
     def _send(self, seq: int, tables: LedgerTables, request: StreamRequest) -> Iterator[LedgerBatch]:
         batch = table_batch(tables, request.stream, self._schemas[request.stream])
+        if request.stream == "token_transfers" and not self._base_filter.is_empty:
+            batch = filter_rows(batch, self._base_filter)
+        batch = request.keep(batch)  # the ticket's filters (token_transfers) or where (other tables)
         if request.stream == "token_transfers":
-            if not self._base_filter.is_empty:
-                batch = filter_rows(batch, self._base_filter)
-            if not request.filters.is_empty:
-                batch = filter_rows(batch, request.filters)
             self._events_sent += batch.num_rows
             if batch.num_rows:
                 for count in pc.value_counts(batch.column("event_type")).to_pylist():

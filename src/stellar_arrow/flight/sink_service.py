@@ -8,7 +8,8 @@ checkpoint atomically; on (re)start the loop resumes every stream at the sink's 
 below the last commit are dropped, so each row is written exactly once.
 
 The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
-ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
+ticket's ``filters`` applied to ``token_transfers`` and its ``where`` to the other tables, exactly as the
+processor applies them) and the
 ``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
 the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
 is refused with a ``FlightServerError`` whose ``extra_info`` is
@@ -39,7 +40,6 @@ from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
 from stellar_arrow.observability.metrics import LEDGERS_IN_FLIGHT
-from stellar_arrow.query import filter_expression
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
 from stellar_arrow.sink.scan import ledger_windows, scan_window
@@ -359,7 +359,7 @@ class SinkService(LedgerFlightServer):
         self._check_range(request)
         schema = self.reader.view(request.stream).schema
         column = ledger_column(schema)
-        where = None if request.filters.is_empty else filter_expression(request.filters, schema)
+        where = request.expression(schema)  # filters (token_transfers) or where (other tables)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
         seen: set[Path] = set()
         while True:

@@ -248,7 +248,7 @@ class SourceService(LedgerFlightServer):
         try:
             for seq, tables in self._work.ordered(payloads(), cancel, in_flight=self._in_flight):
                 chain.check(seq, tables)
-                yield LedgerBatch(seq, table_batch(tables, request.stream, schema))
+                yield LedgerBatch(seq, request.keep(table_batch(tables, request.stream, schema)))
                 flight.sent()
         finally:
             flight.close()

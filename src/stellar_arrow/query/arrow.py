@@ -13,11 +13,14 @@ from typing import Final, Protocol, TypeAlias, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from stellar_arrow.errors import RequestError
 from stellar_arrow.query.filter import TransferFilter
+from stellar_arrow.query.named import named_filters
+from stellar_arrow.query.where import Where
 
-__all__ = ["filter_expression", "filter_mask", "filter_rows"]
+__all__ = ["filter_expression", "filter_mask", "filter_rows", "filter_where", "where_mask"]
 
 Rows = TypeVar("Rows", pa.RecordBatch, pa.Table)
 Mask: TypeAlias = pa.Array | pa.ChunkedArray | pc.Expression
@@ -109,7 +112,24 @@ def _terms(rows: _Columns, f: TransferFilter) -> list[Mask]:
         terms.append(pc.less(closed, pa.scalar(f.end_time, _TIME)))
     if f.operation_types:
         terms.append(_one_of(_column(rows, "operation_type", "operation_types"), f.operation_types))
+    if f.where is not None:
+        terms.append(f.where.arrow if isinstance(rows, _Fields) else where_mask(rows, f.where))
+    if f.named:
+        known = named_filters()
+        for name in f.named:
+            terms.extend(_terms(rows, known[name]))
     return terms
+
+
+def where_mask(rows: pa.RecordBatch | pa.Table, where: Where, *, field: str = "where") -> Mask:
+    """The value (true, false or null) of a compiled ``where`` expression on every row, in order."""
+    source = ds.dataset(rows if isinstance(rows, pa.Table) else [rows])
+    try:
+        projected = source.to_table(columns={"keep": where.arrow}, use_threads=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        msg = f"{field}: {where.text!r:.200} does not apply to these rows ({exc})"
+        raise RequestError(msg, field=field) from None
+    return projected.column("keep")
 
 
 def filter_mask(rows: pa.RecordBatch | pa.Table, f: TransferFilter) -> Mask | None:
@@ -123,7 +143,10 @@ def filter_mask(rows: pa.RecordBatch | pa.Table, f: TransferFilter) -> Mask | No
     mask = terms[0]
     for term in terms[1:]:
         mask = pc.and_kleene(mask, term)
-    return pc.fill_null(mask, False)
+    mask = pc.fill_null(mask, False)
+    if isinstance(rows, pa.RecordBatch) and isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks() if mask.num_chunks != 1 else mask.chunk(0)
+    return mask
 
 
 def filter_expression(f: TransferFilter, schema: pa.Schema) -> pc.Expression | None:
@@ -148,3 +171,13 @@ def filter_rows(rows: Rows, f: TransferFilter | None) -> Rows:
         return rows
     mask = filter_mask(rows, f)
     return rows if mask is None else rows.filter(mask)
+
+
+def filter_where(rows: Rows, where: Where | None) -> Rows:
+    """The rows of any table (order kept) for which ``where`` is true (``None``: all of them)."""
+    if where is None:
+        return rows
+    mask = pc.fill_null(where_mask(rows, where), False)
+    if isinstance(rows, pa.RecordBatch) and isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    return rows.filter(mask)
