@@ -38,7 +38,7 @@ def parquet_sql(files: tuple[Path, ...]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FileSources:
-    """The rows of a file list: ``cached`` (decoded rows of some files, or ``None``) plus ``files`` to read."""
+    """A file list as ``cached`` rows (of its first files, or ``None``) plus the ``files`` left to read."""
 
     cached: pa.Table | None
     files: tuple[Path, ...]

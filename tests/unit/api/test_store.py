@@ -1,4 +1,4 @@
-"""TransferStore: cached and direct Parquet reads agree; views see exactly their own files; the cache is bounded."""
+"""TransferStore: cached and direct reads agree; views see only their own files; the cache is bounded."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_the_file_cache_stays_within_its_byte_budget(sink: DatasetSink) -> None:
     everything = TransferStore(sink.reader())
     everything.summary()
     whole_bytes = everything.files.bytes
-    assert 0 < whole_bytes and everything.files.files_read == 0
+    assert whole_bytes > 0 and everything.files.files_read == 0
     budget = whole_bytes // 2
     small = TransferStore(sink.reader(), cache_bytes=budget)
     f = TransferFilter(event_types=("transfer", "fee"))
