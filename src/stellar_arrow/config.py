@@ -343,7 +343,7 @@ class ApiSettings(BaseModel):
     # analytics and queries (docs/sink-and-api.md): decoded committed rows kept for reuse (LRU by bytes),
     # repeated analytics/query results kept until the next commit, and the limits of POST /api/v1/query
     file_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0, le=64 * 1024**3)
-    result_cache_entries: int = Field(default=256, ge=0, le=100_000)
+    result_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     sql_timeout_s: float = Field(default=10.0, gt=0, le=600)
     sql_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
 

@@ -26,6 +26,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
+from stellar_arrow.analytics import ResultCache, RollingWindows, UnknownAggregationError, seed_windows
+from stellar_arrow.api.analytics import build_analytics_router
 from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
 from stellar_arrow.api.progress import LedgerProgress
@@ -34,7 +36,7 @@ from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
 from stellar_arrow.config import ApiSettings, SecuritySettings
-from stellar_arrow.errors import ConfigError, RequestError
+from stellar_arrow.errors import AuthorizationError, ConfigError, RequestError
 from stellar_arrow.query import TransferFilter
 from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
 from stellar_arrow.security.metrics import SecurityMetrics
@@ -75,6 +77,8 @@ def create_app(
     """
     reader = store.reader
     metrics = ApiMetrics(reader.stats)
+    windows = RollingWindows(await_seed=True)  # counted from the live feed once seeded from the store
+    results = ResultCache(options.result_cache_bytes, metrics.registry)
     progress = progress or LedgerProgress()
 
     async def history(ledger: int, index: int, limit: int) -> pa.Table:
@@ -93,11 +97,19 @@ def create_app(
         on_sent=lambda n: metrics.ws_messages_sent.inc(n),
     )
 
+    def analytics_frame() -> dict[str, Any]:
+        return {"type": "analytics", "windows": windows.snapshots()}
+
+    hub.analytics_snapshot = analytics_frame
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
 
         def on_rows(table: str, rows: pa.Table) -> None:
+            if table == TOKEN_TRANSFERS_TABLE:
+                windows.add(rows)
+
             def deliver() -> None:
                 progress.observe(table, rows, time.monotonic())
                 if table == TOKEN_TRANSFERS_TABLE:
@@ -108,11 +120,16 @@ def create_app(
 
         unsubscribe = reader.subscribe(on_rows)
         progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
+        await asyncio.to_thread(seed_windows, windows, store)
 
         async def status_loop() -> None:
+            pushed = -1
             while True:
                 await asyncio.sleep(options.status_interval_s)
                 hub.broadcast_status(progress.status(time.monotonic()))
+                if windows.version != pushed and hub.analytics_clients():
+                    pushed = windows.version
+                    hub.broadcast_analytics(analytics_frame())
 
         ticker = loop.create_task(status_loop())
         try:
@@ -135,6 +152,8 @@ def create_app(
     app.state.progress = progress
     app.state.metrics = metrics
     app.state.store = store
+    app.state.windows = windows
+    app.state.results = results
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     guard = ApiSecurity.from_settings(security or SecuritySettings(), SecurityMetrics(metrics.registry))
     app.state.security = guard
@@ -157,6 +176,16 @@ def create_app(
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return JsonResponse({"status": 404, "title": "Not Found", "detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(UnknownAggregationError)
+    async def unknown_aggregation(request: Request, exc: UnknownAggregationError) -> Response:
+        body = {"status": 404, "title": "Not Found", "detail": str(exc), "aggregations": exc.names}
+        return JsonResponse(body, status_code=404)
+
+    @app.exception_handler(AuthorizationError)
+    async def forbidden(request: Request, exc: AuthorizationError) -> Response:
+        return JsonResponse({"status": 403, "title": "Forbidden", "detail": str(exc)}, status_code=403)
+
+    app.include_router(build_analytics_router(store, windows, results, options))
     app.include_router(build_router(store))
 
     @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")

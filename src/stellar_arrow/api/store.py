@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from stellar_arrow.api.filters import Paging, split_event_id
 from stellar_arrow.api.mirror import FileCache, parquet_sql
@@ -191,6 +192,34 @@ class TransferStore:
         params.extend([ledger_sequence, ledger_sequence, event_index])
         sql = f"SELECT * FROM {{src}} WHERE {' AND '.join(conds)} ORDER BY {_ORDER_KEY.format(o='ASC')}"
         return self._rows(TT, sql + f" LIMIT {int(limit)}", params)
+
+    # -- analytics support -----------------------------------------------------------------------------------
+
+    def data_version(self) -> tuple[tuple[object, ...], tuple[object, ...]]:
+        """``(committed, current)``: what identifies the committed files of every table, and that plus the
+        number of live rows (a result computed for one ``current`` stays right while it is unchanged)."""
+        committed: list[object] = []
+        current: list[object] = []
+        for table in self.reader.tables():
+            view = self.reader.view(table)
+            files = (table, len(view.files), str(view.files[-1]) if view.files else "")
+            committed.append(files)
+            current.append((*files, view.live.num_rows, view.last_ledger))
+        return tuple(committed), tuple(current)
+
+    def dataset(self, table: str) -> ds.Dataset:
+        """The table's current rows as one Arrow dataset (cached rows, committed files, live rows): scanned
+        in batches by its reader, never loaded whole."""
+        view = self.reader.view(table)
+        schema = view.schema.remove_metadata()
+        found = self.files.sources(table, view.files, view.schema)
+        parts: list[ds.Dataset] = []
+        if found.cached is not None:
+            parts.append(ds.dataset(found.cached.select(schema.names).cast(schema)))
+        if found.files:
+            parts.append(ds.dataset([str(p) for p in found.files], schema=schema, format="parquet"))
+        parts.append(ds.dataset(view.live.cast(schema)))
+        return parts[0] if len(parts) == 1 else ds.dataset(parts)
 
     def close(self) -> None:
         self._db.close()
