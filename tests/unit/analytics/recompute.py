@@ -7,7 +7,7 @@ from typing import Any
 
 
 def recompute(rows: list[dict[str, Any]], start: str, end: str) -> dict[str, dict[str, int]]:
-    """Per asset: events, transfers, volume_raw, fee_events, fees_raw of rows with start <= closed_at <= end."""
+    """Per asset: events, transfers, volume_raw, fee_events, fees_raw of rows closed in [start, end]."""
     low, high = datetime.fromisoformat(start), datetime.fromisoformat(end)
     out: dict[str, dict[str, int]] = {}
     for r in rows:
