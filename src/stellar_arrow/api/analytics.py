@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import orjson
 import pyarrow as pa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from stellar_arrow.analytics import (
@@ -45,6 +45,8 @@ __all__ = ["QueryGuard", "build_analytics_router", "sql_rows"]
 
 _SQL_ROLES: Final = frozenset({"reader", "admin"})
 _BODY_KEYS: Final = frozenset({"sql"})
+
+Q = Annotated[str | None, Query()]
 
 QueryGuard = Callable[[Callable[[], bytes]], Any]
 """Runs a blocking query function (in a worker thread) and returns its awaitable result; a bulkhead may
@@ -130,7 +132,7 @@ def build_analytics_router(
         return Response(orjson.dumps(body), media_type="application/json")
 
     @router.get("/analytics/realtime", summary="Rolling window per asset (window=1m, 1h or 24h)")
-    def realtime(request: Request) -> Response:
+    def realtime(request: Request, window: Q = None) -> Response:
         params = _params(request)
         for key in params:
             if key != "window":
@@ -142,7 +144,18 @@ def build_analytics_router(
     @router.get(
         "/analytics/{name}", summary="An exact aggregation of token transfers (see /api/v1/analytics)"
     )
-    async def aggregation(request: Request, name: str) -> Response:
+    async def aggregation(
+        request: Request,
+        name: str,
+        where: Q = None,
+        start_time: Q = None,
+        end_time: Q = None,
+        from_ledger: Q = None,
+        to_ledger: Q = None,
+        limit: Q = None,
+    ) -> Response:
+        """``where``: a filter expression; times unix seconds or ISO-8601 (end exclusive); ledgers inclusive;
+        ``limit`` (1-1000) for ``top_accounts`` only."""
         if name not in AGGREGATIONS:
             raise UnknownAggregationError(name)
         params = _params(request)
