@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +45,8 @@ from stellar_arrow.security.routes import build_security_router
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["Readiness", "create_app"]
+
+log = logging.getLogger(__name__)
 
 Readiness = Callable[[], str | None]
 """Returns ``None`` when ready, else why not (e.g. "upstream Flight service unreachable")."""
@@ -108,7 +111,10 @@ def create_app(
 
         def on_rows(table: str, rows: pa.Table) -> None:
             if table == TOKEN_TRANSFERS_TABLE:
-                windows.add(rows)
+                try:  # on the writer's thread: analytics must never break the sink's write path
+                    windows.add(rows)
+                except Exception:
+                    log.exception("rolling windows: a batch of %d rows could not be counted", rows.num_rows)
 
             def deliver() -> None:
                 progress.observe(table, rows, time.monotonic())
@@ -120,7 +126,11 @@ def create_app(
 
         unsubscribe = reader.subscribe(on_rows)
         progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
-        await asyncio.to_thread(seed_windows, windows, store)
+        try:
+            await asyncio.to_thread(seed_windows, windows, store)
+        except Exception:  # the API still serves; the windows then count the live feed only
+            log.exception("rolling windows: seeding from the store failed")
+            windows.seed({}, -1, None)
 
         async def status_loop() -> None:
             pushed = -1
