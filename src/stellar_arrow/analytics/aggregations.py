@@ -62,8 +62,10 @@ _ASSET: Final = "coalesce(asset, contract_id)"
 _HOUR: Final = "time_bucket(INTERVAL '1 hour', closed_at)"
 
 
-def _exact(expression: str) -> str:
-    return f"coalesce(sum({expression}), 0)::VARCHAR"
+def _exact(expression: str, only: str | None = None) -> str:
+    """The exact sum of ``expression`` (over rows where ``only`` holds) as decimal text, 0 when none."""
+    where = "" if only is None else f" FILTER (WHERE {only})"
+    return f"coalesce(sum({expression}){where}, 0)::VARCHAR"
 
 
 _RAW: Final = "amount_raw::HUGEINT"
@@ -78,7 +80,7 @@ def _supply_select() -> str:
     ):
         only = f"FILTER (WHERE event_type = '{kind}')"
         parts.append(f"count(*) {only}::BIGINT AS {plural}")
-        parts.append(f"coalesce(sum({_RAW}) {only}, 0)::VARCHAR AS {total}_raw")
+        parts.append(f"{_exact(_RAW, f'event_type = {kind!r}')} AS {total}_raw")
     signed = f"CASE WHEN event_type = 'mint' THEN {_RAW} ELSE -{_RAW} END"
     parts.append(f"{_exact(signed)} AS net_raw")
     return ", ".join(parts)
@@ -172,8 +174,8 @@ AGGREGATIONS: Final[Mapping[str, _Aggregation]] = {
     "fees_by_hour": _Aggregation(
         ("fee",),
         f"{_HOUR} AS hour, count(*)::BIGINT AS fee_events, count(DISTINCT transaction_hash)::BIGINT AS "
-        f"transactions, {_exact(f'{_RAW}) FILTER (WHERE {_RAW} > 0')} AS charged_raw, "
-        f"{_exact(f'-{_RAW}) FILTER (WHERE {_RAW} < 0')} AS refunded_raw, {_exact(_RAW)} AS fees_raw",
+        f"transactions, {_exact(_RAW, f'{_RAW} > 0')} AS charged_raw, "
+        f"{_exact(f'-{_RAW}', f'{_RAW} < 0')} AS refunded_raw, {_exact(_RAW)} AS fees_raw",
         "GROUP BY 1 ORDER BY 1",
         ("charged_raw", "refunded_raw", "fees_raw"),
         ("hour",),

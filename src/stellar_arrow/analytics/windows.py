@@ -52,7 +52,7 @@ WINDOWS: Final[dict[WindowName, WindowSpec]] = {
 
 
 def parse_window(value: object) -> WindowName:
-    """``1m``, ``1h`` or ``24h`` (also ``1min``/``60m``/``1d`` spelled the documented way only)."""
+    """``1m``, ``1h`` or ``24h`` exactly (anything else: :class:`RequestError` on field ``window``)."""
     for name in WINDOWS:
         if value == name:
             return name
