@@ -272,6 +272,14 @@ def test_realtime_windows_equal_a_recomputation_and_are_pushed(tmp_path: Path) -
                 assert rest == pushed["windows"][name]
                 assert as_numbers(rest) == recompute(seen, rest["start"], rest["end"])
             ws.send(json.dumps({"type": "subscribe", "channel": "nope"}))
-            assert json.loads(ws.recv(timeout=10))["field"] == "channel"
+            reply = json.loads(ws.recv(timeout=10))
+            while reply["type"] == "analytics":
+                reply = json.loads(ws.recv(timeout=10))
+            assert reply["type"] == "error" and reply["field"] == "channel"
+            ws.send(json.dumps({"type": "unsubscribe", "channel": "analytics"}))
+            reply = json.loads(ws.recv(timeout=10))
+            while reply["type"] == "analytics":
+                reply = json.loads(ws.recv(timeout=10))
+            assert reply == {"type": "unsubscribed", "channel": "analytics"}
     finally:
         stop(running)
