@@ -33,6 +33,7 @@ from stellar_arrow.analytics import (
     parse_window,
     run_aggregation,
 )
+from stellar_arrow.api.routes import NotFoundError
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import AuthorizationError, RequestError
@@ -158,6 +159,9 @@ def build_analytics_router(
         ``limit`` (1-1000) for ``top_accounts`` only."""
         if name not in AGGREGATIONS:
             raise UnknownAggregationError(name)
+        if not store.has_table(TOKEN_TRANSFERS_TABLE):
+            msg = "this server holds no token_transfers table to aggregate"
+            raise NotFoundError(msg)
         params = _params(request)
         query = parse_analytics_query(name, params, store.schema(TOKEN_TRANSFERS_TABLE))
 
