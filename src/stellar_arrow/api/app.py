@@ -22,7 +22,7 @@ import pyarrow as pa
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
@@ -82,6 +82,10 @@ def create_app(
     metrics = ApiMetrics(reader.stats)
     windows = RollingWindows(await_seed=True)  # counted from the live feed once seeded from the store
     results = ResultCache(options.result_cache_bytes, metrics.registry)
+    Gauge(
+        "api_file_cache_bytes", "Decoded rows of committed files the API keeps (api.file_cache_bytes)",
+        registry=metrics.registry,
+    ).set_function(lambda: store.files.bytes)  # fmt: skip
     progress = progress or LedgerProgress()
 
     async def history(ledger: int, index: int, limit: int) -> pa.Table:

@@ -235,6 +235,10 @@ def test_repeated_questions_hit_the_cache_until_a_commit_lands(tmp_path: Path) -
         )
         assert running.http.get(url).json() == first
         assert _counter(running, "analytics_cache_hits_total", "aggregation") == hits + 1
+        cached = [
+            line for line in running.http.get("/metrics").text.splitlines() if line.startswith("api_file_")
+        ]
+        assert cached and float(cached[0].split()[-1]) > 0  # the decoded rows of the committed files
         running.write_ledger(7)  # new live rows: a new data version, so a miss with the new rows
         running.sink.commit(Checkpoint(ledger_tables()[7][0]))
         assert len(_results(running)) >= 1
