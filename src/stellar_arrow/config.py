@@ -369,6 +369,12 @@ class ApiSettings(BaseModel):
     ws_max_replays: int = Field(default=8, ge=1, le=10_000)
     ws_replay_wait_s: float = Field(default=5.0, ge=0, le=600)
     ws_replay_stall_s: float = Field(default=30.0, gt=0, le=3600)
+    # analytics and queries (docs/sink-and-api.md): decoded committed rows kept for reuse (LRU by bytes),
+    # repeated analytics/query results kept until the next commit, and the limits of POST /api/v1/query
+    file_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0, le=64 * 1024**3)
+    result_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
+    sql_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    sql_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
 #: The most worker processes ``export.cluster: local:N`` starts.

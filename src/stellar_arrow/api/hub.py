@@ -166,6 +166,7 @@ class Client:
     closing: bool = False
     sender: asyncio.Task[None] | None = None
     replay: asyncio.Task[None] | None = None
+    analytics: bool = False  # subscribed to the "analytics" channel (rolling windows)
 
 
 class Hub:
@@ -186,6 +187,7 @@ class Hub:
         self._on_sent = on_sent
         self.clients: set[Client] = set()
         self._per_ip: dict[str, int] = {}
+        self.analytics_snapshot: Callable[[], dict[str, Any]] | None = None  # the "analytics" channel's frame
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -368,6 +370,22 @@ class Hub:
             if key not in frames and client.last_id < span[0]:
                 frames[key] = batch.frame(sub, filtered, indices)
             self._deliver_to(client, filtered, frames.get(key), span)
+
+    def analytics_clients(self) -> int:
+        return sum(1 for client in self.clients if client.analytics and not client.closing)
+
+    def request_analytics(self, client: Client) -> None:
+        """Send the current rolling windows to ``client`` (right after it subscribes)."""
+        if self.analytics_snapshot is not None:
+            self._offer(client, orjson.dumps(self.analytics_snapshot()).decode())
+
+    def broadcast_analytics(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (the rolling windows) to every client subscribed to the analytics channel."""
+        frame: Frame | None = None
+        for client in list(self.clients):
+            if client.analytics and not client.closing:
+                frame = frame or orjson.dumps(message).decode()
+                self._offer(client, frame)
 
     def broadcast_status(self, status: dict[str, Any]) -> None:
         frame: Frame | None = None

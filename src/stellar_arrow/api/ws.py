@@ -42,7 +42,9 @@ def _handle(hub: Hub, client: Client, metrics: ApiMetrics, text: str) -> None:
         _error(hub, client, metrics, "type", "a message must be a JSON object with a string 'type'")
         return
     kind = message["type"]
-    if kind == "subscribe":
+    if kind in ("subscribe", "unsubscribe") and "channel" in message:
+        _channel(hub, client, metrics, kind, message)
+    elif kind == "subscribe":
         try:
             sub = parse_subscription(message)
         except RequestError as exc:
@@ -71,6 +73,18 @@ def _handle(hub: Hub, client: Client, metrics: ApiMetrics, text: str) -> None:
             "type",
             f"unknown message type {kind!r} (subscribe, unsubscribe, ping, pong)",
         )
+
+
+def _channel(hub: Hub, client: Client, metrics: ApiMetrics, kind: str, message: dict[str, Any]) -> None:
+    """``{"type": "subscribe"|"unsubscribe", "channel": "analytics"}``: the rolling windows, pushed as they
+    change (``{"type": "analytics", "windows": {...}}``); independent of the events subscription."""
+    if message["channel"] != "analytics" or set(message) != {"type", "channel"}:
+        _error(hub, client, metrics, "channel", 'the only channel is "analytics" (with no other fields)')
+        return
+    client.analytics = kind == "subscribe"
+    hub.send_control(client, {"type": f"{kind}d", "channel": "analytics"})
+    if client.analytics:
+        hub.request_analytics(client)
 
 
 async def serve_websocket(ws: WebSocket, hub: Hub, options: ApiSettings, metrics: ApiMetrics) -> None:
