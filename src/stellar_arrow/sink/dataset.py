@@ -26,6 +26,7 @@ from stellar_arrow.observability.metrics import EXPORT_DURATION, EXPORT_ERRORS, 
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.buffer import TableBuffer
 from stellar_arrow.sink.commit import CommitWriter, recover
+from stellar_arrow.sink.delta import SINK_APP_ID, open_writers
 from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
 from stellar_arrow.sink.parquet import ParquetOptions
 
@@ -48,7 +49,16 @@ class DatasetSink:
         self._clock = clock
         self._buffer = TableBuffer(schemas, self.options.partition_by)
         parquet = ParquetOptions(compression=self.options.parquet_compression)
-        self._writer = CommitWriter(self.root, self.options.output_formats, parquet)
+        delta = None
+        if "delta" in self.options.output_formats:
+            delta = open_writers(
+                self.root,
+                schemas,
+                self.options.partition_by,
+                app_id=SINK_APP_ID,
+                compression=self.options.parquet_compression,
+            )
+        self._writer = CommitWriter(self.root, self.options.output_formats, parquet, delta)
         self._commit_lock = threading.Lock()
         self._checkpoint: Checkpoint | None = None
         self._next_commit = 1
@@ -171,6 +181,8 @@ class DatasetSink:
                 raise
             with self._buffer.lock:
                 committed = self._writer.publish(record)
+                if self._writer.delta:
+                    self._written["delta"] += self._writer.delta_rows
                 for manifest in record.files:
                     self._written[manifest.format] += manifest.rows
                     self._files_written[manifest.format] += 1

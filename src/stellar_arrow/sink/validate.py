@@ -2,7 +2,10 @@
 
 Checks per file: it exists, its size and sha256 match, it parses (Parquet footer, JSON lines, CSV), its row
 count and schema fingerprint match. Also reported: data files no commit names (left by a crash; the sink
-deletes them on its next start) and manifests that cannot be read.
+deletes them on its next start) and manifests that cannot be read. The Delta tables under ``delta/`` have
+their own log (:mod:`stellar_arrow.sink.delta`): each must read, and every file its log names must exist
+with the recorded size; files there that the Delta log does not name are Delta's own business (a ``vacuum``
+removes them), not strays of the commit log.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import ConfigError, SinkError
+from stellar_arrow.sink.delta import DELTA_DIR, delta_problems, delta_tables
 from stellar_arrow.sink.manifest import (
     MANIFEST_DIR,
     FileManifest,
@@ -45,6 +49,7 @@ class ValidationReport:
     rows: int
     problems: tuple[FileProblem, ...]
     last_checkpoint: int | None
+    delta_tables: int = 0
 
     @property
     def ok(self) -> bool:
@@ -122,6 +127,10 @@ def validate_dir(root: Path) -> ValidationReport:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         stray = path.is_file() and path.name.endswith(_DATA_SUFFIXES) and rel not in named
-        if stray and not rel.startswith(MANIFEST_DIR):
+        if stray and not rel.startswith((MANIFEST_DIR, f"{DELTA_DIR}/")):
             problems.append(FileProblem(rel, "not named by any commit (left by an interrupted write)"))
-    return ValidationReport(commits, files, rows, tuple(problems), checkpoint)
+    tables = delta_tables(root)
+    for name, path in tables.items():
+        found, _ = delta_problems(path)
+        problems.extend(FileProblem(f"{DELTA_DIR}/{name}/{file}", problem) for file, problem in found)
+    return ValidationReport(commits, files, rows, tuple(problems), checkpoint, len(tables))
