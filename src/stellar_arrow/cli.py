@@ -268,7 +268,7 @@ def _export(
         str | None,
         typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers"),
     ] = None,
-    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv")] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv | delta")] = None,
     network: _NetworkOpt = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="ledgers per output file")] = None,
     workers: Annotated[

@@ -23,6 +23,7 @@ from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
+from stellar_arrow.export.delta import DeltaChunkWriter
 from stellar_arrow.export.manifest import (
     ChunkManifest,
     check_chunk,
@@ -129,9 +130,26 @@ class _ChunkWriter:
         self.network = network
         self.schemas = {t: table_schema(t, include_xdr=options.include_xdr) for t in options.tables}
         self.superseded: dict[Chunk, list[Chunk]] = {}
+        self.delta = DeltaChunkWriter(out_dir, self.schemas) if options.format == "delta" else None
+
+    def _write_delta(
+        self, delta: DeltaChunkWriter, chunk: Chunk, parts: list[LedgerTables]
+    ) -> dict[str, int]:
+        tables = {}
+        for table in self.options.tables:
+            batches = [p.batches[table] for p in parts]
+            tables[table] = pa.Table.from_batches(batches, schema=self.schemas[table])
+        return delta.write(chunk, tables)
 
     def write(self, chunk: Chunk, parts: list[LedgerTables], summary: ExportSummary) -> None:
         fmt = self.options.format
+        if self.delta is not None:
+            for table, rows in self._write_delta(self.delta, chunk, parts).items():
+                summary.rows[table] = summary.rows.get(table, 0) + rows
+                if self.delta.writers[table].path not in summary.files:
+                    summary.files.append(self.delta.writers[table].path)
+            summary.chunks_written += 1
+            return
         records = []
         for table in self.options.tables:
             batches = [p.batches[table] for p in parts]
@@ -186,10 +204,18 @@ def _layout(settings: Settings, out_dir: Path, chunks: list[Chunk], writer: _Chu
 
 
 def _pending(
-    settings: Settings, out_dir: Path, chunks: list[Chunk], network: Network, summary: ExportSummary
+    settings: Settings,
+    out_dir: Path,
+    chunks: list[Chunk],
+    network: Network,
+    summary: ExportSummary,
+    writer: _ChunkWriter,
 ) -> list[bool]:
     """Which chunks to write: all with ``overwrite``, else those whose files fail their manifest."""
     options = settings.export
+    if writer.delta is not None:
+        writer.delta.check_start(chunks[0].first_ledger)
+        return [not writer.delta.committed(chunk) for chunk in chunks]
     if options.overwrite:
         return [True] * len(chunks)
     written = written_ranges(out_dir)
@@ -235,7 +261,7 @@ def _plan(settings: Settings, out_dir: Path, source: LedgerSource) -> ExportPlan
     summary = ExportSummary(chunks[0].first_ledger, end, network.name)
     writer = _ChunkWriter(options, out_dir, network)
     _layout(settings, out_dir, chunks, writer)
-    pending = _pending(settings, out_dir, chunks, network, summary)
+    pending = _pending(settings, out_dir, chunks, network, summary, writer)
     summary.chunks_skipped = pending.count(False)
     return ExportPlan(chunks, pending, network, summary, writer)
 
@@ -245,6 +271,9 @@ def _checked_output_dir(settings: Settings) -> Path:
     if settings.source.start_ledger is None:
         export_plan(settings, 0)  # raises: no first ledger
     check_output_dir(out_dir, settings.export.tables)
+    if settings.export.format == "delta" and settings.export.overwrite:
+        msg = "--overwrite does not apply to --format delta (appends are exactly once): use another --out"
+        raise ConfigError(msg, key="export.overwrite")
     return out_dir
 
 
@@ -254,6 +283,9 @@ def prepare_export(settings: Settings) -> ExportPlan:
     What a cluster client runs before it hands the pending chunks to workers.
     """
     out_dir = _checked_output_dir(settings)
+    if settings.export.format == "delta":
+        msg = "--format delta appends each Delta table in ledger order from one process: not with a cluster"
+        raise ConfigError(msg, key="export.format")
     source = open_source(settings.source)
     try:
         return _plan(settings, out_dir, source)
@@ -285,7 +317,7 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
             on_progress(sum(c.ledger_count for c, todo in zip(chunks, pending, strict=True) if not todo))
         with LedgerProcessor(table_options, workers=options.workers) as processor:
             for run in _runs(chunks, pending):
-                anchor = _anchor(settings, out_dir, run[0])
+                anchor = _anchor(settings, out_dir, run[0], plan.writer)
                 raw = source.ledgers(run[0].first_ledger, run[-1].last_ledger)
                 _export_run(
                     describe_source(settings.source),
@@ -303,12 +335,14 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
     return summary
 
 
-def _anchor(settings: Settings, out_dir: Path, first: Chunk) -> ChainLink | None:
+def _anchor(settings: Settings, out_dir: Path, first: Chunk, writer: _ChunkWriter) -> ChainLink | None:
     """The last ledger already written just before ``first`` (a resumed export checks it links on)."""
     options = settings.export
     start = settings.source.start_ledger
     if "ledgers" not in options.tables or start is None or first.first_ledger <= start:
         return None
+    if writer.delta is not None:
+        return writer.delta.link(first.first_ledger - 1)
     before = Chunk(first.first_ledger - options.chunk_size, first.first_ledger - 1)
     link = last_ledger_link(before.path(out_dir, "ledgers", options.format), options.format)
     return link if link is not None and link.ledger_sequence == first.first_ledger - 1 else None

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from stellar_arrow.errors import SinkError
 from stellar_arrow.export.manifest import durable_replace
 from stellar_arrow.ledger.validation import ChainLink
-from stellar_arrow.vocabulary import OUTPUT_FORMATS
+from stellar_arrow.vocabulary import FILE_FORMATS
 
 __all__ = ["last_ledger_link", "write_table_atomically"]
 
@@ -70,8 +70,8 @@ def _write(table: pa.Table, path: Path, file_format: str) -> None:
 
 def write_table_atomically(table: pa.Table, path: Path, file_format: str) -> None:
     """Write ``table`` to ``path`` via a temporary sibling file, fsync and an atomic rename."""
-    if file_format not in OUTPUT_FORMATS:
-        msg = f"cannot write {path}: unknown output format {file_format!r}"
+    if file_format not in FILE_FORMATS:
+        msg = f"cannot write {path}: {file_format!r} is not a file format ({', '.join(FILE_FORMATS)})"
         raise SinkError(msg)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

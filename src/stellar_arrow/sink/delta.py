@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Final, Literal, NoReturn
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -59,7 +59,8 @@ SINK_APP_ID: Final = "stellar-arrow-sink"
 EXPORT_APP_ID: Final = "stellar-arrow-export"
 _DERIVED: Final[dict[str, pa.DataType]] = {"date": pa.date32(), "hour": pa.int32()}
 _TIME_COLUMN: Final = "closed_at"
-_CODECS: Final = {
+_Codec = Literal["UNCOMPRESSED", "SNAPPY", "GZIP", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"]
+_CODECS: Final[dict[str, _Codec]] = {
     "zstd": "ZSTD",
     "snappy": "SNAPPY",
     "gzip": "GZIP",
@@ -273,7 +274,7 @@ class DeltaTableWriter:
             msg = f"append to Delta table {self.path} through ledger {through} failed: {exc}"
             raise SinkError(msg, ledger_sequence=through) from exc
         self._through = through
-        return rows.num_rows
+        return int(rows.num_rows)
 
 
 def open_writers(
