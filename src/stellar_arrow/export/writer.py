@@ -71,7 +71,7 @@ def _write(table: pa.Table, path: Path, file_format: str) -> None:
 def write_table_atomically(table: pa.Table, path: Path, file_format: str) -> None:
     """Write ``table`` to ``path`` via a temporary sibling file, fsync and an atomic rename."""
     if file_format not in FILE_FORMATS:
-        msg = f"cannot write {path}: {file_format!r} is not a file format ({', '.join(FILE_FORMATS)})"
+        msg = f"cannot write {path}: unknown output format {file_format!r} (files: {', '.join(FILE_FORMATS)})"
         raise SinkError(msg)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
