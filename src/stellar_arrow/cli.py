@@ -222,7 +222,7 @@ def _validate(
     state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
     typer.echo(
         f"{state}: {report.commits} commits, {report.files_checked} files, {report.rows} rows, "
-        f"checkpoint ledger {report.last_checkpoint}"
+        f"checkpoint ledger {report.last_checkpoint}, {report.delta_tables} Delta tables"
     )
     if not report.ok:
         raise typer.Exit(1)

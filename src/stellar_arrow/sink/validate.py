@@ -101,8 +101,13 @@ def _check_file(root: Path, manifest: FileManifest) -> str | None:
 
 
 def validate_dir(root: Path) -> ValidationReport:
-    """Validate every manifest under ``root``; raises ``ConfigError`` if ``root`` has no commit log."""
+    """Validate every manifest and Delta table under ``root``.
+
+    Raises ``ConfigError`` if ``root`` has neither a commit log nor Delta tables (``export --format delta``).
+    """
     root = Path(root)
+    if not (root / MANIFEST_DIR).is_dir() and delta_tables(root):  # export --format delta: Delta tables only
+        return ValidationReport(0, 0, 0, tuple(_delta_problems(root)), None, len(delta_tables(root)))
     if not (root / MANIFEST_DIR).is_dir():
         msg = f"{root} has no {MANIFEST_DIR}/ folder: not an output directory of the stellar-arrow sink"
         raise ConfigError(msg, key="sink.output_dir")
@@ -129,8 +134,13 @@ def validate_dir(root: Path) -> ValidationReport:
         stray = path.is_file() and path.name.endswith(_DATA_SUFFIXES) and rel not in named
         if stray and not rel.startswith((MANIFEST_DIR, f"{DELTA_DIR}/")):
             problems.append(FileProblem(rel, "not named by any commit (left by an interrupted write)"))
-    tables = delta_tables(root)
-    for name, path in tables.items():
+    problems.extend(_delta_problems(root))
+    return ValidationReport(commits, files, rows, tuple(problems), checkpoint, len(delta_tables(root)))
+
+
+def _delta_problems(root: Path) -> list[FileProblem]:
+    problems: list[FileProblem] = []
+    for name, path in delta_tables(root).items():
         found, _ = delta_problems(path)
         problems.extend(FileProblem(f"{DELTA_DIR}/{name}/{file}", problem) for file, problem in found)
-    return ValidationReport(commits, files, rows, tuple(problems), checkpoint, len(tables))
+    return problems

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from stellar_arrow.build import table_schema
 from stellar_arrow.cli import app
+from stellar_arrow.sink import validate_dir
 from stellar_arrow.sink.delta import (
     EXPORT_APP_ID,
     SINK_APP_ID,
@@ -83,6 +84,8 @@ def test_delta_export_equals_parquet_and_a_rerun_adds_nothing(tmp_path: Path, pa
         assert DeltaTable(str(delta_table_path(out, table))).version() == 2  # nothing appended
         assert _delta(out, table).equals(_parquet(parquet_out, table)), table
     assert not (out / "_manifests").exists()  # no chunk manifests: the Delta log is the record
+    report = validate_dir(out)
+    assert report.ok and report.delta_tables == len(TABLES), report
 
 
 def test_a_longer_rerun_appends_only_the_new_ledgers(tmp_path: Path, parquet_out: Path) -> None:

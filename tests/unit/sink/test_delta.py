@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import duckdb
+import polars
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -156,7 +157,6 @@ def test_duckdb_and_polars_read_the_delta_tables(both_dir: Path) -> None:
         part = rows.filter(pc.equal(rows["event_type"], kind))
         want.append((kind, part.num_rows, pc.sum(part["amount"]).as_py()))
     assert got == want
-    polars = pytest.importorskip("polars")
     frame = polars.read_delta(str(path))
     assert frame.height == rows.num_rows
     assert (
@@ -224,6 +224,10 @@ def test_other_partitioning_and_non_delta_folders_are_refused(tmp_path: Path) ->
         DatasetSink(
             tmp_path / "a", schemas(), SinkSettings(output_formats=("delta",), partition_by=("hour",))
         )
+    (tmp_path / "c" / "delta").mkdir(parents=True)
+    delta_table_path(tmp_path / "c", "ledgers").write_bytes(b"a file where a table belongs")
+    with pytest.raises(SinkError, match=r"delta/ledgers \(ledgers\): is a file, not a folder"):
+        DatasetSink(tmp_path / "c", schemas(), SinkSettings(output_formats=("delta",)))
     junk = delta_table_path(tmp_path / "b", "operations")
     junk.mkdir(parents=True)
     (junk / "part-0.parquet").write_bytes(b"not delta")
