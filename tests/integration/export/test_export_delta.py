@@ -11,8 +11,10 @@ import pytest
 from deltalake import DeltaTable
 from typer.testing import CliRunner
 
+from stellar_arrow.api.outputs import open_output_dir
 from stellar_arrow.build import table_schema
 from stellar_arrow.cli import app
+from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink import validate_dir
 from stellar_arrow.sink.delta import (
     EXPORT_APP_ID,
@@ -114,6 +116,8 @@ def test_a_sink_table_or_overwrite_is_refused(tmp_path: Path) -> None:
     assert _export(out, "delta", end=FIRST + 3)[0] == 0
     code, output = _export(out, "delta", extra=("--overwrite",))
     assert code == 2 and "--overwrite" in output
+    with pytest.raises(ConfigError, match="export output in delta format; the API queries Parquet only"):
+        open_output_dir(out)  # `stellar-arrow api DIR` over a Delta-only export
     sink_dir = tmp_path / "sink"
     layout = DeltaLayout.of("ledgers", table_schema("ledgers"), ("date",))
     writer = DeltaTableWriter(delta_table_path(sink_dir, "ledgers"), layout, app_id=SINK_APP_ID)
