@@ -203,6 +203,7 @@ class DeltaTableWriter:
         self.app_id = app_id
         codec = _CODECS.get(compression)
         self._properties = WriterProperties(compression=codec) if codec else WriterProperties()
+        self._table: DeltaTable | None = None  # kept open: appends through it skip reloading the log
         self._through = self._open()
 
     @property
@@ -228,6 +229,7 @@ class DeltaTableWriter:
             found = pa.schema(table.schema().to_arrow())
             partitions = tuple(table.metadata().partition_columns)
             version = table.transaction_version(self.app_id)
+            self._table = table
         except DeltaError as exc:
             msg = f"Delta table {self.path} ({self.layout.table}) cannot be read: {exc}"
             raise SinkError(msg) from exc
@@ -258,7 +260,7 @@ class DeltaTableWriter:
             metadata["stellar_arrow.commit"] = str(commit)
         try:
             write_deltalake(
-                str(self.path),
+                self._table if self._table is not None else str(self.path),
                 to_delta_rows(rows, self.layout),
                 mode="append",
                 partition_by=list(self.layout.partition_columns) or None,
@@ -273,6 +275,8 @@ class DeltaTableWriter:
         except (DeltaError, OSError, pa.ArrowException) as exc:
             msg = f"append to Delta table {self.path} through ledger {through} failed: {exc}"
             raise SinkError(msg, ledger_sequence=through) from exc
+        if self._table is None:
+            self._table = DeltaTable(str(self.path))
         self._through = through
         return int(rows.num_rows)
 
