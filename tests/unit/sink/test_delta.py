@@ -129,6 +129,10 @@ def test_uint64_and_exact_amounts_survive_and_filter_exactly(tmp_path: Path) -> 
     )
     rows = rows.set_column(schema.get_field_index("to_muxed_id"), schema.field("to_muxed_id"), big)
     rows = rows.set_column(schema.get_field_index("amount"), schema.field("amount"), amounts)
+    top_index = pa.array([2**32 - 1, 1], pa.uint32())  # beyond a signed 32-bit integer
+    rows = rows.set_column(
+        schema.get_field_index("operation_index"), schema.field("operation_index"), top_index
+    )
     options = SinkSettings(output_formats=("delta",), partition_by=("date",), flush_interval_s=3600)
     with DatasetSink(tmp_path, {"token_transfers": schema}, options) as sink:
         sink.write_batch("token_transfers", rows)
@@ -246,3 +250,22 @@ def test_validate_checks_the_delta_tables(both_dir: Path, tmp_path: Path) -> Non
     report = validate_dir(copy)
     assert not report.ok
     assert any("delta/operations" in p.path and "missing" in p.problem for p in report.problems)
+
+
+def test_appends_go_on_after_another_process_compacts_and_vacuums(tmp_path: Path) -> None:
+    """What the lifecycle's optimize + vacuum do to a live sink's tables: its next appends still land once."""
+    options = SinkSettings(
+        output_formats=("delta",), partition_by=("date",), batch_rows=1, flush_interval_s=3600
+    )
+    with DatasetSink(tmp_path, schemas(), options) as sink:
+        _feed(sink, FIRST, FIRST + 9)
+        for name in TABLES:
+            other = DeltaTable(str(delta_table_path(tmp_path, name)))
+            assert other.optimize.compact()["numFilesRemoved"] >= 2
+            other.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        _feed(sink, FIRST + 10, LAST)
+    for name in TABLES:
+        got = _sorted(read_delta_table(delta_table_path(tmp_path, name), schemas()[name]), name)
+        assert got.equals(_sorted(whole(name), name)), name
+        assert DeltaTable(str(delta_table_path(tmp_path, name))).transaction_version(SINK_APP_ID) == LAST
+    assert validate_dir(tmp_path).ok
