@@ -13,6 +13,7 @@ so a pipeline that replays from its checkpoint after a restart writes each row e
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,8 @@ from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
 from stellar_arrow.sink.parquet import ParquetOptions
 
 __all__ = ["DatasetReader", "DatasetSink"]
+
+log = logging.getLogger(__name__)
 
 
 class DatasetSink:
@@ -71,6 +74,23 @@ class DatasetSink:
         self._closed = False
         self.root.mkdir(parents=True, exist_ok=True)
         self.recover()
+        self._note_delta_gap()
+
+    def _note_delta_gap(self) -> None:
+        """Warn when a Delta table starts after the commit log (``delta`` added to an existing directory)."""
+        if self._checkpoint is None:
+            return
+        through = self._checkpoint.ledger_sequence
+        for name, writer in self._writer.delta.items():
+            if writer.committed_through is None or writer.committed_through < through:
+                log.warning(
+                    "the Delta table %s holds ledgers through %s, the commit log through %s: the ledgers in "
+                    "between are in the file layout only",
+                    writer.path,
+                    writer.committed_through,
+                    through,
+                    extra={"table": name},
+                )
 
     @property
     def location(self) -> str:

@@ -269,3 +269,17 @@ def test_appends_go_on_after_another_process_compacts_and_vacuums(tmp_path: Path
         assert got.equals(_sorted(whole(name), name)), name
         assert DeltaTable(str(delta_table_path(tmp_path, name))).transaction_version(SINK_APP_ID) == LAST
     assert validate_dir(tmp_path).ok
+
+
+def test_delta_added_to_an_existing_directory_starts_at_the_next_commit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parquet = SinkSettings(partition_by=("date",), flush_interval_s=3600)
+    with DatasetSink(tmp_path, schemas(), parquet) as sink:
+        _feed(sink, FIRST, FIRST + 4)
+    both = parquet.model_copy(update={"output_formats": ("parquet", "delta")})
+    with caplog.at_level("WARNING"), DatasetSink(tmp_path, schemas(), both) as sink:
+        _feed(sink, FIRST, LAST)
+    assert f"holds ledgers through None, the commit log through {FIRST + 4}" in caplog.text
+    ledgers = read_delta_table(delta_table_path(tmp_path, "ledgers"), schemas()["ledgers"])
+    assert sorted(ledgers["sequence"].to_pylist()) == list(range(FIRST + 5, LAST + 1))
