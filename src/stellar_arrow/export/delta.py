@@ -66,8 +66,9 @@ class DeltaChunkWriter:
 
     def write(self, chunk: Chunk, tables: Mapping[str, pa.Table]) -> dict[str, int]:
         """Append the chunk's rows to every table (txn = the chunk's last ledger); rows appended per table."""
+        info = {"stellar_arrow.chunk": f"{chunk.first_ledger}-{chunk.last_ledger}"}
         return {
-            name: writer.append(tables[name], chunk.last_ledger, commit=chunk.first_ledger)
+            name: writer.append(tables[name], chunk.last_ledger, info=info)
             for name, writer in self.writers.items()
         }
 

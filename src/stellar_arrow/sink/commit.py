@@ -122,7 +122,8 @@ class CommitWriter:
         for name, writer in self.delta.items():
             state_rows = parts.get(name)
             rows = state_rows[1] if state_rows is not None else writer.layout.schema.empty_table()
-            self.delta_rows += writer.append(rows, checkpoint.ledger_sequence, commit=commit)
+            info = {"stellar_arrow.commit": str(commit)}
+            self.delta_rows += writer.append(rows, checkpoint.ledger_sequence, info=info)
 
     def _write_files(self, commit: int, table: str, state: TableState, rows: pa.Table) -> list[FileManifest]:
         manifests: list[FileManifest] = []

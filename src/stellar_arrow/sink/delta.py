@@ -242,9 +242,10 @@ class DeltaTableWriter:
             self._refuse(f"it holds no transaction of application {self.app_id!r} (another writer's table)")
         return int(version)
 
-    def append(self, rows: pa.Table, through: int, *, commit: int | None = None) -> int:
+    def append(self, rows: pa.Table, through: int, *, info: Mapping[str, str] | None = None) -> int:
         """Append the rows of the ledgers after :attr:`committed_through` up to ``through`` (txn ``through``).
 
+        ``info`` goes into the commit info (``stellar_arrow.*`` keys, shown by ``DeltaTable.history()``).
         Returns the rows appended; nothing happens when ``through`` is already committed. ``rows`` may be
         empty: the commit then records only the transaction (one Delta version per call).
         """
@@ -255,9 +256,11 @@ class DeltaTableWriter:
             key = ledger_column(self.layout.schema)
             if key is not None:
                 rows = rows.filter(pc.greater(rows.column(key), done))
-        metadata = {"stellar_arrow.table": self.layout.table, "stellar_arrow.through_ledger": str(through)}
-        if commit is not None:
-            metadata["stellar_arrow.commit"] = str(commit)
+        metadata = {
+            "stellar_arrow.table": self.layout.table,
+            "stellar_arrow.through_ledger": str(through),
+            **(info or {}),
+        }
         try:
             write_deltalake(
                 self._table if self._table is not None else str(self.path),

@@ -98,8 +98,16 @@ def test_a_longer_rerun_appends_only_the_new_ledgers(tmp_path: Path, parquet_out
     for table in TABLES:
         assert _delta(out, table).equals(_parquet(parquet_out, table)), table
         history = DeltaTable(str(delta_table_path(out, table))).history()
-        through = sorted(int(h["stellar_arrow.through_ledger"]) for h in history)
+        history = sorted(history, key=lambda h: h["version"])
+        through = [int(h["stellar_arrow.through_ledger"]) for h in history]
         assert through == [FIRST + 3, FIRST + 5, FIRST + 7, LAST]
+        chunks = [h["stellar_arrow.chunk"] for h in history]
+        assert chunks == [
+            f"{FIRST}-{FIRST + 3}",
+            f"{FIRST + 4}-{FIRST + 5}",
+            f"{FIRST + 4}-{FIRST + 7}",
+            f"{FIRST + 8}-{LAST}",
+        ]
 
 
 def test_an_export_starting_before_the_table_is_refused(tmp_path: Path) -> None:
