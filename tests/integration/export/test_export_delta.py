@@ -151,8 +151,8 @@ def test_a_sigkilled_export_resumed_holds_every_row_once(tmp_path: Path, parquet
     out = tmp_path / "delta"
     args = [
         str(Path(sys.executable).with_name("stellar-arrow")), "export", "--no-progress",
-        "--source", str(SAMPLE_LAKE), "--start", str(FIRST), "--end", str(LAST), "--out", str(out), "--chunk-size", "1",
-        "--tables", ",".join(TABLES), "--format", "delta",
+        "--source", str(SAMPLE_LAKE), "--start", str(FIRST), "--end", str(LAST), "--out", str(out),
+        "--chunk-size", "1", "--tables", ",".join(TABLES), "--format", "delta",
     ]  # fmt: skip
     kills = []
     for _ in range(2):
