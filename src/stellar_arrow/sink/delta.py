@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final, Literal, NoReturn
 from urllib.parse import unquote
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
@@ -37,6 +38,7 @@ from deltalake.exceptions import DeltaError
 
 from stellar_arrow.errors import ConfigError, SinkError
 from stellar_arrow.schema import ledger_column
+from stellar_arrow.sink.durable import fsync_dir, fsync_files
 from stellar_arrow.sink.partition import PartitionKey, TablePartitioning
 
 __all__ = [
@@ -280,8 +282,27 @@ class DeltaTableWriter:
             raise SinkError(msg, ledger_sequence=through) from exc
         if self._table is None:
             self._table = DeltaTable(str(self.path))
+        try:
+            self._sync(self._table.version())
+        except OSError as exc:
+            msg = (
+                f"Delta table {self.path}: version {self._table.version()} could not be synced to disk: {exc}"
+            )
+            raise SinkError(msg, ledger_sequence=through) from exc
         self._through = through
         return int(rows.num_rows)
+
+    def _sync(self, version: int) -> None:
+        """fsync the files a Delta version added, its log entry and their folders (delta-rs does not)."""
+        entry = self.path / "_delta_log" / f"{version:020d}.json"
+        added = [
+            self.path / unquote(action["add"]["path"])
+            for line in entry.read_bytes().splitlines()
+            if line.strip() and "add" in (action := orjson.loads(line))
+        ]
+        fsync_files([*added, entry])
+        for folder in sorted({p.parent for p in added} | {entry.parent, self.path}):
+            fsync_dir(folder)
 
 
 def open_writers(
