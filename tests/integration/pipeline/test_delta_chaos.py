@@ -30,7 +30,7 @@ from tests.integration.pipeline.test_chaos import SEED, _sigkill_and_restart, _w
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("chaos")]
 
-KILLS = int(os.environ.get("CHAOS_DELTA_KILLS", "6"))
+KILLS = int(os.environ.get("CHAOS_DELTA_KILLS", "4"))
 
 
 def _settings(out: Path, lake: Path) -> Any:
