@@ -233,7 +233,7 @@ def _validate(
     state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
     typer.echo(
         f"{state}: {report.commits} commits, {report.files_checked} files, {report.rows} rows, "
-        f"checkpoint ledger {report.last_checkpoint}"
+        f"checkpoint ledger {report.last_checkpoint}, {report.delta_tables} Delta tables"
     )
     if not report.ok:
         raise typer.Exit(1)
@@ -285,7 +285,7 @@ def _export(
         str | None,
         typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers"),
     ] = None,
-    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv")] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv | delta")] = None,
     network: _NetworkOpt = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="ledgers per output file")] = None,
     workers: Annotated[

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Final
 
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.export.manifest import MANIFEST_DIR, manifest_key, manifest_path
-from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
+from stellar_arrow.vocabulary import FILE_FORMATS, TABLES
 
 if TYPE_CHECKING:
     from stellar_arrow.export.store import OutputStore
 
 __all__ = ["FORMAT_EXTENSIONS", "Chunk", "plan_chunks", "written_ranges"]
 
-FORMAT_EXTENSIONS: Final[dict[str, str]] = {fmt: fmt for fmt in OUTPUT_FORMATS}
+FORMAT_EXTENSIONS: Final[dict[str, str]] = {fmt: fmt for fmt in FILE_FORMATS}
 _NAME = re.compile(r"^(?P<table>[a-z_]+)-(?P<first>\d+)-(?P<last>\d+)\.(?P<ext>[a-z]+)$")
 _MANIFEST = re.compile(r"^chunk-(?P<first>\d+)-(?P<last>\d+)\.json$")
 

@@ -22,6 +22,7 @@ from stellar_arrow.build import TableSetOptions, table_schema
 from stellar_arrow.config import ExportSettings, Settings
 from stellar_arrow.errors import ConfigError, LedgerGapError
 from stellar_arrow.export.chunks import Chunk, plan_chunks, written_ranges
+from stellar_arrow.export.delta import DeltaChunkWriter
 from stellar_arrow.export.filtering import describe_filter, export_filter, keep_rows
 from stellar_arrow.export.manifest import (
     ChunkManifest,
@@ -115,6 +116,13 @@ def _runs(chunks: list[Chunk], pending: list[bool]) -> Iterator[list[Chunk]]:
         yield run
 
 
+def _delta_writer(out: OutputStore, schemas: dict[str, pa.Schema]) -> DeltaChunkWriter:
+    if not isinstance(out, LocalOutput):
+        msg = f"--format delta writes to a local folder; {out.location('')} is an object store"
+        raise ConfigError(msg, key="export.output_dir")
+    return DeltaChunkWriter(out.root, schemas)
+
+
 class _ChunkWriter:
     def __init__(self, options: ExportSettings, out: OutputStore, network: Network) -> None:
         self.options = options
@@ -124,9 +132,28 @@ class _ChunkWriter:
         self.superseded: dict[Chunk, list[Chunk]] = {}
         self.rows = export_filter(options)  # token_transfers rows to keep
         self.row_filter = describe_filter(self.rows)
+        self.delta = _delta_writer(out, self.schemas) if options.format == "delta" else None
+
+    def _write_delta(
+        self, delta: DeltaChunkWriter, chunk: Chunk, parts: list[LedgerTables]
+    ) -> dict[str, int]:
+        tables = {}
+        for table in self.options.tables:
+            batches = [p.batches[table] for p in parts]
+            data = pa.Table.from_batches(batches, schema=self.schemas[table])
+            tables[table] = keep_rows(table, data, self.rows)
+        return delta.write(chunk, tables)
 
     def write(self, chunk: Chunk, parts: list[LedgerTables], summary: ExportSummary) -> None:
         fmt = self.options.format
+        if self.delta is not None:
+            for table, rows in self._write_delta(self.delta, chunk, parts).items():
+                summary.rows[table] = summary.rows.get(table, 0) + rows
+                location = str(self.delta.writers[table].path)
+                if location not in summary.files:
+                    summary.files.append(location)
+            summary.chunks_written += 1
+            return
         records = []
         for table in self.options.tables:
             batches = [p.batches[table] for p in parts]
@@ -188,10 +215,13 @@ def _pending(
     chunks: list[Chunk],
     network: Network,
     summary: ExportSummary,
-    row_filter: str = "",
+    writer: _ChunkWriter,
 ) -> list[bool]:
     """Which chunks to write: all with ``overwrite``, else those whose files fail their manifest."""
     options = settings.export
+    if writer.delta is not None:
+        writer.delta.check_start(chunks[0].first_ledger)
+        return [not writer.delta.committed(chunk) for chunk in chunks]
     if options.overwrite:
         return [True] * len(chunks)
     written = written_ranges(out)
@@ -207,7 +237,7 @@ def _pending(
             network=network.name,
             include_xdr=options.include_xdr,
             keys={t: chunk.key(t, options.format) for t in options.tables},
-            row_filter=row_filter,
+            row_filter=writer.row_filter,
         )
         if reason is not None and (chunk.first_ledger, chunk.last_ledger) in written:
             summary.replaced.append(f"{chunk.first_ledger}-{chunk.last_ledger}: {reason}")
@@ -238,7 +268,7 @@ def _plan(settings: Settings, out: OutputStore, source: LedgerSource) -> ExportP
     summary = ExportSummary(chunks[0].first_ledger, end, network.name)
     writer = _ChunkWriter(options, out, network)
     _layout(settings, out, chunks, writer)
-    pending = _pending(settings, out, chunks, network, summary, writer.row_filter)
+    pending = _pending(settings, out, chunks, network, summary, writer)
     summary.chunks_skipped = pending.count(False)
     return ExportPlan(chunks, pending, network, summary, writer)
 
@@ -249,6 +279,9 @@ def _checked_output(settings: Settings) -> OutputStore:
         export_plan(settings, 0)  # raises: no first ledger
     out.check_writable(settings.export.tables)
     export_filter(settings.export)  # a bad --where stops the export before any ledger is read
+    if settings.export.format == "delta" and settings.export.overwrite:
+        msg = "--overwrite does not apply to --format delta (appends are exactly once): use another --out"
+        raise ConfigError(msg, key="export.overwrite")
     return out
 
 
@@ -258,6 +291,9 @@ def prepare_export(settings: Settings) -> ExportPlan:
     What a cluster client runs before it hands the pending chunks to workers.
     """
     out = _checked_output(settings)
+    if settings.export.format == "delta":
+        msg = "--format delta appends each Delta table in ledger order from one process: not with a cluster"
+        raise ConfigError(msg, key="export.format")
     source = open_source(settings.source)
     try:
         return _plan(settings, out, source)
@@ -289,7 +325,7 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
             on_progress(sum(c.ledger_count for c, todo in zip(chunks, pending, strict=True) if not todo))
         with LedgerProcessor(table_options, workers=options.workers) as processor:
             for run in _runs(chunks, pending):
-                anchor = _anchor(settings, out, run[0])
+                anchor = _anchor(settings, out, run[0], plan.writer)
                 raw = source.ledgers(run[0].first_ledger, run[-1].last_ledger)
                 _export_run(
                     describe_source(settings.source),
@@ -307,12 +343,14 @@ def run_export(settings: Settings, *, on_progress: ProgressCallback | None = Non
     return summary
 
 
-def _anchor(settings: Settings, out: OutputStore, first: Chunk) -> ChainLink | None:
+def _anchor(settings: Settings, out: OutputStore, first: Chunk, writer: _ChunkWriter) -> ChainLink | None:
     """The last ledger already written just before ``first`` (a resumed export checks it links on)."""
     options = settings.export
     start = settings.source.start_ledger
     if "ledgers" not in options.tables or start is None or first.first_ledger <= start:
         return None
+    if writer.delta is not None:
+        return writer.delta.link(first.first_ledger - 1)
     before = Chunk(first.first_ledger - options.chunk_size, first.first_ledger - 1)
     link = last_ledger_link(out, before.key("ledgers", options.format), options.format)
     return link if link is not None and link.ledger_sequence == first.first_ledger - 1 else None

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from stellar_arrow.errors import SinkError
 from stellar_arrow.sink.buffer import TableState
+from stellar_arrow.sink.delta import DeltaTableWriter
 from stellar_arrow.sink.durable import fsync_dir, fsync_files
 from stellar_arrow.sink.manifest import (
     PENDING_SUFFIX,
@@ -40,6 +41,7 @@ from stellar_arrow.sink.manifest import (
 )
 from stellar_arrow.sink.parquet import ParquetOptions, write_parquet
 from stellar_arrow.sink.textfiles import write_csv, write_jsonl
+from stellar_arrow.vocabulary import FILE_FORMATS
 
 __all__ = ["CommitWriter", "Recovered", "recover"]
 
@@ -95,10 +97,33 @@ def _remove_uncommitted(root: Path, folder: Path, committed: set[str]) -> None:
 class CommitWriter:
     """Writes the files and the record of one commit under ``root`` (steps 1-3 of the module doc)."""
 
-    def __init__(self, root: Path, formats: Sequence[str], parquet: ParquetOptions) -> None:
+    def __init__(
+        self,
+        root: Path,
+        formats: Sequence[str],
+        parquet: ParquetOptions,
+        delta: Mapping[str, DeltaTableWriter] | None = None,
+    ) -> None:
         self.root = root
-        self.formats = tuple(formats)
+        self.formats = tuple(f for f in formats if f in FILE_FORMATS)
         self.parquet = parquet
+        self.delta = dict(delta or {})
+        self.delta_rows = 0  # rows the last commit appended to the Delta tables
+
+    def _append_delta(
+        self, commit: int, checkpoint: Checkpoint, parts: Mapping[str, tuple[TableState, pa.Table]]
+    ) -> None:
+        """Step 1b: one Delta commit per table, carrying the checkpoint as its transaction version.
+
+        Before the commit record: a crash in between leaves the Delta tables ahead of the record, and the
+        replayed ledgers are then dropped by each table's transaction version (never appended twice).
+        """
+        self.delta_rows = 0
+        for name, writer in self.delta.items():
+            state_rows = parts.get(name)
+            rows = state_rows[1] if state_rows is not None else writer.layout.schema.empty_table()
+            info = {"stellar_arrow.commit": str(commit)}
+            self.delta_rows += writer.append(rows, checkpoint.ledger_sequence, info=info)
 
     def _write_files(self, commit: int, table: str, state: TableState, rows: pa.Table) -> list[FileManifest]:
         manifests: list[FileManifest] = []
@@ -151,6 +176,7 @@ class CommitWriter:
             fsync_files(pending)  # every byte is on disk before the record names the file
             for folder in sorted({path.parent for path in pending}):
                 fsync_dir(folder)  # and so is its name
+            self._append_delta(commit, checkpoint, parts)
             ranges = [(m.first_ledger, m.last_ledger) for m in manifests if m.last_ledger]
             record = CommitRecord(
                 commit=commit,
@@ -160,10 +186,12 @@ class CommitWriter:
                 files=tuple(manifests),
             )
             write_commit(self.root, record)
-        except OSError as exc:
+        except (OSError, SinkError) as exc:
             for table in parts:
                 for stale in (self.root / table).rglob(f"part-{commit:012d}-*{PENDING_SUFFIX}"):
                     stale.unlink(missing_ok=True)
+            if isinstance(exc, SinkError):
+                raise
             through = checkpoint.ledger_sequence
             msg = f"commit {commit} through ledger {through} failed in {self.root}: {exc}"
             raise SinkError(msg, ledger_sequence=through) from exc

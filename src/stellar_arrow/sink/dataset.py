@@ -13,6 +13,7 @@ so a pipeline that replays from its checkpoint after a restart writes each row e
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,10 +27,13 @@ from stellar_arrow.observability.metrics import EXPORT_DURATION, EXPORT_ERRORS, 
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.buffer import TableBuffer
 from stellar_arrow.sink.commit import CommitWriter, recover
+from stellar_arrow.sink.delta import SINK_APP_ID, open_writers
 from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
 from stellar_arrow.sink.parquet import ParquetOptions
 
 __all__ = ["DatasetReader", "DatasetSink"]
+
+log = logging.getLogger(__name__)
 
 
 class DatasetSink:
@@ -48,7 +52,16 @@ class DatasetSink:
         self._clock = clock
         self._buffer = TableBuffer(schemas, self.options.partition_by)
         parquet = ParquetOptions(compression=self.options.parquet_compression)
-        self._writer = CommitWriter(self.root, self.options.output_formats, parquet)
+        delta = None
+        if "delta" in self.options.output_formats:
+            delta = open_writers(
+                self.root,
+                schemas,
+                self.options.partition_by,
+                app_id=SINK_APP_ID,
+                compression=self.options.parquet_compression,
+            )
+        self._writer = CommitWriter(self.root, self.options.output_formats, parquet, delta)
         self._commit_lock = threading.Lock()
         self._checkpoint: Checkpoint | None = None
         self._next_commit = 1
@@ -61,6 +74,23 @@ class DatasetSink:
         self._closed = False
         self.root.mkdir(parents=True, exist_ok=True)
         self.recover()
+        self._note_delta_gap()
+
+    def _note_delta_gap(self) -> None:
+        """Warn when a Delta table starts after the commit log (``delta`` added to an existing directory)."""
+        if self._checkpoint is None:
+            return
+        through = self._checkpoint.ledger_sequence
+        for name, writer in self._writer.delta.items():
+            if writer.committed_through is None or writer.committed_through < through:
+                log.warning(
+                    "the Delta table %s holds ledgers through %s, the commit log through %s: the ledgers in "
+                    "between are in the file layout only",
+                    writer.path,
+                    writer.committed_through,
+                    through,
+                    extra={"table": name},
+                )
 
     @property
     def location(self) -> str:
@@ -171,6 +201,8 @@ class DatasetSink:
                 raise
             with self._buffer.lock:
                 committed = self._writer.publish(record)
+                if self._writer.delta:
+                    self._written["delta"] += self._writer.delta_rows
                 for manifest in record.files:
                     self._written[manifest.format] += manifest.rows
                     self._files_written[manifest.format] += 1
