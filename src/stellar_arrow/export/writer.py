@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from stellar_arrow.errors import SinkError, StellarArrowError
 from stellar_arrow.export.store import LocalOutput, OutputStore, Stored
 from stellar_arrow.ledger.validation import ChainLink
+from stellar_arrow.vocabulary import FILE_FORMATS
 
 __all__ = ["last_ledger_link", "write_table", "write_table_atomically"]
 
@@ -68,7 +69,8 @@ def _render(table: pa.Table, out: BinaryIO, file_format: str) -> None:
 def write_table(out: OutputStore, key: str, table: pa.Table, file_format: str) -> Stored:
     """Write ``table`` as object ``key`` of ``out``, atomically (a durable rename, or one whole PUT)."""
     if file_format not in FILE_FORMATS:
-        msg = f"cannot write {out.location(key)}: unknown output format {file_format!r} (files: {', '.join(FILE_FORMATS)})"
+        known = ", ".join(FILE_FORMATS)
+        msg = f"cannot write {out.location(key)}: unknown output format {file_format!r} (files: {known})"
         raise SinkError(msg)
     try:
         return out.put(key, lambda fh: _render(table, fh, file_format))
