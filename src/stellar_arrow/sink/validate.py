@@ -116,9 +116,9 @@ def validate_dir(root: Path) -> ValidationReport:
     for record in records:
         commits += 1
         checkpoint = record.checkpoint.ledger_sequence
-        for path in record.removed:
-            if live.pop(path, None) is None:
-                problems.append(FileProblem(path, f"commit {record.commit} removes a file that is not live"))
+        for gone in record.removed:
+            if live.pop(gone, None) is None:
+                problems.append(FileProblem(gone, f"commit {record.commit} removes a file that is not live"))
         for manifest in record.files:
             named.add(manifest.path)
             live[manifest.path] = manifest
