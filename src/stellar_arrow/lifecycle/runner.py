@@ -135,6 +135,13 @@ class Lifecycle:
             self.archive.check_writable(self.root)
         report.resumed = self.executor.resume()
         catalog = open_catalog(self.root)
+        if catalog.missing:
+            first = catalog.missing[0]
+            msg = (
+                f"{len(catalog.missing)} committed file(s) are missing, e.g. {self.root / first}: nothing "
+                "was changed; run `stellar-arrow validate` and restore them first"
+            )
+            raise LifecycleError(msg, path=first)
         plan = self._plan(catalog, self._archived())
         for action in plan.actions:
             try:

@@ -199,6 +199,9 @@ class DatasetSink:
         one step (see :func:`~.commit.commit_replace`). Raises ``SinkError`` before any commit.
         """
         with self._commit_lock:
+            if self._closed:
+                msg = f"sink at {self.root} is closed; cannot commit lifecycle action {action}"
+                raise SinkError(msg)
             if self._checkpoint is None:
                 msg = f"sink at {self.root} has no commit yet: nothing to replace"
                 raise SinkError(msg)
