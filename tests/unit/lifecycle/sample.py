@@ -1,6 +1,6 @@
-"""Sink outputs for lifecycle tests: real pubnet tables (``data/corpus`` = ``data/lakes/pubnet-p26``) committed
-one ledger per commit by the real :class:`~stellar_arrow.sink.DatasetSink`, so every partition holds many
-small files; plus helpers to read every row back (live tier and archive) with DuckDB."""
+"""Sink outputs for lifecycle tests: real pubnet tables (``data/corpus`` = ``data/lakes/pubnet-p26``)
+committed one ledger per commit by the real :class:`~stellar_arrow.sink.DatasetSink`, so every
+partition holds many small files; plus helpers to read every row back (live tier and archive) with DuckDB."""
 
 from __future__ import annotations
 

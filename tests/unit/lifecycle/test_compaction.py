@@ -37,7 +37,7 @@ def test_compaction_merges_small_files_and_keeps_every_row_once(output: Path) ->
     counts = {t: len(live_parquet(output, t)) for t in TABLES}
     assert all(n == 6 for n in counts.values())  # one file per ledger and table
     life = lifecycle(output, days_after(1))
-    plan, report = life.apply()
+    _plan, report = life.apply()
     assert sorted(a.table for a in report.done if a.kind == "compact") == sorted(TABLES)
     for table in TABLES:
         files = live_parquet(output, table)

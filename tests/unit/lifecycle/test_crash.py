@@ -22,7 +22,7 @@ from stellar_arrow.config import SinkSettings
 from stellar_arrow.lifecycle import ArchiveStore
 from stellar_arrow.lifecycle.clock import iso
 from stellar_arrow.lifecycle.journal import Journal
-from stellar_arrow.sink import DatasetSink, read_commits, validate_dir
+from stellar_arrow.sink import DatasetSink, read_commits
 from stellar_arrow.sink.manifest import FileManifest, live_files
 from tests.unit.lifecycle.sample import TABLES, days_after, live_parquet, make_output, rows_sql, text_of
 from tests.unit.sink.realdata import schemas
@@ -33,7 +33,11 @@ CLI = str(Path(sys.executable).with_name("stellar-arrow"))
 def _killed_run(root: Path, point: str, *args: str) -> None:
     env = {**os.environ, "LIFECYCLE_CRASH_POINT": point}
     proc = subprocess.run(
-        [CLI, "lifecycle", str(root), "--apply", *args], env=env, capture_output=True, timeout=300, check=False
+        [CLI, "lifecycle", str(root), "--apply", *args],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
 
@@ -84,7 +88,7 @@ def test_a_sink_restarted_after_a_killed_compaction_recovers_then_the_journal_ro
 def _placement(root: Path, archive: Path, originals: dict[str, FileManifest]) -> Counter[str]:
     """How many times each original text file exists: live (sha checked) plus archived (decompressed)."""
     seen: Counter[str] = Counter()
-    for path, m in live_files(read_commits(root)).items():
+    for path, _m in live_files(read_commits(root)).items():
         if path in originals:
             seen[path] += 1
     for item in ArchiveStore(str(archive)).files().values():

@@ -1,4 +1,4 @@
-"""Retention with a controllable clock: each policy archives, compresses, purges or deletes exactly its files."""
+"""Retention on a controllable clock: each policy archives, compresses, purges or deletes just its files."""
 
 from __future__ import annotations
 
@@ -134,3 +134,22 @@ def test_archival_is_refused_for_data_not_committed(output: Path, tmp_path: Path
     assert stray.exists() and pending.exists()
     assert digest[str(stray)] == tree_digest(output)[str(stray)]
     assert not open_catalog(output).live
+
+
+def test_an_fsspec_archive_location_is_used_through_fsspec(output: Path) -> None:
+    """``memory://`` stands for an object store: no local paths, no fsync, same catalog and checks."""
+    import fsspec
+
+    location = "memory://lifecycle-test-archive"
+    start = _live(output)
+    lifecycle(output, days_after(7.1), archive_location=location, compaction=False).apply()
+    store = ArchiveStore(location)
+    assert not store.is_local()
+    assert set(store.files()) == {p + ".zst" for p in start["jsonl"] | start["csv"]}
+    fs = fsspec.filesystem("memory")
+    assert fs.exists("/lifecycle-test-archive/_catalog/000000000001.json")
+    for item in store.files().values():
+        assert store.original_sha256(item.archived_path, "zstd") == item.manifest.sha256
+    lifecycle(output, days_after(14.1), archive_location=location, compaction=False).apply()
+    assert store.files() == {}
+    fs.rm("/lifecycle-test-archive", recursive=True)

@@ -1,0 +1,76 @@
+"""The cron schedule inside the sink: croniter due times on the injected clock; runs commit via the sink."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from stellar_arrow.config import LifecycleSettings, SinkSettings, load_settings
+from stellar_arrow.errors import ConfigError
+from stellar_arrow.lifecycle import Lifecycle, LifecycleScheduler
+from stellar_arrow.lifecycle.schedule import next_run
+from stellar_arrow.sink import DatasetSink, validate_dir
+from tests.unit.lifecycle.sample import days_after
+from tests.unit.sink.realdata import ledger_tables, schemas
+
+
+def test_next_run_follows_the_cron_expression() -> None:
+    at = datetime(2026, 6, 19, 3, 16, 59, tzinfo=UTC)
+    assert next_run("17 3 * * *", at) == datetime(2026, 6, 19, 3, 17, tzinfo=UTC)
+    assert next_run("17 3 * * *", at.replace(minute=17)) == datetime(2026, 6, 20, 3, 17, tzinfo=UTC)
+    assert next_run("*/15 * * * *", at) == datetime(2026, 6, 19, 3, 30, tzinfo=UTC)
+
+
+def test_the_settings_section_validates_schedule_and_policies() -> None:
+    settings = load_settings(lifecycle={"schedule": "0 */6 * * *", "parquet": {"archive_after_days": 30}})
+    assert settings.lifecycle.parquet.archive_after_days == 30
+    assert settings.lifecycle.parquet.delete_after_days == 180  # the rest of the defaults stay
+    with pytest.raises(ConfigError, match=r"lifecycle\.schedule"):
+        load_settings(lifecycle={"schedule": "every day"})
+    with pytest.raises(ConfigError, match=r"lifecycle\.jsonl"):
+        load_settings(lifecycle={"jsonl": {"archive_after_days": 10, "delete_after_days": 5}})
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        with self.lock:
+            self.at += delta
+
+
+def test_the_scheduler_runs_the_lifecycle_through_the_sink_when_due(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    sink = DatasetSink(root, schemas(), SinkSettings(partition_by=("date",), batch_rows=1))
+    clock = _Clock(days_after(1).replace(second=30, microsecond=0))
+    scheduler = LifecycleScheduler(
+        Lifecycle(root, LifecycleSettings(), clock=clock, target=sink), "* * * * *", clock=clock
+    )
+    try:
+        for seq, per in ledger_tables()[:3]:
+            for table, rows in per.items():
+                sink.write_batch(table, rows)
+            sink.advance(seq)
+        scheduler.start()
+        time.sleep(1.5)
+        assert scheduler.runs == 0  # not due before the next minute on the injected clock
+        clock.advance(timedelta(seconds=31))
+        deadline = time.monotonic() + 60
+        while scheduler.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert scheduler.runs == 1 and scheduler.failures == 0
+        assert len(sink.reader().view("ledgers").files) == 1  # compacted through the sink
+    finally:
+        scheduler.stop()
+        sink.close()
+    assert validate_dir(root).ok
