@@ -24,6 +24,7 @@ holding an older view keeps reading them.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,14 @@ class Executor:
             "sweep": self._sweep,
             "delete_log": self._delete_logs,
         }
-        runners[action.kind](action, catalog)
+        try:
+            runners[action.kind](action, catalog)
+        except BaseException:
+            # an I/O error or a refused commit mid-action: finish or undo it now, as a restart would
+            # (committed actions stay committed, others are rolled back), then report the error
+            with contextlib.suppress(Exception):
+                self.resume()
+            raise
 
     # -- compaction --------------------------------------------------------------------------------------
 

@@ -124,7 +124,7 @@ class ArchiveStore:
             with self.fs.open(probe, "wb") as fh:
                 fh.write(b"probe")
             self.fs.rm(probe)
-        except OSError as exc:
+        except Exception as exc:  # any backend's failure (permissions, credentials, no bucket) -> one error
             msg = f"archive location {self.location} is not writable: {exc}"
             raise LifecycleError(msg, path=self.location) from exc
 

@@ -119,6 +119,12 @@ class Lifecycle:
             storage, archived, self.settings, planned=planned, local_archive_root=local, output_dir=self.root
         )
         plan.actions += emergency
+        limit = self.settings.max_total_bytes
+        if limit is not None and storage.total_bytes - sum(a.bytes for a in emergency) > limit:
+            plan.problems.append(
+                f"total {storage.total_bytes} bytes is above max_total_bytes {limit} and the archive "
+                "cannot free enough (live data is never removed by the emergency clean-up)"
+            )
         short = self.settings.min_free_bytes is not None and storage.free_bytes < self.settings.min_free_bytes
         if short and not emergency:
             plan.problems.append(

@@ -130,3 +130,18 @@ def test_compaction_inside_a_running_sink_switches_its_views_at_once(tmp_path: P
         assert len(reopened.reader().view("token_transfers").files) == 2
     finally:
         reopened.close()
+
+
+def test_a_refused_commit_rolls_the_action_back_at_once(tmp_path: Path) -> None:
+    from stellar_arrow.errors import SinkError
+    from stellar_arrow.lifecycle.journal import Journal
+
+    root = make_output(tmp_path / "out", ledgers=3)
+    sink = DatasetSink(root, schemas(), SinkSettings(partition_by=("date",)))
+    sink.close()  # a sink that stopped: it refuses the replace commit
+    life = Lifecycle(root, LifecycleSettings(), clock=fixed_clock(days_after(1)), target=sink)
+    with pytest.raises(SinkError, match="closed"):
+        life.apply()
+    assert not list(root.rglob("*.pending")) and not Journal(root).open_intents()
+    assert [o["outcome"] for o in Journal(root).outcomes()] == ["rolled_back"]
+    assert validate_dir(root).ok and len(live_parquet(root, "ledgers")) == 3
