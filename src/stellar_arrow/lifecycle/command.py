@@ -41,8 +41,9 @@ def _print(plan: LifecyclePlan, echo: Echo, *, applied: bool) -> None:
             f"{verb} {action.kind:<13} {action.table:<16} {len(action.files):>5} file(s) {action.bytes:>12} "
             f"bytes  ({action.reason})"
         )
-        for path in action.files:
-            echo(f"    {path}")
+        sizes = action.file_bytes or (None,) * len(action.files)
+        for path, size in zip(action.files, sizes, strict=True):
+            echo(f"    {path}" if size is None else f"    {path}  {size} bytes")
     for problem in plan.problems:
         echo(f"note {problem}")
     s = plan.storage

@@ -37,6 +37,19 @@ class Action:
     files: tuple[str, ...]
     bytes: int
     reason: str
+    file_bytes: tuple[int, ...] = ()  # per file, when known (same order as ``files``)
+
+    @classmethod
+    def of(cls, kind: str, table: str, sized: Sequence[tuple[str, int]], reason: str) -> Action:
+        """An action over ``[(path, bytes), ...]``."""
+        return cls(
+            kind,
+            table,
+            tuple(p for p, _ in sized),
+            sum(b for _, b in sized),
+            reason,
+            tuple(b for _, b in sized),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +82,7 @@ def _grouped(kind: str, chosen: Sequence[LiveFile], reason: str) -> list[Action]
     for item in chosen:
         per_table[item.manifest.table].append(item)
     return [
-        Action(
-            kind, table, tuple(f.manifest.path for f in files), sum(f.manifest.bytes for f in files), reason
-        )
+        Action.of(kind, table, [(f.manifest.path, f.manifest.bytes) for f in files], reason)
         for table, files in sorted(per_table.items())
     ]
 
@@ -93,9 +104,9 @@ def _compaction(live: Sequence[LiveFile], settings: LifecycleSettings) -> list[A
             groups[-1].append(item)
         for group in groups:
             if len(group) >= settings.min_files:
-                size = sum(f.manifest.bytes for f in group)
                 reason = f"{len(group)} small files in {folder} -> 1 (target {target} bytes)"
-                actions.append(Action("compact", table, tuple(f.manifest.path for f in group), size, reason))
+                sized = [(f.manifest.path, f.manifest.bytes) for f in group]
+                actions.append(Action.of("compact", table, sized, reason))
     return actions
 
 
@@ -130,19 +141,16 @@ def plan_files(
         if _older(now, parse_iso(stored.newest), _policy(settings, stored.manifest.format).delete_after_days):
             purge[stored.manifest.table].append(stored)
     for table, items in sorted(purge.items()):
-        paths = tuple(i.archived_path for i in items)
-        size = sum(i.archived_bytes for i in items)
-        plan.actions.append(Action("purge", table, paths, size, "archived, older than delete_after_days"))
+        sized = [(i.archived_path, i.archived_bytes) for i in items]
+        plan.actions.append(Action.of("purge", table, sized, "archived, older than delete_after_days"))
     grace = timedelta(seconds=settings.grace_s)
     due = [r for r in catalog.retired if now - r.since >= grace]
     if due:
         reason = f"taken out by a replace commit more than {settings.grace_s:g} s ago"
-        plan.actions.append(
-            Action("sweep", "*", tuple(r.path for r in due), sum(r.bytes for r in due), reason)
-        )
+        plan.actions.append(Action.of("sweep", "*", [(r.path, r.bytes) for r in due], reason))
     old_logs = [log for log in logs if _older(now, log.modified, settings.logs.delete_after_days)]
     if old_logs:
-        size = sum(log.bytes for log in old_logs)
         reason = "log older than logs.delete_after_days"
-        plan.actions.append(Action("delete_log", "_run", tuple(log.path for log in old_logs), size, reason))
+        sized = [(log.path, log.bytes) for log in old_logs]
+        plan.actions.append(Action.of("delete_log", "_run", sized, reason))
     return plan

@@ -104,11 +104,10 @@ def emergency_purge(
     reason = "emergency: " + "; ".join(why) + ": oldest archived data first"
     tables = sorted({c.manifest.table for c in chosen})
     return [
-        Action(
+        Action.of(
             "purge",
             table,
-            tuple(c.archived_path for c in chosen if c.manifest.table == table),
-            sum(c.archived_bytes for c in chosen if c.manifest.table == table),
+            [(c.archived_path, c.archived_bytes) for c in chosen if c.manifest.table == table],
             reason,
         )
         for table in tables

@@ -145,3 +145,48 @@ def test_a_refused_commit_rolls_the_action_back_at_once(tmp_path: Path) -> None:
     assert not list(root.rglob("*.pending")) and not Journal(root).open_intents()
     assert [o["outcome"] for o in Journal(root).outcomes()] == ["rolled_back"]
     assert validate_dir(root).ok and len(live_parquet(root, "ledgers")) == 3
+
+
+def test_the_rest_api_serves_the_same_rows_before_and_after(output: Path) -> None:
+    import httpx
+
+    from stellar_arrow.api import ApiServer, create_app
+    from stellar_arrow.config import ApiSettings
+
+    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(open_output_dir(output))))
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+
+            def every_event() -> list[dict[str, object]]:
+                records: list[dict[str, object]] = []
+                url: str | None = "/api/v1/transfers?limit=200&order=asc"
+                while url:
+                    body = http.get(url).raise_for_status().json()
+                    page = body["_embedded"]["records"]
+                    records += page
+                    url = body["_links"]["next"]["href"] if page else None
+                return records
+
+            before = every_event()
+            summary = http.get("/api/v1/stats/summary").json()
+            lifecycle(output, days_after(1)).apply()
+            after = every_event()
+            assert len(after) == len(before) > 0 and after == before
+            assert http.get("/api/v1/stats/summary").json() == summary
+    finally:
+        server.stop()
+
+
+def test_the_cli_dry_run_prints_files_and_bytes_and_changes_nothing(output: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stellar_arrow.cli import app
+
+    digest = tree_digest(output)
+    result = CliRunner().invoke(app, ["lifecycle", str(output), "--dry-run", "--now", "2026-06-20T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("plan compact") == 4
+    first = live_parquet(output, "ledgers")[0]
+    assert f"{first.relative_to(output).as_posix()}  {first.stat().st_size} bytes" in result.output
+    assert tree_digest(output) == digest
