@@ -1,7 +1,8 @@
 """Running the lifecycle inside the sink on a cron schedule (``lifecycle.enabled``, ``lifecycle.schedule``).
 
-A daemon thread computes the next due time with ``croniter`` (UTC, from the injected clock), sleeps in
-bounded steps until then (so :meth:`LifecycleScheduler.stop` is honoured within a second), and runs one
+A daemon thread first finishes or undoes the actions a killed sink left half done, then computes the next
+due time with ``croniter`` (UTC, from the injected clock), sleeps in bounded steps until then (so
+:meth:`LifecycleScheduler.stop` is honoured within a second), and runs one
 :meth:`~stellar_arrow.lifecycle.runner.Lifecycle.apply` with the sink as the commit target. A failed run is
 logged and counted (``lifecycle_actions_total{outcome="failed"}``); the sink keeps running.
 """
@@ -17,6 +18,7 @@ from croniter import croniter
 from stellar_arrow.errors import StellarArrowError
 from stellar_arrow.lifecycle.clock import Clock
 from stellar_arrow.lifecycle.runner import Lifecycle
+from stellar_arrow.observability.metrics import LIFECYCLE_ACTIONS
 
 __all__ = ["LifecycleScheduler", "next_run"]
 
@@ -55,6 +57,7 @@ class LifecycleScheduler:
             plan, report = self.lifecycle.apply()
         except (StellarArrowError, OSError) as exc:
             self.failures += 1
+            LIFECYCLE_ACTIONS.labels("run", "failed").inc()
             log.error("lifecycle run on %s failed: %s", self.lifecycle.root, exc)
             return
         finally:
@@ -68,7 +71,16 @@ class LifecycleScheduler:
             plan.storage.archive_bytes,
         )
 
+    def resume(self) -> None:
+        """Finish or undo actions a killed sink left half done (run when the scheduler starts)."""
+        try:
+            for ident, outcome in self.lifecycle.executor.resume():
+                log.info("lifecycle action %s interrupted by a crash: %s", ident, outcome)
+        except (StellarArrowError, OSError) as exc:
+            log.error("lifecycle recovery on %s failed: %s", self.lifecycle.root, exc)
+
     def _loop(self) -> None:
+        self.resume()
         due = next_run(self.expression, self.clock())
         while not self._stop.is_set():
             now = self.clock()

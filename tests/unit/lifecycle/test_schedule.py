@@ -74,3 +74,34 @@ def test_the_scheduler_runs_the_lifecycle_through_the_sink_when_due(tmp_path: Pa
         scheduler.stop()
         sink.close()
     assert validate_dir(root).ok
+
+
+def test_the_scheduler_first_finishes_what_a_killed_run_left(tmp_path: Path) -> None:
+    from stellar_arrow.lifecycle import ArchiveStore
+    from stellar_arrow.lifecycle.clock import iso
+    from stellar_arrow.lifecycle.journal import Journal
+    from tests.unit.lifecycle.sample import make_output
+    from tests.unit.lifecycle.test_crash import _killed_run
+
+    root = make_output(tmp_path / "out", ledgers=2, formats=("parquet", "jsonl"))
+    archive = tmp_path / "archive"
+    _killed_run(root, "archive:committed", "--archive", str(archive), "--now", iso(days_after(8)))
+    assert Journal(root).open_intents() and ArchiveStore(str(archive)).files() == {}
+    sink = DatasetSink(root, schemas(), SinkSettings(partition_by=("date",)))
+    clock = _Clock(days_after(8))
+    settings = LifecycleSettings(archive_location=str(archive))
+    scheduler = LifecycleScheduler(
+        Lifecycle(root, settings, clock=clock, target=sink), "17 3 * * *", clock=clock
+    )
+    try:
+        scheduler.start()
+        deadline = time.monotonic() + 60
+        while Journal(root).open_intents() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Journal(root).open_intents()
+        assert len(ArchiveStore(str(archive)).files()) == 2  # the first table's archival, completed
+        assert scheduler.runs == 0  # not due yet: only the recovery ran
+    finally:
+        scheduler.stop()
+        sink.close()
+    assert validate_dir(root).ok
