@@ -27,6 +27,8 @@ from stellar_arrow.sink.manifest import FileManifest, live_files
 from tests.unit.lifecycle.sample import TABLES, days_after, live_parquet, make_output, rows_sql, text_of
 from tests.unit.sink.realdata import schemas
 
+pytestmark = pytest.mark.integration  # runs `stellar-arrow lifecycle` as a real subprocess
+
 CLI = str(Path(sys.executable).with_name("stellar-arrow"))
 
 

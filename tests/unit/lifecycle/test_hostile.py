@@ -102,6 +102,7 @@ def test_a_replace_commit_removing_a_path_outside_is_not_followed(output: Path) 
     assert bait.read_text() == "keep me"
 
 
+@pytest.mark.integration
 def test_apply_is_refused_while_a_sink_in_another_process_writes(output: Path) -> None:
     code = (
         "import sys, time\n"

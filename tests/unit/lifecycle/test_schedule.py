@@ -76,6 +76,7 @@ def test_the_scheduler_runs_the_lifecycle_through_the_sink_when_due(tmp_path: Pa
     assert validate_dir(root).ok
 
 
+@pytest.mark.integration
 def test_the_scheduler_first_finishes_what_a_killed_run_left(tmp_path: Path) -> None:
     from stellar_arrow.lifecycle import ArchiveStore
     from stellar_arrow.lifecycle.clock import iso
