@@ -27,18 +27,20 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stellar_arrow.config import LifecycleSettings
 from stellar_arrow.errors import LifecycleError
 from stellar_arrow.lifecycle.archive import ArchivedFile, ArchiveStore
 from stellar_arrow.lifecycle.catalog import Catalog, safe_path
 from stellar_arrow.lifecycle.clock import Clock, iso
 from stellar_arrow.lifecycle.crash import crash_point
+from stellar_arrow.lifecycle.delta import delta_version, run_delta
 from stellar_arrow.lifecycle.journal import Intent, Journal
 from stellar_arrow.lifecycle.plan import Action
 from stellar_arrow.observability.metrics import LIFECYCLE_ACTION_BYTES, LIFECYCLE_ACTIONS
@@ -101,6 +103,7 @@ class Executor:
     clock: Clock
     parquet: ParquetOptions
     archive: ArchiveStore | None = None
+    settings: LifecycleSettings = field(default_factory=LifecycleSettings)
 
     def _committed(self, action: str) -> bool:
         return any(record.action == action for record in read_commits(self.root))
@@ -124,6 +127,8 @@ class Executor:
             "purge": self._purge,
             "sweep": self._sweep,
             "delete_log": self._delete_logs,
+            "delta_compact": self._delta,
+            "delta_delete": self._delta,
         }
         try:
             runners[action.kind](action, catalog)
@@ -261,6 +266,15 @@ class Executor:
 
     _delete_logs = _sweep
 
+    def _delta(self, action: Action, catalog: Catalog) -> None:
+        """A Delta table action (atomic in the Delta log); the version before it is journaled."""
+        folder = safe_path(self.root, action.files[0])
+        intent = self._intent(
+            action.kind, action.table, paths=action.files, detail={"version": delta_version(folder)}
+        )
+        run_delta(self.root, action, self.settings, self.clock())
+        self._finish(intent, "committed", action.bytes)
+
     def _remove_files(self, intent: Intent) -> None:
         """Delete the intent's paths, refusing any that is live again or outside the directory."""
         live = live_files(read_commits(self.root))
@@ -322,7 +336,10 @@ class Executor:
         if intent.kind in ("sweep", "delete_log"):
             self._remove_files(intent)
             return "committed"
-        return "rolled_back"  # delta actions: atomic in the Delta log, planned again by the next run
+        # Delta actions are atomic in the Delta log: committed iff the table moved past the journaled version
+        folder = safe_path(self.root, intent.paths[0])
+        moved = delta_version(folder) > int(intent.detail.get("version", -1))
+        return "committed" if moved else "rolled_back"
 
     def _rebuild_copies(self, store: ArchiveStore, intent: Intent) -> tuple[ArchivedFile, ...]:
         out: list[ArchivedFile] = []

@@ -2,8 +2,9 @@
 
 Every lifecycle action calls :func:`crash_point` between its durable steps (``compact:written``,
 ``compact:committed``, ``archive:copied``, ``archive:committed``, ``delete:committed``, ``purge:recorded``,
-``sweep:started``); a test runs ``stellar-arrow lifecycle --apply`` in a subprocess with the variable set,
-then checks that the next run completes or rolls back the interrupted action. Unset, it does nothing.
+``sweep:started``, ``delta:committed``); a test runs ``stellar-arrow lifecycle --apply`` in a subprocess
+with the variable set, then checks that the next run completes or rolls back the interrupted action.
+Unset, it does nothing.
 """
 
 from __future__ import annotations

@@ -23,9 +23,10 @@ import pyarrow.dataset as pads
 
 from stellar_arrow.config import LifecycleSettings
 from stellar_arrow.errors import LifecycleError
+from stellar_arrow.lifecycle.crash import crash_point
 from stellar_arrow.lifecycle.plan import Action
 
-__all__ = ["DELTA_DIR", "delta_tables", "plan_delta", "run_delta"]
+__all__ = ["DELTA_DIR", "delta_tables", "delta_version", "plan_delta", "run_delta"]
 
 DELTA_DIR: Final = "delta"
 _TIME_COLUMN: Final = "closed_at"
@@ -44,6 +45,16 @@ def delta_tables(root: Path) -> dict[str, Path]:
     if not base.is_dir():
         return {}
     return {p.name: p for p in sorted(base.iterdir()) if (p / "_delta_log").is_dir()}
+
+
+def delta_version(folder: Path) -> int:
+    """The current version of the Delta table at ``folder`` (-1 when there is none)."""
+    from deltalake import DeltaTable
+
+    if not (folder / "_delta_log").is_dir():
+        return -1
+    version: int = DeltaTable(str(folder)).version()
+    return version
 
 
 def _files(folder: Path, target: int) -> _Files:
@@ -92,10 +103,12 @@ def run_delta(root: Path, action: Action, settings: LifecycleSettings, now: date
         table = DeltaTable(str(folder))
         if action.kind == "delta_compact":
             table.optimize.compact(target_size=settings.target_file_bytes)
+            crash_point("delta:committed")
         else:
             days = settings.delta.delete_after_days or 0.0
             cutoff = _cutoff(now, days).strftime("%Y-%m-%d %H:%M:%S.%f")
             table.delete(f"{_TIME_COLUMN} < '{cutoff}'")
+            crash_point("delta:committed")
             table.vacuum(
                 retention_hours=math.ceil(settings.grace_s / 3600),
                 dry_run=False,

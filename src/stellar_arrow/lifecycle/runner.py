@@ -25,7 +25,7 @@ from stellar_arrow.lifecycle.actions import DirectoryTarget, Executor, ReplaceTa
 from stellar_arrow.lifecycle.archive import ArchivedFile, ArchiveStore
 from stellar_arrow.lifecycle.catalog import Catalog, open_catalog
 from stellar_arrow.lifecycle.clock import Clock
-from stellar_arrow.lifecycle.delta import delta_tables, plan_delta, run_delta
+from stellar_arrow.lifecycle.delta import delta_tables, plan_delta
 from stellar_arrow.lifecycle.journal import Journal
 from stellar_arrow.lifecycle.plan import Action, LogFile, Plan, plan_files
 from stellar_arrow.lifecycle.storage import StorageReport, emergency_purge, measure
@@ -94,6 +94,7 @@ class Lifecycle:
             clock,
             parquet or ParquetOptions(),
             self.archive,
+            settings,
         )
 
     def _archived(self) -> dict[str, ArchivedFile]:
@@ -152,11 +153,7 @@ class Lifecycle:
         plan = self._plan(catalog, self._archived())
         for action in plan.actions:
             try:
-                if action.kind.startswith("delta_"):
-                    run_delta(self.root, action, self.settings, self.clock())
-                    LIFECYCLE_ACTIONS.labels(action.kind, "committed").inc()
-                else:
-                    self.executor.run(action, catalog)
+                self.executor.run(action, catalog)
             except LifecycleError:
                 LIFECYCLE_ACTIONS.labels(action.kind, "failed").inc()
                 raise

@@ -51,3 +51,21 @@ def test_delta_retention_deletes_old_rows_and_vacuums(tmp_path: Path) -> None:
     table = deltalake.DeltaTable(str(folder))
     assert table.to_pyarrow_table().num_rows == 0
     assert not list(folder.rglob("*.parquet"))  # vacuumed: no data file is left on disk
+
+
+@pytest.mark.integration
+def test_a_killed_delta_compaction_is_journaled_and_resolved_from_the_delta_log(tmp_path: Path) -> None:
+    from stellar_arrow.lifecycle.clock import iso
+    from stellar_arrow.lifecycle.journal import Journal
+    from tests.unit.lifecycle.test_crash import _killed_run, _run
+
+    root, folder = _delta_output(tmp_path, ledgers=3)
+    before = _rows(folder)
+    version = deltalake.DeltaTable(str(folder)).version()
+    _killed_run(root, "delta:committed", "--now", iso(days_after(1)))
+    (intent,) = [i for i in Journal(root).open_intents() if i.kind == "delta_compact"]
+    assert intent.detail["version"] == version
+    out = _run(root, "--now", iso(days_after(1)))
+    assert f"resumed {intent.id}: committed" in out  # the Delta log shows the optimize commit
+    assert deltalake.DeltaTable(str(folder)).version() == version + 1
+    assert _rows(folder).equals(before)
