@@ -34,7 +34,7 @@ from stellar_arrow.sink.manifest import (
     read_commits,
 )
 
-__all__ = ["Catalog", "LiveFile", "RetiredFile", "open_catalog", "safe_path"]
+__all__ = ["Catalog", "LiveFile", "RetiredFile", "check_output_dir", "open_catalog", "safe_path"]
 
 _TIME_COLUMN: Final = "closed_at"
 
@@ -138,12 +138,21 @@ def _commit_times(root: Path, records: tuple[CommitRecord, ...]) -> dict[int, da
     return times
 
 
+def check_output_dir(root: Path) -> None:
+    """``ConfigError`` unless ``root`` is a sink output directory (an export output is not one)."""
+    folder = Path(root) / MANIFEST_DIR
+    if not Path(root).is_dir() or not folder.is_dir():
+        msg = f"{root} has no {MANIFEST_DIR}/ commit log: not an output directory of the stellar-arrow sink"
+        raise ConfigError(msg, key="dir")
+    if any(folder.glob("chunk-*.json")):
+        msg = f"{root} is an `export` output (chunk manifests), not a sink output"
+        raise ConfigError(msg, key="dir")
+
+
 def open_catalog(root: Path) -> Catalog:
     """Read ``root``'s commit log; ``ConfigError`` when it is not a sink output directory."""
     root = Path(root)
-    if not root.is_dir() or not (root / MANIFEST_DIR).is_dir():
-        msg = f"{root} has no {MANIFEST_DIR}/ commit log: not an output directory of the stellar-arrow sink"
-        raise ConfigError(msg, key="dir")
+    check_output_dir(root)
     records = tuple(read_commits(root))
     times = _commit_times(root, records)
     commit_of: dict[str, int] = {}

@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from stellar_arrow.config import LifecycleSettings
-from stellar_arrow.errors import ConfigError, LifecycleError
+from stellar_arrow.errors import LifecycleError
 from stellar_arrow.lifecycle.actions import DirectoryTarget, Executor, ReplaceTarget
 from stellar_arrow.lifecycle.archive import ArchivedFile, ArchiveStore
-from stellar_arrow.lifecycle.catalog import Catalog, open_catalog
+from stellar_arrow.lifecycle.catalog import Catalog, check_output_dir, open_catalog
 from stellar_arrow.lifecycle.clock import Clock
 from stellar_arrow.lifecycle.delta import delta_tables, plan_delta
 from stellar_arrow.lifecycle.journal import Journal
 from stellar_arrow.lifecycle.plan import Action, LogFile, Plan, plan_files
 from stellar_arrow.lifecycle.storage import StorageReport, emergency_purge, measure
 from stellar_arrow.observability.metrics import LIFECYCLE_ACTIONS
-from stellar_arrow.sink.manifest import MANIFEST_DIR
 from stellar_arrow.sink.parquet import ParquetOptions
 from stellar_arrow.sink.writer_lock import WriterLock
 
@@ -165,9 +164,7 @@ class Lifecycle:
 @contextlib.contextmanager
 def open_directory(root: Path) -> Iterator[None]:
     """Hold ``root``'s writer lock (no sink may write it meanwhile); ``LifecycleError`` if one does."""
-    if not (Path(root) / MANIFEST_DIR).is_dir():  # before the lock file is made
-        msg = f"{root} has no {MANIFEST_DIR}/ commit log: not an output directory of the stellar-arrow sink"
-        raise ConfigError(msg, key="dir")
+    check_output_dir(Path(root))  # before the lock file is made
     lock = WriterLock(Path(root), exclusive_in_process=True)
     try:
         lock.acquire(timeout_s=0.0, holder="stellar-arrow lifecycle")

@@ -135,3 +135,35 @@ def test_a_sink_in_this_process_and_an_exclusive_lifecycle_exclude_each_other(ou
         sink.close()
     with open_directory(output):
         pass
+
+
+def test_an_export_output_is_refused(tmp_path: Path) -> None:
+    """``export`` writes ``_manifests/chunk-*.json``: not a sink output, no lock file is made in it."""
+    from stellar_arrow.config import load_settings
+    from stellar_arrow.export.job import run_export
+    from tests.conftest import DATA
+
+    out = tmp_path / "export"
+    lake = str(DATA / "lakes" / "pubnet-p26")
+    settings = load_settings(
+        source={"datalake_uri": lake, "start_ledger": 63092982, "end_ledger": 63092983},
+        export={"output_dir": str(out), "tables": ("ledgers",)},
+    )
+    run_export(settings)
+    before = tree_digest(out)
+    with pytest.raises(ConfigError, match="export"):
+        lifecycle(out, days_after(400)).plan()
+    result = CliRunner().invoke(app, ["lifecycle", str(out), "--apply"])
+    assert result.exit_code == 2 and "export" in result.output
+    assert tree_digest(out) == before
+
+
+def test_validate_reports_a_replace_commit_removing_a_file_that_is_not_live(output: Path) -> None:
+    from stellar_arrow.sink.manifest import CommitRecord, write_commit
+
+    last = list(read_commits(output))[-1]
+    write_commit(
+        output, CommitRecord(last.commit + 1, last.checkpoint, None, None, (), removed=("ledgers/x",))
+    )
+    report = validate_dir(output)
+    assert [(p.path, "not live" in p.problem) for p in report.problems] == [("ledgers/x", True)]
