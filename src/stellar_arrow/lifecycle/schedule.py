@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from croniter import croniter
@@ -35,8 +36,16 @@ def next_run(expression: str, after: datetime) -> datetime:
 class LifecycleScheduler:
     """Calls ``lifecycle.apply()`` at every time of ``expression`` until stopped."""
 
-    def __init__(self, lifecycle: Lifecycle, expression: str, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        expression: str,
+        *,
+        clock: Clock,
+        until: Callable[[], bool] | None = None,
+    ) -> None:
         self.lifecycle = lifecycle
+        self.until = until  # e.g. "the sink is closed": the thread ends by itself
         self.expression = expression
         self.clock = clock
         self.runs = 0
@@ -83,6 +92,8 @@ class LifecycleScheduler:
         self.resume()
         due = next_run(self.expression, self.clock())
         while not self._stop.is_set():
+            if self.until is not None and self.until():
+                return
             now = self.clock()
             if now >= due:
                 self.run_once()

@@ -178,6 +178,8 @@ def _schedule_lifecycle(settings: Settings, sink: DatasetSink) -> LifecycleSched
         parquet=ParquetOptions(compression=settings.sink.parquet_compression),
         target=sink,
     )
-    scheduler = LifecycleScheduler(life, settings.lifecycle.schedule, clock=system_clock)
+    scheduler = LifecycleScheduler(
+        life, settings.lifecycle.schedule, clock=system_clock, until=lambda: sink.closed
+    )
     scheduler.start()
     return scheduler

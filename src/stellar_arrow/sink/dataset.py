@@ -74,6 +74,11 @@ class DatasetSink:
         return str(self.root)
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (no more writes or commits)."""
+        return self._closed
+
+    @property
     def flush_interval_s(self) -> float:
         return self.options.flush_interval_s
 

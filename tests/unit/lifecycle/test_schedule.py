@@ -106,3 +106,29 @@ def test_the_scheduler_first_finishes_what_a_killed_run_left(tmp_path: Path) -> 
         scheduler.stop()
         sink.close()
     assert validate_dir(root).ok
+
+
+def test_build_sink_starts_the_scheduler_when_enabled(tmp_path: Path) -> None:
+    from stellar_arrow.pipeline.components import build_sink
+    from tests.conftest import DATA
+
+    def lifecycle_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "lifecycle" and t.is_alive())
+
+    before = lifecycle_threads()
+    for enabled, started in ((False, 0), (True, 1)):
+        settings = load_settings(
+            source={"datalake_uri": str(DATA / "lakes" / "pubnet-p26")},
+            sink={"flight_port": 0},
+            lifecycle={"enabled": enabled},
+        )
+        service = build_sink(settings, output_dir=tmp_path / f"out-{enabled}")
+        try:
+            assert lifecycle_threads() == before + started
+        finally:
+            service.shutdown()
+            service.close()
+        deadline = time.monotonic() + 10
+        while lifecycle_threads() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lifecycle_threads() == before  # the scheduler ends with its sink
