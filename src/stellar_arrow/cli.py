@@ -239,6 +239,33 @@ def _validate(
         raise typer.Exit(1)
 
 
+@app.command("lifecycle")
+def _lifecycle(
+    dir: Annotated[Path | None, typer.Argument(help="output directory of the sink (sink.output_dir)")] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply/--dry-run", help="run the plan, or only print it (the default)")
+    ] = False,
+    archive: Annotated[
+        str | None, typer.Option("--archive", help="archive location: folder or fsspec URL")
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", help="evaluate ages at this ISO-8601 time")] = None,
+    config: _ConfigOpt = None,
+) -> None:
+    """Compaction, retention, archival and storage limits (docs/lifecycle.md): print the plan or apply it."""
+    from stellar_arrow.lifecycle.command import run_lifecycle_command
+
+    with _exit_on_error():
+        settings = _settings(
+            config,
+            sink={"output_dir": None if dir is None else str(dir)},
+            lifecycle={"archive_location": archive},
+        )
+        code = run_lifecycle_command(
+            settings, Path(settings.sink.output_dir), apply=apply, now=now, echo=typer.echo
+        )
+    raise typer.Exit(code)
+
+
 @app.command("api")
 def _api(
     dir: Annotated[

@@ -56,10 +56,12 @@ __all__ = [
     "ExportSettings",
     "FilterSettings",
     "FlightSettings",
+    "LifecycleSettings",
     "ObservabilitySettings",
     "PipelineSettings",
     "ProcessorSettings",
     "ReplaySettings",
+    "RetentionSettings",
     "SecuritySettings",
     "Settings",
     "SinkSettings",
@@ -310,6 +312,54 @@ class SinkSettings(BaseModel):
             )
             raise ValueError(msg)
         return value
+
+
+class RetentionSettings(BaseModel):
+    """One data kind's retention: archive after N days, delete after M days (None: never)."""
+
+    model_config = _SECTION
+
+    archive_after_days: float | None = Field(default=None, ge=0, le=36_500)
+    delete_after_days: float | None = Field(default=None, ge=0, le=36_500)
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionSettings:
+        a, d = self.archive_after_days, self.delete_after_days
+        if a is not None and d is not None and d < a:
+            msg = f"delete_after_days ({d}) must not be less than archive_after_days ({a})"
+            raise ValueError(msg)
+        return self
+
+
+def _cron(value: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        msg = f"{value!r} is not a cron expression (minute hour day month weekday, e.g. '17 3 * * *')"
+        raise ValueError(msg)
+    return value
+
+
+class LifecycleSettings(BaseModel):
+    """Compaction, retention, archival and storage limits of a sink output (``stellar_arrow.lifecycle``)."""
+
+    model_config = _SECTION
+
+    enabled: bool = False  # run on `schedule` inside the sink
+    schedule: Annotated[str, AfterValidator(_cron)] = "17 3 * * *"  # cron, UTC
+    archive_location: str | None = None  # local folder or fsspec URL (s3://bucket/prefix); None: no archive
+    storage_options: dict[str, JsonValue] = Field(default_factory=dict)
+    compaction: bool = True
+    target_file_bytes: int = Field(default=128 * 2**20, ge=1024, le=2**40)
+    min_files: int = Field(default=2, ge=2, le=100_000)
+    grace_s: float = Field(default=3600.0, ge=0, le=30 * 86400)  # removed files deleted after this
+    parquet: RetentionSettings = RetentionSettings(archive_after_days=90, delete_after_days=180)
+    jsonl: RetentionSettings = RetentionSettings(archive_after_days=7, delete_after_days=14)
+    csv: RetentionSettings = RetentionSettings(archive_after_days=7, delete_after_days=14)
+    logs: RetentionSettings = RetentionSettings(delete_after_days=30)
+    delta: RetentionSettings = RetentionSettings(delete_after_days=180)
+    max_total_bytes: int | None = Field(default=None, ge=1)  # live + archive
+    min_free_bytes: int | None = Field(default=None, ge=0)  # on the output directory's file system
 
 
 class FlightSettings(BaseModel):
@@ -628,6 +678,7 @@ class Settings(BaseSettings):
     replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
     pipeline: PipelineSettings = PipelineSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
     @classmethod
     def settings_customise_sources(

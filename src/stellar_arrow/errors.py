@@ -26,6 +26,7 @@ names the ledger, object, field or request it is about.
     ├── EventDerivationError                (terminal) inconsistent meta, names tx hash and op index
     ├── ReconciliationError                 (terminal) events disagree with balance changes
     ├── SinkError                           (terminal) output cannot be written or validated
+    │   └── LifecycleError                  a compaction/retention action cannot run safely; names the path
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
@@ -75,6 +76,7 @@ __all__ = [
     "LedgerMissingError",
     "LedgerNotYetAvailableError",
     "LedgerObjectError",
+    "LifecycleError",
     "NetworkMismatchError",
     "ReconciliationError",
     "RequestError",
@@ -246,6 +248,17 @@ class ReconciliationError(StellarArrowError, TerminalError):
 
 class SinkError(StellarArrowError, TerminalError):
     """Output could not be written, committed or validated."""
+
+
+class LifecycleError(SinkError):
+    """A lifecycle action (compaction, archival, deletion) cannot run safely; ``path`` names the file.
+
+    Raised before anything is changed: the data stays where it is.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class UpstreamError(StellarArrowError):

@@ -33,7 +33,7 @@ from stellar_arrow.build import table_schema
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.delta import DELTA_DIR
-from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.sink.manifest import MANIFEST_DIR, live_files, read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
 from stellar_arrow.vocabulary import FILE_FORMATS, TABLES
 
@@ -60,10 +60,9 @@ class CommitLogReader:
     def open(cls, root: Path) -> CommitLogReader:
         """Every table with committed Parquet files under ``root`` (``token_transfers`` always)."""
         schemas: dict[str, pa.Schema] = {TOKEN_TRANSFERS_TABLE: TOKEN_TRANSFERS_SCHEMA}
-        for record in read_commits(root):
-            for m in record.files:
-                if m.format == "parquet" and m.table not in schemas:
-                    schemas[m.table] = pq.read_schema(root / m.path)
+        for m in live_files(read_commits(root)).values():
+            if m.format == "parquet" and m.table not in schemas:
+                schemas[m.table] = pq.read_schema(root / m.path)
         return cls(root, schemas)
 
     def _refresh(self) -> None:
@@ -72,11 +71,10 @@ class CommitLogReader:
         if count == self._seen:
             return
         files: dict[str, list[Path]] = {name: [] for name in self._schemas}
-        for record in read_commits(self.root):
-            for m in record.files:
-                if m.format == "parquet" and m.table in files:
-                    files[m.table].append(self.root / m.path)
-                    self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
+        for m in live_files(read_commits(self.root)).values():  # a lifecycle replace commit removes files
+            if m.format == "parquet" and m.table in files:
+                files[m.table].append(self.root / m.path)
+                self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
         self._files, self._seen = files, count
 
     def tables(self) -> Sequence[str]:

@@ -20,12 +20,13 @@ from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
+from stellar_arrow.lifecycle import Lifecycle, LifecycleScheduler, system_clock
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
 from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
-from stellar_arrow.sink import DatasetSink
+from stellar_arrow.sink import DatasetSink, ParquetOptions
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
 from stellar_arrow.source.open import settle_source_network, source_factory
@@ -180,6 +181,8 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
     upstreams = [TableUpstream(table, cfg.processor_endpoint) for table in cfg.tables]
     flight_upstream_breaker(settings, cfg.processor_endpoint)  # its streams use this breaker
     sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
+    if settings.lifecycle.enabled:  # compaction/retention on a cron schedule, committing through the sink
+        _schedule_lifecycle(settings, sink)
     service = SinkService(
         sink,
         tuple(upstreams),
@@ -198,3 +201,19 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         read_batch_rows=settings.flight.read_batch_rows,
     )
     return _bounded(service, settings)
+
+
+def _schedule_lifecycle(settings: Settings, sink: DatasetSink) -> LifecycleScheduler:
+    """Start the lifecycle scheduler of a sink (a daemon thread; ``docs/lifecycle.md``)."""
+    life = Lifecycle(
+        sink.root,
+        settings.lifecycle,
+        clock=system_clock,
+        parquet=ParquetOptions(compression=settings.sink.parquet_compression),
+        target=sink,
+    )
+    scheduler = LifecycleScheduler(
+        life, settings.lifecycle.schedule, clock=system_clock, until=lambda: sink.closed
+    )
+    scheduler.start()
+    return scheduler

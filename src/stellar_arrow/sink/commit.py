@@ -10,7 +10,9 @@ Commit protocol (the layout is described in :mod:`stellar_arrow.sink.manifest`):
 3. the ``.pending`` files are renamed to their final names.
 
 :func:`recover` finishes step 3 for committed files and deletes every data file that no commit record names,
-so a crash at any point leaves either the old or the new state.
+so a crash at any point leaves either the old or the new state. Files a replace commit removed
+(:func:`commit_replace`, used by :mod:`stellar_arrow.lifecycle`) are still named by a commit, so recovery
+keeps them: the lifecycle deletes them once their grace period is over.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from stellar_arrow.sink.manifest import (
     CommitRecord,
     FileManifest,
     file_sha256,
+    live_files,
     read_commits,
     schema_fingerprint,
     write_commit,
@@ -43,7 +46,7 @@ from stellar_arrow.sink.parquet import ParquetOptions, write_parquet
 from stellar_arrow.sink.textfiles import write_csv, write_jsonl
 from stellar_arrow.vocabulary import FILE_FORMATS
 
-__all__ = ["CommitWriter", "Recovered", "recover"]
+__all__ = ["CommitWriter", "Recovered", "commit_replace", "recover"]
 
 _EXTENSIONS: Final = {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}
 
@@ -64,9 +67,9 @@ def recover(root: Path, tables: Iterable[str]) -> Recovered:
     committed: set[str] = set()
     checkpoint: Checkpoint | None = None
     next_commit = 1
-    files: dict[str, list[Path]] = {name: [] for name in names}
     last: dict[str, int] = {}
-    for record in read_commits(root):
+    records = list(read_commits(root))
+    for record in records:
         checkpoint = record.checkpoint
         next_commit = record.commit + 1
         for manifest in record.files:
@@ -76,8 +79,11 @@ def recover(root: Path, tables: Iterable[str]) -> Recovered:
             if not final.exists() and pending.exists():
                 os.replace(pending, final)
             if manifest.table in names and manifest.format == "parquet":
-                files[manifest.table].append(final)
                 last[manifest.table] = max(last.get(manifest.table, 0), manifest.last_ledger)
+    files: dict[str, list[Path]] = {name: [] for name in names}
+    for manifest in live_files(records).values():
+        if manifest.table in names and manifest.format == "parquet":
+            files[manifest.table].append(root / manifest.path)
     for table in names:
         _remove_uncommitted(root, root / table, committed)
     return Recovered(checkpoint, next_commit, files, last)
@@ -206,3 +212,42 @@ class CommitWriter:
             if manifest.format == "parquet":
                 parquet.setdefault(manifest.table, []).append(final)
         return parquet
+
+
+def commit_replace(
+    root: Path,
+    commit: int,
+    checkpoint: Checkpoint,
+    *,
+    removed: Sequence[str],
+    added: Sequence[FileManifest],
+    action: str,
+    committed_at: str,
+) -> CommitRecord:
+    """One atomic replace commit: ``added`` (fsynced ``.pending`` files) replace ``removed``.
+
+    The record is the commit point (renamed into ``_manifests/``); the pending files are renamed afterwards,
+    as in an ordinary commit, so :func:`recover` finishes an interrupted one. The removed files stay on disk.
+    """
+    ranges = [(m.first_ledger, m.last_ledger) for m in added if m.last_ledger]
+    record = CommitRecord(
+        commit=commit,
+        checkpoint=checkpoint,
+        first_ledger=min((r[0] for r in ranges), default=None),
+        last_ledger=max((r[1] for r in ranges), default=None),
+        files=tuple(added),
+        removed=tuple(removed),
+        action=action,
+        committed_at=committed_at,
+    )
+    for folder in sorted({(root / m.path).parent for m in added}):
+        fsync_dir(folder)
+    write_commit(root, record)
+    for manifest in added:
+        final = root / manifest.path
+        pending = final.with_name(final.name + PENDING_SUFFIX)
+        if pending.exists():
+            os.replace(pending, final)
+    for folder in sorted({(root / m.path).parent for m in added}):
+        fsync_dir(folder)
+    return record

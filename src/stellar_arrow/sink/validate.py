@@ -1,8 +1,11 @@
 """``stellar-arrow validate DIR``: check every committed file against its manifest.
 
 Checks per file: it exists, its size and sha256 match, it parses (Parquet footer, JSON lines, CSV), its row
-count and schema fingerprint match. Also reported: data files no commit names (left by a crash; the sink
-deletes them on its next start) and manifests that cannot be read. The Delta tables under ``delta/`` have
+count and schema fingerprint match. Only the files that are part of the tables now are checked (the log
+folded by :func:`~stellar_arrow.sink.manifest.live_files`: a lifecycle replace commit takes files out); files
+taken out may still be on disk during their grace period. Also reported: data files no commit names (left by
+a crash; the sink deletes them on its next start), a replace commit removing a file that is not in the
+tables, and manifests that cannot be read. The Delta tables under ``delta/`` have
 their own log (:mod:`stellar_arrow.sink.delta`): each must read, and every file its log names must exist
 with the recorded size; files there that the Delta log does not name are Delta's own business (a ``vacuum``
 removes them), not strays of the commit log.
@@ -119,16 +122,22 @@ def validate_dir(root: Path) -> ValidationReport:
         records = list(read_commits(root))
     except SinkError as exc:
         return ValidationReport(0, 0, 0, (FileProblem(MANIFEST_DIR, str(exc)),), None)
+    live: dict[str, FileManifest] = {}
     for record in records:
         commits += 1
         checkpoint = record.checkpoint.ledger_sequence
+        for gone in record.removed:
+            if live.pop(gone, None) is None:
+                problems.append(FileProblem(gone, f"commit {record.commit} removes a file that is not live"))
         for manifest in record.files:
             named.add(manifest.path)
-            files += 1
-            rows += manifest.rows
-            problem = _check_file(root, manifest)
-            if problem is not None:
-                problems.append(FileProblem(manifest.path, problem))
+            live[manifest.path] = manifest
+    for manifest in live.values():
+        files += 1
+        rows += manifest.rows
+        problem = _check_file(root, manifest)
+        if problem is not None:
+            problems.append(FileProblem(manifest.path, problem))
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         stray = path.is_file() and path.name.endswith(_DATA_SUFFIXES) and rel not in named
