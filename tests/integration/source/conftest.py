@@ -38,6 +38,8 @@ class RpcProxy:
     def __init__(self, lake: ReplayLake) -> None:
         self.lake = lake
         self.faults: list[Fault] = []
+        #: only calls of these methods take the next fault (None: every call)
+        self.fault_methods: frozenset[str] | None = None
         self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self.lock = threading.Lock()
 
@@ -49,7 +51,8 @@ class RpcProxy:
             method = parsed.get("method", "")
             with self.lock:
                 self.calls.append((method, parsed, reply))
-                fault = self.faults.pop(0) if self.faults else None
+                hit = self.fault_methods is None or method in self.fault_methods
+                fault = self.faults.pop(0) if self.faults and hit else None
             if fault is not None:
                 replaced = fault(method, parsed, reply)
                 if replaced is not None:
