@@ -325,7 +325,14 @@ def test_run_over_an_s3_that_stalls_then_recovers_commits_the_fault_free_tables(
     out = tmp_path / "out"
     with FaultyTcpProxy(("127.0.0.1", moto_lake.port), fault="stall", count=3) as stalls:
         # the first three connections are accepted and never answered: each read times out (0.5 s)
-        source = _s3_source(stalls.url.rstrip("/"), kit, read_timeout_s=0.5, call_timeout_s=2)
+        # the network is given: the run's own process reads nothing, the source service meets the stalls
+        source = _s3_source(
+            stalls.url.rstrip("/"),
+            kit,
+            read_timeout_s=0.5,
+            call_timeout_s=2,
+            network_passphrase=kit.passphrase,
+        )
         config = kit.write_config(tmp_path / "run.yaml", {"source": source, "sink": _sink(out), **PORTS})
         run = _live_run(config, out, _s3_env(), budget_s=60)
     assert run.returncode == 0, run.stderr[-3000:]
