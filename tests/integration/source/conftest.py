@@ -37,7 +37,7 @@ class RpcProxy:
 
     def __init__(self, lake: ReplayLake) -> None:
         self.lake = lake
-        self.faults: list[Fault] = []
+        self.faults: list[Fault | None] = []  # None: this call is answered as is
         #: only calls of these methods take the next fault (None: every call)
         self.fault_methods: frozenset[str] | None = None
         self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
