@@ -115,7 +115,8 @@ def timing(repeat: int) -> None:
     n = LAST - FIRST + 1
     print(f"{n} ledgers {FIRST}-{LAST}, process CPU time, best of {repeat} passes per stage")
     print(
-        f"{'stage':<14} {'compiled ms/ledger':>19} {'python ms/ledger':>17} {'compiled ledgers/s':>19} {'ratio':>7}"
+        f"{'stage':<14} {'compiled ms/ledger':>19} {'python ms/ledger':>17}"
+        f" {'compiled ledgers/s':>19} {'ratio':>7}"
     )
     for stage in (*STAGES, "total"):
         c = sum(best["compiled"].values()) if stage == "total" else best["compiled"][stage]
@@ -163,7 +164,8 @@ def instructions(stages: list[str]) -> None:
         per = {d: (count(d, stage, 6) - count(d, stage, 1)) / 5 for d in ("compiled", "python")}
         ratio = per["python"] / per["compiled"]
         print(
-            f"{stage:<8} compiled {per['compiled'] / 1e6:8.1f} M   python {per['python'] / 1e6:8.1f} M   {ratio:5.2f}x"
+            f"{stage:<8} compiled {per['compiled'] / 1e6:8.1f} M   python {per['python'] / 1e6:8.1f} M"
+            f"   {ratio:5.2f}x"
         )
 
 
