@@ -5,6 +5,7 @@ The server holds the 20 real pubnet ledgers 63092982-63093001 (12,864 token tran
 rows. The client sends keep-alive requests one at a time (latency) and then from N threads (throughput).
 
     .venv/bin/python bench/bench_api.py --requests 2000 --threads 4
+    .venv/bin/python bench/bench_api.py --cache-bytes 0   # no file cache: each query reads the Parquet files
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def serve(port_out: Any, stop: Any) -> None:
+def serve(port_out: Any, stop: Any, cache_bytes: int | None = None) -> None:
     from stellar_arrow.api import ApiServer, TransferStore, create_app
     from stellar_arrow.config import ApiSettings, SinkSettings
     from stellar_arrow.sink import Checkpoint, DatasetSink
@@ -42,7 +43,12 @@ def serve(port_out: Any, stop: Any) -> None:
             sink.write_batch(table, rows)
         if index == len(tables) - 3:
             sink.commit(Checkpoint(seq))
-    server = ApiServer(create_app(ApiSettings(api_port=0), TransferStore(sink.reader()))).start()
+    store = (
+        TransferStore(sink.reader())
+        if cache_bytes is None
+        else TransferStore(sink.reader(), cache_bytes=cache_bytes)
+    )
+    server = ApiServer(create_app(ApiSettings(api_port=0), store)).start()
     port_out.send(server.port)
     stop.recv()
     server.stop()
@@ -79,11 +85,15 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--cache-bytes", type=int, default=None, help="the API's file cache (default: its default)"
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     port_in, port_out = ctx.Pipe(duplex=False)
     stop_in, stop_out = ctx.Pipe()
-    proc = ctx.Process(target=serve, args=(port_out, stop_in))
+    extra = () if args.cache_bytes is None else (args.cache_bytes,)
+    proc = ctx.Process(target=serve, args=(port_out, stop_in, *extra))
     proc.start()
     base = f"http://127.0.0.1:{port_in.recv()}"
     cases = queries()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
+import ssl
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,3 +154,30 @@ def rsa_keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return key, public
+
+
+def tls_client_context(ca_pem: bytes, *, legacy: bool) -> ssl.SSLContext:
+    """A client context trusting ``ca_pem``: TLS 1.2 only, or (``legacy``) TLS 1.0-1.1 only, with
+    OpenSSL's security level lowered so that the client itself would speak them (a refusal then comes
+    from the server)."""
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if legacy:
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        else:
+            context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    return context
+
+
+def tls_handshake(port: int, context: ssl.SSLContext) -> str:
+    """The protocol version a TLS handshake with 127.0.0.1:``port`` agreed on; ``ssl.SSLError`` or
+    ``OSError`` when the server refuses it."""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return str(tls.version())

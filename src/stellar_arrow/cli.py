@@ -9,6 +9,7 @@ error, 3 upstream unavailable, 130 interrupted; an error prints one line, never 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,6 +127,15 @@ def _run(
         run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
 
 
+def _server_allocator() -> None:
+    """Long-running servers use Arrow's system allocator (unless ARROW_DEFAULT_MEMORY_POOL is set).
+
+    The default (mimalloc) keeps per-thread heaps: under many concurrent streams a sink grew to ~3x the memory
+    of the system allocator and kept it (docs/performance.md, "Load"). Must run before pyarrow is imported.
+    """
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+
 @app.command("serve")
 def _serve(
     role: Annotated[str, typer.Argument(help="source | processor | sink")],
@@ -133,6 +143,7 @@ def _serve(
     ready_file: Annotated[Path | None, typer.Option("--ready-file", hidden=True)] = None,
 ) -> None:
     """Run one Flight service (source :8815, processor :8816, sink :8817) until SIGTERM/SIGINT."""
+    _server_allocator()
     from stellar_arrow.pipeline.serve import serve_role
 
     with _exit_on_error():
@@ -222,10 +233,37 @@ def _validate(
     state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
     typer.echo(
         f"{state}: {report.commits} commits, {report.files_checked} files, {report.rows} rows, "
-        f"checkpoint ledger {report.last_checkpoint}"
+        f"checkpoint ledger {report.last_checkpoint}, {report.delta_tables} Delta tables"
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("lifecycle")
+def _lifecycle(
+    dir: Annotated[Path | None, typer.Argument(help="output directory of the sink (sink.output_dir)")] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply/--dry-run", help="run the plan, or only print it (the default)")
+    ] = False,
+    archive: Annotated[
+        str | None, typer.Option("--archive", help="archive location: folder or fsspec URL")
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", help="evaluate ages at this ISO-8601 time")] = None,
+    config: _ConfigOpt = None,
+) -> None:
+    """Compaction, retention, archival and storage limits (docs/lifecycle.md): print the plan or apply it."""
+    from stellar_arrow.lifecycle.command import run_lifecycle_command
+
+    with _exit_on_error():
+        settings = _settings(
+            config,
+            sink={"output_dir": None if dir is None else str(dir)},
+            lifecycle={"archive_location": archive},
+        )
+        code = run_lifecycle_command(
+            settings, Path(settings.sink.output_dir), apply=apply, now=now, echo=typer.echo
+        )
+    raise typer.Exit(code)
 
 
 @app.command("api")
@@ -242,6 +280,7 @@ def _api(
     The ``security`` section applies (auth, TLS, CORS, allowed hosts); a non-loopback --host needs
     security.auth_enabled (or security.allow_insecure).
     """
+    _server_allocator()
     from stellar_arrow.api.serve import serve_directory
 
     with _exit_on_error():
@@ -261,14 +300,19 @@ def _export(
         int | None, typer.Option("--start", help="first ledger, inclusive (source.start_ledger)")
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", help="output directory: OUT/<table>/<table>-<a>-<b>.<ext>")
+        str | None,
+        typer.Option(
+            "--out",
+            "--output",
+            help="output folder or object store URL (s3://bucket/prefix): OUT/<table>/<table>-<a>-<b>.<ext>",
+        ),
     ] = None,
     end: Annotated[int | None, typer.Option("--end", help="last ledger (inclusive; default: latest)")] = None,
     tables: Annotated[
         str | None,
         typer.Option("--tables", help="comma list: ledgers,transactions,operations,token_transfers"),
     ] = None,
-    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv")] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="parquet | jsonl | csv | delta")] = None,
     network: _NetworkOpt = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="ledgers per output file")] = None,
     workers: Annotated[
@@ -296,6 +340,12 @@ def _export(
     storage_option: Annotated[
         list[str] | None, typer.Option("--storage-option", help="KEY=VALUE for fsspec, e.g. endpoint_url=URL")
     ] = None,
+    output_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output-option", help="KEY=VALUE for the output store (fsspec), e.g. endpoint_url=URL"
+        ),
+    ] = None,
     ledgers_per_batch: _PerBatchOpt = None,
     batches_per_partition: _PerPartitionOpt = None,
     cluster: Annotated[
@@ -305,6 +355,18 @@ def _export(
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="tcp://HOST:PORT: run the chunks on an existing Dask cluster"),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="keep token_transfers rows matching this filter expression"),
+    ] = None,
+    operation_type: Annotated[
+        str | None,
+        typer.Option("--operation-type", help="comma list: keep token_transfers rows of these operations"),
+    ] = None,
+    named_filter: Annotated[
+        str | None,
+        typer.Option("--filter", help="comma list of named filters: successful_payments,large_amounts"),
     ] = None,
 ) -> None:
     """Export ledgers to chunked Parquet/JSONL/CSV tables (resumable; bad input: no partial file)."""
@@ -325,6 +387,7 @@ def _export(
             source=flags,
             export={
                 "output_dir": out,
+                "output_storage_options": parse_storage_options(output_option or [], "--output-option"),
                 "tables": None if tables is None else tuple(tables.split(",")),
                 "format": file_format,
                 "chunk_size": chunk_size,
@@ -336,10 +399,13 @@ def _export(
                 "overwrite": overwrite,
                 "cluster": cluster,
                 "scheduler": scheduler,
+                "where": where,
+                "operation_types": None if operation_type is None else tuple(operation_type.split(",")),
+                "named_filters": None if named_filter is None else tuple(named_filter.split(",")),
             },
         )
         summary = _export_summary(settings, progress)
-    typer.echo(format_summary(summary, Path(str(settings.export.output_dir))))
+    typer.echo(format_summary(summary, str(settings.export.output_dir)))
 
 
 def _export_summary(settings: Settings, progress: bool | None) -> ExportSummary:

@@ -8,7 +8,8 @@ Sections: ``source`` (where ledgers come from and which range: every command tha
 ``processor``, ``sink`` and ``flight`` (the pipeline services), ``api`` (the REST/WebSocket/dashboard
 server of the sink and of ``stellar-arrow api``), ``export``, ``verify`` and ``replay``
 (``stellar-arrow rpc-replay``), ``security`` (authentication, TLS and browser hardening of every
-entry point; off by default, see :class:`SecuritySettings`). Key names follow the original design
+entry point; off by default, see :class:`SecuritySettings`), ``filters`` (the named filters' threshold,
+applied to the process by :func:`load_settings`). Key names follow the original design
 where they make sense
 (``source_type``, ``rpc_endpoint``, ``network_passphrase``, ``start_ledger``, ``end_ledger``,
 ``batch_size``, ``buffer_size``, ``concurrent_readers``, ``flight_port``, ``event_types``,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,10 +54,14 @@ __all__ = [
     "NETWORK_PASSPHRASES",
     "ApiSettings",
     "ExportSettings",
+    "FilterSettings",
     "FlightSettings",
+    "LifecycleSettings",
     "ObservabilitySettings",
+    "PipelineSettings",
     "ProcessorSettings",
     "ReplaySettings",
+    "RetentionSettings",
     "SecuritySettings",
     "Settings",
     "SinkSettings",
@@ -165,6 +171,9 @@ class SourceSettings(BaseModel):
     retry_budget_s: float = Field(default=20.0, gt=0, le=3600)
     breaker_failures: int = Field(default=5, ge=1, le=1000)
     breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
+    # bulkhead: lake/RPC object fetches at once in one process (all streams share it); a fetch waits up to
+    # call_timeout_s for a slot, then fails as busy (transient)
+    max_downloads: int = Field(default=8, ge=1, le=1024)
 
     @field_validator("network_passphrase")
     @classmethod
@@ -278,6 +287,8 @@ class SinkSettings(BaseModel):
     partition_by: tuple[Literal["date", "hour", "asset_code", "event_type"], ...] = ("date",)
     batch_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     flush_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    # the most ledgers one Flight do_get may ask the sink for (a longer range is refused: ask in pieces)
+    max_ledgers_per_request: int = Field(default=100_000, ge=1, le=2**32 - 1)
     host: str = "127.0.0.1"
     flight_port: Port = 8817
     health_port: Port = 8090
@@ -303,6 +314,54 @@ class SinkSettings(BaseModel):
         return value
 
 
+class RetentionSettings(BaseModel):
+    """One data kind's retention: archive after N days, delete after M days (None: never)."""
+
+    model_config = _SECTION
+
+    archive_after_days: float | None = Field(default=None, ge=0, le=36_500)
+    delete_after_days: float | None = Field(default=None, ge=0, le=36_500)
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionSettings:
+        a, d = self.archive_after_days, self.delete_after_days
+        if a is not None and d is not None and d < a:
+            msg = f"delete_after_days ({d}) must not be less than archive_after_days ({a})"
+            raise ValueError(msg)
+        return self
+
+
+def _cron(value: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        msg = f"{value!r} is not a cron expression (minute hour day month weekday, e.g. '17 3 * * *')"
+        raise ValueError(msg)
+    return value
+
+
+class LifecycleSettings(BaseModel):
+    """Compaction, retention, archival and storage limits of a sink output (``stellar_arrow.lifecycle``)."""
+
+    model_config = _SECTION
+
+    enabled: bool = False  # run on `schedule` inside the sink
+    schedule: Annotated[str, AfterValidator(_cron)] = "17 3 * * *"  # cron, UTC
+    archive_location: str | None = None  # local folder or fsspec URL (s3://bucket/prefix); None: no archive
+    storage_options: dict[str, JsonValue] = Field(default_factory=dict)
+    compaction: bool = True
+    target_file_bytes: int = Field(default=128 * 2**20, ge=1024, le=2**40)
+    min_files: int = Field(default=2, ge=2, le=100_000)
+    grace_s: float = Field(default=3600.0, ge=0, le=30 * 86400)  # removed files deleted after this
+    parquet: RetentionSettings = RetentionSettings(archive_after_days=90, delete_after_days=180)
+    jsonl: RetentionSettings = RetentionSettings(archive_after_days=7, delete_after_days=14)
+    csv: RetentionSettings = RetentionSettings(archive_after_days=7, delete_after_days=14)
+    logs: RetentionSettings = RetentionSettings(delete_after_days=30)
+    delta: RetentionSettings = RetentionSettings(delete_after_days=180)
+    max_total_bytes: int | None = Field(default=None, ge=1)  # live + archive
+    min_free_bytes: int | None = Field(default=None, ge=0)  # on the output directory's file system
+
+
 class FlightSettings(BaseModel):
     """Transport options shared by every Flight client and server."""
 
@@ -311,6 +370,18 @@ class FlightSettings(BaseModel):
     call_timeout_s: float = Field(default=30.0, gt=0, le=3600)  # unary calls (actions); streams have none
     reconnect_timeout_s: float = Field(default=60.0, ge=0, le=3600)
     max_batch_rows: int = Field(default=65_536, ge=1, le=1_048_576)
+    # bulkheads of every Flight service: concurrent do_get streams (more wait up to stream_wait_s, then are
+    # refused with FlightUnavailableError "busy"), and ledgers decoded at once inside the service process
+    # (workers: 0; with worker processes their number is the bound)
+    max_streams: int = Field(default=32, ge=1, le=10_000)
+    stream_wait_s: float = Field(default=0.5, ge=0, le=60)
+    max_decoders: int = Field(default=2, ge=1, le=256)
+    # the sink's do_get reads committed files in record batches of at most this many rows
+    read_batch_rows: int = Field(default=8192, ge=1, le=1_048_576)
+    # the breaker of each Flight upstream (processor -> source, sink -> processor): it opens after this
+    # many consecutive failed connections and lets a trial through after breaker_reset_s
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_s: float = Field(default=1.0, gt=0, le=3600)
 
 
 class ApiSettings(BaseModel):
@@ -340,10 +411,36 @@ class ApiSettings(BaseModel):
     ws_idle_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
     ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3600)
     status_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    # bulkheads of the HTTP server: REST queries running at once (more wait up to query_wait_s, then 429
+    # with Retry-After), WebSocket history replays at once (more wait up to ws_replay_wait_s, then an
+    # error frame "busy"); a replay whose client reads nothing for ws_replay_stall_s is closed with 1013
+    max_queries: int = Field(default=8, ge=1, le=10_000)
+    query_wait_s: float = Field(default=1.0, ge=0, le=60)
+    ws_max_replays: int = Field(default=8, ge=1, le=10_000)
+    ws_replay_wait_s: float = Field(default=5.0, ge=0, le=600)
+    ws_replay_stall_s: float = Field(default=30.0, gt=0, le=3600)
+    # analytics and queries (docs/sink-and-api.md): decoded committed rows kept for reuse (LRU by bytes),
+    # repeated analytics/query results kept until the next commit, and the limits of POST /api/v1/query
+    file_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0, le=64 * 1024**3)
+    result_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
+    sql_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    sql_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
 #: The most worker processes ``export.cluster: local:N`` starts.
 MAX_LOCAL_WORKERS = 256
+
+
+class FilterSettings(BaseModel):
+    """The named filters of every surface (:mod:`stellar_arrow.query.named`).
+
+    ``large_amount_threshold``: the smallest ``amount_raw`` (raw units, 10^-7 of a token unit) that
+    ``large_amounts`` keeps; default 10,000,000 = 1 XLM.
+    """
+
+    model_config = _SECTION
+
+    large_amount_threshold: int = Field(default=10_000_000, ge=0, le=(1 << 127) - 1)
 
 
 class ExportSettings(BaseModel):
@@ -351,12 +448,17 @@ class ExportSettings(BaseModel):
 
     The ledger range is ``source.start_ledger``..``source.end_ledger`` (unset end: the source's newest).
     ``workers``: decoding processes (0: in the exporting process). ``overwrite``: rewrite chunks that
-    are already complete instead of skipping them.
+    are already complete instead of skipping them. ``where`` (a filter expression), ``operation_types``
+    and ``named_filters`` keep only the matching ``token_transfers`` rows (the other tables are whole).
     """
 
     model_config = _SECTION
 
-    output_dir: str | None = None
+    output_dir: str | None = (
+        None  # a folder, or an object store URL: s3://bucket/prefix, gs://..., any fsspec URL
+    )
+    # fsspec options of an object store output (endpoint_url, region...); credentials: the environment
+    output_storage_options: dict[str, JsonValue] = Field(default_factory=dict)
     tables: tuple[str, ...] = SOURCE_TABLES
     format: OutputFormat = "parquet"
     chunk_size: int = Field(default=100, ge=1, le=1_000_000)
@@ -368,6 +470,20 @@ class ExportSettings(BaseModel):
     overwrite: bool = False
     cluster: str | None = None  # local:N -- a local Dask cluster of N worker processes
     scheduler: str | None = None  # tcp://HOST:PORT -- an existing Dask cluster
+    where: str | None = None  # checked against the token_transfers schema when the export starts
+    operation_types: tuple[str, ...] = ()
+    named_filters: tuple[str, ...] = ()
+
+    @field_validator("operation_types", "named_filters")
+    @classmethod
+    def _filter_names(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        from stellar_arrow.query import parse_named_filter, parse_operation_type
+
+        parse = parse_operation_type if info.field_name == "operation_types" else parse_named_filter
+        try:
+            return tuple(parse(v.strip(), f"export.{info.field_name}") for v in value if v.strip())
+        except RequestError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("cluster")
     @classmethod
@@ -512,6 +628,23 @@ class SecuritySettings(BaseModel):
         return self
 
 
+class PipelineSettings(BaseModel):
+    """How ``stellar-arrow run`` supervises its three service processes.
+
+    A service that exits on its own is restarted after ``restart_backoff_initial_s``, doubling per
+    consecutive crash up to ``restart_backoff_max_s``; after ``restart_max`` consecutive crashes (a
+    service that stays up ``restart_reset_s`` seconds starts counting afresh) the run stops with one
+    line naming the service and its last error.
+    """
+
+    model_config = _SECTION
+
+    restart_max: int = Field(default=5, ge=0, le=1000)
+    restart_backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
+    restart_backoff_max_s: float = Field(default=30.0, ge=0, le=3600)
+    restart_reset_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class ObservabilitySettings(BaseModel):
     """Logs of every service, and when a service's ``/health/ready`` says it is ready."""
 
@@ -540,9 +673,12 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     export: ExportSettings = ExportSettings()
+    filters: FilterSettings = FilterSettings()
     verify: VerifySettings = VerifySettings()
     replay: ReplaySettings = ReplaySettings()
     security: SecuritySettings = SecuritySettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -575,13 +711,24 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": yaml_path})
         model = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
     try:
-        return model(**overrides)
+        settings = model(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "settings"
         where = f" in {yaml_path}" if yaml_path is not None else ""
         msg = f"invalid setting {key}{where}: {err['msg']}"
         raise ConfigError(msg, key=key) from None
+    _configure_named_filters(settings.filters)
+    return settings
+
+
+def _configure_named_filters(filters: FilterSettings) -> None:
+    """This process's named filters follow the settings it loaded (imported only when it matters)."""
+    threshold = filters.large_amount_threshold
+    if threshold != FilterSettings().large_amount_threshold or "stellar_arrow.query.named" in sys.modules:
+        from stellar_arrow.query.named import configure_named_filters
+
+        configure_named_filters(threshold)
 
 
 def _check_yaml(path: Path) -> None:

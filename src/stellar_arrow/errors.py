@@ -26,9 +26,11 @@ names the ledger, object, field or request it is about.
     ├── EventDerivationError                (terminal) inconsistent meta, names tx hash and op index
     ├── ReconciliationError                 (terminal) events disagree with balance changes
     ├── SinkError                           (terminal) output cannot be written or validated
+    │   └── LifecycleError                  a compaction/retention action cannot run safely; names the path
     ├── UpstreamError                       a Flight upstream refused a stream
     │   └── UpstreamUnavailableError        (transient) the upstream service cannot be reached
     ├── CircuitOpenError                    (transient) an upstream's circuit breaker is open
+    ├── BusyError                           (transient) a concurrency limit (bulkhead) is full: HTTP 429
     ├── SupervisorError                     (transient) a pipeline service process did not start
     ├── RequestError                        (terminal) bad API/WebSocket request, names the field
     │   └── TicketError                     a Flight ticket or descriptor is malformed
@@ -63,6 +65,7 @@ from enum import IntEnum
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "BusyError",
     "CircuitOpenError",
     "ConfigError",
     "EventDerivationError",
@@ -73,6 +76,7 @@ __all__ = [
     "LedgerMissingError",
     "LedgerNotYetAvailableError",
     "LedgerObjectError",
+    "LifecycleError",
     "NetworkMismatchError",
     "ReconciliationError",
     "RequestError",
@@ -246,6 +250,17 @@ class SinkError(StellarArrowError, TerminalError):
     """Output could not be written, committed or validated."""
 
 
+class LifecycleError(SinkError):
+    """A lifecycle action (compaction, archival, deletion) cannot run safely; ``path`` names the file.
+
+    Raised before anything is changed: the data stays where it is.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class UpstreamError(StellarArrowError):
     """A Flight upstream (source or processor) refused a stream; ``endpoint`` names it."""
 
@@ -266,6 +281,19 @@ class CircuitOpenError(StellarArrowError, TransientError):
     def __init__(self, message: str, *, name: str, retry_after: float) -> None:
         super().__init__(message)
         self.name = name
+        self.retry_after = retry_after
+
+
+class BusyError(StellarArrowError, TransientError):
+    """Bulkhead ``name`` is full (``capacity`` concurrent calls); try again after ``retry_after`` seconds.
+
+    HTTP 429 with ``Retry-After``, Flight ``FlightUnavailableError`` ``{"code": "busy", ...}``.
+    """
+
+    def __init__(self, message: str, *, name: str, capacity: int, retry_after: float) -> None:
+        super().__init__(message)
+        self.name = name
+        self.capacity = capacity
         self.retry_after = retry_after
 
 

@@ -12,6 +12,7 @@ from stellar_arrow.xdr.model import OperationType
 
 __all__ = [
     "EVENT_TYPES",
+    "FILE_FORMATS",
     "NON_FEE_EVENT_TYPES",
     "OPERATION_TYPES",
     "OPERATION_TYPE_BY_NAME",
@@ -36,9 +37,11 @@ TABLES: Final[tuple[TableName, ...]] = get_args(TableName)
 #: The tables the source builds from a ledger without deriving events.
 SOURCE_TABLES: Final[tuple[TableName, ...]] = ("ledgers", "transactions", "operations")
 
-#: File formats written by ``export`` and the sink.
-OutputFormat = Literal["parquet", "jsonl", "csv"]
+#: Output formats of ``export`` and the sink: three file formats (one file per table and partition or
+#: chunk) and ``delta`` (one Delta Lake table per table under ``delta/``).
+OutputFormat = Literal["parquet", "jsonl", "csv", "delta"]
 OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = get_args(OutputFormat)
+FILE_FORMATS: Final[tuple[OutputFormat, ...]] = ("parquet", "jsonl", "csv")
 TEXT_FORMATS: Final[tuple[OutputFormat, ...]] = ("jsonl", "csv")
 
 #: Operation type names as Hubble spells them (``payment``, ``path_payment_strict_receive``...), by XDR value.

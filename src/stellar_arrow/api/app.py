@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,30 +19,35 @@ from importlib import resources
 from typing import Any
 
 import pyarrow as pa
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse, Response
 
 from stellar_arrow import __version__
+from stellar_arrow.analytics import ResultCache, RollingWindows, UnknownAggregationError, seed_windows
+from stellar_arrow.api.analytics import build_analytics_router
+from stellar_arrow.api.busy import busy_response, query_bulkhead, query_slot
 from stellar_arrow.api.hub import Hub, HubLimits
 from stellar_arrow.api.metrics import ApiMetrics, MetricsMiddleware
 from stellar_arrow.api.progress import LedgerProgress
 from stellar_arrow.api.render import JsonResponse
+from stellar_arrow.api.replay import ReplayHistory
 from stellar_arrow.api.routes import NotFoundError, build_router
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.api.ws import serve_websocket
 from stellar_arrow.config import ApiSettings, SecuritySettings
-from stellar_arrow.errors import ConfigError, RequestError
-from stellar_arrow.query import TransferFilter
+from stellar_arrow.errors import AuthorizationError, BusyError, ConfigError, RequestError
 from stellar_arrow.security.http import ApiSecurity, SecurityMiddleware
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.routes import build_security_router
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
 __all__ = ["Readiness", "create_app"]
+
+log = logging.getLogger(__name__)
 
 Readiness = Callable[[], str | None]
 """Returns ``None`` when ready, else why not (e.g. "upstream Flight service unreachable")."""
@@ -75,29 +81,47 @@ def create_app(
     """
     reader = store.reader
     metrics = ApiMetrics(reader.stats)
+    windows = RollingWindows(await_seed=True)  # counted from the live feed once seeded from the store
+    results = ResultCache(options.result_cache_bytes, metrics.registry)
+    Gauge(
+        "api_file_cache_bytes", "Decoded rows of committed files the API keeps (api.file_cache_bytes)",
+        registry=metrics.registry,
+    ).set_function(lambda: store.files.bytes)  # fmt: skip
     progress = progress or LedgerProgress()
 
-    async def history(ledger: int, index: int, limit: int) -> pa.Table:
-        return await asyncio.to_thread(store.events_after, ledger, index, TransferFilter(), limit)
-
+    history = ReplayHistory(reader, page_rows=options.ws_replay_page_rows)
     limits = HubLimits(
         max_connections=options.ws_max_connections,
         max_connections_per_ip=options.ws_max_connections_per_ip,
         queue_messages=options.ws_queue_messages,
         replay_page_rows=options.ws_replay_page_rows,
+        max_replays=options.ws_max_replays,
+        replay_wait_s=options.ws_replay_wait_s,
+        replay_stall_s=options.ws_replay_stall_s,
     )
     hub = Hub(
         limits,
-        history,
+        history.after,
         on_evict=lambda kind: metrics.ws_evicted.labels(kind).inc(),
         on_sent=lambda n: metrics.ws_messages_sent.inc(n),
     )
+
+    def analytics_frame() -> dict[str, Any]:
+        return {"type": "analytics", "windows": windows.snapshots()}
+
+    hub.analytics_snapshot = analytics_frame
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
 
         def on_rows(table: str, rows: pa.Table) -> None:
+            if table == TOKEN_TRANSFERS_TABLE:
+                try:  # on the writer's thread: analytics must never break the sink's write path
+                    windows.add(rows)
+                except Exception:
+                    log.exception("rolling windows: a batch of %d rows could not be counted", rows.num_rows)
+
             def deliver() -> None:
                 progress.observe(table, rows, time.monotonic())
                 if table == TOKEN_TRANSFERS_TABLE:
@@ -108,11 +132,20 @@ def create_app(
 
         unsubscribe = reader.subscribe(on_rows)
         progress.seed(await asyncio.to_thread(store.recent_ledgers, 20))
+        try:
+            await asyncio.to_thread(seed_windows, windows, store)
+        except Exception:  # the API still serves; the windows then count the live feed only
+            log.exception("rolling windows: seeding from the store failed")
+            windows.seed({}, -1, None)
 
         async def status_loop() -> None:
+            pushed = -1
             while True:
                 await asyncio.sleep(options.status_interval_s)
                 hub.broadcast_status(progress.status(time.monotonic()))
+                if windows.version != pushed and hub.analytics_clients():
+                    pushed = windows.version
+                    hub.broadcast_analytics(analytics_frame())
 
         ticker = loop.create_task(status_loop())
         try:
@@ -135,6 +168,8 @@ def create_app(
     app.state.progress = progress
     app.state.metrics = metrics
     app.state.store = store
+    app.state.windows = windows
+    app.state.results = results
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     guard = ApiSecurity.from_settings(security or SecuritySettings(), SecurityMetrics(metrics.registry))
     app.state.security = guard
@@ -157,7 +192,21 @@ def create_app(
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return JsonResponse({"status": 404, "title": "Not Found", "detail": str(exc)}, status_code=404)
 
-    app.include_router(build_router(store))
+    @app.exception_handler(UnknownAggregationError)
+    async def unknown_aggregation(request: Request, exc: UnknownAggregationError) -> Response:
+        body = {"status": 404, "title": "Not Found", "detail": str(exc), "aggregations": exc.names}
+        return JsonResponse(body, status_code=404)
+
+    @app.exception_handler(AuthorizationError)
+    async def forbidden(request: Request, exc: AuthorizationError) -> Response:
+        return JsonResponse({"status": 403, "title": "Forbidden", "detail": str(exc)}, status_code=403)
+
+    app.add_exception_handler(BusyError, busy_response)
+    queries = query_bulkhead(options)
+    app.state.query_bulkhead = queries
+    slot = [Depends(query_slot(queries))]
+    app.include_router(build_analytics_router(store, windows, results, options), dependencies=slot)
+    app.include_router(build_router(store), dependencies=slot)
 
     @app.get("/api/v1/status", tags=["api"], summary="Sink counters and live ledger progress")
     def status() -> Response:

@@ -8,6 +8,13 @@ Other clients are not slowed down. During a replay, live events are parked (same
 
 Exactly once per client: each client remembers the id (``ledger << 32 | event_index``) of the last event it
 was sent; live rows at or below it are skipped, so replay and live never overlap and never leave a gap.
+
+Replays are bounded: at most ``max_replays`` run at once (an :class:`~stellar_arrow.resilience.bulkhead.
+AsyncBulkhead` named ``ws_replays``; one more waits ``replay_wait_s``, then gets an ``error`` frame
+``busy`` with ``retry_after_s`` and is unsubscribed); each reads its history page by page with the
+subscription's filter pushed down (:mod:`stellar_arrow.api.replay`), and reads the next page only once the
+client's queue holds at most one frame, so a slow reader slows its own replay, never the server's
+memory; a replay whose client reads nothing for ``replay_stall_s`` is closed with 1013.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -26,8 +33,11 @@ import zstandard
 from starlette.websockets import WebSocket
 
 from stellar_arrow.api.filters import event_id
+from stellar_arrow.api.replay import ReplayPages
 from stellar_arrow.api.subscription import Subscription
-from stellar_arrow.query import filter_mask, filter_rows
+from stellar_arrow.errors import BusyError
+from stellar_arrow.query import TransferFilter, filter_mask
+from stellar_arrow.resilience.bulkhead import AsyncBulkhead
 from stellar_arrow.sink.textfiles import to_rows
 
 __all__ = ["Client", "Frame", "Hub", "HubLimits", "add_event_ids", "encode_events"]
@@ -47,6 +57,9 @@ class HubLimits:
     max_connections_per_ip: int = 100
     queue_messages: int = 256
     replay_page_rows: int = 5000
+    max_replays: int = 8
+    replay_wait_s: float = 5.0
+    replay_stall_s: float = 30.0
 
 
 def add_event_ids(rows: pa.Table) -> pa.Table:
@@ -153,6 +166,7 @@ class Client:
     closing: bool = False
     sender: asyncio.Task[None] | None = None
     replay: asyncio.Task[None] | None = None
+    analytics: bool = False  # subscribed to the "analytics" channel (rolling windows)
 
 
 class Hub:
@@ -161,17 +175,19 @@ class Hub:
     def __init__(
         self,
         limits: HubLimits,
-        history: Callable[[int, int, int], Awaitable[pa.Table]],
+        history: Callable[[int, TransferFilter], ReplayPages],
         *,
         on_evict: Callable[[str], None] = lambda reason: None,
         on_sent: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.limits = limits
-        self._history = history  # (ledger, event_index, limit) -> events strictly after, in order
+        self._history = history  # (ledger, filter) -> pages of the matching events after that ledger
+        self._replays = AsyncBulkhead("ws_replays", limits.max_replays, max_wait_s=limits.replay_wait_s)
         self._on_evict = on_evict
         self._on_sent = on_sent
         self.clients: set[Client] = set()
         self._per_ip: dict[str, int] = {}
+        self.analytics_snapshot: Callable[[], dict[str, Any]] | None = None  # the "analytics" channel's frame
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -265,25 +281,50 @@ class Hub:
         client.parked.clear()
 
     async def _replay(self, client: Client, sub: Subscription) -> None:
-        ledger, index = sub.cursor or 0, 0xFFFFFFFF
+        try:
+            async with self._replays.slot():
+                await self._replay_pages(client, sub)
+        except BusyError as exc:
+            client.subscription, client.state = None, "idle"
+            client.parked.clear()
+            busy = {"type": "error", "field": "cursor", "message": str(exc), "retry_after_s": exc.retry_after}
+            self.send_control(client, busy)
+
+    async def _replay_pages(self, client: Client, sub: Subscription) -> None:
+        pages = await asyncio.to_thread(self._history, sub.cursor or 0, sub.filter)
         sent = 0
         while True:
-            page = await self._history(ledger, index, self.limits.replay_page_rows)
-            if page.num_rows == 0:
+            if not await self._drained(client):
+                return
+            page = await asyncio.to_thread(pages.next_page)
+            if page is None:
                 break
-            tail = page.slice(page.num_rows - 1)
-            ledger, index = tail["ledger_sequence"][0].as_py(), tail["event_index"][0].as_py()
-            rows = filter_rows(page, sub.filter)
-            if rows.num_rows:
-                await client.queue.put(encode_events(add_event_ids(rows), sub))
-                sent += rows.num_rows
-            client.last_id = event_id(ledger, index)
+            rows = add_event_ids(page)
+            frame = await asyncio.to_thread(encode_events, rows, sub)  # off the loop: REST stays responsive
+            self._offer(client, frame)
+            sent += rows.num_rows
+            client.last_id = max(client.last_id, pc.max(rows[_ID]).as_py())
         # no await from here on: parked live rows are flushed and the client goes live atomically
         parked, client.parked = client.parked, []
-        self.send_control(client, {"type": "replay_done", "events": sent, "cursor": ledger})
+        self.send_control(client, {"type": "replay_done", "events": sent, "cursor": pages.through})
         client.state = "live"
         for rows in parked:
             self._deliver_to(client, rows, None)
+
+    async def _drained(self, client: Client) -> bool:
+        """Wait until ``client`` holds at most one unsent frame; False (client evicted) after a stall."""
+        waited, pause = 0.0, 0.005
+        while client.queue.qsize() > 1 or client.queue.full():
+            if client.closing:
+                return False
+            if waited >= self.limits.replay_stall_s:
+                stall = self.limits.replay_stall_s
+                self.evict(client, 1013, f"slow consumer: replay not read for {stall:g}s", "slow")
+                return False
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.1)
+        return not client.closing
 
     # -- publishing ------------------------------------------------------------------------------------------
 
@@ -329,6 +370,22 @@ class Hub:
             if key not in frames and client.last_id < span[0]:
                 frames[key] = batch.frame(sub, filtered, indices)
             self._deliver_to(client, filtered, frames.get(key), span)
+
+    def analytics_clients(self) -> int:
+        return sum(1 for client in self.clients if client.analytics and not client.closing)
+
+    def request_analytics(self, client: Client) -> None:
+        """Send the current rolling windows to ``client`` (right after it subscribes)."""
+        if self.analytics_snapshot is not None:
+            self._offer(client, orjson.dumps(self.analytics_snapshot()).decode())
+
+    def broadcast_analytics(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (the rolling windows) to every client subscribed to the analytics channel."""
+        frame: Frame | None = None
+        for client in list(self.clients):
+            if client.analytics and not client.closing:
+                frame = frame or orjson.dumps(message).decode()
+                self._offer(client, frame)
 
     def broadcast_status(self, status: dict[str, Any]) -> None:
         frame: Frame | None = None

@@ -32,9 +32,10 @@ import pyarrow.parquet as pq
 from stellar_arrow.build import table_schema
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
-from stellar_arrow.sink.manifest import MANIFEST_DIR, read_commits
+from stellar_arrow.sink.delta import DELTA_DIR
+from stellar_arrow.sink.manifest import MANIFEST_DIR, live_files, read_commits
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA, TOKEN_TRANSFERS_TABLE
-from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
+from stellar_arrow.vocabulary import FILE_FORMATS, TABLES
 
 __all__ = ["CommitLogReader", "ExportReader", "open_output_dir"]
 
@@ -59,10 +60,9 @@ class CommitLogReader:
     def open(cls, root: Path) -> CommitLogReader:
         """Every table with committed Parquet files under ``root`` (``token_transfers`` always)."""
         schemas: dict[str, pa.Schema] = {TOKEN_TRANSFERS_TABLE: TOKEN_TRANSFERS_SCHEMA}
-        for record in read_commits(root):
-            for m in record.files:
-                if m.format == "parquet" and m.table not in schemas:
-                    schemas[m.table] = pq.read_schema(root / m.path)
+        for m in live_files(read_commits(root)).values():
+            if m.format == "parquet" and m.table not in schemas:
+                schemas[m.table] = pq.read_schema(root / m.path)
         return cls(root, schemas)
 
     def _refresh(self) -> None:
@@ -71,11 +71,10 @@ class CommitLogReader:
         if count == self._seen:
             return
         files: dict[str, list[Path]] = {name: [] for name in self._schemas}
-        for record in read_commits(self.root):
-            for m in record.files:
-                if m.format == "parquet" and m.table in files:
-                    files[m.table].append(self.root / m.path)
-                    self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
+        for m in live_files(read_commits(self.root)).values():  # a lifecycle replace commit removes files
+            if m.format == "parquet" and m.table in files:
+                files[m.table].append(self.root / m.path)
+                self._last[m.table] = max(self._last[m.table] or 0, m.last_ledger)
         self._files, self._seen = files, count
 
     def tables(self) -> Sequence[str]:
@@ -170,7 +169,7 @@ def _export_formats(root: Path) -> dict[str, dict[str, list[_Chunk]]]:
         folder = root / table
         if not folder.is_dir():
             continue
-        for ext in OUTPUT_FORMATS:
+        for ext in FILE_FORMATS:
             chunks = _chunks(folder, table, ext)
             if chunks:
                 found.setdefault(table, {})[ext] = chunks
@@ -237,6 +236,12 @@ def open_output_dir(root: Path) -> CommitLogReader | ExportReader:
         return _open_export(root, found)
     ignored = {_PIPELINE_STATE, MANIFEST_DIR, *TABLES}  # e.g. a sink before its first commit
     others = sorted(p.name for p in root.iterdir() if p.name not in ignored and not p.name.startswith("."))
+    if others == [DELTA_DIR]:
+        msg = (
+            f"{root} is an export output in delta format; the API queries Parquet only: export again with "
+            "--format parquet (the Delta tables read with deltalake, DuckDB or polars: docs/delta.md)"
+        )
+        raise ConfigError(msg, key="dir")
     if others:
         msg = (
             f"{root} is neither a sink output (no {MANIFEST_DIR}/ commit log) nor an export output (no "

@@ -21,14 +21,46 @@ from stellar_arrow.api.hub import add_event_ids
 from stellar_arrow.api.render import JsonResponse, negotiate, table_response
 from stellar_arrow.api.store import Interval, TransferStore
 from stellar_arrow.errors import RequestError
-from stellar_arrow.query import filter_from_query, parse_ledger, parse_strkey, parse_transaction_hash
+from stellar_arrow.query import (
+    TransferFilter,
+    filter_from_query,
+    filter_mask,
+    parse_ledger,
+    parse_strkey,
+    parse_transaction_hash,
+)
 from stellar_arrow.schema import ledger_column
 from stellar_arrow.sink.textfiles import to_rows
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE as TT
 from stellar_arrow.vocabulary import NON_FEE_EVENT_TYPES
 
 __all__ = ["NotFoundError", "build_router"]
 
 Q = Annotated[str | None, Query()]
+#: Filter expression, named filters and operation types (documented here, parsed with the other filters).
+WHERE = Annotated[
+    str | None, Query(description="filter expression, e.g. amount >= 100 AND asset_code = 'USDC'")
+]
+NAMED = Annotated[
+    str | None, Query(alias="filter", description="named filters: successful_payments,large_amounts")
+]
+OPERATION_TYPE = Annotated[str | None, Query(description="comma list of operation types, e.g. payment")]
+_EXPRESSION_FIELDS: Final = ("where", "filter", "operation_type")
+
+
+def _filter(store: TransferStore, params: dict[str, str]) -> TransferFilter:
+    """The one filter model from query parameters, ``where`` checked against the served ``token_transfers``.
+
+    Data written by an older version may lack a column (``operation_type`` before schema version 3): the
+    filter is tried on an empty table of the served schema, so such a condition is a 400 naming the field.
+    """
+    schema = store.schema(TT) if store.has_table(TT) else TOKEN_TRANSFERS_SCHEMA
+    rows = filter_from_query(params, schema=schema)
+    filter_mask(schema.empty_table(), rows)
+    return rows
+
+
 _INTERVALS: Final[dict[str, Interval]] = {
     "ledger": "ledger",
     "minute": "minute",
@@ -93,6 +125,9 @@ def build_router(store: TransferStore) -> APIRouter:
         end_time: Q = None,
         min_amount: Q = None,
         max_amount: Q = None,
+        where: WHERE = None,
+        named: NAMED = None,
+        operation_type: OPERATION_TYPE = None,
         cursor: Q = None,
         limit: Q = None,
         order: Q = None,
@@ -100,7 +135,7 @@ def build_router(store: TransferStore) -> APIRouter:
         """``account`` matches ``from`` or ``to``; ``asset`` is ``native``, ``CODE:ISSUER`` or a C-strkey;
         ``event_type`` a comma list; amounts are exact decimals (7 places); ``cursor`` an event id."""
         params = _query(request, FILTER_FIELDS + PAGING_FIELDS)
-        rows = store.transfers(filter_from_query(params), parse_paging(params))
+        rows = store.transfers(_filter(store, params), parse_paging(params))
         return _page(request, rows, {})
 
     @router.get("/transfers/{event_id}", summary="One token transfer event by id (paging token)")
@@ -129,6 +164,9 @@ def build_router(store: TransferStore) -> APIRouter:
         end_time: Q = None,
         min_amount: Q = None,
         max_amount: Q = None,
+        where: WHERE = None,
+        named: NAMED = None,
+        operation_type: OPERATION_TYPE = None,
         cursor: Q = None,
         limit: Q = None,
         order: Q = None,
@@ -136,7 +174,7 @@ def build_router(store: TransferStore) -> APIRouter:
         allowed = tuple(f for f in FILTER_FIELDS if f != "account") + PAGING_FIELDS
         params = _query(request, allowed)
         params["account"] = parse_strkey(account_id, "account_id")
-        rows = store.transfers(filter_from_query(params), parse_paging(params))
+        rows = store.transfers(_filter(store, params), parse_paging(params))
         return _page(request, rows, {"account": account_id})
 
     @router.get(
@@ -198,28 +236,42 @@ def build_router(store: TransferStore) -> APIRouter:
         to_ledger: Q = None,
         start_time: Q = None,
         end_time: Q = None,
+        where: WHERE = None,
+        named: NAMED = None,
+        operation_type: OPERATION_TYPE = None,
     ) -> Response:
         """``interval``: ledger, minute, hour (default) or day; ``event_type`` defaults to all but fee."""
         params = _query(
-            request, ("asset", "interval", "event_type", "from_ledger", "to_ledger", "start_time", "end_time")
+            request,
+            (
+                *("asset", "interval", "event_type", "from_ledger", "to_ledger", "start_time", "end_time"),
+                *_EXPRESSION_FIELDS,
+            ),
         )
         span = params.pop("interval", "hour")
         if span not in _INTERVALS:
             msg = f"interval {span!r:.60} must be one of {', '.join(_INTERVALS)}"
             raise RequestError(msg, field="interval")
         params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
-        table = store.volume(filter_from_query(params), _INTERVALS[span])
+        table = store.volume(_filter(store, params), _INTERVALS[span])
         kind = negotiate(request)
         if kind != "json":
             return table_response(table, kind)
         return JsonResponse({"interval": span, "buckets": to_rows(table)})
 
     @router.get("/stats/assets", summary="Most active assets by event count, with exact volume")
-    def assets(request: Request, event_type: Q = None, limit: Q = None) -> Response:
-        params = _query(request, ("event_type", "limit"))
+    def assets(
+        request: Request,
+        event_type: Q = None,
+        limit: Q = None,
+        where: WHERE = None,
+        named: NAMED = None,
+        operation_type: OPERATION_TYPE = None,
+    ) -> Response:
+        params = _query(request, ("event_type", "limit", *_EXPRESSION_FIELDS))
         count = parse_limit(params.pop("limit", "20"))
         params.setdefault("event_type", ",".join(NON_FEE_EVENT_TYPES))
-        table = store.top_assets(filter_from_query(params), count)
+        table = store.top_assets(_filter(store, params), count)
         return JsonResponse({"assets": to_rows(table)})
 
     @router.get("/stats/summary", summary="Totals over everything the sink holds")

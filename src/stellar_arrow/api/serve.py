@@ -19,9 +19,10 @@ from stellar_arrow.sink.base import TableReader
 __all__ = ["directory_store", "serve_directory", "start_api"]
 
 
-def directory_store(root: Path) -> TransferStore:
+def directory_store(root: Path, settings: ApiSettings | None = None) -> TransferStore:
     """A store over a sink output or an export output (:func:`~stellar_arrow.api.outputs.open_output_dir`)."""
-    return TransferStore(open_output_dir(root))
+    cache = (settings or ApiSettings()).file_cache_bytes
+    return TransferStore(open_output_dir(root), cache_bytes=cache)
 
 
 def start_api(
@@ -43,7 +44,11 @@ def start_api(
     ``security``: the ``security`` settings (authentication, TLS, browser hardening).
     """
     app = create_app(
-        settings, TransferStore(reader), readiness=readiness, progress=progress, security=security
+        settings,
+        TransferStore(reader, cache_bytes=settings.file_cache_bytes),
+        readiness=readiness,
+        progress=progress,
+        security=security,
     )
     return ApiServer(app, settings.host, settings.api_port, sock=sock, security=security).start()
 
@@ -54,5 +59,5 @@ def serve_directory(root: Path, settings: ApiSettings, *, security: SecuritySett
     when a non-loopback host is asked for without ``security.auth_enabled`` (or ``allow_insecure``)."""
     security = security or SecuritySettings()
     check_bind(settings.host, security, what="the API", key="api.host")
-    app = create_app(settings, directory_store(root), security=security)
+    app = create_app(settings, directory_store(root, settings), security=security)
     uvicorn.Server(uvicorn_config(app, settings.host, settings.api_port, security)).run()

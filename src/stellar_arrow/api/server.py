@@ -16,6 +16,7 @@ import uvicorn
 
 from stellar_arrow.config import SecuritySettings
 from stellar_arrow.errors import ConfigError, StellarArrowError
+from stellar_arrow.security.client_certs import TlsHttpProtocol, TlsWebSocketProtocol
 
 __all__ = ["ApiServer", "uvicorn_config"]
 
@@ -23,14 +24,21 @@ __all__ = ["ApiServer", "uvicorn_config"]
 def uvicorn_config(
     app: Any, host: str, port: int, security: SecuritySettings | None = None
 ) -> uvicorn.Config:
-    """``security``: TLS (certificate, key; client certificates checked against ``client_ca_file`` when
-    presented), TLS 1.2 at least, and the WebSocket frame size limit (``ws_max_message_bytes``)."""
+    """``security``: TLS (certificate, key), TLS 1.2 at least, and the WebSocket frame size limit
+    (``ws_max_message_bytes``). With ``client_ca_file`` every client must present a certificate signed by
+    that CA (refused in the TLS handshake otherwise), and the certificate reaches the app as the ASGI
+    TLS extension (:mod:`stellar_arrow.security.client_certs`), where it becomes an ``mtls`` principal."""
     security = security or SecuritySettings()
     tls: dict[str, Any] = {}
     if security.tls_enabled:
         tls = {"ssl_certfile": security.cert_file, "ssl_keyfile": security.key_file}
         if security.client_ca_file:
-            tls.update(ssl_ca_certs=security.client_ca_file, ssl_cert_reqs=ssl.CERT_OPTIONAL)
+            tls.update(
+                ssl_ca_certs=security.client_ca_file,
+                ssl_cert_reqs=ssl.CERT_REQUIRED,
+                http=TlsHttpProtocol,
+                ws=TlsWebSocketProtocol,
+            )
     config = uvicorn.Config(
         app,
         host=host,

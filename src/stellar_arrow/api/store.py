@@ -4,7 +4,9 @@ The store reads through a :class:`~stellar_arrow.sink.base.TableReader` (a live 
 output directory, or a fake from :mod:`stellar_arrow.testing`). Each query takes one
 :class:`~stellar_arrow.sink.base.TableView` (files and live rows swapped atomically by the sink),
 registers the live rows as an Arrow view on a fresh DuckDB cursor and reads the files by explicit
-list, so a just-streamed event is visible at once and a file being written is never read.
+list, so a just-streamed event is visible at once and a file being written is never read. Decoded rows of
+recently used files are kept in a :class:`~stellar_arrow.api.mirror.FileCache` bounded by ``cache_bytes``;
+the store holds no other copy of the data.
 """
 
 from __future__ import annotations
@@ -15,30 +17,35 @@ from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from stellar_arrow.api.filters import Paging, split_event_id
-from stellar_arrow.api.mirror import ParquetMirror, parquet_sql
+from stellar_arrow.api.mirror import FileCache, parquet_sql
 from stellar_arrow.query import TransferFilter, sql_conditions
 from stellar_arrow.sink.base import TableReader, TableView
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
 
-__all__ = ["Interval", "TransferStore"]
+__all__ = ["DEFAULT_CACHE_BYTES", "Interval", "TransferStore"]
 
 Interval = Literal["ledger", "minute", "hour", "day"]
 TT: Final = TOKEN_TRANSFERS_TABLE
 _ORDER_KEY: Final = "ledger_sequence {o}, event_index {o}"
+#: Decoded rows of committed files kept for reuse across queries (LRU by bytes).
+DEFAULT_CACHE_BYTES: Final = 128 * 1024 * 1024
 
 
 class TransferStore:
     """The query side of the API: typed questions in, Arrow tables out."""
 
-    def __init__(self, reader: TableReader, *, threads: int = 2, mirror: bool = True) -> None:
+    def __init__(
+        self, reader: TableReader, *, threads: int = 2, cache_bytes: int = DEFAULT_CACHE_BYTES
+    ) -> None:
         self.reader = reader
         self._db = duckdb.connect(":memory:")
         self._db.execute(f"SET GLOBAL threads = {int(threads)}")
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         self._db.execute("SET GLOBAL parquet_metadata_cache = true")
-        self._mirror = ParquetMirror(self._db) if mirror else None
+        self.files = FileCache(cache_bytes)
         self._live_names = 0
         self._names_lock = threading.Lock()
 
@@ -48,20 +55,26 @@ class TransferStore:
     def schema(self, table: str) -> pa.Schema:
         return self.reader.view(table).schema
 
-    def _from(self, cur: duckdb.DuckDBPyConnection, view: TableView) -> str:
+    def _name(self, cur: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> str:
         with self._names_lock:
             self._live_names += 1
-            name = f"live_{view.table}_{self._live_names}"
-        cur.register(name, view.live)
-        if not view.files:
-            return name
-        if self._mirror is not None:
-            committed = self._mirror.source_sql(view.table, view.files)
-        else:
-            committed = f"(SELECT * FROM {parquet_sql(view.files)})"
-        if view.live.num_rows == 0:
-            return committed
-        return f"(SELECT * FROM {committed} UNION ALL BY NAME SELECT * FROM {name})"
+            name = f"rows_{table}_{self._live_names}"
+        cur.register(name, rows)
+        return name
+
+    def _from(self, cur: duckdb.DuckDBPyConnection, view: TableView) -> str:
+        """The view's rows as one SQL source: cached files, files read from Parquet, live rows."""
+        parts: list[str] = []
+        found = self.files.sources(view.table, view.files, view.schema)
+        if found.cached is not None:
+            parts.append(self._name(cur, view.table, found.cached))
+        if found.files:
+            parts.append(parquet_sql(found.files))
+        if view.live.num_rows or not parts:
+            parts.append(self._name(cur, view.table, view.live))
+        if len(parts) == 1:
+            return parts[0]
+        return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts) + ")"
 
     def _run(self, table: str, sql: str, params: Sequence[Any]) -> tuple[pa.Table, pa.Schema]:
         view = self.reader.view(table)
@@ -179,6 +192,34 @@ class TransferStore:
         params.extend([ledger_sequence, ledger_sequence, event_index])
         sql = f"SELECT * FROM {{src}} WHERE {' AND '.join(conds)} ORDER BY {_ORDER_KEY.format(o='ASC')}"
         return self._rows(TT, sql + f" LIMIT {int(limit)}", params)
+
+    # -- analytics support -----------------------------------------------------------------------------------
+
+    def data_version(self) -> tuple[tuple[object, ...], tuple[object, ...]]:
+        """``(committed, current)``: what identifies the committed files of every table, and that plus the
+        number of live rows (a result computed for one ``current`` stays right while it is unchanged)."""
+        committed: list[object] = []
+        current: list[object] = []
+        for table in self.reader.tables():
+            view = self.reader.view(table)
+            files = (table, len(view.files), str(view.files[-1]) if view.files else "")
+            committed.append(files)
+            current.append((*files, view.live.num_rows, view.last_ledger))
+        return tuple(committed), tuple(current)
+
+    def dataset(self, table: str) -> ds.Dataset:
+        """The table's current rows as one Arrow dataset (cached rows, committed files, live rows): scanned
+        in batches by its reader, never loaded whole."""
+        view = self.reader.view(table)
+        schema = view.schema.remove_metadata()
+        found = self.files.sources(table, view.files, view.schema)
+        parts: list[ds.Dataset] = []
+        if found.cached is not None:
+            parts.append(ds.dataset(found.cached.select(schema.names).cast(schema)))
+        if found.files:
+            parts.append(ds.dataset([str(p) for p in found.files], schema=schema, format="parquet"))
+        parts.append(ds.dataset(view.live.cast(schema)))
+        return parts[0] if len(parts) == 1 else ds.dataset(parts)
 
     def close(self) -> None:
         self._db.close()

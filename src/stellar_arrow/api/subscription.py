@@ -4,14 +4,18 @@ Client -> server (text frames, JSON)::
 
     {"type": "subscribe",
      "filters": {"event_types": ["transfer"], "assets": ["native", "USDC:G...", "C..."],
-                 "accounts": ["G..."], "min_amount": "100.5"},   # any field of stellar_arrow.query
+                 "accounts": ["G..."], "min_amount": "100.5", "operation_types": ["payment"],
+                 "named": ["successful_payments"]},   # any field of stellar_arrow.query
+     "where": "amount >= 100 AND asset_code = 'USDC'",   # optional filter expression (or filters.where)
      "format": "json" | "arrow",          # default json
      "compression": "none" | "zstd",      # default none
      "cursor": 63092990,                  # optional: replay every event of ledgers > cursor, then live
      "status": true}                      # optional: also receive {"type": "status"} once a second
     {"type": "unsubscribe"}   {"type": "ping"}   {"type": "pong"}
 
-``filters`` are parsed by :func:`stellar_arrow.query.filter_from_json` (error fields ``filters.<name>``).
+``filters`` are parsed by :func:`stellar_arrow.query.filter_from_json` (error fields ``filters.<name>``);
+``where`` is checked against the ``token_transfers`` schema (error field ``where``, message with the
+position) and AND-ed with the filters; it may also be given as ``filters.where``, not both.
 A malformed message is answered with ``{"type": "error", "field": ..., "message": ...}`` and the connection
 stays open.
 """
@@ -19,17 +23,18 @@ stays open.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from stellar_arrow.errors import RequestError
-from stellar_arrow.query import TransferFilter, filter_from_json, parse_ledger
+from stellar_arrow.query import TransferFilter, compile_where, filter_from_json, parse_ledger
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 __all__ = ["Subscription", "parse_subscription"]
 
 WireFormat = Literal["json", "arrow"]
 Compression = Literal["none", "zstd"]
-_SUBSCRIBE_KEYS: Final = frozenset({"type", "filters", "format", "compression", "cursor", "status"})
+_SUBSCRIBE_KEYS: Final = frozenset({"type", "filters", "format", "compression", "cursor", "status", "where"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +71,14 @@ def parse_subscription(message: Mapping[str, Any]) -> Subscription:
     if not isinstance(status, bool):
         msg = "status must be true or false"
         raise RequestError(msg, field="status")
-    rows = filter_from_json(message.get("filters"), prefix="filters.")
+    rows = filter_from_json(message.get("filters"), prefix="filters.", schema=TOKEN_TRANSFERS_SCHEMA)
+    text = message.get("where")
+    if text is not None:
+        if rows.where is not None:
+            msg = "give the filter expression once: where or filters.where"
+            raise RequestError(msg, field="where")
+        if not isinstance(text, str):
+            msg = f"where must be a string holding a filter expression, not {type(text).__name__}"
+            raise RequestError(msg, field="where")
+        rows = replace(rows, where=compile_where(text, TOKEN_TRANSFERS_SCHEMA, field="where"))
     return Subscription(rows, fmt, compression, cursor, status)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import orjson
@@ -21,29 +20,11 @@ from stellar_arrow.api.metrics import ApiMetrics
 from stellar_arrow.api.subscription import parse_subscription
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import RequestError
+from stellar_arrow.resilience.ratelimit import TokenBucket
 
-__all__ = ["TokenBucket", "serve_websocket"]
+__all__ = ["serve_websocket"]
 
 log = logging.getLogger(__name__)
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def _error(hub: Hub, client: Client, metrics: ApiMetrics, field: str, message: str) -> None:
@@ -61,7 +42,9 @@ def _handle(hub: Hub, client: Client, metrics: ApiMetrics, text: str) -> None:
         _error(hub, client, metrics, "type", "a message must be a JSON object with a string 'type'")
         return
     kind = message["type"]
-    if kind == "subscribe":
+    if kind in ("subscribe", "unsubscribe") and "channel" in message:
+        _channel(hub, client, metrics, kind, message)
+    elif kind == "subscribe":
         try:
             sub = parse_subscription(message)
         except RequestError as exc:
@@ -90,6 +73,18 @@ def _handle(hub: Hub, client: Client, metrics: ApiMetrics, text: str) -> None:
             "type",
             f"unknown message type {kind!r} (subscribe, unsubscribe, ping, pong)",
         )
+
+
+def _channel(hub: Hub, client: Client, metrics: ApiMetrics, kind: str, message: dict[str, Any]) -> None:
+    """``{"type": "subscribe"|"unsubscribe", "channel": "analytics"}``: the rolling windows, pushed as they
+    change (``{"type": "analytics", "windows": {...}}``); independent of the events subscription."""
+    if message["channel"] != "analytics" or set(message) != {"type", "channel"}:
+        _error(hub, client, metrics, "channel", 'the only channel is "analytics" (with no other fields)')
+        return
+    client.analytics = kind == "subscribe"
+    hub.send_control(client, {"type": f"{kind}d", "channel": "analytics"})
+    if client.analytics:
+        hub.request_analytics(client)
 
 
 async def serve_websocket(ws: WebSocket, hub: Hub, options: ApiSettings, metrics: ApiMetrics) -> None:

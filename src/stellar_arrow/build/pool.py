@@ -11,6 +11,8 @@ bounded number of ledgers in flight, so memory stays bounded whatever the range.
   never held back waiting for the next input, and waits stop within a slice when the stream is cancelled.
   With ``cache_ledgers`` results are shared between streams by ledger sequence (Stellar has no reorgs, so
   the sequence identifies the input): two streams asking for the same ledger share one computation.
+  With ``workers=0`` calls run in the streams' own threads; a ``decoders`` bulkhead bounds how many run
+  at once (with workers, their number is the bound).
 
 Workers receive the function once (initializer), never per task; they exit on their own when the process
 that owns the pool disappears (a parent-watch thread), so a SIGKILLed service leaves no orphan, and
@@ -30,6 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Generic, Literal, TypeVar
 
 from stellar_arrow.build.feed import SLICE_S, LedgerFeed, StopSignal, StreamCancelled
+from stellar_arrow.resilience.bulkhead import Bulkhead
 
 __all__ = ["OrderedPool", "StartMethod"]
 
@@ -82,8 +85,10 @@ class OrderedPool(Generic[T, R]):
         workers: int = 0,
         start_method: StartMethod = "spawn",
         cache_ledgers: int = 0,
+        decoders: Bulkhead | None = None,
     ) -> None:
         self._func = func
+        self._decoders = decoders  # workers=0: at most its capacity of in-process calls at once
         self.workers = workers
         self._cache: OrderedDict[int, Future[R]] = OrderedDict()
         self._cache_ledgers = cache_ledgers
@@ -121,7 +126,11 @@ class OrderedPool(Generic[T, R]):
             self.computed += 1
         if self.workers == 0:
             try:
-                fut.set_result(self._func(payload))
+                if self._decoders is None:
+                    fut.set_result(self._func(payload))
+                else:
+                    with self._decoders.slot():
+                        fut.set_result(self._func(payload))
             except Exception as exc:
                 fut.set_exception(exc)
         return fut

@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from stellar_arrow.errors import ConfigError
-from stellar_arrow.export.manifest import MANIFEST_DIR, manifest_path
-from stellar_arrow.vocabulary import OUTPUT_FORMATS, TABLES
+from stellar_arrow.export.manifest import MANIFEST_DIR, manifest_key, manifest_path
+from stellar_arrow.vocabulary import FILE_FORMATS, TABLES
+
+if TYPE_CHECKING:
+    from stellar_arrow.export.store import OutputStore
 
 __all__ = ["FORMAT_EXTENSIONS", "Chunk", "plan_chunks", "written_ranges"]
 
-FORMAT_EXTENSIONS: Final[dict[str, str]] = {fmt: fmt for fmt in OUTPUT_FORMATS}
+FORMAT_EXTENSIONS: Final[dict[str, str]] = {fmt: fmt for fmt in FILE_FORMATS}
 _NAME = re.compile(r"^(?P<table>[a-z_]+)-(?P<first>\d+)-(?P<last>\d+)\.(?P<ext>[a-z]+)$")
 _MANIFEST = re.compile(r"^chunk-(?P<first>\d+)-(?P<last>\d+)\.json$")
 
@@ -35,9 +38,17 @@ class Chunk:
     def ledger_count(self) -> int:
         return self.last_ledger - self.first_ledger + 1
 
-    def path(self, out_dir: Path, table: str, file_format: str) -> Path:
+    def key(self, table: str, file_format: str) -> str:
+        """The table file's key under the output root: ``<table>/<table>-<first>-<last>.<ext>``."""
         ext = FORMAT_EXTENSIONS[file_format]
-        return out_dir / table / f"{table}-{self.first_ledger}-{self.last_ledger}.{ext}"
+        return f"{table}/{table}-{self.first_ledger}-{self.last_ledger}.{ext}"
+
+    def path(self, out_dir: Path, table: str, file_format: str) -> Path:
+        return out_dir / self.key(table, file_format)
+
+    @property
+    def manifest_key(self) -> str:
+        return manifest_key(self.first_ledger, self.last_ledger)
 
     def manifest_path(self, out_dir: Path) -> Path:
         return manifest_path(out_dir, self.first_ledger, self.last_ledger)
@@ -49,31 +60,44 @@ class Chunk:
         """``[first, last]`` is a shorter chunk starting here (written when an earlier range ended sooner)."""
         return first == self.first_ledger and last < self.last_ledger
 
-    def files_of(self, out_dir: Path) -> list[Path]:
-        """Every file of this exact range in ``out_dir``: table files of any format and the manifest."""
-        found = [self.manifest_path(out_dir)]
+    def files_of(self, out: OutputStore | Path) -> list[str]:
+        """Keys of every object of this exact range in ``out``: table files of any format, the manifest.
+
+        The manifest comes last, so that deleting them in this order never leaves a manifest whose
+        files are gone (a half-deleted chunk is redone, never trusted).
+        """
+        store = _store(out)
+        found = []
         for table in TABLES:
+            names = set(store.names(table))
             for ext in FORMAT_EXTENSIONS.values():
-                found.append(self.path(out_dir, table, ext))
-        return [p for p in found if p.is_file()]
+                key = self.key(table, ext)
+                if key.rsplit("/", 1)[-1] in names:
+                    found.append(key)
+        if self.manifest_key.rsplit("/", 1)[-1] in store.names(MANIFEST_DIR):
+            found.append(self.manifest_key)
+        return found
 
 
-def written_ranges(out_dir: Path) -> set[tuple[int, int]]:
-    """``(first, last)`` of every chunk with a table file or a manifest under ``out_dir``."""
+def _store(out: OutputStore | Path) -> OutputStore:
+    from stellar_arrow.export.store import LocalOutput
+
+    return LocalOutput(out) if isinstance(out, Path) else out
+
+
+def written_ranges(out: OutputStore | Path) -> set[tuple[int, int]]:
+    """``(first, last)`` of every chunk with a table file or a manifest under ``out``."""
+    store = _store(out)
     ranges: set[tuple[int, int]] = set()
     for table in TABLES:
-        folder = out_dir / table
-        if folder.is_dir():
-            for path in folder.iterdir():
-                match = _NAME.match(path.name)
-                if match and match["table"] == table and match["ext"] in FORMAT_EXTENSIONS:
-                    ranges.add((int(match["first"]), int(match["last"])))
-    manifests = out_dir / MANIFEST_DIR
-    if manifests.is_dir():
-        for path in manifests.iterdir():
-            match = _MANIFEST.match(path.name)
-            if match:
+        for name in store.names(table):
+            match = _NAME.match(name)
+            if match and match["table"] == table and match["ext"] in FORMAT_EXTENSIONS:
                 ranges.add((int(match["first"]), int(match["last"])))
+    for name in store.names(MANIFEST_DIR):
+        match = _MANIFEST.match(name)
+        if match:
+            ranges.add((int(match["first"]), int(match["last"])))
     return ranges
 
 

@@ -52,14 +52,16 @@ def export_with_progress(settings: Settings, *, show_progress: bool | None = Non
         return run_export(settings, on_progress=advance)
 
 
-def _relative(path: Path) -> str:
+def _relative(where: Path | str) -> str:
+    if isinstance(where, str) and "://" in where:
+        return where  # an object store URL
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(Path(where).relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(where)
 
 
-def format_summary(summary: ExportSummary, out_dir: Path) -> str:
+def format_summary(summary: ExportSummary, out_dir: Path | str) -> str:
     """Human-readable summary of an export."""
     mb = summary.xdr_bytes / 1e6
     span = f"{summary.first_ledger}-{summary.last_ledger}"
@@ -78,13 +80,13 @@ def format_summary(summary: ExportSummary, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def parse_storage_options(pairs: list[str]) -> dict[str, str | bool] | None:
+def parse_storage_options(pairs: list[str], flag: str = "--storage-option") -> dict[str, str | bool] | None:
     """``["endpoint_url=http://...", "anon=true"]`` -> fsspec storage options (true/false become bools)."""
     options: dict[str, str | bool] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            msg = f"--storage-option {pair!r} is not KEY=VALUE"
+            msg = f"{flag} {pair!r} is not KEY=VALUE"
             raise ConfigError(msg, key="storage_option")
         lowered = value.lower()
         options[key] = True if lowered == "true" else False if lowered == "false" else value

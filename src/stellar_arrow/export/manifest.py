@@ -1,7 +1,8 @@
 """The manifest of one exported chunk: what makes a resumed export trust (or replace) a chunk.
 
-After every table file of a chunk is durably written (fsynced, renamed), ``OUT/_manifests/
-chunk-<first>-<last>.json`` is written atomically beside them: the format, network, XDR columns and,
+After every table file of a chunk is durably written (fsynced and renamed; one whole-object PUT in
+an object store), ``OUT/_manifests/chunk-<first>-<last>.json`` is written atomically beside them, last
+(the manifest is the chunk's commit): the format, network, XDR columns and,
 per table, the file's size, row count and SHA-256. A re-run skips a chunk only when its manifest
 matches what is asked for and every file still has that size, row count and checksum; anything
 else (no manifest, a truncated or altered file) is reported and the chunk is written again.
@@ -9,11 +10,10 @@ else (no manifest, a truncated or altered file) is reported and the chunk is wri
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
 import pyarrow as pa
@@ -21,6 +21,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import SinkError
+
+if TYPE_CHECKING:
+    from stellar_arrow.export.store import OutputStore, Stored
 
 __all__ = [
     "MANIFEST_DIR",
@@ -30,6 +33,7 @@ __all__ = [
     "count_rows",
     "durable_replace",
     "file_record",
+    "manifest_key",
     "manifest_path",
     "read_manifest",
     "write_manifest",
@@ -63,6 +67,8 @@ class ChunkManifest:
     #: hex hashes at the chunk's edges: what the chain check across chunk boundaries compares
     first_previous_hash: str = ""
     last_hash: str = ""
+    #: canonical text of the token_transfers filter the chunk was written with ("": none)
+    row_filter: str = ""
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {
@@ -74,6 +80,7 @@ class ChunkManifest:
             "include_xdr": self.include_xdr,
             "first_previous_hash": self.first_previous_hash,
             "last_hash": self.last_hash,
+            "row_filter": self.row_filter,
             "files": [
                 {"table": f.table, "name": f.name, "bytes": f.bytes, "rows": f.rows, "sha256": f.sha256}
                 for f in self.files
@@ -82,30 +89,29 @@ class ChunkManifest:
         return orjson.dumps(body, option=orjson.OPT_INDENT_2)
 
 
+def manifest_key(first_ledger: int, last_ledger: int) -> str:
+    """The manifest's key under the output root."""
+    return f"{MANIFEST_DIR}/chunk-{first_ledger}-{last_ledger}.json"
+
+
 def manifest_path(out_dir: Path, first_ledger: int, last_ledger: int) -> Path:
-    return out_dir / MANIFEST_DIR / f"chunk-{first_ledger}-{last_ledger}.json"
+    return out_dir / manifest_key(first_ledger, last_ledger)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def count_rows(path: Path, file_format: str) -> int:
+def count_rows(source: Path | BinaryIO, file_format: str) -> int:
     """Rows in a written table file (Parquet footer, JSON lines, CSV records)."""
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            return count_rows(fh, file_format)
     if file_format == "parquet":
-        return int(pq.read_metadata(path).num_rows)
+        return int(pq.read_metadata(source).num_rows)
     if file_format == "jsonl":
-        with path.open("rb") as fh:
-            return sum(1 for line in fh if line.strip())
-    return int(pa_csv.read_csv(path).num_rows)
+        return sum(1 for line in source if line.strip())
+    return int(pa_csv.read_csv(source).num_rows)
 
 
-def file_record(table: str, path: Path, rows: int) -> FileRecord:
-    return FileRecord(table, path.name, path.stat().st_size, rows, _sha256(path))
+def file_record(table: str, name: str, stored: Stored, rows: int) -> FileRecord:
+    return FileRecord(table, name, stored.bytes, rows, stored.sha256)
 
 
 def durable_replace(tmp: Path, path: Path) -> None:
@@ -128,26 +134,25 @@ def durable_replace(tmp: Path, path: Path) -> None:
         os.close(folder)
 
 
-def write_manifest(out_dir: Path, manifest: ChunkManifest) -> Path:
-    """Write the manifest atomically (after the chunk's files are durable)."""
-    path = manifest_path(out_dir, manifest.first_ledger, manifest.last_ledger)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def write_manifest(out: OutputStore, manifest: ChunkManifest) -> str:
+    """Write the manifest atomically, after the chunk's data objects: the commit of the chunk."""
+    key = manifest_key(manifest.first_ledger, manifest.last_ledger)
+    body = manifest.to_json()
     try:
-        tmp.write_bytes(manifest.to_json())
-        durable_replace(tmp, path)
-    except OSError as exc:
-        msg = f"cannot write the chunk manifest {path}: {exc}"
+        out.put(key, lambda fh: fh.write(body))
+    except SinkError as exc:
+        msg = f"cannot write the chunk manifest {out.location(key)}: {exc}"
         raise SinkError(msg) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return out.location(key)
 
 
-def read_manifest(path: Path) -> ChunkManifest | None:
-    """The manifest at ``path``; None when it is absent or unreadable (the chunk is then not trusted)."""
+def read_manifest(out: OutputStore, first_ledger: int, last_ledger: int) -> ChunkManifest | None:
+    """The chunk's manifest; None when it is absent or unreadable (the chunk is then not trusted)."""
     try:
-        body = orjson.loads(path.read_bytes())
+        data = out.read(manifest_key(first_ledger, last_ledger))
+        if data is None:
+            return None
+        body = orjson.loads(data)
         files = tuple(
             FileRecord(f["table"], f["name"], int(f["bytes"]), int(f["rows"]), str(f["sha256"]))
             for f in body["files"]
@@ -163,13 +168,14 @@ def read_manifest(path: Path) -> ChunkManifest | None:
             files,
             str(body["first_previous_hash"]),
             str(body["last_hash"]),
+            str(body.get("row_filter", "")),
         )
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
 
 def check_chunk(
-    out_dir: Path,
+    out: OutputStore,
     manifest: ChunkManifest | None,
     *,
     first_ledger: int,
@@ -178,7 +184,8 @@ def check_chunk(
     file_format: str,
     network: str,
     include_xdr: bool,
-    paths: dict[str, Path],
+    keys: dict[str, str],
+    row_filter: str = "",
 ) -> str | None:
     """None when the chunk is complete as asked; else why it must be written again."""
     if manifest is None:
@@ -189,23 +196,30 @@ def check_chunk(
     written = (manifest.file_format, manifest.network, manifest.include_xdr)
     if asked != written:
         return f"written as (format, network, include_xdr) {written}, asked for {asked}"
+    if manifest.row_filter != row_filter:
+        return (
+            f"written with row filter {manifest.row_filter or 'none'!r}, asked for {row_filter or 'none'!r}"
+        )
     records = {f.table: f for f in manifest.files}
     for table in tables:
         record = records.get(table)
-        path = paths[table]
+        key = keys[table]
+        where = out.location(key)
         if record is None:
             return f"table {table} is not in its manifest"
-        if record.name != path.name or not path.is_file():
-            return f"{path} is missing"
-        size = path.stat().st_size
+        size = out.size(key)
+        if record.name != key.rsplit("/", 1)[-1] or size is None:
+            return f"{where} is missing"
         if size != record.bytes:
-            return f"{path} has {size} bytes, its manifest says {record.bytes}"
+            return f"{where} has {size} bytes, its manifest says {record.bytes}"
         try:
-            rows = count_rows(path, file_format)
+            with out.reader(key) as fh:
+                rows = count_rows(fh, file_format)
+            digest = out.sha256(key)
         except (OSError, pa.ArrowException, ValueError) as exc:
-            return f"{path} cannot be read: {exc}"
+            return f"{where} cannot be read: {exc}"
         if rows != record.rows:
-            return f"{path} has {rows} rows, its manifest says {record.rows}"
-        if _sha256(path) != record.sha256:
-            return f"{path} does not match its manifest's sha256"
+            return f"{where} has {rows} rows, its manifest says {record.rows}"
+        if digest != record.sha256:
+            return f"{where} does not match its manifest's sha256"
     return None

@@ -1,13 +1,13 @@
 """Write one table chunk as Parquet, JSON lines or CSV, durably and atomically.
 
-The file is written under a temporary name, fsynced, renamed, and its folder fsynced (every format),
-so after a crash a chunk file either holds all its rows or does not exist. Text formats hold binary
+A local file is written under a temporary name, fsynced, renamed, and its folder fsynced (every
+format); an object is stored with one whole PUT (:mod:`stellar_arrow.export.store`). After a crash a
+chunk file either holds all its rows or does not exist. Text formats hold binary
 values (e.g. a raw memo) as hex.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from stellar_arrow.errors import SinkError
-from stellar_arrow.export.manifest import durable_replace
+from stellar_arrow.errors import SinkError, StellarArrowError
+from stellar_arrow.export.store import LocalOutput, OutputStore, Stored
 from stellar_arrow.ledger.validation import ChainLink
-from stellar_arrow.vocabulary import OUTPUT_FORMATS
+from stellar_arrow.vocabulary import FILE_FORMATS
 
-__all__ = ["last_ledger_link", "write_table_atomically"]
+__all__ = ["last_ledger_link", "write_table", "write_table_atomically"]
 
 
 def _json_default(value: Any) -> Any:
@@ -57,47 +57,47 @@ def _binary_as_hex(table: pa.Table) -> pa.Table:
     return table
 
 
-def _write(table: pa.Table, path: Path, file_format: str) -> None:
-    with path.open("wb") as out:
-        if file_format == "parquet":
-            pq.write_table(table, out, compression="zstd")
-        elif file_format == "jsonl":
-            _write_jsonl(table, out)
-        else:
-            pa_csv.write_csv(_binary_as_hex(table), out)
-        out.flush()
+def _render(table: pa.Table, out: BinaryIO, file_format: str) -> None:
+    if file_format == "parquet":
+        pq.write_table(table, out, compression="zstd")
+    elif file_format == "jsonl":
+        _write_jsonl(table, out)
+    else:
+        pa_csv.write_csv(_binary_as_hex(table), out)
+
+
+def write_table(out: OutputStore, key: str, table: pa.Table, file_format: str) -> Stored:
+    """Write ``table`` as object ``key`` of ``out``, atomically (a durable rename, or one whole PUT)."""
+    if file_format not in FILE_FORMATS:
+        known = ", ".join(FILE_FORMATS)
+        msg = f"cannot write {out.location(key)}: unknown output format {file_format!r} (files: {known})"
+        raise SinkError(msg)
+    try:
+        return out.put(key, lambda fh: _render(table, fh, file_format))
+    except (OSError, pa.ArrowException, TypeError) as exc:
+        msg = f"cannot write {out.location(key)}: {exc}"
+        raise SinkError(msg) from exc
 
 
 def write_table_atomically(table: pa.Table, path: Path, file_format: str) -> None:
     """Write ``table`` to ``path`` via a temporary sibling file, fsync and an atomic rename."""
-    if file_format not in OUTPUT_FORMATS:
-        msg = f"cannot write {path}: unknown output format {file_format!r}"
-        raise SinkError(msg)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write(table, tmp, file_format)
-        durable_replace(tmp, path)
-    except (OSError, pa.ArrowException, TypeError) as exc:
-        msg = f"cannot write {path}: {exc}"
-        raise SinkError(msg) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_table(LocalOutput(path.parent), path.name, table, file_format)
 
 
-def last_ledger_link(path: Path, file_format: str) -> ChainLink | None:
+def last_ledger_link(out: OutputStore, key: str, file_format: str) -> ChainLink | None:
     """The chain link of the last ledger in a written ``ledgers`` chunk (to check the next chunk against).
 
     None when the file cannot be read back; the chain check then starts afresh at the next chunk.
     """
     try:
-        if file_format in ("parquet", "csv"):
-            table = pq.read_table(path) if file_format == "parquet" else pa_csv.read_csv(path)
-            rows = table.slice(max(table.num_rows - 1, 0)).to_pylist()
-        else:
-            lines = path.read_bytes().splitlines()
-            rows = [orjson.loads(lines[-1])] if lines else []
-    except (OSError, pa.ArrowException, orjson.JSONDecodeError, ValueError):
+        with out.reader(key) as fh:
+            if file_format in ("parquet", "csv"):
+                table = pq.read_table(fh) if file_format == "parquet" else pa_csv.read_csv(fh)
+                rows = table.slice(max(table.num_rows - 1, 0)).to_pylist()
+            else:
+                lines = fh.read().splitlines()
+                rows = [orjson.loads(lines[-1])] if lines else []
+    except (OSError, pa.ArrowException, orjson.JSONDecodeError, ValueError, StellarArrowError):
         return None
     if not rows:
         return None

@@ -7,14 +7,15 @@ streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transaction
 Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
 across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
 ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
-filters of the settings, then the ticket's filters; the other tables are not filtered. Every stream
-sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
+filters of the settings, then the ticket's filters; the other tables the ticket's ``where`` only. Every
+stream sends one message per ledger (0 rows when a ledger has none) with its watermark. If the source
 restarts, the upstream reconnects and continues after the last ledger it received.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,11 +25,12 @@ from stellar_arrow.errors import ConfigError, UpstreamError
 from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.source_service import TableBuilder, table_batch
-from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
+from stellar_arrow.flight.stream import Cancellation, InFlight, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamStream
 from stellar_arrow.observability.metrics import EVENTS_PROCESSED
 from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.resilience.bulkhead import Bulkhead
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.source.base import RawLedger
 
@@ -66,6 +68,7 @@ class ProcessorService(LedgerFlightServer):
         port: int = 0,
         security: FlightSecurity | None = None,
         client: FlightClientSecurity | None = None,
+        decoders: Bulkhead | None = None,
     ) -> None:
         if "token_transfers" not in tables.schemas:
             msg = f"the processor's builder must make token_transfers, not only {sorted(tables.schemas)}"
@@ -75,7 +78,7 @@ class ProcessorService(LedgerFlightServer):
         self._schemas = dict(tables.schemas)
         self._base_filter = base_filter or TransferFilter()
         self._work: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
-            tables.build, workers=workers, cache_ledgers=cache_ledgers
+            tables.build, workers=workers, cache_ledgers=cache_ledgers, decoders=decoders
         )
         self._in_flight = in_flight
         self._max_rows = max_batch_rows
@@ -105,9 +108,7 @@ class ProcessorService(LedgerFlightServer):
 
     def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         start = request.start_ledger if request.start_ledger is not None else self._default_start
-        request = StreamRequest(
-            request.stream, start, request.end_ledger, request.live, request.filters, request.resume_after
-        )
+        request = replace(request, start_ledger=start)
         chain = StreamChain()
         anchor = resume_anchor(request)
         cached = self._work.cached(anchor) if anchor is not None else None
@@ -137,12 +138,15 @@ class ProcessorService(LedgerFlightServer):
             client=self._client,
         )
 
+        flight = InFlight("processor")
+
         def payloads() -> Iterator[tuple[int, RawLedger]]:
             for ledger in upstream:
                 raw = RawLedger(ledger.ledger_sequence, _lcm_bytes(ledger.batches))
                 if raw.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
                     chain.anchor(header_link(raw.ledger_close_meta, anchor))
                     continue
+                flight.read()
                 yield raw.ledger_sequence, raw
 
         feed = LedgerFeed(
@@ -156,8 +160,10 @@ class ProcessorService(LedgerFlightServer):
             for seq, tables in self._work.ordered(feed, cancel, in_flight=self._in_flight):
                 chain.check(seq, tables)
                 yield from self._send(seq, tables, request)
+                flight.sent()
         finally:
             feed.close()
+            flight.close()
             self._upstream_reconnects += upstream.reconnects
 
     def _cached_prefix(self, request: StreamRequest) -> Iterator[tuple[int, LedgerTables]]:
@@ -174,11 +180,10 @@ class ProcessorService(LedgerFlightServer):
 
     def _send(self, seq: int, tables: LedgerTables, request: StreamRequest) -> Iterator[LedgerBatch]:
         batch = table_batch(tables, request.stream, self._schemas[request.stream])
+        if request.stream == "token_transfers" and not self._base_filter.is_empty:
+            batch = filter_rows(batch, self._base_filter)
+        batch = request.keep(batch)  # the ticket's filters (token_transfers) or where (other tables)
         if request.stream == "token_transfers":
-            if not self._base_filter.is_empty:
-                batch = filter_rows(batch, self._base_filter)
-            if not request.filters.is_empty:
-                batch = filter_rows(batch, request.filters)
             self._events_sent += batch.num_rows
             if batch.num_rows:
                 for count in pc.value_counts(batch.column("event_type")).to_pylist():

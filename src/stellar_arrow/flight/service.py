@@ -7,7 +7,11 @@ every stream on client cancel or server stop, answers the ``status``/``current_l
 actions as JSON, and turns every failure into a Flight error class with a one-line message and a
 JSON ``extra_info`` (``{"code": ..., "field": ...}``): never a server traceback. With ``security``
 (:class:`~stellar_arrow.security.flight.FlightSecurity`) it serves TLS/mTLS, authenticates every call,
-authorizes each action and ends an open stream whose credential is revoked.
+authorizes each action, rate-limits calls per principal and per peer IP, and ends an open stream
+whose credential is revoked. At most ``max_streams``
+``do_get`` streams run at once (:meth:`LedgerFlightServer.limit_streams`, a bulkhead named
+``<service>_streams``); one more waits ``stream_wait_s``, then fails with ``FlightUnavailableError``
+``{"code": "busy", "name": ..., "retry_after_s": ...}``.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from stellar_arrow.build import StreamCancelled
-from stellar_arrow.errors import ConfigError, RequestError, StellarArrowError, TransientError
+from stellar_arrow.errors import BusyError, ConfigError, RequestError, StellarArrowError, TransientError
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec, Watermark, encode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, TicketError, decode_request, encode_request
 from stellar_arrow.observability.metrics import BATCHES_GENERATED, CURRENT_LEDGER, LEDGERS_PROCESSED
+from stellar_arrow.resilience.bulkhead import Bulkhead
 from stellar_arrow.security.flight import FlightSecurity
 
 __all__ = ["LedgerFlightServer", "flight_error", "install_signal_handlers"]
@@ -43,6 +48,9 @@ def flight_error(exc: BaseException, *, service: str, stream: str | None = None)
     if isinstance(exc, RequestError):  # a TicketError, or a filter the rows cannot answer
         invalid = {"code": "invalid_argument", "field": exc.field}
         return fl.FlightServerError(f"invalid request to {where}: {exc}", json.dumps(invalid).encode())
+    if isinstance(exc, BusyError):
+        busy = {"code": "busy", "name": exc.name, "capacity": exc.capacity, "retry_after_s": exc.retry_after}
+        return fl.FlightUnavailableError(f"{where}: {exc}", json.dumps(busy).encode())
     if isinstance(exc, StreamCancelled):
         return fl.FlightCancelledError(f"{where}: stream cancelled (server stopping or client gone)")
     if isinstance(exc, StellarArrowError):
@@ -83,6 +91,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         self._active = 0
         self._served = 0
         self._started = time.time()
+        self.limit_streams(32, 0.5)
 
     # ------------------------------------------------------------------ helpers for subclasses
     @property
@@ -115,9 +124,15 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             "streams": sorted(self._streams),
             "current_ledger": self._current_ledger,
             "active_streams": self._active,
+            "max_streams": self.streams_bulkhead.capacity,
+            "memory_pool": pa.default_memory_pool().backend_name,
             "streams_served": self._served,
             "uptime_s": round(time.time() - self._started, 3),
         }
+
+    def limit_streams(self, max_streams: int, wait_s: float) -> None:
+        """At most ``max_streams`` concurrent ``do_get`` streams; one more waits ``wait_s``, then is busy."""
+        self.streams_bulkhead = Bulkhead(f"{self.service_name}_streams", max_streams, max_wait_s=wait_s)
 
     def default_request(self, stream: str) -> StreamRequest:
         """The request a PATH descriptor ``[stream]`` stands for."""
@@ -178,7 +193,12 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
         rows = self.total_records(request)
         return fl.FlightInfo(spec.schema, descriptor, [endpoint], rows, -1, ordered=True)
 
+    def _admit(self, context: fl.ServerCallContext, method: str) -> None:
+        if self._security is not None:
+            self._security.admit_peer(context, method)
+
     def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> list[fl.FlightInfo]:
+        self._admit(context, "ListFlights")
         infos: list[fl.FlightInfo] = self._guard(
             "list_flights",
             lambda: [
@@ -191,14 +211,17 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def get_flight_info(
         self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor
     ) -> fl.FlightInfo:
+        self._admit(context, "GetFlightInfo")
         return self._guard("get_flight_info", lambda: self._info(self._request_of(descriptor), descriptor))
 
     def get_schema(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor) -> fl.SchemaResult:
+        self._admit(context, "GetSchema")
         return self._guard(
             "get_schema", lambda: fl.SchemaResult(self._spec(self._request_of(descriptor)).schema)
         )
 
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.GeneratorStream:
+        self._admit(context, "DoGet")
         request = self._guard("do_get", lambda: decode_request(ticket.ticket))
         spec = self._guard("do_get", lambda: self._spec(request))
         guard = self._security.stream_guard(context) if self._security is not None else None
@@ -211,6 +234,10 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
     def _messages(
         self, spec: StreamSpec, request: StreamRequest, cancel: Cancellation
     ) -> Iterator[tuple[pa.RecordBatch, bytes]]:
+        try:
+            self.streams_bulkhead.acquire()
+        except BusyError as exc:
+            raise flight_error(exc, service=self.service_name, stream=spec.name) from None
         with self._lock:
             self._active += 1
             self._served += 1
@@ -234,12 +261,17 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             cancel.finish()
             with self._lock:
                 self._active -= 1
+            self.streams_bulkhead.release()
 
     def extra_actions(self) -> dict[str, tuple[str, Callable[[], dict[str, Any]]]]:
         """Service-specific actions: name -> (description, JSON body producer)."""
         return {}
 
     def list_actions(self, context: fl.ServerCallContext) -> list[tuple[str, str]]:
+        self._admit(context, "ListActions")
+        return self._actions()
+
+    def _actions(self) -> list[tuple[str, str]]:
         extra = [(name, desc) for name, (desc, _) in self.extra_actions().items()]
         return [
             ("status", "service status as JSON"),
@@ -250,6 +282,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
 
     def do_action(self, context: fl.ServerCallContext, action: fl.Action) -> Iterator[bytes]:
         kind = action.type
+        self._admit(context, "DoAction")
         if self._security is not None:
             self._security.authorize_action(context, kind)
         if kind == "status":
@@ -264,7 +297,7 @@ class LedgerFlightServer(fl.FlightServerBase):  # type: ignore[misc]
             body = self._guard("do_action", self.extra_actions()[kind][1])
         else:
             info = json.dumps({"code": "not_found", "field": "action"}).encode()
-            names = ", ".join(name for name, _ in self.list_actions(context))
+            names = ", ".join(name for name, _ in self._actions())
             msg = f"{self.service_name}: unknown action {kind!r}; actions: {names}"
             raise fl.FlightServerError(msg, info)
         return iter([json.dumps(body).encode()])

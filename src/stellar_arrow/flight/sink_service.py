@@ -8,11 +8,15 @@ checkpoint atomically; on (re)start the loop resumes every stream at the sink's 
 below the last commit are dropped, so each row is written exactly once.
 
 The Flight side serves the committed rows of each table (``do_get`` over a ledger range, with the
-ticket's ``filters`` applied to ``token_transfers`` exactly as the processor applies them) and the
+ticket's ``filters`` applied to ``token_transfers`` and its ``where`` to the other tables, exactly as the
+processor applies them) and the
 ``status`` action: checkpoint, rows written, whether a bounded run is done. A bounded request for ledgers
 the sink has not committed (past its checkpoint) or a request starting before the oldest ledger it holds
 is refused with a ``FlightServerError`` whose ``extra_info`` is
-``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``.
+``{"code": "out_of_range", "field": ..., "first_ledger": ..., "last_ledger": ...}``; one spanning more
+than ``max_ledgers_per_request`` ledgers with ``{"code": "invalid_argument", ...}``. Rows are streamed from
+the committed files in ledger windows and batches of at most ``read_batch_rows``, the filters pushed down
+into the scan (:mod:`stellar_arrow.sink.scan`): no request holds its range in memory.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.flight as fl
-import pyarrow.parquet as pq
 
 from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import SinkError, StellarArrowError, TransientError
@@ -35,13 +39,17 @@ from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.stream import Cancellation, LedgerBatch, StreamSpec
 from stellar_arrow.flight.tickets import StreamRequest
 from stellar_arrow.flight.upstream import UpstreamLedger, UpstreamStream
-from stellar_arrow.query import TransferFilter, filter_rows
+from stellar_arrow.observability.metrics import LEDGERS_IN_FLIGHT
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.sink import ReadableSink, Sink, ledger_column, read_commits
+from stellar_arrow.sink.scan import ledger_windows, scan_window
 
 __all__ = ["SinkLoop", "SinkService", "TableUpstream"]
 
 log = logging.getLogger(__name__)
+
+#: Rows per ledger window of a sink stream (a complete watermark follows each window).
+_WINDOW_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +116,17 @@ class SinkLoop:
                 self.sink.flush_if_due()
             except StellarArrowError as exc:  # the loop's own commit reports it again; keep trying
                 log.warning("sink: timed flush failed: %s", exc)
+            self._note_in_flight()
+
+    def _note_in_flight(self) -> None:
+        """``ledgers_in_flight{stage="sink"}``: ledgers received but not committed yet."""
+        if self.last_ledger is None:
+            return
+        next_ledger = self.sink.snapshot()
+        committed = (
+            next_ledger - 1 if next_ledger is not None else (self.start_ledger or self.last_ledger) - 1
+        )
+        LEDGERS_IN_FLIGHT.labels("sink").set(max(0, self.last_ledger - committed))
 
     def _run_until_done(self) -> None:
         while not self.stop_event.is_set():
@@ -182,10 +201,12 @@ class SinkLoop:
                     self.sink.write_batch(upstream.table, batch)
             self.sink.advance(seq)
             last = self.last_ledger = seq
+            self._note_in_flight()
             if self._on_ledger is not None:
                 self._on_ledger(seq)
         if last is not None and not self.stop_event.is_set():
             self.sink.commit()
+            self._note_in_flight()
 
 
 class SinkService(LedgerFlightServer):
@@ -207,9 +228,13 @@ class SinkService(LedgerFlightServer):
         port: int = 0,
         security: FlightSecurity | None = None,
         client: FlightClientSecurity | None = None,
+        max_ledgers_per_request: int = 100_000,
+        read_batch_rows: int = 8192,
     ) -> None:
         self.sink = sink
         self.reader = sink.reader()
+        self.max_ledgers_per_request = max_ledgers_per_request
+        self.read_batch_rows = read_batch_rows
         streams = {
             name: StreamSpec(
                 name, self.reader.view(name).schema, f"committed rows of {name}", self._committed
@@ -303,39 +328,51 @@ class SinkService(LedgerFlightServer):
                 problem = "start_ledger", f"ledger {first} is past the sink's last committed ledger {newest}"
             elif end is not None and end > newest:
                 problem = "end_ledger", f"ledger {end} is past the sink's last committed ledger {newest}"
-        if problem is None:
-            return
-        field, why = problem
-        info = {"code": "out_of_range", "field": field, "first_ledger": oldest, "last_ledger": newest}
         wanted = f"{first or '?'}-{end if end is not None else ('live' if request.live else 'tip')}"
-        msg = f"sink/{request.stream}: ledgers {wanted} are out of range: {why} (it holds {held})"
-        raise fl.FlightServerError(msg, json.dumps(info).encode())
+        if problem is not None:
+            field, why = problem
+            info = {"code": "out_of_range", "field": field, "first_ledger": oldest, "last_ledger": newest}
+            msg = f"sink/{request.stream}: ledgers {wanted} are out of range: {why} (it holds {held})"
+            raise fl.FlightServerError(msg, json.dumps(info).encode())
+        low = first if first is not None else oldest
+        high = end if end is not None else newest
+        if low is None or high is None or high - low + 1 <= self.max_ledgers_per_request:
+            return
+        limit = self.max_ledgers_per_request
+        field = "end_ledger" if end is not None else "start_ledger"
+        bad = {"code": "invalid_argument", "field": field, "max_ledgers_per_request": limit}
+        msg = (
+            f"invalid request to sink/{request.stream}: ledgers {wanted} span {high - low + 1} ledgers "
+            f"(it holds {held}); one request may read at most {limit} (sink.max_ledgers_per_request): "
+            "ask in pieces"
+        )
+        raise fl.FlightServerError(msg, json.dumps(bad).encode())
 
     def _committed(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
-        """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits."""
+        """Committed rows in ``[first, end]`` passing the ticket's filters; live requests follow commits.
+
+        Streamed: each round reads the files committed since the last one in ledger windows (one commit,
+        or a slice of a big one) through a dataset scanner with the range and the filters pushed down,
+        in batches of at most ``read_batch_rows``; after each window a complete watermark at its last
+        ledger. Nothing holds more than one row group and one batch of a file.
+        """
         self._check_range(request)
-        rules: TransferFilter | None = None if request.filters.is_empty else request.filters
-        view = self.reader.view(request.stream)
-        column = ledger_column(view.schema)
+        schema = self.reader.view(request.stream).schema
+        column = ledger_column(schema)
+        where = request.expression(schema)  # filters (token_transfers) or where (other tables)
         sent = request.first_ledger - 1 if request.first_ledger is not None else 0
-        seen: set[object] = set()
+        seen: set[Path] = set()
         while True:
+            view = self.reader.view(request.stream)  # the view first: its files are all <= the checkpoint
             next_ledger = self.sink.snapshot()
             through = next_ledger - 1 if next_ledger is not None else 0
             if request.end_ledger is not None:
                 through = min(through, request.end_ledger)
             if through > sent:
-                view = self.reader.view(request.stream)
-                for path in view.files:
-                    if path in seen:
-                        continue
-                    rows, newest = _file_rows(path, view.schema, column, sent, through)
-                    if newest <= through:
-                        seen.add(path)  # a file committed after ``through`` is read again next time
-                    rows = filter_rows(rows, rules)
-                    for batch in rows.to_batches(max_chunksize=65_536):
-                        yield LedgerBatch(through, batch, complete=False)
-                yield LedgerBatch(through, _empty(view.schema))
+                fresh = [path for path in view.files if path not in seen]
+                yield from self._read_files(fresh, schema, column, where, sent, through)
+                seen.update(fresh)
+                yield LedgerBatch(through, _empty(schema))
                 sent = through
             bounded_done = request.end_ledger is None or sent >= request.end_ledger or self.loop.done.is_set()
             if not request.live and bounded_done:
@@ -343,18 +380,29 @@ class SinkService(LedgerFlightServer):
             if cancel.wait(0.25):
                 raise StreamCancelled
 
+    def _read_files(
+        self,
+        files: list[Path],
+        schema: pa.Schema,
+        column: str | None,
+        where: pc.Expression | None,
+        after: int,
+        through: int,
+    ) -> Iterator[LedgerBatch]:
+        if column is None:  # a table without ledgers: every row, once
+            rows = ds.dataset([str(p) for p in files], schema=schema, format="parquet")
+            for batch in rows.to_batches(filter=where, batch_size=self.read_batch_rows, use_threads=False):
+                if batch.num_rows:
+                    yield LedgerBatch(through, batch, complete=False)
+            return
+        windows = ledger_windows(files, column, max_rows=_WINDOW_ROWS, after=after, through=through)
+        for window in windows:
+            for batch in scan_window(window, schema, column, where=where, batch_rows=self.read_batch_rows):
+                if batch.num_rows:
+                    yield LedgerBatch(window.last, batch, complete=False)
+            if window.last < through:
+                yield LedgerBatch(window.last, _empty(schema))
+
 
 def _empty(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=schema)
-
-
-def _file_rows(
-    path: object, schema: pa.Schema, column: str | None, after: int, through: int
-) -> tuple[pa.Table, int]:
-    """Rows of one committed file with ledger in ``(after, through]``, and the file's newest ledger."""
-    table = pq.read_table(str(path), schema=schema)
-    if column is None or table.num_rows == 0:
-        return table, 0
-    newest = int(pc.max(table[column]).as_py())
-    keep = pc.and_(pc.greater(table[column], after), pc.less_equal(table[column], through))
-    return table.filter(keep), newest

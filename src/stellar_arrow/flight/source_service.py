@@ -27,8 +27,15 @@ from stellar_arrow.build import LedgerFeed, LedgerTables, OrderedPool
 from stellar_arrow.errors import LedgerNotYetAvailableError
 from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
 from stellar_arrow.flight.service import LedgerFlightServer
-from stellar_arrow.flight.stream import LEDGER_CLOSE_META_SCHEMA, Cancellation, LedgerBatch, StreamSpec
+from stellar_arrow.flight.stream import (
+    LEDGER_CLOSE_META_SCHEMA,
+    Cancellation,
+    InFlight,
+    LedgerBatch,
+    StreamSpec,
+)
 from stellar_arrow.flight.tickets import StreamRequest, TicketError
+from stellar_arrow.resilience.bulkhead import Bulkhead
 from stellar_arrow.security.flight import FlightSecurity
 from stellar_arrow.source.base import LedgerSource, RawLedger
 
@@ -80,6 +87,7 @@ class SourceService(LedgerFlightServer):
         host: str = "127.0.0.1",
         port: int = 0,
         security: FlightSecurity | None = None,
+        decoders: Bulkhead | None = None,
     ) -> None:
         self._open_source = open_source
         self._first_ledger = first_ledger
@@ -88,7 +96,9 @@ class SourceService(LedgerFlightServer):
         self._tables = tables
         self._work: OrderedPool[RawLedger, LedgerTables] | None = None
         if tables is not None:
-            self._work = OrderedPool(tables.build, workers=workers, cache_ledgers=cache_ledgers)
+            self._work = OrderedPool(
+                tables.build, workers=workers, cache_ledgers=cache_ledgers, decoders=decoders
+            )
         streams = {
             "ledger_close_meta": StreamSpec(
                 "ledger_close_meta", LEDGER_CLOSE_META_SCHEMA, _DESCRIPTIONS["ledger_close_meta"], self._raw
@@ -164,10 +174,24 @@ class SourceService(LedgerFlightServer):
             self._work.close()
 
     def _ledgers(
-        self, request: StreamRequest, cancel: Cancellation, *, since: int | None = None
+        self,
+        request: StreamRequest,
+        cancel: Cancellation,
+        flight: InFlight,
+        *,
+        since: int | None = None,
     ) -> Iterator[RawLedger]:
-        """The requested ledgers, preceded by ledger ``since`` when it is given (a chain anchor)."""
+        """The requested ledgers, preceded by ledger ``since`` when it is given (a chain anchor).
+
+        Each ledger counts in ``flight`` from the moment it is read until the caller calls ``sent``.
+        """
         source = self._open_source()
+
+        def counted(raw: Iterator[RawLedger]) -> Iterator[tuple[int, bytes]]:
+            for r in raw:
+                flight.read()
+                yield r.ledger_sequence, r.ledger_close_meta
+
         try:
             span = self._range(request, source)
             if span is None:
@@ -175,7 +199,7 @@ class SourceService(LedgerFlightServer):
             first = span[0] if since is None else min(since, span[0])
             raw = source.ledgers(first, span[1])
             feed = LedgerFeed(
-                ((r.ledger_sequence, r.ledger_close_meta) for r in raw),
+                counted(raw),
                 cancel,
                 buffer=self._buffer_size,
                 name="source",
@@ -189,12 +213,17 @@ class SourceService(LedgerFlightServer):
             source.close()
 
     def _raw(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
-        for seq, lcm in self._ledgers(request, cancel):
-            batch = pa.RecordBatch.from_arrays(
-                [pa.array([seq], pa.uint32()), pa.array([lcm], pa.binary())],
-                schema=LEDGER_CLOSE_META_SCHEMA,
-            )
-            yield LedgerBatch(seq, batch)
+        flight = InFlight("source")
+        try:
+            for seq, lcm in self._ledgers(request, cancel, flight):
+                batch = pa.RecordBatch.from_arrays(
+                    [pa.array([seq], pa.uint32()), pa.array([lcm], pa.binary())],
+                    schema=LEDGER_CLOSE_META_SCHEMA,
+                )
+                yield LedgerBatch(seq, batch)
+                flight.sent()
+        finally:
+            flight.close()
 
     def _decoded(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         assert self._work is not None and self._tables is not None
@@ -206,13 +235,20 @@ class SourceService(LedgerFlightServer):
             chain.anchor(cached.link)
             anchor = None
 
+        flight = InFlight("source")
+
         def payloads() -> Iterator[tuple[int, RawLedger]]:
-            for ledger in self._ledgers(request, cancel, since=anchor):
+            for ledger in self._ledgers(request, cancel, flight, since=anchor):
                 if ledger.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
                     chain.anchor(header_link(ledger.ledger_close_meta, anchor))
+                    flight.sent()
                     continue
                 yield ledger.ledger_sequence, ledger
 
-        for seq, tables in self._work.ordered(payloads(), cancel, in_flight=self._in_flight):
-            chain.check(seq, tables)
-            yield LedgerBatch(seq, table_batch(tables, request.stream, schema))
+        try:
+            for seq, tables in self._work.ordered(payloads(), cancel, in_flight=self._in_flight):
+                chain.check(seq, tables)
+                yield LedgerBatch(seq, request.keep(table_batch(tables, request.stream, schema)))
+                flight.sent()
+        finally:
+            flight.close()

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from stellar_arrow.flight.tickets import StreamRequest
+from stellar_arrow.observability.metrics import LEDGERS_IN_FLIGHT
 
 __all__ = [
     "LEDGER_CLOSE_META_SCHEMA",
     "Cancellation",
+    "InFlight",
     "LedgerBatch",
     "StreamOpener",
     "StreamSpec",
@@ -118,6 +120,38 @@ class Cancellation:
                 return False
             self._stop.wait(min(remaining, 0.1))
         return True
+
+
+class InFlight:
+    """One stream's ledgers read (from a lake, an RPC node or an upstream) but not yet sent to its client.
+
+    Adds to the process gauge ``ledgers_in_flight{stage}``; :meth:`close` takes back what is left.
+    """
+
+    def __init__(self, stage: str) -> None:
+        self._gauge = LEDGERS_IN_FLIGHT.labels(stage)
+        self._count = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def read(self) -> None:
+        with self._lock:
+            if self._closed:  # a producer thread still reading after the stream ended
+                return
+            self._count += 1
+            self._gauge.inc()
+
+    def sent(self) -> None:
+        with self._lock:
+            if self._count > 0:
+                self._count -= 1
+                self._gauge.dec()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._gauge.dec(self._count)
+            self._count = 0
 
 
 StreamOpener = Callable[[StreamRequest, Cancellation], Iterator[LedgerBatch]]

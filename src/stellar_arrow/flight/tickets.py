@@ -1,8 +1,11 @@
 """Typed, versioned parameters of a Flight stream request, carried as JSON in tickets and descriptors.
 
 A :class:`StreamRequest` names the stream, the first ledger, the last ledger (or ``None`` with
-``live=True`` to follow the tip), the token transfer filters and a resume cursor (the last ledger the
-consumer already holds). The same JSON object is the ticket bytes and the command of a CMD
+``live=True`` to follow the tip), the token transfer filters, a ``where`` filter expression over the
+stream's table and a resume cursor (the last ledger the consumer already holds). ``where`` is checked
+against the schema of the ticket's table (raw XDR columns included); for ``token_transfers`` it becomes
+``filters.where`` (either spelling is accepted, not both); ``ledger_close_meta`` has no table to filter.
+The same JSON object is the ticket bytes and the command of a CMD
 descriptor; a PATH descriptor ``[stream]`` means "the whole stream with default parameters".
 
 Pure: no I/O. Bad input raises :class:`TicketError` naming the field.
@@ -12,14 +15,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stellar_arrow.build import table_schema
 from stellar_arrow.errors import RequestError, TicketError
-from stellar_arrow.query import TransferFilter, filter_from_json
+from stellar_arrow.query import (
+    TransferFilter,
+    Where,
+    compile_where,
+    filter_expression,
+    filter_from_json,
+    filter_rows,
+    filter_where,
+)
+from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
 
 __all__ = [
     "FILTERED_STREAM",
     "STREAMS",
+    "TABLE_STREAMS",
     "TICKET_VERSION",
     "StreamRequest",
     "TicketError",
@@ -35,6 +52,10 @@ STREAMS = ("ledger_close_meta", "ledgers", "transactions", "operations", "token_
 _MAX_LEDGER = 2**32 - 1
 #: The only stream whose rows ``filters`` apply to.
 FILTERED_STREAM = "token_transfers"
+#: Streams that are tables, whose rows a ``where`` expression may filter.
+TABLE_STREAMS = ("ledgers", "transactions", "operations", "token_transfers")
+
+Rows = TypeVar("Rows", pa.RecordBatch, pa.Table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +73,19 @@ class StreamRequest:
     live: bool = False
     filters: TransferFilter = field(default_factory=TransferFilter)
     resume_after: int | None = None
+    where: Where | None = None  # for tables other than token_transfers (there: ``filters.where``)
+
+    def keep(self, rows: Rows) -> Rows:
+        """The rows of this request's table that its ``filters`` (token_transfers) and ``where`` keep."""
+        if self.stream == FILTERED_STREAM:
+            return rows if self.filters.is_empty else filter_rows(rows, self.filters)
+        return filter_where(rows, self.where)
+
+    def expression(self, schema: pa.Schema) -> pc.Expression | None:
+        """What :meth:`keep` keeps, as one ``pyarrow.dataset`` filter (``None``: every row)."""
+        if self.stream == FILTERED_STREAM:
+            return None if self.filters.is_empty else filter_expression(self.filters, schema)
+        return None if self.where is None else self.where.arrow
 
     @property
     def first_ledger(self) -> int | None:
@@ -77,8 +111,10 @@ def encode_request(request: StreamRequest) -> bytes:
     """The canonical JSON bytes of ``request`` (sorted keys, version first)."""
     body: dict[str, Any] = {
         "v": TICKET_VERSION,
-        **{f.name: getattr(request, f.name) for f in fields(request) if f.name != "filters"},
+        **{f.name: getattr(request, f.name) for f in fields(request) if f.name not in ("filters", "where")},
     }
+    if request.where is not None:
+        body["where"] = request.where.text
     body["filters"] = request.filters.to_json()
     if not body["filters"]:
         del body["filters"]
@@ -101,7 +137,7 @@ def decode_request(raw: bytes) -> StreamRequest:
     if version != TICKET_VERSION:
         msg = f"unsupported ticket version {version!r:.60}; this server speaks version {TICKET_VERSION}"
         raise TicketError(msg, field="v")
-    known = {"stream", "start_ledger", "end_ledger", "live", "filters", "resume_after"}
+    known = {"stream", "start_ledger", "end_ledger", "live", "filters", "resume_after", "where"}
     unknown = sorted(set(doc) - known)
     if unknown:
         msg = f"unknown ticket field {unknown[0]!r:.60}; known fields: {sorted(known)}"
@@ -127,6 +163,12 @@ def decode_request(raw: bytes) -> StreamRequest:
     if not filters.is_empty and stream != FILTERED_STREAM:
         msg = f"filters apply to the {FILTERED_STREAM} stream only, not to {stream!r}"
         raise TicketError(msg, field="filters")
+    where = _where(doc.get("where"), stream)
+    if where is not None and stream == FILTERED_STREAM:
+        if filters.where is not None:
+            msg = "give the filter expression once: where or filters.where"
+            raise TicketError(msg, field="where")
+        filters, where = replace(filters, where=where), None
     return StreamRequest(
         stream=stream,
         start_ledger=start,
@@ -134,6 +176,7 @@ def decode_request(raw: bytes) -> StreamRequest:
         live=live,
         filters=filters,
         resume_after=resume,
+        where=where,
     )
 
 
@@ -150,6 +193,22 @@ def _ledger(doc: dict[str, Any], name: str) -> int | None:
 def _filters(value: Any) -> TransferFilter:
     """The ticket's ``filters`` object, parsed by the one filter parser (fields ``filters.<name>``)."""
     try:
-        return filter_from_json(value, prefix="filters.")
+        return filter_from_json(value, prefix="filters.", schema=TOKEN_TRANSFERS_SCHEMA)
+    except RequestError as exc:
+        raise TicketError(str(exc), field=exc.field) from None
+
+
+def _where(text: Any, stream: str) -> Where | None:
+    """The ticket's ``where``, checked against the stream's table (raw XDR columns included)."""
+    if text is None:
+        return None
+    if stream not in TABLE_STREAMS:
+        msg = f"where applies to the table streams ({', '.join(TABLE_STREAMS)}), not to {stream!r}"
+        raise TicketError(msg, field="where")
+    if not isinstance(text, str):
+        msg = f"where must be a string holding a filter expression, not {type(text).__name__}"
+        raise TicketError(msg, field="where")
+    try:
+        return compile_where(text, table_schema(stream, include_xdr=True), field="where")
     except RequestError as exc:
         raise TicketError(str(exc), field=exc.field) from None

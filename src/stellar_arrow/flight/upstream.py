@@ -4,7 +4,13 @@
 watermark, and yields one :class:`UpstreamLedger` per complete ledger. If the connection breaks
 (the upstream was killed or restarted), it reconnects with a fresh client and continues after the
 last complete ledger (the ticket's resume cursor), so no ledger is lost or repeated. Refusals
-(invalid ticket, unknown stream, upstream data errors) are not retried.
+(invalid ticket, unknown stream, upstream data errors: Flight ``FlightServerError``, which a service
+sends for every terminal error) are not retried: :class:`UpstreamError` at once. An upstream's internal
+error (a bug, or a transport glitch) is retried at most ``_INTERNAL_RETRIES`` times without progress.
+
+Each upstream has a circuit breaker (``flight:grpc://host:port``, state in
+``circuit_breaker_state{name}``): failed connections count, a delivered ledger closes it; while it is
+open the stream waits for the trial instead of reconnecting.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from stellar_arrow.build import StreamCancelled
 from stellar_arrow.errors import UpstreamError, UpstreamUnavailableError
 from stellar_arrow.flight.stream import Cancellation, decode_watermark
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
+from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.security.flight import FlightClientSecurity
 
 __all__ = ["UpstreamLedger", "UpstreamStream", "upstream_action"]
@@ -35,6 +42,7 @@ _RETRYABLE = (
     fl.FlightTimedOutError,
     fl.FlightInternalError,
 )
+_INTERNAL_RETRIES = 3
 _ALIGNED = pa.ipc.IpcReadOptions(ensure_alignment=pa.ipc.Alignment.DataTypeSpecific)
 
 
@@ -54,7 +62,8 @@ class UpstreamStream:
     """Iterate ``request`` on ``endpoint`` ledger by ledger, surviving upstream restarts.
 
     ``reconnect_timeout_s`` bounds the time without progress spent reconnecting before
-    :class:`UpstreamUnavailableError` is raised.
+    :class:`UpstreamUnavailableError` is raised. ``breaker``: the upstream's circuit breaker (default:
+    the process-wide one of ``flight:<endpoint>``).
     """
 
     def __init__(
@@ -66,8 +75,10 @@ class UpstreamStream:
         reconnect_timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         client: FlightClientSecurity | None = None,
+        breaker: UpstreamBreaker | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.breaker = breaker or breaker_for(upstream_name("flight", endpoint))
         self._connect = client.connect if client is not None else fl.connect
         self.request = request
         self._cancel = cancel
@@ -93,6 +104,7 @@ class UpstreamStream:
     def __iter__(self) -> Iterator[UpstreamLedger]:
         last_progress = time.monotonic()
         backoff = 0.05
+        internal = 0
         while not self._finished():
             if self._closed or self._cancel.is_set:
                 raise StreamCancelled
@@ -102,16 +114,30 @@ class UpstreamStream:
                     self.last_ledger = ledger.ledger_sequence
                     last_progress = time.monotonic()
                     backoff = 0.05
+                    internal = 0
+                    self.breaker.record_success()
                     yield ledger
                 return
             except _RETRYABLE as exc:
                 if self._closed or self._cancel.is_set:
                     raise StreamCancelled from None
+                self.breaker.record_failure(exc)
+                if isinstance(exc, fl.FlightInternalError):
+                    internal += 1
+                    if internal > _INTERNAL_RETRIES:
+                        msg = (
+                            f"upstream {self.endpoint} failed stream {request.stream!r} with an internal "
+                            f"error {internal} times after ledger {self.last_ledger}: {_first_line(exc)}"
+                        )
+                        raise UpstreamError(
+                            msg, endpoint=self.endpoint, ledger_sequence=self.last_ledger
+                        ) from None
                 waited = time.monotonic() - last_progress
                 if waited > self._reconnect_timeout_s:
                     msg = (
                         f"upstream {self.endpoint} stream {request.stream!r} unavailable for {waited:.1f} s "
-                        f"after ledger {self.last_ledger}: {_first_line(exc)}"
+                        f"after ledger {self.last_ledger} (circuit breaker {self.breaker.name} "
+                        f"{self.breaker.state}): {_first_line(exc)}"
                     )
                     raise UpstreamUnavailableError(
                         msg, endpoint=self.endpoint, ledger_sequence=self.last_ledger
@@ -123,7 +149,7 @@ class UpstreamStream:
                     self.last_ledger,
                 )
                 self.reconnects += 1
-                if self._cancel.wait(backoff):
+                if self._cancel.wait(max(backoff, self.breaker.seconds_until_trial())):
                     raise StreamCancelled from None
                 backoff = min(backoff * 2, 1.0)
             except fl.FlightError as exc:

@@ -19,6 +19,8 @@ from prometheus_client import (
 )
 
 __all__ = [
+    "API_KEY_USAGE",
+    "AUTH_ATTEMPTS",
     "BATCHES_GENERATED",
     "BULKHEAD_REJECTIONS",
     "CIRCUIT_BREAKER_STATE",
@@ -32,6 +34,9 @@ __all__ = [
     "LEDGERS_IN_FLIGHT",
     "LEDGERS_PROCESSED",
     "LEDGER_LAG",
+    "LIFECYCLE_ACTIONS",
+    "LIFECYCLE_ACTION_BYTES",
+    "LIFECYCLE_BYTES",
     "NETWORK_TIP",
     "PROCESSING_DURATION",
     "RATE_LIMIT_REJECTIONS",
@@ -133,6 +138,15 @@ BULKHEAD_REJECTIONS = Counter(
     ["name"],
     registry=REGISTRY,
 )
+AUTH_ATTEMPTS = Counter(
+    "auth_attempts",
+    "Authentication attempts by credential type and outcome (Flight services)",
+    ["type", "status"],
+    registry=REGISTRY,
+)
+API_KEY_USAGE = Counter(
+    "api_key_usage", "Authenticated calls per API key id (Flight services)", ["key_id"], registry=REGISTRY
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections", "Requests refused or deferred by a rate limit", ["name"], registry=REGISTRY
 )
@@ -142,3 +156,25 @@ WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Connected WebSocket clients", re
 def exposition() -> tuple[bytes, str]:
     """The text exposition of :data:`REGISTRY` and its content type (for ``/metrics``)."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+LIFECYCLE_BYTES = Gauge(
+    "lifecycle_bytes",
+    "Bytes per storage tier of a sink output: live (committed, in the tables), retired (taken out, in their "
+    "grace period), archive; and free bytes on the output's file system",
+    ["tier"],
+    registry=REGISTRY,
+)
+LIFECYCLE_ACTIONS = Counter(
+    "lifecycle_actions_total",
+    "Lifecycle actions finished, by action (compact, archive, delete, purge, sweep, delete_log, delta_*) and "
+    "outcome (committed, rolled_back, failed)",
+    ["action", "outcome"],
+    registry=REGISTRY,
+)
+LIFECYCLE_ACTION_BYTES = Counter(
+    "lifecycle_action_bytes_total",
+    "Bytes handled by committed lifecycle actions",
+    ["action"],
+    registry=REGISTRY,
+)

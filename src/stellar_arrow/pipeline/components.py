@@ -9,23 +9,30 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from stellar_arrow.build import TableSetOptions, build_ledger_tables, table_schema
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import UpstreamError
 from stellar_arrow.flight.processor_service import ProcessorService
+from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
+from stellar_arrow.lifecycle import Lifecycle, LifecycleScheduler, system_clock
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
+from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
+from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from stellar_arrow.security.policy import check_bind
-from stellar_arrow.sink import DatasetSink
+from stellar_arrow.sink import DatasetSink, ParquetOptions
 from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
 from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.vocabulary import SOURCE_TABLES, TABLES
+
+S = TypeVar("S", bound=LedgerFlightServer)
 
 __all__ = [
     "build_processor",
@@ -33,6 +40,7 @@ __all__ = [
     "build_source",
     "first_available_ledger",
     "flight_security",
+    "flight_upstream_breaker",
     "ledger_source_factory",
     "processor_tables",
     "table_builder",
@@ -102,10 +110,21 @@ def _source_tip(endpoint: str, timeout_s: float, client: FlightClientSecurity | 
     return latest
 
 
+def _decoders(settings: Settings) -> Bulkhead:
+    """The process's ``decoders`` bulkhead (a decode in the service waits up to a call's time for a slot)."""
+    flight = settings.flight
+    return bulkhead_for("decoders", flight.max_decoders, max_wait_s=flight.call_timeout_s)
+
+
+def _bounded(service: S, settings: Settings) -> S:
+    service.limit_streams(settings.flight.max_streams, settings.flight.stream_wait_s)
+    return service
+
+
 def build_source(settings: Settings, *, port: int | None = None) -> SourceService:
     cfg = settings.source
     security, _ = flight_security(settings, "source", cfg.host)
-    return SourceService(
+    service = SourceService(
         ledger_source_factory(settings),
         first_ledger=first_available_ledger(settings),
         tables=table_builder(settings),
@@ -115,13 +134,23 @@ def build_source(settings: Settings, *, port: int | None = None) -> SourceServic
         host=cfg.host,
         port=cfg.flight_port if port is None else port,
         security=security,
+        decoders=_decoders(settings),
     )
+    return _bounded(service, settings)
+
+
+def flight_upstream_breaker(settings: Settings, endpoint: str) -> UpstreamBreaker:
+    """The circuit breaker of Flight upstream ``endpoint`` in this process, with the ``flight`` settings."""
+    flight = settings.flight
+    name = upstream_name("flight", endpoint)
+    return breaker_for(name, failures=flight.breaker_failures, reset_s=flight.breaker_reset_s)
 
 
 def build_processor(settings: Settings, *, port: int | None = None) -> ProcessorService:
     cfg = settings.processor
+    flight_upstream_breaker(settings, cfg.source_endpoint)  # its streams use this breaker
     security, client = flight_security(settings, "processor", cfg.host)
-    return ProcessorService(
+    service = ProcessorService(
         cfg.source_endpoint,
         table_builder(settings, processor_tables(settings), verify_events=cfg.verify_events),
         base_filter=TransferFilter(
@@ -138,7 +167,9 @@ def build_processor(settings: Settings, *, port: int | None = None) -> Processor
         port=cfg.flight_port if port is None else port,
         security=security,
         client=client,
+        decoders=_decoders(settings),
     )
+    return _bounded(service, settings)
 
 
 def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path | None = None) -> SinkService:
@@ -148,8 +179,11 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
     # asked only for its tip.
     schemas = {table: table_schema(table) for table in cfg.tables}
     upstreams = [TableUpstream(table, cfg.processor_endpoint) for table in cfg.tables]
+    flight_upstream_breaker(settings, cfg.processor_endpoint)  # its streams use this breaker
     sink = DatasetSink(output_dir or Path(cfg.output_dir), schemas, cfg)
-    return SinkService(
+    if settings.lifecycle.enabled:  # compaction/retention on a cron schedule, committing through the sink
+        _schedule_lifecycle(settings, sink)
+    service = SinkService(
         sink,
         tuple(upstreams),
         start_ledger=first_available_ledger(settings),
@@ -163,4 +197,23 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
         port=cfg.flight_port if port is None else port,
         security=security,
         client=client,
+        max_ledgers_per_request=cfg.max_ledgers_per_request,
+        read_batch_rows=settings.flight.read_batch_rows,
     )
+    return _bounded(service, settings)
+
+
+def _schedule_lifecycle(settings: Settings, sink: DatasetSink) -> LifecycleScheduler:
+    """Start the lifecycle scheduler of a sink (a daemon thread; ``docs/lifecycle.md``)."""
+    life = Lifecycle(
+        sink.root,
+        settings.lifecycle,
+        clock=system_clock,
+        parquet=ParquetOptions(compression=settings.sink.parquet_compression),
+        target=sink,
+    )
+    scheduler = LifecycleScheduler(
+        life, settings.lifecycle.schedule, clock=system_clock, until=lambda: sink.closed
+    )
+    scheduler.start()
+    return scheduler

@@ -24,6 +24,7 @@ from stellar_arrow.errors import SinkError
 from stellar_arrow.pipeline.serve import settle_settings_network
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.sink import read_commits
+from stellar_arrow.sink.manifest import live_files
 
 __all__ = ["RunSummary", "TableSummary", "run_pipeline", "run_settings", "summarize"]
 
@@ -55,15 +56,16 @@ def summarize(output_dir: Path) -> RunSummary:
     first: int | None = None
     last: int | None = None
     commits = 0
-    for record in read_commits(output_dir):
+    records = list(read_commits(output_dir))
+    for record in records:
         commits += 1
         last = record.checkpoint.ledger_sequence
         if record.first_ledger is not None:
             first = record.first_ledger if first is None else min(first, record.first_ledger)
-        for manifest in record.files:
-            if manifest.format == "parquet":
-                rows[manifest.table] = rows.get(manifest.table, 0) + manifest.rows
-                files[manifest.table] = files.get(manifest.table, 0) + 1
+    for manifest in live_files(records).values():  # lifecycle replace commits take files out
+        if manifest.format == "parquet":
+            rows[manifest.table] = rows.get(manifest.table, 0) + manifest.rows
+            files[manifest.table] = files.get(manifest.table, 0) + 1
     tables = tuple(TableSummary(t, rows[t], files[t], output_dir / t) for t in sorted(rows))
     return RunSummary(output_dir, first, last, commits, tables)
 
@@ -103,7 +105,7 @@ def run_pipeline(
     """Run the pipeline; returns the summary after a bounded run (or after interruption of a live one)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    supervisor = Supervisor(settings, output_dir / "_run")
+    supervisor = Supervisor(settings, output_dir / "_run", echo=echo)
     started = time.monotonic()
     try:
         supervisor.start()

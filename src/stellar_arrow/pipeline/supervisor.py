@@ -7,16 +7,28 @@ file (the sink's also gives its HTTP API address, pinned the same way). :meth:`S
 restarts any child that exited without being asked to; the restarted stage resumes from the sink's
 checkpoint (the sink re-requests after its checkpoint, and every upstream reconnects and continues
 after the last ledger it delivered).
+
+Restarts back off exponentially (``pipeline.restart_backoff_initial_s`` doubling up to
+``pipeline.restart_backoff_max_s``); after ``pipeline.restart_max`` consecutive crashes (a service up
+for ``pipeline.restart_reset_s`` starts counting afresh) :meth:`Supervisor.poll` raises
+:class:`SupervisorError` with one line naming the service and its last error. A service whose pinned
+Flight port was taken by another process meanwhile comes back on a free port when its port was chosen
+for it (``flight_port: 0``, or ``run`` without a config, ``api.port_fallback``), and the services
+downstream of it are restarted to reach it there; a port the user set is never changed: the run stops
+with a :class:`ConfigError` naming the port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +42,7 @@ from stellar_arrow.pipeline.serve import Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
-__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError"]
+__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "last_error"]
 
 ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
@@ -51,6 +63,11 @@ class ChildService:
     starts: int = 0
     stopped: bool = False
     exits: list[int] = field(default_factory=list)
+    crashes: int = 0  # consecutive crashes (reset once the service stayed up restart_reset_s)
+    started_at: float = 0.0
+    restart_at: float | None = None  # a restart is scheduled for this time.monotonic()
+    last_error: str | None = None
+    log_offset: int = 0  # where this start's output begins in log_file
 
     @property
     def pid(self) -> int | None:
@@ -64,7 +81,14 @@ class ChildService:
 class Supervisor:
     """Starts, watches, restarts and stops the source, processor and sink processes."""
 
-    def __init__(self, settings: Settings, run_dir: Path, *, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        run_dir: Path,
+        *,
+        python: str = sys.executable,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.run_dir / "pipeline.yaml"
@@ -76,18 +100,39 @@ class Supervisor:
         )
         self._secret_env = secret_environment(settings.security)
         self._client = FlightClientSecurity.from_settings(settings.security)
-        self.children = {
-            role: ChildService(role, self.run_dir / f"{role}.ready.json", self.run_dir / f"{role}.log")
+        self.children = {  # each starts at its configured Flight port (0: a free one), pinned once known
+            role: ChildService(
+                role,
+                self.run_dir / f"{role}.ready.json",
+                self.run_dir / f"{role}.log",
+                port=getattr(settings, role).flight_port,
+            )
             for role in ROLES
         }
         self._stopping = False
+        self._policy = settings.pipeline
+        self._echo = echo or (lambda line: None)
+        # a port chosen for the service (0, or run's demo defaults) may move on restart; a user's may not
+        self._may_move = {
+            role: settings.api.port_fallback or getattr(settings, role).flight_port == 0 for role in ROLES
+        }
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, roles: tuple[Role, ...] = ROLES) -> None:
         """Start ``roles`` (all three by default) in pipeline order."""
         for role in ROLES:
             if role in roles:
-                self._launch(self.children[role])
+                child = self.children[role]
+                try:
+                    self._launch(child)
+                except ConfigError:
+                    host = str(self._doc[role].get("host", "127.0.0.1"))
+                    if not (self._may_move[role] and child.port and not _bindable(host, child.port)):
+                        raise
+                    # its port was taken between the check and the bind, and may move: any free port
+                    self._echo(f"{role}'s Flight port {host}:{child.port} was taken; using a free port")
+                    child.port = 0
+                    self._launch(child)
 
     def _write_config(self) -> None:
         tmp = self.config_path.with_name(self.config_path.name + ".tmp")
@@ -113,8 +158,10 @@ class Supervisor:
             str(child.ready_file),
         ]
         with child.log_file.open("ab") as log:
+            child.log_offset = log.tell()
             child.process = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, start_new_session=True)
         child.starts += 1
+        child.started_at = time.monotonic()
         ready = self._wait_ready(child)
         child.uri, child.port = ready["uri"], int(ready["port"])
         child.api_url = ready.get("api_url")
@@ -142,8 +189,11 @@ class Supervisor:
                 return body
             code = child.process.poll()
             if code is not None:
-                tail = _tail(child.log_file)
-                msg = f"{child.role} service exited with code {code} before it was ready:\n{tail}"
+                cause = last_error(child.log_file, code, since=child.log_offset)
+                msg = (
+                    f"{child.role} service exited with code {code} before it was ready: {cause} "
+                    f"(log: {child.log_file})"
+                )
                 if code == ExitStatus.USAGE:  # its settings are wrong: retrying cannot help
                     raise ConfigError(msg, key=child.role)
                 raise SupervisorError(msg)
@@ -152,17 +202,90 @@ class Supervisor:
         raise SupervisorError(msg)
 
     def poll(self) -> list[Role]:
-        """Restart every child that exited on its own; return the roles restarted."""
+        """Restart (after its backoff) every child that exited on its own; return the roles restarted.
+
+        Raises :class:`SupervisorError` once a child crashed more than ``pipeline.restart_max`` times
+        in a row, and :class:`ConfigError` when its Flight port is taken and may not move.
+        """
         restarted: list[Role] = []
         if self._stopping:
             return restarted
+        now = time.monotonic()
         for role in ROLES:
             child = self.children[role]
-            if child.process is not None and child.process.poll() is not None and not child.stopped:
-                child.exits.append(child.process.returncode)
-                self._launch(child)
+            if child.process is None or child.stopped:
+                continue
+            if child.restart_at is None:
+                code = child.process.poll()
+                if code is None:
+                    if child.crashes and now - child.started_at >= self._policy.restart_reset_s:
+                        child.crashes = 0
+                    continue
+                child.exits.append(code)
+                self._crashed(child, now, last_error(child.log_file, code, since=child.log_offset))
+            if child.restart_at is not None and now >= child.restart_at:
+                child.restart_at = None
+                try:
+                    self._relaunch(child)
+                except SupervisorError as exc:  # died again before it was ready: one more crash
+                    self._crashed(child, time.monotonic(), str(exc))
+                    continue
                 restarted.append(role)
         return restarted
+
+    def _crashed(self, child: ChildService, now: float, error: str) -> None:
+        """Count one crash of ``child``; schedule its restart, or stop the run past the limit."""
+        policy = self._policy
+        if now - child.started_at >= policy.restart_reset_s:
+            child.crashes = 0
+        child.crashes += 1
+        child.last_error = error
+        if child.crashes > policy.restart_max:
+            msg = (
+                f"{child.role} service crashed {child.crashes} times in a row (pipeline.restart_max = "
+                f"{policy.restart_max}); last error: {error} (log: {child.log_file})"
+            )
+            raise SupervisorError(msg)
+        delay = min(policy.restart_backoff_initial_s * 2 ** (child.crashes - 1), policy.restart_backoff_max_s)
+        child.restart_at = now + delay
+        self._echo(
+            f"{child.role} exited ({error}); restart {child.crashes} of {policy.restart_max} in {delay:.1f} s"
+        )
+
+    def _relaunch(self, child: ChildService) -> None:
+        """Start ``child`` again at its pinned port, or (if allowed) on a free one when that is taken."""
+        host = str(self._doc[child.role].get("host", "127.0.0.1"))
+        moved = False
+        if child.port and not _bindable(host, child.port):
+            where = f"{host}:{child.port}"
+            if not self._may_move[child.role]:
+                msg = (
+                    f"{child.role} service cannot restart: its Flight port {where} is taken by another "
+                    f"process (free it, or set {child.role}.flight_port: 0 to let the service move)"
+                )
+                raise ConfigError(msg, key=f"{child.role}.flight_port")
+            self._echo(f"{child.role}'s Flight port {where} is taken by another process; using a free port")
+            child.port = 0
+            moved = True
+        old_uri = child.uri
+        self._launch(child)
+        if moved and child.uri != old_uri:  # its downstream services must reconnect at the new address
+            for role in ROLES[ROLES.index(child.role) + 1 :]:
+                self._restart_quietly(self.children[role])
+
+    def _restart_quietly(self, child: ChildService, timeout_s: float = 10.0) -> None:
+        """SIGTERM ``child`` (the sink commits first) and start it again with the current settings."""
+        if child.stopped or child.process is None:
+            return
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+            try:
+                child.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        child.restart_at = None
+        self._launch(child)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM every child (sink first, so it commits), then SIGKILL those still running."""
@@ -202,8 +325,57 @@ class Supervisor:
             return None
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def _bindable(host: str, port: int) -> bool:
+    """True when ``host:port`` can be listened on now (as a server would, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def last_error(log_file: Path, code: int | None, *, since: int = 0, max_bytes: int = 65_536) -> str:
+    """One line: the last error a service wrote to ``log_file`` (after byte ``since``) before exiting.
+
+    The command line's ``error: Class: message`` line, else the last JSON log record of level error
+    or critical, else how the process ended (exit code or signal).
+    """
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        with log_file.open("rb") as fh:
+            fh.seek(max(since, log_file.stat().st_size - max_bytes))
+            lines = fh.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
-        return "(no log)"
+        lines = []
+    found: str | None = None
+    for line in reversed(lines):
+        text = line.strip()
+        if text.startswith("error: "):
+            found = text.removeprefix("error: ")
+            break
+        if text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                record = json.loads(text)
+                if isinstance(record, dict) and record.get("level") in ("error", "critical"):
+                    detail = record.get("error") or record.get("exception", "")
+                    found = f"{record.get('event', '')} {detail}".strip()
+                    break
+    ended = _how_it_ended(code)
+    if found is None:
+        return ended
+    found = found.splitlines()[0] if found else ended
+    return f"{found[:500]} ({ended})"
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exit code {code}"

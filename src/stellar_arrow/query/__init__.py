@@ -3,8 +3,10 @@
 * :class:`TransferFilter` — which ``token_transfers`` rows to keep (frozen, validated);
 * :func:`filter_from_json` / :func:`filter_from_query` — Flight tickets and WebSocket messages / REST;
 * :func:`filter_rows` / :func:`filter_mask` — applied to Arrow batches and tables (pyarrow compute);
+  :func:`filter_expression` — the same as a ``pyarrow.dataset`` filter (predicate push-down);
 * :func:`sql_conditions` / :func:`sql_where` — a parameterised DuckDB predicate;
 * :func:`compile_where` — a ``where`` expression (a safe SQL ``WHERE`` subset) for pyarrow and DuckDB;
+* :data:`NAMED_FILTERS` — pre-built filters by name (``successful_payments``, ``large_amounts``);
 * :func:`run_sql` — read-only SQL over the tables in a locked-down DuckDB, with time and row limits.
 
 Value parsers (:func:`parse_asset`, :func:`parse_strkey`, :func:`parse_amount`, ...) are public so that
@@ -13,8 +15,17 @@ settings and other inputs validate the same way.
 
 from __future__ import annotations
 
-from stellar_arrow.query.arrow import filter_mask, filter_rows
+from stellar_arrow.query.arrow import filter_expression, filter_mask, filter_rows, filter_where, where_mask
 from stellar_arrow.query.filter import MAX_VALUES, TransferFilter
+from stellar_arrow.query.named import (
+    DEFAULT_LARGE_AMOUNT,
+    NAMED_FILTERS,
+    PAYMENT_OPERATIONS,
+    build_named_filters,
+    configure_named_filters,
+    named_filters,
+    parse_named_filter,
+)
 from stellar_arrow.query.parse import JSON_FIELDS, QUERY_FIELDS, filter_from_json, filter_from_query
 from stellar_arrow.query.readonly import SqlRefusedError, SqlResult, SqlTimeoutError, run_sql
 from stellar_arrow.query.sql import sql_conditions, sql_where
@@ -34,9 +45,12 @@ from stellar_arrow.query.values import (
 from stellar_arrow.query.where import MAX_WHERE_LENGTH, ExpressionError, Where, compile_where
 
 __all__ = [
+    "DEFAULT_LARGE_AMOUNT",
     "JSON_FIELDS",
     "MAX_VALUES",
     "MAX_WHERE_LENGTH",
+    "NAMED_FILTERS",
+    "PAYMENT_OPERATIONS",
     "QUERY_FIELDS",
     "ExpressionError",
     "SqlRefusedError",
@@ -44,18 +58,24 @@ __all__ = [
     "SqlTimeoutError",
     "TransferFilter",
     "Where",
+    "build_named_filters",
     "compile_where",
+    "configure_named_filters",
+    "filter_expression",
     "filter_from_json",
     "filter_from_query",
     "filter_mask",
     "filter_rows",
+    "filter_where",
     "format_amount",
     "format_time",
+    "named_filters",
     "parse_amount",
     "parse_asset",
     "parse_asset_code",
     "parse_event_type",
     "parse_ledger",
+    "parse_named_filter",
     "parse_operation_type",
     "parse_strkey",
     "parse_time",
@@ -63,4 +83,5 @@ __all__ = [
     "run_sql",
     "sql_conditions",
     "sql_where",
+    "where_mask",
 ]

@@ -9,8 +9,11 @@ condition. ``assets`` hold the table's form (``native``, ``credit_alphanum4:CODE
 against ``asset``, or contract C-strkeys matched against ``contract_id``; ``accounts`` match ``from``,
 ``to`` or ``to_muxed``; amount bounds are inclusive and exact, in raw units (``amount_raw``); the ledger
 range is inclusive; ``start_time`` is inclusive and ``end_time`` exclusive (on ``closed_at``).
-``operation_types`` filter on an ``operation_type`` column, which ``token_transfers`` does not carry
-yet: no surface accepts it, and applying it to rows without that column is a :class:`RequestError`.
+``operation_types`` match the ``operation_type`` column (the operation that produced the event; fee
+events have none and never match). ``named`` are names of pre-built filters
+(:mod:`stellar_arrow.query.named`), each AND-ed with the rest. ``where`` is a filter expression
+(:func:`stellar_arrow.query.where.compile_where`) checked against the ``token_transfers`` schema.
+Applying a condition to rows without its column is a :class:`RequestError`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from stellar_arrow.errors import RequestError
+from stellar_arrow.query.named import parse_named_filter
 from stellar_arrow.query.values import (
     I128_MAX,
     TIME_MAX,
@@ -35,12 +39,14 @@ from stellar_arrow.query.values import (
     parse_strkey,
     parse_transaction_hash,
 )
+from stellar_arrow.query.where import Where
 from stellar_arrow.vocabulary import EventType
 
 __all__ = ["MAX_VALUES", "TransferFilter"]
 
 #: The most values one list condition may hold.
 MAX_VALUES: Final = 1000
+_TABLE: Final = "token_transfers"
 
 _T = TypeVar("_T")
 
@@ -91,6 +97,8 @@ class TransferFilter:
     start_time: datetime | None = None
     end_time: datetime | None = None
     operation_types: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
+    where: Where | None = None
 
     def __post_init__(self) -> None:
         normal = {
@@ -99,6 +107,7 @@ class TransferFilter:
             "accounts": _values("accounts", self.accounts, parse_strkey),
             "asset_codes": _values("asset_codes", self.asset_codes, parse_asset_code),
             "operation_types": _values("operation_types", self.operation_types, parse_operation_type),
+            "named": _values("named", self.named, parse_named_filter),
         }
         for name, value in normal.items():
             object.__setattr__(self, name, value)
@@ -113,6 +122,9 @@ class TransferFilter:
                 raise RequestError(msg, field=name)
         _time("start_time", self.start_time)
         _time("end_time", self.end_time)
+        if self.where is not None and (not isinstance(self.where, Where) or self.where.table != _TABLE):
+            msg = f"where must be an expression compiled against the {_TABLE} schema, not {self.where!r:.80}"
+            raise RequestError(msg, field="where")
         if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
             low, high = format_amount(self.min_amount), format_amount(self.max_amount)
             msg = f"min_amount {low} is above max_amount {high}: no event can match"
@@ -156,6 +168,8 @@ class TransferFilter:
                 body[spec.name] = format_amount(value)
             elif isinstance(value, datetime):
                 body[spec.name] = format_time(value)
+            elif isinstance(value, Where):
+                body[spec.name] = value.text
             else:
                 body[spec.name] = value
         return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from stellar_arrow.query.filter import TransferFilter
+from stellar_arrow.query.named import named_filters
 
 __all__ = ["sql_conditions", "sql_where"]
 
@@ -62,6 +63,14 @@ def sql_conditions(f: TransferFilter) -> tuple[list[str], list[object]]:
         add("closed_at < ?", f.end_time)
     if f.operation_types:
         add(f"operation_type IN ({_placeholders(len(f.operation_types))})", *f.operation_types)
+    if f.where is not None:
+        add(f"({f.where.sql})", *f.where.params)
+    if f.named:
+        known = named_filters()
+        for name in f.named:
+            more, values = sql_conditions(known[name])
+            conds.extend(more)
+            params.extend(values)
     return conds, params
 
 

@@ -10,7 +10,8 @@ Nothing from the text is pasted into SQL and nothing is evaluated: the accepted 
 (``= != <> < <= > >=``), ``AND``/``OR``/``NOT``, ``IN (...)``, ``BETWEEN``, ``IS [NOT] NULL`` and
 ``[NOT] LIKE``/``ILIKE`` on strings, with exact decimal and integer literals, strings, ``TRUE``/``FALSE``
 and ISO-8601 timestamps (as strings) for timestamp columns. Anything else (functions, subqueries,
-arithmetic, casts, unknown columns, a literal of the wrong type or out of the column's range) raises
+arithmetic, casts, comments, ``;``, unknown columns, a literal of the wrong type or out of the column's
+range) raises
 :class:`ExpressionError` naming the position (0-based character offset) and the reason.
 
 Integer-valued text columns (``amount_raw``, exact i128 amounts written as strings) compare as numbers:
@@ -22,16 +23,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 
 from stellar_arrow.errors import RequestError
+from stellar_arrow.schema import schema_table_name
 
 __all__ = ["MAX_WHERE_LENGTH", "ExpressionError", "Where", "compile_where"]
 
@@ -71,14 +73,22 @@ class ExpressionError(RequestError):
         self.position = position
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Where:
-    """A checked filter expression, ready for pyarrow and for DuckDB."""
+    """A checked filter expression, ready for pyarrow and for DuckDB.
+
+    Two expressions are equal (and hash alike) when their text and table are: the compiled forms follow.
+    ``table`` is the name stamped on the schema it was checked against (``None`` for an unstamped schema).
+    """
 
     text: str
-    arrow: pc.Expression
-    sql: str
-    params: tuple[object, ...]
+    arrow: pc.Expression = field(compare=False)
+    sql: str = field(compare=False)
+    params: tuple[object, ...] = field(compare=False)
+    table: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Where({self.text!r:.200}, table={self.table!r})"
 
     @property
     def columns(self) -> frozenset[str]:
@@ -108,6 +118,7 @@ def compile_where(text: str, schema: pa.Schema, *, field: str = "where") -> Wher
     if "\x00" in text:
         msg_0 = "NUL characters are not allowed"
         raise ExpressionError(msg_0, field=field, position=text.index("\x00"))
+    _check_tokens(text, field)
     try:
         statements = sqlglot.parse(text, dialect="duckdb")
     except (ParseError, TokenError) as exc:
@@ -122,7 +133,28 @@ def compile_where(text: str, schema: pa.Schema, *, field: str = "where") -> Wher
     statement = statements[0]
     assert isinstance(statement, exp.Expression)
     arrow, sql = compiler.predicate(statement, 0)
-    return Where(text=text, arrow=arrow, sql=sql, params=tuple(compiler.params))
+    return Where(
+        text=text, arrow=arrow, sql=sql, params=tuple(compiler.params), table=schema_table_name(schema)
+    )
+
+
+def _check_tokens(text: str, field: str) -> None:
+    """Refuse comments and statement separators, pointing at them (they have no place in a filter)."""
+    try:
+        tokens = sqlglot.tokenize(text, dialect="duckdb")
+    except (TokenError, ParseError) as exc:
+        raise ExpressionError(_parse_message(exc), field=field, position=_parse_position(exc, text)) from None
+    previous_end = 0
+    for token in tokens:
+        if token.comments:  # a comment trails its token, or leads the first one
+            after = [i for i in (text.find("--", token.end + 1), text.find("/*", token.end + 1)) if i >= 0]
+            before = [i for i in (text.find("--", previous_end), text.find("/*", previous_end)) if i >= 0]
+            msg = "comments are not allowed"
+            raise ExpressionError(msg, field=field, position=min(after or before or [0]))
+        if token.token_type == TokenType.SEMICOLON:
+            msg = "a filter is one expression: ';' is not allowed"
+            raise ExpressionError(msg, field=field, position=token.start)
+        previous_end = token.end + 1
 
 
 class _Compiler:

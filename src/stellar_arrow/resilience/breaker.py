@@ -14,11 +14,13 @@ lock (state changes still take it).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pybreaker
 
@@ -27,7 +29,7 @@ from stellar_arrow.observability.logs import get_logger
 from stellar_arrow.observability.metrics import CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS
 from stellar_arrow.resilience.classify import is_transient
 
-__all__ = ["STATE_VALUES", "BreakerSettings", "UpstreamBreaker", "breaker_for"]
+__all__ = ["STATE_VALUES", "BreakerSettings", "UpstreamBreaker", "breaker_for", "upstream_name"]
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -61,7 +63,7 @@ class _Exporter(pybreaker.CircuitBreakerListener):
 
 
 class UpstreamBreaker:
-    """The breaker of one upstream, named for metrics and messages (``rpc:https://host/``)."""
+    """The breaker of one upstream, named for metrics and messages (:func:`upstream_name`)."""
 
     def __init__(self, name: str, *, failures: int = 5, reset_s: float = 30.0) -> None:
         self.name = name
@@ -96,6 +98,26 @@ class UpstreamBreaker:
     def is_open(self) -> bool:
         return self.seconds_until_trial() > 0
 
+    def record_success(self) -> None:
+        """Count a success of a call made outside :meth:`call` (e.g. a stream that delivered data)."""
+        if self.state != pybreaker.STATE_CLOSED or self._breaker.fail_counter:
+            with contextlib.suppress(CircuitOpenError):
+                self.call(_succeed)
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Count the failure ``exc`` of a call made outside :meth:`call` (if transient; not while open)."""
+
+        def fail() -> None:
+            raise exc
+
+        try:
+            self.call(fail)
+        except CircuitOpenError:
+            pass
+        except BaseException as raised:
+            if raised is not exc:
+                raise
+
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``func(*args, **kwargs)`` through the breaker; CircuitOpenError while it is open."""
         try:
@@ -109,6 +131,24 @@ class UpstreamBreaker:
             if is_transient(exc):
                 self.last_failure = f"{type(exc).__name__}: {exc}"
             raise
+
+
+def _succeed() -> None:
+    return None
+
+
+def upstream_name(kind: str, uri: str) -> str:
+    """The breaker (and metric label) name of an upstream: ``kind:scheme://host[:port]``.
+
+    Only the scheme and the authority are kept (a bucket for object stores): no path, query or user
+    information, so a key embedded in a URL never reaches a metric label or a log line.
+    ``upstream_name("lake", "s3://bucket/v1/x")`` is ``lake:s3://bucket``;
+    ``upstream_name("rpc", "https://user:pw@rpc.example.org/key/")`` is ``rpc:https://rpc.example.org``.
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower() or "file"
+    authority = parts.netloc.rsplit("@", 1)[-1].lower()
+    return f"{kind}:{scheme}://{authority}"
 
 
 _REGISTRY: dict[str, UpstreamBreaker] = {}

@@ -12,15 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import HashChainError, SinkError
 from stellar_arrow.export.chunks import Chunk
 from stellar_arrow.export.console import progress_bar
-from stellar_arrow.export.job import ExportSummary, output_dir, prepare_export
+from stellar_arrow.export.job import ExportSummary, output_store, prepare_export
 from stellar_arrow.export.manifest import ChunkManifest, read_manifest
+from stellar_arrow.export.store import OutputStore
 from stellar_arrow.scaleout.cluster import ClusterSpec, connect
 from stellar_arrow.scaleout.tasks import ChunkResult, export_chunk, task_settings
 
@@ -55,7 +55,7 @@ def run_export_on_cluster(
     started = time.perf_counter()
     plan = prepare_export(settings)
     summary = plan.summary
-    out_dir = output_dir(settings)
+    out = output_store(settings)
     sections = task_settings(settings)
     sections["source"]["network_passphrase"] = plan.network.passphrase  # every worker checks the same one
     if on_progress is not None and summary.chunks_skipped:
@@ -86,23 +86,23 @@ def run_export_on_cluster(
             summary.ledgers_exported += result.last_ledger - result.first_ledger + 1
             for record in result.manifest.files:
                 summary.rows[record.table] = summary.rows.get(record.table, 0) + record.rows
-                summary.files.append(out_dir / record.table / record.name)
+                summary.files.append(out.location(f"{record.table}/{record.name}"))
             if on_progress is not None:
                 on_progress(result.last_ledger - result.first_ledger + 1)
     finally:
         for future in futures:
             future.cancel()
-    manifests = _check_chain(out_dir, plan.chunks)
+    manifests = _check_chain(out, plan.chunks)
     summary.elapsed_seconds = time.perf_counter() - started
     workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
     return ClusterExportSummary(summary, client.dashboard_link, workers, manifests)
 
 
-def _check_chain(out_dir: Path, chunks: list[Chunk]) -> list[ChunkManifest]:
+def _check_chain(out: OutputStore, chunks: list[Chunk]) -> list[ChunkManifest]:
     """Every chunk's manifest, in order, each linking to the one before by hash."""
     manifests: list[ChunkManifest] = []
     for chunk in chunks:
-        manifest = read_manifest(chunk.manifest_path(out_dir))
+        manifest = read_manifest(out, chunk.first_ledger, chunk.last_ledger)
         if manifest is None:
             msg = f"chunk {chunk.first_ledger}-{chunk.last_ledger} has no valid manifest after the export"
             raise SinkError(msg)

@@ -15,8 +15,7 @@ from pydantic import SecretStr
 
 from stellar_arrow.config import Settings, load_settings
 from stellar_arrow.errors import ConfigError, StellarArrowError, TerminalError
-from stellar_arrow.export.chunks import Chunk
-from stellar_arrow.export.job import run_export
+from stellar_arrow.export.job import output_store, run_export
 from stellar_arrow.export.manifest import ChunkManifest, read_manifest
 
 __all__ = ["CREDENTIAL_OPTIONS", "ChunkResult", "export_chunk", "task_settings"]
@@ -40,14 +39,17 @@ class ChunkResult:
 
 def task_settings(settings: Settings) -> dict[str, Any]:
     """``settings`` as plain sections for a task: secret values dropped, one worker process per task."""
-    options = settings.source.storage_options
-    leaked = sorted(k for k in options if k.lower() in CREDENTIAL_OPTIONS)
-    if leaked:
-        msg = (
-            f"storage option(s) {', '.join(leaked)} are credentials: a cluster export does not send them to "
-            "workers; set them in each worker's environment instead"
-        )
-        raise ConfigError(msg, key="source.storage_options")
+    for key, options in (
+        ("source.storage_options", settings.source.storage_options),
+        ("export.output_storage_options", settings.export.output_storage_options),
+    ):
+        leaked = sorted(k for k in options if k.lower() in CREDENTIAL_OPTIONS)
+        if leaked:
+            msg = (
+                f"{key} {', '.join(leaked)} are credentials: a cluster export does not send them to "
+                "workers; set them in each worker's environment instead"
+            )
+            raise ConfigError(msg, key=key)
     body: dict[str, Any] = {}
     for name in type(settings).model_fields:
         section = getattr(settings, name)
@@ -80,6 +82,5 @@ def export_chunk(sections: dict[str, Any], first_ledger: int, last_ledger: int) 
         if isinstance(exc, TerminalError):
             return ChunkResult(first_ledger, last_ledger, None, exc)
         raise
-    out_dir = Path(str(settings.export.output_dir))
-    manifest = read_manifest(Chunk(first_ledger, last_ledger).manifest_path(out_dir))
+    manifest = read_manifest(output_store(settings), first_ledger, last_ledger)
     return ChunkResult(first_ledger, last_ledger, manifest)

@@ -6,7 +6,12 @@ permission is checked there), TLS certificates (``grpc+tls``) and, with ``client
 TLS. Actions are authorized per action name in the handler (:meth:`FlightSecurity.authorize_action`).
 An open ``do_get`` stream re-checks its credential at most every :data:`REVALIDATE_INTERVAL_S`
 seconds while it produces or waits, and ends with ``FlightUnauthenticatedError`` once the API key is
-revoked or the credential has expired.
+revoked or the credential has expired. Authentication is counted in the process registry's
+``auth_attempts_total{type,status}`` and ``api_key_usage_total{key_id}``. With ``rate_limit_enabled``
+a token bucket per principal (in ``start_call``) and one per peer IP (:meth:`FlightSecurity.admit_peer`,
+first thing in every handler: pyarrow's Python middleware does not see the peer) refuse a call with
+``FlightUnavailableError`` "rate limited ... retry after N s", counted in
+``rate_limit_rejections_total{name}`` (``per_key``, ``per_ip``).
 
 Client: :class:`FlightClientSecurity` connects to another service with the CA to trust, the service's
 own certificate (mTLS) and its ``service_api_key`` as a bearer header on every call.
@@ -14,6 +19,7 @@ own certificate (mTLS) and its ``service_api_key`` as a bearer header on every c
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +31,10 @@ import pyarrow.flight as fl
 
 from stellar_arrow.config import SecuritySettings
 from stellar_arrow.errors import AuthenticationError, AuthorizationError, ConfigError
+from stellar_arrow.observability.metrics import RATE_LIMIT_REJECTIONS
+from stellar_arrow.resilience.ratelimit import KeyedBuckets, retry_after
 from stellar_arrow.security.authenticator import Authenticator, AuthObserver, Credential
+from stellar_arrow.security.metrics import observe_auth
 from stellar_arrow.security.policy import build_authenticator
 from stellar_arrow.security.roles import Permission, Principal
 
@@ -36,6 +45,7 @@ __all__ = [
     "REVALIDATE_INTERVAL_S",
     "FlightClientSecurity",
     "FlightSecurity",
+    "peer_ip",
 ]
 
 T = TypeVar("T")
@@ -67,6 +77,16 @@ PRIVATE_STATUS_KEYS: Final = ("output_dir",)
 """``status`` keys shown to ``admin`` principals only."""
 
 _MIDDLEWARE_KEY: Final = "stellar_arrow_auth"
+
+
+def peer_ip(peer: str) -> str:
+    """The IP address of a gRPC peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``)."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6" and rest.startswith("["):
+        return rest[1 : rest.find("]")] if "]" in rest else rest
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    return peer or "unknown"
 
 
 def _method_name(method: Any) -> str:
@@ -113,6 +133,8 @@ class _AuthMiddlewareFactory(fl.ServerMiddlewareFactory):  # type: ignore[misc]
         except AuthorizationError as exc:
             msg = f"{where}: {exc}"
             raise fl.FlightUnauthorizedError(msg) from None
+        if security.per_key is not None and principal.kind != "anonymous":
+            security.limit(security.per_key, f"{principal.kind}:{principal.subject}", "per_key", where)
         return _CallPrincipal(principal)
 
 
@@ -124,10 +146,12 @@ class FlightSecurity:
     service: str = "service"
     tls: tuple[bytes, bytes] | None = None  # (certificate chain PEM, private key PEM)
     client_ca: bytes | None = None  # set => mutual TLS
+    per_ip: KeyedBuckets | None = None  # token bucket per peer IP (checked in every handler)
+    per_key: KeyedBuckets | None = None  # token bucket per principal (checked in start_call)
 
     @classmethod
     def from_settings(
-        cls, security: SecuritySettings, *, service: str, observer: AuthObserver | None = None
+        cls, security: SecuritySettings, *, service: str, observer: AuthObserver | None = observe_auth
     ) -> FlightSecurity:
         tls = None
         client_ca = None
@@ -136,7 +160,27 @@ class FlightSecurity:
             tls = (_read(security.cert_file, "cert_file"), _read(security.key_file, "key_file"))
             if security.client_ca_file:
                 client_ca = _read(security.client_ca_file, "client_ca_file")
-        return cls(build_authenticator(security, observer), service, tls, client_ca)
+        per_ip = per_key = None
+        if security.rate_limit_enabled:
+            per_ip = KeyedBuckets(security.rate_limit_per_ip_rps, security.rate_limit_per_ip_burst)
+            per_key = KeyedBuckets(security.rate_limit_per_key_rps, security.rate_limit_per_key_burst)
+        return cls(build_authenticator(security, observer), service, tls, client_ca, per_ip, per_key)
+
+    def limit(self, buckets: KeyedBuckets, key: str, name: str, where: str) -> None:
+        """Take a token for ``key`` or refuse the call: ``FlightUnavailableError`` with a retry hint
+        (in the message and as ``extra_info`` JSON ``{"code": "rate_limited", "retry_after_s": n}``)."""
+        wait = buckets.take(key)
+        if wait > 0:
+            RATE_LIMIT_REJECTIONS.labels(name).inc()
+            after = int(retry_after(wait))
+            info = json.dumps({"code": "rate_limited", "limit": name, "retry_after_s": after}).encode()
+            msg = f"{where}: rate limited ({name}): retry after {after} s"
+            raise fl.FlightUnavailableError(msg, info)
+
+    def admit_peer(self, context: fl.ServerCallContext, method: str) -> None:
+        """The per-IP token bucket of the calling peer (every Flight handler calls this first)."""
+        if self.per_ip is not None:
+            self.limit(self.per_ip, peer_ip(context.peer()), "per_ip", f"{self.service} {method}")
 
     @property
     def mutual_tls(self) -> bool:

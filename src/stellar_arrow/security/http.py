@@ -3,15 +3,17 @@
 In order: the ``Host`` header must be one of ``allowed_hosts`` (DNS rebinding); a path with ``..``
 segments is refused; the per-IP token bucket; a WebSocket ``Origin`` must be same-origin or one of
 ``cors_origins``; then the credential (header, or the session cookie on GET/HEAD/WebSocket) becomes a
-principal holding the permission the path needs (:func:`required_permission`); the per-key bucket;
+principal holding the permission the path needs (:func:`required_permission`; with ``client_ca_file``
+a verified client certificate and no header is an ``mtls`` principal, see
+:mod:`stellar_arrow.security.client_certs`); the per-key bucket;
 request bodies are read up to ``max_body_bytes`` (413 beyond), WebSocket messages above
 ``ws_max_message_bytes`` close the socket with 1009; every HTTP response gets the security headers.
 An open WebSocket re-checks its credential every :data:`REVALIDATE_INTERVAL_S` seconds and is closed
 with 1008 once the API key is revoked or the credential expired.
 
 Refusals: 400 (host, path), 401 with ``WWW-Authenticate: Bearer``, 403, 413, 429 with ``Retry-After``;
-a refused WebSocket handshake is closed before it is accepted (HTTP 403 to the client). No refusal
-carries data or echoes a credential.
+a refused WebSocket handshake is closed before it is accepted (HTTP 403 to the client), except a
+rate-limited one, answered 429 with ``Retry-After``. No refusal carries data or echoes a credential.
 """
 
 from __future__ import annotations
@@ -29,14 +31,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellar_arrow.config import SecuritySettings
 from stellar_arrow.errors import AuthenticationError, AuthorizationError
+from stellar_arrow.resilience.ratelimit import KeyedBuckets
 from stellar_arrow.security.authenticator import ANONYMOUS, Authenticator, Credential
+from stellar_arrow.security.client_certs import client_certificate_subject
 from stellar_arrow.security.metrics import SecurityMetrics
 from stellar_arrow.security.policy import build_authenticator
-from stellar_arrow.security.ratelimit import KeyedBuckets
 from stellar_arrow.security.roles import Permission, Principal
-from stellar_arrow.security.session import SESSION_COOKIE, SessionSigner
+from stellar_arrow.security.session import SESSION_COOKIE, SessionStore
 
-__all__ = ["OPEN_PATHS", "REVALIDATE_INTERVAL_S", "ApiSecurity", "SecurityMiddleware", "required_permission"]
+__all__ = [
+    "OPEN_PATHS",
+    "REVALIDATE_INTERVAL_S",
+    "ApiSecurity",
+    "SecurityMiddleware",
+    "required_permission",
+    "session_cookie",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +75,20 @@ class ApiSecurity:
     settings: SecuritySettings
     authenticator: Authenticator
     metrics: SecurityMetrics
-    sessions: SessionSigner
+    sessions: SessionStore | None  # None with authentication off
     per_ip: KeyedBuckets | None
     per_key: KeyedBuckets | None
 
     @classmethod
     def from_settings(cls, settings: SecuritySettings, metrics: SecurityMetrics) -> ApiSecurity:
         limited = settings.rate_limit_enabled
+        authenticator = build_authenticator(settings, metrics.observe_auth)
+        store = authenticator.store
         return cls(
             settings=settings,
-            authenticator=build_authenticator(settings, metrics.observe_auth),
+            authenticator=authenticator,
             metrics=metrics,
-            sessions=SessionSigner(settings.session_ttl_s),
+            sessions=SessionStore(store, settings.session_ttl_s) if store is not None else None,
             per_ip=KeyedBuckets(settings.rate_limit_per_ip_rps, settings.rate_limit_per_ip_burst)
             if limited
             else None,
@@ -144,7 +156,10 @@ class SecurityMiddleware:
             self.security.metrics.refused.labels(str(refusal.status)).inc()
             if websocket:
                 log.info("websocket handshake refused (%d): %s", refusal.status, refusal.detail)
-                await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})
+                if refusal.status == 429 and "websocket.http.response" in (scope.get("extensions") or {}):
+                    await self._refuse(scope, send, refusal, _header_or_empty(scope), prefix="websocket.")
+                else:
+                    await send({"type": "websocket.close", "code": 1008, "reason": refusal.detail[:120]})
             else:
                 await self._refuse(scope, send, refusal, _header_or_empty(scope))
             return
@@ -183,13 +198,13 @@ class SecurityMiddleware:
             return ANONYMOUS
         method = "WS" if websocket else scope["method"]
         where = f"{method} {scope['path'][:80]}"
-        cookie = _session_cookie(scope) if websocket or scope["method"] in _SAFE_METHODS else None
+        cookie = session_cookie(scope) if websocket or scope["method"] in _SAFE_METHODS else None
         authorization, api_key = _header(scope, b"authorization"), _header(scope, b"x-api-key")
         try:
             if authorization is None and api_key is None and cookie is not None:
                 principal = await self._session(cookie, where)
             else:
-                credential = Credential(authorization=authorization, api_key=api_key)
+                credential = Credential(authorization, api_key, self._peer_identity(scope))
                 principal = await asyncio.to_thread(
                     security.authenticator.authenticate, credential, where=where
                 )
@@ -204,10 +219,19 @@ class SecurityMiddleware:
             self._limit(security.per_key, f"{principal.kind}:{principal.subject}", "per_key")
         return principal
 
+    def _peer_identity(self, scope: Scope) -> str | None:
+        """The subject of the verified client certificate (only under ``client_ca_file``)."""
+        if not self.security.settings.client_ca_file:
+            return None
+        return client_certificate_subject(scope)
+
     async def _session(self, cookie: str, where: str) -> Principal:
         security = self.security
         try:
-            principal = security.sessions.verify(cookie)
+            if security.sessions is None:
+                msg = "sessions are not available without a key store"
+                raise AuthenticationError(msg, reason="invalid_token")
+            principal = await asyncio.to_thread(security.sessions.verify, cookie)
         except AuthenticationError as exc:
             security.metrics.observe_auth("session", exc.reason, None)
             raise
@@ -239,7 +263,11 @@ class SecurityMiddleware:
             )
 
     # ------------------------------------------------------------------ HTTP
-    async def _refuse(self, scope: Scope, send: Send, refusal: _Refused, host: str) -> None:
+    async def _refuse(
+        self, scope: Scope, send: Send, refusal: _Refused, host: str, *, prefix: str = ""
+    ) -> None:
+        """A problem+json answer; ``prefix="websocket."`` answers a WebSocket handshake with it (the
+        ASGI ``websocket.http.response`` extension), as for a rate-limited handshake: 429 + Retry-After."""
         body = orjson.dumps({"status": refusal.status, "title": refusal.title, "detail": refusal.detail})
         headers = [
             (b"content-type", b"application/problem+json"),
@@ -247,8 +275,8 @@ class SecurityMiddleware:
             *refusal.headers,
             *self.security.headers(scope.get("path", ""), host),
         ]
-        await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": f"{prefix}http.response.body", "body": body})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
         limit = self.security.settings.max_body_bytes
@@ -339,8 +367,12 @@ def _header_or_empty(scope: Scope) -> str:
         return ""
 
 
-def _session_cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
+def session_cookie(scope: Scope) -> str | None:
+    """The ``sa_session`` cookie of a request, if there is exactly one cookie header holding it."""
+    try:
+        raw = _header(scope, b"cookie")
+    except _Refused:
+        return None
     if raw is None:
         return None
     try:

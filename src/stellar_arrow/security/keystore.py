@@ -6,7 +6,8 @@ entropy, an unsalted SHA-256 is a sufficient one-way hash (no password stretchin
 
 Every lookup opens the file and reads the row, so a revocation or an expiry takes effect at once in
 every process sharing the file (a lookup costs well under a millisecond). The file is created with
-mode 0600 and uses WAL journaling with a 5 s busy timeout, so several services can share it.
+mode 0600 and uses WAL journaling with a 5 s busy timeout, so several services can share it. The same
+file keeps the dashboard's browser sessions (table ``sessions``, :mod:`stellar_arrow.security.session`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ _ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION_RE: Final = re.compile(r"^(\d{1,6})([smhd])$")
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-_SCHEMA: Final = """
+_SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id      TEXT PRIMARY KEY,
     key_hash    TEXT NOT NULL UNIQUE,
@@ -51,7 +53,20 @@ CREATE TABLE IF NOT EXISTS api_keys (
     expires_at  REAL,
     revoked_at  REAL
 )
-"""
+""",
+    # browser sessions (stellar_arrow.security.session): the SHA-256 of the session id, never the id
+    """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_hash TEXT PRIMARY KEY,
+    subject      TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    roles        TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    expires_at   REAL NOT NULL
+)
+""",
+    "CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (kind, subject)",
+)
 
 
 def looks_like_api_key(text: str) -> bool:
@@ -115,7 +130,8 @@ class ApiKeyStore:
         self._ready = False
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the store (autocommit; SQLite errors become :class:`ConfigError`)."""
         if not self._ready:
             self._create()
         try:
@@ -139,7 +155,8 @@ class ApiKeyStore:
             conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(_SCHEMA)
+                for statement in _SCHEMA:
+                    conn.execute(statement)
             finally:
                 conn.close()
         except (OSError, sqlite3.Error) as exc:
@@ -177,7 +194,7 @@ class ApiKeyStore:
             revoked_at=None,
         )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        with self._connect() as conn:
+        with self.connect() as conn:
             try:
                 conn.execute(
                     "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
@@ -189,12 +206,14 @@ class ApiKeyStore:
         return record, key
 
     def revoke(self, key_id: str) -> ApiKeyRecord:
-        """Mark ``key_id`` revoked (effective at once everywhere); ``KeyError`` if unknown."""
-        with self._connect() as conn:
+        """Mark ``key_id`` revoked (effective at once everywhere) and end the browser sessions it
+        opened; ``KeyError`` if unknown."""
+        with self.connect() as conn:
             conn.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                 (self._clock(), key_id),
             )
+            conn.execute("DELETE FROM sessions WHERE kind = 'api_key' AND subject = ?", (key_id,))
         record = self.get(key_id)
         if record is None:
             msg = f"no API key with id {key_id!r}"
@@ -202,7 +221,7 @@ class ApiKeyStore:
         return record
 
     def get(self, key_id: str) -> ApiKeyRecord | None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT key_id, description, roles, created_at, expires_at, revoked_at "
                 "FROM api_keys WHERE key_id = ?",
@@ -211,7 +230,7 @@ class ApiKeyStore:
         return None if row is None else _record(row)
 
     def records(self) -> list[ApiKeyRecord]:
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT key_id, description, roles, created_at, expires_at, revoked_at "
                 "FROM api_keys ORDER BY key_id"
@@ -228,7 +247,7 @@ class ApiKeyStore:
             msg = "API key is malformed (expected sa_ followed by 43 base64url characters)"
             raise AuthenticationError(msg, reason="malformed")
         digest = _hash(key)
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT key_id, description, roles, created_at, expires_at, revoked_at, key_hash "
                 "FROM api_keys WHERE key_hash = ?",

@@ -1,12 +1,25 @@
-"""Prometheus counters of authentication, key use and refusals, on the API's private registry."""
+"""Prometheus counters of authentication, key use and refusals.
+
+:class:`SecurityMetrics` lives on the API's private registry; the Flight services count the same
+``auth_attempts_total{type,status}`` and ``api_key_usage_total{key_id}`` on the process registry
+through :func:`observe_auth`.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from stellar_arrow.observability.metrics import API_KEY_USAGE, AUTH_ATTEMPTS
 from stellar_arrow.security.roles import Principal
 
-__all__ = ["SecurityMetrics"]
+__all__ = ["SecurityMetrics", "observe_auth"]
+
+
+def observe_auth(kind: str, status: str, principal: Principal | None) -> None:
+    """Count one authentication in the process registry (the Flight services' ``/metrics``)."""
+    AUTH_ATTEMPTS.labels(kind, status).inc()
+    if principal is not None and principal.kind == "api_key":
+        API_KEY_USAGE.labels(principal.subject).inc()
 
 
 class SecurityMetrics:

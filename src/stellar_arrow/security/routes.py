@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from stellar_arrow.errors import AuthenticationError, RequestError
 from stellar_arrow.security.authenticator import Credential
-from stellar_arrow.security.http import ApiSecurity
+from stellar_arrow.security.client_certs import client_certificate_subject
+from stellar_arrow.security.http import ApiSecurity, session_cookie
 from stellar_arrow.security.keystore import ApiKeyStore, parse_duration
 from stellar_arrow.security.session import SESSION_COOKIE
 
@@ -42,8 +43,9 @@ def build_security_router(security: ApiSecurity) -> APIRouter:
     def login(request: Request) -> Response:
         if not security.authenticator.enabled:
             return _json({"subject": "anonymous", "roles": ["admin"], "auth_enabled": False})
+        peer = client_certificate_subject(request.scope) if settings.client_ca_file else None
         credential = Credential(
-            authorization=request.headers.get("authorization"), api_key=request.headers.get("x-api-key")
+            request.headers.get("authorization"), request.headers.get("x-api-key"), peer_identity=peer
         )
         try:
             principal = security.authenticator.authenticate(credential, where="POST /api/v1/session")
@@ -51,6 +53,7 @@ def build_security_router(security: ApiSecurity) -> APIRouter:
             response = _problem(401, "Unauthorized", str(exc))
             response.headers["www-authenticate"] = 'Bearer realm="stellar-arrow"'
             return response
+        assert security.sessions is not None  # authentication on: there is a key store
         value, expires = security.sessions.issue(principal)
         response = _json(
             {
@@ -71,8 +74,11 @@ def build_security_router(security: ApiSecurity) -> APIRouter:
         )
         return response
 
-    @router.delete("/session", summary="Log out the browser (clears the session cookie)")
-    def logout() -> Response:
+    @router.delete("/session", summary="Log out the browser (ends the session, clears the cookie)")
+    def logout(request: Request) -> Response:
+        cookie = session_cookie(request.scope)
+        if cookie is not None and security.sessions is not None:
+            security.sessions.end(cookie)
         response = _json({"logged_out": True})
         response.delete_cookie(
             SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=settings.tls_enabled

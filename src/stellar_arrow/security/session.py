@@ -1,86 +1,120 @@
-"""Short-lived signed session cookies: how the browser dashboard authenticates.
+"""Browser sessions kept in the key store: how the dashboard authenticates.
 
 The dashboard cannot put headers on a WebSocket handshake, and a key in a URL (``?token=``) ends up in
 logs and browser history. So the page POSTs its API key (or JWT) once to ``/api/v1/session`` in a
 header and receives a cookie ``sa_session``: HttpOnly (scripts cannot read it), SameSite=Strict (other
-sites cannot send it), Secure under TLS, valid for ``session_ttl_s`` at most and never past the
-credential's own expiry. The cookie carries the principal and an HMAC-SHA256 over it with a random
-per-process secret; it is honoured only on GET/HEAD and WebSocket handshakes (admin changes need the
-header), and an API-key session is re-checked against the key store on every use, so revoking the key
-ends its sessions too. Sessions do not survive a restart of the server.
+sites cannot send it), Secure under TLS. The cookie value is a random 256-bit session id (``ss_`` +
+43 base64url characters); the ``sessions`` table of the SQLite key store keeps only its SHA-256 with
+the principal (subject, credential kind, roles) and the expiry: ``session_ttl_s`` at most and never
+past the credential's own expiry. So a restarted API (or another API process sharing the store)
+accepts a session that is still valid; logging out deletes the row; revoking the API key that opened
+a session deletes its sessions at once (:meth:`ApiKeyStore.revoke`), and the middleware also re-checks
+an API-key session against the store on every use. Expired rows are purged when sessions are opened,
+and at most ``max_sessions`` are kept (the oldest are ended first).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
+import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from stellar_arrow.errors import AuthenticationError
-from stellar_arrow.security.roles import Principal, check_roles
+from stellar_arrow.security.keystore import ApiKeyStore
+from stellar_arrow.security.roles import CredentialKind, Principal, check_roles
 
-__all__ = ["SESSION_COOKIE", "SessionSigner"]
+__all__ = ["SESSION_COOKIE", "SESSION_PREFIX", "SessionStore"]
 
 SESSION_COOKIE: Final = "sa_session"
-_MAX_COOKIE = 2048
+SESSION_PREFIX: Final = "ss_"
+_SESSION_RE: Final = re.compile(r"^ss_[A-Za-z0-9_-]{43}$")
+_KINDS: Final = frozenset({"api_key", "jwt", "mtls"})
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class SessionStore:
+    """Sessions in the ``sessions`` table of ``keys``' SQLite file (see the module docstring)."""
 
-
-class SessionSigner:
-    """Issues and checks session cookie values for :class:`Principal` objects."""
-
-    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.time) -> None:
-        self._secret = secrets.token_bytes(32)
+    def __init__(
+        self,
+        keys: ApiKeyStore,
+        ttl_s: float,
+        *,
+        max_sessions: int = 100_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
         self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
         self._clock = clock
-
-    def issue(self, principal: Principal) -> tuple[str, float]:
-        """The cookie value and its expiry (Unix seconds)."""
-        expires = self._clock() + self.ttl_s
-        if principal.expires_at is not None:
-            expires = min(expires, principal.expires_at)
-        body = {
-            "sub": principal.subject,
-            "kind": principal.kind,
-            "roles": list(principal.roles),
-            "exp": expires,
-        }
-        payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-        return f"{payload}.{self._sign(payload)}", expires
-
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
 
     def now(self) -> float:
         return self._clock()
 
+    def issue(self, principal: Principal) -> tuple[str, float]:
+        """A new session id for ``principal`` (shown once, only its hash is kept) and its expiry."""
+        if principal.kind not in _KINDS:
+            msg = f"no session for a {principal.kind} principal"
+            raise ValueError(msg)
+        now = self._clock()
+        expires = now + self.ttl_s
+        if principal.expires_at is not None:
+            expires = min(expires, principal.expires_at)
+        session_id = SESSION_PREFIX + secrets.token_urlsafe(32)
+        with self.keys.connect() as conn:
+            conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            (count,) = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+            if count >= self.max_sessions:
+                conn.execute(
+                    "DELETE FROM sessions WHERE session_hash IN "
+                    "(SELECT session_hash FROM sessions ORDER BY created_at LIMIT ?)",
+                    (count - self.max_sessions + 1,),
+                )
+            roles = ",".join(principal.roles)
+            conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (_hash(session_id), principal.subject, principal.kind, roles, now, expires),
+            )
+        return session_id, expires
+
     def verify(self, value: str) -> Principal:
-        if len(value) > _MAX_COOKIE or value.count(".") != 1:
+        """The principal of a live session; :class:`AuthenticationError` (never echoing it) otherwise."""
+        if not _SESSION_RE.match(value):
             msg = "session cookie is malformed"
             raise AuthenticationError(msg, reason="malformed")
-        payload, signature = value.split(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
-            msg = "session cookie is not valid (signed by another server run, or altered)"
+        digest = _hash(value)
+        with self.keys.connect() as conn:
+            row = conn.execute(
+                "SELECT subject, kind, roles, expires_at FROM sessions WHERE session_hash = ?", (digest,)
+            ).fetchone()
+            if row is not None and self._clock() >= float(row[3]):
+                conn.execute("DELETE FROM sessions WHERE session_hash = ?", (digest,))
+                msg = "session has expired: log in again"
+                raise AuthenticationError(msg, reason="expired")
+        if row is None:
+            msg = "session is not known (logged out, ended by a key revocation, or never issued)"
             raise AuthenticationError(msg, reason="invalid_token")
-        body = json.loads(_unb64(payload))  # signed by us: well-formed
-        if self._clock() >= float(body["exp"]):
-            msg = "session has expired: log in again"
-            raise AuthenticationError(msg, reason="expired")
+        subject, kind, roles, expires = row
         return Principal(
-            subject=str(body["sub"]),
-            kind=body["kind"],
-            roles=check_roles(body["roles"]),
-            expires_at=body["exp"],
+            subject=str(subject),
+            kind=cast(CredentialKind, kind),
+            roles=check_roles(str(roles).split(",")),
+            expires_at=float(expires),
         )
+
+    def end(self, value: str) -> None:
+        """Log out: forget the session ``value`` (nothing happens for an unknown one)."""
+        if _SESSION_RE.match(value):
+            with self.keys.connect() as conn:
+                conn.execute("DELETE FROM sessions WHERE session_hash = ?", (_hash(value),))
+
+    def __len__(self) -> int:
+        with self.keys.connect() as conn:
+            (count,) = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+        return int(count)

@@ -13,6 +13,7 @@ so a pipeline that replays from its checkpoint after a restart writes each row e
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,11 +26,15 @@ from stellar_arrow.errors import SinkError
 from stellar_arrow.observability.metrics import EXPORT_DURATION, EXPORT_ERRORS, FILES_WRITTEN
 from stellar_arrow.sink.base import LiveListener, SinkStats, TableView, Unsubscribe
 from stellar_arrow.sink.buffer import TableBuffer
-from stellar_arrow.sink.commit import CommitWriter, recover
-from stellar_arrow.sink.manifest import Checkpoint, CommitRecord
+from stellar_arrow.sink.commit import CommitWriter, commit_replace, recover
+from stellar_arrow.sink.delta import SINK_APP_ID, open_writers
+from stellar_arrow.sink.manifest import Checkpoint, CommitRecord, FileManifest
 from stellar_arrow.sink.parquet import ParquetOptions
+from stellar_arrow.sink.writer_lock import WriterLock
 
 __all__ = ["DatasetReader", "DatasetSink"]
+
+log = logging.getLogger(__name__)
 
 
 class DatasetSink:
@@ -48,7 +53,16 @@ class DatasetSink:
         self._clock = clock
         self._buffer = TableBuffer(schemas, self.options.partition_by)
         parquet = ParquetOptions(compression=self.options.parquet_compression)
-        self._writer = CommitWriter(self.root, self.options.output_formats, parquet)
+        delta = None
+        if "delta" in self.options.output_formats:
+            delta = open_writers(
+                self.root,
+                schemas,
+                self.options.partition_by,
+                app_id=SINK_APP_ID,
+                compression=self.options.parquet_compression,
+            )
+        self._writer = CommitWriter(self.root, self.options.output_formats, parquet, delta)
         self._commit_lock = threading.Lock()
         self._checkpoint: Checkpoint | None = None
         self._next_commit = 1
@@ -60,11 +74,39 @@ class DatasetSink:
         self._files_written: dict[str, int] = dict.fromkeys(self.options.output_formats, 0)
         self._closed = False
         self.root.mkdir(parents=True, exist_ok=True)
-        self.recover()
+        self._lock = WriterLock(self.root)
+        self._lock.acquire(holder="the sink")
+        try:
+            self.recover()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._note_delta_gap()
+
+    def _note_delta_gap(self) -> None:
+        """Warn when a Delta table starts after the commit log (``delta`` added to an existing directory)."""
+        if self._checkpoint is None:
+            return
+        through = self._checkpoint.ledger_sequence
+        for name, writer in self._writer.delta.items():
+            if writer.committed_through is None or writer.committed_through < through:
+                log.warning(
+                    "the Delta table %s holds ledgers through %s, the commit log through %s: the ledgers in "
+                    "between are in the file layout only",
+                    writer.path,
+                    writer.committed_through,
+                    through,
+                    extra={"table": name},
+                )
 
     @property
     def location(self) -> str:
         return str(self.root)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (no more writes or commits)."""
+        return self._closed
 
     @property
     def flush_interval_s(self) -> float:
@@ -171,6 +213,8 @@ class DatasetSink:
                 raise
             with self._buffer.lock:
                 committed = self._writer.publish(record)
+                if self._writer.delta:
+                    self._written["delta"] += self._writer.delta_rows
                 for manifest in record.files:
                     self._written[manifest.format] += manifest.rows
                     self._files_written[manifest.format] += 1
@@ -181,6 +225,45 @@ class DatasetSink:
                 self._checkpoint = checkpoint
                 self._next_commit = number + 1
                 self._buffered_since = self._clock() if self.buffered_rows() else None
+            return record
+
+    def replace(
+        self, removed: Sequence[str], added: Sequence[FileManifest], *, action: str, committed_at: str
+    ) -> CommitRecord:
+        """A replace commit (lifecycle: compaction, archival, deletion) made while this sink runs.
+
+        ``added`` are fsynced ``.pending`` files; readers' views switch from ``removed`` to ``added`` in
+        one step (see :func:`~.commit.commit_replace`). Raises ``SinkError`` before any commit.
+        """
+        with self._commit_lock:
+            if self._closed:
+                msg = f"sink at {self.root} is closed; cannot commit lifecycle action {action}"
+                raise SinkError(msg)
+            if self._checkpoint is None:
+                msg = f"sink at {self.root} has no commit yet: nothing to replace"
+                raise SinkError(msg)
+            number = self._next_commit
+            try:
+                record = commit_replace(
+                    self.root,
+                    number,
+                    self._checkpoint,
+                    removed=removed,
+                    added=added,
+                    action=action,
+                    committed_at=committed_at,
+                )
+            except OSError as exc:
+                msg = f"replace commit {number} ({action}) failed in {self.root}: {exc}"
+                raise SinkError(msg) from exc
+            gone = {self.root / path for path in removed}
+            with self._buffer.lock:
+                for name, state in self._buffer.tables.items():
+                    state.files = [p for p in state.files if p not in gone]
+                    state.files.extend(
+                        self.root / m.path for m in added if m.table == name and m.format == "parquet"
+                    )
+                self._next_commit = number + 1
             return record
 
     def stats(self) -> SinkStats:
@@ -199,8 +282,11 @@ class DatasetSink:
         """Commit the rows of every ledger reported complete through :meth:`advance`, then refuse writes."""
         if self._closed:
             return
-        self.commit()
-        self._closed = True
+        try:
+            self.commit()
+        finally:
+            self._closed = True
+            self._lock.release()
 
     def __enter__(self) -> DatasetSink:
         return self

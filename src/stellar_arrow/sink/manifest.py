@@ -10,13 +10,18 @@ A :class:`CommitRecord` holds one :class:`FileManifest` per data file (relative 
 sha256, schema fingerprint, byte size) and the pipeline's :class:`Checkpoint`. The record is renamed into
 place atomically; that rename *is* the commit. Only then are the ``.pending`` files renamed to their final
 names, so a ``*.parquet`` glob never sees a file that is not committed.
+
+A *replace* commit (written by :mod:`stellar_arrow.lifecycle`: compaction, archival, deletion) also lists
+``removed`` paths: from that commit on they are no longer part of the table. :func:`live_files` folds the log
+into the current file set; readers use it instead of adding up every record's ``files``. Removed files stay
+on disk for a grace period (readers holding an older view may still read them) and are then deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
@@ -33,6 +38,7 @@ __all__ = [
     "CommitRecord",
     "FileManifest",
     "file_sha256",
+    "live_files",
     "read_commits",
     "schema_fingerprint",
     "write_commit",
@@ -96,6 +102,9 @@ class CommitRecord:
     first_ledger: int | None
     last_ledger: int | None
     files: tuple[FileManifest, ...] = field(default_factory=tuple)
+    removed: tuple[str, ...] = ()  # paths (relative) this commit takes out of the tables (replace commits)
+    action: str | None = None  # the lifecycle journal entry that wrote this replace commit
+    committed_at: str | None = None  # ISO-8601 UTC time of a replace commit (starts the removed files' grace)
 
     def to_json(self) -> bytes:
         body = asdict(self)
@@ -113,6 +122,9 @@ class CommitRecord:
                 first_ledger=body["first_ledger"],
                 last_ledger=body["last_ledger"],
                 files=files,
+                removed=tuple(str(p) for p in body.get("removed", ())),
+                action=body.get("action"),
+                committed_at=body.get("committed_at"),
             )
         except (ValueError, KeyError, TypeError) as exc:
             msg = f"commit record {origin} is not a valid manifest: {exc}"
@@ -139,3 +151,17 @@ def read_commits(root: Path) -> Iterator[CommitRecord]:
         return
     for path in sorted(folder.glob("[0-9]*.json")):
         yield CommitRecord.from_json(path.read_bytes(), origin=str(path))
+
+
+def live_files(records: Iterable[CommitRecord]) -> dict[str, FileManifest]:
+    """The committed files that are part of the tables now: ``{relative path: manifest}`` in commit order.
+
+    Folds the log: each record first drops its ``removed`` paths, then adds its ``files``.
+    """
+    live: dict[str, FileManifest] = {}
+    for record in records:
+        for path in record.removed:
+            live.pop(path, None)
+        for manifest in record.files:
+            live[manifest.path] = manifest
+    return live

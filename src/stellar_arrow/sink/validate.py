@@ -1,8 +1,14 @@
 """``stellar-arrow validate DIR``: check every committed file against its manifest.
 
 Checks per file: it exists, its size and sha256 match, it parses (Parquet footer, JSON lines, CSV), its row
-count and schema fingerprint match. Also reported: data files no commit names (left by a crash; the sink
-deletes them on its next start) and manifests that cannot be read.
+count and schema fingerprint match. Only the files that are part of the tables now are checked (the log
+folded by :func:`~stellar_arrow.sink.manifest.live_files`: a lifecycle replace commit takes files out); files
+taken out may still be on disk during their grace period. Also reported: data files no commit names (left by
+a crash; the sink deletes them on its next start), a replace commit removing a file that is not in the
+tables, and manifests that cannot be read. The Delta tables under ``delta/`` have
+their own log (:mod:`stellar_arrow.sink.delta`): each must read, and every file its log names must exist
+with the recorded size; files there that the Delta log does not name are Delta's own business (a ``vacuum``
+removes them), not strays of the commit log.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from stellar_arrow.errors import ConfigError, SinkError
+from stellar_arrow.sink.delta import DELTA_DIR, delta_problems, delta_tables
 from stellar_arrow.sink.manifest import (
     MANIFEST_DIR,
     FileManifest,
@@ -45,6 +52,7 @@ class ValidationReport:
     rows: int
     problems: tuple[FileProblem, ...]
     last_checkpoint: int | None
+    delta_tables: int = 0
 
     @property
     def ok(self) -> bool:
@@ -96,8 +104,13 @@ def _check_file(root: Path, manifest: FileManifest) -> str | None:
 
 
 def validate_dir(root: Path) -> ValidationReport:
-    """Validate every manifest under ``root``; raises ``ConfigError`` if ``root`` has no commit log."""
+    """Validate every manifest and Delta table under ``root``.
+
+    Raises ``ConfigError`` if ``root`` has neither a commit log nor Delta tables (``export --format delta``).
+    """
     root = Path(root)
+    if not (root / MANIFEST_DIR).is_dir() and delta_tables(root):  # export --format delta: Delta tables only
+        return ValidationReport(0, 0, 0, tuple(_delta_problems(root)), None, len(delta_tables(root)))
     if not (root / MANIFEST_DIR).is_dir():
         msg = f"{root} has no {MANIFEST_DIR}/ folder: not an output directory of the stellar-arrow sink"
         raise ConfigError(msg, key="sink.output_dir")
@@ -109,19 +122,34 @@ def validate_dir(root: Path) -> ValidationReport:
         records = list(read_commits(root))
     except SinkError as exc:
         return ValidationReport(0, 0, 0, (FileProblem(MANIFEST_DIR, str(exc)),), None)
+    live: dict[str, FileManifest] = {}
     for record in records:
         commits += 1
         checkpoint = record.checkpoint.ledger_sequence
+        for gone in record.removed:
+            if live.pop(gone, None) is None:
+                problems.append(FileProblem(gone, f"commit {record.commit} removes a file that is not live"))
         for manifest in record.files:
             named.add(manifest.path)
-            files += 1
-            rows += manifest.rows
-            problem = _check_file(root, manifest)
-            if problem is not None:
-                problems.append(FileProblem(manifest.path, problem))
+            live[manifest.path] = manifest
+    for manifest in live.values():
+        files += 1
+        rows += manifest.rows
+        problem = _check_file(root, manifest)
+        if problem is not None:
+            problems.append(FileProblem(manifest.path, problem))
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         stray = path.is_file() and path.name.endswith(_DATA_SUFFIXES) and rel not in named
-        if stray and not rel.startswith(MANIFEST_DIR):
+        if stray and not rel.startswith((MANIFEST_DIR, f"{DELTA_DIR}/")):
             problems.append(FileProblem(rel, "not named by any commit (left by an interrupted write)"))
-    return ValidationReport(commits, files, rows, tuple(problems), checkpoint)
+    problems.extend(_delta_problems(root))
+    return ValidationReport(commits, files, rows, tuple(problems), checkpoint, len(delta_tables(root)))
+
+
+def _delta_problems(root: Path) -> list[FileProblem]:
+    problems: list[FileProblem] = []
+    for name, path in delta_tables(root).items():
+        found, _ = delta_problems(path)
+        problems.extend(FileProblem(f"{DELTA_DIR}/{name}/{file}", problem) for file, problem in found)
+    return problems

@@ -14,6 +14,7 @@ from typing import Any
 
 from stellar_arrow.errors import ConfigError, LedgerMissingError, LedgerObjectError
 from stellar_arrow.resilience.breaker import BreakerSettings
+from stellar_arrow.resilience.bulkhead import bulkhead_for
 from stellar_arrow.resilience.retry import RetryPolicy
 from stellar_arrow.resilience.timeouts import NetworkTimeouts
 from stellar_arrow.source.base import RawLedger, check_range
@@ -57,7 +58,15 @@ class DataLakeLedgerSource:
         timeouts: NetworkTimeouts | None = None,
         retry: RetryPolicy | None = None,
         breaker: BreakerSettings | None = None,
+        max_downloads: int | None = None,
+        download_wait_s: float = 30.0,
     ) -> None:
+        # every lake source of the process shares the ``downloads`` bulkhead (None: no process-wide bound)
+        self._downloads = (
+            bulkhead_for("downloads", max_downloads, max_wait_s=download_wait_s)
+            if max_downloads is not None
+            else None
+        )
         self._store = LakeStore(
             uri,
             storage_options=storage_options,
@@ -164,6 +173,7 @@ class DataLakeLedgerSource:
             stop_event=self._stop,
             gap_timeout=self._gap_timeout,
             on_gap=self._gap_error,
+            bulkhead=self._downloads,
         )
         for batch_key, batch in prefetcher:
             where = self._store.object_uri(batch_key.key)

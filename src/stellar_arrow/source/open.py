@@ -124,6 +124,8 @@ def source_factory(settings: SourceSettings) -> Callable[[], LedgerSource]:
             page_size=settings.batch_size,
             poll_interval=settings.poll_interval_s,
             requests_per_second=settings.rpc_requests_per_second,
+            max_downloads=settings.max_downloads,
+            download_wait_s=settings.call_timeout_s,
             **source_resilience(settings),
         )
     if settings.source_type == "file":
@@ -142,6 +144,8 @@ def source_factory(settings: SourceSettings) -> Callable[[], LedgerSource]:
         buffer_size=settings.buffer_size,
         workers=settings.concurrent_readers,
         poll_interval=settings.poll_interval_s,
+        max_downloads=settings.max_downloads,
+        download_wait_s=settings.call_timeout_s,
         **source_resilience(settings),
     )
 

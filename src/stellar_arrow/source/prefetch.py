@@ -5,7 +5,10 @@ raises :class:`NotYetAvailable` (an object past the live tip) is retried at the 
 after ``poll_interval`` seconds, without counting as a failure; any other exception is delivered
 in order to the consumer, and the remaining work is cancelled. If the head stays missing for
 ``gap_timeout`` seconds while a *later* item already exists, ``on_gap(key)`` builds the error to raise
-(a hole, not the tip).
+(a hole, not the tip). With a ``bulkhead`` (:class:`~stellar_arrow.resilience.bulkhead.Bulkhead`, the
+process's ``downloads``), each fetch holds one of its slots, so all the streams of a process together
+run at most its capacity of fetches; a fetch that finds no slot within the bulkhead's wait fails with
+:class:`~stellar_arrow.errors.BusyError` (transient), delivered in order like any other error.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from stellar_arrow.errors import ConfigError
+from stellar_arrow.resilience.bulkhead import Bulkhead
 
 __all__ = ["NotYetAvailable", "OrderedPrefetcher"]
 
@@ -43,6 +47,7 @@ class OrderedPrefetcher(Generic[K, V]):
         stop_event: threading.Event | None = None,
         gap_timeout: float | None = None,
         on_gap: Callable[[K], Exception] | None = None,
+        bulkhead: Bulkhead | None = None,
     ) -> None:
         if workers < 1:
             msg = f"workers must be >= 1, got {workers}"
@@ -53,7 +58,7 @@ class OrderedPrefetcher(Generic[K, V]):
         if poll_interval <= 0:
             msg = f"poll_interval must be > 0 seconds, got {poll_interval}"
             raise ConfigError(msg, key="poll_interval")
-        self._fetch = fetch
+        self._fetch = fetch if bulkhead is None else _held(fetch, bulkhead)
         self._keys = iter(keys)
         self._workers = workers
         self._buffer_size = buffer_size
@@ -117,6 +122,14 @@ class OrderedPrefetcher(Generic[K, V]):
             future.done() and not future.cancelled() and future.exception() is None
             for _, future, _ in list(pending)[1:]
         )
+
+
+def _held(fetch: Callable[[K], V], bulkhead: Bulkhead) -> Callable[[K], V]:
+    def fetch_in_slot(key: K) -> V:
+        with bulkhead.slot():
+            return fetch(key)
+
+    return fetch_in_slot
 
 
 _END: object = object()

@@ -25,6 +25,7 @@ from stellar_arrow.errors import (
     XdrDecodeError,
 )
 from stellar_arrow.resilience.breaker import BreakerSettings
+from stellar_arrow.resilience.bulkhead import bulkhead_for
 from stellar_arrow.resilience.retry import RetryPolicy
 from stellar_arrow.resilience.timeouts import NetworkTimeouts
 from stellar_arrow.source.base import RawLedger, check_range
@@ -63,7 +64,15 @@ class RpcLedgerSource:
         requests_per_second: float | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_downloads: int | None = None,
+        download_wait_s: float = 30.0,
     ) -> None:
+        # every source of the process shares the ``downloads`` bulkhead (getLedgers pages; None: unbounded)
+        self._downloads = (
+            bulkhead_for("downloads", max_downloads, max_wait_s=download_wait_s)
+            if max_downloads is not None
+            else None
+        )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             msg = f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}"
             raise ConfigError(msg, key="page_size")
@@ -129,7 +138,10 @@ class RpcLedgerSource:
             pagination["cursor"] = cursor
         else:
             params["startLedger"] = start
-        return LedgerPage.parse(self.call("getLedgers", params))
+        if self._downloads is None:
+            return LedgerPage.parse(self.call("getLedgers", params))
+        with self._downloads.slot():
+            return LedgerPage.parse(self.call("getLedgers", params))
 
     # -- LedgerSource -----------------------------------------------------------------------------
 

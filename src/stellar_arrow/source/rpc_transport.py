@@ -24,7 +24,7 @@ import orjson
 
 from stellar_arrow.errors import CircuitOpenError, ConfigError, RpcRequestError, RpcTransientError
 from stellar_arrow.observability.metrics import PROCESSING_DURATION, UPSTREAM_REQUESTS
-from stellar_arrow.resilience.breaker import BreakerSettings, UpstreamBreaker, breaker_for
+from stellar_arrow.resilience.breaker import BreakerSettings, UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.resilience.classify import TRANSIENT_RPC_CODES, is_transient, is_transient_status
 from stellar_arrow.resilience.classify import retry_after_seconds as parse_retry_after
 from stellar_arrow.resilience.ratelimit import RequestRateLimit, rate_limit_for
@@ -72,8 +72,10 @@ class RpcTransport:
         self.endpoints = tuple(
             RpcEndpoint(
                 url,
-                breaker_for(f"rpc:{url}", failures=settings.failures, reset_s=settings.reset_s),
-                rate_limit_for(f"rpc:{url}", requests_per_second) if requests_per_second else None,
+                breaker_for(upstream_name("rpc", url), failures=settings.failures, reset_s=settings.reset_s),
+                rate_limit_for(upstream_name("rpc", url), requests_per_second)
+                if requests_per_second
+                else None,
             )
             for url in names
         )

@@ -20,7 +20,7 @@ import fsspec
 
 from stellar_arrow.errors import ConfigError, LedgerObjectError, StellarArrowError, StorageError
 from stellar_arrow.observability.metrics import PROCESSING_DURATION
-from stellar_arrow.resilience.breaker import BreakerSettings, UpstreamBreaker, breaker_for
+from stellar_arrow.resilience.breaker import BreakerSettings, UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.resilience.classify import is_transient
 from stellar_arrow.resilience.retry import RetryPolicy, retrying
 from stellar_arrow.resilience.timeouts import NetworkTimeouts, disable_library_retries
@@ -70,7 +70,8 @@ class LakeStore:
     ``retry`` (default :class:`RetryPolicy` built from ``retry_attempts``/``retry_wait``) is the one retry
     layer: the storage library's own retries are turned off (except gcsfs's, see
     :mod:`stellar_arrow.resilience.timeouts`). ``timeouts`` bound connect, read and each whole call.
-    Remote lakes share one circuit breaker per bucket (``lake:s3://bucket``).
+    Remote lakes share one circuit breaker per bucket or host (``lake:s3://bucket``,
+    ``lake:http://host:port``).
     """
 
     def __init__(
@@ -110,10 +111,9 @@ class LakeStore:
         self._policy = policy
         self._breaker: UpstreamBreaker | None = None
         if self.protocol != "file":
-            bucket = self._root.split("/", 1)[0]
             settings = breaker or BreakerSettings()
             self._breaker = breaker_for(
-                f"lake:{self.protocol}://{bucket}", failures=settings.failures, reset_s=settings.reset_s
+                upstream_name("lake", self.uri), failures=settings.failures, reset_s=settings.reset_s
             )
 
     def object_uri(self, key: str) -> str:

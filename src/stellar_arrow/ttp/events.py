@@ -96,7 +96,11 @@ class MuxedInfo:
 
 @dataclass(frozen=True, slots=True)
 class EventMeta:
-    """Where an event comes from. ``operation_index`` is 1-based and ``None`` for fee events."""
+    """Where an event comes from. ``operation_index`` is 1-based and ``None`` for fee events.
+
+    ``operation_type`` is the name of the operation that produced the event
+    (:data:`stellar_arrow.vocabulary.OPERATION_TYPES`), ``None`` for fee events.
+    """
 
     ledger_sequence: int
     closed_at: int  # unix seconds (header scpValue.closeTime)
@@ -106,6 +110,7 @@ class EventMeta:
     contract_address: str  # C-strkey: SAC of the asset, or the emitting contract
     to_muxed_info: MuxedInfo | None = None
     event_index: int = 0  # 0-based position within the ledger, set when the ledger is assembled
+    operation_type: str | None = None  # type of the producing operation (``payment``...); None for fees
 
     def at(self, event_index: int) -> EventMeta:
         """A copy placed at ``event_index`` (cheaper than ``dataclasses.replace``)."""
@@ -118,6 +123,7 @@ class EventMeta:
             self.contract_address,
             self.to_muxed_info,
             event_index,
+            self.operation_type,
         )
 
     @property

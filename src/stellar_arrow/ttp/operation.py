@@ -17,6 +17,7 @@ from stellar_arrow.ledger.view import LedgerTransaction, muxed_key
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
 from stellar_arrow.ttp.sac import sac_address
 from stellar_arrow.ttp.transaction import derivation_error
+from stellar_arrow.vocabulary import operation_type_name
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey
 
@@ -43,6 +44,7 @@ class OperationContext:
     changes: Sequence[Any]
     source: bytes  # ed25519 of the op source (tx source when unset)
     source_account: Any | None  # X.MuxedAccount of the op source (or tx source); None for V0 txs
+    operation_type: str  # the type name (``payment``, ``invoke_host_function``...), stamped on every event
 
     @property
     def operation_index(self) -> int:
@@ -66,6 +68,7 @@ class OperationContext:
             operation_index=self.index0 + 1,
             contract_address=contract_address,
             to_muxed_info=to_muxed_info,
+            operation_type=self.operation_type,
         )
 
     def destination_mux(self, destination: Any | None) -> MuxedInfo | None:
@@ -108,6 +111,7 @@ def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
         changes=tx.operation_changes(index0),
         source=source,
         source_account=source_account,
+        operation_type=operation_type_name(op.body.type),
     )
 
 

@@ -9,7 +9,11 @@ table with three deliberate differences:
 * ``amount`` is an exact ``decimal128(38, 7)`` (``amount_raw`` / 10^7; null when it does not fit);
 * ``to_muxed_id`` is a ``uint64`` set only for a muxed id (or an id memo), never ``0`` for text/hash
   memos; those travel in ``to_muxed_memo_type`` / ``to_muxed_memo`` (raw bytes, text need not be UTF-8);
-* ``asset`` / ``asset_type`` are null (not ``""``) for custom (non-SAC) contract tokens.
+* ``asset`` / ``asset_type`` are null (not ``""``) for custom (non-SAC) contract tokens;
+
+and one addition: ``operation_type``, the type name of the operation that produced the event (the
+``type_string`` of the ``operations`` table row with the same ledger, transaction and operation index),
+null for fee events (charges and refunds), which no operation produces.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ __all__ = ["AMOUNT_TYPE", "SCHEMA_VERSION", "TOKEN_TRANSFERS_SCHEMA", "TOKEN_TRA
 
 TOKEN_TRANSFERS_TABLE: Final[TableName] = "token_transfers"
 
-#: Version 2: the common stamp and ``closed_at`` in microseconds (version 1: ``schema_version``/``table``
-#: keys, ``timestamp[s]``).
-SCHEMA_VERSION: Final = 2
+#: Version 3: ``operation_type`` (version 2: the common stamp and ``closed_at`` in microseconds; version 1:
+#: ``schema_version``/``table`` keys, ``timestamp[s]``).
+SCHEMA_VERSION: Final = 3
 AMOUNT_TYPE: Final = pa.decimal128(38, 7)
 
 _FIELDS: Final = [
@@ -53,6 +57,7 @@ _FIELDS: Final = [
     pa.field("to_muxed_memo", pa.binary()),
     pa.field("transaction_id", pa.int64(), nullable=False),
     pa.field("operation_id", pa.int64()),
+    pa.field("operation_type", pa.string()),
 ]
 
 _DESCRIPTIONS: Final = {
@@ -78,6 +83,7 @@ _DESCRIPTIONS: Final = {
     "to_muxed_memo": "raw bytes of a text memo (may be non-UTF-8) or of a hash/return memo",
     "transaction_id": "TOID of the transaction: ledger<<32 | transaction_index<<12",
     "operation_id": "TOID of the operation: transaction_id | operation_index; null for fee events",
+    "operation_type": "type of the operation that produced the event (payment, ...); null for fee events",
 }
 
 TOKEN_TRANSFERS_SCHEMA: Final = stamp(

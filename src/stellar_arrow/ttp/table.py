@@ -57,6 +57,7 @@ def events_to_batch(events: Sequence[Event]) -> pa.RecordBatch:
         cols["transaction_id"][i] = toid(m.ledger_sequence, m.transaction_index)
         if m.operation_index is not None:
             cols["operation_id"][i] = toid(m.ledger_sequence, m.transaction_index, m.operation_index)
+        cols["operation_type"][i] = m.operation_type
         if not isinstance(ev, Mint):
             cols["from"][i] = ev.from_
         if isinstance(ev, Transfer | Mint):
@@ -105,6 +106,11 @@ def events_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Event]:
         "to_muxed_memo_type",
         "to_muxed_memo",
     )
+    operation_types = (
+        batch.column("operation_type").to_pylist()
+        if "operation_type" in batch.schema.names
+        else [None] * batch.num_rows
+    )
     c = {name: batch.column(name).to_pylist() for name in names}
     closed = [micros // 1_000_000 for micros in batch.column("closed_at").cast(pa.int64()).to_pylist()]
     out: list[Event] = []
@@ -123,6 +129,7 @@ def events_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Event]:
             contract_address=c["contract_id"][i],
             to_muxed_info=mux,
             event_index=c["event_index"][i],
+            operation_type=operation_types[i],
         )
         asset_text = c["asset"][i]
         asset = None if asset_text is None else Asset.parse(asset_text)

@@ -76,6 +76,7 @@ VALID_PATH = {
     "account_id": "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN",
     "sequence": "63092982",
     "tx_hash": "ab" * 32,
+    "name": "volume_by_asset",
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as fl
@@ -21,9 +22,10 @@ from stellar_arrow.flight.source_service import SourceService
 from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.pipeline.components import table_builder
-from stellar_arrow.query import TransferFilter, filter_from_json
+from stellar_arrow.query import TransferFilter, filter_from_json, filter_from_query
 from stellar_arrow.sink import DatasetSink
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
+from tests.where_cases import HOSTILE, VALID
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +33,10 @@ TIMEOUT = fl.FlightCallOptions(timeout=60)
 
 
 class Pipeline:
-    def __init__(self, source: SourceService, processor: ProcessorService, sink: SinkService) -> None:
-        self.source, self.processor, self.sink = source, processor, sink
+    def __init__(
+        self, source: SourceService, processor: ProcessorService, sink: SinkService, out: Path
+    ) -> None:
+        self.source, self.processor, self.sink, self.out = source, processor, sink, out
 
     def services(self) -> dict[str, str]:
         return {"source": self.source.uri, "processor": self.processor.uri, "sink": self.sink.uri}
@@ -60,7 +64,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, kit: Any)
         assert not sink.loop.failed, sink.loop.error
         time.sleep(0.05)
     assert sink.loop.done.is_set(), "the sink did not finish"
-    yield Pipeline(source, processor, sink)
+    yield Pipeline(source, processor, sink, out)
     sink.stop()
     processor.stop()
     source.stop()
@@ -171,3 +175,118 @@ def test_hostile_tickets_are_invalid_argument_on_every_service(
         extra = json.loads(info.value.extra_info)
         assert extra == {"code": "invalid_argument", "field": field}, (name, str(info.value))
         assert "Traceback" not in str(info.value) and len(str(info.value)) < 2000
+
+
+def parquet_sql(out: Path, table: str, predicate: str, select: str) -> list[Any]:
+    """Plain DuckDB SQL over the sink's Parquet output of ``table`` (the sample run)."""
+    files = sorted(str(p) for p in (out / table).rglob("*.parquet"))
+    with duckdb.connect() as db:
+        source = f"read_parquet({files!r}, hive_partitioning = false, union_by_name = true)"
+        return db.sql(f"SELECT {select} FROM {source} WHERE {predicate} ORDER BY ALL").fetchall()
+
+
+def keys(rows: pa.Table, *columns: str) -> list[tuple[Any, ...]]:
+    return sorted(zip(*(rows[c].to_pylist() for c in columns), strict=True))
+
+
+@pytest.mark.parametrize(("params", "predicate"), VALID)
+def test_where_in_tickets_matches_plain_sql_on_sink_and_processor(
+    pipeline: Pipeline, kit: Any, params: dict[str, str], predicate: str
+) -> None:
+    want = parquet_sql(pipeline.out, "token_transfers", predicate, "ledger_sequence, event_index")
+    assert want
+    body: dict[str, Any] = {
+        "v": 1,
+        "stream": "token_transfers",
+        "start_ledger": kit.first,
+        "end_ledger": kit.last,
+    }
+    filters = filter_from_query(params, schema=TOKEN_TRANSFERS_SCHEMA).to_json()
+    if "where" in filters:
+        body["where"] = filters.pop("where")  # the ticket's own field (filters.where is the same)
+    body["filters"] = filters
+    ticket = fl.Ticket(json.dumps(body).encode())
+    for name in ("sink", "processor"):
+        got = fl.connect(pipeline.services()[name]).do_get(ticket, TIMEOUT).read_all()
+        assert keys(got, "ledger_sequence", "event_index") == want, name
+
+
+def test_where_applies_to_the_ticket_table_on_every_service(pipeline: Pipeline, kit: Any) -> None:
+    where = f"sequence BETWEEN {kit.first + 2} AND {kit.first + 9} AND successful_transaction_count > 150"
+    want = parquet_sql(pipeline.out, "ledgers", where, "sequence, ledger_hash")
+    assert 0 < len(want) < 8
+    body = {"v": 1, "stream": "ledgers", "start_ledger": kit.first, "end_ledger": kit.last, "where": where}
+    ticket = fl.Ticket(json.dumps(body).encode())
+    for name, uri in pipeline.services().items():
+        got = fl.connect(uri).do_get(ticket, TIMEOUT).read_all()
+        assert keys(got, "sequence", "ledger_hash") == want, name
+    # operations (not sunk here): the same rows as SQL over the unfiltered stream
+    where = "type_string = 'create_claimable_balance' OR (successful = false AND operation_index > 2)"
+    everything = read(pipeline.source.uri, StreamRequest("operations", kit.first, kit.first + 3))
+    with duckdb.connect() as db:
+        db.register("operations", everything)
+        sql = f"SELECT id FROM operations WHERE {where} ORDER BY id"
+        want_ids = [r[0] for r in db.sql(sql).fetchall()]
+    assert want_ids
+    body = {
+        "v": 1,
+        "stream": "operations",
+        "start_ledger": kit.first,
+        "end_ledger": kit.first + 3,
+        "where": where,
+    }
+    for name in ("source", "processor"):
+        got = fl.connect(pipeline.services()[name]).do_get(fl.Ticket(json.dumps(body).encode()), TIMEOUT)
+        assert sorted(got.read_all()["id"].to_pylist()) == want_ids, name
+
+
+def _where_tickets(text: str) -> list[tuple[dict[str, Any], str]]:
+    return [
+        ({"stream": "token_transfers", "where": text}, "where"),
+        ({"stream": "token_transfers", "filters": {"where": text}}, "filters.where"),
+        ({"stream": "ledgers", "where": text}, "where"),  # checked against the ledgers schema
+    ]
+
+
+@pytest.mark.parametrize(("text", "reason", "position"), HOSTILE)
+def test_hostile_where_tickets_are_invalid_argument_with_the_position(
+    pipeline: Pipeline, text: str, reason: str, position: int
+) -> None:
+    for doc, field in _where_tickets(text):
+        raw = json.dumps({"v": 1, **doc}).encode()
+        for name, uri in pipeline.services().items():
+            with pytest.raises(fl.FlightServerError) as info:
+                fl.connect(uri).do_get(fl.Ticket(raw), TIMEOUT).read_all()
+            assert not isinstance(info.value, fl.FlightInternalError), name
+            assert json.loads(info.value.extra_info) == {"code": "invalid_argument", "field": field}, name
+            message = str(info.value)
+            if doc["stream"] == "token_transfers":
+                assert reason in message and f"(at position {position})" in message, (name, message)
+            else:  # the same refusal, or first the unknown column (amount is no ledgers column)
+                assert reason in message or "unknown column 'amount'" in message, (name, message)
+                assert "(at position " in message, (name, message)
+            assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"stream": "ledger_close_meta", "where": "ledger_sequence > 1"}, "where"),
+        ({"stream": "token_transfers", "where": "amount > 1", "filters": {"where": "amount > 2"}}, "where"),
+        ({"stream": "token_transfers", "where": 5}, "where"),
+        ({"stream": "ledgers", "where": "amount > 1"}, "where"),  # a token_transfers column
+        ({"stream": "token_transfers", "filters": {"named": ["everything"]}}, "filters.named"),
+        (
+            {"stream": "token_transfers", "filters": {"operation_types": ["teleport"]}},
+            "filters.operation_types",
+        ),
+    ],
+)
+def test_misplaced_where_and_unknown_names_are_invalid_argument(
+    pipeline: Pipeline, doc: dict[str, Any], field: str
+) -> None:
+    raw = json.dumps({"v": 1, **doc}).encode()
+    for name, uri in pipeline.services().items():
+        with pytest.raises(fl.FlightServerError) as info:
+            fl.connect(uri).do_get(fl.Ticket(raw), TIMEOUT).read_all()
+        assert json.loads(info.value.extra_info) == {"code": "invalid_argument", "field": field}, name

@@ -80,6 +80,7 @@ def _settings(out: Path, source: dict[str, Any], *, slow: bool) -> Any:
         sink=sink,
         flight=flight,
         api={"api_port": 0},  # the sink's HTTP API on a free port (pinned by the supervisor for restarts)
+        pipeline={"restart_max": 1000, "restart_backoff_initial_s": 0},  # every kill restarts at once
     )
 
 

@@ -45,6 +45,7 @@ def _sample_values() -> dict[str, str]:
         "sequence": str(FIRST),
         "tx_hash": first["transaction_hash"],
         "key_id": "nobody",
+        "name": "volume_by_asset",  # /api/v1/analytics/{name}
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from stellar_arrow.config import load_settings
 from tests.integration.security.api_server import SecuredApi, start_secured
 from tests.integration.security.conftest import Keys, security_settings
-from tests.security_kit import CertificateAuthority
+from tests.security_kit import CertificateAuthority, tls_client_context, tls_handshake
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +170,33 @@ def test_rate_limits_per_ip_and_per_key(tmp_path: Path, keys: Keys) -> None:
     assert 'rate_limit_rejections_total{name="per_ip"}' in body
 
 
+def test_a_burst_of_websocket_handshakes_gets_429_with_retry_after(tmp_path: Path, keys: Keys) -> None:
+    settings = security_settings(
+        keys,
+        rate_limit_enabled=True,
+        rate_limit_per_ip_rps=1000,
+        rate_limit_per_ip_burst=1000,
+        rate_limit_per_key_rps=0.2,
+        rate_limit_per_key_burst=2,
+    )
+    api = start_secured(tmp_path / "out", settings)
+
+    async def handshake() -> tuple[int, str | None]:
+        try:
+            async with connect(api.ws_url, additional_headers={"x-api-key": keys.reader}, open_timeout=10):
+                return 101, None
+        except InvalidStatus as exc:
+            return exc.response.status_code, exc.response.headers.get("retry-after")
+
+    try:
+        outcomes = [asyncio.run(handshake()) for _ in range(4)]
+    finally:
+        api.stop()
+    assert outcomes[:2] == [(101, None), (101, None)]
+    assert [status for status, _ in outcomes[2:]] == [429, 429]
+    assert all(1 <= int(after or 0) <= 5 for _, after in outcomes[2:])  # 1 token every 5 s
+
+
 def test_https_and_wss_with_tls_1_2_at_least(tmp_path: Path, keys: Keys) -> None:
     ca, rogue = CertificateAuthority(), CertificateAuthority("rogue")
     cert, key = ca.issue("api").write(tmp_path, "api")
@@ -192,13 +218,10 @@ def test_https_and_wss_with_tls_1_2_at_least(tmp_path: Path, keys: Keys) -> None
         ):
             http.get("/health")
         assert api.server.server.config.ssl.minimum_version == ssl.TLSVersion.TLSv1_2
-        old = ssl.create_default_context(cadata=ca.pem.decode())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            old.minimum_version = ssl.TLSVersion.TLSv1
-            old.maximum_version = ssl.TLSVersion.TLSv1_1
-        with httpx.Client(base_url=api.base_url, verify=old) as http, pytest.raises(httpx.ConnectError):
-            http.get("/health")
+        # the server, not the client, refuses TLS 1.0/1.1 (the legacy client would speak them)
+        assert tls_handshake(api.server.port, tls_client_context(ca.pem, legacy=False)) == "TLSv1.2"
+        with pytest.raises((ssl.SSLError, OSError)):
+            tls_handshake(api.server.port, tls_client_context(ca.pem, legacy=True))
         assert asyncio.run(_ws(api.ws_url, {"x-api-key": keys.reader}, ssl=trusted)).startswith("reply")
     finally:
         api.stop()

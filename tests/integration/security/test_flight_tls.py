@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.security.flight import FlightClientSecurity, FlightSecurity
 from tests.integration.flight.conftest import FIRST, LAST, lake_source, make_processor
 from tests.integration.security.conftest import Keys, security_settings
-from tests.security_kit import CertificateAuthority
+from tests.security_kit import CertificateAuthority, tls_client_context, tls_handshake
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +142,12 @@ def test_processor_reads_the_source_over_mtls_and_serves_tls(
     finally:
         processor.stop()
         source.stop()
+
+
+def test_flight_tls_is_1_2_at_least(
+    tls_source: SourceService, cas: tuple[CertificateAuthority, CertificateAuthority]
+) -> None:
+    ours = cas[0].pem
+    assert tls_handshake(tls_source.port, tls_client_context(ours, legacy=False)) == "TLSv1.2"
+    with pytest.raises((ssl.SSLError, OSError)):
+        tls_handshake(tls_source.port, tls_client_context(ours, legacy=True))

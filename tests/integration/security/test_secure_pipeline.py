@@ -77,8 +77,10 @@ def test_run_with_tls_mtls_and_auth_equals_the_plain_tables(
         effective,
         *(p.read_text(errors="replace") for p in (out / "_run").glob("*")),
     ]
+    private_key = "".join(key.read_text().splitlines()[1:-1])[:64]  # base64 body of the PEM
     for text in texts:
         assert service_key not in text and JWT_SECRET not in text and ca.pem.decode()[40:80] not in text
+        assert private_key not in text  # the services' TLS private key
     assert any(r.key_id == "pipeline-processor" for r in store.records())
 
 

@@ -142,7 +142,7 @@ def test_failover_to_a_second_endpoint(
         [dead, good], network_passphrase=PUBNET, timeouts=limits, retry=FAST, breaker=breaker, page_size=20
     ) as source:
         assert dict(source.ledgers(FIRST, LAST)) == lake_ledgers
-    assert _value("circuit_breaker_state", name=f"rpc:{dead}") == 1  # the dead one is open
+    assert _value("circuit_breaker_state", name=f"rpc:http://127.0.0.1:{silent_port}") == 1  # the dead one
     assert rpc.methods()[:3] == ["getNetwork", "getHealth", "getLedgers"]
 
 
@@ -182,4 +182,4 @@ def test_rate_limit_paces_outgoing_requests(proxy: tuple[RpcProxy, str]) -> None
         elapsed = time.monotonic() - started
     assert len(rpc.calls) == 12  # getNetwork, getHealth, 10 pages
     assert elapsed >= 1.2  # 12 requests: a burst of 5, then 7 more at 5/s
-    assert _value("rate_limit_rejections_total", name=f"rpc:{url}") >= 1
+    assert _value("rate_limit_rejections_total", name=f"rpc:{url.rstrip('/')}") >= 1

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from stellar_arrow.build import TableSet, TableSetOptions
 from stellar_arrow.ledger import PUBNET, TESTNET, Network
 from stellar_arrow.ttp import Fee, compare_modes, events_from_ledger, events_to_batch, verify_ledger
 from tests.integration.ttp.conftest import corpus_names, decoded_ledgers, network_of
@@ -37,6 +39,33 @@ def check_order(lcm: Any, network: Network) -> None:
     batch = events_to_batch(events)
     assert batch.num_rows == len(events)
     assert batch.column("operation_index").null_count == sum(isinstance(e, Fee) for e in events)
+    check_operation_types(lcm, network, batch)
+
+
+def check_operation_types(lcm: Any, network: Network, batch: pa.RecordBatch) -> None:
+    """Each event's ``operation_type`` is the ``type_string`` of the ``operations`` row with the same ledger,
+    transaction and operation index; fee events (charges and refunds) have none."""
+    tables = TableSet(TableSetOptions(tables=("operations",), network=network, verify_hashes=False))
+    tables.add_decoded(lcm)
+    ops = tables.finish()["operations"].to_pydict()
+    kinds = {
+        (seq, tx, op): kind
+        for seq, tx, op, kind in zip(
+            ops["ledger_sequence"],
+            ops["transaction_index"],
+            ops["operation_index"],
+            ops["type_string"],
+            strict=True,
+        )
+    }
+    for row in batch.select(
+        ["ledger_sequence", "transaction_index", "operation_index", "event_type", "operation_type"]
+    ).to_pylist():
+        if row["event_type"] == "fee":
+            assert row["operation_type"] is None, row
+        else:
+            key = (row["ledger_sequence"], row["transaction_index"], row["operation_index"])
+            assert row["operation_type"] == kinds[key], row
 
 
 @pytest.mark.parametrize("name", corpus_names())

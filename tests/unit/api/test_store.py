@@ -1,4 +1,4 @@
-"""TransferStore: mirrored and direct Parquet reads agree; views see exactly their own files."""
+"""TransferStore: cached and direct reads agree; views see only their own files; the cache is bounded."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("params", FILTERS)
-def test_mirror_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]) -> None:
-    mirrored, direct = TransferStore(sink.reader()), TransferStore(sink.reader(), mirror=False)
+def test_cached_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]) -> None:
+    mirrored, direct = TransferStore(sink.reader()), TransferStore(sink.reader(), cache_bytes=0)
     f = filter_from_query(params)
     a = mirrored.transfers(f, Paging(limit=200))
     b = direct.transfers(f, Paging(limit=200))
@@ -50,7 +50,7 @@ def test_mirror_and_direct_reads_agree(sink: DatasetSink, params: dict[str, str]
 
 
 class _OlderView:
-    """A source whose views lag behind: the mirror must not leak rows of files the view does not name."""
+    """A source whose views lag behind: the cache must not leak rows of files the view does not name."""
 
     def __init__(self, sink: DatasetSink, files: int) -> None:
         self.sink, self.files = sink, files
@@ -72,11 +72,11 @@ class _OlderView:
 
 def test_a_view_sees_only_its_own_committed_files(sink: DatasetSink) -> None:
     full = TransferStore(sink.reader())
-    full.summary()  # the mirror now holds every committed file
+    full.summary()  # the cache now holds every committed file
     assert len(sink.reader().view("token_transfers").files) > 2
     older = TransferStore(_OlderView(sink, 2))
-    older._mirror, older._db = full._mirror, full._db  # same DuckDB tables, a view naming only 2 files
-    direct = TransferStore(_OlderView(sink, 2), mirror=False)
+    older.files = full.files  # the same cache, a view naming only 2 files
+    direct = TransferStore(_OlderView(sink, 2), cache_bytes=0)
     a = older.transfers(TransferFilter(), Paging(limit=200, order="desc"))
     b = direct.transfers(TransferFilter(), Paging(limit=200, order="desc"))
     assert a.equals(b) and a.num_rows > 0
@@ -115,3 +115,35 @@ def test_recent_ledgers(sink: DatasetSink) -> None:
 def test_store_over_a_tmp_directory_without_commits(tmp_path: Path) -> None:
     store = directory_store(tmp_path)
     assert store.summary()["events"] == 0
+
+
+def test_the_file_cache_stays_within_its_byte_budget(sink: DatasetSink) -> None:
+    view = sink.reader().view("token_transfers")
+    everything = TransferStore(sink.reader())
+    everything.summary()
+    whole_bytes = everything.files.bytes
+    assert whole_bytes > 0 and everything.files.files_read == 0
+    budget = whole_bytes // 2
+    small = TransferStore(sink.reader(), cache_bytes=budget)
+    f = TransferFilter(event_types=("transfer", "fee"))
+    want = TransferStore(sink.reader(), cache_bytes=0).transfers(f, Paging(limit=200, order="desc"))
+    for _ in range(3):  # a prefix of the files is cached, the rest read from Parquet each time
+        assert small.transfers(f, Paging(limit=200, order="desc")).equals(want)
+        assert 0 < small.files.bytes <= budget
+    assert small.files.files_read > 0 and small.files.files_cached > 0
+    assert len(view.files) > 2
+
+
+def test_the_cache_follows_commits_and_rewritten_file_lists(tmp_path: Path) -> None:
+    sink = DatasetSink(tmp_path, schemas(), SinkSettings(partition_by=("date",), flush_interval_s=3600))
+    store = TransferStore(sink.reader())
+    for index, (seq, per) in enumerate(ledger_tables()[:4]):
+        for table, rows in per.items():
+            sink.write_batch(table, rows)
+        sink.commit(Checkpoint(seq))
+        assert store.summary()["events"] == whole("token_transfers", FIRST, seq).num_rows, index
+    grown = store.files.bytes
+    older = _OlderView(sink, 1)  # a list that is not an extension of the cached prefix: starts over
+    store.reader = older
+    assert store.summary()["events"] == TransferStore(older, cache_bytes=0).summary()["events"]
+    assert store.files.bytes < grown

@@ -48,4 +48,4 @@ def test_written_ranges_and_how_they_meet_a_planned_chunk(tmp_path: Path) -> Non
     assert chunk.supersedes(100, 104) and chunk.supersedes(100, 109)
     assert not chunk.supersedes(105, 120) and chunk.overlaps(105, 120)
     assert not chunk.overlaps(120, 130) and not chunk.overlaps(1, 99)
-    assert sorted(p.name for p in Chunk(100, 104).files_of(tmp_path)) == ["ledgers-100-104.parquet"]
+    assert Chunk(100, 104).files_of(tmp_path) == ["ledgers/ledgers-100-104.parquet"]

@@ -156,3 +156,41 @@ def test_amount_bounds_become_exact_raw_bounds() -> None:
     raw = b'{"v":1,"stream":"token_transfers","filters":{"min_amount":"0.0000001","max_amount":"12.5"}}'
     rules = decode_request(raw).filters
     assert (rules.min_amount, rules.max_amount) == (1, 125_000_000)
+
+
+def test_where_round_trips_for_the_ticket_table() -> None:
+    """``where`` is checked against the ticket's table; for token_transfers it becomes ``filters.where``."""
+    ledgers_request = decode_request(b'{"v":1,"stream":"ledgers","where":"successful_transaction_count > 3"}')
+    assert ledgers_request.where is not None and ledgers_request.where.table == "ledgers"
+    assert decode_request(encode_request(ledgers_request)) == ledgers_request
+    raw = b'{"v":1,"stream":"token_transfers","where":"amount > 1","filters":{"named":"large_amounts"}}'
+    transfers = decode_request(raw)
+    assert transfers.where is None and transfers.filters.where is not None
+    assert transfers.filters.named == ("large_amounts",)
+    assert json.loads(encode_request(transfers))["filters"]["where"] == "amount > 1"
+    assert decode_request(encode_request(transfers)) == transfers
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "words"),
+    [
+        (b'{"v":1,"stream":"ledger_close_meta","where":"ledger_sequence > 1"}', "where", "table streams"),
+        (b'{"v":1,"stream":"ledgers","where":"amount > 1"}', "where", "unknown column 'amount'"),
+        (b'{"v":1,"stream":"operations","where":"type_string = 1"}', "where", "does not compare"),
+        (b'{"v":1,"stream":"transactions","where":["x"]}', "where", "must be a string"),
+        (
+            b'{"v":1,"stream":"token_transfers","where":"amount > 1","filters":{"where":"amount > 2"}}',
+            "where",
+            "once",
+        ),
+        (
+            b'{"v":1,"stream":"token_transfers","filters":{"where":"len(asset) > 1"}}',
+            "filters.where",
+            "function calls",
+        ),
+    ],
+)
+def test_misplaced_or_bad_where_names_the_field(raw: bytes, field: str, words: str) -> None:
+    with pytest.raises(TicketError) as info:
+        decode_request(raw)
+    assert info.value.field == field and words in str(info.value)

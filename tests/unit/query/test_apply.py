@@ -10,9 +10,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from stellar_arrow.errors import RequestError
-from stellar_arrow.query import TransferFilter, filter_from_query, filter_mask, filter_rows, sql_where
-from stellar_arrow.ttp import NATIVE, Asset, Burn, EventMeta, Fee, Mint, MuxedInfo, Transfer, events_to_batch
+from stellar_arrow.config import load_settings
+from stellar_arrow.errors import ConfigError, RequestError
+from stellar_arrow.query import (
+    DEFAULT_LARGE_AMOUNT,
+    PAYMENT_OPERATIONS,
+    TransferFilter,
+    configure_named_filters,
+    filter_from_query,
+    filter_mask,
+    filter_rows,
+    sql_where,
+)
+from stellar_arrow.ttp import (
+    NATIVE,
+    TOKEN_TRANSFERS_SCHEMA,
+    Asset,
+    Burn,
+    EventMeta,
+    Fee,
+    Mint,
+    MuxedInfo,
+    Transfer,
+    events_to_batch,
+)
 from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, muxed_strkey
 from tests.unit.sink.realdata import FIRST, whole
 
@@ -72,10 +93,14 @@ def test_no_filter_keeps_the_rows_as_they_are() -> None:
 
 def test_a_condition_on_a_missing_column_names_the_field() -> None:
     f = TransferFilter(operation_types=("payment",))
+    older = BATCH.drop_columns(["operation_type"])  # rows of schema version 2 have no operation_type
     with pytest.raises(RequestError) as info:
-        filter_rows(BATCH, f)
+        filter_rows(older, f)
     assert info.value.field == "operation_types"
-    typed = BATCH.append_column("operation_type", pa.array(["payment", "payment", "x", None, "x", "x"]))
+    index = BATCH.schema.get_field_index("operation_type")
+    typed = BATCH.set_column(
+        index, "operation_type", pa.array(["payment", "payment", "x", None, "x", "x"], pa.string())
+    )
     assert filter_rows(typed, f).column("event_index").to_pylist() == [0, 1]
     assert duck(pa.Table.from_batches([typed]), f) == [(10, 0), (10, 1)]
 
@@ -127,13 +152,19 @@ def real_filters() -> list[dict[str, str]]:
         },
         {"transaction_hash": middle["transaction_hash"]},
         {"event_type": "fee", "account": middle["from"] or busy, "to_ledger": str(FIRST + 5)},
+        {"operation_type": "payment,path_payment_strict_receive"},
+        {"filter": "successful_payments"},
+        {"filter": "large_amounts", "event_type": "transfer"},
+        {"filter": "successful_payments,large_amounts", "asset": "native"},
+        {"where": f"amount_raw >= {median} AND operation_type <> 'payment'", "asset_code": "USDC"},
+        {"where": "asset LIKE 'credit_alphanum12:%' OR to_muxed IS NOT NULL", "filter": "large_amounts"},
     ]
 
 
-@pytest.mark.parametrize("index", range(16))
+@pytest.mark.parametrize("index", range(22))
 def test_arrow_and_duckdb_agree_on_real_rows(index: int) -> None:
     params = real_filters()[index]
-    f = filter_from_query(params)
+    f = filter_from_query(params, schema=TOKEN_TRANSFERS_SCHEMA)
     kept = filter_rows(real(), f)
     keys = list(zip(kept["ledger_sequence"].to_pylist(), kept["event_index"].to_pylist(), strict=True))
     assert keys, params  # every case selects something real ...
@@ -141,3 +172,48 @@ def test_arrow_and_duckdb_agree_on_real_rows(index: int) -> None:
     assert duck(real(), f) == keys
     batched = [filter_rows(b, f) for b in real().to_batches()]
     assert sum(b.num_rows for b in batched) == len(keys)
+
+
+def test_named_filters_mean_what_the_docs_say() -> None:
+    rows = real().to_pylist()
+    payments = filter_rows(real(), TransferFilter(named=("successful_payments",))).to_pylist()
+    assert payments and payments == [
+        r for r in rows if r["event_type"] == "transfer" and r["operation_type"] in PAYMENT_OPERATIONS
+    ]
+    large = filter_rows(real(), TransferFilter(named=("large_amounts",))).to_pylist()
+    assert large == [r for r in rows if int(r["amount_raw"]) >= DEFAULT_LARGE_AMOUNT]
+    try:  # the threshold is the settings' (load_settings configures the process)
+        load_settings(filters={"large_amount_threshold": 10**10})
+        larger = filter_rows(real(), TransferFilter(named=("large_amounts",)))
+        assert 0 < larger.num_rows < len(large)
+        assert larger.to_pylist() == [r for r in rows if int(r["amount_raw"]) >= 10**10]
+        assert duck(real(), TransferFilter(named=("large_amounts",))) == [
+            (r["ledger_sequence"], r["event_index"]) for r in larger.to_pylist()
+        ]
+    finally:
+        configure_named_filters()
+    with pytest.raises(ConfigError, match=r"filters\.large_amount_threshold"):
+        load_settings(filters={"large_amount_threshold": -1})
+
+
+def test_fee_events_have_no_operation_type_and_others_have_one() -> None:
+    kinds = pc.value_counts(real()["operation_type"]).to_pylist()
+    assert (
+        sum(k["counts"] for k in kinds if k["values"] is None)
+        == pc.sum(pc.equal(real()["event_type"], "fee")).as_py()
+    )
+    assert {k["values"] for k in kinds} >= {"payment", "path_payment_strict_send", "create_claimable_balance"}
+
+
+def test_only_fee_events_come_from_failed_transactions() -> None:
+    """Why ``successful_payments`` needs no status column: every non-fee event has a successful operation."""
+    operations = whole("operations", FIRST, FIRST + 7)
+    assert pc.sum(pc.invert(operations["successful"])).as_py() > 0  # failed transactions are in the sample
+    with duckdb.connect() as db:
+        db.register("tt", real())
+        db.register("ops", operations)
+        rows = db.sql(
+            "SELECT o.successful, t.event_type = 'fee' AS fee, count(*) FROM tt t "
+            "LEFT JOIN ops o USING (ledger_sequence, transaction_index, operation_index) GROUP BY ALL"
+        ).fetchall()
+    assert {(ok, fee) for ok, fee, _ in rows} == {(True, False), (None, True)}

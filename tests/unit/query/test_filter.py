@@ -15,9 +15,12 @@ from stellar_arrow.query import (
     MAX_VALUES,
     QUERY_FIELDS,
     TransferFilter,
+    compile_where,
     filter_from_json,
     filter_from_query,
 )
+from stellar_arrow.tables import LEDGERS_SCHEMA
+from stellar_arrow.ttp import TOKEN_TRANSFERS_SCHEMA
 from stellar_arrow.vocabulary import EVENT_TYPES
 
 ISSUER = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN"
@@ -39,7 +42,11 @@ def test_json_and_query_parameters_parse_into_the_same_model() -> None:
             "to_ledger": 63093001,
             "start_time": "2026-06-19T00:00:00Z",
             "end_time": 1781913600,
-        }
+            "operation_types": ["payment", "path_payment_strict_send"],
+            "named": "successful_payments",
+            "where": "amount >= 0.5 AND asset LIKE 'credit%'",
+        },
+        schema=TOKEN_TRANSFERS_SCHEMA,
     )
     from_query = filter_from_query(
         {
@@ -54,7 +61,11 @@ def test_json_and_query_parameters_parse_into_the_same_model() -> None:
             "to_ledger": "63093001",
             "start_time": "1781827200",
             "end_time": "2026-06-20T02:00:00+02:00",
-        }
+            "operation_type": "path_payment_strict_send,payment",
+            "filter": "successful_payments",
+            "where": "amount >= 0.5 AND asset LIKE 'credit%'",
+        },
+        schema=TOKEN_TRANSFERS_SCHEMA,
     )
     assert from_json == from_query
     assert from_json.event_types == ("mint", "transfer")  # sorted, deduplicated
@@ -62,8 +73,10 @@ def test_json_and_query_parameters_parse_into_the_same_model() -> None:
     assert (from_json.classic_assets, from_json.contract_ids) == ((USDC, "native"), (CONTRACT,))
     assert (from_json.min_amount, from_json.max_amount) == (5_000_000, 1_000_000_000)
     assert from_json.start_time == datetime(2026, 6, 19, tzinfo=UTC)
-    assert filter_from_json(from_json.to_json()) == from_json
+    assert filter_from_json(from_json.to_json(), schema=TOKEN_TRANSFERS_SCHEMA) == from_json
     assert set(from_json.to_json()) == set(JSON_FIELDS)
+    assert from_json.named == ("successful_payments",)
+    assert from_json.where is not None and from_json.where.table == "token_transfers"
 
 
 def test_empty_filters() -> None:
@@ -97,7 +110,11 @@ def test_empty_filters() -> None:
         ({"start_time": "9223372036854775808"}, "filters.start_time"),
         ({"start_time": 5, "end_time": 5}, "filters.end_time"),
         ({"transaction_hash": "AB" * 32}, "filters.transaction_hash"),
-        ({"operation_types": ["payment"]}, "filters.operation_types"),  # not offered yet (see the model)
+        ({"operation_types": ["pay"]}, "filters.operation_types"),
+        ({"operation_types": "payment"}, "filters.operation_types"),
+        ({"named": "big"}, "filters.named"),
+        ({"named": ["successful_payments", 7]}, "filters.named"),
+        ({"where": "amount > 1"}, "filters.where"),  # no schema given: not accepted here
     ],
 )
 def test_bad_json_filters_name_the_field(doc: Any, field: str) -> None:
@@ -130,11 +147,17 @@ def test_bad_json_filters_name_the_field(doc: Any, field: str) -> None:
         ({"transaction_hash": "XYZ"}, "transaction_hash"),
         ({"account": ",".join([ISSUER] * (MAX_VALUES + 1))}, "account"),
         ({"asset": "n" * 100_000}, "asset"),
+        ({"operation_type": "payment,teleport"}, "operation_type"),
+        ({"filter": "successful_payments,"}, "filter"),
+        ({"filter": "everything"}, "filter"),
+        ({"where": "amount >"}, "where"),
+        ({"where": "sum(amount) > 1"}, "where"),
+        ({"where": "x" * 100_000}, "where"),
     ],
 )
 def test_bad_query_parameters_name_the_parameter(params: dict[str, str], field: str) -> None:
     with pytest.raises(RequestError) as info:
-        filter_from_query(params)
+        filter_from_query(params, schema=TOKEN_TRANSFERS_SCHEMA)
     assert info.value.field == field
     assert field in str(info.value)
 
@@ -152,6 +175,9 @@ def test_query_fields_are_the_rest_names() -> None:
         "to_ledger",
         "start_time",
         "end_time",
+        "operation_type",
+        "filter",
+        "where",
     )
 
 
@@ -170,6 +196,9 @@ def test_query_fields_are_the_rest_names() -> None:
         ({"start_time": datetime(2026, 1, 1)}, "start_time"),  # naive
         ({"operation_types": ("teleport",)}, "operation_types"),
         ({"transaction_hash": "x"}, "transaction_hash"),
+        ({"named": ("everything",)}, "named"),
+        ({"where": "amount > 1"}, "where"),  # a compiled expression, not text
+        ({"where": compile_where("sequence > 1", LEDGERS_SCHEMA)}, "where"),  # another table's
     ],
 )
 def test_the_model_validates_direct_construction(kwargs: dict[str, Any], field: str) -> None:

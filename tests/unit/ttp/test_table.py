@@ -155,3 +155,14 @@ def test_events_round_trip_through_record_batch(evs: list) -> None:
     assert batch.schema.equals(TOKEN_TRANSFERS_SCHEMA)
     assert events_from_batch(batch) == evs
     assert events_from_batch(pa.Table.from_batches([batch])) == evs
+
+
+def test_operation_type_column_round_trips_and_is_null_for_fees() -> None:
+    assert TOKEN_TRANSFERS_SCHEMA.field("operation_type").type == pa.string()
+    pay = EventMeta(63092982, 1781827200, "ab" * 32, 3, 2, C, None, 1, "payment")
+    events = [Fee(_meta(None), G, 100), Transfer(pay, G, G, NATIVE, 5)]
+    batch = events_to_batch(events)
+    assert batch.column("operation_type").to_pylist() == [None, "payment"]
+    assert events_from_batch(batch) == events
+    older = batch.drop_columns(["operation_type"])  # rows of schema version 2 read back without it
+    assert [e.meta.operation_type for e in events_from_batch(older)] == [None, None]

@@ -139,6 +139,56 @@ function onStatus(s) {
   }
 }
 
+// Rolling windows: the latest frame of every window (REST first, then pushed on the "analytics" channel).
+let windows = {};
+let shownWindow = "1h";
+
+function wholeUnits(raw) {
+  // Exact decimal text of a raw amount (7 decimals), grouped for reading; BigInt keeps every digit.
+  const value = BigInt(raw);
+  const sign = value < 0n ? "-" : "";
+  const abs = value < 0n ? -value : value;
+  const whole = (abs / 10000000n).toLocaleString("en-US");
+  const frac = (abs % 10000000n).toString().padStart(7, "0").replace(/0+$/, "");
+  return sign + whole + (frac ? "." + frac : "");
+}
+
+function drawWindow() {
+  const w = windows[shownWindow];
+  for (const b of document.querySelectorAll("#analytics button[data-window]")) {
+    b.className = b.dataset.window === shownWindow ? "active" : "";
+  }
+  if (!w) return;
+  $("win-events").textContent = w.totals.events.toLocaleString();
+  $("win-transfers").textContent = w.totals.transfers.toLocaleString();
+  $("win-fees").textContent = wholeUnits(w.totals.fees_raw);
+  $("win-span").textContent = w.start ? `${w.start.slice(11, 19)}–${w.end.slice(11, 19)}` : "no data";
+  const body = $("win-assets").tBodies[0];
+  body.replaceChildren();
+  for (const a of w.assets.slice(0, 12)) {
+    const tr = document.createElement("tr");
+    const cells = [[assetLabel(a.asset, a.asset), ""], [a.transfers.toLocaleString(), "num"],
+      [wholeUnits(a.volume_raw), "num"], [a.events.toLocaleString(), "num"], [wholeUnits(a.fees_raw), "num"]];
+    for (const [value, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = value;
+      td.className = cls;
+      tr.appendChild(td);
+    }
+    tr.title = a.asset;
+    body.appendChild(tr);
+  }
+}
+
+function onAnalytics(all) {
+  windows = all;
+  drawWindow();
+}
+
+for (const b of document.querySelectorAll("#analytics button[data-window]")) {
+  b.addEventListener("click", () => { shownWindow = b.dataset.window; drawWindow(); });
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws`);
@@ -147,6 +197,7 @@ function connect() {
     const sub = { type: "subscribe", format: "json", status: true, filters: { event_types: NON_FEE } };
     if (lastLedgerSeen !== null) sub.cursor = lastLedgerSeen;  // resume: no gap after a reconnect
     ws.send(JSON.stringify(sub));
+    ws.send('{"type":"subscribe","channel":"analytics"}');
     pill.textContent = "live";
     pill.className = "pill on";
     pill.dataset.state = "live";
@@ -155,6 +206,7 @@ function connect() {
     const m = JSON.parse(msg.data);
     if (m.type === "events") onEvents(m.data);
     else if (m.type === "status") onStatus(m);
+    else if (m.type === "analytics") onAnalytics(m.windows);
     else if (m.type === "ping") ws.send('{"type":"pong"}');
   };
   ws.onclose = (e) => {
@@ -205,6 +257,8 @@ async function start() {
       const recent = await (await fetch(`/api/v1/transfers?order=desc&limit=30&event_type=${NON_FEE.join(",")}&to_ledger=${through}`)).json();
       addFeedRows(recent._embedded.records.reverse(), false);
     }
+    const first = await (await fetch(`/api/v1/analytics/realtime?window=${shownWindow}`)).json();
+    onAnalytics({ ...windows, [shownWindow]: first });
     const status = await (await fetch("/api/v1/status")).json();
     onStatus(status.progress);
   } catch (err) {

@@ -1,0 +1,227 @@
+"""Upstream faults through ``stellar-arrow run --exit-when-done`` (three real service processes).
+
+* A faulty RPC in front of rpc-replay: 5xx bursts (plain text and JSON), 429 with ``Retry-After``,
+  truncated bodies, a reply later than the read timeout, and connection resets. The run retries and
+  commits exactly the tables of a fault-free run (the tables built straight from the lake). A reply
+  that is not JSON is terminal: the run stops with one line naming it, exit status 1.
+* The lake in a moto S3 server that is stopped after the first commit and restarted 2 s later: the
+  run completes with identical tables; the source's log shows the retries and its breaker's
+  transitions.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from starlette.responses import Response
+
+from stellar_arrow.sink import read_commits
+from stellar_arrow.source.rpc_replay import ReplayLake
+from tests.integration.resilience.moto_s3 import REGION, RestartableMoto, upload_folder
+from tests.integration.resilience.tcp_faults import FaultyTcpProxy
+from tests.integration.source.conftest import AppServer, RpcProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("supervisor")]
+CLI = [sys.executable, "-c", "from stellar_arrow.cli import main; main()"]
+PORTS = {"processor": {"flight_port": 0, "health_port": 0}, "api": {"api_port": 0}}
+
+
+def _sink(out: Path) -> dict[str, Any]:
+    return {
+        "flight_port": 0,
+        "health_port": 0,
+        "output_dir": str(out),
+        "batch_rows": 1,
+        "flush_interval_s": 0.05,
+    }
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STELLAR_ARROW_", "AWS_"))}
+    env["GRPC_VERBOSITY"] = "ERROR"
+    return env | extra
+
+
+def _logs(out: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in (out / "_run").glob("*.log"))
+
+
+def _reply(status: int, body: bytes, **headers: str) -> Any:
+    return lambda method, request, reply: Response(body, status_code=status, headers=headers or None)
+
+
+def _late(method: str, request: dict[str, Any], reply: dict[str, Any]) -> Response:
+    time.sleep(2.5)  # past the client's 1 s read timeout (the whole server stalls meanwhile)
+    return Response(orjson.dumps(reply), media_type="application/json")
+
+
+def _truncated(method: str, request: dict[str, Any], reply: dict[str, Any]) -> Response:
+    body = orjson.dumps(reply)
+    return Response(body[: len(body) // 2], headers={"content-length": str(len(body))})
+
+
+def test_run_over_a_faulty_rpc_commits_the_fault_free_tables(
+    tmp_path: Path, kit: Any, expected_tables: dict[str, pa.Table]
+) -> None:
+    rpc = RpcProxy(ReplayLake(str(kit.sample_lake)))
+    rpc.faults = [
+        _reply(500, b"Internal Server Error"),
+        None,
+        _reply(500, orjson.dumps({"error": "core is catching up"})),
+        None,
+        _reply(429, b"too many requests", **{"retry-after": "1"}),
+        None,
+        _truncated,
+        None,
+        _reply(503, b""),
+        _truncated,
+        None,
+        _reply(502, b"<html>bad gateway</html>"),
+        None,
+        _late,
+    ]
+    out = tmp_path / "out"
+    with AppServer(rpc.app()) as server:
+        host, port = server.url.removeprefix("http://").rstrip("/").split(":")
+        with FaultyTcpProxy((host, int(port)), fault="reset", count=2) as resets:
+            source = {
+                "source_type": "rpc",
+                "rpc_endpoint": resets.url,
+                "start_ledger": kit.first,
+                "end_ledger": kit.last,
+                "batch_size": 5,  # four getLedgers pages: faults land inside the range
+                "read_timeout_s": 1,
+                "flight_port": 0,
+                "health_port": 0,
+            }
+            sink = {"flight_port": 0, "health_port": 0, "output_dir": str(out)}
+            config = kit.write_config(tmp_path / "run.yaml", {"source": source, "sink": sink, **PORTS})
+            started = time.monotonic()
+            done = subprocess.run(
+                [*CLI, "run", "--config", str(config), "--exit-when-done"],
+                capture_output=True,
+                text=True,
+                env=_env(),
+                timeout=180,
+                check=False,
+            )
+            elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert rpc.faults == []  # every fault was served, and survived
+    assert resets.connections > 2
+    kit.assert_same_tables(kit.in_row_order(kit.read_output(out)), kit.in_row_order(expected_tables))
+    assert '"retrying"' in _logs(out) or "retrying" in done.stderr
+    assert elapsed >= 1.0  # Retry-After: 1 was honoured by whoever got the 429
+
+
+def test_run_over_an_rpc_answering_html_stops_with_one_line(tmp_path: Path, kit: Any) -> None:
+    rpc = RpcProxy(ReplayLake(str(kit.sample_lake)))
+    rpc.faults = [None, None, None, None] + [_reply(200, b"<html>maintenance</html>")] * 50
+    out = tmp_path / "out"
+    with AppServer(rpc.app()) as server:
+        source = {
+            "source_type": "rpc",
+            "rpc_endpoint": server.url,
+            "start_ledger": kit.first,
+            "end_ledger": kit.last,
+            "flight_port": 0,
+            "health_port": 0,
+        }
+        sink = {"flight_port": 0, "health_port": 0, "output_dir": str(out)}
+        config = kit.write_config(tmp_path / "run.yaml", {"source": source, "sink": sink, **PORTS})
+        started = time.monotonic()
+        done = subprocess.run(
+            [*CLI, "run", "--config", str(config), "--exit-when-done"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    assert errors[0].startswith("error: SinkError: sink failed (nothing committed yet): ")
+    assert "refused stream" in errors[0]  # terminal at every stage: not retried
+    assert f"at {server.url}: HTTP 200 with a reply that is not JSON: '<html>maintenance</html>'" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert elapsed < 90  # at once, not after the reconnect budget of every stage
+
+
+@pytest.fixture
+def moto_lake(kit: Any) -> Iterator[RestartableMoto]:
+    server = RestartableMoto().start()
+    client: Any = server.client()
+    client.create_bucket(Bucket="run-lake")
+    upload_folder(client, "run-lake", kit.sample_lake, "pubnet")
+    yield server
+    server.stop()
+
+
+def test_run_survives_the_lakes_s3_server_stopping_and_restarting(
+    tmp_path: Path, kit: Any, expected_tables: dict[str, pa.Table], moto_lake: RestartableMoto
+) -> None:
+    out = tmp_path / "out"
+    source = {
+        "datalake_uri": "s3://run-lake/pubnet",
+        "storage_options": {"endpoint_url": moto_lake.endpoint},
+        "start_ledger": kit.first,
+        "end_ledger": kit.last,
+        "flight_port": 0,
+        "health_port": 0,
+        "table_workers": 0,
+        "buffer_size": 1,
+        "concurrent_readers": 1,
+        "connect_timeout_s": 1,
+        "read_timeout_s": 2,
+        "call_timeout_s": 5,
+        "retry_attempts": 20,
+        "retry_budget_s": 25,
+        "breaker_failures": 1,
+        "breaker_reset_s": 0.5,
+    }
+    config = kit.write_config(tmp_path / "run.yaml", {"source": source, "sink": _sink(out), **PORTS})
+    env = _env(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION=REGION)
+    run = subprocess.Popen(
+        [*CLI, "run", "--config", str(config), "--exit-when-done"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    restart: threading.Timer | None = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            if any(r.checkpoint.ledger_sequence >= kit.first for r in read_commits(out)):
+                break
+            time.sleep(0.02)
+        committed = max((r.checkpoint.ledger_sequence for r in read_commits(out)), default=None)
+        assert committed is not None and committed < kit.last - 5, committed  # mid-run
+        moto_lake.stop()
+        restart = threading.Timer(2.0, moto_lake.start)
+        restart.start()
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+        if restart is not None:
+            restart.join(10)
+    assert run.returncode == 0, stderr[-3000:]
+    assert f"ledgers {kit.first}..{kit.last} committed" in stdout
+    kit.assert_same_tables(kit.in_row_order(kit.read_output(out)), kit.in_row_order(expected_tables))
+    source_log = (out / "_run" / "source.log").read_text(encoding="utf-8", errors="replace")
+    assert '"retrying"' in source_log and "lake_read" in source_log
+    assert '"circuit breaker state change"' in source_log and "lake:s3://run-lake" in source_log
