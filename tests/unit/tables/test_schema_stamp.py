@@ -27,7 +27,7 @@ HUBBLE_LEDGER_COLUMNS = {
     "operations": "ledger_sequence",
     "token_transfers": "ledger_sequence",
 }
-VERSIONS = {"ledgers": 2, "transactions": 2, "operations": 2, "token_transfers": 2}
+VERSIONS = {"ledgers": 2, "transactions": 2, "operations": 2, "token_transfers": 3}
 
 
 def built_schemas() -> dict[str, pa.Schema]:
