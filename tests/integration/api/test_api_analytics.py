@@ -5,6 +5,7 @@ recomputation."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable
 from websockets.sync.client import connect
@@ -43,6 +45,12 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 SOURCES = ["parquet", "delta"]
 
 
+@functools.cache
+def _delta_transfers(root: Path) -> ds.Dataset:
+    """The token_transfers Delta table of a run as delta-rs exposes it (its log read once per run)."""
+    return DeltaTable(str(delta_table_path(root, "token_transfers"))).to_pyarrow_dataset()
+
+
 def _plain(running: Running, sql: str, source: str = "parquet") -> list[tuple[Any, ...]]:
     """``sql`` over ``t``: the run's token_transfers, read by plain DuckDB from its Parquet files or from its
     Delta table (as delta-rs exposes it: Delta types, e.g. ``ledger_sequence`` int64, ``to_muxed_id``
@@ -50,8 +58,7 @@ def _plain(running: Running, sql: str, source: str = "parquet") -> list[tuple[An
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     if source == "delta":
-        transfers = DeltaTable(str(delta_table_path(Path(running.sink.root), "token_transfers")))
-        con.register("t", transfers.to_pyarrow_dataset())
+        con.register("t", _delta_transfers(Path(running.sink.root)))
         return con.sql(sql).fetchall()
     files = sorted(str(p) for p in Path(running.sink.root).glob("token_transfers/**/*.parquet"))
     listed = ", ".join(f"'{f}'" for f in files)
