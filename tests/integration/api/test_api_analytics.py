@@ -80,6 +80,10 @@ WHERE_CASES = [
         {"from_ledger": str(FIRST + 3), "to_ledger": str(FIRST + 11)},
         f"ledger_sequence BETWEEN {FIRST + 3} AND {FIRST + 11}",
     ),
+    (  # exact decimals on the decimal column (left out of the Delta log's file statistics)
+        {"where": "amount BETWEEN 0.0000101 AND 250.5000001"},
+        "amount BETWEEN 0.0000101 AND 250.5000001",
+    ),
 ]
 
 
@@ -114,7 +118,7 @@ def test_the_sample_run_is_all_in_parquet_and_delta(committed: Running) -> None:
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(6))
 def test_volume_by_asset_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
@@ -132,7 +136,7 @@ def test_volume_by_asset_equals_plain_sql(committed: Running, case: int, source:
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(6))
 def test_transfers_by_hour_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
@@ -147,7 +151,7 @@ def test_transfers_by_hour_equals_plain_sql(committed: Running, case: int, sourc
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(6))
 def test_fees_by_hour_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
@@ -166,7 +170,7 @@ def test_fees_by_hour_equals_plain_sql(committed: Running, case: int, source: st
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(6))
 def test_top_accounts_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
@@ -184,7 +188,7 @@ def test_top_accounts_equals_plain_sql(committed: Running, case: int, source: st
 
 
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(6))
 def test_supply_changes_equal_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
