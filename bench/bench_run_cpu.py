@@ -1,6 +1,7 @@
 """CPU seconds per ledger of ``stellar-arrow run --exit-when-done`` over the bundled sample lake.
 
     .venv/bin/python bench/bench_run_cpu.py [--repeat 3] [--verify-events] [--workers N] [--baseline SRC]
+        [--python-decoder]
 
 Each pass runs the real command in a fresh process (``stellar-arrow run --config FILE --out TMP
 --exit-when-done``; the config sets free loopback ports and the sample lake
@@ -39,7 +40,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 FIRST = 63092982
 
 
-def _config(path: Path, *, verify_events: bool, workers: int | None, ledgers: int) -> Path:
+def _config(
+    path: Path, *, verify_events: bool, workers: int | None, ledgers: int, decoder: str = "compiled"
+) -> Path:
     processor: dict[str, object] = {"flight_port": 0}
     if verify_events:
         processor["verify_events"] = True
@@ -51,6 +54,7 @@ def _config(path: Path, *, verify_events: bool, workers: int | None, ledgers: in
             "datalake_uri": str(LAKE),
             "start_ledger": FIRST,
             "end_ledger": FIRST + ledgers - 1,
+            "decoder": decoder,
         },
         "processor": processor,
         "sink": {"flight_port": 0},
@@ -183,21 +187,28 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SRC",
         help="also time another checkout's code (its src/ directory, e.g. from git archive), alternating",
     )
+    parser.add_argument(
+        "--python-decoder",
+        action="store_true",
+        help="also time this checkout with source.decoder: python (the pure-Python path), alternating",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         variants: dict[str, tuple[Path, Path, str | None]] = {}
-        for label, verify, path in (
-            ("this checkout, default settings", False, None),
-            ("this checkout, processor.verify_events: true", True, None),
-            (f"baseline {args.baseline}, default settings", False, args.baseline),
+        for label, verify, path, decoder in (
+            ("this checkout, default settings (compiled decoder)", False, None, "compiled"),
+            ("this checkout, source.decoder: python", False, None, "python"),
+            ("this checkout, processor.verify_events: true", True, None, "compiled"),
+            (f"baseline {args.baseline}, default settings", False, args.baseline, "compiled"),
         ):
             if (verify and not args.verify_events) or (label.startswith("baseline") and path is None):
                 continue
+            if decoder == "python" and not args.python_decoder:
+                continue
             name = str(len(variants))
-            full = _config(
-                Path(tmp) / f"{name}.yaml", verify_events=verify, workers=args.workers, ledgers=LEDGERS
-            )
-            one = _config(Path(tmp) / f"{name}-1.yaml", verify_events=verify, workers=args.workers, ledgers=1)
+            common = {"verify_events": verify, "workers": args.workers, "decoder": decoder}
+            full = _config(Path(tmp) / f"{name}.yaml", ledgers=LEDGERS, **common)  # type: ignore[arg-type]
+            one = _config(Path(tmp) / f"{name}-1.yaml", ledgers=1, **common)  # type: ignore[arg-type]
             variants[label] = (full, one, path)
         runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {label: [] for label in variants}
         singles: dict[str, list[float]] = {label: [] for label in variants}

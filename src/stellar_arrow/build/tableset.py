@@ -156,7 +156,8 @@ class TableSet:
         for builder in self._builders.values():
             builder.add(view, transactions)
         if self._token_transfers:
-            self._token_batches.append(token_transfers_batch(lcm, self.options.network))
+            paired = (view, transactions)  # paired under options.network above: not hashed twice
+            self._token_batches.append(token_transfers_batch(lcm, self.options.network, paired=paired))
         if self.options.verify_events:
             check_ledger(lcm, self.options.network)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)

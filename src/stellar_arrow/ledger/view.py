@@ -10,7 +10,7 @@ transfer processor read the same one. Pure: decoded values in, views out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stellar_arrow.errors import NetworkMismatchError
@@ -91,15 +91,21 @@ class LedgerTransaction:
     fee_processing: list[Any]  # LedgerEntryChanges
     meta: X.TransactionMeta
     post_tx_apply_fee_processing: list[Any] | None  # LCM V2 only
+    # Read many times per transaction by the table builders and the derivation: set once here.
+    tx: Any = field(init=False, repr=False, compare=False)
+    """The (inner) ``Transaction`` or ``TransactionV0`` that carries the operations."""
+    hash_hex: str = field(init=False, repr=False, compare=False)
+    """The (outer) hash as lowercase hex."""
+
+    def __post_init__(self) -> None:
+        envelope = self.envelope
+        inner = envelope.value.tx.inner_tx.value.tx if envelope.type == _FEE_BUMP else envelope.value.tx
+        object.__setattr__(self, "tx", inner)
+        object.__setattr__(self, "hash_hex", self.tx_hash.hex())
 
     @property
     def ledger_sequence(self) -> int:
         return self.ledger.ledger_sequence
-
-    @property
-    def hash_hex(self) -> str:
-        """The (outer) hash as lowercase hex."""
-        return self.tx_hash.hex()
 
     @property
     def result(self) -> X.TransactionResult:
@@ -121,14 +127,6 @@ class LedgerTransaction:
     @property
     def is_fee_bump(self) -> bool:
         return self.envelope.type == _FEE_BUMP
-
-    @property
-    def tx(self) -> Any:
-        """The (inner) ``Transaction`` or ``TransactionV0`` that carries the operations."""
-        envelope = self.envelope
-        if envelope.type == _FEE_BUMP:
-            return envelope.value.tx.inner_tx.value.tx
-        return envelope.value.tx
 
     @property
     def source_account(self) -> X.MuxedAccount | None:

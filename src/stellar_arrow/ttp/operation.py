@@ -30,9 +30,12 @@ _MEMO_HASH: Final = X.MemoType.MEMO_HASH
 _MEMO_RETURN: Final = X.MemoType.MEMO_RETURN
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OperationContext:
-    """One operation of a successful transaction, with its result and its ledger-entry changes."""
+    """One operation of a successful transaction, with its result and its ledger-entry changes.
+
+    Read-only by convention; not ``frozen`` because one is built per operation and a frozen
+    dataclass pays an ``object.__setattr__`` call per field."""
 
     tx: LedgerTransaction
     index0: int  # 0-based operation index

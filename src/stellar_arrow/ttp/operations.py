@@ -107,6 +107,7 @@ def operation_events(tx: LedgerTransaction) -> list[Event]:
     if not tx.successful:
         return []
     out: list[Event] = []
-    for index0 in range(len(tx.operations)):
-        out.extend(events_from_operation(operation_context(tx, index0)))
+    for index0, op in enumerate(tx.operations):
+        if op.body.type in HANDLERS:  # no context built for operations that move nothing
+            out.extend(events_from_operation(operation_context(tx, index0)))
     return out

@@ -13,13 +13,14 @@ mode keeps the order stellar-core wrote.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
 
 from stellar_arrow.ledger.network import Network
-from stellar_arrow.ledger.view import LedgerTransaction
+from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.fees import FeeEvents, fee_events
 from stellar_arrow.ttp.operations import operation_events
@@ -81,24 +82,38 @@ def _ordered(per_tx: list[TransactionEvents], protocol_version: int) -> list[Eve
     return out
 
 
-def events_from_ledger(lcm: Any, network: Network, mode: Mode = "derived") -> list[Event]:
+def events_from_ledger(
+    lcm: Any,
+    network: Network,
+    mode: Mode = "derived",
+    *,
+    paired: tuple[LedgerView, Sequence[LedgerTransaction]] | None = None,
+) -> list[Event]:
     """Every token transfer event of a decoded ``LedgerCloseMeta``, in ledger order, ``event_index`` set.
 
     ``network`` is a :class:`~stellar_arrow.ledger.Network` (``stellar_arrow.ledger.PUBNET``,
     ``resolve_network("testnet")``...); a ledger of another network raises
-    :class:`~stellar_arrow.errors.NetworkMismatchError`.
+    :class:`~stellar_arrow.errors.NetworkMismatchError`. ``paired``: the view of ``lcm`` and its
+    transactions as :func:`stellar_arrow.ledger.pair_transactions` returned them under ``network``
+    (a caller that already paired them saves hashing every envelope again).
     """
     with gc_paused():  # many small acyclic objects: cyclic GC passes over the decoded ledger are wasted time
-        view, txs = ledger_transactions(lcm, network)
+        view, txs = ledger_transactions(lcm, network) if paired is None else paired
         per_tx = [events_from_transaction(tx, mode) for tx in txs]
         ordered = _ordered(per_tx, view.protocol_version)
         return [ev.at(i) for i, ev in enumerate(ordered)]
 
 
-def token_transfers_batch(lcm: Any, network: Network, mode: Mode = "derived") -> pa.RecordBatch:
+def token_transfers_batch(
+    lcm: Any,
+    network: Network,
+    mode: Mode = "derived",
+    *,
+    paired: tuple[LedgerView, Sequence[LedgerTransaction]] | None = None,
+) -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
 
     ``event_index`` is each event's position in the whole ledger (filters, applied later by
-    :mod:`stellar_arrow.query`, keep it).
+    :mod:`stellar_arrow.query`, keep it). ``paired`` as in :func:`events_from_ledger`.
     """
-    return events_to_batch(events_from_ledger(lcm, network, mode))
+    return events_to_batch(events_from_ledger(lcm, network, mode, paired=paired))

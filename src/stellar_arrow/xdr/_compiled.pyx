@@ -91,6 +91,28 @@ cdef extern from *:
         return 0;
     }
     static Py_ssize_t sa_count(sa_table* t) { return t->count; }
+    /* Freeing a model value: a model class is a tuple subclass with no __dict__, no weak
+       references, no finaliser and no slots of its own, so what CPython's generic
+       ``subtype_dealloc`` does for it reduces to the tuple's own deallocator and the release of
+       the class's reference. ``sa_fast_dealloc`` installs that shortcut on a class only when all
+       of those hold (else it leaves the class alone and returns 0). */
+    static void sa_model_dealloc(PyObject* self) {
+        PyTypeObject* tp = Py_TYPE(self);
+        PyTuple_Type.tp_dealloc(self);
+        Py_DECREF(tp);
+    }
+    static int sa_fast_dealloc(PyObject* cls) {
+        PyTypeObject* t = (PyTypeObject*)cls;
+        if (!PyType_Check(cls) || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) return 0;
+        if (!PyType_IsSubtype(t, &PyTuple_Type) || t == &PyTuple_Type) return 0;
+        if (t->tp_basicsize != PyTuple_Type.tp_basicsize) return 0;
+        if (t->tp_itemsize != PyTuple_Type.tp_itemsize) return 0;
+        if (t->tp_dictoffset != 0 || t->tp_weaklistoffset != 0) return 0;
+        if (t->tp_finalize != NULL || t->tp_del != NULL) return 0;
+        if (t->tp_dealloc == sa_model_dealloc) return 1;
+        t->tp_dealloc = sa_model_dealloc;
+        return 1;
+    }
     """
     ctypedef struct sa_table:
         Py_ssize_t count
@@ -100,6 +122,19 @@ cdef extern from *:
     PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n)
     int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, object v) except -1
     Py_ssize_t sa_count(sa_table* t)
+    int sa_fast_dealloc(object cls)
+
+
+def _fast_dealloc_models():
+    """Install the freeing shortcut on every model class (shared by all decoders); the count."""
+    cdef int done = 0
+    for value in vars(_m).values():
+        if isinstance(value, type) and issubclass(value, tuple) and value.__module__ == _m.__name__:
+            done += sa_fast_dealloc(value)
+    return done
+
+
+FAST_DEALLOC_CLASSES = _fast_dealloc_models()
 
 
 cdef struct R:

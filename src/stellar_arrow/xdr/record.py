@@ -55,9 +55,7 @@ class Union(tuple):  # type: ignore[type-arg]
     __slots__ = ()
     DISCRIMINANT = "type"
 
-    @property
-    def value(self) -> Any:
-        return self[1]
+    value = field(1)  # the arm's value (a C-level getter: read very often)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.DISCRIMINANT}={self[0]!r}, value={self[1]!r})"

@@ -160,3 +160,46 @@ def test_shared_values_stay_bounded(corpus_ledgers: list[tuple[str, bytes]]) -> 
     sizes = module.intern_table_sizes()
     assert sizes["PublicKey"] > 0
     assert all(0 <= n <= 2048 for n in sizes.values())
+
+
+def test_model_values_are_freed_by_the_shortcut_without_leaking(big_ledger: bytes) -> None:
+    """Every model class (tuple subclass, no ``__dict__``) frees through the compiled module's
+    shortcut; freeing a decoded ledger gives its classes back exactly the references it lent.
+    Checked on classes whose values hold lists, so never sit in the shared-value tables (those
+    keep references of their own, and other tests change what they hold)."""
+    module = compiled_module()
+    assert module is not None
+    classes = [
+        v
+        for v in vars(model).values()
+        if isinstance(v, type) and issubclass(v, tuple) and v.__module__ == model.__name__
+    ]
+    assert len(classes) == module.FAST_DEALLOC_CLASSES
+    unshared = [
+        model.LedgerCloseMeta,
+        model.LedgerCloseMetaV2,
+        model.TransactionMeta,
+        model.TransactionMetaV4,
+        model.OperationMetaV2,
+        model.LedgerEntryChange,
+        model.LedgerEntry,
+        model.LedgerEntryData,
+        model.AccountEntry,
+        model.TransactionEnvelope,
+        model.Transaction,
+    ]
+    before = [sys.getrefcount(cls) for cls in unshared]
+    value = decode_ledger_close_meta_compiled(big_ledger)
+    during = [sys.getrefcount(cls) for cls in unshared]
+    assert all(d > b for d, b in zip(during, before, strict=True)), (before, during)  # held by instances
+    del value
+    assert [sys.getrefcount(cls) for cls in unshared] == before
+
+    class Named(model.SCPBallot):  # a subclass made later keeps CPython's own freeing
+        __slots__ = ()
+
+    refs = sys.getrefcount(Named)
+    values = [Named((i, b"v")) for i in range(1_000)]
+    assert values[7].counter == 7 and type((1, 2)) is tuple
+    del values
+    assert sys.getrefcount(Named) == refs

@@ -1,0 +1,192 @@
+"""Where a ledger's time goes, stage by stage, for the compiled and the pure-Python decoder paths.
+
+Usage:
+    .venv/bin/python bench/bench_stages.py [--repeat N]
+    .venv/bin/python bench/bench_stages.py --instructions [--stages decode,tables]
+
+Timing mode: the 20 protocol-26 pubnet ledgers of ``data/corpus`` (63092982-63093001) go through what
+``export`` does in one process for ledgers + transactions + token_transfers: decode, ledger view +
+header-hash checks + pairing (``view``), the ``ledgers`` and ``transactions`` builders, token-transfer
+derivation (``derive``) and its Arrow batch (``ttp batch``), freeing the decoded tree (``free``).
+Each decoder path runs in its own fresh process (the pure-Python path never imports the extension,
+as when it is not built), one pass at a time, the two paths taking turns ``--repeat`` times; per
+stage the best pass (process CPU time) is kept. Prints ms per ledger, ledgers/s per stage and the
+compiled/python ratios.
+
+Instruction mode (``--instructions``, needs valgrind): deterministic counts, what to compare on a
+busy machine. For ledger 63092982 and each stage (``decode``: one decode and the freeing of its
+tree; ``tables``: everything after decoding for the three tables), the process runs once with 1
+unit and once with 6 under ``valgrind --tool=callgrind``; the difference / 5 is the cost of one
+unit (start-up and imports cancel out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "corpus"
+FIRST, LAST = 63092982, 63093001
+TABLES = ("ledgers", "transactions", "token_transfers")
+STAGES = ("decode", "view", "ledgers", "transactions", "derive", "ttp batch", "free")
+
+
+def _ledgers(first: int = FIRST, last: int = LAST) -> list[bytes]:
+    import gzip
+
+    return [
+        gzip.decompress((CORPUS / f"pubnet-{s:010d}.xdr.gz").read_bytes()) for s in range(first, last + 1)
+    ]
+
+
+def _decoder(name: str) -> Any:
+    if name == "compiled":
+        from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
+
+        return decode_ledger_close_meta_compiled
+    from stellar_arrow.xdr import decode_ledger_close_meta
+
+    return decode_ledger_close_meta
+
+
+def child_pass(decoder: str) -> dict[str, float]:
+    """One warm-up pass, then one measured pass; CPU seconds per stage over the 20 ledgers."""
+    from stellar_arrow.ledger import resolve_network
+    from stellar_arrow.ledger.validation import check_ledger_hashes
+    from stellar_arrow.ledger.view import ledger_view, pair_transactions
+    from stellar_arrow.tables.ledgers import LedgersBuilder
+    from stellar_arrow.tables.transactions import TransactionsBuilder
+    from stellar_arrow.ttp.processor import events_from_ledger
+    from stellar_arrow.ttp.table import events_to_batch
+    from stellar_arrow.xdr import gc_paused
+
+    pubnet = resolve_network("pubnet")
+    decode = _decoder(decoder)
+    lcms = _ledgers()
+    clock = time.process_time
+    totals = dict.fromkeys(STAGES, 0.0)
+    for _ in range(2):
+        totals = dict.fromkeys(STAGES, 0.0)
+        ledgers, transactions = LedgersBuilder(), TransactionsBuilder(pubnet)
+        for raw in lcms:
+            with gc_paused():
+                t0 = clock()
+                lcm = decode(raw)
+                t1 = clock()
+                view = ledger_view(lcm)
+                check_ledger_hashes(view)
+                txs = pair_transactions(view, pubnet)
+                t2 = clock()
+                ledgers.add(view, txs)
+                t3 = clock()
+                transactions.add(view, txs)
+                t4 = clock()
+                events = events_from_ledger(lcm, pubnet, paired=(view, txs))
+                t5 = clock()
+                events_to_batch(events)
+                t6 = clock()
+                del lcm, view, txs, events
+                t7 = clock()
+            for stage, seconds in zip(
+                STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6), strict=True
+            ):
+                totals[stage] += seconds
+        ledgers.finish()
+        transactions.finish()
+    return totals
+
+
+def timing(repeat: int) -> None:
+    best: dict[str, dict[str, float]] = {"compiled": {}, "python": {}}
+    for _ in range(repeat):
+        for decoder in ("compiled", "python"):
+            cmd = [sys.executable, __file__, "--child", decoder]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            run = json.loads(out.strip().splitlines()[-1])
+            for stage, seconds in run.items():
+                best[decoder][stage] = min(best[decoder].get(stage, float("inf")), seconds)
+    n = LAST - FIRST + 1
+    print(f"{n} ledgers {FIRST}-{LAST}, process CPU time, best of {repeat} passes per stage")
+    print(
+        f"{'stage':<14} {'compiled ms/ledger':>19} {'python ms/ledger':>17}"
+        f" {'compiled ledgers/s':>19} {'ratio':>7}"
+    )
+    for stage in (*STAGES, "total"):
+        c = sum(best["compiled"].values()) if stage == "total" else best["compiled"][stage]
+        p = sum(best["python"].values()) if stage == "total" else best["python"][stage]
+        print(f"{stage:<14} {c / n * 1e3:19.2f} {p / n * 1e3:17.2f} {n / c:19.1f} {p / c:6.2f}x")
+
+
+def child_units(decoder: str, stage: str, units: int) -> None:
+    """``units`` decodes+frees (``decode``) or table builds (``tables``) of ledger 63092982."""
+    from stellar_arrow.build import TableSet, TableSetOptions
+    from stellar_arrow.ledger import resolve_network
+    from stellar_arrow.xdr import gc_paused
+
+    pubnet = resolve_network("pubnet")
+    decode = _decoder(decoder)
+    (raw,) = _ledgers(FIRST, FIRST)
+
+    def tables(lcm: Any) -> None:
+        table_set = TableSet(TableSetOptions(TABLES, pubnet, decoder=decoder))
+        table_set.add_decoded(lcm)
+        table_set.finish()
+
+    with gc_paused():
+        lcm = decode(raw)
+        tables(lcm)  # warm-up: caches, interned values
+        for _ in range(units):
+            if stage == "decode":
+                value = decode(raw)
+                del value
+            else:
+                tables(lcm)
+
+
+def instructions(stages: list[str]) -> None:
+    def count(decoder: str, stage: str, units: int) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
+            cmd += [sys.executable, __file__, "--units", decoder, stage, str(units)]
+            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        line = next(x for x in err.splitlines() if "Collected" in x)
+        return int(line.split()[-1])
+
+    print(f"instructions per unit, ledger {FIRST} (valgrind callgrind, (6 units - 1 unit) / 5)")
+    for stage in stages:
+        per = {d: (count(d, stage, 6) - count(d, stage, 1)) / 5 for d in ("compiled", "python")}
+        ratio = per["python"] / per["compiled"]
+        print(
+            f"{stage:<8} compiled {per['compiled'] / 1e6:8.1f} M   python {per['python'] / 1e6:8.1f} M"
+            f"   {ratio:5.2f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
+    parser.add_argument("--stages", default="decode,tables", help="for --instructions")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--units", nargs=3, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_pass(args.child)))
+    elif args.units:
+        decoder, stage, units = args.units
+        child_units(decoder, stage, int(units))
+    elif args.instructions:
+        instructions(args.stages.split(","))
+    else:
+        timing(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
