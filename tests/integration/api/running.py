@@ -34,10 +34,17 @@ class Running:
         return seq
 
 
-def start(root: Path, options: ApiSettings, committed: int = COMMITTED, live: int = LIVE) -> Running:
-    sink = DatasetSink(
-        root, schemas(), SinkSettings(partition_by=("date", "asset_code"), flush_interval_s=3600)
+def start(
+    root: Path,
+    options: ApiSettings,
+    committed: int = COMMITTED,
+    live: int = LIVE,
+    output_formats: tuple[str, ...] = ("parquet",),
+) -> Running:
+    settings = SinkSettings(
+        partition_by=("date", "asset_code"), flush_interval_s=3600, output_formats=output_formats
     )
+    sink = DatasetSink(root, schemas(), settings)
     running = Running(sink, ApiServer(create_app(options, TransferStore(sink.reader()))), httpx.Client())
     for index in range(committed + live):
         running.write_ledger(index)

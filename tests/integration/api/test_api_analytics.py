@@ -1,20 +1,26 @@
 """``GET /api/v1/analytics/*`` on a real server: each aggregation equals the same aggregation written in plain
-DuckDB SQL over the run's Parquet files (with and without where and ranges); hostile parameters are 400s;
-repeated questions are cache hits until a commit lands; the rolling windows equal a recomputation."""
+DuckDB SQL over the run's Parquet files and over its Delta tables (with and without where and ranges); hostile
+parameters are 400s; repeated questions are cache hits until a commit lands; the rolling windows equal a
+recomputation."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
+from deltalake import DeltaTable
 from websockets.sync.client import connect
 
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.sink import Checkpoint
+from stellar_arrow.sink.delta import delta_table_path
 from tests.integration.api.running import Running, start, stop
 from tests.unit.analytics.recompute import as_numbers, recompute
 from tests.unit.sink.realdata import FIRST, ledger_tables, whole
@@ -24,17 +30,37 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def committed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """All 20 ledgers committed to Parquet (date/asset_code partitions), nothing live."""
-    running = start(tmp_path_factory.mktemp("analytics"), ApiSettings(api_port=0), committed=20, live=0)
+    """All 20 ledgers committed to Parquet and Delta (date/asset_code partitions), nothing live."""
+    running = start(
+        tmp_path_factory.mktemp("analytics"),
+        ApiSettings(api_port=0),
+        committed=20,
+        live=0,
+        output_formats=("parquet", "delta"),
+    )
     yield running
     stop(running)
 
 
-def _plain(running: Running, sql: str) -> list[tuple[Any, ...]]:
-    """``sql`` over ``t``: the token_transfers Parquet files of the run, read by plain DuckDB."""
-    files = sorted(str(p) for p in Path(running.sink.root).glob("token_transfers/**/*.parquet"))
+SOURCES = ["parquet", "delta"]
+
+
+@functools.cache
+def _delta_transfers(root: Path) -> ds.Dataset:
+    """The token_transfers Delta table of a run as delta-rs exposes it (its log read once per run)."""
+    return DeltaTable(str(delta_table_path(root, "token_transfers"))).to_pyarrow_dataset()
+
+
+def _plain(running: Running, sql: str, source: str = "parquet") -> list[tuple[Any, ...]]:
+    """``sql`` over ``t``: the run's token_transfers, read by plain DuckDB from its Parquet files or from its
+    Delta table (as delta-rs exposes it: Delta types, e.g. ``ledger_sequence`` int64, ``to_muxed_id``
+    decimal(20,0), plus the ``date`` partition column)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    if source == "delta":
+        con.register("t", _delta_transfers(Path(running.sink.root)))
+        return con.sql(sql).fetchall()
+    files = sorted(str(p) for p in Path(running.sink.root).glob("token_transfers/**/*.parquet"))
     listed = ", ".join(f"'{f}'" for f in files)
     con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet([{listed}], hive_partitioning = false)")
     return con.sql(sql).fetchall()
@@ -53,6 +79,10 @@ WHERE_CASES = [
     (
         {"from_ledger": str(FIRST + 3), "to_ledger": str(FIRST + 11)},
         f"ledger_sequence BETWEEN {FIRST + 3} AND {FIRST + 11}",
+    ),
+    (  # exact decimals on the decimal column (left out of the Delta log's file statistics)
+        {"where": "amount BETWEEN 0.0000101 AND 250.5000001"},
+        "amount BETWEEN 0.0000101 AND 250.5000001",
     ),
 ]
 
@@ -76,17 +106,26 @@ def _get(running: Running, name: str, params: dict[str, str]) -> list[dict[str, 
     return rows
 
 
-def test_the_sample_run_is_all_in_parquet(committed: Running) -> None:
+def test_the_sample_run_is_all_in_parquet_and_delta(committed: Running) -> None:
     assert _plain(committed, "SELECT count(*) FROM t")[0][0] == whole("token_transfers").num_rows
+    assert _plain(committed, "SELECT count(*) FROM t", "delta")[0][0] == whole("token_transfers").num_rows
+    delta = DeltaTable(str(delta_table_path(Path(committed.sink.root), "token_transfers")))
+    schema = delta.to_pyarrow_dataset().schema
+    assert schema.field("ledger_sequence").type == pa.int64()  # uint32 in Parquet
+    assert schema.field("amount").type == pa.decimal128(38, 7)
+    assert schema.field("amount_raw").type == pa.string()
+    assert delta.metadata().partition_columns == ["date", "asset_code"]  # the sink's partition_by
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_volume_by_asset_equals_plain_sql(committed: Running, case: int) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", range(6))
+def test_volume_by_asset_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
         committed,
         "SELECT coalesce(asset, contract_id), count(*), sum(amount_raw::HUGEINT)::VARCHAR FROM t "
         f"WHERE event_type = 'transfer' AND {cond} GROUP BY 1 ORDER BY 1",
+        source,
     )
     got = _get(committed, "volume_by_asset", params)
     assert [(r["asset"], r["transfers"], r["volume_raw"]) for r in got] == want and want
@@ -96,21 +135,24 @@ def test_volume_by_asset_equals_plain_sql(committed: Running, case: int) -> None
         )
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_transfers_by_hour_equals_plain_sql(committed: Running, case: int) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", range(6))
+def test_transfers_by_hour_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
         committed,
         "SELECT strftime(date_trunc('hour', closed_at), '%Y-%m-%dT%H:%M:%SZ'), coalesce(asset, contract_id), "
         f"count(*), sum(amount_raw::HUGEINT)::VARCHAR FROM t WHERE event_type = 'transfer' AND {cond} "
         "GROUP BY 1, 2 ORDER BY 1, 2",
+        source,
     )
     got = _get(committed, "transfers_by_hour", params)
     assert [(r["hour"], r["asset"], r["transfers"], r["volume_raw"]) for r in got] == want and want
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_fees_by_hour_equals_plain_sql(committed: Running, case: int) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", range(6))
+def test_fees_by_hour_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
         committed,
@@ -119,6 +161,7 @@ def test_fees_by_hour_equals_plain_sql(committed: Running, case: int) -> None:
         "coalesce(sum(CASE WHEN amount_raw::HUGEINT > 0 THEN amount_raw::HUGEINT END), 0)::VARCHAR, "
         "coalesce(sum(CASE WHEN amount_raw::HUGEINT < 0 THEN -amount_raw::HUGEINT END), 0)::VARCHAR, "
         f"sum(amount_raw::HUGEINT)::VARCHAR FROM t WHERE event_type = 'fee' AND {cond} GROUP BY 1 ORDER BY 1",
+        source,
     )
     got = _get(committed, "fees_by_hour", params)
     keys = ("hour", "fee_events", "transactions", "charged_raw", "refunded_raw", "fees_raw")
@@ -126,14 +169,16 @@ def test_fees_by_hour_equals_plain_sql(committed: Running, case: int) -> None:
     assert want or case == 2  # no fee is over 1 XLM
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_top_accounts_equals_plain_sql(committed: Running, case: int) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", range(6))
+def test_top_accounts_equals_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
         committed,
         'SELECT "from", coalesce(asset, contract_id), count(*), sum(amount_raw::HUGEINT) AS v FROM t '
         f"WHERE event_type = 'transfer' AND \"from\" IS NOT NULL AND {cond} GROUP BY 1, 2 "
         "ORDER BY v DESC, 1, 2 LIMIT 7",
+        source,
     )
     got = _get(committed, "top_accounts", {**params, "limit": "7"})
     assert [(r["account"], r["asset"], r["transfers"], int(r["volume_raw"])) for r in got] == [
@@ -142,8 +187,9 @@ def test_top_accounts_equals_plain_sql(committed: Running, case: int) -> None:
     assert len(want) == 7
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_supply_changes_equal_plain_sql(committed: Running, case: int) -> None:
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", range(6))
+def test_supply_changes_equal_plain_sql(committed: Running, case: int, source: str) -> None:
     params, cond = _cases(committed)[case]
     want = _plain(
         committed,
@@ -154,6 +200,7 @@ def test_supply_changes_equal_plain_sql(committed: Running, case: int) -> None:
             for k in ("mint", "burn", "clawback")
         )
         + f" FROM t WHERE event_type IN ('mint', 'burn', 'clawback') AND {cond} GROUP BY 1 ORDER BY 1",
+        source,
     )
     got = _get(committed, "supply_changes", params)
     keys = ("asset", "mints", "minted_raw", "burns", "burned_raw", "clawbacks", "clawed_back_raw")
