@@ -243,8 +243,10 @@ class Supervisor:
         if child.crashes > policy.restart_max:
             msg = (
                 f"{child.role} service crashed {child.crashes} times in a row (pipeline.restart_max = "
-                f"{policy.restart_max}); last error: {error} (log: {child.log_file})"
+                f"{policy.restart_max}); last error: {error}"
             )
+            if "(log: " not in error:
+                msg += f" (log: {child.log_file})"
             raise SupervisorError(msg)
         delay = min(policy.restart_backoff_initial_s * 2 ** (child.crashes - 1), policy.restart_backoff_max_s)
         child.restart_at = now + delay

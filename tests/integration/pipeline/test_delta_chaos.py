@@ -54,6 +54,7 @@ def _settings(out: Path, lake: Path) -> Any:
         },
         flight={"reconnect_timeout_s": 30.0},
         api={"api_port": 0},
+        pipeline={"restart_max": 1000, "restart_backoff_initial_s": 0},  # every kill restarts at once
     )
 
 
