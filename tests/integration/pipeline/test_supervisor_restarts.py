@@ -216,8 +216,8 @@ def test_run_exit_when_done_stops_with_one_line_after_the_restart_limit(tmp_path
     assert errors in (
         [f"{prefix}last error: killed by SIGKILL {log}"],
         [
-            f"{prefix}last error: processor service exited with code -9 before it was ready: killed by SIGKILL "
-            f"{log}"
+            f"{prefix}last error: processor service exited with code -9 before it was ready: "
+            f"killed by SIGKILL {log}"
         ],
     ), errors
     assert "Traceback" not in stderr
