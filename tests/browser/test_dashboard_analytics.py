@@ -49,7 +49,12 @@ def test_analytics_panel_shows_live_numbers_with_auth_on(tmp_path: Path, keys: K
         try:
             await browser.open()
             await browser.call("Page.navigate", {"url": running.base_url + "/"})
-            await _wait_for(browser, "location.pathname === '/static/login.html'")
+            # login.js marks the form ready once its submit handler is attached (before that, no submission)
+            await _wait_for(
+                browser,
+                "location.pathname === '/static/login.html' && "
+                "document.getElementById('login')?.dataset.ready === 'yes'",
+            )
             await browser.evaluate(
                 f"document.getElementById('credential').value = '{keys.reader}';"
                 "document.getElementById('login').requestSubmit(); true"

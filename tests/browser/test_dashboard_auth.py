@@ -80,7 +80,9 @@ def test_dashboard_signs_in_and_streams_and_other_origins_cannot_read(
             await browser.open()
             await browser.call("Page.navigate", {"url": running.base_url + "/"})
             await _wait_for(
-                browser, "location.pathname === '/static/login.html' && !!document.getElementById('login')"
+                browser,
+                "location.pathname === '/static/login.html' && "
+                "document.getElementById('login')?.dataset.ready === 'yes'",  # login.js attached its handler
             )
             await browser.evaluate(
                 f"document.getElementById('credential').value = '{keys.reader}';"

@@ -2,7 +2,10 @@
 // The key is sent once, in a header, to POST /api/v1/session; it is never stored by this page.
 "use strict";
 
-document.getElementById("login").addEventListener("submit", async (event) => {
+// The input has no name and the button stays disabled until this script runs, so the form can never be
+// submitted natively (which would put the key in a URL).
+const form = document.getElementById("login");
+form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = document.getElementById("credential");
   const value = input.value.trim();
@@ -21,3 +24,5 @@ document.getElementById("login").addEventListener("submit", async (event) => {
     out.textContent = `sign-in failed: ${err}`;
   }
 });
+form.querySelector("button[type=submit]").disabled = false;
+form.dataset.ready = "yes";
