@@ -31,6 +31,23 @@ async def _wait_for(browser: Browser, expression: str, timeout: float = 30) -> o
         await asyncio.sleep(0.2)
 
 
+async def sign_in(browser: Browser, base_url: str, credential: str) -> None:
+    """Open the dashboard, get sent to the sign-in page, and sign in with ``credential`` (an API key or JWT).
+
+    login.js marks the form ready once its submit handler is attached: before that, nothing is submitted.
+    """
+    await browser.call("Page.navigate", {"url": base_url + "/"})
+    await _wait_for(
+        browser,
+        "location.pathname === '/static/login.html' && "
+        "document.getElementById('login')?.dataset.ready === 'yes'",
+    )
+    await browser.evaluate(
+        f"document.getElementById('credential').value = '{credential}';"
+        "document.getElementById('login').requestSubmit(); true"
+    )
+
+
 @pytest.mark.timeout(1200)  # may install chromium with apt-get first
 def test_dashboard_shows_live_rows_and_the_chart(tmp_path: Path) -> None:
     executable = find_or_install_chromium()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.cdp import Browser, find_or_install_chromium
-from tests.browser.test_dashboard import ARTIFACTS, _wait_for
+from tests.browser.test_dashboard import ARTIFACTS, _wait_for, sign_in
 from tests.integration.security.api_server import start_secured
 from tests.integration.security.conftest import Keys, security_settings
 from tests.integration.security.conftest import keys as keys
@@ -48,17 +48,7 @@ def test_analytics_panel_shows_live_numbers_with_auth_on(tmp_path: Path, keys: K
         browser = Browser(executable)
         try:
             await browser.open()
-            await browser.call("Page.navigate", {"url": running.base_url + "/"})
-            # login.js marks the form ready once its submit handler is attached (before that, no submission)
-            await _wait_for(
-                browser,
-                "location.pathname === '/static/login.html' && "
-                "document.getElementById('login')?.dataset.ready === 'yes'",
-            )
-            await browser.evaluate(
-                f"document.getElementById('credential').value = '{keys.reader}';"
-                "document.getElementById('login').requestSubmit(); true"
-            )
+            await sign_in(browser, running.base_url, keys.reader)
             await _wait_for(browser, LIVE, timeout=90)
             first = events_text("1h")
             await _wait_for(browser, f"document.getElementById('win-events')?.textContent === '{first}'")

@@ -14,7 +14,7 @@ import pytest
 
 from stellar_arrow.security import ApiKeyStore
 from tests.browser.cdp import Browser, find_or_install_chromium
-from tests.browser.test_dashboard import _wait_for
+from tests.browser.test_dashboard import _wait_for, sign_in
 from tests.integration.security.api_server import start_secured
 from tests.integration.security.conftest import Keys, security_settings
 from tests.integration.security.conftest import keys as keys
@@ -78,16 +78,7 @@ def test_dashboard_signs_in_and_streams_and_other_origins_cannot_read(
         browser = Browser(executable)
         try:
             await browser.open()
-            await browser.call("Page.navigate", {"url": running.base_url + "/"})
-            await _wait_for(
-                browser,
-                "location.pathname === '/static/login.html' && "
-                "document.getElementById('login')?.dataset.ready === 'yes'",  # login.js attached its handler
-            )
-            await browser.evaluate(
-                f"document.getElementById('credential').value = '{keys.reader}';"
-                "document.getElementById('login').requestSubmit(); true"
-            )
+            await sign_in(browser, running.base_url, keys.reader)
             await _wait_for(browser, LIVE, timeout=90)
             writer = threading.Thread(target=stream)
             writer.start()

@@ -17,6 +17,7 @@ commit (:mod:`stellar_arrow.export.manifest`).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import hashlib
@@ -52,26 +53,26 @@ def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.lower().startswith("file://")
 
 
-class OutputStore:
+class OutputStore(abc.ABC):
     """The output root of an export: atomic puts, reads, listings and removals by relative key."""
 
     uri: str
 
+    @abc.abstractmethod
     def location(self, key: str) -> str:
         """Where ``key`` is, for messages and summaries."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def put(self, key: str, render: Render) -> Stored:
         """Write what ``render`` writes as ``key``, atomically."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def size(self, key: str) -> int | None:
         """The size of ``key``; None when it does not exist."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, key: str) -> bytes | None:
         """The bytes of ``key``; None when it does not exist."""
-        raise NotImplementedError
 
     @contextlib.contextmanager
     def reader(self, key: str) -> Iterator[BinaryIO]:
@@ -87,17 +88,17 @@ class OutputStore:
             raise FileNotFoundError(self.location(key))
         return hashlib.sha256(data).hexdigest()
 
+    @abc.abstractmethod
     def names(self, folder: str) -> list[str]:
         """Names of the objects directly under ``folder`` (empty when there is none)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def remove(self, key: str) -> None:
         """Delete ``key`` if it exists."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def check_writable(self, tables: tuple[str, ...]) -> None:
         """Refuse, before any ledger is read, an output that cannot be written (ConfigError)."""
-        raise NotImplementedError
 
 
 class LocalOutput(OutputStore):
