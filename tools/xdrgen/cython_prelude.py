@@ -23,6 +23,7 @@ MAX_DEPTH = 500
 PRELUDE = '''\
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 # cython: binding=False, embedsignature=False
+cimport cython
 from libc.stdint cimport int32_t, uint32_t, int64_t, uint64_t
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -164,6 +165,8 @@ cdef struct R:
     Py_ssize_t n
     Py_ssize_t o
     int depth
+    int lazy
+    PyObject* data
 
 
 ctypedef object (*Dec)(R*)
@@ -338,7 +341,7 @@ cdef inline Py_ssize_t var_span(R* r, Py_ssize_t head, uint32_t maxlen) noexcept
     return span if span <= r.n - r.o else -1
 
 
-cdef object run(Dec fn, bytes data, Py_ssize_t offset):
+cdef object run(Dec fn, bytes data, Py_ssize_t offset, bint lazy):
     cdef R r
     r.b = <const unsigned char*>PyBytes_AS_STRING(data)
     r.n = PyBytes_GET_SIZE(data)
@@ -346,6 +349,8 @@ cdef object run(Dec fn, bytes data, Py_ssize_t offset):
         raise ValueError(f"offset {offset} outside a buffer of {r.n} bytes")
     r.o = offset
     r.depth = 0
+    r.lazy = lazy
+    r.data = <PyObject*>data
     value = fn(&r)
     return value, r.o
 '''

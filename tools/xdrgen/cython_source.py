@@ -13,6 +13,7 @@ count their nesting (``MAX_DEPTH``). Python sees ``decode(type_name, data, offse
 from __future__ import annotations
 
 from stellar_arrow.xdr.definitions import Arm, Definition, Schema, TypeExpr
+from tools.xdrgen.cython_lazy import LAZY_RUNTIME, LazyWalkers, lazy_field_ids
 from tools.xdrgen.cython_prelude import MAX_DEPTH, PRELUDE
 from tools.xdrgen.policy import COMPILED_SHARED_STRUCTS, INTERN_MAX_BYTES, INTERNED_UNIONS, RAW_TYPES
 from tools.xdrgen.sizes import Sizes, pad
@@ -31,7 +32,7 @@ def _const(name: str, case: int) -> str:
     return f"{name}_{case}".replace("-", "m")
 
 
-class CythonEmitter:
+class CythonEmitter(LazyWalkers):
     """Emits one function per struct/union; ``decls`` holds the C locals of the current one."""
 
     def __init__(self, schema: Schema) -> None:
@@ -44,6 +45,8 @@ class CythonEmitter:
         self.enums_used: dict[str, None] = {}
         self.tables: list[str] = []
         self.recursive = self._recursive_types()
+        self.lazy_ids = {(c, i): n for n, (c, i, _) in enumerate(lazy_field_ids(schema))}
+        self.init_walkers()
 
     # -- analysis ------------------------------------------------------------------------------
     def _refs(self, t: TypeExpr | None) -> list[str]:
@@ -229,8 +232,19 @@ class CythonEmitter:
         if raw:
             self.decls["s"] = "Py_ssize_t"
             body.append("    s = r.o")
-        for f, v in zip(d.fields, names, strict=True):
-            body += self.read(f.type, v, "    ", d.name)
+        lazy: list[int] = []
+        for i, (f, v) in enumerate(zip(d.fields, names, strict=True)):
+            ident = self.lazy_ids.get((d.name, i))
+            if ident is None:
+                body += self.read(f.type, v, "    ", d.name)
+                continue
+            lazy.append(i)
+            body += [
+                "    if r.lazy:",
+                f"        {v} = lazy_part(r, w_{d.name}_{i}, z_{d.name}_{i}, {ident})",
+                "    else:",
+                f"        {v} = z_{d.name}_{i}(r)",
+            ]
         if raw:
             names.append("raw(r, s)")
         self.decls["t"] = "object"
@@ -238,6 +252,13 @@ class CythonEmitter:
         body += [f"    sa_set(t, {i}, {v})" for i, v in enumerate(names)]
         body.append(f"    return sa_done(C_{d.name}, t)")
         self.function(d, body)
+        for i in lazy:
+            self.decls, self.n = {"v": "object"}, 0
+            read = self.read(d.fields[i].type, "v", "    ", d.name)
+            head = [f"cdef object z_{d.name}_{i}(R* r):"]
+            head += [f"    cdef {ctype} {var}" for var, ctype in self.decls.items()]
+            self.lines += [*head, *read, "    return v", "", ""]
+            self.lazy_functions(d, i)
 
     def union(self, d: Definition) -> None:
         self.decls, self.n = {"d": "int32_t", "v": "object"}, 0
@@ -306,7 +327,11 @@ def cython_source(schema: Schema, header: str) -> str:
     for d in schema.definitions.values():
         if d.kind == "enum" and d.name in em.enums_used:
             out += em.enum_function(d)
+    out.append("LAZY_FIELD_IDS = " + repr(tuple(lazy_field_ids(schema))))
+    out += LAZY_RUNTIME.replace("@N_LAZY@", str(max(1, len(em.lazy_ids)))).splitlines()
+    out += ["", ""]
     out += em.lines
+    out += em.emit_walkers()
     out += [
         "def intern_table_sizes():",
         '    """Entries held by each intern table (each is bounded)."""',
@@ -321,16 +346,17 @@ def cython_source(schema: Schema, header: str) -> str:
         f"INDEX = {{{index}}}",
         "",
         "",
-        "def decode(str type_name, bytes data, Py_ssize_t offset=0):",
-        '    """``(value, end offset)`` of one ``type_name`` value starting at ``offset`` of ``data``."""',
-        "    return run(TABLE[<Py_ssize_t>INDEX[type_name]], data, offset)",
+        "def decode(str type_name, bytes data, Py_ssize_t offset=0, bint lazy=True):",
+        '    """``(value, end offset)`` of one ``type_name`` value starting at ``offset`` of ``data``;',
+        '    ``lazy``: defer the fields of ``LAZY_FIELDS`` (validated now, built on first read)."""',
+        "    return run(TABLE[<Py_ssize_t>INDEX[type_name]], data, offset, lazy)",
     ]
     for name in ENTRY_TYPES:
         out += [
             "",
             "",
-            f"def d_{name}(bytes data, Py_ssize_t offset=0):",
+            f"def d_{name}(bytes data, Py_ssize_t offset=0, bint lazy=True):",
             f'    """``(value, end offset)`` of one ``{name}`` starting at ``offset`` of ``data``."""',
-            f"    return run(c_{name}, data, offset)",
+            f"    return run(c_{name}, data, offset, lazy)",
         ]
     return "\n".join(out).rstrip() + "\n"

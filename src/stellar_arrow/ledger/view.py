@@ -88,9 +88,8 @@ class LedgerTransaction:
     tx_hash: bytes
     envelope: X.TransactionEnvelope
     result_pair: X.TransactionResultPair
-    fee_processing: list[Any]  # LedgerEntryChanges
+    processing: Any  # TransactionResultMeta(V1): its fee changes are read through it, when needed
     meta: X.TransactionMeta
-    post_tx_apply_fee_processing: list[Any] | None  # LCM V2 only
     # Read many times per transaction by the table builders and the derivation: set once here.
     tx: Any = field(init=False, repr=False, compare=False)
     """The (inner) ``Transaction`` or ``TransactionV0`` that carries the operations."""
@@ -215,6 +214,19 @@ class LedgerTransaction:
         return changes
 
     @property
+    def fee_processing(self) -> list[Any]:
+        """``LedgerEntryChanges`` of the fee charge (read on demand: the compiled decoder builds them
+        on first read)."""
+        changes: list[Any] = self.processing.fee_processing
+        return changes
+
+    @property
+    def post_tx_apply_fee_processing(self) -> list[Any] | None:
+        """``postTxApplyFeeProcessing`` (LCM V2 only), else None."""
+        changes: list[Any] | None = getattr(self.processing, "post_tx_apply_fee_processing", None)
+        return changes
+
+    @property
     def post_fee_processing(self) -> Sequence[Any]:
         """``postTxApplyFeeProcessing`` (LCM V2), empty before."""
         return self.post_tx_apply_fee_processing or ()
@@ -301,9 +313,8 @@ def pair_transactions(view: LedgerView, network: Network) -> list[LedgerTransact
                 tx_hash=tx_hash,
                 envelope=envelope,
                 result_pair=pair,
-                fee_processing=processing.fee_processing,
+                processing=processing,
                 meta=processing.tx_apply_processing,
-                post_tx_apply_fee_processing=getattr(processing, "post_tx_apply_fee_processing", None),
             )
         )
     return out

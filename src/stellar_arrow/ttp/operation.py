@@ -41,10 +41,15 @@ class OperationContext:
     index0: int  # 0-based operation index
     operation: Any  # X.Operation
     result: Any | None  # the OperationResult ``tr`` union (None if the result list is short)
-    changes: Sequence[Any]
     source: bytes  # ed25519 of the op source (tx source when unset)
     source_account: Any | None  # X.MuxedAccount of the op source (or tx source); None for V0 txs
     operation_type: str  # the type name (``payment``, ``invoke_host_function``...), stamped on every event
+
+    @property
+    def changes(self) -> Sequence[Any]:
+        """The operation's ledger-entry changes, read only by the handlers that need them (the
+        compiled decoder builds them on first read)."""
+        return self.tx.operation_changes(self.index0)
 
     @property
     def operation_index(self) -> int:
@@ -108,7 +113,6 @@ def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
         index0=index0,
         operation=op,
         result=result,
-        changes=tx.operation_changes(index0),
         source=source,
         source_account=source_account,
         operation_type=operation_type_name(op.body.type),
