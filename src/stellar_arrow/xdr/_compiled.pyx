@@ -1087,6 +1087,11 @@ cdef class Lazy:
     def __hash__(self):
         raise TypeError("unhashable type: 'list'")
 
+    @property
+    def span(self):
+        """``(start, end)`` byte offsets of the part in its buffer."""
+        return (self.start, self.end)
+
     def __reduce__(self):
         return (_same, (self.build(),))
 
@@ -1247,14 +1252,19 @@ def reset_lazy_counts():
 
 def build_all(value):
     """Build every lazy part of ``value`` (a decoded tree) in place; ``value``."""
-    todo = [value]
+    cdef list todo = [value]
+    cdef Py_ssize_t i
     while todo:
         v = todo.pop()
         if isinstance(v, tuple):
-            force(v)
-            todo.extend(tuple.__iter__(v))
-        elif type(v) is list:
-            todo.extend(<list>v)
+            for i in range(len(<tuple>v)):
+                item = take(v, i)
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
+        elif isinstance(v, list):
+            for item in <list>v:
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
     return value
 
 
