@@ -89,7 +89,8 @@ class LazyWalkers:
         d = self.schema.definitions[rt["name"]]
         if d.kind == "enum":
             e = self.local("d", "int32_t")
-            return [f"{ind}ri32(r, &{e})", f"{ind}if not {self.enum_check(d.name)}({e}):", f"{ind}    bad({w}, r.o - 4)"]
+            check = f"{ind}if not {self.enum_check(d.name)}({e}):"
+            return [f"{ind}ri32(r, &{e})", check, f"{ind}    bad({w}, r.o - 4)"]
         self.walk_wanted[d.name] = None
         return [f"{ind}w_{d.name}(r)"]
 

@@ -42,7 +42,7 @@ def outcome(data: bytes, lazy: bool) -> tuple[str, str | None, int | None] | Any
     try:
         with gc_paused():
             value, end = module.d_LedgerCloseMeta(data, 0, lazy)
-    except Exception as exc:  # noqa: BLE001 - compared as (class, text) below
+    except Exception as exc:  # compared as (class, text) below
         return (type(exc).__name__, str(exc), None)
     return value if end == len(data) else ("trailing", None, end)
 
@@ -66,7 +66,10 @@ def test_lazy_parts_are_built_into_the_full_decoders_values(corpus_ledgers: list
     firsts = {name.split("#")[0]: lcm for name, lcm in reversed(corpus_ledgers)}
     for lcm in firsts.values():
         expected = decode_ledger_close_meta(lcm)
-        assert_same(module.build_all(decode_ledger_close_meta_compiled(lcm)), expected)
+        built = module.build_all(decode_ledger_close_meta_compiled(lcm))
+        if len(lcm) > 1_000_000:
+            assert_same(built, expected)  # classes too, on one big protocol-26 ledger
+        assert built == expected
         assert module.d_LedgerCloseMeta(lcm, 0, False)[0] == expected
         assert decode_ledger_close_meta_compiled(lcm) == expected  # equality builds what it compares
 
@@ -90,7 +93,8 @@ def test_a_part_is_built_once_on_first_read_and_behaves_as_a_list(big_ledger: by
         tx.fee_processing = []  # type: ignore[misc]
     fresh = decode_ledger_close_meta_compiled(big_ledger)
     assert pickle.loads(pickle.dumps(fresh)) == expected
-    assert copy.deepcopy(decode_ledger_close_meta_compiled(big_ledger)) == expected
+    one = decode_ledger_close_meta_compiled(big_ledger).v2.tx_processing[7]
+    assert copy.deepcopy(one) == expected.v2.tx_processing[7]
     holder = decode_ledger_close_meta_compiled(big_ledger).v2.tx_processing[3]
     assert list(holder) == list(expected.v2.tx_processing[3])
     assert holder[1] == expected.v2.tx_processing[3][1]
@@ -103,7 +107,7 @@ def test_damage_inside_lazy_parts_fails_at_decode_time_as_a_full_decode(big_ledg
     assert len(spans) > 1000
     rng = random.Random(14)
     checked_with_python = 0
-    for start, end in rng.sample(spans, 20):
+    for start, end in rng.sample(spans, 12):
         for cut in {start + 4, rng.randrange(start, end)}:
             truncated = big_ledger[:cut]
             assert outcome(truncated, True) == outcome(truncated, False)
@@ -120,7 +124,7 @@ def test_damage_inside_lazy_parts_fails_at_decode_time_as_a_full_decode(big_ledg
                 assert error is not None and error.ledger_sequence == 3
             else:
                 assert module.build_all(lazy) == full
-            if checked_with_python < 6:  # the pure-Python decoder is slow: a sample
+            if checked_with_python < 4:  # the pure-Python decoder is slow: a sample
                 checked_with_python += 1
                 if type(full) is tuple:
                     with pytest.raises(XdrDecodeError):
@@ -134,7 +138,8 @@ def test_the_tables_build_few_lazy_parts(corpus_ledgers: list[tuple[str, bytes]]
     and with token_transfers only the few the derivation reads (soroban fees, pools, claimable
     balances, contract events)."""
     p26 = [lcm for name, lcm in corpus_ledgers if "6309298" in name][:4]
-    for tables, most in ((("ledgers", "transactions"), 0.0), (("ledgers", "transactions", "token_transfers"), 0.1)):
+    cases = ((("ledgers", "transactions"), 0.0), (("ledgers", "transactions", "token_transfers"), 0.1))
+    for tables, most in cases:
         module.reset_lazy_counts()
         table_set = TableSet(TableSetOptions(tables, PUBNET, decoder="compiled"))
         for lcm in p26:
