@@ -7,7 +7,8 @@ as the pure-Python decoder: structs as their class's tuple of fields (plus ``.xd
 (checked against their members), arrays as lists, opaques and strings as bytes. Recursive types
 count their nesting (``MAX_DEPTH``). Python sees ``decode(type_name, data, offset)`` and
 ``d_LedgerCloseMeta`` / ``d_LedgerCloseMetaBatch`` with the generated ``d_<Type>`` signature
-``(bytes, offset) -> (value, end)``.
+``(bytes, offset) -> (value, end)`` (plus ``lazy``: the fields of ``LAZY_FIELDS`` are validated by
+walkers and built on first read, ``cython_lazy``).
 """
 
 from __future__ import annotations
