@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/bench_decode_lazy.py [--modes python,eager,lazy,forced,pipe-eager,pipe-lazy]
     .venv/bin/python bench/bench_decode_lazy.py --counts [--verify]
+    .venv/bin/python bench/bench_decode_lazy.py --timing [--repeat N]
 
 Instruction mode (needs valgrind): for ledger 63092982 each mode runs once with 1 unit and once with
 6 under ``valgrind --tool=callgrind``; (6 - 1) / 5 is the cost of one unit, start-up and imports
@@ -18,6 +19,10 @@ cancelled out. A unit always frees what it built. Modes:
 
 ``--counts``: over the 20 protocol-26 ledgers, how many lazy parts the decode deferred and how many the
 three tables (and, with ``--verify``, the token-transfer reconciliation) built.
+
+``--timing``: process CPU time of decode + free over the 20 protocol-26 ledgers in one process, the
+``python``, ``eager`` and ``lazy`` modes taking turns; the best of ``--repeat`` passes (noisy on a shared
+machine: compare the ratios of one run).
 """
 
 from __future__ import annotations
@@ -130,17 +135,44 @@ def counts(verify: bool) -> None:
     print(f"  {'all':<52} {made:7d} {built:7d}  {100 * built / max(made, 1):5.1f}%")
 
 
+def timing(repeat: int) -> None:
+    import time
+
+    from stellar_arrow.xdr import gc_paused
+
+    raws = [_raw(s) for s in range(FIRST, LAST + 1)]
+    modes = ("python", "eager", "lazy")
+    best = dict.fromkeys(modes, float("inf"))
+    for _ in range(repeat):
+        for mode in modes:
+            decode = _decode(mode)
+            with gc_paused():
+                start = time.process_time()
+                for raw in raws:
+                    value = decode(raw)
+                    del value
+                best[mode] = min(best[mode], time.process_time() - start)
+    for mode in modes:
+        ms = best[mode] / len(raws) * 1000
+        ratio = best["python"] / best[mode]
+        print(f"{mode:<8} {ms:6.2f} ms/ledger (decode + free)   python/{mode}: {ratio:5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--counts", action="store_true")
     parser.add_argument("--verify", action="store_true")
+    parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--units", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.units:
         child_units(args.units[0], int(args.units[1]))
     elif args.counts:
         counts(args.verify)
+    elif args.timing:
+        timing(args.repeat)
     else:
         instructions(args.modes.split(","))
 
