@@ -1,6 +1,8 @@
 """Token transfer event throughput on the 20 protocol-26 pubnet ledgers 63092982-63093001.
 
-Usage: .venv/bin/python bench/bench_ttp.py [--repeat N]
+Usage:
+    .venv/bin/python bench/bench_ttp.py [--repeat N]
+    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch] [--decoder compiled]
 
 Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
 
@@ -10,12 +12,20 @@ Stages (process CPU time, best of N; ledgers are decoded once up front unless th
 * verify: ``verify_ledger`` (derivation + per-tx balance reconciliation), and with ``strict=True``;
 * lake -> Parquet: ``DataLakeLedgerSource`` over ``data/lakes/pubnet-p26`` + decode + derive + batch + one
   Parquet file (wall clock).
+
+Instruction mode (``--instructions``, needs valgrind): deterministic counts of the two stages the export job
+runs, on all 20 ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger`` with the pairing
+passed in, as ``TableSet`` does) and ``batch`` (``events_to_batch`` of events derived once). The process runs
+under ``valgrind --tool=callgrind`` with 1 pass and with 3 passes over the 20 ledgers; (3 - 1) / 2 / 20 is the
+cost per ledger (start-up, imports, decoding and cache warm-up cancel out).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -90,10 +100,60 @@ def lake_to_parquet() -> None:
     )
 
 
+def child_passes(decoder: str, stage: str, passes: int) -> None:
+    """``passes`` runs of ``stage`` over the 20 ledgers (after one warm-up pass), for callgrind."""
+    from stellar_arrow.ledger.view import ledger_view, pair_transactions
+    from stellar_arrow.xdr import gc_paused
+    from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
+
+    decode = decode_ledger_close_meta_compiled if decoder == "compiled" else decode_ledger_close_meta
+    files = sorted(CORPUS.glob("pubnet-00630929*.xdr.gz")) + sorted(CORPUS.glob("pubnet-00630930*.xdr.gz"))
+    with gc_paused():
+        lcms = [decode(gzip.decompress(f.read_bytes())) for f in files]
+        paired = []
+        for lcm in lcms:
+            view = ledger_view(lcm)
+            paired.append((view, pair_transactions(view, PUBNET)))
+        derived = [events_from_ledger(lcm, PUBNET, paired=p) for lcm, p in zip(lcms, paired, strict=True)]
+        for _ in range(passes):
+            if stage == "derive":
+                for lcm, p in zip(lcms, paired, strict=True):
+                    events_from_ledger(lcm, PUBNET, paired=p)
+            else:
+                for events in derived:
+                    events_to_batch(events)
+
+
+def instructions(stages: list[str], decoder: str) -> None:
+    def count(stage: str, passes: int) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
+            cmd += [sys.executable, __file__, "--passes", decoder, stage, str(passes)]
+            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        line = next(x for x in err.splitlines() if "Collected" in x)
+        return int(line.split()[-1])
+
+    print(f"instructions per ledger, 20 ledgers, {decoder} decoder (valgrind callgrind, (3 passes - 1) / 2 / 20)")
+    for stage in stages:
+        per = (count(stage, 3) - count(stage, 1)) / 2 / 20
+        print(f"{stage:<8} {per / 1e6:8.2f} M")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
+    parser.add_argument("--stages", default="derive,batch", help="for --instructions")
+    parser.add_argument("--decoder", default="compiled", choices=("compiled", "python"))
+    parser.add_argument("--passes", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.passes:
+        decoder, stage, passes = args.passes
+        child_passes(decoder, stage, int(passes))
+        return
+    if args.instructions:
+        instructions(args.stages.split(","), args.decoder)
+        return
     ledgers = load()
     print(
         f"{len(ledgers)} decoded ledgers, {sum(len(lcm.value.tx_processing) for lcm in ledgers)} transactions"
