@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/bench_ttp.py [--repeat N]
-    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch] [--decoder compiled]
+    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp] [--decoder compiled] [--ledgers 20]
 
 Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
 
@@ -15,7 +15,8 @@ Stages (process CPU time, best of N; ledgers are decoded once up front unless th
 
 Instruction mode (``--instructions``, needs valgrind): deterministic counts of the two stages the export job
 runs, on all 20 ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger`` with the pairing
-passed in, as ``TableSet`` does) and ``batch`` (``events_to_batch`` of events derived once). The process runs
+passed in), ``batch`` (``events_to_batch`` of events derived once) and ``ttp`` (``token_transfers_batch``,
+what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs
 under ``valgrind --tool=callgrind`` with 1 pass and with 3 passes over the 20 ledgers; (3 - 1) / 2 / 20 is the
 cost per ledger (start-up, imports, decoding and cache warm-up cancel out).
 """
@@ -41,6 +42,7 @@ from stellar_arrow.ttp import (
     TOKEN_TRANSFERS_SCHEMA,
     events_from_ledger,
     events_to_batch,
+    token_transfers_batch,
     transaction_events,
     verify_transaction,
 )
@@ -100,14 +102,15 @@ def lake_to_parquet() -> None:
     )
 
 
-def child_passes(decoder: str, stage: str, passes: int) -> None:
-    """``passes`` runs of ``stage`` over the 20 ledgers (after one warm-up pass), for callgrind."""
+def child_passes(decoder: str, stage: str, passes: int, ledgers: int) -> None:
+    """``passes`` runs of ``stage`` over the first ``ledgers`` of the 20 (after a warm-up pass), for callgrind."""
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.xdr import gc_paused
     from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
 
     decode = decode_ledger_close_meta_compiled if decoder == "compiled" else decode_ledger_close_meta
     files = sorted(CORPUS.glob("pubnet-00630929*.xdr.gz")) + sorted(CORPUS.glob("pubnet-00630930*.xdr.gz"))
+    files = files[:ledgers]
     with gc_paused():
         lcms = [decode(gzip.decompress(f.read_bytes())) for f in files]
         paired = []
@@ -119,23 +122,29 @@ def child_passes(decoder: str, stage: str, passes: int) -> None:
             if stage == "derive":
                 for lcm, p in zip(lcms, paired, strict=True):
                     events_from_ledger(lcm, PUBNET, paired=p)
+            elif stage == "ttp":
+                for lcm, p in zip(lcms, paired, strict=True):
+                    token_transfers_batch(lcm, PUBNET, paired=p)
             else:
                 for events in derived:
                     events_to_batch(events)
 
 
-def instructions(stages: list[str], decoder: str) -> None:
+def instructions(stages: list[str], decoder: str, ledgers: int) -> None:
     def count(stage: str, passes: int) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
-            cmd += [sys.executable, __file__, "--passes", decoder, stage, str(passes)]
+            cmd += [sys.executable, __file__, "--passes", decoder, stage, str(passes), str(ledgers)]
             err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
         line = next(x for x in err.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
-    print(f"instructions per ledger, 20 ledgers, {decoder} decoder (valgrind callgrind, (3 passes - 1) / 2 / 20)")
+    print(
+        f"instructions per ledger, {ledgers} ledgers, {decoder} decoder"
+        f" (valgrind callgrind, (3 passes - 1 pass) / 2 / {ledgers})"
+    )
     for stage in stages:
-        per = (count(stage, 3) - count(stage, 1)) / 2 / 20
+        per = (count(stage, 3) - count(stage, 1)) / 2 / ledgers
         print(f"{stage:<8} {per / 1e6:8.2f} M")
 
 
@@ -143,16 +152,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
-    parser.add_argument("--stages", default="derive,batch", help="for --instructions")
+    parser.add_argument("--stages", default="derive,batch,ttp", help="for --instructions")
     parser.add_argument("--decoder", default="compiled", choices=("compiled", "python"))
-    parser.add_argument("--passes", nargs=3, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ledgers", type=int, default=20, help="for --instructions: the first N of the 20")
+    parser.add_argument("--passes", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.passes:
-        decoder, stage, passes = args.passes
-        child_passes(decoder, stage, int(passes))
+        decoder, stage, passes, ledgers = args.passes
+        child_passes(decoder, stage, int(passes), int(ledgers))
         return
     if args.instructions:
-        instructions(args.stages.split(","), args.decoder)
+        instructions(args.stages.split(","), args.decoder, args.ledgers)
         return
     ledgers = load()
     print(
