@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/bench_ttp.py [--repeat N]
-    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp] [--decoder compiled] [--ledgers 20]
+    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp] [--ledgers 20]
 
 Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
 
@@ -13,12 +13,12 @@ Stages (process CPU time, best of N; ledgers are decoded once up front unless th
 * lake -> Parquet: ``DataLakeLedgerSource`` over ``data/lakes/pubnet-p26`` + decode + derive + batch + one
   Parquet file (wall clock).
 
-Instruction mode (``--instructions``, needs valgrind): deterministic counts of the two stages the export job
-runs, on all 20 ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger`` with the pairing
+Instruction mode (``--instructions``, needs valgrind; ``--decoder compiled`` by default): deterministic
+counts, on the ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger``, pairing
 passed in), ``batch`` (``events_to_batch`` of events derived once) and ``ttp`` (``token_transfers_batch``,
-what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs
-under ``valgrind --tool=callgrind`` with 1 pass and with 3 passes over the 20 ledgers; (3 - 1) / 2 / 20 is the
-cost per ledger (start-up, imports, decoding and cache warm-up cancel out).
+what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs under
+``valgrind --tool=callgrind`` with 1 pass and with 3 passes over the first ``--ledgers`` of the 20 ledgers;
+(3 - 1) / 2 / ledgers is the cost per ledger (start-up, imports, decoding and warm-up cancel out).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def lake_to_parquet() -> None:
 
 
 def child_passes(decoder: str, stage: str, passes: int, ledgers: int) -> None:
-    """``passes`` runs of ``stage`` over the first ``ledgers`` of the 20 (after a warm-up pass), for callgrind."""
+    """``passes`` runs of ``stage`` over the first ``ledgers`` of the 20 (after a warm-up), for callgrind."""
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.xdr import gc_paused
     from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled

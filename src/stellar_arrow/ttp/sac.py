@@ -19,6 +19,7 @@ from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, decode_str
 __all__ = [
     "asset_from_xdr",
     "asset_xdr",
+    "native_sac_address",
     "parse_sep11_asset",
     "revoke_claimable_balance_id",
     "sac_address",
@@ -79,6 +80,12 @@ def sac_contract_id(asset: Asset, network_id: bytes) -> bytes:
 def sac_address(asset: Asset, network_id: bytes) -> str:
     """C-strkey of the asset's SAC on the network with id ``network_id``."""
     return contract_strkey(sac_contract_id(asset, network_id))
+
+
+@lru_cache(maxsize=16)
+def native_sac_address(network_id: bytes) -> str:
+    """``sac_address(NATIVE, network_id)``, cached by the network id alone (read for every transaction)."""
+    return sac_address(NATIVE, network_id)
 
 
 def revoke_claimable_balance_id(
