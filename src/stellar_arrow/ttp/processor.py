@@ -68,17 +68,18 @@ def transaction_events(lcm: Any, network: Network, mode: Mode = "derived") -> li
     return [events_from_transaction(tx, mode) for tx in txs]
 
 
-def _ordered(per_tx: list[TransactionEvents], protocol_version: int) -> list[Event]:
-    out: list[Event] = [t.fees.charge for t in per_tx]
+def _ordered(per_tx: list[tuple[FeeEvents, list[Event]]], protocol_version: int) -> list[Event]:
+    """CAP-67 stage order of ``(fee events, operation events)`` per transaction (module docstring)."""
+    out: list[Event] = [fees[0] for fees, _ in per_tx]
     if protocol_version < 23:
-        for t in per_tx:
-            out.extend(t.operations)
-            if t.fees.refund is not None:
-                out.append(t.fees.refund)
+        for (_, refund), operations in per_tx:
+            out += operations
+            if refund is not None:
+                out.append(refund)
         return out
-    for t in per_tx:
-        out.extend(t.operations)
-    out.extend(t.fees.refund for t in per_tx if t.fees.refund is not None)
+    for _, operations in per_tx:
+        out += operations
+    out += [refund for (_, refund), _ in per_tx if refund is not None]
     return out
 
 
@@ -90,7 +91,11 @@ def _ledger_order(
 ) -> list[Event]:
     """The ledger's events in ledger order, not yet placed (``event_index`` 0)."""
     view, txs = ledger_transactions(lcm, network) if paired is None else paired
-    return _ordered([events_from_transaction(tx, mode) for tx in txs], view.protocol_version)
+    if mode == "unified":
+        per_tx = [(unified_fee_events(tx), unified_operation_events(tx)) for tx in txs]
+    else:
+        per_tx = [(fee_events(tx), operation_events(tx)) for tx in txs]
+    return _ordered(per_tx, view.protocol_version)
 
 
 def events_from_ledger(
