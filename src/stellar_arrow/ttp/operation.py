@@ -14,7 +14,7 @@ from typing import Any, Final
 from stellar_arrow.errors import EventDerivationError
 from stellar_arrow.ledger.view import LedgerTransaction, muxed_key
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
-from stellar_arrow.ttp.sac import sac_address
+from stellar_arrow.ttp.sac import issued_sac_address, native_sac_address
 from stellar_arrow.ttp.transaction import derivation_error
 from stellar_arrow.vocabulary import operation_type_name
 from stellar_arrow.xdr import model as X
@@ -80,7 +80,13 @@ class OperationContext:
 
     def meta(self, asset: Asset, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
         """Envelope of a classic event: the asset's SAC is the contract address."""
-        return self.contract_meta(sac_address(asset, self.tx.network.network_id), to_muxed_info)
+        code = asset.code
+        network_id = self.tx.network.network_id
+        if code is None:
+            address = native_sac_address(network_id)
+        else:
+            address = issued_sac_address(code, asset.issuer, network_id)
+        return self.contract_meta(address, to_muxed_info)
 
     def contract_meta(self, contract_address: str, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
         """Envelope of an event of this operation (one shared object per contract when no muxed info)."""
