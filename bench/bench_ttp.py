@@ -17,8 +17,9 @@ Instruction mode (``--instructions``, needs valgrind; ``--decoder compiled`` by 
 counts, on the ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger``, pairing
 passed in), ``batch`` (``events_to_batch`` of events derived once) and ``ttp`` (``token_transfers_batch``,
 what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs under
-``valgrind --tool=callgrind`` with 1 pass and with 3 passes over the first ``--ledgers`` of the 20 ledgers;
-(3 - 1) / 2 / ledgers is the cost per ledger (start-up, imports, decoding and warm-up cancel out).
+``valgrind --tool=cachegrind`` once with 1 pass of every stage over the first ``--ledgers`` of the 20
+ledgers, and once per stage with 3 passes of it; (3 - 1) / 2 / ledgers is the stage's cost per ledger
+(start-up, imports, decoding and warm-up cancel out).
 """
 
 from __future__ import annotations
@@ -102,49 +103,57 @@ def lake_to_parquet() -> None:
     )
 
 
-def child_passes(decoder: str, stage: str, passes: int, ledgers: int) -> None:
-    """``passes`` runs of ``stage`` over the first ``ledgers`` of the 20 (after a warm-up), for callgrind."""
+INSTRUCTION_STAGES = ("derive", "batch", "ttp")
+
+
+def child_passes(decoder: str, passes: dict[str, int], ledgers: int) -> None:
+    """``passes[stage]`` runs of each stage over the first ``ledgers`` of the 20 (after a warm-up run)."""
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.xdr import gc_paused
     from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
 
     decode = decode_ledger_close_meta_compiled if decoder == "compiled" else decode_ledger_close_meta
     files = sorted(CORPUS.glob("pubnet-00630929*.xdr.gz")) + sorted(CORPUS.glob("pubnet-00630930*.xdr.gz"))
-    files = files[:ledgers]
     with gc_paused():
-        lcms = [decode(gzip.decompress(f.read_bytes())) for f in files]
+        lcms = [decode(gzip.decompress(f.read_bytes())) for f in files[:ledgers]]
         paired = []
         for lcm in lcms:
             view = ledger_view(lcm)
             paired.append((view, pair_transactions(view, PUBNET)))
-        derived = [events_from_ledger(lcm, PUBNET, paired=p) for lcm, p in zip(lcms, paired, strict=True)]
-        for _ in range(passes):
-            if stage == "derive":
-                for lcm, p in zip(lcms, paired, strict=True):
-                    events_from_ledger(lcm, PUBNET, paired=p)
-            elif stage == "ttp":
-                for lcm, p in zip(lcms, paired, strict=True):
-                    token_transfers_batch(lcm, PUBNET, paired=p)
-            else:
-                for events in derived:
-                    events_to_batch(events)
+        work = list(zip(lcms, paired, strict=True))
+        derived = [events_from_ledger(lcm, PUBNET, paired=p) for lcm, p in work]
+        for stage in INSTRUCTION_STAGES:
+            for _ in range(1 + passes[stage]):  # the first run warms the caches
+                if stage == "derive":
+                    for lcm, p in work:
+                        events_from_ledger(lcm, PUBNET, paired=p)
+                elif stage == "ttp":
+                    for lcm, p in work:
+                        token_transfers_batch(lcm, PUBNET, paired=p)
+                else:
+                    for events in derived:
+                        events_to_batch(events)
 
 
 def instructions(stages: list[str], decoder: str, ledgers: int) -> None:
-    def count(stage: str, passes: int) -> int:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
-            cmd += [sys.executable, __file__, "--passes", decoder, stage, str(passes), str(ledgers)]
-            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
-        line = next(x for x in err.splitlines() if "Collected" in x)
-        return int(line.split()[-1])
+    """Instructions per ledger of each stage: (run with 3 passes of it - run with 1 pass of each) / 2."""
 
+    def count(passes: dict[str, int]) -> int:
+        spec = ",".join(str(passes[s]) for s in INSTRUCTION_STAGES)
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        cmd += [sys.executable, __file__, "--passes", decoder, spec, str(ledgers)]
+        err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        line = next(x for x in err.splitlines() if "I" in x and "refs:" in x)
+        return int(line.split()[-1].replace(",", ""))
+
+    once = dict.fromkeys(INSTRUCTION_STAGES, 1)
+    base = count(once)
     print(
         f"instructions per ledger, {ledgers} ledgers, {decoder} decoder"
-        f" (valgrind callgrind, (3 passes - 1 pass) / 2 / {ledgers})"
+        f" (valgrind cachegrind, (3 passes - 1 pass) / 2 / {ledgers})"
     )
     for stage in stages:
-        per = (count(stage, 3) - count(stage, 1)) / 2 / ledgers
+        per = (count({**once, stage: 3}) - base) / 2 / ledgers
         print(f"{stage:<8} {per / 1e6:8.2f} M")
 
 
@@ -155,11 +164,12 @@ def main() -> None:
     parser.add_argument("--stages", default="derive,batch,ttp", help="for --instructions")
     parser.add_argument("--decoder", default="compiled", choices=("compiled", "python"))
     parser.add_argument("--ledgers", type=int, default=20, help="for --instructions: the first N of the 20")
-    parser.add_argument("--passes", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--passes", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.passes:
-        decoder, stage, passes, ledgers = args.passes
-        child_passes(decoder, stage, int(passes), int(ledgers))
+        decoder, spec, ledgers = args.passes
+        passes = dict(zip(INSTRUCTION_STAGES, map(int, spec.split(",")), strict=True))
+        child_passes(decoder, passes, int(ledgers))
         return
     if args.instructions:
         instructions(args.stages.split(","), args.decoder, args.ledgers)
