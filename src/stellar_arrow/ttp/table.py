@@ -116,6 +116,20 @@ def _muxed_columns(tos: Sequence[str | None], muxes: Sequence[MuxedInfo | None])
     return columns
 
 
+def _toids(
+    keys: Sequence[tuple[int, int, int | None]],
+) -> tuple[dict[tuple[int, int, int | None], int], dict[tuple[int, int, int | None], int | None]]:
+    """Transaction and operation TOIDs per distinct ``(ledger, tx index, op index)``, computed in row order
+    of first appearance (so an out-of-range part raises the same ``ValueError`` as a row-by-row build)."""
+    tx_ids: dict[tuple[int, int, int | None], int] = {}
+    op_ids: dict[tuple[int, int, int | None], int | None] = {}
+    for key in dict.fromkeys(keys):
+        seq, tx_index, op_index = key
+        tx_ids[key] = toid(seq, tx_index)
+        op_ids[key] = None if op_index is None else toid(seq, tx_index, op_index)
+    return tx_ids, op_ids
+
+
 def _batch(events: Sequence[Event], event_indexes: Sequence[int]) -> pa.RecordBatch:
     if not events:
         return _empty()
@@ -125,10 +139,8 @@ def _batch(events: Sequence[Event], event_indexes: Sequence[int]) -> pa.RecordBa
     )
     types, froms, tos, assets, amounts = zip(*[_PARTIES[type(ev)](ev) for ev in events], strict=True)
     micros = {c: closed_at_micros(c) for c in set(closed)}
-    tx_keys = list(zip(seqs, tx_indexes, strict=True))
-    tx_ids = {key: toid(*key) for key in set(tx_keys)}
     op_keys = list(zip(seqs, tx_indexes, op_indexes, strict=True))
-    op_ids = {key: None if key[2] is None else toid(*key) for key in set(op_keys)}
+    tx_ids, op_ids = _toids(op_keys)
     asset_text, asset_type, asset_code, asset_issuer = _asset_columns(assets)
     to_muxed, to_muxed_id, to_muxed_memo_type, to_muxed_memo = _muxed_columns(tos, muxes)
     columns: dict[str, object] = {
@@ -151,7 +163,7 @@ def _batch(events: Sequence[Event], event_indexes: Sequence[int]) -> pa.RecordBa
         "to_muxed_id": to_muxed_id,
         "to_muxed_memo_type": to_muxed_memo_type,
         "to_muxed_memo": to_muxed_memo,
-        "transaction_id": [tx_ids[key] for key in tx_keys],
+        "transaction_id": [tx_ids[key] for key in op_keys],
         "operation_id": [op_ids[key] for key in op_keys],
         "operation_type": op_types,
     }

@@ -195,3 +195,10 @@ def test_rows_repeat_distinct_values_without_sharing_mistakes() -> None:
         assert row["asset"] == (None if ev.asset is None else ev.asset.qualified)
         assert row["asset_type"] == (None if ev.asset is None else ev.asset.asset_type)
         assert row["asset_code"] == (None if ev.asset is None else ev.asset.code)
+
+
+def test_an_operation_index_beyond_the_toid_bits_is_a_value_error() -> None:
+    good = Transfer(_meta(2), G, G, NATIVE, 1)
+    bad = Transfer(_meta(4096), G, G, NATIVE, 1)
+    with pytest.raises(ValueError, match="operation index 4096"):
+        events_to_batch([good, bad])
