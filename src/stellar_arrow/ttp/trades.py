@@ -32,6 +32,8 @@ _ATOM_ORDER_BOOK: Final = X.ClaimAtomType.CLAIM_ATOM_TYPE_ORDER_BOOK
 
 def claim_atom_events(ctx: OperationContext, atoms: Sequence[Any]) -> list[Event]:
     """Two events per atom (zero amounts kept); never muxed info."""
+    if not atoms:  # most offers cross nothing: no source address to look up
+        return []
     source = ctx.source_address
     out: list[Event] = []
     for atom in atoms:
