@@ -1,6 +1,8 @@
 """Token transfer event throughput on the 20 protocol-26 pubnet ledgers 63092982-63093001.
 
-Usage: .venv/bin/python bench/bench_ttp.py [--repeat N]
+Usage:
+    .venv/bin/python bench/bench_ttp.py [--repeat N]
+    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp] [--ledgers 20]
 
 Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
 
@@ -10,12 +12,22 @@ Stages (process CPU time, best of N; ledgers are decoded once up front unless th
 * verify: ``verify_ledger`` (derivation + per-tx balance reconciliation), and with ``strict=True``;
 * lake -> Parquet: ``DataLakeLedgerSource`` over ``data/lakes/pubnet-p26`` + decode + derive + batch + one
   Parquet file (wall clock).
+
+Instruction mode (``--instructions``, needs valgrind; ``--decoder compiled`` by default): deterministic
+counts, on the ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger``, pairing
+passed in), ``batch`` (``events_to_batch`` of events derived once) and ``ttp`` (``token_transfers_batch``,
+what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs under
+``valgrind --tool=cachegrind`` once with 1 pass of every stage over the first ``--ledgers`` of the 20
+ledgers, and once per stage with 3 passes of it; (3 - 1) / 2 / ledgers is the stage's cost per ledger
+(start-up, imports, decoding and warm-up cancel out).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +43,7 @@ from stellar_arrow.ttp import (
     TOKEN_TRANSFERS_SCHEMA,
     events_from_ledger,
     events_to_batch,
+    token_transfers_batch,
     transaction_events,
     verify_transaction,
 )
@@ -90,10 +103,77 @@ def lake_to_parquet() -> None:
     )
 
 
+INSTRUCTION_STAGES = ("derive", "batch", "ttp")
+
+
+def child_passes(decoder: str, passes: dict[str, int], ledgers: int) -> None:
+    """``passes[stage]`` runs of each stage over the first ``ledgers`` of the 20 (after a warm-up run)."""
+    from stellar_arrow.ledger.view import ledger_view, pair_transactions
+    from stellar_arrow.xdr import gc_paused
+    from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
+
+    decode = decode_ledger_close_meta_compiled if decoder == "compiled" else decode_ledger_close_meta
+    files = sorted(CORPUS.glob("pubnet-00630929*.xdr.gz")) + sorted(CORPUS.glob("pubnet-00630930*.xdr.gz"))
+    with gc_paused():
+        lcms = [decode(gzip.decompress(f.read_bytes())) for f in files[:ledgers]]
+        paired = []
+        for lcm in lcms:
+            view = ledger_view(lcm)
+            paired.append((view, pair_transactions(view, PUBNET)))
+        work = list(zip(lcms, paired, strict=True))
+        derived = [events_from_ledger(lcm, PUBNET, paired=p) for lcm, p in work]
+        for stage in INSTRUCTION_STAGES:
+            for _ in range(1 + passes[stage]):  # the first run warms the caches
+                if stage == "derive":
+                    for lcm, p in work:
+                        events_from_ledger(lcm, PUBNET, paired=p)
+                elif stage == "ttp":
+                    for lcm, p in work:
+                        token_transfers_batch(lcm, PUBNET, paired=p)
+                else:
+                    for events in derived:
+                        events_to_batch(events)
+
+
+def instructions(stages: list[str], decoder: str, ledgers: int) -> None:
+    """Instructions per ledger of each stage: (run with 3 passes of it - run with 1 pass of each) / 2."""
+
+    def count(passes: dict[str, int]) -> int:
+        spec = ",".join(str(passes[s]) for s in INSTRUCTION_STAGES)
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        cmd += [sys.executable, __file__, "--passes", decoder, spec, str(ledgers)]
+        err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        line = next(x for x in err.splitlines() if "I" in x and "refs:" in x)
+        return int(line.split()[-1].replace(",", ""))
+
+    once = dict.fromkeys(INSTRUCTION_STAGES, 1)
+    base = count(once)
+    print(
+        f"instructions per ledger, {ledgers} ledgers, {decoder} decoder"
+        f" (valgrind cachegrind, (3 passes - 1 pass) / 2 / {ledgers})"
+    )
+    for stage in stages:
+        per = (count({**once, stage: 3}) - base) / 2 / ledgers
+        print(f"{stage:<8} {per / 1e6:8.2f} M")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
+    parser.add_argument("--stages", default="derive,batch,ttp", help="for --instructions")
+    parser.add_argument("--decoder", default="compiled", choices=("compiled", "python"))
+    parser.add_argument("--ledgers", type=int, default=20, help="for --instructions: the first N of the 20")
+    parser.add_argument("--passes", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.passes:
+        decoder, spec, ledgers = args.passes
+        passes = dict(zip(INSTRUCTION_STAGES, map(int, spec.split(",")), strict=True))
+        child_passes(decoder, passes, int(ledgers))
+        return
+    if args.instructions:
+        instructions(args.stages.split(","), args.decoder, args.ledgers)
+        return
     ledgers = load()
     print(
         f"{len(ledgers)} decoded ledgers, {sum(len(lcm.value.tx_processing) for lcm in ledgers)} transactions"

@@ -12,7 +12,7 @@ __all__ = ["account_merge_events", "create_account_events", "inflation_events"]
 
 def create_account_events(ctx: OperationContext) -> list[Event]:
     """Always a transfer of the starting balance; the memo applies (the destination is never muxed)."""
-    op = ctx.operation.body.create_account_op
+    op = ctx.operation.body.value  # CreateAccountOp (the handler is chosen by type)
     dest = account_strkey(op.destination.ed25519)
     return [classify(ctx, NATIVE, ctx.source_address, dest, op.starting_balance, ctx.destination_mux(None))]
 

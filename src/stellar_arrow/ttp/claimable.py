@@ -33,7 +33,7 @@ def create_claimable_balance_events(ctx: OperationContext) -> list[Event]:
     if ctx.result is None or ctx.result.value.balance_id is None:
         msg = "successful CREATE_CLAIMABLE_BALANCE without a balance id"
         raise ctx.error(msg)
-    op = ctx.operation.body.create_claimable_balance_op
+    op = ctx.operation.body.value  # CreateClaimableBalanceOp
     holder = claimable_balance_strkey(ctx.result.value.balance_id.v0)
     return [classify(ctx, asset_from_xdr(op.asset), ctx.source_address, holder, op.amount)]
 
@@ -55,7 +55,7 @@ def claim_claimable_balance_events(ctx: OperationContext) -> list[Event]:
 
 
 def clawback_events(ctx: OperationContext) -> list[Event]:
-    op = ctx.operation.body.clawback_op
+    op = ctx.operation.body.value  # ClawbackOp
     asset = asset_from_xdr(op.asset)
     return [Clawback(ctx.meta(asset), account_strkey(muxed_key(op.from_)), asset, op.amount)]
 

@@ -7,7 +7,8 @@ tokens, negative for fee refunds). Addresses are strkeys (G, M, C, L, B). ``asse
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import ClassVar, Final, Literal
 
 from stellar_arrow.ledger.toid import toid
@@ -28,6 +29,16 @@ __all__ = [
 ]
 
 MuxedKind = Literal["id", "text", "hash"]
+
+
+def _slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of a frozen dataclass's fields, in field order.
+
+    The events are built by the hundred per ledger: a hand-written ``__init__`` storing each field through
+    its slot costs about half of the generated frozen ``__init__`` (one ``object.__setattr__`` per field),
+    and the instances stay frozen (assignment still raises ``FrozenInstanceError``).
+    """
+    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +105,7 @@ class MuxedInfo:
     value: int | bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class EventMeta:
     """Where an event comes from. ``operation_index`` is 1-based and ``None`` for fee events.
 
@@ -111,6 +122,28 @@ class EventMeta:
     to_muxed_info: MuxedInfo | None = None
     event_index: int = 0  # 0-based position within the ledger, set when the ledger is assembled
     operation_type: str | None = None  # type of the producing operation (``payment``...); None for fees
+
+    def __init__(
+        self,
+        ledger_sequence: int,
+        closed_at: int,
+        tx_hash: str,
+        transaction_index: int,
+        operation_index: int | None,
+        contract_address: str,
+        to_muxed_info: MuxedInfo | None = None,
+        event_index: int = 0,
+        operation_type: str | None = None,
+    ) -> None:
+        _m0(self, ledger_sequence)
+        _m1(self, closed_at)
+        _m2(self, tx_hash)
+        _m3(self, transaction_index)
+        _m4(self, operation_index)
+        _m5(self, contract_address)
+        _m6(self, to_muxed_info)
+        _m7(self, event_index)
+        _m8(self, operation_type)
 
     def at(self, event_index: int) -> EventMeta:
         """A copy placed at ``event_index`` (cheaper than ``dataclasses.replace``)."""
@@ -139,7 +172,10 @@ class EventMeta:
         return toid(self.ledger_sequence, self.transaction_index, self.operation_index)
 
 
-@dataclass(frozen=True, slots=True)
+_m0, _m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8 = _slot_setters(EventMeta)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Transfer:
     """``amount`` moves from ``from_`` to ``to``."""
 
@@ -150,11 +186,21 @@ class Transfer:
     asset: Asset | None
     amount: int
 
+    def __init__(self, meta: EventMeta, from_: str, to: str, asset: Asset | None, amount: int) -> None:
+        _transfer0(self, meta)
+        _transfer1(self, from_)
+        _transfer2(self, to)
+        _transfer3(self, asset)
+        _transfer4(self, amount)
+
     def at(self, event_index: int) -> Transfer:
         return Transfer(self.meta.at(event_index), self.from_, self.to, self.asset, self.amount)
 
 
-@dataclass(frozen=True, slots=True)
+_transfer0, _transfer1, _transfer2, _transfer3, _transfer4 = _slot_setters(Transfer)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Mint:
     """``amount`` is created and credited to ``to`` (issuer or admin paid it)."""
 
@@ -164,11 +210,20 @@ class Mint:
     asset: Asset | None
     amount: int
 
+    def __init__(self, meta: EventMeta, to: str, asset: Asset | None, amount: int) -> None:
+        _mint0(self, meta)
+        _mint1(self, to)
+        _mint2(self, asset)
+        _mint3(self, amount)
+
     def at(self, event_index: int) -> Mint:
         return Mint(self.meta.at(event_index), self.to, self.asset, self.amount)
 
 
-@dataclass(frozen=True, slots=True)
+_mint0, _mint1, _mint2, _mint3 = _slot_setters(Mint)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Burn:
     """``amount`` is debited from ``from_`` and destroyed (sent to its issuer or burnt)."""
 
@@ -178,11 +233,20 @@ class Burn:
     asset: Asset | None
     amount: int
 
+    def __init__(self, meta: EventMeta, from_: str, asset: Asset | None, amount: int) -> None:
+        _burn0(self, meta)
+        _burn1(self, from_)
+        _burn2(self, asset)
+        _burn3(self, amount)
+
     def at(self, event_index: int) -> Burn:
         return Burn(self.meta.at(event_index), self.from_, self.asset, self.amount)
 
 
-@dataclass(frozen=True, slots=True)
+_burn0, _burn1, _burn2, _burn3 = _slot_setters(Burn)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Clawback:
     """``amount`` is clawed back from ``from_`` by the issuer."""
 
@@ -192,11 +256,20 @@ class Clawback:
     asset: Asset | None
     amount: int
 
+    def __init__(self, meta: EventMeta, from_: str, asset: Asset | None, amount: int) -> None:
+        _clawback0(self, meta)
+        _clawback1(self, from_)
+        _clawback2(self, asset)
+        _clawback3(self, amount)
+
     def at(self, event_index: int) -> Clawback:
         return Clawback(self.meta.at(event_index), self.from_, self.asset, self.amount)
 
 
-@dataclass(frozen=True, slots=True)
+_clawback0, _clawback1, _clawback2, _clawback3 = _slot_setters(Clawback)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Fee:
     """Network fee paid by ``from_`` in XLM; a negative ``amount`` is a Soroban fee refund."""
 
@@ -209,8 +282,16 @@ class Fee:
     def asset(self) -> Asset:
         return NATIVE
 
+    def __init__(self, meta: EventMeta, from_: str, amount: int) -> None:
+        _fee0(self, meta)
+        _fee1(self, from_)
+        _fee2(self, amount)
+
     def at(self, event_index: int) -> Fee:
         return Fee(self.meta.at(event_index), self.from_, self.amount)
+
+
+_fee0, _fee1, _fee2 = _slot_setters(Fee)
 
 
 Event = Transfer | Mint | Burn | Clawback | Fee

@@ -13,8 +13,8 @@ from typing import Any
 
 from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.changes import ACCOUNT, entry_pairs
-from stellar_arrow.ttp.events import NATIVE, EventMeta, Fee
-from stellar_arrow.ttp.sac import sac_address
+from stellar_arrow.ttp.events import EventMeta, Fee
+from stellar_arrow.ttp.sac import native_sac_address
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["FeeEvents", "fee_events"]
@@ -49,13 +49,14 @@ def _balance_change(changes: Sequence[Any], account: bytes, *, last_only: bool) 
 
 def fee_events(tx: LedgerTransaction) -> FeeEvents:
     """The fee event(s) of one transaction (successful or not)."""
+    ledger = tx.ledger
     meta = EventMeta(
-        ledger_sequence=tx.ledger_sequence,
-        closed_at=tx.ledger.close_time,
-        tx_hash=tx.hash_hex,
-        transaction_index=tx.transaction_index,
-        operation_index=None,
-        contract_address=sac_address(NATIVE, tx.network.network_id),
+        ledger.ledger_sequence,
+        ledger.close_time,
+        tx.hash_hex,
+        tx.transaction_index,
+        None,
+        native_sac_address(tx.network.network_id),
     )
     fee_source = tx.fee_source_key
     payer = account_strkey(fee_source)

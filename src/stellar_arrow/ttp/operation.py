@@ -9,13 +9,12 @@ allows it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from stellar_arrow.errors import EventDerivationError
 from stellar_arrow.ledger.view import LedgerTransaction, muxed_key
 from stellar_arrow.ttp.events import Asset, Burn, Event, EventMeta, Mint, MuxedInfo, Transfer
-from stellar_arrow.ttp.sac import sac_address
+from stellar_arrow.ttp.sac import issued_sac_address, native_sac_address
 from stellar_arrow.ttp.transaction import derivation_error
 from stellar_arrow.vocabulary import operation_type_name
 from stellar_arrow.xdr import model as X
@@ -30,50 +29,90 @@ _MEMO_HASH: Final = X.MemoType.MEMO_HASH
 _MEMO_RETURN: Final = X.MemoType.MEMO_RETURN
 
 
-@dataclass(slots=True)
 class OperationContext:
     """One operation of a successful transaction, with its result and its ledger-entry changes.
 
-    Read-only by convention; not ``frozen`` because one is built per operation and a frozen
-    dataclass pays an ``object.__setattr__`` call per field."""
+    Read-only by convention. Built for every operation that can move tokens, so it holds only what
+    every handler reads; the rest (source key and account, changes) is read on demand, and the
+    source's strkey and the event envelopes are made once per operation.
+    """
 
-    tx: LedgerTransaction
-    index0: int  # 0-based operation index
-    operation: Any  # X.Operation
-    result: Any | None  # the OperationResult ``tr`` union (None if the result list is short)
-    source: bytes  # ed25519 of the op source (tx source when unset)
-    source_account: Any | None  # X.MuxedAccount of the op source (or tx source); None for V0 txs
-    operation_type: str  # the type name (``payment``, ``invoke_host_function``...), stamped on every event
+    __slots__ = ("_metas", "_source_address", "index0", "operation", "operation_type", "result", "tx")
 
-    @property
-    def changes(self) -> Sequence[Any]:
-        """The operation's ledger-entry changes, read only by the handlers that need them (the
-        compiled decoder builds them on first read)."""
-        return self.tx.operation_changes(self.index0)
+    def __init__(
+        self, tx: LedgerTransaction, index0: int, operation: Any, result: Any | None, operation_type: str
+    ):
+        self.tx = tx
+        self.index0 = index0  # 0-based operation index
+        self.operation = operation  # X.Operation
+        self.result = result  # the OperationResult ``tr`` union (None if the result list is short)
+        self.operation_type = operation_type  # type name (``payment``...), stamped on every event
+        self._source_address: str | None = None
+        self._metas: dict[str, EventMeta] | None = None
 
     @property
     def operation_index(self) -> int:
         return self.index0 + 1
 
     @property
+    def source_account(self) -> Any | None:
+        """X.MuxedAccount of the op source (or tx source); None for the source of a V0 tx."""
+        account = self.operation.source_account
+        return account if account is not None else self.tx.source_account
+
+    @property
+    def source(self) -> bytes:
+        """ed25519 key of the op source (the tx source when unset)."""
+        account = self.operation.source_account
+        return muxed_key(account) if account is not None else self.tx.source_key
+
+    @property
     def source_address(self) -> str:
-        return account_strkey(self.source)
+        address = self._source_address
+        if address is None:
+            address = self._source_address = account_strkey(self.source)
+        return address
+
+    @property
+    def changes(self) -> Sequence[Any]:
+        """The operation's ledger-entry changes (empty when the meta has none)."""
+        return self.tx.operation_changes(self.index0)
 
     def meta(self, asset: Asset, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
         """Envelope of a classic event: the asset's SAC is the contract address."""
-        return self.contract_meta(sac_address(asset, self.tx.network.network_id), to_muxed_info)
+        code = asset.code
+        network_id = self.tx.network.network_id
+        if code is None:
+            address = native_sac_address(network_id)
+        else:
+            address = issued_sac_address(code, asset.issuer, network_id)
+        return self.contract_meta(address, to_muxed_info)
 
     def contract_meta(self, contract_address: str, to_muxed_info: MuxedInfo | None = None) -> EventMeta:
+        """Envelope of an event of this operation (one shared object per contract when no muxed info)."""
+        if to_muxed_info is not None:
+            return self._new_meta(contract_address, to_muxed_info)
+        metas = self._metas
+        if metas is None:
+            metas = self._metas = {}
+        meta = metas.get(contract_address)
+        if meta is None:
+            meta = metas[contract_address] = self._new_meta(contract_address, None)
+        return meta
+
+    def _new_meta(self, contract_address: str, to_muxed_info: MuxedInfo | None) -> EventMeta:
         tx = self.tx
+        ledger = tx.ledger
         return EventMeta(
-            ledger_sequence=tx.ledger_sequence,
-            closed_at=tx.ledger.close_time,
-            tx_hash=tx.hash_hex,
-            transaction_index=tx.transaction_index,
-            operation_index=self.index0 + 1,
-            contract_address=contract_address,
-            to_muxed_info=to_muxed_info,
-            operation_type=self.operation_type,
+            ledger.ledger_sequence,
+            ledger.close_time,
+            tx.hash_hex,
+            tx.transaction_index,
+            self.index0 + 1,
+            contract_address,
+            to_muxed_info,
+            0,
+            self.operation_type,
         )
 
     def destination_mux(self, destination: Any | None) -> MuxedInfo | None:
@@ -97,26 +136,15 @@ class OperationContext:
         return derivation_error(self.tx, message, self.index0 + 1)
 
 
-def operation_context(tx: LedgerTransaction, index0: int) -> OperationContext:
+def operation_context(
+    tx: LedgerTransaction, index0: int, results: Sequence[Any] | None = None
+) -> OperationContext:
+    """The context of operation ``index0`` of ``tx`` (``results``: ``tx.operation_results``, if read)."""
     op = tx.operations[index0]
-    results = tx.operation_results or ()
+    if results is None:
+        results = tx.operation_results or ()
     result = results[index0].tr if index0 < len(results) else None
-    source_account: X.MuxedAccount | None
-    if op.source_account is not None:
-        source_account = op.source_account
-        source = muxed_key(source_account)
-    else:
-        source_account = tx.source_account
-        source = tx.source_key
-    return OperationContext(
-        tx=tx,
-        index0=index0,
-        operation=op,
-        result=result,
-        source=source,
-        source_account=source_account,
-        operation_type=operation_type_name(op.body.type),
-    )
+    return OperationContext(tx, index0, op, result, operation_type_name(op.body.type))
 
 
 def classify(

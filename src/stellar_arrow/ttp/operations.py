@@ -8,7 +8,7 @@ sponsorship, TTL operations) have no token effect and yield nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from stellar_arrow.ledger.view import LedgerTransaction
 from stellar_arrow.ttp.accounts import account_merge_events, create_account_events, inflation_events
@@ -21,7 +21,7 @@ from stellar_arrow.ttp.claimable import (
 )
 from stellar_arrow.ttp.contract import invoke_host_function_events
 from stellar_arrow.ttp.events import NATIVE, Burn, Event, Mint, Transfer
-from stellar_arrow.ttp.operation import OperationContext, operation_context
+from stellar_arrow.ttp.operation import OperationContext
 from stellar_arrow.ttp.pools import (
     liquidity_pool_deposit_events,
     liquidity_pool_withdraw_events,
@@ -33,6 +33,7 @@ from stellar_arrow.ttp.trades import (
     path_payment_strict_send_events,
     payment_events,
 )
+from stellar_arrow.vocabulary import OPERATION_TYPES
 from stellar_arrow.xdr import model as X
 
 __all__ = ["HANDLERS", "events_from_operation", "operation_events"]
@@ -103,11 +104,26 @@ def events_from_operation(ctx: OperationContext) -> list[Event]:
 
 
 def operation_events(tx: LedgerTransaction) -> list[Event]:
-    """Events of every operation of ``tx`` in operation order; none for a failed transaction."""
+    """Events of every operation of ``tx`` in operation order; none for a failed transaction.
+
+    A context is built only for the operations a handler exists for (the others move nothing).
+    """
     if not tx.successful:
         return []
     out: list[Event] = []
+    results: list[Any] | None = None
+    reconcile = tx.ledger.protocol_version < 8
     for index0, op in enumerate(tx.operations):
-        if op.body.type in HANDLERS:  # no context built for operations that move nothing
-            out.extend(events_from_operation(operation_context(tx, index0)))
+        op_type = op.body.type
+        handler = HANDLERS.get(op_type)
+        if handler is None:
+            continue
+        if results is None:
+            results = tx.operation_results or []
+        result = results[index0].tr if index0 < len(results) else None
+        ctx = OperationContext(tx, index0, op, result, OPERATION_TYPES[op_type])
+        events = handler(ctx)
+        if reconcile and op_type not in _NO_RECONCILIATION:
+            events = _reconcile_pre8(ctx, events)
+        out += events
     return out

@@ -19,6 +19,8 @@ from stellar_arrow.xdr.strkey import account_strkey, contract_strkey, decode_str
 __all__ = [
     "asset_from_xdr",
     "asset_xdr",
+    "issued_sac_address",
+    "native_sac_address",
     "parse_sep11_asset",
     "revoke_claimable_balance_id",
     "sac_address",
@@ -42,10 +44,10 @@ def asset_from_xdr(asset: Any) -> Asset:
     kind = asset.type
     if kind == 0:
         return NATIVE
-    arm = asset.alpha_num4 if kind == 1 else asset.alpha_num12
-    if arm is None:
+    if kind not in (1, 2):
         msg = f"asset type {kind} is not a classic asset"
         raise ValueError(msg)
+    arm = asset.value  # AlphaNum4 or AlphaNum12
     return _issued(kind, arm.asset_code, arm.issuer.ed25519)
 
 
@@ -79,6 +81,19 @@ def sac_contract_id(asset: Asset, network_id: bytes) -> bytes:
 def sac_address(asset: Asset, network_id: bytes) -> str:
     """C-strkey of the asset's SAC on the network with id ``network_id``."""
     return contract_strkey(sac_contract_id(asset, network_id))
+
+
+@lru_cache(maxsize=1 << 14)
+def issued_sac_address(code: str, issuer: str, network_id: bytes) -> str:
+    """``sac_address(Asset(code, issuer), network_id)``, cached by the asset's strings (hashed in C; an
+    :class:`Asset` key is hashed by a Python-level ``__hash__``): read for every classic event."""
+    return sac_address(Asset(code, issuer), network_id)
+
+
+@lru_cache(maxsize=16)
+def native_sac_address(network_id: bytes) -> str:
+    """``sac_address(NATIVE, network_id)``, cached by the network id alone (read for every transaction)."""
+    return sac_address(NATIVE, network_id)
 
 
 def revoke_claimable_balance_id(

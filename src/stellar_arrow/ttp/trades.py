@@ -32,18 +32,18 @@ _ATOM_ORDER_BOOK: Final = X.ClaimAtomType.CLAIM_ATOM_TYPE_ORDER_BOOK
 
 def claim_atom_events(ctx: OperationContext, atoms: Sequence[Any]) -> list[Event]:
     """Two events per atom (zero amounts kept); never muxed info."""
+    if not atoms:  # most offers cross nothing: no source address to look up
+        return []
     source = ctx.source_address
     out: list[Event] = []
     for atom in atoms:
         kind = atom.type
+        claim = atom.value  # the arm of ``kind``: ClaimOfferAtomV0, ClaimOfferAtom or ClaimLiquidityAtom
         if kind == _ATOM_V0:
-            claim = atom.v0
             seller = account_strkey(claim.seller_ed25519)
         elif kind == _ATOM_ORDER_BOOK:
-            claim = atom.order_book
             seller = account_strkey(claim.seller_id.ed25519)
         else:
-            claim = atom.liquidity_pool
             seller = liquidity_pool_strkey(claim.liquidity_pool_id)
         out.append(classify(ctx, asset_from_xdr(claim.asset_sold), seller, source, claim.amount_sold))
         out.append(classify(ctx, asset_from_xdr(claim.asset_bought), source, seller, claim.amount_bought))
@@ -51,7 +51,7 @@ def claim_atom_events(ctx: OperationContext, atoms: Sequence[Any]) -> list[Event
 
 
 def payment_events(ctx: OperationContext) -> list[Event]:
-    op = ctx.operation.body.payment_op
+    op = ctx.operation.body.value  # PaymentOp (the handler is chosen by type)
     dest = op.destination
     return [
         classify(
@@ -82,7 +82,7 @@ def _path_payment(ctx: OperationContext, op: Any, success: Any | None, amount: i
 
 
 def path_payment_strict_receive_events(ctx: OperationContext) -> list[Event]:
-    op = ctx.operation.body.path_payment_strict_receive_op
+    op = ctx.operation.body.value  # PathPaymentStrictReceiveOp
     success = ctx.result.value.success if ctx.result is not None else None
     if success is None:
         msg = "successful PATH_PAYMENT_STRICT_RECEIVE without a success result"
@@ -91,7 +91,7 @@ def path_payment_strict_receive_events(ctx: OperationContext) -> list[Event]:
 
 
 def path_payment_strict_send_events(ctx: OperationContext) -> list[Event]:
-    op = ctx.operation.body.path_payment_strict_send_op
+    op = ctx.operation.body.value  # PathPaymentStrictSendOp
     success = ctx.result.value.success if ctx.result is not None else None
     if success is None:
         msg = "successful PATH_PAYMENT_STRICT_SEND without a success result"

@@ -166,3 +166,39 @@ def test_operation_type_column_round_trips_and_is_null_for_fees() -> None:
     assert events_from_batch(batch) == events
     older = batch.drop_columns(["operation_type"])  # rows of schema version 2 read back without it
     assert [e.meta.operation_type for e in events_from_batch(older)] == [None, None]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), amounts, st.integers(10**38, 2**130)), max_size=12)
+)
+def test_amount_column_is_the_exact_decimal_on_both_paths(values: list[int]) -> None:
+    """int64 amounts take Arrow's own cast, wider ones the byte path; both give amount_raw / 10^7 or null."""
+    batch = events_to_batch([Mint(_meta(), C, None, v) for v in values])
+    expected = [Decimal(f"{v}e-7") if abs(v) < 10**38 else None for v in values]  # exact: no context
+    assert batch.column("amount").to_pylist() == expected
+    assert batch.column("amount").null_count == expected.count(None)
+
+
+def test_rows_repeat_distinct_values_without_sharing_mistakes() -> None:
+    """Per-distinct-value formatting (assets, TOIDs, close times) still gives every row its own values."""
+    usd, eur = Asset("USD", G), Asset("EURLONGCODE", G)
+    metas = [
+        EventMeta(100 + i % 2, 1781827200 + i % 3, "ab" * 32, 1 + i % 4, i % 3 or None, C) for i in range(12)
+    ]
+    evs = [Transfer(m, G, G, (usd, eur, NATIVE, None)[i % 4], i) for i, m in enumerate(metas)]
+    rows = events_to_batch(evs).to_pylist()
+    for ev, row in zip(evs, rows, strict=True):
+        m = ev.meta
+        assert row["transaction_id"] == m.transaction_id and row["operation_id"] == m.operation_id
+        assert row["closed_at"].timestamp() == m.closed_at
+        assert row["asset"] == (None if ev.asset is None else ev.asset.qualified)
+        assert row["asset_type"] == (None if ev.asset is None else ev.asset.asset_type)
+        assert row["asset_code"] == (None if ev.asset is None else ev.asset.code)
+
+
+def test_an_operation_index_beyond_the_toid_bits_is_a_value_error() -> None:
+    good = Transfer(_meta(2), G, G, NATIVE, 1)
+    bad = Transfer(_meta(4096), G, G, NATIVE, 1)
+    with pytest.raises(ValueError, match="operation index 4096"):
+        events_to_batch([good, bad])
