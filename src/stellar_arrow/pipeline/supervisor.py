@@ -38,13 +38,12 @@ import yaml
 
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError, ExitStatus, SupervisorError
-from stellar_arrow.pipeline.serve import Role, settle_settings_network
+from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
 __all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "last_error"]
 
-ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
 
 
