@@ -636,14 +636,15 @@ class PipelineSettings(BaseModel):
     service that stays up ``restart_reset_s`` seconds starts counting afresh) the run stops with one
     line naming the service and its last error.
 
-    ``processes``: ``separate`` runs each service as its own supervised process (restarted as above);
-    ``one`` runs the three in the ``run`` process itself (same Flight services over loopback, no
-    restarts; a third of the CPU for a short run: ``docs/performance.md``).
+    ``processes``: ``one`` (the default) runs the three services in the ``run`` process itself (the
+    same Flight services over loopback; nothing restarts them; a third of the CPU of separate
+    processes over the sample lake, ``docs/performance.md``); ``separate`` runs each one as its own
+    process, supervised and restarted as above.
     """
 
     model_config = _SECTION
 
-    processes: Literal["one", "separate"] = "separate"
+    processes: Literal["one", "separate"] = "one"
     restart_max: int = Field(default=5, ge=0, le=1000)
     restart_backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
     restart_backoff_max_s: float = Field(default=30.0, ge=0, le=3600)

@@ -8,8 +8,10 @@ pyarrow, the decoder, DuckDB, FastAPI) and the supervisor's polling over Flight:
 sink's status directly.
 
 What it gives up: nothing restarts a failed service (a service error stops the run, as the supervisor
-does after ``pipeline.restart_max`` crashes), and the services share one interpreter. The services'
-log records go to ``<run_dir>/pipeline.log`` (one file; each record names its logger).
+does after ``pipeline.restart_max`` crashes), and the services share one interpreter (and one
+``/metrics`` registry, served on each health port). The services' log records go to
+``<run_dir>/pipeline.log`` (one file; each record names its logger); ``<run_dir>/<role>.ready.json``
+says where each one listens, as in the supervised mode (its ``pid`` is this process).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any, TextIO
 import structlog
 
 from stellar_arrow.config import Settings
-from stellar_arrow.observability.logs import configure_logging
+from stellar_arrow.observability.logs import configure_logging, get_logger
 from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
-from stellar_arrow.pipeline.serve import RunningService, start_service
+from stellar_arrow.pipeline.serve import RunningService, start_service, write_ready_file
 
 __all__ = ["InProcessPipeline", "LocalService"]
+
+log = get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -66,6 +70,13 @@ class InProcessPipeline:
                 running = start_service(role, settings)
                 self._running.append(running)
                 uri = running.server.uri
+                write_ready_file(  # where it listens, as a supervised child publishes it (pid: this one)
+                    self.run_dir / f"{role}.ready.json",
+                    role,
+                    running.server,
+                    api_url=running.api_url,
+                    health_url=running.health.url,
+                )
                 self.children[role] = LocalService(
                     role,
                     uri,
@@ -73,6 +84,7 @@ class InProcessPipeline:
                     health_url=running.health.url,
                     api_url=running.api_url,
                 )
+                log.info("serving", role=role, uri=uri, health=running.health.url)
                 if role == "source":
                     settings = _with(
                         settings, processor={"source_endpoint": uri}, sink={"source_endpoint": uri}
