@@ -160,7 +160,10 @@ def _ledger_count(output: str) -> int:
     return 0
 
 
-def _report(label: str, runs: list[tuple[float, float, dict[str, float]]], singles: list[float]) -> None:
+Pass = tuple[float, float, dict[str, float]]
+
+
+def _report(label: str, runs: list[Pass], single_runs: list[Pass]) -> None:
     print(f"{label}: {len(runs)} passes of {LEDGERS} ledgers")
     for i, (wall, cpu, roles) in enumerate(runs, 1):
         parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
@@ -169,7 +172,11 @@ def _report(label: str, runs: list[tuple[float, float, dict[str, float]]], singl
         )
     cpus = [cpu for _, cpu, _ in runs]
     median = statistics.median(cpus)
+    singles = [cpu for _, cpu, _ in single_runs]
     fixed = statistics.median(singles)
+    for i, (_, cpu, roles) in enumerate(single_runs, 1):
+        parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
+        print(f"  1-ledger pass {i}: CPU {cpu:.2f} s; {parts}")
     print(
         f"  CPU per ledger, start-up included: best {min(cpus) / LEDGERS * 1000:.0f} ms, "
         f"median {median / LEDGERS * 1000:.0f} ms"
@@ -236,12 +243,12 @@ def main(argv: list[str] | None = None) -> None:
             full = _config(Path(tmp) / f"{name}.yaml", ledgers=LEDGERS, **common)  # type: ignore[arg-type]
             one = _config(Path(tmp) / f"{name}-1.yaml", ledgers=1, **common)  # type: ignore[arg-type]
             variants[label] = (full, one, path)
-        runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {label: [] for label in variants}
-        singles: dict[str, list[float]] = {label: [] for label in variants}
+        runs: dict[str, list[Pass]] = {label: [] for label in variants}
+        singles: dict[str, list[Pass]] = {label: [] for label in variants}
         for _ in range(args.repeat):  # variants take turns, so all see the same machine
             for label, (full, one, path) in variants.items():
                 runs[label].append(one_pass(full, LEDGERS, path))
-                singles[label].append(one_pass(one, 1, path)[1])
+                singles[label].append(one_pass(one, 1, path))
     print(f"stellar-arrow run --exit-when-done over {LAKE.name} (user+sys of every process)")
     for label in variants:
         _report(label, runs[label], singles[label])
