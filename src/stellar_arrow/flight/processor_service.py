@@ -3,8 +3,9 @@
 For each ``do_get`` the processor reads a ``ledger_close_meta`` stream of the source (same range, live or
 not, resumed after the client's cursor; streams asking for the same range together, as a sink's one
 stream per table does, share one: :mod:`stellar_arrow.flight.fanout`) and builds every table of each
-ledger from one decode in an :class:`~stellar_arrow.build.OrderedPool` (worker processes; results shared between clients and
-streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transactions``, ``operations``.
+ledger from one decode in an :class:`~stellar_arrow.build.OrderedPool` (worker processes; results
+shared between clients and streams by ledger sequence): ``token_transfers``, and ``ledgers``,
+``transactions``, ``operations``.
 Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
 across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
 ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
