@@ -11,7 +11,8 @@ What it gives up: nothing restarts a failed service (a service error stops the r
 does after ``pipeline.restart_max`` crashes), and the services share one interpreter (and one
 ``/metrics`` registry, served on each health port). The services' log records go to
 ``<run_dir>/pipeline.log`` (one file; each record names its logger); ``<run_dir>/<role>.ready.json``
-says where each one listens, as in the supervised mode (its ``pid`` is this process).
+says where each one listens and ``<run_dir>/pipeline.yaml`` holds the effective settings (no secret),
+as in the supervised mode (the ``pid`` is this process).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+import yaml
 
 from stellar_arrow.config import Settings
 from stellar_arrow.observability.logs import configure_logging, get_logger
 from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
 from stellar_arrow.pipeline.serve import RunningService, start_service, write_ready_file
+from stellar_arrow.security.policy import SECRET_KEYS
 
 __all__ = ["InProcessPipeline", "LocalService"]
 
@@ -91,6 +94,7 @@ class InProcessPipeline:
                     )
                 elif role == "processor":
                     settings = _with(settings, sink={"processor_endpoint": uri})
+            _write_effective(self.run_dir / "pipeline.yaml", settings, self.children)
         except BaseException:
             self.stop()
             raise
@@ -132,6 +136,16 @@ class InProcessPipeline:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _write_effective(path: Path, settings: Settings, services: dict[Role, LocalService]) -> None:
+    """The effective settings, as the supervisor writes them: the ports taken, no secret."""
+    doc: dict[str, Any] = settings.model_dump(mode="json", exclude={"security": set(SECRET_KEYS)})
+    for role, service in services.items():
+        doc[role]["flight_port"] = int(service.uri.rsplit(":", 1)[1])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _with(settings: Settings, **sections: dict[str, Any]) -> Settings:

@@ -15,6 +15,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
+import yaml
 
 from stellar_arrow.config import load_settings
 from stellar_arrow.errors import SinkError
@@ -79,6 +80,8 @@ def test_one_process_run_writes_every_table_from_the_run_process(
     for role in ("source", "processor", "sink"):  # the same ready files as supervised children write
         ready = json.loads((out / "_run" / f"{role}.ready.json").read_text())
         assert ready["pid"] == proc.pid and ready["uri"].startswith("grpc://127.0.0.1:")
+    effective = yaml.safe_load((out / "_run" / "pipeline.yaml").read_text())
+    assert effective["pipeline"]["processes"] == "one" and effective["sink"]["flight_port"] > 0
     log = (out / "_run" / "pipeline.log").read_text()
     for role in ("source", "processor", "sink"):
         assert f'"role": "{role}"' in log
