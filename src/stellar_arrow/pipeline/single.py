@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import pyarrow.flight as fl
 import structlog
 import yaml
 
@@ -30,6 +31,8 @@ from stellar_arrow.config import Settings
 from stellar_arrow.observability.logs import configure_logging, get_logger
 from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
 from stellar_arrow.pipeline.serve import RunningService, start_service, write_ready_file
+from stellar_arrow.pipeline.supervisor import credential_refused
+from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS
 
 __all__ = ["InProcessPipeline", "LocalService"]
@@ -95,9 +98,22 @@ class InProcessPipeline:
                 elif role == "processor":
                     settings = _with(settings, sink={"processor_endpoint": uri})
             _write_effective(self.run_dir / "pipeline.yaml", settings, self.children)
+            self._check_credential(self.children["sink"].uri)
         except BaseException:
             self.stop()
             raise
+
+    def _check_credential(self, sink_uri: str) -> None:
+        """With authentication on, the sink must accept the run's own key (as the supervisor asks it)."""
+        security = self._settings.security
+        if not security.auth_enabled:
+            return
+        client = FlightClientSecurity.from_settings(security)
+        try:
+            with client.connect(sink_uri) as flight:
+                list(flight.do_action(fl.Action("status", b""), fl.FlightCallOptions(timeout=10.0)))
+        except (fl.FlightUnauthenticatedError, fl.FlightUnauthorizedError) as exc:
+            raise credential_refused(exc) from None
 
     def poll(self) -> list[Role]:
         """Nothing restarts in one process: always no role."""

@@ -42,7 +42,7 @@ from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
-__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "last_error"]
+__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "credential_refused", "last_error"]
 
 _READY_TIMEOUT_S = 60.0
 
@@ -340,11 +340,16 @@ class Supervisor:
         try:
             return self.action("sink", "status")
         except (fl.FlightUnauthenticatedError, fl.FlightUnauthorizedError) as exc:
-            detail = str(exc).split(". Detail:", 1)[0]
-            msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
-            raise ConfigError(msg, key="security.service_api_key") from None
+            raise credential_refused(exc) from None
         except (fl.FlightError, OSError, SupervisorError):
             return None
+
+
+def credential_refused(exc: fl.FlightError) -> ConfigError:
+    """The error of a run whose own credential (``security.service_api_key``) the sink refused."""
+    detail = str(exc).split(". Detail:", 1)[0]
+    msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
+    return ConfigError(msg, key="security.service_api_key")
 
 
 def _bindable(host: str, port: int) -> bool:
