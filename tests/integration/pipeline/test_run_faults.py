@@ -41,7 +41,12 @@ from tests.integration.source.conftest import AppServer, RpcProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("supervisor")]
 CLI = [sys.executable, "-c", "from stellar_arrow.cli import main; main()"]
-PORTS = {"processor": {"flight_port": 0, "health_port": 0}, "api": {"api_port": 0}}
+# separate processes (pipeline.processes): the assertions are about what the source service process met
+PORTS = {
+    "processor": {"flight_port": 0, "health_port": 0},
+    "api": {"api_port": 0},
+    "pipeline": {"processes": "separate"},
+}
 
 
 def _sink(out: Path) -> dict[str, Any]:
@@ -312,7 +317,7 @@ def test_run_survives_the_lakes_s3_server_stopping_and_restarting(
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"ledgers {kit.first}..{kit.last} committed" in run.stdout
     kit.assert_same_tables(kit.in_row_order(kit.read_output(out)), kit.in_row_order(expected_tables))
-    source_log = _logs(out)  # source.log, or pipeline.log when the services share the run process
+    source_log = (out / "_run" / "source.log").read_text(encoding="utf-8", errors="replace")
     assert '"retrying"' in source_log and "lake_read" in source_log
     assert '"circuit breaker state change"' in source_log and "lake:s3://run-lake" in source_log
     _assert_lake_faults_in_metrics(run)
