@@ -252,3 +252,8 @@ class ActionCaller:
             flight = self._open.pop(endpoint, None)
         if flight is not None:
             flight.close()
+
+    def close(self) -> None:
+        """Close every kept client."""
+        for endpoint in list(self._open):
+            self.drop(endpoint)
