@@ -86,7 +86,9 @@ class RawFanout:
         while True:
             with self._cond:
                 while True:
-                    pos = self._positions[sid]
+                    pos = self._positions.get(sid)
+                    if pos is None:  # it left (its stream closed): nothing more for it
+                        return
                     if pos < self._base + len(self._items):
                         item = self._items[pos - self._base]
                         self._positions[sid] = pos + 1
