@@ -1,7 +1,7 @@
 """CPU seconds per ledger of ``stellar-arrow run --exit-when-done`` over the bundled sample lake.
 
     .venv/bin/python bench/bench_run_cpu.py [--repeat 3] [--verify-events] [--workers N] [--baseline SRC]
-        [--python-decoder]
+        [--python-decoder] [--processes one|separate|both]
 
 Each pass runs the real command in a fresh process (``stellar-arrow run --config FILE --out TMP
 --exit-when-done``; the config sets free loopback ports and the sample lake
@@ -41,7 +41,13 @@ FIRST = 63092982
 
 
 def _config(
-    path: Path, *, verify_events: bool, workers: int | None, ledgers: int, decoder: str = "compiled"
+    path: Path,
+    *,
+    verify_events: bool,
+    workers: int | None,
+    ledgers: int,
+    decoder: str = "compiled",
+    processes: str | None = None,
 ) -> Path:
     processor: dict[str, object] = {"flight_port": 0}
     if verify_events:
@@ -60,6 +66,8 @@ def _config(
         "sink": {"flight_port": 0},
         "api": {"api_port": 0},
     }
+    if processes is not None:
+        doc["pipeline"] = {"processes": processes}
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
 
@@ -152,7 +160,10 @@ def _ledger_count(output: str) -> int:
     return 0
 
 
-def _report(label: str, runs: list[tuple[float, float, dict[str, float]]], singles: list[float]) -> None:
+Pass = tuple[float, float, dict[str, float]]
+
+
+def _report(label: str, runs: list[Pass], single_runs: list[Pass]) -> None:
     print(f"{label}: {len(runs)} passes of {LEDGERS} ledgers")
     for i, (wall, cpu, roles) in enumerate(runs, 1):
         parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
@@ -161,7 +172,11 @@ def _report(label: str, runs: list[tuple[float, float, dict[str, float]]], singl
         )
     cpus = [cpu for _, cpu, _ in runs]
     median = statistics.median(cpus)
+    singles = [cpu for _, cpu, _ in single_runs]
     fixed = statistics.median(singles)
+    for i, (_, cpu, roles) in enumerate(single_runs, 1):
+        parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in sorted(roles.items()))
+        print(f"  1-ledger pass {i}: CPU {cpu:.2f} s; {parts}")
     print(
         f"  CPU per ledger, start-up included: best {min(cpus) / LEDGERS * 1000:.0f} ms, "
         f"median {median / LEDGERS * 1000:.0f} ms"
@@ -188,6 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         help="also time another checkout's code (its src/ directory, e.g. from git archive), alternating",
     )
     parser.add_argument(
+        "--processes",
+        choices=("one", "separate", "both"),
+        default=None,
+        help="pipeline.processes of the runs (default: the setting's default); both: alternate the two",
+    )
+    parser.add_argument(
         "--python-decoder",
         action="store_true",
         help="also time this checkout with source.decoder: python (the pure-Python path), alternating",
@@ -195,27 +216,39 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         variants: dict[str, tuple[Path, Path, str | None]] = {}
-        for label, verify, path, decoder in (
-            ("this checkout, default settings (compiled decoder)", False, None, "compiled"),
-            ("this checkout, source.decoder: python", False, None, "python"),
-            ("this checkout, processor.verify_events: true", True, None, "compiled"),
-            (f"baseline {args.baseline}, default settings", False, args.baseline, "compiled"),
+        modes = ("one", "separate") if args.processes == "both" else (args.processes,)
+        for (label, verify, path, decoder), processes in (
+            (variant, mode)
+            for variant in (
+                ("this checkout, default settings (compiled decoder)", False, None, "compiled"),
+                ("this checkout, source.decoder: python", False, None, "python"),
+                ("this checkout, processor.verify_events: true", True, None, "compiled"),
+                (f"baseline {args.baseline}, default settings", False, args.baseline, "compiled"),
+            )
+            for mode in modes
         ):
             if (verify and not args.verify_events) or (label.startswith("baseline") and path is None):
                 continue
             if decoder == "python" and not args.python_decoder:
                 continue
+            if processes is not None and not label.startswith("baseline"):
+                label = f"{label}, pipeline.processes: {processes}"
             name = str(len(variants))
-            common = {"verify_events": verify, "workers": args.workers, "decoder": decoder}
+            common = {
+                "verify_events": verify,
+                "workers": args.workers,
+                "decoder": decoder,
+                "processes": None if label.startswith("baseline") else processes,
+            }
             full = _config(Path(tmp) / f"{name}.yaml", ledgers=LEDGERS, **common)  # type: ignore[arg-type]
             one = _config(Path(tmp) / f"{name}-1.yaml", ledgers=1, **common)  # type: ignore[arg-type]
             variants[label] = (full, one, path)
-        runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {label: [] for label in variants}
-        singles: dict[str, list[float]] = {label: [] for label in variants}
+        runs: dict[str, list[Pass]] = {label: [] for label in variants}
+        singles: dict[str, list[Pass]] = {label: [] for label in variants}
         for _ in range(args.repeat):  # variants take turns, so all see the same machine
             for label, (full, one, path) in variants.items():
                 runs[label].append(one_pass(full, LEDGERS, path))
-                singles[label].append(one_pass(one, 1, path)[1])
+                singles[label].append(one_pass(one, 1, path))
     print(f"stellar-arrow run --exit-when-done over {LAKE.name} (user+sys of every process)")
     for label in variants:
         _report(label, runs[label], singles[label])

@@ -119,6 +119,7 @@ def _run(
 
     Without --config: the bundled sample lake data/lakes/pubnet-p26, free loopback ports.
     """
+    _server_allocator()  # for the services when they run in this process (pipeline.processes: one)
     from stellar_arrow.pipeline.run import run_pipeline, run_settings
 
     with _exit_on_error():

@@ -635,10 +635,16 @@ class PipelineSettings(BaseModel):
     consecutive crash up to ``restart_backoff_max_s``; after ``restart_max`` consecutive crashes (a
     service that stays up ``restart_reset_s`` seconds starts counting afresh) the run stops with one
     line naming the service and its last error.
+
+    ``processes``: ``one`` (the default) runs the three services in the ``run`` process itself (the
+    same Flight services over loopback; nothing restarts them; a third of the CPU of separate
+    processes over the sample lake, ``docs/performance.md``); ``separate`` runs each one as its own
+    process, supervised and restarted as above.
     """
 
     model_config = _SECTION
 
+    processes: Literal["one", "separate"] = "one"
     restart_max: int = Field(default=5, ge=0, le=1000)
     restart_backoff_initial_s: float = Field(default=0.5, ge=0, le=600)
     restart_backoff_max_s: float = Field(default=30.0, ge=0, le=3600)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stellar_arrow.errors import RequestError
 from stellar_arrow.query import format_time
@@ -32,6 +33,7 @@ __all__ = ["OTHER_ASSETS", "WINDOWS", "RollingWindows", "WindowName", "WindowSpe
 WindowName = Literal["1m", "1h", "24h"]
 OTHER_ASSETS: Final = "(other)"
 _FIELDS: Final = ("events", "transfers", "volume_raw", "fee_events", "fees_raw")
+_PER_SECOND: Final = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +94,6 @@ class _Ring:
         return out
 
 
-def _values(event_type: str, amount: int) -> tuple[int, int, int, int, int]:
-    if event_type == "transfer":
-        return 1, 1, amount, 0, 0
-    if event_type == "fee":
-        return 1, 0, 0, 1, amount
-    return 1, 0, 0, 0, 0
-
-
 class RollingWindows:
     """The three windows over one stream of ``token_transfers`` rows; thread-safe."""
 
@@ -137,28 +131,39 @@ class RollingWindows:
         return self._add(rows)
 
     def _add(self, rows: pa.Table) -> int:
+        closed_at = rows.column("closed_at")
+        per_second = _PER_SECOND[closed_at.type.unit]  # close times as whole unix seconds, truncated
+        seconds = pc.divide(pc.cast(closed_at, pa.int64()), per_second).to_pylist()
         columns = rows.select(
-            [
-                "ledger_sequence",
-                "event_index",
-                "closed_at",
-                "event_type",
-                "asset",
-                "contract_id",
-                "amount_raw",
-            ]
+            ["ledger_sequence", "event_index", "event_type", "asset", "contract_id", "amount_raw"]
         ).to_pydict()
-        events = zip(*columns.values(), strict=True)
+        events = zip(*columns.values(), seconds, strict=True)
+        # rows of one batch summed per (second, asset) first, in order of first appearance (so each
+        # bucket admits its assets in the same order as row by row), then counted once per group
+        groups: dict[tuple[int, str], list[int]] = {}
         counted = 0
         with self._lock:
-            for ledger, index, closed, kind, asset, contract, raw in events:
+            last_id = self._last_id
+            for ledger, index, kind, asset, contract, raw, second in events:
                 ident = (ledger << 32) | index
-                if ident <= self._last_id:
+                if ident <= last_id:
                     continue
-                self._last_id = ident
-                second = int(closed.timestamp())
-                self._count(second, asset or contract, _values(kind, int(raw)))
+                last_id = ident
+                amount = int(raw)
+                cell = groups.get((second, asset or contract))
+                if cell is None:
+                    cell = groups[(second, asset or contract)] = [0, 0, 0, 0, 0]
+                cell[0] += 1
+                if kind == "transfer":
+                    cell[1] += 1
+                    cell[2] += amount
+                elif kind == "fee":
+                    cell[3] += 1
+                    cell[4] += amount
                 counted += 1
+            self._last_id = last_id
+            for (second, key), cell in groups.items():
+                self._count(second, key, (cell[0], cell[1], cell[2], cell[3], cell[4]))
             if counted:
                 self.version += 1
         return counted

@@ -1,9 +1,11 @@
 """The processor service (default port 8816): the one place a pipeline decodes its ledgers.
 
-For each ``do_get`` the processor opens its own ``ledger_close_meta`` stream on the source (same range,
-live or not, resumed after the client's cursor) and builds every table of each ledger from one decode
-in an :class:`~stellar_arrow.build.OrderedPool` (worker processes; results shared between clients and
-streams by ledger sequence): ``token_transfers``, and ``ledgers``, ``transactions``, ``operations``.
+For each ``do_get`` the processor reads a ``ledger_close_meta`` stream of the source (same range, live or
+not, resumed after the client's cursor; streams asking for the same range together, as a sink's one
+stream per table does, share one: :mod:`stellar_arrow.flight.fanout`) and builds every table of each
+ledger from one decode in an :class:`~stellar_arrow.build.OrderedPool` (worker processes; results
+shared between clients and streams by ledger sequence): ``token_transfers``, and ``ledgers``,
+``transactions``, ``operations``.
 Every ledger's header hashes are checked when it is decoded, and each stream checks the hash chain
 across its ledgers (:mod:`stellar_arrow.flight.chain`); with ``verify_events`` (in the builder) each
 ledger's events are also reconciled with its balance changes. ``token_transfers`` gets the service-wide
@@ -14,6 +16,7 @@ restarts, the upstream reconnects and continues after the last ledger it receive
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 from stellar_arrow.build import LedgerFeed, LedgerTables, OrderedPool
 from stellar_arrow.errors import ConfigError, UpstreamError
 from stellar_arrow.flight.chain import StreamChain, header_link, resume_anchor
+from stellar_arrow.flight.fanout import FanoutRegistry
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.source_service import TableBuilder, table_batch
 from stellar_arrow.flight.stream import Cancellation, InFlight, LedgerBatch, StreamSpec
@@ -91,6 +95,8 @@ class ProcessorService(LedgerFlightServer):
             for name, schema in self._schemas.items()
         }
         super().__init__(streams, host=host, port=port, security=security)
+        # the streams a sink opens together for one range (one per table) share one upstream
+        self._fanouts = FanoutRegistry(self.stop_event, max_ahead=max(2, in_flight))
 
     def default_request(self, stream: str) -> StreamRequest:
         return StreamRequest(stream=stream, start_ledger=self._default_start)
@@ -105,6 +111,10 @@ class ProcessorService(LedgerFlightServer):
 
     def close_workers(self) -> None:
         self._work.close()
+
+    def count_reconnects(self, reconnects: int) -> None:
+        """An upstream of this service ended after ``reconnects`` reconnections."""
+        self._upstream_reconnects += reconnects
 
     def _stream(self, request: StreamRequest, cancel: Cancellation) -> Iterator[LedgerBatch]:
         start = request.start_ledger if request.start_ledger is not None else self._default_start
@@ -130,31 +140,32 @@ class ProcessorService(LedgerFlightServer):
             live=request.live,
             resume_after=cursor if anchor is None else anchor - 1,
         )
-        upstream = UpstreamStream(
-            self.source_endpoint,
-            upstream_request,
-            cancel,
-            reconnect_timeout_s=self._reconnect_timeout_s,
-            client=self._client,
+        key = (
+            upstream_request.start_ledger,
+            upstream_request.end_ledger,
+            request.live,
+            upstream_request.resume_after,
         )
-
+        fanout, sid = self._fanouts.subscribe(key, functools.partial(self._open_upstream, upstream_request))
         flight = InFlight("processor")
 
         def payloads() -> Iterator[tuple[int, RawLedger]]:
-            for ledger in upstream:
-                raw = RawLedger(ledger.ledger_sequence, _lcm_bytes(ledger.batches))
+            for raw in fanout.ledgers(sid, cancel):
                 if raw.ledger_sequence == anchor:  # read only for its hash: not decoded, not sent
                     chain.anchor(header_link(raw.ledger_close_meta, anchor))
                     continue
                 flight.read()
                 yield raw.ledger_sequence, raw
 
+        def leave() -> None:
+            fanout.leave(sid)
+
         feed = LedgerFeed(
             payloads(),
             cancel,
             buffer=max(2, self._in_flight),
             name="processor-upstream",
-            on_close=upstream.close,
+            on_close=leave,
         )
         try:
             for seq, tables in self._work.ordered(feed, cancel, in_flight=self._in_flight):
@@ -164,7 +175,17 @@ class ProcessorService(LedgerFlightServer):
         finally:
             feed.close()
             flight.close()
-            self._upstream_reconnects += upstream.reconnects
+
+    def _open_upstream(self, request: StreamRequest, cancel: Cancellation) -> _RawUpstream:
+        """The source's ``ledger_close_meta`` stream for ``request``, as raw ledgers (one per fan-out)."""
+        upstream = UpstreamStream(
+            self.source_endpoint,
+            request,
+            cancel,
+            reconnect_timeout_s=self._reconnect_timeout_s,
+            client=self._client,
+        )
+        return _RawUpstream(upstream, self)
 
     def _cached_prefix(self, request: StreamRequest) -> Iterator[tuple[int, LedgerTables]]:
         """Already built ledgers at the start of the request (served without reading the source)."""
@@ -189,6 +210,28 @@ class ProcessorService(LedgerFlightServer):
                 for count in pc.value_counts(batch.column("event_type")).to_pylist():
                     EVENTS_PROCESSED.labels(count["values"]).inc(count["counts"])
         yield from _slices(seq, batch, self._max_rows)
+
+
+class _RawUpstream:
+    """An upstream ``ledger_close_meta`` stream as :class:`RawLedger` values (bytes taken out once)."""
+
+    def __init__(self, upstream: UpstreamStream, service: ProcessorService) -> None:
+        self._upstream = upstream
+        self._service = service
+
+    @property
+    def reconnects(self) -> int:
+        return self._upstream.reconnects
+
+    def __iter__(self) -> Iterator[RawLedger]:
+        try:
+            for ledger in self._upstream:
+                yield RawLedger(ledger.ledger_sequence, _lcm_bytes(ledger.batches))
+        finally:
+            self._service.count_reconnects(self._upstream.reconnects)
+
+    def close(self) -> None:
+        self._upstream.close()
 
 
 def _lcm_bytes(batches: tuple[pa.RecordBatch, ...]) -> bytes:

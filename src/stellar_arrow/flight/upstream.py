@@ -32,7 +32,7 @@ from stellar_arrow.flight.tickets import StreamRequest, encode_request
 from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.security.flight import FlightClientSecurity
 
-__all__ = ["UpstreamLedger", "UpstreamStream", "upstream_action"]
+__all__ = ["ActionCaller", "UpstreamLedger", "UpstreamStream", "upstream_action"]
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +194,25 @@ def _first_line(exc: BaseException) -> str:
 
 
 def upstream_action(
-    endpoint: str, name: str, *, timeout_s: float = 10.0, client: FlightClientSecurity | None = None
+    endpoint: str,
+    name: str,
+    *,
+    timeout_s: float = 10.0,
+    client: FlightClientSecurity | None = None,
+    flight: fl.FlightClient | None = None,
 ) -> dict[str, object]:
     """The JSON answer of action ``name`` on ``endpoint``; unreachable -> UpstreamUnavailableError.
 
     ``client``: TLS material and the service API key to connect with (plain ``grpc://`` without).
+    ``flight``: an open client of ``endpoint`` to call through (kept open), instead of a new one.
     """
-    connect = client.connect if client is not None else fl.connect
     try:
-        with connect(endpoint) as flight:
+        if flight is not None:
             (result,) = flight.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s))
+        else:
+            connect = client.connect if client is not None else fl.connect
+            with connect(endpoint) as fresh:
+                (result,) = fresh.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s))
     except _RETRYABLE as exc:
         msg = f"upstream {endpoint} did not answer action {name!r}: {_first_line(exc)}"
         raise UpstreamUnavailableError(msg, endpoint=endpoint) from None
@@ -212,3 +221,39 @@ def upstream_action(
         raise UpstreamError(msg, endpoint=endpoint) from None
     body: dict[str, object] = json.loads(result.body.to_pybytes())
     return body
+
+
+class ActionCaller:
+    """Calls actions of upstream services through one kept client per endpoint (a poller's helper).
+
+    A new gRPC channel per call costs about three times the call itself; a client is dropped after any
+    error, so the next call reconnects.
+    """
+
+    def __init__(self, client: FlightClientSecurity | None = None) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._open: dict[str, fl.FlightClient] = {}
+
+    def __call__(self, endpoint: str, name: str, *, timeout_s: float) -> dict[str, object]:
+        with self._lock:
+            flight = self._open.get(endpoint)
+            if flight is None:
+                connect = self._client.connect if self._client is not None else fl.connect
+                flight = self._open[endpoint] = connect(endpoint)
+        try:
+            return upstream_action(endpoint, name, timeout_s=timeout_s, flight=flight)
+        except BaseException:
+            self.drop(endpoint)
+            raise
+
+    def drop(self, endpoint: str) -> None:
+        with self._lock:
+            flight = self._open.pop(endpoint, None)
+        if flight is not None:
+            flight.close()
+
+    def close(self) -> None:
+        """Close every kept client."""
+        for endpoint in list(self._open):
+            self.drop(endpoint)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from stellar_arrow.build import TableSetOptions, build_ledger_tables, table_schema
 from stellar_arrow.config import Settings
@@ -20,7 +20,6 @@ from stellar_arrow.flight.sink_service import SinkService, TableUpstream
 from stellar_arrow.flight.source_service import SourceService, TableBuilder
 from stellar_arrow.flight.upstream import upstream_action
 from stellar_arrow.ledger.network import resolve_network
-from stellar_arrow.lifecycle import Lifecycle, LifecycleScheduler, system_clock
 from stellar_arrow.query import TransferFilter, parse_asset, parse_event_type
 from stellar_arrow.resilience.breaker import UpstreamBreaker, breaker_for, upstream_name
 from stellar_arrow.resilience.bulkhead import Bulkhead, bulkhead_for
@@ -31,6 +30,9 @@ from stellar_arrow.source.base import LedgerSource
 from stellar_arrow.source.open import first_available_ledger as first_ledger_of
 from stellar_arrow.source.open import settle_source_network, source_factory
 from stellar_arrow.vocabulary import SOURCE_TABLES, TABLES
+
+if TYPE_CHECKING:
+    from stellar_arrow.lifecycle import LifecycleScheduler
 
 S = TypeVar("S", bound=LedgerFlightServer)
 
@@ -205,6 +207,8 @@ def build_sink(settings: Settings, *, port: int | None = None, output_dir: Path 
 
 def _schedule_lifecycle(settings: Settings, sink: DatasetSink) -> LifecycleScheduler:
     """Start the lifecycle scheduler of a sink (a daemon thread; ``docs/lifecycle.md``)."""
+    from stellar_arrow.lifecycle import Lifecycle, LifecycleScheduler, system_clock  # only when enabled
+
     life = Lifecycle(
         sink.root,
         settings.lifecycle,

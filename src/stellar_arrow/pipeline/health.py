@@ -22,7 +22,7 @@ from stellar_arrow.flight.processor_service import ProcessorService
 from stellar_arrow.flight.service import LedgerFlightServer
 from stellar_arrow.flight.sink_service import SinkService
 from stellar_arrow.flight.source_service import SourceService
-from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.flight.upstream import ActionCaller
 from stellar_arrow.observability.health import HealthServer, ReadinessWatcher
 from stellar_arrow.observability.metrics import LEDGER_LAG, NETWORK_TIP
 from stellar_arrow.observability.system import watch_disks
@@ -49,8 +49,8 @@ def _lag_verdict(
     return None, details
 
 
-def _source_tip(endpoint: str) -> int:
-    body = upstream_action(endpoint, "latest_ledger", timeout_s=_ACTION_TIMEOUT_S)
+def _source_tip(call: ActionCaller, endpoint: str) -> int:
+    body = call(endpoint, "latest_ledger", timeout_s=_ACTION_TIMEOUT_S)
     tip = body.get("latest_ledger")
     if not isinstance(tip, int):
         msg = f"source {endpoint} answered latest_ledger={tip!r}"
@@ -63,6 +63,7 @@ def readiness_check(
 ) -> Check:
     """The readiness check of ``service`` (``source_endpoint``: where processor and sink find the source)."""
     name = service.service_name
+    call = ActionCaller()  # the check runs every second: one kept client per upstream
 
     def source() -> tuple[str | None, dict[str, Any]]:
         assert isinstance(service, SourceService)
@@ -76,7 +77,7 @@ def readiness_check(
     def processor() -> tuple[str | None, dict[str, Any]]:
         assert source_endpoint is not None
         try:
-            tip = _source_tip(source_endpoint)
+            tip = _source_tip(call, source_endpoint)
         except StellarArrowError as exc:
             return f"upstream unreachable: {exc}", {}
         active = bool(service.status()["active_streams"])
@@ -94,12 +95,12 @@ def readiness_check(
         reasons = []
         for endpoint in sorted({u.endpoint for u in loop.upstreams}):
             try:
-                upstream_action(endpoint, "health", timeout_s=_ACTION_TIMEOUT_S)
+                call(endpoint, "health", timeout_s=_ACTION_TIMEOUT_S)
             except StellarArrowError as exc:
                 reasons.append(f"upstream unreachable: {exc}")
         if reasons:
             return "; ".join(reasons), {"current_ledger": current}
-        tip = _source_tip(source_endpoint) if source_endpoint is not None else None
+        tip = _source_tip(call, source_endpoint) if source_endpoint is not None else None
         return _lag_verdict(name, tip, current, max_lag, active=True)
 
     if isinstance(service, SourceService):

@@ -14,21 +14,65 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stellar_arrow.config import DEFAULT_LAKE, Settings, load_settings
 from stellar_arrow.errors import SinkError
-from stellar_arrow.pipeline.serve import settle_settings_network
+from stellar_arrow.pipeline.roles import Role, settle_settings_network
 from stellar_arrow.pipeline.supervisor import Supervisor
 from stellar_arrow.sink import read_commits
 from stellar_arrow.sink.manifest import live_files
 
-__all__ = ["RunSummary", "TableSummary", "run_pipeline", "run_settings", "summarize"]
+__all__ = [
+    "Pipeline",
+    "RunSummary",
+    "Service",
+    "TableSummary",
+    "run_pipeline",
+    "run_settings",
+    "start_pipeline",
+    "summarize",
+]
 
 Echo = Callable[[str], None]
+
+
+class Service(Protocol):
+    """Where one service of a run listens (a supervised child or an in-process service)."""
+
+    @property
+    def uri(self) -> str | None: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def log_file(self) -> Path: ...
+    @property
+    def health_url(self) -> str | None: ...
+    @property
+    def api_url(self) -> str | None: ...
+
+
+class Pipeline(Protocol):
+    """The running services of ``run``: :class:`Supervisor` (separate processes) or one process."""
+
+    @property
+    def children(self) -> Mapping[Role, Service]: ...
+    def start(self) -> None: ...
+    def poll(self) -> list[Any]: ...
+    def sink_status(self) -> dict[str, Any] | None: ...
+    def stop(self) -> None: ...
+
+
+def start_pipeline(settings: Settings, run_dir: Path, echo: Echo) -> Pipeline:
+    """The pipeline ``pipeline.processes`` asks for (not started yet)."""
+    if settings.pipeline.processes == "one":
+        from stellar_arrow.pipeline.single import InProcessPipeline  # the services' code, in this process
+
+        return InProcessPipeline(settings, run_dir, echo=echo)
+    return Supervisor(settings, run_dir, echo=echo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +114,7 @@ def summarize(output_dir: Path) -> RunSummary:
     return RunSummary(output_dir, first, last, commits, tables)
 
 
-def _print_summary(summary: RunSummary, supervisor: Supervisor, echo: Echo) -> None:
+def _print_summary(summary: RunSummary, supervisor: Pipeline, echo: Echo) -> None:
     echo(f"ledgers {summary.first_ledger}..{summary.last_ledger} committed in {summary.commits} commit(s)")
     for t in summary.tables:
         echo(f"  {t.table:<16} {t.rows:>9} rows in {t.files} Parquet file(s) under {t.path}/")
@@ -105,7 +149,7 @@ def run_pipeline(
     """Run the pipeline; returns the summary after a bounded run (or after interruption of a live one)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    supervisor = Supervisor(settings, output_dir / "_run", echo=echo)
+    supervisor = start_pipeline(settings, output_dir / "_run", echo)
     started = time.monotonic()
     try:
         supervisor.start()
@@ -132,7 +176,7 @@ def run_pipeline(
 
 
 def _wait_done(
-    supervisor: Supervisor,
+    supervisor: Pipeline,
     settings: Settings,
     stop: threading.Event,
     echo: Echo,

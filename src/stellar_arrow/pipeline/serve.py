@@ -9,31 +9,36 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError
 from stellar_arrow.flight.service import LedgerFlightServer, install_signal_handlers
 from stellar_arrow.flight.sink_service import SinkService
+from stellar_arrow.observability.health import HealthServer
 from stellar_arrow.observability.logs import configure_logging, get_logger
 from stellar_arrow.pipeline.components import build_processor, build_sink, build_source
 from stellar_arrow.pipeline.health import start_health_server
-from stellar_arrow.source.open import settle_source_network
+from stellar_arrow.pipeline.roles import Role, settle_settings_network
 
 if TYPE_CHECKING:
     from stellar_arrow.pipeline.sink_api import SinkApi
 
-__all__ = ["Role", "build_service", "serve", "serve_role", "settle_settings_network", "write_ready_file"]
-
-Role = Literal["source", "processor", "sink"]
+__all__ = [
+    "Role",
+    "RunningService",
+    "build_service",
+    "serve",
+    "serve_role",
+    "settle_settings_network",
+    "start_service",
+    "write_ready_file",
+]
 
 log = get_logger(__name__)
-
-
-def settle_settings_network(settings: Settings) -> Settings:
-    """``settings`` with ``source.network_passphrase`` set: configured, declared by the source or detected."""
-    return settings.model_copy(update={"source": settle_source_network(settings.source)})
 
 
 def build_service(role: Role, settings: Settings) -> LedgerFlightServer:
@@ -63,8 +68,45 @@ def write_ready_file(
     os.replace(tmp, path)
 
 
-def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> None:
-    """Build the ``role`` service from ``settings`` and serve until SIGTERM/SIGINT."""
+@dataclass(slots=True)
+class RunningService:
+    """One started service: its Flight server, health port and (the sink's) HTTP API."""
+
+    role: Role
+    server: LedgerFlightServer
+    health: HealthServer
+    api: SinkApi | None = None
+
+    @property
+    def api_url(self) -> str | None:
+        return self.api.base_url if self.api is not None else None
+
+    def close(self) -> None:
+        """After the server stopped: stop the health port and the API, commit the sink's last rows."""
+        self.health.stop()
+        if self.api is not None:
+            self.api.stop()
+        if isinstance(self.server, SinkService):
+            self.server.close()
+
+    def stop(self) -> None:
+        """From another thread: stop the server (its streams, workers; the sink commits), then the rest."""
+        self.server.stop()  # a SinkService's stop also closes it
+        self.health.stop()
+        if self.api is not None:
+            self.api.stop()
+
+
+def start_service(
+    role: Role,
+    settings: Settings,
+    *,
+    before_start: Callable[[LedgerFlightServer], None] | None = None,
+) -> RunningService:
+    """Build the ``role`` service, serve its health port (and the sink's API), start the sink's loop.
+
+    ``before_start(server)`` runs once the server is bound, before the sink's loop starts.
+    """
     server = build_service(role, settings)
     section = getattr(settings, role)
     try:
@@ -83,33 +125,41 @@ def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> 
     except BaseException:
         server.shutdown()
         raise
-    install_signal_handlers(server, on_stop=server.loop.stop if isinstance(server, SinkService) else None)
-    api: SinkApi | None = None
+    if before_start is not None:
+        before_start(server)
+    running = RunningService(role, server, health)
     if isinstance(server, SinkService):
         from stellar_arrow.pipeline.sink_api import start_sink_api  # FastAPI/DuckDB: only the sink needs them
 
         try:
-            api = start_sink_api(
+            running.api = start_sink_api(
                 server,
                 settings.api,
                 source_endpoint=settings.sink.source_endpoint,
                 security=settings.security,
             )
         except BaseException:
+            health.stop()
             server.shutdown()
             raise
         server.start()
-        log.info("sink API (dashboard /, REST /api/v1, WebSocket /ws)", url=api.base_url)
+        log.info("sink API (dashboard /, REST /api/v1, WebSocket /ws)", url=running.api_url)
+    return running
+
+
+def serve(role: Role, settings: Settings, *, ready_file: Path | None = None) -> None:
+    """Build the ``role`` service from ``settings`` and serve until SIGTERM/SIGINT."""
+
+    def on_signals(server: LedgerFlightServer) -> None:
+        install_signal_handlers(server, on_stop=server.loop.stop if isinstance(server, SinkService) else None)
+
+    running = start_service(role, settings, before_start=on_signals)
+    server = running.server
     if ready_file is not None:
-        api_url = api.base_url if api is not None else None
-        write_ready_file(ready_file, role, server, api_url=api_url, health_url=health.url)
-    log.info("serving", role=role, uri=server.uri, health=health.url)
+        write_ready_file(ready_file, role, server, api_url=running.api_url, health_url=running.health.url)
+    log.info("serving", role=role, uri=server.uri, health=running.health.url)
     server.serve_until_stopped()
-    health.stop()
-    if api is not None:
-        api.stop()
-    if isinstance(server, SinkService):
-        server.close()
+    running.close()
 
 
 def serve_role(role: str, settings: Settings, ready_file: Path | None) -> None:

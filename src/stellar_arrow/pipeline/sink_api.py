@@ -18,7 +18,7 @@ from stellar_arrow.api import ApiServer, LedgerProgress, start_api
 from stellar_arrow.config import ApiSettings, SecuritySettings
 from stellar_arrow.errors import ConfigError, StellarArrowError
 from stellar_arrow.flight.sink_service import SinkService
-from stellar_arrow.flight.upstream import upstream_action
+from stellar_arrow.flight.upstream import ActionCaller
 from stellar_arrow.security.policy import check_bind
 
 __all__ = ["SinkApi", "bind_api_socket", "start_sink_api"]
@@ -81,18 +81,17 @@ class SinkApi:
 
     def _watch(self) -> None:
         endpoints = sorted({u.endpoint for u in self.service.loop.upstreams})
+        call = ActionCaller(self.service.loop.client)  # every second: one kept client per upstream
         while True:
             reasons = []
             for endpoint in endpoints:
                 try:
-                    upstream_action(endpoint, "health", timeout_s=2.0, client=self.service.loop.client)
+                    call(endpoint, "health", timeout_s=2.0)
                 except StellarArrowError as exc:
                     reasons.append(str(exc))
             self._reason = "; ".join(reasons) or None
             try:
-                body = upstream_action(
-                    self.source_endpoint, "latest_ledger", timeout_s=2.0, client=self.service.loop.client
-                )
+                body = call(self.source_endpoint, "latest_ledger", timeout_s=2.0)
             except StellarArrowError as exc:
                 log.debug("source tip unavailable: %s", exc)
             else:
@@ -100,6 +99,7 @@ class SinkApi:
                 if isinstance(tip, int):
                     self.progress.note_source_tip(tip)
             if self._stop.wait(_WATCH_INTERVAL_S):
+                call.close()
                 return
 
     def start(self) -> SinkApi:

@@ -38,13 +38,12 @@ import yaml
 
 from stellar_arrow.config import Settings
 from stellar_arrow.errors import ConfigError, ExitStatus, SupervisorError
-from stellar_arrow.pipeline.serve import Role, settle_settings_network
+from stellar_arrow.pipeline.roles import ROLES, Role, settle_settings_network
 from stellar_arrow.security.flight import FlightClientSecurity
 from stellar_arrow.security.policy import SECRET_KEYS, secret_environment
 
-__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "last_error"]
+__all__ = ["ROLES", "ChildService", "Supervisor", "SupervisorError", "credential_refused", "last_error"]
 
-ROLES: tuple[Role, ...] = ("source", "processor", "sink")
 _READY_TIMEOUT_S = 60.0
 
 
@@ -100,6 +99,7 @@ class Supervisor:
         )
         self._secret_env = secret_environment(settings.security)
         self._client = FlightClientSecurity.from_settings(settings.security)
+        self._clients: dict[Role, tuple[str, fl.FlightClient]] = {}
         self.children = {  # each starts at its configured Flight port (0: a free one), pinned once known
             role: ChildService(
                 role,
@@ -292,6 +292,8 @@ class Supervisor:
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM every child (sink first, so it commits), then SIGKILL those still running."""
         self._stopping = True
+        for role in ROLES:
+            self._drop_client(role)
         for role in reversed(ROLES):
             child = self.children[role]
             child.stopped = True
@@ -305,26 +307,49 @@ class Supervisor:
 
     # ------------------------------------------------------------------ queries
     def action(self, role: Role, name: str, timeout_s: float = 5.0) -> dict[str, Any]:
-        """The JSON answer of action ``name`` of ``role``'s service."""
+        """The JSON answer of action ``name`` of ``role``'s service.
+
+        One client per service is kept between calls (``run`` asks the sink's status ten times a
+        second; a new gRPC channel each time cost more CPU than the answer); it is dropped on any
+        error and when the service moved.
+        """
         uri = self.children[role].uri
         if uri is None:
             msg = f"{role} service is not started"
             raise SupervisorError(msg)
-        with self._client.connect(uri) as client:
-            results = list(client.do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s)))
+        cached = self._clients.get(role)
+        if cached is None or cached[0] != uri:
+            self._drop_client(role)
+            cached = self._clients[role] = (uri, self._client.connect(uri))
+        try:
+            results = list(cached[1].do_action(fl.Action(name, b""), fl.FlightCallOptions(timeout=timeout_s)))
+        except BaseException:
+            self._drop_client(role)
+            raise
         body: dict[str, Any] = json.loads(results[0].body.to_pybytes())
         return body
+
+    def _drop_client(self, role: Role) -> None:
+        cached = self._clients.pop(role, None)
+        if cached is not None:
+            with contextlib.suppress(Exception):
+                cached[1].close()
 
     def sink_status(self) -> dict[str, Any] | None:
         """The sink's status, or None while it is unreachable (e.g. restarting)."""
         try:
             return self.action("sink", "status")
         except (fl.FlightUnauthenticatedError, fl.FlightUnauthorizedError) as exc:
-            detail = str(exc).split(". Detail:", 1)[0]
-            msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
-            raise ConfigError(msg, key="security.service_api_key") from None
+            raise credential_refused(exc) from None
         except (fl.FlightError, OSError, SupervisorError):
             return None
+
+
+def credential_refused(exc: fl.FlightError) -> ConfigError:
+    """The error of a run whose own credential (``security.service_api_key``) the sink refused."""
+    detail = str(exc).split(". Detail:", 1)[0]
+    msg = f"the sink refused this run's credential (security.service_api_key): {detail}"
+    return ConfigError(msg, key="security.service_api_key")
 
 
 def _bindable(host: str, port: int) -> bool:

@@ -37,9 +37,16 @@ class TableState:
     def split(self, through: int) -> tuple[pa.Table, pa.Table]:
         """Buffered rows with ledger <= ``through`` and the rest (no ledger column: all rows, none)."""
         rows = pa.Table.from_batches(self.batches, schema=self.schema)
-        if self.ledger_column is None:
+        if self.ledger_column is None or rows.num_rows == 0:
             return rows, rows.slice(0, 0)
-        done = pc.less_equal(rows[self.ledger_column], through)
+        ledgers = rows[self.ledger_column]
+        if ledgers.null_count == 0:  # the usual cases without copying: every row on one side
+            low, high = pc.min_max(ledgers).values()
+            if high.as_py() <= through:
+                return rows, rows.slice(0, 0)
+            if low.as_py() > through:
+                return rows.slice(0, 0), rows
+        done = pc.less_equal(ledgers, through)
         return rows.filter(done), rows.filter(pc.invert(done))
 
 

@@ -75,8 +75,9 @@ class TablePartitioning:
         segments = [self._segment_column(table, k) for k in self.keys]
         joined = pc.binary_join_element_wise(*segments, _SEPARATOR) if len(segments) > 1 else segments[0]
         out: list[tuple[str, pa.Table]] = []
-        for value in pc.unique(joined).to_pylist():
-            rows = table.filter(pc.equal(joined, value))
+        values = pc.unique(joined).to_pylist()
+        for value in values:
+            rows = table if len(values) == 1 else table.filter(pc.equal(joined, value))
             parts = zip(self.keys, str(value).split(_SEPARATOR), strict=True)
             path = "/".join(f"{k}={v if v == NULL_PARTITION else quote(v, safe='')}" for k, v in parts)
             out.append((path, rows))

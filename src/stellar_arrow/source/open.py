@@ -22,11 +22,9 @@ from pathlib import Path
 from stellar_arrow.config import NETWORK_PASSPHRASES, SourceSettings
 from stellar_arrow.errors import ConfigError, LedgerMissingError
 from stellar_arrow.ledger.network import Network, resolve_network
-from stellar_arrow.ledger.view import detect_network, ledger_view
 from stellar_arrow.source.base import LedgerSource, RawLedger
 from stellar_arrow.source.files import read_ledger_file
 from stellar_arrow.source.header import read_ledger_header
-from stellar_arrow.xdr import decode_ledger_close_meta
 
 __all__ = [
     "FileLedgerSource",
@@ -166,6 +164,9 @@ def _candidates() -> list[Network]:
 
 def _detect(source: LedgerSource, start: int, end: int, what: str) -> Network:
     """The network of the first ledger with transactions in ``[start, end]``."""
+    from stellar_arrow.ledger.view import detect_network, ledger_view  # the decoder: only when detecting
+    from stellar_arrow.xdr import decode_ledger_close_meta
+
     ledgers = source.ledgers(start, end)
     try:
         for ledger in ledgers:

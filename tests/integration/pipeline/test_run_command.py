@@ -30,14 +30,15 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.parametrize("processes", ["one", "separate"])
 def test_run_exit_when_done_writes_every_table(
-    tmp_path: Path, repo_root: Path, expected_tables: dict[str, pa.Table], kit: Any
+    tmp_path: Path, repo_root: Path, expected_tables: dict[str, pa.Table], kit: Any, processes: str
 ) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
         [*CLI, "run", "--exit-when-done", "--out", str(out)],
         cwd=repo_root,
-        env=_env(),
+        env=_env() | {"STELLAR_ARROW_PIPELINE__PROCESSES": processes},
         capture_output=True,
         text=True,
         timeout=120,
@@ -49,8 +50,9 @@ def test_run_exit_when_done_writes_every_table(
         assert (out / table).is_dir()
     assert "import duckdb" in proc.stdout
     kit.assert_same_tables(kit.read_output(out), expected_tables)
-    # the children were stopped: nothing listens at the printed addresses any more
+    # the services were stopped: nothing listens at the printed addresses any more
     ready = json.loads((out / "_run" / "sink.ready.json").read_text())
+    assert (ready["pid"] == _source_pid(proc.stdout)) == (processes == "one")
     with pytest.raises(ProcessLookupError):
         os.kill(ready["pid"], 0)
 
@@ -167,6 +169,12 @@ def test_run_keeps_serving_until_interrupted(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def _source_pid(summary: str) -> int:
+    """The pid the summary prints for the source service."""
+    line = next(line for line in summary.splitlines() if line.startswith("source    started at"))
+    return int(line.split("(pid ", 1)[1].split(",", 1)[0].rstrip(")"))
 
 
 def _children(pid: int) -> list[int]:

@@ -41,7 +41,12 @@ from tests.integration.source.conftest import AppServer, RpcProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("supervisor")]
 CLI = [sys.executable, "-c", "from stellar_arrow.cli import main; main()"]
-PORTS = {"processor": {"flight_port": 0, "health_port": 0}, "api": {"api_port": 0}}
+# separate processes (pipeline.processes): the assertions are about what the source service process met
+PORTS = {
+    "processor": {"flight_port": 0, "health_port": 0},
+    "api": {"api_port": 0},
+    "pipeline": {"processes": "separate"},
+}
 
 
 def _sink(out: Path) -> dict[str, Any]:

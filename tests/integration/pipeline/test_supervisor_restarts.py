@@ -179,7 +179,7 @@ def test_run_exit_when_done_stops_with_one_line_after_the_restart_limit(tmp_path
             "processor": {"flight_port": 0, "health_port": 0},
             "sink": {"flight_port": 0, "health_port": 0},
             "api": {"api_port": 0},
-            "pipeline": {"restart_max": 1, "restart_backoff_initial_s": 0.1},
+            "pipeline": {"processes": "separate", "restart_max": 1, "restart_backoff_initial_s": 0.1},
         },
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLAR_ARROW_")}
