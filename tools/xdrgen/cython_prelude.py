@@ -3,7 +3,7 @@
 Every read goes through ``need`` (the bytes left are checked before anything is read), so hostile
 input can only raise. Failures raise what the pure-Python decoder raises, so that
 ``stellar_arrow.xdr.decoding.run_decoder`` turns them into the same ``XdrDecodeError``:
-``_decoders._Bad(type_name, offset)`` for a bad discriminant, enum value, flag or length,
+``failure.BadValue(type_name, offset)`` for a bad discriminant, enum value, flag or length,
 ``struct.error`` for a read past the end, ``IndexError`` for a bool other than 0/1 and
 ``RecursionError`` past ``MAX_DEPTH`` nested recursive values (the C stack stays bounded).
 
@@ -34,7 +34,7 @@ from cpython.long cimport PyLong_FromUnsignedLongLong
 import struct as _struct
 
 from stellar_arrow.xdr import model as _m
-from stellar_arrow.xdr._decoders import _Bad
+from stellar_arrow.xdr.failure import BadValue as _Bad
 
 cdef int MAX_DEPTH = @MAX_DEPTH@
 

@@ -12,7 +12,7 @@ from cpython.long cimport PyLong_FromUnsignedLongLong
 import struct as _struct
 
 from stellar_arrow.xdr import model as _m
-from stellar_arrow.xdr._decoders import _Bad
+from stellar_arrow.xdr.failure import BadValue as _Bad
 
 cdef int MAX_DEPTH = 500
 

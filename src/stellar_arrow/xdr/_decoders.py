@@ -363,13 +363,7 @@ _I32 = _struct.Struct('>i').unpack_from
 _U32 = _struct.Struct('>I').unpack_from
 
 
-class _Bad(Exception):
-    """Raised by generated code on an invalid discriminant, enum value, flag or length."""
-
-    def __init__(self, type_name, offset):
-        super().__init__(type_name, offset)
-        self.type_name = type_name
-        self.offset = offset
+from stellar_arrow.xdr.failure import BadValue as _Bad
 
 
 class _Interned(dict):

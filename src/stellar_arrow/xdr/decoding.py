@@ -15,10 +15,11 @@ import gc
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, TypeVar
 
 from stellar_arrow.errors import XdrDecodeError
-from stellar_arrow.xdr import _decoders
+from stellar_arrow.xdr.failure import BadValue
 from stellar_arrow.xdr.model import LedgerCloseMeta, LedgerCloseMetaBatch
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "decode_ledger_close_meta",
     "decode_ledger_close_meta_batch",
     "gc_paused",
+    "pure_decoders",
     "skip",
     "walk",
 ]
@@ -46,6 +48,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def pure_decoders() -> ModuleType:
+    """The generated pure-Python decoders, imported on first use (~0.3 s; the compiled path needs none)."""
+    from stellar_arrow.xdr import _decoders
+
+    return _decoders
+
+
 def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     return data if type(data) is bytes else bytes(data)
 
@@ -55,7 +64,7 @@ def run_decoder(fn: Decoder, data: bytes, type_name: str, ledger_sequence: int |
     try:
         with gc_paused():
             value, end = fn(data, 0)
-    except _decoders._Bad as exc:
+    except BadValue as exc:
         msg = (
             f"invalid {type_name} XDR{_where(ledger_sequence)}: bad discriminant, enum value, flag or "
             f"length in {exc.type_name} at byte {exc.offset} of {len(data)}"
@@ -86,7 +95,7 @@ def decode(
     type_name: str, data: bytes | bytearray | memoryview, *, ledger_sequence: int | None = None
 ) -> Any:
     """Decode one value of XDR type ``type_name`` that fills ``data`` exactly."""
-    fn = getattr(_decoders, f"d_{type_name}", None)
+    fn = getattr(pure_decoders(), f"d_{type_name}", None)
     if fn is None:
         msg = f"unknown XDR type {type_name!r}"
         raise ValueError(msg)
@@ -95,7 +104,7 @@ def decode(
 
 def skip(type_name: str, data: bytes | bytearray | memoryview) -> int:
     """Walk past one value of ``type_name`` without building it; return the bytes consumed."""
-    fn: Callable[[bytes, int], int] = getattr(_decoders, f"s_{type_name}")
+    fn: Callable[[bytes, int], int] = getattr(pure_decoders(), f"s_{type_name}")
     buf = _as_bytes(data)
 
     def as_decoder(b: bytes, o: int) -> tuple[None, int]:
@@ -110,7 +119,7 @@ def decode_ledger_close_meta(
 ) -> LedgerCloseMeta:
     """Decode one ``LedgerCloseMeta`` (V0, V1 or V2)."""
     value: LedgerCloseMeta = run_decoder(
-        _decoders.d_LedgerCloseMeta, _as_bytes(data), "LedgerCloseMeta", ledger_sequence
+        pure_decoders().d_LedgerCloseMeta, _as_bytes(data), "LedgerCloseMeta", ledger_sequence
     )
     return value
 
@@ -118,7 +127,7 @@ def decode_ledger_close_meta(
 def decode_ledger_close_meta_batch(data: bytes | bytearray | memoryview) -> LedgerCloseMetaBatch:
     """Decode a Galexie ``LedgerCloseMetaBatch`` (already decompressed)."""
     value: LedgerCloseMetaBatch = run_decoder(
-        _decoders.d_LedgerCloseMetaBatch, _as_bytes(data), "LedgerCloseMetaBatch"
+        pure_decoders().d_LedgerCloseMetaBatch, _as_bytes(data), "LedgerCloseMetaBatch"
     )
     return value
 
@@ -128,10 +137,10 @@ def walk(type_name: str, data: bytes, offset: int) -> int:
 
     For buffers holding several values back to back (a multi-ledger ``LedgerCloseMetaBatch``).
     """
-    fn: Callable[[bytes, int], int] = getattr(_decoders, f"s_{type_name}")
+    fn: Callable[[bytes, int], int] = getattr(pure_decoders(), f"s_{type_name}")
     try:
         end = fn(data, offset)
-    except (_decoders._Bad, struct.error, IndexError, ValueError, OverflowError, RecursionError) as exc:
+    except (BadValue, struct.error, IndexError, ValueError, OverflowError, RecursionError) as exc:
         msg = f"corrupt or truncated {type_name} XDR at byte {offset} of {len(data)}: {exc!r}"
         raise XdrDecodeError(msg, type_name=type_name, offset=offset) from None
     if end > len(data):

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from stellar_arrow.xdr import _decoders
-from stellar_arrow.xdr.decoding import _as_bytes, run_decoder
+from stellar_arrow.xdr.decoding import _as_bytes, pure_decoders, run_decoder
 from stellar_arrow.xdr.model import LedgerCloseMeta
 
 __all__ = ["FULL_PROFILE", "TABLES_PROFILE", "decoder_for"]
@@ -44,7 +43,8 @@ def _skipping(skipper: Callable[[bytes, int], int]) -> Callable[[bytes, int], tu
 
 
 def _namespace(skip_types: frozenset[str]) -> dict[str, Any]:
-    source = vars(_decoders)
+    decoders = pure_decoders()
+    source = vars(decoders)
     unknown = [t for t in skip_types if f"s_{t}" not in source]
     if unknown:
         msg = f"unknown XDR types in profile: {sorted(unknown)}"
@@ -56,7 +56,7 @@ def _namespace(skip_types: frozenset[str]) -> dict[str, Any]:
     ns: dict[str, Any] = dict(source)
     rebound: dict[int, Any] = {}
     for name, value in source.items():
-        if isinstance(value, types.FunctionType) and value.__module__ == _decoders.__name__:
+        if isinstance(value, types.FunctionType) and value.__module__ == decoders.__name__:
             fn = types.FunctionType(value.__code__, ns, value.__name__, value.__defaults__, value.__closure__)
             ns[name] = fn
             rebound[id(value)] = fn
@@ -72,7 +72,8 @@ def _namespace(skip_types: frozenset[str]) -> dict[str, Any]:
 @cache
 def _profile_decoder(skip_types: frozenset[str]) -> Callable[[bytes, int], tuple[Any, int]]:
     if not skip_types:
-        return _decoders.d_LedgerCloseMeta
+        full: Callable[[bytes, int], tuple[Any, int]] = pure_decoders().d_LedgerCloseMeta
+        return full
     fn: Callable[[bytes, int], tuple[Any, int]] = _namespace(skip_types)["d_LedgerCloseMeta"]
     return fn
 
