@@ -104,9 +104,10 @@ def build_ledger_tables(options: TableSetOptions, ledger: tuple[int, bytes]) -> 
     """Decode one ledger ``(sequence, LedgerCloseMeta XDR)`` once, validate it and build every requested
     table (what a worker runs; a ``source.base.RawLedger`` is such a pair)."""
     ledger_sequence, lcm = ledger
-    tables = TableSet(options)
-    link = tables.add(lcm, ledger_sequence)
-    return LedgerTables(link, tables.finish(), len(lcm))
+    with gc_paused():  # decode .. free and the batches: nothing in between needs the cyclic GC
+        tables = TableSet(options)
+        link = tables.add(lcm, ledger_sequence)
+        return LedgerTables(link, tables.finish(), len(lcm))
 
 
 class TableSet:
