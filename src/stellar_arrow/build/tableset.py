@@ -179,6 +179,8 @@ class TableSet:
 def _concat(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
     if not batches:
         return _empty(schema)
+    if len(batches) == 1 and batches[0].num_rows > 0:
+        return batches[0]  # one ledger (what a worker builds): nothing to concatenate
     table = pa.Table.from_batches(batches)
     if table.num_rows == 0:
         return _empty(table.schema)
