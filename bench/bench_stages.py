@@ -128,9 +128,12 @@ def child_pass(decoder: str) -> dict[str, float]:
             times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7, t9 - t8)
             for stage, seconds in zip(STAGES, times, strict=True):
                 totals[stage] += seconds
-        t0 = clock()
-        _export_lake(decoder)
-        totals["export job"] = clock() - t0 - sum(totals[stage] for stage in STAGES)
+        export = float("inf")
+        for _ in range(2):  # best of two: a difference of two noisy figures
+            t0 = clock()
+            _export_lake(decoder)
+            export = min(export, clock() - t0)
+        totals["export job"] = export - sum(totals[stage] for stage in STAGES)
     return totals
 
 
@@ -153,7 +156,10 @@ def timing(repeat: int) -> None:
         c = sum(best["compiled"].values()) if stage == "total" else best["compiled"][stage]
         p = sum(best["python"].values()) if stage == "total" else best["python"][stage]
         print(f"{stage:<14} {c / n * 1e3:19.2f} {p / n * 1e3:17.2f} {n / c:19.1f} {p / c:6.2f}x")
-    print("(export job: run_export of the same ledgers from data/lakes/pubnet-p26 minus the stages above)")
+    print(
+        "(export job: run_export of the same ledgers from data/lakes/pubnet-p26, best of 2, minus the stages"
+        " above; a difference of two timings: use --instructions --stages export for a firm figure)"
+    )
 
 
 def child_units(decoder: str, stage: str, units: int) -> None:
