@@ -277,6 +277,9 @@ def _checked_output(settings: Settings) -> OutputStore:
     out = output_store(settings)
     if settings.source.start_ledger is None:
         export_plan(settings, 0)  # raises: no first ledger
+    if settings.export.format == "delta" and not isinstance(out, LocalOutput):
+        msg = f"--format delta writes to a local folder; {out.location('')} is an object store"
+        raise ConfigError(msg, key="export.output_dir")  # before the write probe needs credentials
     out.check_writable(settings.export.tables)
     export_filter(settings.export)  # a bad --where stops the export before any ledger is read
     if settings.export.format == "delta" and settings.export.overwrite:

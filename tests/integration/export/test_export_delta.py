@@ -141,6 +141,19 @@ def test_a_sink_table_or_overwrite_is_refused(tmp_path: Path) -> None:
     assert "SinkError" in output and "no transaction of application 'stellar-arrow-export'" in output
 
 
+def test_an_object_store_out_is_refused_before_any_credential_is_needed() -> None:
+    """No credentials in the environment: the refusal names the format, not a failed write probe."""
+    args = [
+        "export", "--no-progress", "--source", str(SAMPLE_LAKE), "--start", str(FIRST),
+        "--end", str(FIRST + 3), "--out", "s3://no-such-bucket/x", "--tables", "ledgers", "--format", "delta",
+    ]  # fmt: skip
+    started = time.monotonic()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--format delta writes to a local folder" in result.output and "Traceback" not in result.output
+    assert time.monotonic() - started < 10  # no network round trip was tried
+
+
 def _delta_versions(out: Path) -> int:
     return sum(len(list((delta_table_path(out, t) / "_delta_log").glob("*.json"))) for t in TABLES)
 

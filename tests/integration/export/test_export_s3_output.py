@@ -23,6 +23,7 @@ from stellar_arrow.export import run_export
 from stellar_arrow.scaleout import task_settings
 from tests.conftest import DATA
 from tests.integration.resilience.moto_s3 import REGION, RestartableMoto
+from tests.output_trees import assert_same_files
 
 pytestmark = pytest.mark.integration
 FIRST, LAST = 63092982, 63093001
@@ -102,7 +103,7 @@ def test_s3_output_equals_local_output_and_resumes(
     assert result.exit_code == 0, result.output
     assert f"to {url}" in result.output
     assert f"wrote {url}/ledgers/ledgers-{FIRST}-{FIRST + 9}.parquet" in result.output
-    assert _objects(moto, bucket, "backfill/v1") == local_output  # object for object, byte for byte
+    assert_same_files(_objects(moto, bucket, "backfill/v1"), local_output)  # object for object, byte for byte
     assert sorted(local_output)[:2] == [
         f"_manifests/chunk-{FIRST}-{FIRST + 9}.json",
         f"_manifests/chunk-{FIRST + 10}-{LAST}.json",
@@ -126,7 +127,7 @@ def test_s3_output_equals_local_output_and_resumes(
         "does not match its manifest's sha256",
         f"{FIRST + 10}-{LAST}: no valid chunk manifest",
     ]
-    assert _objects(moto, bucket, "backfill/v1") == local_output
+    assert_same_files(_objects(moto, bucket, "backfill/v1"), local_output)
 
 
 def test_a_missing_bucket_or_bad_credentials_stop_before_any_ledger_is_read(
@@ -148,7 +149,7 @@ def test_cluster_export_to_s3_equals_the_local_output(
     with connect(ClusterSpec(local_workers=2)) as client:  # workers inherit this environment
         summary = run_export_on_cluster(settings, client)
     assert summary.export.chunks_written == 2
-    assert _objects(moto, bucket, "cluster") == local_output
+    assert_same_files(_objects(moto, bucket, "cluster"), local_output)
     assert [m.first_ledger for m in summary.manifests] == [FIRST, FIRST + 10]
 
 
