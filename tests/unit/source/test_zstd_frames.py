@@ -1,4 +1,4 @@
-"""``decompress_zstd``: the one-call path (one frame with its size) and the streamed path give the same bytes."""
+"""``decompress_zstd``: one call for one sized frame, streamed otherwise; the same bytes either way."""
 
 from __future__ import annotations
 
