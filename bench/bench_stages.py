@@ -5,9 +5,13 @@ Usage:
     .venv/bin/python bench/bench_stages.py --instructions [--stages decode,tables]
 
 Timing mode: the 20 protocol-26 pubnet ledgers of ``data/corpus`` (63092982-63093001) go through what
-``export`` does in one process for ledgers + transactions + token_transfers: decode, ledger view +
-header-hash checks + pairing (``view``), the ``ledgers`` and ``transactions`` builders, token-transfer
-derivation (``derive``) and its Arrow batch (``ttp batch``), freeing the decoded tree (``free``).
+``export`` does in one process for ledgers + transactions + token_transfers, one ledger at a time as
+``build.build_ledger_tables`` runs it: new builders (``init``), decode, ledger view + header-hash checks +
+pairing (``view``), the ``ledgers`` and ``transactions`` builders, token-transfer derivation
+(``derive``) and its Arrow batch (``ttp batch``), the record batches of the ledger (``batches``),
+freeing the decoded tree (``free``). Then the same 20 ledgers are exported from the sample lake
+``data/lakes/pubnet-p26`` by ``run_export`` (chunk of 20, in-process): ``export job`` is that CPU
+minus the stages, i.e. fetching, zstd, batch split, chain checks, concatenation, Parquet, manifest.
 Each decoder path runs in its own fresh process (the pure-Python path never imports the extension,
 as when it is not built), one pass at a time, the two paths taking turns ``--repeat`` times; per
 stage the best pass (process CPU time) is kept. Prints ms per ledger, ledgers/s per stage and the
@@ -17,7 +21,9 @@ Instruction mode (``--instructions``, needs valgrind): deterministic counts, wha
 busy machine. For ledger 63092982 and each stage (``decode``: one decode and the freeing of its
 tree; ``tables``: everything after decoding for the three tables), the process runs once with 1
 unit and once with 6 under ``valgrind --tool=callgrind``; the difference / 5 is the cost of one
-unit (start-up and imports cancel out).
+unit (start-up and imports cancel out). Stage ``export`` (slow: minutes) counts, per ledger of the
+20, ``run_export`` over the lake and ``build_ledger_tables`` over the same ledgers (2 passes - 1
+pass); their difference is the export job around the tables.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus"
 FIRST, LAST = 63092982, 63093001
 TABLES = ("ledgers", "transactions", "token_transfers")
-STAGES = ("decode", "view", "ledgers", "transactions", "derive", "ttp batch", "free")
+LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
+STAGES = ("init", "decode", "view", "ledgers", "transactions", "derive", "ttp batch", "batches", "free")
 
 
 def _ledgers(first: int = FIRST, last: int = LAST) -> list[bytes]:
@@ -56,14 +63,35 @@ def _decoder(name: str) -> Any:
     return decode_ledger_close_meta
 
 
+def _export_lake(decoder: str) -> None:
+    """``run_export`` of the 20 ledgers from the sample lake, in-process, one chunk."""
+    from stellar_arrow.config import load_settings
+    from stellar_arrow.export import run_export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            source={"datalake_uri": str(LAKE), "start_ledger": FIRST, "end_ledger": LAST},
+            export={
+                "output_dir": tmp,
+                "tables": TABLES,
+                "chunk_size": LAST - FIRST + 1,
+                "workers": 0,
+                "decoder": decoder,
+            },
+        )
+        run_export(settings)
+
+
 def child_pass(decoder: str) -> dict[str, float]:
     """One warm-up pass, then one measured pass; CPU seconds per stage over the 20 ledgers."""
+    from stellar_arrow.build.tableset import _concat
     from stellar_arrow.ledger import resolve_network
     from stellar_arrow.ledger.validation import check_ledger_hashes
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.tables.ledgers import LedgersBuilder
     from stellar_arrow.tables.transactions import TransactionsBuilder
     from stellar_arrow.ttp.processor import events_from_ledger
+    from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
     from stellar_arrow.ttp.table import events_to_batch
     from stellar_arrow.xdr import gc_paused
 
@@ -74,32 +102,38 @@ def child_pass(decoder: str) -> dict[str, float]:
     totals = dict.fromkeys(STAGES, 0.0)
     for _ in range(2):
         totals = dict.fromkeys(STAGES, 0.0)
-        ledgers, transactions = LedgersBuilder(), TransactionsBuilder(pubnet)
         for raw in lcms:
-            with gc_paused():
+            with gc_paused():  # as build_ledger_tables: one pause from the builders to the batches
                 t0 = clock()
-                lcm = decode(raw)
+                ledgers, transactions = LedgersBuilder(), TransactionsBuilder(pubnet)
                 t1 = clock()
+                lcm = decode(raw)
+                t2 = clock()
                 view = ledger_view(lcm)
                 check_ledger_hashes(view)
                 txs = pair_transactions(view, pubnet)
-                t2 = clock()
-                ledgers.add(view, txs)
                 t3 = clock()
-                transactions.add(view, txs)
+                ledgers.add(view, txs)
                 t4 = clock()
-                events = events_from_ledger(lcm, pubnet, paired=(view, txs))
+                transactions.add(view, txs)
                 t5 = clock()
-                events_to_batch(events)
+                events = events_from_ledger(lcm, pubnet, paired=(view, txs))
                 t6 = clock()
-                del lcm, view, txs, events
+                batch = events_to_batch(events)
                 t7 = clock()
-            for stage, seconds in zip(
-                STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6), strict=True
-            ):
+                ledgers.finish(), transactions.finish(), _concat([batch], TOKEN_TRANSFERS_SCHEMA)
+                t8 = clock()
+                del lcm, view, txs, events
+                t9 = clock()
+            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7, t9 - t8)
+            for stage, seconds in zip(STAGES, times, strict=True):
                 totals[stage] += seconds
-        ledgers.finish()
-        transactions.finish()
+        export = float("inf")
+        for _ in range(2):  # best of two: a difference of two noisy figures
+            t0 = clock()
+            _export_lake(decoder)
+            export = min(export, clock() - t0)
+        totals["export job"] = export - sum(totals[stage] for stage in STAGES)
     return totals
 
 
@@ -118,10 +152,14 @@ def timing(repeat: int) -> None:
         f"{'stage':<14} {'compiled ms/ledger':>19} {'python ms/ledger':>17}"
         f" {'compiled ledgers/s':>19} {'ratio':>7}"
     )
-    for stage in (*STAGES, "total"):
+    for stage in (*STAGES, "export job", "total"):
         c = sum(best["compiled"].values()) if stage == "total" else best["compiled"][stage]
         p = sum(best["python"].values()) if stage == "total" else best["python"][stage]
         print(f"{stage:<14} {c / n * 1e3:19.2f} {p / n * 1e3:17.2f} {n / c:19.1f} {p / c:6.2f}x")
+    print(
+        "(export job: run_export of the same ledgers from data/lakes/pubnet-p26, best of 2, minus the stages"
+        " above; a difference of two timings: use --instructions --stages export for a firm figure)"
+    )
 
 
 def child_units(decoder: str, stage: str, units: int) -> None:
@@ -131,6 +169,9 @@ def child_units(decoder: str, stage: str, units: int) -> None:
     from stellar_arrow.xdr import gc_paused
 
     pubnet = resolve_network("pubnet")
+    if stage in ("export", "build"):
+        _export_units(decoder, stage, units)
+        return
     decode = _decoder(decoder)
     (raw,) = _ledgers(FIRST, FIRST)
 
@@ -150,6 +191,21 @@ def child_units(decoder: str, stage: str, units: int) -> None:
                 tables(lcm)
 
 
+def _export_units(decoder: str, stage: str, units: int) -> None:
+    """``units`` passes over the 20 ledgers: ``run_export`` from the lake, or ``build_ledger_tables``."""
+    from stellar_arrow.build import TableSetOptions, build_ledger_tables
+    from stellar_arrow.ledger import resolve_network
+
+    options = TableSetOptions(TABLES, resolve_network("pubnet"), decoder=decoder)
+    lcms = _ledgers()
+    for _ in range(units + 1):  # the first pass warms up
+        if stage == "export":
+            _export_lake(decoder)
+        else:
+            for seq, raw in enumerate(lcms, start=FIRST):
+                build_ledger_tables(options, (seq, raw))
+
+
 def instructions(stages: list[str]) -> None:
     def count(decoder: str, stage: str, units: int) -> int:
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +216,17 @@ def instructions(stages: list[str]) -> None:
         return int(line.split()[-1])
 
     print(f"instructions per unit, ledger {FIRST} (valgrind callgrind, (6 units - 1 unit) / 5)")
+    n = LAST - FIRST + 1
     for stage in stages:
+        if stage == "export":  # per ledger of the 20, compiled path only: (2 passes - 1 pass) / 20
+            export, build = (
+                (count("compiled", unit, 2) - count("compiled", unit, 1)) / n for unit in ("export", "build")
+            )
+            print(
+                f"export   compiled, per ledger of {n}: run_export {export / 1e6:.1f} M, build_ledger_tables"
+                f" {build / 1e6:.1f} M, export job {(export - build) / 1e6:.1f} M"
+            )
+            continue
         per = {d: (count(d, stage, 6) - count(d, stage, 1)) / 5 for d in ("compiled", "python")}
         ratio = per["python"] / per["compiled"]
         print(

@@ -104,9 +104,10 @@ def build_ledger_tables(options: TableSetOptions, ledger: tuple[int, bytes]) -> 
     """Decode one ledger ``(sequence, LedgerCloseMeta XDR)`` once, validate it and build every requested
     table (what a worker runs; a ``source.base.RawLedger`` is such a pair)."""
     ledger_sequence, lcm = ledger
-    tables = TableSet(options)
-    link = tables.add(lcm, ledger_sequence)
-    return LedgerTables(link, tables.finish(), len(lcm))
+    with gc_paused():  # decode .. free and the batches: nothing in between needs the cyclic GC
+        tables = TableSet(options)
+        link = tables.add(lcm, ledger_sequence)
+        return LedgerTables(link, tables.finish(), len(lcm))
 
 
 class TableSet:
@@ -178,6 +179,8 @@ class TableSet:
 def _concat(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
     if not batches:
         return _empty(schema)
+    if len(batches) == 1 and batches[0].num_rows > 0:
+        return batches[0]  # one ledger (what a worker builds): nothing to concatenate
     table = pa.Table.from_batches(batches)
     if table.num_rows == 0:
         return _empty(table.schema)

@@ -10,6 +10,7 @@ range. Errors raised in a worker (typed, picklable) surface in the parent.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Iterable, Iterator
 
 from stellar_arrow.build import LedgerTables, OrderedPool, TableSetOptions, build_ledger_tables
@@ -24,6 +25,10 @@ class LedgerProcessor:
     def __init__(self, options: TableSetOptions, *, workers: int = 0) -> None:
         self.options = options
         self.workers = workers
+        if workers == 0:
+            # As a worker does at start (build.pool): what start-up built is never collected, so the
+            # full collections a long export triggers walk only what was made since, not every module.
+            gc.freeze()
         self._pool: OrderedPool[RawLedger, LedgerTables] = OrderedPool(
             functools.partial(build_ledger_tables, options), workers=workers, start_method="fork"
         )

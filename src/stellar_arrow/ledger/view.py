@@ -74,12 +74,15 @@ class LedgerView:
         return [p.result for p in self.processing]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerTransaction:
     """One applied transaction: its ledger, 1-based apply-order index, hash, envelope, result and meta.
 
     For a fee bump, the operations, source, sequence number and memo are the inner transaction's, the fee
     source and ``fee_charged`` the outer one's, ``tx_hash`` the outer hash.
+
+    Read-only by convention: it is not a frozen dataclass because a frozen one pays an
+    ``object.__setattr__`` per field, and one is built per transaction of every ledger.
     """
 
     ledger: LedgerView
@@ -98,9 +101,8 @@ class LedgerTransaction:
 
     def __post_init__(self) -> None:
         envelope = self.envelope
-        inner = envelope.value.tx.inner_tx.value.tx if envelope.type == _FEE_BUMP else envelope.value.tx
-        object.__setattr__(self, "tx", inner)
-        object.__setattr__(self, "hash_hex", self.tx_hash.hex())
+        self.tx = envelope.value.tx.inner_tx.value.tx if envelope.type == _FEE_BUMP else envelope.value.tx
+        self.hash_hex = self.tx_hash.hex()
 
     @property
     def ledger_sequence(self) -> int:

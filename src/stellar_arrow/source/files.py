@@ -30,9 +30,27 @@ __all__ = ["decompress_zstd", "read_ledger_file", "split_record_marked_stream"]
 _RECORD_LAST = 0x80000000
 
 
+_ONE_SHOT_LIMIT = 256 << 20
+"""Largest declared content size decompressed in one call (one allocation of that size)."""
+
+
 def decompress_zstd(data: bytes, *, object_name: str) -> bytes:
-    """Decompress zstd frames (with or without a content size); a truncated frame is an error."""
+    """Decompress zstd frames (with or without a content size); a truncated frame is an error.
+
+    A single frame that declares its content size (what the lake writers produce) is decompressed in
+    one call into one buffer of that size; anything else (several frames, no declared size, a size
+    over :data:`_ONE_SHOT_LIMIT`) is streamed frame by frame.
+    """
     decompressor = zstandard.ZstdDecompressor()
+    try:
+        declared = zstandard.frame_content_size(data)
+    except zstandard.ZstdError:
+        declared = -1  # not even a frame header: the streaming path names the error
+    if 0 < declared <= _ONE_SHOT_LIMIT:
+        try:
+            return decompressor.decompress(data, allow_extra_data=False)
+        except zstandard.ZstdError:
+            pass  # several frames, or corrupt: the streaming path decides and names the error
     parts: list[bytes] = []
     remaining = data
     try:

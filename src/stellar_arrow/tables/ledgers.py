@@ -56,6 +56,7 @@ LEDGERS_SCHEMA: Final = stamp(
     "ledgers",
     SCHEMA_VERSION,
 )
+_LEDGERS_SCHEMA_NO_XDR: Final = without_columns(LEDGERS_SCHEMA, LEDGERS_XDR_COLUMNS)
 
 
 class LedgersBuilder:
@@ -63,7 +64,7 @@ class LedgersBuilder:
 
     def __init__(self, *, include_xdr: bool = False) -> None:
         self.include_xdr = include_xdr
-        self.schema = LEDGERS_SCHEMA if include_xdr else without_columns(LEDGERS_SCHEMA, LEDGERS_XDR_COLUMNS)
+        self.schema = LEDGERS_SCHEMA if include_xdr else _LEDGERS_SCHEMA_NO_XDR
         self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:

@@ -80,6 +80,7 @@ _ENVELOPE_TYPES: Final = {
     X.EnvelopeType.ENVELOPE_TYPE_TX_FEE_BUMP: "tx_fee_bump",
 }
 _MEMO_TYPES: Final = {0: "none", 1: "text", 2: "id", 3: "hash", 4: "return"}
+_TRANSACTIONS_SCHEMA_NO_XDR: Final = without_columns(TRANSACTIONS_SCHEMA, TRANSACTIONS_XDR_COLUMNS)
 
 
 def _memo_text(memo: X.Memo) -> str | None:
@@ -114,77 +115,119 @@ def _soroban_fee_charges(meta: X.TransactionMeta) -> Any:
     return body.soroban_meta.ext.v1
 
 
+_TX_SUCCESS_CODES: Final = frozenset(
+    {X.TransactionResultCode.txSUCCESS, X.TransactionResultCode.txFEE_BUMP_INNER_SUCCESS}
+)
+_RESULT_CODE_NAMES: Final = X.TransactionResultCode.NAMES
+_TransactionV0: Final = X.TransactionV0
+
+
 class TransactionsBuilder:
-    """Accumulates ``transactions`` rows column by column; :meth:`finish` returns one record batch."""
+    """Accumulates ``transactions`` rows column by column; :meth:`finish` returns one record batch.
+
+    Each column is a list whose bound ``append`` is looked up once per ledger (``add`` appends some
+    forty values per transaction: a dict lookup and an attribute lookup per value add up).
+    """
 
     def __init__(self, network: Network, *, include_xdr: bool = False) -> None:
         self.network = network
         self.include_xdr = include_xdr
-        self.schema = (
-            TRANSACTIONS_SCHEMA
-            if include_xdr
-            else without_columns(TRANSACTIONS_SCHEMA, TRANSACTIONS_XDR_COLUMNS)
-        )
+        self.schema = TRANSACTIONS_SCHEMA if include_xdr else _TRANSACTIONS_SCHEMA_NO_XDR
         self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
         c = self.columns
+        if not transactions:
+            return
         seq = view.ledger_sequence
         closed_at = closed_at_micros(view.close_time)
         network_id = self.network.network_id
+        indexes = [t.transaction_index for t in transactions]
+        toid(seq, min(indexes))  # ValueError when an index does not fit its TOID bits
+        toid(seq, max(indexes))
+        base = seq << 32
+        n = len(indexes)
+        c["id"].extend([base | (i << 12) for i in indexes])
+        c["transaction_index"].extend(indexes)
+        c["ledger_sequence"].extend([seq] * n)
+        c["closed_at"].extend([closed_at] * n)
+        hash_hex = c["transaction_hash"].append
+        account_col = c["account"].append
+        account_muxed_col = c["account_muxed"].append
+        account_sequence = c["account_sequence"].append
+        envelope_type = c["envelope_type"].append
+        fee_account_col = c["fee_account"].append
+        fee_account_muxed_col = c["fee_account_muxed"].append
+        inner_hash_col = c["inner_transaction_hash"].append
+        new_max_fee = c["new_max_fee"].append
+        fee_charged_col = c["fee_charged"].append
+        max_fee_col = c["max_fee"].append
+        operation_count = c["operation_count"].append
+        successful = c["successful"].append
+        result_code = c["result_code"].append
+        result_name = c["transaction_result_code"].append
+        memo_type = c["memo_type"].append
+        memo_col = c["memo"].append
+        min_time = c["min_time"].append
+        max_time = c["max_time"].append
+        add_soroban = self._add_soroban
+        include_xdr = self.include_xdr
         for t in transactions:
             envelope = t.envelope
             tx = t.tx
-            if isinstance(tx, X.TransactionV0):
+            if isinstance(tx, _TransactionV0):
                 account, account_muxed = account_strkey(tx.source_account_ed25519), None
             else:
                 account, account_muxed = muxed_account_columns(tx.source_account)
             fee_bump = envelope.fee_bump
-            c["id"].append(toid(seq, t.transaction_index))
-            c["transaction_hash"].append(t.tx_hash.hex())
-            c["ledger_sequence"].append(seq)
-            c["transaction_index"].append(t.transaction_index)
-            c["account"].append(account)
-            c["account_muxed"].append(account_muxed)
-            c["account_sequence"].append(tx.seq_num)
-            c["envelope_type"].append(_ENVELOPE_TYPES[envelope.type])
+            hash_hex(t.hash_hex)
+            account_col(account)
+            account_muxed_col(account_muxed)
+            account_sequence(tx.seq_num)
+            envelope_type(_ENVELOPE_TYPES[envelope.type])
             if fee_bump is not None:
                 fee_account, fee_account_muxed = muxed_account_columns(fee_bump.tx.fee_source)
                 inner_hash = inner_transaction_hash(envelope, network_id)
-                c["fee_account"].append(fee_account)
-                c["fee_account_muxed"].append(fee_account_muxed)
-                c["inner_transaction_hash"].append(None if inner_hash is None else inner_hash.hex())
+                fee_account_col(fee_account)
+                fee_account_muxed_col(fee_account_muxed)
+                inner_hash_col(None if inner_hash is None else inner_hash.hex())
                 max_fee = int(fee_bump.tx.fee)
-                c["new_max_fee"].append(max_fee)
+                new_max_fee(max_fee)
             else:
-                c["fee_account"].append(None)
-                c["fee_account_muxed"].append(None)
-                c["inner_transaction_hash"].append(None)
+                fee_account_col(None)
+                fee_account_muxed_col(None)
+                inner_hash_col(None)
                 max_fee = int(tx.fee)
-                c["new_max_fee"].append(None)
-            fee_charged = t.fee_charged
-            c["fee_charged"].append(fee_charged)
-            c["max_fee"].append(max_fee)
-            c["operation_count"].append(len(tx.operations))
-            c["successful"].append(t.successful)
-            code = t.result_code
-            c["result_code"].append(code)
-            c["transaction_result_code"].append(X.TransactionResultCode.NAMES.get(code, str(code)))
-            c["memo_type"].append(_MEMO_TYPES.get(tx.memo.type, str(tx.memo.type)))
-            c["memo"].append(_memo_text(tx.memo))
+                new_max_fee(None)
+            result = t.result_pair.result
+            fee_charged = int(result.fee_charged)
+            fee_charged_col(fee_charged)
+            max_fee_col(max_fee)
+            operation_count(len(tx.operations))
+            code = result.result.code
+            successful(code in _TX_SUCCESS_CODES)
+            code = int(code)
+            result_code(code)
+            result_name(_RESULT_CODE_NAMES.get(code, str(code)))
+            memo = tx.memo
+            memo_type(_MEMO_TYPES.get(memo.type, str(memo.type)))
+            memo_col(_memo_text(memo))
             bounds = _time_bounds(tx)
-            c["min_time"].append(None if bounds is None else bounds.min_time)
-            c["max_time"].append(None if bounds is None else bounds.max_time)
-            c["closed_at"].append(closed_at)
-            self._add_soroban(tx, t, max_fee, fee_charged)
-            if self.include_xdr:
+            if bounds is None:
+                min_time(None)
+                max_time(None)
+            else:
+                min_time(bounds.min_time)
+                max_time(bounds.max_time)
+            add_soroban(tx, t, max_fee, fee_charged)
+            if include_xdr:
                 c["tx_envelope"].append(base64_text(envelope.xdr))
                 c["tx_result"].append(base64_text(t.result_pair.xdr))
                 c["tx_meta"].append(base64_text(t.meta.xdr))
 
     def _add_soroban(self, tx: Any, t: LedgerTransaction, max_fee: int, fee_charged: int) -> None:
         c = self.columns
-        data = None if isinstance(tx, X.TransactionV0) else tx.ext.soroban_data
+        data = None if isinstance(tx, _TransactionV0) else tx.ext.soroban_data
         if data is None:
             for name in _SOROBAN_COLUMNS:
                 c[name].append(None)
