@@ -121,6 +121,8 @@ def test_a_taken_port_chosen_for_the_service_moves_and_the_tables_are_unchanged(
         old = supervisor.children["source"].port
         _kill(supervisor, "source")
         with socket.socket() as squatter:  # another process's server takes the port meanwhile
+            # as servers do: the killed service's connections may hold the port in TIME_WAIT
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind(("127.0.0.1", old))
             squatter.listen(1)
             assert supervisor.poll() == ["source"]
@@ -150,6 +152,7 @@ def test_a_taken_port_the_user_set_stops_the_run_naming_it(tmp_path: Path, kit: 
         supervisor.start()
         _kill(supervisor, "processor")
         with socket.socket() as squatter:
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port may be in TIME_WAIT
             squatter.bind(("127.0.0.1", ports["processor"]))
             squatter.listen(1)
             with pytest.raises(ConfigError) as stopped:
