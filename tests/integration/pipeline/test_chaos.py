@@ -132,6 +132,7 @@ def _kill_randomly(
     before_first = kit.first - 1
     kills: list[Kill] = []
     status = _wait(supervisor, lambda s: True, 30)
+    first_victims = rng.sample(ROLES, len(ROLES))  # every service is killed at least once, by construction
     while len(kills) < KILLS:
         checkpoint = _checkpoint(status, before_first)
         left = KILLS - len(kills)
@@ -141,7 +142,7 @@ def _kill_randomly(
         else:
             _wait(supervisor, functools.partial(_moved_on, before_first=before_first, past=checkpoint), 60)
             time.sleep(rng.uniform(0.0, ledger_s))
-        role = rng.choice(ROLES)
+        role = first_victims[len(kills)] if len(kills) < len(first_victims) else rng.choice(ROLES)
         status = supervisor.sink_status() or {}
         assert not status.get("done"), f"seed {SEED}: the run ended before kill {len(kills) + 1}: {kills}"
         in_commit = role == "sink" and any(out.rglob("*.pending"))
