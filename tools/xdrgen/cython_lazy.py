@@ -204,23 +204,6 @@ cdef inline int w_bool(R* r) except -1:
     return 0
 
 
-cdef int w_var(R* r, uint32_t maxlen, str where) except -1:
-    """What ``o_var`` checks (length, bytes, zero padding), building nothing."""
-    cdef uint32_t n
-    ru32(r, &n)
-    if n > maxlen:
-        bad(where, r.o)
-    cdef Py_ssize_t size = <Py_ssize_t>n
-    cdef Py_ssize_t padded = (size + 3) & ~(<Py_ssize_t>3)
-    need(r, padded)
-    cdef Py_ssize_t i
-    for i in range(size, padded):
-        if r.b[r.o + i]:
-            bad(where, r.o + size)
-    r.o += padded
-    return 0
-
-
 cdef Py_ssize_t LAZY_MADE[@N_LAZY@]
 cdef Py_ssize_t LAZY_BUILT[@N_LAZY@]
 

@@ -241,8 +241,8 @@ cdef inline object o_fixed(R* r, Py_ssize_t n, Py_ssize_t padded):
     return v
 
 
-cdef object o_var(R* r, uint32_t maxlen, str where):
-    """A variable opaque or string: length (at most ``maxlen``), bytes, zero padding."""
+cdef Py_ssize_t w_var(R* r, uint32_t maxlen, str where) except -1:
+    """Walk a variable opaque or string: length (at most ``maxlen``), bytes, zero padding; its size."""
     cdef uint32_t n
     ru32(r, &n)
     if n > maxlen:
@@ -254,9 +254,15 @@ cdef object o_var(R* r, uint32_t maxlen, str where):
     for i in range(size, padded):
         if r.b[r.o + i]:
             bad(where, r.o + size)
-    cdef object v = PyBytes_FromStringAndSize(<const char*>r.b + r.o, size)
     r.o += padded
-    return v
+    return size
+
+
+cdef object o_var(R* r, uint32_t maxlen, str where):
+    """A variable opaque or string, checked by :func:`w_var`, as bytes."""
+    cdef Py_ssize_t start = r.o + 4
+    cdef Py_ssize_t size = w_var(r, maxlen, where)
+    return PyBytes_FromStringAndSize(<const char*>r.b + start, size)
 
 
 cdef inline int count(R* r, uint32_t* out, uint32_t maxcount, Py_ssize_t minsize, str where) except -1:
@@ -1048,23 +1054,6 @@ cdef inline int w_bool(R* r) except -1:
     ru32(r, &v)
     if v > 1:
         raise IndexError("bool other than 0 or 1")
-    return 0
-
-
-cdef int w_var(R* r, uint32_t maxlen, str where) except -1:
-    """What ``o_var`` checks (length, bytes, zero padding), building nothing."""
-    cdef uint32_t n
-    ru32(r, &n)
-    if n > maxlen:
-        bad(where, r.o)
-    cdef Py_ssize_t size = <Py_ssize_t>n
-    cdef Py_ssize_t padded = (size + 3) & ~(<Py_ssize_t>3)
-    need(r, padded)
-    cdef Py_ssize_t i
-    for i in range(size, padded):
-        if r.b[r.o + i]:
-            bad(where, r.o + size)
-    r.o += padded
     return 0
 
 
