@@ -1,13 +1,15 @@
-"""Build the compiled XDR decoder (``stellar_arrow/xdr/_compiled.pyx`` -> ``_compiled.<abi>.so``).
+"""Build the project's compiled extensions (Cython ``.pyx`` -> C -> ``<module>.<abi>.so``).
 
-Usage: .venv/bin/python tools/build_ext.py [--force] [--asan]
+Usage: .venv/bin/python tools/build_ext.py [--force] [--asan] [--only MODULE]
 
-Run by ``scripts/setup``. Cython (pinned in ``pyproject.toml``) translates the generated ``.pyx`` to
-C, and the C compiler Python was built with compiles it with Python's own flags into the package
-folder, next to the ``.pyx`` (the ``.so`` is not committed). Nothing is rebuilt when the ``.so`` is
-newer than the ``.pyx`` and this script (``--force`` rebuilds). ``--asan`` builds with
-AddressSanitizer for the long fuzz run (``tests/fuzz/README.md``) and writes the module under
-``build/asan/`` instead, leaving the normal build alone.
+Run by ``scripts/setup``. Cython (pinned in ``pyproject.toml``) translates each ``.pyx`` of
+``EXTENSIONS`` to C, and the C compiler Python was built with compiles it with Python's own flags
+into the package folder, next to the ``.pyx`` (the ``.so`` files are not committed). A module is not
+rebuilt when its ``.so`` is newer than its ``.pyx``, the ``.pxd``/``.pxi`` files beside it and this
+script (``--force`` rebuilds). ``--asan`` builds with AddressSanitizer for the long fuzz run
+(``tests/fuzz/README.md``) and writes the modules under ``build/asan/`` instead, leaving the normal
+build alone. Every extension has a pure-Python counterpart that the project falls back to when the
+``.so`` is absent.
 """
 
 from __future__ import annotations
@@ -20,34 +22,48 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYX = ROOT / "src" / "stellar_arrow" / "xdr" / "_compiled.pyx"
+SRC = ROOT / "src"
 BUILD = ROOT / "build"
 
+# module name -> its .pyx (one line per extension)
+EXTENSIONS: dict[str, Path] = {
+    "stellar_arrow.xdr._compiled": SRC / "stellar_arrow" / "xdr" / "_compiled.pyx",
+}
 
-def target(asan: bool) -> Path:
+
+def target(module: str, asan: bool) -> Path:
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    folder = BUILD / "asan" / "stellar_arrow" / "xdr" if asan else PYX.parent
-    return folder / f"_compiled{suffix}"
+    *package, name = module.split(".")
+    folder = BUILD / "asan" / Path(*package) if asan else SRC / Path(*package)
+    return folder / f"{name}{suffix}"
 
 
-def up_to_date(so: Path) -> bool:
-    return so.exists() and so.stat().st_mtime >= max(PYX.stat().st_mtime, Path(__file__).stat().st_mtime)
+def _inputs(pyx: Path) -> list[Path]:
+    beside = [p for p in pyx.parent.iterdir() if p.suffix in (".pxd", ".pxi")]
+    return [pyx, Path(__file__), *beside]
 
 
-def build(asan: bool) -> Path:
+def up_to_date(module: str, so: Path) -> bool:
+    pyx = EXTENSIONS[module]
+    return so.exists() and so.stat().st_mtime >= max(p.stat().st_mtime for p in _inputs(pyx))
+
+
+def build(module: str, asan: bool) -> Path:
     from Cython.Compiler.Main import CompilationOptions, compile_single
 
-    so = target(asan)
+    pyx = EXTENSIONS[module]
+    so = target(module, asan)
     so.parent.mkdir(parents=True, exist_ok=True)
-    c_file = BUILD / ("_compiled_asan.c" if asan else "_compiled.c")
+    stem = module.replace(".", "_")
+    c_file = BUILD / (f"{stem}_asan.c" if asan else f"{stem}.c")
     c_file.parent.mkdir(parents=True, exist_ok=True)
     result = compile_single(
-        str(PYX),
+        str(pyx),
         CompilationOptions(output_file=str(c_file), language_level=3),
-        full_module_name="stellar_arrow.xdr._compiled",
+        full_module_name=module,
     )
     if result.num_errors:
-        raise SystemExit(f"cython failed on {PYX}")
+        raise SystemExit(f"cython failed on {pyx}")
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
     flags = ["-shared", "-fPIC", "-O2", "-fwrapv", "-fno-strict-aliasing", "-DNDEBUG"]
     if asan:
@@ -64,14 +80,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     parser.add_argument("--asan", action="store_true", help="AddressSanitizer build under build/asan/")
+    parser.add_argument("--only", choices=sorted(EXTENSIONS), help="build this module alone")
     args = parser.parse_args()
-    so = target(args.asan)
-    if not args.force and up_to_date(so):
-        print(f"{so.relative_to(ROOT)} is up to date")
-        return
-    print(f"building {so.relative_to(ROOT)} (Cython + C compiler, about a minute)", flush=True)
-    build(args.asan)
-    print(f"built {so.relative_to(ROOT)}")
+    failed = []
+    for module in [args.only] if args.only else list(EXTENSIONS):
+        so = target(module, args.asan)
+        if not args.force and up_to_date(module, so):
+            print(f"{so.relative_to(ROOT)} is up to date")
+            continue
+        print(f"building {so.relative_to(ROOT)} (Cython + C compiler)", flush=True)
+        try:
+            build(module, args.asan)
+        except (SystemExit, subprocess.CalledProcessError) as exc:
+            print(f"failed to build {module}: {exc}", file=sys.stderr)
+            failed.append(module)
+            continue
+        print(f"built {so.relative_to(ROOT)}")
+    if failed:
+        raise SystemExit(f"not built: {', '.join(failed)} (the pure-Python code is used instead)")
 
 
 if __name__ == "__main__":
