@@ -27,8 +27,12 @@ BUILD = ROOT / "build"
 
 # module name -> its .pyx (one line per extension)
 EXTENSIONS: dict[str, Path] = {
+    "stellar_arrow.xdr._strkey": SRC / "stellar_arrow" / "xdr" / "_strkey.pyx",
     "stellar_arrow.xdr._compiled": SRC / "stellar_arrow" / "xdr" / "_compiled.pyx",
 }
+
+# declarations every extension may ``cimport`` (a change rebuilds them all)
+SHARED_DECLARATIONS: list[Path] = [SRC / "stellar_arrow" / "xdr" / "_strkey.pxd"]
 
 
 def target(module: str, asan: bool) -> Path:
@@ -40,7 +44,7 @@ def target(module: str, asan: bool) -> Path:
 
 def _inputs(pyx: Path) -> list[Path]:
     beside = [p for p in pyx.parent.iterdir() if p.suffix in (".pxd", ".pxi")]
-    return [pyx, Path(__file__), *beside]
+    return [pyx, Path(__file__), *beside, *SHARED_DECLARATIONS]
 
 
 def up_to_date(module: str, so: Path) -> bool:
@@ -59,7 +63,7 @@ def build(module: str, asan: bool) -> Path:
     c_file.parent.mkdir(parents=True, exist_ok=True)
     result = compile_single(
         str(pyx),
-        CompilationOptions(output_file=str(c_file), language_level=3),
+        CompilationOptions(output_file=str(c_file), language_level=3, include_path=[str(SRC)]),
         full_module_name=module,
     )
     if result.num_errors:
