@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from stellar_arrow.ledger.network import Network
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
+from stellar_arrow.ttp.compiled import compiled_batch
 from stellar_arrow.ttp.events import Event
 from stellar_arrow.ttp.fees import FeeEvents, fee_events
 from stellar_arrow.ttp.operations import operation_events
@@ -123,12 +124,21 @@ def token_transfers_batch(
     mode: Mode = "derived",
     *,
     paired: tuple[LedgerView, Sequence[LedgerTransaction]] | None = None,
+    compiled: bool = False,
 ) -> pa.RecordBatch:
     """The ``token_transfers`` rows of one ledger (schema :data:`~stellar_arrow.ttp.TOKEN_TRANSFERS_SCHEMA`).
 
     ``event_index`` is each event's position in the whole ledger (filters, applied later by
     :mod:`stellar_arrow.query`, keep it). ``paired`` as in :func:`events_from_ledger`. The same rows as
     ``events_to_batch(events_from_ledger(...))``, without placing a copy of every event first.
+    ``compiled``: derived mode from the compiled extension (:mod:`stellar_arrow.ttp.compiled`), the same
+    rows; the Python derivation runs when it is not built or declines the ledger.
     """
     with gc_paused():
+        if compiled and mode == "derived":
+            view, txs = ledger_transactions(lcm, network) if paired is None else paired
+            batch = compiled_batch(view, txs, network)
+            if batch is not None:
+                return batch
+            paired = (view, txs)
         return ledger_events_batch(_ledger_order(lcm, network, mode, paired))
