@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/bench_ttp.py [--repeat N]
-    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp] [--ledgers 20]
+    .venv/bin/python bench/bench_ttp.py --instructions [--stages derive,batch,ttp,ttp-python] [--ledgers 20]
 
 Stages (process CPU time, best of N; ledgers are decoded once up front unless the stage says otherwise):
 
@@ -10,13 +10,17 @@ Stages (process CPU time, best of N; ledgers are decoded once up front unless th
 * derive + batch: the same plus ``events_to_batch`` (the token_transfers Arrow rows);
 * unified: ``events_from_ledger(..., "unified")`` (reading core's own CAP-67 events);
 * verify: ``verify_ledger`` (derivation + per-tx balance reconciliation), and with ``strict=True``;
+* ttp compiled / ttp python: ``token_transfers_batch`` with and without the compiled rows
+  (``ttp/_fast.pyx``; the Python derivation when the extension is not built);
 * lake -> Parquet: ``DataLakeLedgerSource`` over ``data/lakes/pubnet-p26`` + decode + derive + batch + one
   Parquet file (wall clock).
 
 Instruction mode (``--instructions``, needs valgrind; ``--decoder compiled`` by default): deterministic
 counts, on the ledgers decoded (and paired) once up front: ``derive`` (``events_from_ledger``, pairing
-passed in), ``batch`` (``events_to_batch`` of events derived once) and ``ttp`` (``token_transfers_batch``,
-what ``TableSet`` runs: derivation and batch without placing a copy of each event). The process runs under
+passed in), ``batch`` (``events_to_batch`` of events derived once), ``ttp`` (``token_transfers_batch``,
+what ``TableSet`` runs: with the compiled decoder the compiled rows of ``ttp/_fast.pyx``, else the Python
+derivation and batch) and ``ttp-python`` (``token_transfers_batch`` by the Python derivation, whatever the
+decoder). The process runs under
 ``valgrind --tool=cachegrind`` once with 1 pass of every stage over the first ``--ledgers`` of the 20
 ledgers, and once per stage with 3 passes of it; (3 - 1) / 2 / ledgers is the stage's cost per ledger
 (start-up, imports, decoding and warm-up cancel out).
@@ -47,6 +51,7 @@ from stellar_arrow.ttp import (
     transaction_events,
     verify_transaction,
 )
+from stellar_arrow.ttp.compiled import compiled_available, declined
 from stellar_arrow.xdr import decode_ledger_close_meta
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +108,7 @@ def lake_to_parquet() -> None:
     )
 
 
-INSTRUCTION_STAGES = ("derive", "batch", "ttp")
+INSTRUCTION_STAGES = ("derive", "batch", "ttp", "ttp-python")
 
 
 def child_passes(decoder: str, passes: dict[str, int], ledgers: int) -> None:
@@ -122,6 +127,7 @@ def child_passes(decoder: str, passes: dict[str, int], ledgers: int) -> None:
             paired.append((view, pair_transactions(view, PUBNET)))
         work = list(zip(lcms, paired, strict=True))
         derived = [events_from_ledger(lcm, PUBNET, paired=p) for lcm, p in work]
+        compiled = decoder == "compiled"
         for stage in INSTRUCTION_STAGES:
             for _ in range(1 + passes[stage]):  # the first run warms the caches
                 if stage == "derive":
@@ -129,10 +135,15 @@ def child_passes(decoder: str, passes: dict[str, int], ledgers: int) -> None:
                         events_from_ledger(lcm, PUBNET, paired=p)
                 elif stage == "ttp":
                     for lcm, p in work:
+                        token_transfers_batch(lcm, PUBNET, paired=p, compiled=compiled)
+                elif stage == "ttp-python":
+                    for lcm, p in work:
                         token_transfers_batch(lcm, PUBNET, paired=p)
                 else:
                     for events in derived:
                         events_to_batch(events)
+    if declined():  # every figure of ``ttp`` must be the compiled rows' own
+        raise SystemExit(f"the compiled rows declined ledgers: {dict(declined())}")
 
 
 def instructions(stages: list[str], decoder: str, ledgers: int) -> None:
@@ -161,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
-    parser.add_argument("--stages", default="derive,batch,ttp", help="for --instructions")
+    parser.add_argument("--stages", default="derive,batch,ttp,ttp-python", help="for --instructions")
     parser.add_argument("--decoder", default="compiled", choices=("compiled", "python"))
     parser.add_argument("--ledgers", type=int, default=20, help="for --instructions: the first N of the 20")
     parser.add_argument("--passes", nargs=3, default=None, help=argparse.SUPPRESS)
@@ -187,6 +198,14 @@ def main() -> None:
         ledgers,
         args.repeat,
     )
+    for compiled in (True, False):
+        label = "ttp " + ("compiled" if compiled and compiled_available() else "python")
+        timed(
+            f"{label} (token_transfers_batch)",
+            lambda lcm, c=compiled: token_transfers_batch(lcm, PUBNET, compiled=c).num_rows,
+            ledgers,
+            args.repeat,
+        )
     timed(
         "unified (core's CAP-67 events)",
         lambda lcm: len(events_from_ledger(lcm, PUBNET, "unified")),

@@ -134,6 +134,7 @@ class TableSet:
             else ledger_decoder(chosen)
         )
         self._token_batches: list[pa.RecordBatch] = []
+        self._compiled_transfers = chosen == "compiled"  # the compiled token-transfer rows too
 
     def decode(self, data: bytes, ledger_sequence: int | None = None) -> X.LedgerCloseMeta:
         """The chosen decoder (the pure-Python one walks past what the tables never read)."""
@@ -158,7 +159,11 @@ class TableSet:
             builder.add(view, transactions)
         if self._token_transfers:
             paired = (view, transactions)  # paired under options.network above: not hashed twice
-            self._token_batches.append(token_transfers_batch(lcm, self.options.network, paired=paired))
+            self._token_batches.append(
+                token_transfers_batch(
+                    lcm, self.options.network, paired=paired, compiled=self._compiled_transfers
+                )
+            )
         if self.options.verify_events:
             check_ledger(lcm, self.options.network)
         link = ChainLink(view.ledger_sequence, view.ledger_hash, view.previous_ledger_hash)

@@ -115,8 +115,10 @@ def revoke_claimable_balance_id(
     return hashlib.sha256(preimage).digest()
 
 
+@lru_cache(maxsize=1 << 12)
 def parse_sep11_asset(text: bytes) -> Asset | None:
-    """``native`` (any case) or ``CODE:G...`` with a valid issuer strkey; ``None`` otherwise."""
+    """``native`` (any case) or ``CODE:G...`` with a valid issuer strkey; ``None`` otherwise (cached: the
+    same few asset strings end every SAC event)."""
     try:
         s = text.decode("ascii")
     except UnicodeDecodeError:
