@@ -60,7 +60,7 @@ cdef object BINARY = pa.binary()
 cdef object AMOUNT = AMOUNT_TYPE
 
 # the operation types derived here; the other types with a handler run the Python handler
-cdef frozenset COMPILED_OPERATIONS = frozenset({0, 1, 2, 3, 4, 8, 12, 13, 24})
+cdef frozenset COMPILED_OPERATIONS = frozenset({0, 1, 2, 3, 4, 8, 12, 13, 14, 24})
 
 include "_fast_fields.pxi"
 include "_fast_rows.pxi"

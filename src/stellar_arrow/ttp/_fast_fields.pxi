@@ -64,6 +64,35 @@ cdef str m_address(object key, object muxed_id):
     return muxed_strkey_c(<const unsigned char*>PyBytes_AS_STRING(key), <unsigned long long>muxed_id)
 
 
+cdef inline object arm_value(object union, int case):
+    """A union's named arm (``xdr.record.arm``): its value when the discriminant is ``case``, else None.
+    Two C-level reads instead of the arm's Python-level property."""
+    if union.type == case:
+        return union.value
+    return None
+
+
+cdef inline object arm_value_code(object union, int case):
+    """``arm_value`` of a union whose discriminant is called ``code``."""
+    if union.code == case:
+        return union.value
+    return None
+
+
+cdef inline object balance_id_hash(object balance_id):
+    """``ClaimableBalanceID.v0`` (``Defer`` for another id type, whose arm would be None)."""
+    if balance_id.type != 0:
+        raise Defer("a claimable balance id that is not v0")
+    return balance_id.value
+
+
+cdef inline object account_key(object account_id):
+    """``AccountID.ed25519`` (``Defer`` for another key type, whose arm would be None)."""
+    if account_id.type != 0:
+        raise Defer("a public key that is not ed25519")
+    return account_id.value
+
+
 cdef inline object muxed_key(object account):
     """ed25519 key of an ``X.MuxedAccount`` (``ledger.view.muxed_key``)."""
     if account.type == KEY_TYPE_MUXED_ED25519:
@@ -126,7 +155,7 @@ cdef class Network:
             raise ValueError(f"asset type {kind} is not a classic asset")
         arm = asset.value
         code = arm.asset_code
-        issuer = arm.issuer.ed25519
+        issuer = account_key(arm.issuer)
         key = (code, issuer)
         hit = self.by_xdr.get(key)
         if hit is not None:

@@ -13,6 +13,7 @@ cdef enum:
     TX_SUCCESS = 0
     TX_FEE_BUMP_INNER_SUCCESS = 1
     TX_FEE_BUMP_INNER_FAILED = -13
+    TX_FAILED = -1
     MEMO_TEXT = 1
     MEMO_ID = 2
     MEMO_HASH = 3
@@ -40,6 +41,7 @@ cdef enum:
     OP_ACCOUNT_MERGE = 8
     OP_MANAGE_BUY_OFFER = 12
     OP_PATH_PAYMENT_STRICT_SEND = 13
+    OP_CREATE_CLAIMABLE_BALANCE = 14
     OP_INVOKE_HOST_FUNCTION = 24
 
 # mux kinds of a row (``to_muxed_memo_type``)
@@ -203,41 +205,29 @@ cdef sa_i128 i128_of_int(object value) except? -1:
     return (<sa_i128>hi << 64) | <sa_i128>lo
 
 
-cdef list entry_pairs(object changes):
-    """``ttp.changes.entry_pairs`` as a list of ``(pre, post)``."""
-    cdef list out = []
-    cdef Py_ssize_t n = len(changes), i
-    for i in range(n):
-        change = changes[i]
-        kind = change.type
-        if kind == CHANGE_CREATED:
-            out.append((None, change.created))
-        elif kind == CHANGE_UPDATED or kind == CHANGE_REMOVED:
-            prev = changes[i - 1] if i else None
-            pre = None
-            if prev is not None and prev.type == CHANGE_STATE:
-                pre = prev.state
-            elif prev is not None and prev.type == CHANGE_RESTORED:
-                pre = prev.restored
-            out.append((pre, change.updated if kind == CHANGE_UPDATED else None))
-        elif kind == CHANGE_RESTORED:
-            nxt = changes[i + 1] if i + 1 < n else None
-            if nxt is None or (nxt.type != CHANGE_UPDATED and nxt.type != CHANGE_REMOVED):
-                out.append((None, change.restored))
-    return out
-
-
 cdef sa_i128 balance_change(object changes, object account, bint last_only) except? -1:
-    """``ttp.fees._balance_change``."""
+    """``ttp.fees._balance_change``: the ``(pre, post)`` pairs of ``ttp.changes.entry_pairs``, inline."""
     cdef sa_i128 total = 0, delta
     cdef long long before, after
-    for pre, post in entry_pairs(changes):
-        if pre is None or post is None or pre.data.type != ENTRY_ACCOUNT:
+    cdef Py_ssize_t n = len(changes), i
+    for i in range(n):
+        # only an UPDATED or REMOVED change can pair a pre with a post (and REMOVED has no post)
+        if changes[i].type != CHANGE_UPDATED or i == 0:
             continue
-        if pre.data.account.account_id.ed25519 != account:
+        prev = changes[i - 1]
+        prev_kind = prev.type
+        if prev_kind != CHANGE_STATE and prev_kind != CHANGE_RESTORED:
             continue
-        after = post.data.account.balance
-        before = pre.data.account.balance
+        data = prev.value.data
+        if data.type != ENTRY_ACCOUNT:
+            continue
+        if account_key(data.value.account_id) != account:
+            continue
+        post_data = changes[i].value.data
+        if post_data.type != ENTRY_ACCOUNT:
+            raise Defer("an account entry paired with another type")
+        after = post_data.value.balance
+        before = data.value.balance
         delta = <sa_i128>after - <sa_i128>before
         total = delta if last_only else total + delta
     return total
@@ -278,6 +268,16 @@ cdef class Deriver:
         self.hash_hex = tx.hash_hex
         self.tx_index = tx.transaction_index
         return 0
+
+    cdef object operation_results(self):
+        """``LedgerTransaction.operation_results``."""
+        result = self.tx.result_pair.result.result
+        code = result.code
+        if code == TX_FEE_BUMP_INNER_SUCCESS or code == TX_FEE_BUMP_INNER_FAILED:
+            inner = result.value.result.result
+            code = inner.code
+            return inner.value if code == TX_SUCCESS or code == TX_FAILED else None
+        return result.value if code == TX_SUCCESS or code == TX_FAILED else None
 
     cdef object tx_source_key(self):
         """``LedgerTransaction.source_key``."""
@@ -333,8 +333,10 @@ cdef class Deriver:
                 index0 += 1
                 continue
             if results is None:
-                results = tx.operation_results or []
-            result = results[index0].tr if index0 < len(results) else None
+                results = self.operation_results() or []
+            result = None
+            if index0 < len(results):
+                result = arm_value_code(results[index0], 0)  # OperationResult.tr
             self.op = op
             self.result = result
             self.index0 = index0
@@ -407,7 +409,7 @@ cdef class Deriver:
         self.mux_id = 0
         if destination is not None and destination.type == KEY_TYPE_MUXED_ED25519:
             self.mux_kind = MUX_ID
-            self.mux_id = destination.med25519.id
+            self.mux_id = destination.value.id
             return 0
         memo = self.inner.memo
         kind = memo.type
@@ -469,13 +471,13 @@ cdef class Deriver:
         if op_type == OP_MANAGE_SELL_OFFER or op_type == OP_MANAGE_BUY_OFFER or op_type == OP_CREATE_PASSIVE_SELL_OFFER:
             if result is None:
                 raise Defer("successful offer operation without a result")
-            success = result.value.success
+            success = self.success(result)
             if success is None:
                 raise Defer("successful offer operation without a success result")
             return self.claim_atoms(success.offers_claimed)
         if op_type == OP_PATH_PAYMENT_STRICT_RECEIVE or op_type == OP_PATH_PAYMENT_STRICT_SEND:
             op = body.value
-            success = result.value.success if result is not None else None
+            success = self.success(result) if result is not None else None
             if success is None:
                 raise Defer("successful path payment without a success result")
             if op_type == OP_PATH_PAYMENT_STRICT_RECEIVE:
@@ -492,7 +494,7 @@ cdef class Deriver:
             return self.classify(asset, source, to, key, amount)
         if op_type == OP_CREATE_ACCOUNT:
             op = body.value
-            key = op.destination.ed25519
+            key = account_key(op.destination)
             dest_address = g_address(key)
             amount = op.starting_balance
             self.destination_mux(None)
@@ -500,7 +502,9 @@ cdef class Deriver:
         if op_type == OP_ACCOUNT_MERGE:
             if result is None:
                 raise Defer("successful ACCOUNT_MERGE without a result")
-            balance = result.value.source_account_balance
+            if result.type != OP_ACCOUNT_MERGE:
+                raise Defer("an ACCOUNT_MERGE with another operation's result")
+            balance = arm_value_code(result.value, 0)  # AccountMergeResult.source_account_balance
             if balance is None:
                 return 0
             amount = balance
@@ -512,7 +516,34 @@ cdef class Deriver:
             return self.classify(self.net.native, source, to, key, amount)
         if op_type == OP_INVOKE_HOST_FUNCTION:
             return self.invoke_host_function()
+        if op_type == OP_CREATE_CLAIMABLE_BALANCE:  # claimable.create_claimable_balance_events
+            if result is None:
+                raise Defer("successful CREATE_CLAIMABLE_BALANCE without a result")
+            if result.type != OP_CREATE_CLAIMABLE_BALANCE:
+                raise Defer("a CREATE_CLAIMABLE_BALANCE with another operation's result")
+            balance_id = arm_value_code(result.value, 0)
+            if balance_id is None:
+                raise Defer("successful CREATE_CLAIMABLE_BALANCE without a balance id")
+            op = body.value
+            holder = b_address(balance_id_hash(balance_id))
+            asset = self.net.of_xdr(op.asset)
+            source = self.source_address()
+            amount = op.amount
+            self.no_mux()
+            return self.classify(asset, source, holder, None, amount)
         raise Defer(f"operation type {op_type} has no compiled handler")
+
+    cdef object success(self, object result):
+        """``result.value.success`` of an offer or path payment (``Defer`` for a result of another kind,
+        which has no ``success``)."""
+        kind = result.type
+        if not (
+            kind == OP_PATH_PAYMENT_STRICT_RECEIVE or kind == OP_MANAGE_SELL_OFFER
+            or kind == OP_CREATE_PASSIVE_SELL_OFFER or kind == OP_MANAGE_BUY_OFFER
+            or kind == OP_PATH_PAYMENT_STRICT_SEND
+        ):
+            raise Defer("an offer or path payment with another operation's result")
+        return arm_value_code(result.value, 0)
 
     cdef int claim_atoms(self, object atoms) except -1:
         """``trades.claim_atom_events``: two rows per atom, never muxed info."""
@@ -529,7 +560,7 @@ cdef class Deriver:
                 seller_key = claim.seller_ed25519
                 seller = g_address(seller_key)
             elif kind == 1:
-                seller_key = claim.seller_id.ed25519
+                seller_key = account_key(claim.seller_id)
                 seller = g_address(seller_key)
             else:
                 seller = l_address(claim.liquidity_pool_id)
@@ -549,17 +580,17 @@ cdef class Deriver:
         kind = address.type
         self.g_key = None
         if kind == 0:
-            key = address.account_id.ed25519
+            key = account_key(address.value)
             self.g_key = key
             return g_address(key)
         if kind == 1:
-            return c_address(address.contract_id)
+            return c_address(address.value)
         if kind == 2:
-            muxed = address.muxed_account
+            muxed = address.value
             return m_address(muxed.ed25519, muxed.id)
         if kind == 3:
-            return b_address(address.claimable_balance_id.v0)
-        return l_address(address.liquidity_pool_id)
+            return b_address(balance_id_hash(address.value))
+        return l_address(address.value)
 
     cdef int invoke_host_function(self) except -1:
         meta = self.tx.meta
@@ -581,48 +612,55 @@ cdef class Deriver:
         self.no_mux()
         kind = data.type
         if kind == SCV_I128:
-            amount[0] = i128_of(data.i128)
+            amount[0] = i128_of(data.value)
             return True
-        if version < 4 or kind != SCV_MAP or data.map is None:
+        if version < 4 or kind != SCV_MAP:
+            return False
+        entries = data.value
+        if entries is None:
             return False
         cdef bint found = False
-        for entry in data.map:
-            if entry.key.type != SCV_SYMBOL:
+        for entry in entries:
+            key = entry.key
+            if key.type != SCV_SYMBOL:
                 return False
-            name = entry.key.sym
+            name = key.value
             val = entry.val
             if name == b"amount":
                 if val.type != SCV_I128:
                     return False
-                amount[0] = i128_of(val.i128)
+                amount[0] = i128_of(val.value)
                 found = True
             elif name == b"to_muxed_id":
                 kind = val.type
                 if kind == SCV_U64:
                     self.mux_kind = MUX_ID
-                    self.mux_id = val.u64
+                    self.mux_id = val.value
                     self.memo = None
                 elif kind == SCV_BYTES:
                     self.mux_kind = MUX_HASH
                     self.mux_id = 0
-                    self.memo = bytes(val.bytes).ljust(32, b"\x00")[:32]
+                    self.memo = bytes(val.value).ljust(32, b"\x00")[:32]
                 elif kind == SCV_STRING:
                     self.mux_kind = MUX_TEXT
                     self.mux_id = 0
-                    self.memo = val.str
+                    self.memo = val.value
                 else:
                     return False
         return found
 
     cdef int contract_event(self, object event, int version) except -1:
-        if event.type != CONTRACT_EVENT or event.contract_id is None or event.body.v != 0:
+        if event.type != CONTRACT_EVENT or event.contract_id is None:
             return 0
-        body = event.body.v0
+        body = event.body
+        if body.v != 0:
+            return 0
+        body = body.value
         topics = body.topics
         cdef Py_ssize_t count = len(topics)
         if count < 2 or topics[0].type != SCV_SYMBOL:
             return 0
-        fn = topics[0].sym
+        fn = topics[0].value
         cdef int minimum, exact
         if fn == b"transfer":
             minimum, exact = 3, 4
@@ -646,14 +684,15 @@ cdef class Deriver:
             topic = topics[i]
             if topic.type != SCV_ADDRESS:
                 return 0
-            addresses.append(self.sc_address(topic.address))
+            addresses.append(self.sc_address(topic.value))
             keys.append(self.g_key)
         contract_id = event.contract_id
         asset = None
         if count == exact:
             last = topics[count - 1]
-            if last.type == SCV_STRING and last.str:
-                parsed = parse_sep11_asset(last.str)
+            text = last.value if last.type == SCV_STRING else None
+            if text:
+                parsed = parse_sep11_asset(text)
                 if parsed is not None and sac_contract_id(parsed, self.net.network_id) == contract_id:
                     asset = parsed
         contract = c_address(contract_id)
