@@ -80,3 +80,24 @@ def ledger_batch(view, txs, bytes network_id):
 def python_operation_types():
     """The operation types whose events this module takes from the Python handlers."""
     return frozenset(HANDLERS) - COMPILED_OPERATIONS
+
+
+def cache_sizes():
+    """Entries of the memo tables (tests): StrKeys by version letter, assets per network."""
+    out = {"G": len(_G), "C": len(_C), "L": len(_L), "B": len(_B)}
+    for network in _NETWORKS.values():
+        out[(<Network>network).network_id.hex()[:8]] = (
+            len((<Network>network).by_xdr), len((<Network>network).by_text)
+        )
+    return out
+
+
+def amount_rows(amounts):
+    """A batch of fee rows with these amounts (tests of the i128 text and decimal columns)."""
+    cdef Rows rows = Rows()
+    network = network_of(b"\x00" * 32)
+    for amount in amounts:
+        rows.add(
+            "00", 1, 0, T_FEE, "G", None, None, network.native, i128_of_int(amount), "C", MUX_NONE, 0, None, None
+        )
+    return rows_batch(rows, 1, 0)
