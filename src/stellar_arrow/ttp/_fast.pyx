@@ -13,6 +13,9 @@ derivation), ``_fast_arrow.pxi`` (the Arrow arrays).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport Py_TYPE
+from cpython.ref cimport PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.string cimport memcpy, memmove, memset
 
@@ -27,6 +30,8 @@ from stellar_arrow.xdr._strkey cimport (
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+
+from operator import itemgetter
 
 import pyarrow as pa
 
@@ -101,3 +106,9 @@ def amount_rows(amounts):
             "00", 1, 0, T_FEE, "G", None, None, network.native, i128_of_int(amount), "C", MUX_NONE, 0, None, None
         )
     return rows_batch(rows, 1, 0)
+
+
+def field_indexes():
+    """The tuple positions found per (model class, attribute) (tests: -1 means read with getattr)."""
+    return {(cls.__name__, name): index for (cls, name), index in _FIELD_INDEX.items()}
+

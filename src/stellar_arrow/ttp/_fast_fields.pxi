@@ -15,6 +15,75 @@ class Defer(Exception):
 
 cdef int CACHE_LIMIT = 1 << 16
 
+# -- reading a field of a model value ---------------------------------------------------------------
+# ``A(value, "name", site)`` is ``value.name``. The model's plain fields are ``property(itemgetter(i))``
+# over a tuple subclass: for those, ``value.name`` is ``tuple.__getitem__(value, i)``. Each call site
+# remembers the class it last saw and, when that class's attribute was proven to be such a field
+# (introspected once per class and name: a property with an ``itemgetter`` of one int, no setter, the
+# class keeping tuple's item access and generic attribute lookup), reads the tuple item directly. Any
+# other attribute (the compiled decoder's lazy fields, a named union arm, a non-model object) is read
+# with ``getattr``: the same value either way.
+
+cdef extern from *:
+    """
+    static int sa_plain_tuple_class(PyObject* cls) {
+        PyTypeObject* t = (PyTypeObject*)cls;
+        if (!PyType_Check(cls) || !PyType_IsSubtype(t, &PyTuple_Type)) return 0;
+        if (t->tp_getattro != PyObject_GenericGetAttr) return 0;
+        /* itemgetter reads through PyObject_GetItem, which calls mp_subscript */
+        if (t->tp_as_mapping == NULL) return 0;
+        return t->tp_as_mapping->mp_subscript == PyTuple_Type.tp_as_mapping->mp_subscript;
+    }
+    """
+    int sa_plain_tuple_class(object cls)
+
+ctypedef struct Site:
+    PyObject* cls  # the class last seen here (kept alive by _FIELD_INDEX's key)
+    Py_ssize_t index  # its tuple position for this attribute; -1: read with getattr
+
+DEF SITES = 96
+cdef Site _SITES[SITES]
+cdef dict _FIELD_INDEX = {}  # (class, name) -> tuple position or -1
+
+
+cdef Py_ssize_t _field_index(object cls, str name) except -2:
+    if not sa_plain_tuple_class(cls):
+        return -1
+    descriptor = None
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            descriptor = klass.__dict__[name]
+            break
+    if type(descriptor) is not property or descriptor.fset is not None or descriptor.fdel is not None:
+        return -1
+    getter = descriptor.fget
+    if type(getter) is not itemgetter:
+        return -1
+    reduced = getter.__reduce__()  # (itemgetter, (index,))
+    if len(reduced) != 2 or len(reduced[1]) != 1 or type(reduced[1][0]) is not int or reduced[1][0] < 0:
+        return -1
+    return reduced[1][0]
+
+
+cdef object _slow_field(object value, str name, int site):
+    cls = type(value)
+    key = (cls, name)
+    index = _FIELD_INDEX.get(key)
+    if index is None:
+        index = _FIELD_INDEX[key] = _field_index(cls, name)
+    _SITES[site].cls = <PyObject*>cls
+    _SITES[site].index = index
+    return getattr(value, name)
+
+
+cdef inline object A(object value, str name, int site):
+    """``value.name`` (see above); ``site``: a number unique to the call site, below ``SITES``."""
+    cdef Site* s = &_SITES[site]
+    if <PyObject*>Py_TYPE(value) == s.cls and s.index >= 0 and s.index < PyTuple_GET_SIZE(value):
+        return <object>PyTuple_GET_ITEM(value, s.index)
+    return _slow_field(value, name, site)
+
+
 # StrKeys by payload (the same few thousand keys recur in every ledger), one table per version byte
 cdef dict _G = {}
 cdef dict _C = {}
@@ -64,40 +133,33 @@ cdef str m_address(object key, object muxed_id):
     return muxed_strkey_c(<const unsigned char*>PyBytes_AS_STRING(key), <unsigned long long>muxed_id)
 
 
-cdef inline object arm_value(object union, int case):
-    """A union's named arm (``xdr.record.arm``): its value when the discriminant is ``case``, else None.
-    Two C-level reads instead of the arm's Python-level property."""
-    if union.type == case:
-        return union.value
-    return None
-
-
 cdef inline object arm_value_code(object union, int case):
-    """``arm_value`` of a union whose discriminant is called ``code``."""
-    if union.code == case:
-        return union.value
+    """A named arm (``xdr.record.arm``) of a union whose discriminant is ``code``: its value when the
+    discriminant is ``case``, else None (two field reads instead of the arm's Python-level property)."""
+    if A(union, "code", 0) == case:
+        return A(union, "value", 1)
     return None
 
 
 cdef inline object balance_id_hash(object balance_id):
     """``ClaimableBalanceID.v0`` (``Defer`` for another id type, whose arm would be None)."""
-    if balance_id.type != 0:
+    if A(balance_id, "type", 2) != 0:
         raise Defer("a claimable balance id that is not v0")
-    return balance_id.value
+    return A(balance_id, "value", 3)
 
 
 cdef inline object account_key(object account_id):
     """``AccountID.ed25519`` (``Defer`` for another key type, whose arm would be None)."""
-    if account_id.type != 0:
+    if A(account_id, "type", 4) != 0:
         raise Defer("a public key that is not ed25519")
-    return account_id.value
+    return A(account_id, "value", 5)
 
 
 cdef inline object muxed_key(object account):
     """ed25519 key of an ``X.MuxedAccount`` (``ledger.view.muxed_key``)."""
-    if account.type == KEY_TYPE_MUXED_ED25519:
-        return account.value.ed25519
-    return account.value
+    if A(account, "type", 6) == KEY_TYPE_MUXED_ED25519:
+        return A(A(account, "value", 7), "ed25519", 8)
+    return A(account, "value", 9)
 
 
 cdef inline sa_i128 i128_of(object parts) except? -1:
@@ -148,14 +210,14 @@ cdef class Network:
 
     cdef AssetInfo of_xdr(self, object asset):
         """``sac.asset_from_xdr`` (``ValueError`` for a pool-share asset), as an :class:`AssetInfo`."""
-        kind = asset.type
+        kind = A(asset, "type", 10)
         if kind == 0:
             return self.native
         if kind != 1 and kind != 2:
             raise ValueError(f"asset type {kind} is not a classic asset")
-        arm = asset.value
-        code = arm.asset_code
-        issuer = account_key(arm.issuer)
+        arm = A(asset, "value", 11)
+        code = A(arm, "asset_code", 12)
+        issuer = account_key(A(arm, "issuer", 13))
         key = (code, issuer)
         hit = self.by_xdr.get(key)
         if hit is not None:

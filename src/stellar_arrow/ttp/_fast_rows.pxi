@@ -212,22 +212,23 @@ cdef sa_i128 balance_change(object changes, object account, bint last_only) exce
     cdef Py_ssize_t n = len(changes), i
     for i in range(n):
         # only an UPDATED or REMOVED change can pair a pre with a post (and REMOVED has no post)
-        if changes[i].type != CHANGE_UPDATED or i == 0:
+        if A(changes[i], "type", 20) != CHANGE_UPDATED or i == 0:
             continue
         prev = changes[i - 1]
-        prev_kind = prev.type
+        prev_kind = A(prev, "type", 21)
         if prev_kind != CHANGE_STATE and prev_kind != CHANGE_RESTORED:
             continue
-        data = prev.value.data
-        if data.type != ENTRY_ACCOUNT:
+        data = A(A(prev, "value", 22), "data", 23)
+        if A(data, "type", 24) != ENTRY_ACCOUNT:
             continue
-        if account_key(data.value.account_id) != account:
+        entry = A(data, "value", 25)
+        if account_key(A(entry, "account_id", 26)) != account:
             continue
-        post_data = changes[i].value.data
-        if post_data.type != ENTRY_ACCOUNT:
+        post_data = A(A(changes[i], "value", 27), "data", 28)
+        if A(post_data, "type", 29) != ENTRY_ACCOUNT:
             raise Defer("an account entry paired with another type")
-        after = post_data.value.balance
-        before = data.value.balance
+        after = A(A(post_data, "value", 30), "balance", 31)
+        before = A(entry, "balance", 32)
         delta = <sa_i128>after - <sa_i128>before
         total = delta if last_only else total + delta
     return total
@@ -271,19 +272,19 @@ cdef class Deriver:
 
     cdef object operation_results(self):
         """``LedgerTransaction.operation_results``."""
-        result = self.tx.result_pair.result.result
-        code = result.code
+        result = A(A(self.tx.result_pair, "result", 33), "result", 34)
+        code = A(result, "code", 35)
         if code == TX_FEE_BUMP_INNER_SUCCESS or code == TX_FEE_BUMP_INNER_FAILED:
-            inner = result.value.result.result
-            code = inner.code
-            return inner.value if code == TX_SUCCESS or code == TX_FAILED else None
-        return result.value if code == TX_SUCCESS or code == TX_FAILED else None
+            inner = A(A(A(result, "value", 36), "result", 37), "result", 38)
+            code = A(inner, "code", 39)
+            return A(inner, "value", 40) if code == TX_SUCCESS or code == TX_FAILED else None
+        return A(result, "value", 41) if code == TX_SUCCESS or code == TX_FAILED else None
 
     cdef object tx_source_key(self):
         """``LedgerTransaction.source_key``."""
-        if self.envelope.type == ENVELOPE_TYPE_TX_V0:
-            return self.envelope.value.tx.source_account_ed25519
-        return muxed_key(self.inner.source_account)
+        if A(self.envelope, "type", 42) == ENVELOPE_TYPE_TX_V0:
+            return A(A(A(self.envelope, "value", 43), "tx", 44), "source_account_ed25519", 45)
+        return muxed_key(A(self.inner, "source_account", 46))
 
     # -- fees (ttp/fees.py) --------------------------------------------------------------------------
 
@@ -291,16 +292,16 @@ cdef class Deriver:
         """The charge row of the current transaction; returns its refund (0: none), ``payer`` its payer."""
         envelope = self.envelope
         tx = self.tx
-        if envelope.type == ENVELOPE_TYPE_TX_FEE_BUMP:
-            fee_source = muxed_key(envelope.value.tx.fee_source)
+        if A(envelope, "type", 47) == ENVELOPE_TYPE_TX_FEE_BUMP:
+            fee_source = muxed_key(A(A(A(envelope, "value", 48), "tx", 49), "fee_source", 50))
         else:
             fee_source = self.tx_source_key()
         payer = g_address(fee_source)
         self.payer = payer
         cdef sa_i128 charge, refund = 0
         cdef long long charged
-        if not (envelope.type != ENVELOPE_TYPE_TX_V0 and self.inner.ext.v == 1):
-            charged = tx.result_pair.result.fee_charged
+        if not (A(envelope, "type", 51) != ENVELOPE_TYPE_TX_V0 and A(A(self.inner, "ext", 52), "v", 53) == 1):
+            charged = A(A(tx.result_pair, "result", 54), "fee_charged", 55)
             charge = charged
         else:
             processing = tx.processing
@@ -321,14 +322,14 @@ cdef class Deriver:
 
     cdef int operations(self) except -1:
         tx = self.tx
-        code = tx.result_pair.result.result.code
+        code = A(A(A(tx.result_pair, "result", 56), "result", 57), "code", 58)
         if code != TX_SUCCESS and code != TX_FEE_BUMP_INNER_SUCCESS:
             return 0
         results = None
         cdef bint reconcile = self.protocol < 8
         cdef Py_ssize_t index0 = 0
-        for op in self.inner.operations:
-            op_type = op.body.type
+        for op in A(self.inner, "operations", 59):
+            op_type = A(A(op, "body", 60), "type", 61)
             if op_type not in HANDLERS:
                 index0 += 1
                 continue
@@ -397,7 +398,7 @@ cdef class Deriver:
     cdef str source_address(self):
         """``OperationContext.source_address``."""
         if self._source_address is None:
-            account = self.op.source_account
+            account = A(self.op, "source_account", 62)
             key = muxed_key(account) if account is not None else self.tx_source_key()
             self._source_key = key
             self._source_address = g_address(key)
@@ -407,21 +408,21 @@ cdef class Deriver:
         """``OperationContext.destination_mux`` into ``mux_kind``/``mux_id``/``memo``."""
         self.memo = None
         self.mux_id = 0
-        if destination is not None and destination.type == KEY_TYPE_MUXED_ED25519:
+        if destination is not None and A(destination, "type", 63) == KEY_TYPE_MUXED_ED25519:
             self.mux_kind = MUX_ID
-            self.mux_id = destination.value.id
+            self.mux_id = A(A(destination, "value", 64), "id", 65)
             return 0
-        memo = self.inner.memo
-        kind = memo.type
+        memo = A(self.inner, "memo", 66)
+        kind = A(memo, "type", 67)
         if kind == MEMO_ID:
             self.mux_kind = MUX_ID
-            self.mux_id = memo.value
+            self.mux_id = A(memo, "value", 68)
         elif kind == MEMO_TEXT:
             self.mux_kind = MUX_TEXT
-            self.memo = memo.value
+            self.memo = A(memo, "value", 68)
         elif kind == MEMO_HASH or kind == MEMO_RETURN:
             self.mux_kind = MUX_HASH
-            self.memo = memo.value
+            self.memo = A(memo, "value", 68)
         else:
             self.mux_kind = MUX_NONE
         return 0
@@ -456,16 +457,16 @@ cdef class Deriver:
 
     cdef int compiled_operation(self, int op_type) except -1:
         cdef long long amount
-        body = self.op.body
+        body = A(self.op, "body", 69)
         result = self.result
         if op_type == OP_PAYMENT:
-            op = body.value
-            dest = op.destination
-            asset = self.net.of_xdr(op.asset)
+            op = A(body, "value", 70)
+            dest = A(op, "destination", 71)
+            asset = self.net.of_xdr(A(op, "asset", 72))
             source = self.source_address()
             key = muxed_key(dest)
             to = g_address(key)
-            amount = op.amount
+            amount = A(op, "amount", 73)
             self.destination_mux(dest)
             return self.classify(asset, source, to, key, amount)
         if op_type == OP_MANAGE_SELL_OFFER or op_type == OP_MANAGE_BUY_OFFER or op_type == OP_CREATE_PASSIVE_SELL_OFFER:
@@ -474,7 +475,7 @@ cdef class Deriver:
             success = self.success(result)
             if success is None:
                 raise Defer("successful offer operation without a success result")
-            return self.claim_atoms(success.offers_claimed)
+            return self.claim_atoms(A(success, "offers_claimed", 74))
         if op_type == OP_PATH_PAYMENT_STRICT_RECEIVE or op_type == OP_PATH_PAYMENT_STRICT_SEND:
             op = body.value
             success = self.success(result) if result is not None else None
@@ -536,7 +537,7 @@ cdef class Deriver:
     cdef object success(self, object result):
         """``result.value.success`` of an offer or path payment (``Defer`` for a result of another kind,
         which has no ``success``)."""
-        kind = result.type
+        kind = A(result, "type", 75)
         if not (
             kind == OP_PATH_PAYMENT_STRICT_RECEIVE or kind == OP_MANAGE_SELL_OFFER
             or kind == OP_CREATE_PASSIVE_SELL_OFFER or kind == OP_MANAGE_BUY_OFFER
@@ -553,23 +554,23 @@ cdef class Deriver:
         source_key = self._source_key
         cdef long long sold, bought
         for atom in atoms:
-            kind = atom.type
-            claim = atom.value
+            kind = A(atom, "type", 76)
+            claim = A(atom, "value", 77)
             seller_key = None
             if kind == 0:
-                seller_key = claim.seller_ed25519
+                seller_key = A(claim, "seller_ed25519", 78)
                 seller = g_address(seller_key)
             elif kind == 1:
-                seller_key = account_key(claim.seller_id)
+                seller_key = account_key(A(claim, "seller_id", 79))
                 seller = g_address(seller_key)
             else:
-                seller = l_address(claim.liquidity_pool_id)
-            asset_sold = self.net.of_xdr(claim.asset_sold)
-            sold = claim.amount_sold
+                seller = l_address(A(claim, "liquidity_pool_id", 80))
+            asset_sold = self.net.of_xdr(A(claim, "asset_sold", 81))
+            sold = A(claim, "amount_sold", 82)
             self.no_mux()
             self.classify(asset_sold, seller, source, source_key, sold)
-            asset_bought = self.net.of_xdr(claim.asset_bought)
-            bought = claim.amount_bought
+            asset_bought = self.net.of_xdr(A(claim, "asset_bought", 83))
+            bought = A(claim, "amount_bought", 84)
             self.classify(asset_bought, source, seller, seller_key, bought)
         return 0
 
