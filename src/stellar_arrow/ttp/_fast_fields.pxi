@@ -41,7 +41,7 @@ ctypedef struct Site:
     PyObject* cls  # the class last seen here (kept alive by _FIELD_INDEX's key)
     Py_ssize_t index  # its tuple position for this attribute; -1: read with getattr
 
-DEF SITES = 96
+DEF SITES = 128
 cdef Site _SITES[SITES]
 cdef dict _FIELD_INDEX = {}  # (class, name) -> tuple position or -1
 
@@ -133,11 +133,12 @@ cdef str m_address(object key, object muxed_id):
     return muxed_strkey_c(<const unsigned char*>PyBytes_AS_STRING(key), <unsigned long long>muxed_id)
 
 
-cdef inline object arm_value_code(object union, int case):
+cdef inline object arm_value_code(object union, int case, int site):
     """A named arm (``xdr.record.arm``) of a union whose discriminant is ``code``: its value when the
-    discriminant is ``case``, else None (two field reads instead of the arm's Python-level property)."""
-    if A(union, "code", 0) == case:
-        return A(union, "value", 1)
+    discriminant is ``case``, else None (two field reads instead of the arm's Python-level property).
+    ``site`` and ``site + 1``: the call site's numbers."""
+    if A(union, "code", site) == case:
+        return A(union, "value", site + 1)
     return None
 
 
@@ -216,8 +217,9 @@ cdef class Network:
         if kind != 1 and kind != 2:
             raise ValueError(f"asset type {kind} is not a classic asset")
         arm = A(asset, "value", 11)
-        code = A(arm, "asset_code", 12)
-        issuer = account_key(A(arm, "issuer", 13))
+        cdef int site = 12 if kind == 1 else 14  # AlphaNum4 / AlphaNum12
+        code = A(arm, "asset_code", site)
+        issuer = account_key(A(arm, "issuer", site + 1))
         key = (code, issuer)
         hit = self.by_xdr.get(key)
         if hit is not None:

@@ -337,7 +337,7 @@ cdef class Deriver:
                 results = self.operation_results() or []
             result = None
             if index0 < len(results):
-                result = arm_value_code(results[index0], 0)  # OperationResult.tr
+                result = arm_value_code(results[index0], 0, 0)  # OperationResult.tr
             self.op = op
             self.result = result
             self.index0 = index0
@@ -505,7 +505,7 @@ cdef class Deriver:
                 raise Defer("successful ACCOUNT_MERGE without a result")
             if result.type != OP_ACCOUNT_MERGE:
                 raise Defer("an ACCOUNT_MERGE with another operation's result")
-            balance = arm_value_code(result.value, 0)  # AccountMergeResult.source_account_balance
+            balance = arm_value_code(A(result, "value", 90), 0, 91)  # AccountMergeResult.source_account_balance
             if balance is None:
                 return 0
             amount = balance
@@ -522,7 +522,7 @@ cdef class Deriver:
                 raise Defer("successful CREATE_CLAIMABLE_BALANCE without a result")
             if result.type != OP_CREATE_CLAIMABLE_BALANCE:
                 raise Defer("a CREATE_CLAIMABLE_BALANCE with another operation's result")
-            balance_id = arm_value_code(result.value, 0)
+            balance_id = arm_value_code(A(result, "value", 93), 0, 94)
             if balance_id is None:
                 raise Defer("successful CREATE_CLAIMABLE_BALANCE without a balance id")
             op = body.value
@@ -537,6 +537,7 @@ cdef class Deriver:
     cdef object success(self, object result):
         """``result.value.success`` of an offer or path payment (``Defer`` for a result of another kind,
         which has no ``success``)."""
+        cdef int site
         kind = A(result, "type", 75)
         if not (
             kind == OP_PATH_PAYMENT_STRICT_RECEIVE or kind == OP_MANAGE_SELL_OFFER
@@ -544,7 +545,11 @@ cdef class Deriver:
             or kind == OP_PATH_PAYMENT_STRICT_SEND
         ):
             raise Defer("an offer or path payment with another operation's result")
-        return arm_value_code(result.value, 0)
+        # one pair of sites per result class (passive offers have manage-sell-offer results)
+        site = 112 if kind == OP_PATH_PAYMENT_STRICT_RECEIVE else 114 if kind == OP_MANAGE_BUY_OFFER else (
+            116 if kind == OP_PATH_PAYMENT_STRICT_SEND else 118
+        )
+        return arm_value_code(A(result, "value", 96), 0, site)
 
     cdef int claim_atoms(self, object atoms) except -1:
         """``trades.claim_atom_events``: two rows per atom, never muxed info."""
@@ -553,6 +558,7 @@ cdef class Deriver:
         source = self.source_address()
         source_key = self._source_key
         cdef long long sold, bought
+        cdef int site
         for atom in atoms:
             kind = A(atom, "type", 76)
             claim = A(atom, "value", 77)
@@ -565,12 +571,14 @@ cdef class Deriver:
                 seller = g_address(seller_key)
             else:
                 seller = l_address(A(claim, "liquidity_pool_id", 80))
-            asset_sold = self.net.of_xdr(A(claim, "asset_sold", 81))
-            sold = A(claim, "amount_sold", 82)
+            # sites per arm class: ClaimOfferAtomV0 / ClaimOfferAtom / ClaimLiquidityAtom
+            site = 100 if kind == 0 else 104 if kind == 1 else 108
+            asset_sold = self.net.of_xdr(A(claim, "asset_sold", site))
+            sold = A(claim, "amount_sold", site + 1)
             self.no_mux()
             self.classify(asset_sold, seller, source, source_key, sold)
-            asset_bought = self.net.of_xdr(A(claim, "asset_bought", 83))
-            bought = A(claim, "amount_bought", 84)
+            asset_bought = self.net.of_xdr(A(claim, "asset_bought", site + 2))
+            bought = A(claim, "amount_bought", site + 3)
             self.classify(asset_bought, source, seller, seller_key, bought)
         return 0
 
