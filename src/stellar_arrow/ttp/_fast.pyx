@@ -16,7 +16,6 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport Py_TYPE
 from cpython.ref cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.string cimport memcpy, memmove, memset
 
 from stellar_arrow.xdr._strkey cimport (
@@ -30,6 +29,9 @@ from stellar_arrow.xdr._strkey cimport (
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object unicode)
+    void* PyUnicode_DATA(object unicode)
+    Py_ssize_t PyUnicode_GET_LENGTH(object unicode)
 
 from operator import itemgetter
 

@@ -28,69 +28,64 @@ cdef inline bytes new_bytes(Py_ssize_t size):
     return PyBytes_FromStringAndSize(NULL, size)
 
 
-cdef object validity_of(list values, Py_ssize_t* nulls):
-    """The validity bitmap of a column of Python values (None: null), or None when nothing is null."""
-    cdef Py_ssize_t n = len(values), i, count = 0
-    for i in range(n):
-        if values[i] is None:
-            count += 1
-    nulls[0] = count
-    if count == 0:
-        return None
-    cdef bytes bitmap = new_bytes((n + 7) // 8)
-    cdef unsigned char* bits = <unsigned char*>PyBytes_AS_STRING(bitmap)
-    memset(bits, 0, (n + 7) // 8)
-    for i in range(n):
-        if values[i] is not None:
-            bits[i >> 3] |= <unsigned char>(1 << (i & 7))
-    return pa_py_buffer(bitmap)
-
-
 cdef object text_array(list values, object arrow_type, bint binary):
-    """A string (UTF-8) or binary column of str/bytes/None values."""
-    cdef Py_ssize_t n = len(values), i, size, total = 0, nulls = 0
-    cdef const char* data
-    validity = validity_of(values, &nulls)
+    """A string (UTF-8) or binary column of str/bytes/None values (``Defer`` for any other value)."""
+    cdef Py_ssize_t n = len(values), i, size = 0, total = 0, nulls = 0
+    cdef const char** data = <const char**>PyMem_Malloc((n + 1) * sizeof(char*))
+    if data == NULL:
+        raise MemoryError()
     cdef bytes offsets = new_bytes((n + 1) * 4)
     cdef int* off = <int*>PyBytes_AS_STRING(offsets)
-    for i in range(n):
-        off[i] = <int>total
-        value = values[i]
-        if value is None:
-            continue
-        if binary:
-            if type(value) is not bytes:
-                raise Defer("a binary value that is not bytes")
-            total += PyBytes_GET_SIZE(value)
-        else:
-            if type(value) is not str:
+    cdef Py_ssize_t bitmap_size = (n + 7) // 8
+    cdef bytes bitmap = new_bytes(bitmap_size)
+    cdef unsigned char* bits = <unsigned char*>PyBytes_AS_STRING(bitmap)
+    memset(bits, 0, bitmap_size)
+    cdef bytes chars
+    cdef char* out
+    try:
+        for i in range(n):
+            off[i] = <int>total
+            value = values[i]
+            if value is None:
+                nulls += 1
+                data[i] = NULL
+                continue
+            bits[i >> 3] |= <unsigned char>(1 << (i & 7))
+            if binary:
+                if type(value) is not bytes:
+                    raise Defer("a binary value that is not bytes")
+                data[i] = PyBytes_AS_STRING(value)
+                size = PyBytes_GET_SIZE(value)
+            elif type(value) is not str:
                 raise Defer("a text value that is not str")
-            PyUnicode_AsUTF8AndSize(value, &size)
+            elif PyUnicode_IS_COMPACT_ASCII(value):  # its characters are its UTF-8
+                data[i] = <const char*>PyUnicode_DATA(value)
+                size = PyUnicode_GET_LENGTH(value)
+            else:
+                data[i] = PyUnicode_AsUTF8AndSize(value, &size)
             total += size
-        if total > 0x7FFFFFFF:
-            raise Defer("a column beyond 2 GiB")
-    off[n] = <int>total
-    cdef bytes chars = new_bytes(total)
-    cdef char* out = PyBytes_AS_STRING(chars)
-    for i in range(n):
-        value = values[i]
-        if value is None:
-            continue
-        if binary:
-            data = PyBytes_AS_STRING(value)
-            size = PyBytes_GET_SIZE(value)
-        else:
-            data = PyUnicode_AsUTF8AndSize(value, &size)
-        memcpy(out + off[i], data, size)
+            if total > 0x7FFFFFFF:
+                raise Defer("a column beyond 2 GiB")
+        off[n] = <int>total
+        chars = new_bytes(total)
+        out = PyBytes_AS_STRING(chars)
+        for i in range(n):
+            if data[i] != NULL:
+                memcpy(out + off[i], data[i], off[i + 1] - off[i])
+    finally:
+        PyMem_Free(data)
     return pa_Array_from_buffers(
-        arrow_type, n, [validity, pa_py_buffer(offsets), pa_py_buffer(chars)], null_count=nulls
+        arrow_type,
+        n,
+        [pa_py_buffer(bitmap) if nulls else None, pa_py_buffer(offsets), pa_py_buffer(chars)],
+        null_count=nulls,
     )
 
 
-cdef str i128_text(sa_i128 value):
-    """Decimal text of an i128 (``str(int)``)."""
+cdef int i128_digits(sa_i128 value, char* out) noexcept:
+    """Write the decimal text of an i128 (``str(int)``) at ``out`` (at most 40 bytes); its length."""
     cdef char buf[48]
-    cdef int pos = 47
+    cdef int pos = 47, length
     cdef bint negative = value < 0
     cdef sa_u128 u = <sa_u128>(-value) if negative else <sa_u128>value
     while True:
@@ -102,7 +97,25 @@ cdef str i128_text(sa_i128 value):
     if negative:
         buf[pos] = 45  # '-'
         pos -= 1
-    return PyUnicode_DecodeASCII(&buf[pos + 1], 47 - pos, NULL)
+    length = 47 - pos
+    memcpy(out, &buf[pos + 1], length)
+    return length
+
+
+cdef object amount_text_array(Rows rows):
+    """``amount_raw``: the decimal text of every row's amount."""
+    cdef Py_ssize_t n = rows.n, i, total = 0
+    cdef bytes offsets = new_bytes((n + 1) * 4)
+    cdef int* off = <int*>PyBytes_AS_STRING(offsets)
+    cdef bytes chars = new_bytes(n * 40)
+    cdef char* out = PyBytes_AS_STRING(chars)
+    for i in range(n):
+        off[i] = <int>total
+        total += i128_digits(rows.amount[i], out + total)
+    off[n] = <int>total
+    return pa_Array_from_buffers(
+        pa_string, n, [None, pa_py_buffer(offsets), pa_py_buffer(chars)[:total]], null_count=0
+    )
 
 
 cdef object rows_batch(Rows rows, object ledger_sequence, object close_time):
@@ -148,7 +161,6 @@ cdef object rows_batch(Rows rows, object ledger_sequence, object close_time):
     cdef sa_i128 a
     cdef sa_u128 u
     cdef int k
-    amount_raw = [None] * n
     memo_type = [None] * n
     asset_text = [None] * n
     asset_type = [None] * n
@@ -183,7 +195,6 @@ cdef object rows_batch(Rows rows, object ledger_sequence, object close_time):
         if k != MUX_NONE:
             memo_type[i] = MUX_NAMES[k]
         a = rows.amount[i]
-        amount_raw[i] = i128_text(a)
         if -DECIMAL_LIMIT < a < DECIMAL_LIMIT:
             b_amount[i >> 3] |= <unsigned char>(1 << (i & 7))
             u = <sa_u128>a
@@ -217,7 +228,7 @@ cdef object rows_batch(Rows rows, object ledger_sequence, object close_time):
         text_array(asset_type, string, False),
         text_array(asset_code, string, False),
         text_array(asset_issuer, string, False),
-        text_array(amount_raw, string, False),
+        amount_text_array(rows),
         pa_Array_from_buffers(
             AMOUNT, n, [buffer(amount_valid) if amount_nulls else None, buffer(amounts)],
             null_count=amount_nulls,
