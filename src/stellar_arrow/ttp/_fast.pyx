@@ -7,9 +7,12 @@ row: the decoded ledger is read through attribute access (the model's lazy parts
 code builds them), the rows are kept in column buffers and the Arrow arrays are written from them. The
 Python derivation stays the reference: ``ttp.compiled`` runs it instead whenever this module raises
 (``Defer`` for what it does not reproduce, or any other error), so the result or the error is always the
-Python one. Parts: ``_fast_fields.pxi`` (addresses, assets, amounts), ``_fast_rows.pxi`` (the
-derivation), ``_fast_arrow.pxi`` (the Arrow arrays).
+Python one. Parts: ``_fast_fields.pxi`` (field reads, addresses, assets, amounts), ``_fast_rows.pxi``
+(the row buffers), ``_fast_derive.pxi`` (the derivation), ``_fast_contract.pxi`` (contract events),
+``_fast_arrow.pxi`` (the Arrow arrays).
 """
+
+__all__ = ["Defer", "amount_rows", "cache_sizes", "field_indexes", "ledger_batch", "python_operation_types"]
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -71,6 +74,8 @@ cdef frozenset COMPILED_OPERATIONS = frozenset({0, 1, 2, 3, 4, 8, 12, 13, 14, 24
 
 include "_fast_fields.pxi"
 include "_fast_rows.pxi"
+include "_fast_derive.pxi"
+include "_fast_contract.pxi"
 include "_fast_arrow.pxi"
 
 
