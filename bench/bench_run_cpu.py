@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-byte-compile",
         action="store_true",
-        help="do not byte-compile the checkouts' src first (passes then may compile every module from source)",
+        help="do not byte-compile the checkouts' src first (passes may then compile modules from source)",
     )
     args = parser.parse_args(argv)
     if not args.no_byte_compile:
