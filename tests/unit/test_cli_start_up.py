@@ -85,12 +85,14 @@ def test_run_has_the_collector_on_once_its_services_are_up(tmp_path: Path, data_
         f"sys.argv = {argv!r}\n"
         "main()\n"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLAR_ARROW_")}
+    env["GRPC_VERBOSITY"] = "ERROR"
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("STELLAR_ARROW_")}, "GRPC_VERBOSITY": "ERROR"},
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "start-up gc False" in done.stdout
