@@ -93,9 +93,10 @@ def _start_up_done() -> None:
     """Turn the cyclic garbage collector back on, with what start-up allocated frozen out of its sight.
 
     :func:`main` turns it off: start-up (imports, FastAPI's models, settings) allocates some hundred
-    thousand objects that live as long as the process, and the collector would traverse all of them again
-    and again while they are created (~0.1 s of CPU). Frozen (:func:`gc.freeze`), later full collections
-    skip them too. Idempotent; a no-op when the collector is already on (e.g. ``app`` invoked by a test).
+    thousand objects that live as long as the process, and the collector would traverse them again and
+    again while they are created (docs/performance.md, "run start-up"). Frozen (:func:`gc.freeze`), later
+    full collections skip them too. Idempotent; a no-op when the collector is already on (e.g. ``app``
+    invoked by a test).
     """
     if not gc.isenabled():
         gc.freeze()
@@ -183,7 +184,7 @@ def _serve(
 
     with _exit_on_error():
         settings = _settings(config)
-        _start_up_done()  # the service's modules are imported; its own start is short
+        _start_up_done()  # its modules are imported; the service starts (and serves) with the collector on
         serve_role(role, settings, ready_file)
 
 
