@@ -23,6 +23,7 @@ from typing import Any, Final
 from stellar_arrow.xdr import model as X
 
 __all__ = [
+    "MAX_PAYLOAD",
     "VERSION_ACCOUNT",
     "VERSION_CLAIMABLE_BALANCE",
     "VERSION_CONTRACT",
@@ -78,7 +79,7 @@ def encode_python(version: int, payload: bytes) -> str:
     return base64.b32encode(data + _checksum(data)).decode("ascii").rstrip("=")
 
 
-def _compiled_encoder() -> Callable[[int, bytes], str]:
+def _load_encoder() -> Callable[[int, bytes], str]:
     """The compiled encoder when its extension is built, else :func:`encode_python` (the same text)."""
     try:
         from stellar_arrow.xdr._strkey import encode
@@ -87,7 +88,7 @@ def _compiled_encoder() -> Callable[[int, bytes], str]:
     return encode  # type: ignore[no-any-return]
 
 
-_encode: Final = _compiled_encoder()
+_encode: Final = _load_encoder()
 
 
 def _text_length(payload_size: int) -> int:
