@@ -17,7 +17,9 @@ from stellar_arrow import cli
 
 @pytest.fixture
 def gc_off() -> Iterator[None]:
-    """The collector off as :func:`cli.main` leaves it; on and unfrozen again afterwards."""
+    """The collector off as :func:`cli.main` leaves it, nothing frozen (an earlier test may have frozen
+    objects in this process); on and unfrozen again afterwards."""
+    gc.unfreeze()
     gc.disable()
     try:
         yield
