@@ -82,9 +82,10 @@ def _agree(text: Any) -> None:
         prefix = text[0]
         assert encode_python(VERSIONS[prefix], ours) == text  # only the canonical text decodes
         assert decode_strkey(text) == (prefix, ours)
-    elif theirs is not None:
+    elif theirs is not None:  # only '=' padding after a strkey we accept
         assert isinstance(text, str)
         assert text.endswith("="), f"stellar-sdk accepts {text!r}, decode_strkey refuses it"
+        assert _ours(text.rstrip("=")) == theirs
     if ours is None:
         with pytest.raises(ValueError):
             decode_strkey(text)
@@ -195,6 +196,13 @@ HOSTILE: list[Any] = [
 @pytest.mark.parametrize("text", HOSTILE, ids=lambda t: repr(t)[:40])
 def test_hostile_strings_agree_with_stellar_sdk(text: Any) -> None:
     _agree(text)
+
+
+@pytest.mark.parametrize("text", [M + "=", M + "===", B + "======"])
+def test_padding_stellar_sdk_tolerates_is_refused(text: str) -> None:
+    assert _sdk_decode(text) is not None
+    with pytest.raises(ValueError, match="characters"):
+        decode_strkey(text)
 
 
 @pytest.mark.parametrize("prefix", list("GMCLB"))
