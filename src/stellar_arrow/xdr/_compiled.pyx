@@ -18,7 +18,41 @@ cdef int MAX_DEPTH = 500
 
 cdef extern from *:
     """
+    /* Free lists: freed model values kept by their number of slots (all model classes share the
+       tuple's layout) and reused by the next ``sa_alloc`` of that size instead of a malloc/free
+       pair, linked through their first slot; at most SA_FREE_BYTES in all. Only where a model
+       value is laid out as a tuple and the GIL guards these lists (CPython < 3.14, not free
+       threaded). */
+    #if PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
+    #define SA_FREE_LISTS 1
+    #else
+    #define SA_FREE_LISTS 0
+    #endif
+    #define SA_FREE_SIZES 20
+    #define SA_FREE_BYTES ((Py_ssize_t)8 << 20)
+    static PyObject* sa_free_head[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_count[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_total;
+    static Py_ssize_t sa_size(Py_ssize_t n) {  /* what tp_alloc allocates for n slots: the GC
+        header (two words), the tuple header and n + 1 slots */
+        Py_ssize_t word = (Py_ssize_t)sizeof(void*);
+        return 2 * word + PyTuple_Type.tp_basicsize + (n + 1) * word;
+    }
     static PyObject* sa_alloc(PyObject* cls, Py_ssize_t n) {
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_head[n] != NULL) {
+            PyObject* op = sa_free_head[n];
+            sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+            sa_free_count[n]--;
+            sa_free_total -= sa_size(n);
+            memset(((PyTupleObject*)op)->ob_item, 0, (size_t)n * sizeof(PyObject*));
+            Py_INCREF(cls);  /* held by the value, as tp_alloc does for a heap type */
+            Py_SET_TYPE(op, (PyTypeObject*)cls);
+            _Py_NewReference(op);
+            PyObject_GC_Track(op);
+            return op;
+        }
+    #endif
     #if PY_VERSION_HEX < 0x030E0000
         PyTypeObject* t = (PyTypeObject*)cls;
         return t->tp_alloc(t, n);
@@ -27,6 +61,32 @@ cdef extern from *:
         return PyTuple_New(n);
     #endif
     }
+    static int sa_free_push(PyObject* op, Py_ssize_t n) {  /* 1: kept (op is untracked, slots released) */
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_total + sa_size(n) <= SA_FREE_BYTES) {
+            ((PyTupleObject*)op)->ob_item[0] = sa_free_head[n];
+            sa_free_head[n] = op;
+            sa_free_count[n]++;
+            sa_free_total += sa_size(n);
+            return 1;
+        }
+    #endif
+        (void)op; (void)n;
+        return 0;
+    }
+    static void sa_free_clear(void) {
+        for (Py_ssize_t n = 0; n < SA_FREE_SIZES; n++) {
+            while (sa_free_head[n] != NULL) {
+                PyObject* op = sa_free_head[n];
+                sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+                PyObject_GC_Del(op);
+            }
+            sa_free_count[n] = 0;
+        }
+        sa_free_total = 0;
+    }
+    static Py_ssize_t sa_free_count_of(Py_ssize_t n) { return sa_free_count[n]; }
+    static Py_ssize_t sa_free_bytes(void) { return sa_free_total; }
     static void sa_set(PyObject* t, Py_ssize_t i, PyObject* v) {
         Py_INCREF(v);
         PyTuple_SET_ITEM(t, i, v);
@@ -94,14 +154,55 @@ cdef extern from *:
     static Py_ssize_t sa_count(sa_table* t) { return t->count; }
     /* Freeing a model value: a model class is a tuple subclass with no __dict__, no weak
        references, no finaliser and no slots of its own, so what CPython's generic
-       ``subtype_dealloc`` does for it reduces to the tuple's own deallocator and the release of
-       the class's reference. ``sa_fast_dealloc`` installs that shortcut on a class only when all
-       of those hold (else it leaves the class alone and returns 0). */
+       ``subtype_dealloc`` does for it reduces to releasing the slots, freeing the memory (or
+       keeping it on a free list) and releasing the class's reference. ``sa_fast_dealloc``
+       installs that shortcut on a class only when all of those hold (else it leaves the class
+       alone and returns 0).
+       Freeing a value frees the values it holds, each nested in the C stack; past SA_NEST
+       nested model values the next one is set aside (chained through its reference count,
+       which is 0 and unused until then) and freed once the outermost free returns, so that
+       a chain of any depth frees in bounded stack, as CPython's trashcan does for its own
+       containers (used as is where the GIL does not guard the chain, and from 3.14 on). */
+    #define SA_NEST 50
+    #if SA_FREE_LISTS
+    static int sa_nest;
+    static PyObject* sa_later;
+    static void sa_free_later(void) {
+        sa_nest++;  /* what these frees set aside waits for this loop */
+        while (sa_later != NULL) {
+            PyObject* op = sa_later;
+            sa_later = (PyObject*)op->ob_refcnt;
+            op->ob_refcnt = 0;
+            Py_TYPE(op)->tp_dealloc(op);
+        }
+        sa_nest--;
+    }
     static void sa_model_dealloc(PyObject* self) {
         PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        if (sa_nest >= SA_NEST) {
+            self->ob_refcnt = (Py_ssize_t)sa_later;
+            sa_later = self;
+            return;
+        }
+        sa_nest++;
+        Py_ssize_t n = Py_SIZE(self);
+        for (Py_ssize_t i = n - 1; i >= 0; i--) { Py_XDECREF(PyTuple_GET_ITEM(self, i)); }
+        if (!sa_free_push(self, n)) tp->tp_free(self);
+        Py_DECREF(tp);
+        sa_nest--;
+        if (sa_nest == 0 && sa_later != NULL) sa_free_later();
+    }
+    #else
+    static void sa_model_dealloc(PyObject* self) {
+        PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        Py_TRASHCAN_BEGIN(self, sa_model_dealloc)
         PyTuple_Type.tp_dealloc(self);
         Py_DECREF(tp);
+        Py_TRASHCAN_END
     }
+    #endif
     static int sa_fast_dealloc(PyObject* cls) {
         PyTypeObject* t = (PyTypeObject*)cls;
         if (!PyType_Check(cls) || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) return 0;
@@ -124,6 +225,11 @@ cdef extern from *:
     int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, object v) except -1
     Py_ssize_t sa_count(sa_table* t)
     int sa_fast_dealloc(object cls)
+    int SA_FREE_LISTS
+    int SA_FREE_SIZES
+    void sa_free_clear()
+    Py_ssize_t sa_free_count_of(Py_ssize_t n)
+    Py_ssize_t sa_free_bytes()
 
 
 def _fast_dealloc_models():
@@ -136,6 +242,23 @@ def _fast_dealloc_models():
 
 
 FAST_DEALLOC_CLASSES = _fast_dealloc_models()
+FREE_LISTS = bool(SA_FREE_LISTS)
+
+
+def free_list_sizes():
+    """``{slots: values kept}`` of the free lists of freed model values (empty lists left out)."""
+    cdef Py_ssize_t n
+    return {n: sa_free_count_of(n) for n in range(SA_FREE_SIZES) if sa_free_count_of(n)}
+
+
+def free_list_bytes():
+    """Bytes held by the free lists (at most 8 MiB)."""
+    return sa_free_bytes()
+
+
+def clear_free_lists():
+    """Give the memory of every kept value back to the allocator."""
+    sa_free_clear()
 
 
 cdef struct R:
