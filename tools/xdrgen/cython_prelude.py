@@ -70,7 +70,11 @@ cdef extern from *:
             memset(((PyTupleObject*)op)->ob_item, 0, (size_t)n * sizeof(PyObject*));
             Py_INCREF(cls);  /* held by the value, as tp_alloc does for a heap type */
             Py_SET_TYPE(op, (PyTypeObject*)cls);
+        #ifdef Py_REF_DEBUG
             _Py_NewReference(op);
+        #else
+            Py_SET_REFCNT(op, 1);
+        #endif
             PyObject_GC_Track(op);
             return op;
         }
@@ -125,20 +129,27 @@ cdef extern from *:
     /* Shared values keyed by their wire bytes (at most SA_KEY bytes): a bounded open-addressing
        table per interned union, cleared when half full. A hit returns a borrowed reference. */
     #define SA_KEY 80
-    #define SA_SLOTS 4096
+    #define SA_SLOT_BITS 12
+    #define SA_SLOTS (1 << SA_SLOT_BITS)
     typedef struct { uint64_t h; Py_ssize_t len; unsigned char key[SA_KEY]; PyObject* v; } sa_entry;
     typedef struct { sa_entry* e; Py_ssize_t count; } sa_table;
-    static uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
-        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&w, p + i, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 32;
+    /* A key's hash: three of its 8-byte words (first, middle, last; together they cover every
+       byte of a key up to 24 bytes, and the differing tail of longer ones: account keys, asset
+       codes, symbols), each multiplied by an odd constant; the slot is taken from the top bits,
+       which depend on every bit of the words. Equal hashes are still compared byte for byte. */
+    static inline uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
+        uint64_t a = 0, b = 0, c = 0;
+        if (n >= 8) {
+            memcpy(&a, p, 8);
+            memcpy(&b, p + (n >> 1) - 4, 8);
+            memcpy(&c, p + n - 8, 8);
+        } else {
+            memcpy(&a, p, (size_t)n);
         }
-        for (; i < n; i++) { h = (h ^ p[i]) * 0x100000001b3ULL; }
-        return h ^ (h >> 29);
+        return (a ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL + b * 0xC2B2AE3D27D4EB4FULL
+            + c * 0xff51afd7ed558ccdULL;
     }
+    static inline Py_ssize_t sa_slot_of(uint64_t h) { return (Py_ssize_t)(h >> (64 - SA_SLOT_BITS)); }
     static void sa_clear(sa_table* t) {
         for (Py_ssize_t i = 0; i < SA_SLOTS; i++) { Py_CLEAR(t->e[i].v); }
         t->count = 0;
@@ -146,7 +157,7 @@ cdef extern from *:
     static PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n) {
         if (t->e == NULL || n > SA_KEY) return NULL;
         uint64_t h = sa_hash(p, n);
-        for (Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));; i = (i + 1) & (SA_SLOTS - 1)) {
+        for (Py_ssize_t i = sa_slot_of(h);; i = (i + 1) & (SA_SLOTS - 1)) {
             sa_entry* e = &t->e[i];
             if (e->v == NULL) return NULL;
             if (e->h == h && e->len == n && memcmp(e->key, p, (size_t)n) == 0) return e->v;
@@ -160,7 +171,7 @@ cdef extern from *:
         }
         if (t->count >= SA_SLOTS / 2) sa_clear(t);
         uint64_t h = sa_hash(p, n);
-        Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));
+        Py_ssize_t i = sa_slot_of(h);
         while (t->e[i].v != NULL) {
             if (t->e[i].h == h && t->e[i].len == n && memcmp(t->e[i].key, p, (size_t)n) == 0) return 0;
             i = (i + 1) & (SA_SLOTS - 1);
