@@ -1373,22 +1373,6 @@ def reset_lazy_counts():
         LAZY_BUILT[i] = 0
 
 
-def build_all(value):
-    """Build every lazy part of ``value`` (a decoded tree) in place; ``value``."""
-    cdef list todo = [value]
-    cdef Py_ssize_t i
-    while todo:
-        v = todo.pop()
-        if isinstance(v, tuple):
-            for i in range(len(<tuple>v)):
-                item = take(v, i)
-                if isinstance(item, (tuple, list)):
-                    todo.append(item)
-        elif isinstance(v, list):
-            for item in <list>v:
-                if isinstance(item, (tuple, list)):
-                    todo.append(item)
-    return value
 
 
 cdef object c_SCPBallot(R* r):
@@ -10323,6 +10307,221 @@ cdef int w_AccountEntryExtensionV3(R* r) except -1:
     skip(r, 4)
     skip(r, 8)
     return 0
+
+
+cdef int p_LedgerCloseMeta(object v) except -1:
+    cdef long d
+    cdef object x
+    d = <object>sa_slot(v, 0)
+    x = <object>sa_slot(v, 1)
+    if d == 0:
+        p_LedgerCloseMetaV0(x)
+    elif d == 1:
+        p_LedgerCloseMetaV1(x)
+    elif d == 2:
+        p_LedgerCloseMetaV2(x)
+    return 0
+
+
+cdef int p_LedgerCloseMetaBatch(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 2)
+    for _e2 in <list>_x1:
+        p_LedgerCloseMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV0(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 2)
+    for _e2 in <list>_x1:
+        p_TransactionResultMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 3)
+    for _e2 in <list>_x1:
+        p_TransactionResultMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 3)
+    for _e2 in <list>_x1:
+        p_TransactionResultMetaV1(_e2)
+    return 0
+
+
+cdef int p_OperationMeta(object v) except -1:
+    cdef object _x1
+    _x1 = take(v, 0)
+    return 0
+
+
+cdef int p_OperationMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    _x1 = take(v, 1)
+    _x2 = take(v, 2)
+    return 0
+
+
+cdef int p_SorobanTransactionMeta(object v) except -1:
+    cdef object _x1
+    _x1 = take(v, 3)
+    return 0
+
+
+cdef int p_TransactionMeta(object v) except -1:
+    cdef long d
+    cdef object x
+    cdef object _e1
+    d = <object>sa_slot(v, 0)
+    x = <object>sa_slot(v, 1)
+    if d == 0:
+        for _e1 in <list>x:
+            p_OperationMeta(_e1)
+    elif d == 1:
+        p_TransactionMetaV1(x)
+    elif d == 2:
+        p_TransactionMetaV2(x)
+    elif d == 3:
+        p_TransactionMetaV3(x)
+    elif d == 4:
+        p_TransactionMetaV4(x)
+    return 0
+
+
+cdef int p_TransactionMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    _x1 = take(v, 0)
+    _x2 = <object>sa_slot(v, 1)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    return 0
+
+
+cdef int p_TransactionMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    _x1 = take(v, 0)
+    _x2 = <object>sa_slot(v, 1)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    _x4 = take(v, 2)
+    return 0
+
+
+cdef int p_TransactionMetaV3(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    cdef object _x5
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    _x4 = take(v, 3)
+    _x5 = <object>sa_slot(v, 4)
+    if _x5 is not None:
+        p_SorobanTransactionMeta(_x5)
+    return 0
+
+
+cdef int p_TransactionMetaV4(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    cdef object _x5
+    cdef object _x6
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    for _e3 in <list>_x2:
+        p_OperationMetaV2(_e3)
+    _x4 = take(v, 3)
+    _x5 = take(v, 5)
+    _x6 = take(v, 6)
+    return 0
+
+
+cdef int p_TransactionResultMeta(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    p_TransactionMeta(_x2)
+    return 0
+
+
+cdef int p_TransactionResultMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _x3
+    _x1 = take(v, 2)
+    _x2 = <object>sa_slot(v, 3)
+    p_TransactionMeta(_x2)
+    _x3 = take(v, 4)
+    return 0
+
+
+ctypedef int (*Plan)(object) except -1
+cdef Plan PLANS[15]
+PLANS[0] = p_LedgerCloseMeta
+PLANS[1] = p_LedgerCloseMetaBatch
+PLANS[2] = p_LedgerCloseMetaV0
+PLANS[3] = p_LedgerCloseMetaV1
+PLANS[4] = p_LedgerCloseMetaV2
+PLANS[5] = p_OperationMeta
+PLANS[6] = p_OperationMetaV2
+PLANS[7] = p_SorobanTransactionMeta
+PLANS[8] = p_TransactionMeta
+PLANS[9] = p_TransactionMetaV1
+PLANS[10] = p_TransactionMetaV2
+PLANS[11] = p_TransactionMetaV3
+PLANS[12] = p_TransactionMetaV4
+PLANS[13] = p_TransactionResultMeta
+PLANS[14] = p_TransactionResultMetaV1
+cdef dict PLAN_INDEX = {C_LedgerCloseMeta: 0, C_LedgerCloseMetaBatch: 1, C_LedgerCloseMetaV0: 2, C_LedgerCloseMetaV1: 3, C_LedgerCloseMetaV2: 4, C_OperationMeta: 5, C_OperationMetaV2: 6, C_SorobanTransactionMeta: 7, C_TransactionMeta: 8, C_TransactionMetaV1: 9, C_TransactionMetaV2: 10, C_TransactionMetaV3: 11, C_TransactionMetaV4: 12, C_TransactionResultMeta: 13, C_TransactionResultMetaV1: 14}
+cdef frozenset LAZY_FREE = frozenset({C_SCPBallot, C_SCPNomination, C_SCPStatementPrepare, C_SCPStatementConfirm, C_SCPStatementExternalize, C_SCPStatementPledges, C_SCPStatement, C_SCPEnvelope, C_SCPQuorumSet, C_ConfigSettingContractExecutionLanesV0, C_ConfigSettingContractComputeV0, C_ConfigSettingContractParallelComputeV0, C_ConfigSettingContractLedgerCostV0, C_ConfigSettingContractLedgerCostExtV0, C_ConfigSettingContractHistoricalDataV0, C_ConfigSettingContractEventsV0, C_ConfigSettingContractBandwidthV0, C_ContractCostParamEntry, C_StateArchivalSettings, C_EvictionIterator, C_ConfigSettingSCPTiming, C_FrozenLedgerKeys, C_FrozenLedgerKeysDelta, C_FreezeBypassTxs, C_FreezeBypassTxsDelta, C_ConfigSettingEntry, C_SCEnvMetaEntryInterfaceVersion, C_SCEnvMetaEntry, C_SCMetaV0, C_SCMetaEntry, C_SCSpecTypeOption, C_SCSpecTypeResult, C_SCSpecTypeVec, C_SCSpecTypeMap, C_SCSpecTypeTuple, C_SCSpecTypeBytesN, C_SCSpecTypeUDT, C_SCSpecTypeDef, C_SCSpecUDTStructFieldV0, C_SCSpecUDTStructV0, C_SCSpecUDTUnionCaseVoidV0, C_SCSpecUDTUnionCaseTupleV0, C_SCSpecUDTUnionCaseV0, C_SCSpecUDTUnionV0, C_SCSpecUDTEnumCaseV0, C_SCSpecUDTEnumV0, C_SCSpecUDTErrorEnumCaseV0, C_SCSpecUDTErrorEnumV0, C_SCSpecFunctionInputV0, C_SCSpecFunctionV0, C_SCSpecEventParamV0, C_SCSpecEventV0, C_SCSpecEntry, C_SCError, C_UInt128Parts, C_Int128Parts, C_UInt256Parts, C_Int256Parts, C_MuxedEd25519Account, C_SCAddress, C_ContractExecutable, C_SCNonceKey, C_SCContractInstance, C_SCVal, C_SCMapEntry, C_StoredTransactionSet, C_StoredDebugTransactionSet, C_PersistedSCPStateV0, C_PersistedSCPStateV1, C_PersistedSCPState, C_AssetCode, C_AlphaNum4, C_AlphaNum12, C_Asset, C_Price, C_Liabilities, C_Signer, C_AccountEntryExtensionV3, C_AccountEntryExtensionV2Ext, C_AccountEntryExtensionV2, C_AccountEntryExtensionV1Ext, C_AccountEntryExtensionV1, C_AccountEntryExt, C_AccountEntry, C_TrustLineAsset, C_TrustLineEntryExtensionV2Ext, C_TrustLineEntryExtensionV2, C_TrustLineEntryV1Ext, C_TrustLineEntryV1, C_TrustLineEntryExt, C_TrustLineEntry, C_OfferEntryExt, C_OfferEntry, C_DataEntryExt, C_DataEntry, C_ClaimPredicate, C_ClaimantV0, C_Claimant, C_ClaimableBalanceEntryExtensionV1Ext, C_ClaimableBalanceEntryExtensionV1, C_ClaimableBalanceEntryExt, C_ClaimableBalanceEntry, C_LiquidityPoolConstantProductParameters, C_LiquidityPoolEntryConstantProduct, C_LiquidityPoolEntryBody, C_LiquidityPoolEntry, C_ContractDataEntry, C_ContractCodeCostInputs, C_ContractCodeEntryV1, C_ContractCodeEntryExt, C_ContractCodeEntry, C_TTLEntry, C_LedgerEntryExtensionV1Ext, C_LedgerEntryExtensionV1, C_LedgerEntryData, C_LedgerEntryExt, C_LedgerEntry, C_LedgerKeyAccount, C_LedgerKeyTrustLine, C_LedgerKeyOffer, C_LedgerKeyData, C_LedgerKeyClaimableBalance, C_LedgerKeyLiquidityPool, C_LedgerKeyContractData, C_LedgerKeyContractCode, C_LedgerKeyConfigSetting, C_LedgerKeyTtl, C_LedgerKey, C_BucketMetadataExt, C_BucketMetadata, C_BucketEntry, C_HotArchiveBucketEntry, C_LedgerCloseValueSignature, C_StellarValueExt, C_StellarValue, C_LedgerHeaderExtensionV1Ext, C_LedgerHeaderExtensionV1, C_LedgerHeaderExt, C_LedgerHeader, C_ConfigUpgradeSetKey, C_LedgerUpgrade, C_ConfigUpgradeSet, C_ParallelTxsComponent, C_TxSetComponentTxsMaybeDiscountedFee, C_TxSetComponent, C_TransactionPhase, C_TransactionSet, C_TransactionSetV1, C_GeneralizedTransactionSet, C_TransactionResultPair, C_TransactionResultSet, C_TransactionHistoryEntryExt, C_TransactionHistoryEntry, C_TransactionHistoryResultEntryExt, C_TransactionHistoryResultEntry, C_LedgerHeaderHistoryEntryExt, C_LedgerHeaderHistoryEntry, C_LedgerSCPMessages, C_SCPHistoryEntryV0, C_SCPHistoryEntry, C_LedgerEntryChange, C_ContractEventV0, C_ContractEventBody, C_ContractEvent, C_DiagnosticEvent, C_SorobanTransactionMetaExtV1, C_SorobanTransactionMetaExt, C_SorobanTransactionMetaV2, C_TransactionEvent, C_InvokeHostFunctionSuccessPreImage, C_UpgradeEntryMeta, C_LedgerCloseMetaExtV1, C_LedgerCloseMetaExt, C_Error, C_SendMore, C_SendMoreExtended, C_AuthCert, C_Hello, C_Auth, C_PeerAddressIp, C_PeerAddress, C_DontHave, C_TimeSlicedSurveyStartCollectingMessage, C_SignedTimeSlicedSurveyStartCollectingMessage, C_TimeSlicedSurveyStopCollectingMessage, C_SignedTimeSlicedSurveyStopCollectingMessage, C_SurveyRequestMessage, C_TimeSlicedSurveyRequestMessage, C_SignedTimeSlicedSurveyRequestMessage, C_SurveyResponseMessage, C_TimeSlicedSurveyResponseMessage, C_SignedTimeSlicedSurveyResponseMessage, C_PeerStats, C_TimeSlicedNodeData, C_TimeSlicedPeerData, C_TopologyResponseBodyV2, C_SurveyResponseBody, C_FloodAdvert, C_FloodDemand, C_StellarMessage, C_AuthenticatedMessageV0, C_AuthenticatedMessage, C_LiquidityPoolParameters, C_MuxedAccountMed25519, C_MuxedAccount, C_DecoratedSignature, C_CreateAccountOp, C_PaymentOp, C_PathPaymentStrictReceiveOp, C_PathPaymentStrictSendOp, C_ManageSellOfferOp, C_ManageBuyOfferOp, C_CreatePassiveSellOfferOp, C_SetOptionsOp, C_ChangeTrustAsset, C_ChangeTrustOp, C_AllowTrustOp, C_ManageDataOp, C_BumpSequenceOp, C_CreateClaimableBalanceOp, C_ClaimClaimableBalanceOp, C_BeginSponsoringFutureReservesOp, C_RevokeSponsorshipOpSigner, C_RevokeSponsorshipOp, C_ClawbackOp, C_ClawbackClaimableBalanceOp, C_SetTrustLineFlagsOp, C_LiquidityPoolDepositOp, C_LiquidityPoolWithdrawOp, C_ContractIDPreimageFromAddress, C_ContractIDPreimage, C_CreateContractArgs, C_CreateContractArgsV2, C_InvokeContractArgs, C_HostFunction, C_SorobanAuthorizedFunction, C_SorobanAuthorizedInvocation, C_SorobanAddressCredentials, C_SorobanDelegateSignature, C_SorobanAddressCredentialsWithDelegates, C_SorobanCredentials, C_SorobanAuthorizationEntry, C_InvokeHostFunctionOp, C_ExtendFootprintTTLOp, C_RestoreFootprintOp, C_OperationBody, C_Operation, C_HashIDPreimageOperationId, C_HashIDPreimageRevokeId, C_HashIDPreimageContractId, C_HashIDPreimageSorobanAuthorization, C_HashIDPreimageSorobanAuthorizationWithAddress, C_HashIDPreimage, C_Memo, C_TimeBounds, C_LedgerBounds, C_PreconditionsV2, C_Preconditions, C_LedgerFootprint, C_SorobanResources, C_SorobanResourcesExtV0, C_SorobanTransactionDataExt, C_SorobanTransactionData, C_TransactionV0Ext, C_TransactionV0, C_TransactionV0Envelope, C_TransactionExt, C_Transaction, C_TransactionV1Envelope, C_FeeBumpTransactionInnerTx, C_FeeBumpTransactionExt, C_FeeBumpTransaction, C_FeeBumpTransactionEnvelope, C_TransactionEnvelope, C_TransactionSignaturePayloadTaggedTransaction, C_TransactionSignaturePayload, C_ClaimOfferAtomV0, C_ClaimOfferAtom, C_ClaimLiquidityAtom, C_ClaimAtom, C_CreateAccountResult, C_PaymentResult, C_SimplePaymentResult, C_PathPaymentStrictReceiveResultSuccess, C_PathPaymentStrictReceiveResult, C_PathPaymentStrictSendResultSuccess, C_PathPaymentStrictSendResult, C_ManageOfferSuccessResultOffer, C_ManageOfferSuccessResult, C_ManageSellOfferResult, C_ManageBuyOfferResult, C_SetOptionsResult, C_ChangeTrustResult, C_AllowTrustResult, C_AccountMergeResult, C_InflationPayout, C_InflationResult, C_ManageDataResult, C_BumpSequenceResult, C_CreateClaimableBalanceResult, C_ClaimClaimableBalanceResult, C_BeginSponsoringFutureReservesResult, C_EndSponsoringFutureReservesResult, C_RevokeSponsorshipResult, C_ClawbackResult, C_ClawbackClaimableBalanceResult, C_SetTrustLineFlagsResult, C_LiquidityPoolDepositResult, C_LiquidityPoolWithdrawResult, C_InvokeHostFunctionResult, C_ExtendFootprintTTLResult, C_RestoreFootprintResult, C_OperationResultTr, C_OperationResult, C_InnerTransactionResultResult, C_InnerTransactionResultExt, C_InnerTransactionResult, C_InnerTransactionResultPair, C_TransactionResultResult, C_TransactionResultExt, C_TransactionResult, C_ExtensionPoint, C_PublicKey, C_SignerKeyEd25519SignedPayload, C_SignerKey, C_Curve25519Secret, C_Curve25519Public, C_HmacSha256Key, C_HmacSha256Mac, C_ShortHashSeed, C_SerializedBinaryFuseFilter, C_ClaimableBalanceID, C_StellarValueProposedValue, C_ContractExecutableExternalRef})
+
+
+def build_all(value):
+    """Build every lazy part of ``value`` (a decoded tree, or lists and tuples of them) in place;
+    ``value``. A model value goes through its class's plan, which visits only the fields that can
+    hold a lazy part (a value of a class that cannot hold one is left alone); anything else is
+    walked item by item."""
+    cdef list todo = [value]
+    cdef Py_ssize_t i
+    while todo:
+        v = todo.pop()
+        plan = PLAN_INDEX.get(type(v))
+        if plan is not None:
+            PLANS[<Py_ssize_t>plan](v)
+        elif type(v) in LAZY_FREE:
+            continue
+        elif isinstance(v, tuple):
+            for i in range(len(<tuple>v)):
+                item = take(v, i)
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
+        elif isinstance(v, list):
+            for item in <list>v:
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
+    return value
 
 
 def intern_table_sizes():
