@@ -51,6 +51,21 @@ cdef extern from *:
     #define SA_FREE_LISTS 0
     #endif
     #define SA_FREE_SIZES 20
+    /* Under AddressSanitizer a kept value is poisoned (all but the link in its first slot) until
+       reused, so that a use after free stays a finding although the memory is not freed. */
+    #if defined(__SANITIZE_ADDRESS__)
+    #include <sanitizer/asan_interface.h>
+    #define SA_POISON(op, n) sa_poison((op), (n))
+    #define SA_UNPOISON(op, n) ASAN_UNPOISON_MEMORY_REGION((op), sa_size(n) - 2 * sizeof(void*))
+    static Py_ssize_t sa_size(Py_ssize_t n);
+    static void sa_poison(PyObject* op, Py_ssize_t n) {
+        ASAN_POISON_MEMORY_REGION(op, sizeof(PyVarObject));
+        ASAN_POISON_MEMORY_REGION(((PyTupleObject*)op)->ob_item + 1, (size_t)(n - 1) * sizeof(PyObject*));
+    }
+    #else
+    #define SA_POISON(op, n) ((void)0)
+    #define SA_UNPOISON(op, n) ((void)0)
+    #endif
     #define SA_FREE_BYTES ((Py_ssize_t)8 << 20)
     static PyObject* sa_free_head[SA_FREE_SIZES];
     static Py_ssize_t sa_free_count[SA_FREE_SIZES];
@@ -64,6 +79,7 @@ cdef extern from *:
     #if SA_FREE_LISTS
         if (n > 0 && n < SA_FREE_SIZES && sa_free_head[n] != NULL) {
             PyObject* op = sa_free_head[n];
+            SA_UNPOISON(op, n);
             sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
             sa_free_count[n]--;
             sa_free_total -= sa_size(n);
@@ -94,6 +110,7 @@ cdef extern from *:
             sa_free_head[n] = op;
             sa_free_count[n]++;
             sa_free_total += sa_size(n);
+            SA_POISON(op, n);
             return 1;
         }
     #endif
@@ -104,6 +121,7 @@ cdef extern from *:
         for (Py_ssize_t n = 0; n < SA_FREE_SIZES; n++) {
             while (sa_free_head[n] != NULL) {
                 PyObject* op = sa_free_head[n];
+                SA_UNPOISON(op, n);
                 sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
                 PyObject_GC_Del(op);
             }
