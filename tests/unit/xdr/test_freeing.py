@@ -88,10 +88,10 @@ def test_values_of_several_classes_share_a_free_list() -> None:
     values = [model.SCPBallot((i, b"v")) for i in range(100)]  # built by the Python path
     del values
     assert module.free_list_sizes() == {2: 100}
-    prices = [module.decode("Price", struct.pack(">ii", 10**6 + i, i + 1))[0] for i in range(60)]
+    bounds = [module.decode("TimeBounds", struct.pack(">QQ", 10**6 + i, 10**7 + i))[0] for i in range(60)]
     assert module.free_list_sizes() == {2: 40}  # the compiled decoder reuses the ballots' memory
-    assert [(p.n, p.d) for p in prices[:2]] == [(10**6, 1), (10**6 + 1, 2)]
-    assert {type(p) for p in prices} == {model.Price}
+    assert [(b.min_time, b.max_time) for b in bounds[:2]] == [(10**6, 10**7), (10**6 + 1, 10**7 + 1)]
+    assert {type(b) for b in bounds} == {model.TimeBounds}
     module.clear_free_lists()
 
 
