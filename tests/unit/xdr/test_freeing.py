@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +134,13 @@ def test_a_deep_chain_frees_every_value_and_its_class_references() -> None:
     assert during > refs + 20_000
     assert after == refs
     module.clear_free_lists()
+
+
+def test_the_stress_script_runs_clean() -> None:
+    """A short run of ``tests/fuzz/stress_compiled.py`` (its long run is under ASan: tests/fuzz/README.md)."""
+    _module()
+    script = Path(__file__).resolve().parents[2] / "fuzz" / "stress_compiled.py"
+    cmd = [sys.executable, str(script), "--rounds", "60", "--seed", "3"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "60 rounds: no finding" in result.stdout
