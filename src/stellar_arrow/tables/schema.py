@@ -54,9 +54,16 @@ def record_batch_of_rows(schema: pa.Schema, rows: Sequence[tuple[object, ...]]) 
     return pa.RecordBatch.from_struct_array(array).replace_schema_metadata(schema.metadata)
 
 
-@cache
+_ROW_TYPES: dict[int, tuple[pa.Schema, pa.StructType]] = {}
+
+
 def _row_type(schema: pa.Schema) -> pa.StructType:
-    return pa.struct(list(schema))
+    """The struct type of a row of ``schema``, kept per schema object (hashing a schema costs more
+    than the conversion of one row)."""
+    known = _ROW_TYPES.get(id(schema))
+    if known is None or known[0] is not schema:
+        known = _ROW_TYPES[id(schema)] = (schema, pa.struct(list(schema)))
+    return known[1]
 
 
 @cache
