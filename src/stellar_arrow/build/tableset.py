@@ -118,16 +118,17 @@ class TableSet:
         self.links: list[ChainLink] = []
         wanted = set(options.tables)
         self._builders: dict[str, Any] = {}
+        chosen = resolve_decoder(options.decoder)
+        compiled = chosen == "compiled"  # the compiled table code too, when it is built
         if "ledgers" in wanted:
-            self._builders["ledgers"] = LedgersBuilder(include_xdr=options.include_xdr)
+            self._builders["ledgers"] = LedgersBuilder(include_xdr=options.include_xdr, compiled=compiled)
         if "transactions" in wanted:
             self._builders["transactions"] = TransactionsBuilder(
-                options.network, include_xdr=options.include_xdr
+                options.network, include_xdr=options.include_xdr, compiled=compiled
             )
         if "operations" in wanted:
             self._builders["operations"] = OperationsBuilder()
         self._token_transfers = "token_transfers" in wanted
-        chosen = resolve_decoder(options.decoder)
         self._decoder: Callable[..., X.LedgerCloseMeta] = (
             decoder_for(TABLES_PROFILE)
             if chosen == "python" and not options.full_decode

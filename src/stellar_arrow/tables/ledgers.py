@@ -108,7 +108,7 @@ class LedgersBuilder:
         scp_value = header.scp_value
         signature = scp_value.ext.lc_value_signature
         ext_v1 = header.ext.v1
-        row = (
+        row: tuple[object, ...] = (
             toid(seq),  # id
             seq,  # sequence
             view.ledger_hash.hex(),
