@@ -26,7 +26,8 @@ unit (start-up and imports cancel out). Stages ``ledgers`` and ``transactions``:
 table filled with the ledger and finished (its record batch), after decoding, view and pairing.
 Stage ``export`` (slow: minutes) counts, per ledger of the 20, ``run_export`` over the lake and
 ``build_ledger_tables`` over the same ledgers (2 passes - 1 pass); their difference is the export job
-around the tables.
+around the tables. Stage ``first-export``: the whole process (start-up, imports, one ``run_export`` of
+the 20 ledgers), both paths.
 
 On the compiled path the ``ledgers`` and ``transactions`` builders use the compiled table code
 (``tables/_compiled.pyx``) as ``export`` does; ``--python-tables`` blocks that extension (as when it is
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -260,7 +262,8 @@ def instructions(stages: list[str], python_tables: bool) -> None:
             cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
             cmd += [sys.executable, __file__, "--units", decoder, stage, str(units)]
             cmd += [PYTHON_TABLES] if python_tables else []
-            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same hashes, dict layouts... in every run
+            err = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
         line = next(x for x in err.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
@@ -268,6 +271,10 @@ def instructions(stages: list[str], python_tables: bool) -> None:
     print(f"instructions per unit, ledger {FIRST} (valgrind callgrind, (6 units - 1 unit) / 5; {tables})")
     n = LAST - FIRST + 1
     for stage in stages:
+        if stage == "first-export":  # a whole process: start-up, imports and one run_export of the 20
+            compiled, python = (count(d, "export", 0) / 1e9 for d in ("compiled", "python"))
+            print(f"first-export compiled {compiled:.2f} G  python {python:.2f} G  {python / compiled:5.2f}x")
+            continue
         if stage == "export":  # per ledger of the 20, compiled path only: (2 passes - 1 pass) / 20
             export, build = (
                 (count("compiled", unit, 2) - count("compiled", unit, 1)) / n for unit in ("export", "build")
@@ -292,7 +299,7 @@ def main() -> None:
     parser.add_argument(
         "--stages",
         default="decode,tables",
-        help="for --instructions: decode, tables, ledgers, transactions, export",
+        help="for --instructions: decode, tables, ledgers, transactions, export, first-export",
     )
     parser.add_argument(
         PYTHON_TABLES, action="store_true", help="the compiled decoder with the pure-Python table builders"
