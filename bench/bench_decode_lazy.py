@@ -20,15 +20,19 @@ cancelled out. A unit always frees what it built. Modes:
 ``--counts``: over the 20 protocol-26 ledgers, how many lazy parts the decode deferred and how many the
 three tables (and, with ``--verify``, the token-transfer reconciliation) built.
 
-``--timing``: process CPU time of decode + free over the 20 protocol-26 ledgers in one process, the
-``python``, ``eager`` and ``lazy`` modes taking turns; the best of ``--repeat`` passes (noisy on a shared
-machine: compare the ratios of one run).
+``--timing``: process CPU time of decode + free over the 20 protocol-26 ledgers, the ``python``,
+``eager`` and ``lazy`` modes each in a process of its own; the best of ``--repeat`` passes (noisy on a
+shared machine: compare the ratios of one run).
+
+Child processes run with ``PYTHONHASHSEED=0`` (stable counts) and import pyarrow only for the
+``pipe-*`` modes.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import subprocess
 import sys
 import tempfile
@@ -66,22 +70,36 @@ def _decode(mode: str) -> Any:
     return decode
 
 
-def child_units(mode: str, units: int) -> None:
+def _tables(mode: str) -> Any:
+    """For the ``pipe-*`` modes: a function building the three tables of a decoded ledger (the
+    others never import pyarrow, whose start-up would only slow the runs under valgrind)."""
+    if not mode.startswith("pipe"):
+        return None
     from stellar_arrow.build import TableSet, TableSetOptions
     from stellar_arrow.ledger import resolve_network
-    from stellar_arrow.xdr import gc_paused
 
     pubnet = resolve_network("pubnet")
-    decode = _decode(mode)
-    raw = _raw(FIRST)
     decoder = "python" if mode.endswith("python") else "compiled"
+
+    def tables(lcm: Any) -> None:
+        table_set = TableSet(TableSetOptions(TABLES, pubnet, decoder=decoder))
+        table_set.add_decoded(lcm)
+        table_set.finish()
+
+    return tables
+
+
+def child_units(mode: str, units: int) -> None:
+    from stellar_arrow.xdr import gc_paused
+
+    decode = _decode(mode)
+    tables = _tables(mode)
+    raw = _raw(FIRST)
 
     def unit() -> None:
         lcm = decode(raw)
-        if mode.startswith("pipe"):
-            table_set = TableSet(TableSetOptions(TABLES, pubnet, decoder=decoder))
-            table_set.add_decoded(lcm)
-            table_set.finish()
+        if tables is not None:
+            tables(lcm)
         del lcm
 
     with gc_paused():
@@ -95,7 +113,8 @@ def instructions(modes: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
             cmd += [sys.executable, __file__, "--units", mode, str(units)]
-            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts, run after run
+            err = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
         line = next(x for x in err.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
@@ -135,25 +154,36 @@ def counts(verify: bool) -> None:
     print(f"  {'all':<52} {made:7d} {built:7d}  {100 * built / max(made, 1):5.1f}%")
 
 
-def timing(repeat: int) -> None:
+def child_timing(mode: str, repeat: int) -> None:
+    """Print the best process CPU time of ``repeat`` passes of decode + free over the 20 ledgers."""
     import time
 
     from stellar_arrow.xdr import gc_paused
 
     raws = [_raw(s) for s in range(FIRST, LAST + 1)]
-    modes = ("python", "eager", "lazy")
-    best = dict.fromkeys(modes, float("inf"))
+    decode = _decode(mode)
+    best = float("inf")
     for _ in range(repeat):
-        for mode in modes:
-            decode = _decode(mode)
-            with gc_paused():
-                start = time.process_time()
-                for raw in raws:
-                    value = decode(raw)
-                    del value
-                best[mode] = min(best[mode], time.process_time() - start)
+        with gc_paused():
+            start = time.process_time()
+            for raw in raws:
+                value = decode(raw)
+                del value
+            best = min(best, time.process_time() - start)
+    print(best)
+
+
+def timing(repeat: int) -> None:
+    """One process per mode (the modes neither share caches nor see each other's garbage)."""
+    modes = ("python", "eager", "lazy")
+    best = {}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     for mode in modes:
-        ms = best[mode] / len(raws) * 1000
+        cmd = [sys.executable, __file__, "--timing-child", mode, str(repeat)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+        best[mode] = float(out.split()[-1])
+    for mode in modes:
+        ms = best[mode] / (LAST - FIRST + 1) * 1000
         ratio = best["python"] / best[mode]
         print(f"{mode:<8} {ms:6.2f} ms/ledger (decode + free)   python/{mode}: {ratio:5.2f}x")
 
@@ -166,9 +196,12 @@ def main() -> None:
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--units", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--timing-child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.units:
         child_units(args.units[0], int(args.units[1]))
+    elif args.timing_child:
+        child_timing(args.timing_child[0], int(args.timing_child[1]))
     elif args.counts:
         counts(args.verify)
     elif args.timing:

@@ -1,7 +1,7 @@
 """CPU seconds per ledger of ``stellar-arrow run --exit-when-done`` over the bundled sample lake.
 
     .venv/bin/python bench/bench_run_cpu.py [--repeat 3] [--verify-events] [--workers N] [--baseline SRC]
-        [--python-decoder] [--processes one|separate|both]
+        [--python-decoder] [--processes one|separate|both] [--no-byte-compile]
 
 Each pass runs the real command in a fresh process (``stellar-arrow run --config FILE --out TMP
 --exit-when-done``; the config sets free loopback ports and the sample lake
@@ -14,11 +14,16 @@ slice of each process can be missed, so the parts add up to a little less than t
 service's figure includes its worker processes once they have exited. Wall time includes starting the
 three Python processes: a 1-ledger run is timed too (alternating with the 20-ledger runs), and the
 marginal CPU per ledger is (20-ledger CPU - 1-ledger CPU) / 19, start-up excluded.
+
+Both checkouts' ``src`` are byte-compiled first (``compileall``), as an installed package is: with
+``PYTHONDONTWRITEBYTECODE=1`` in the environment (as here) no ``.pyc`` would ever be written and every
+pass would compile each module from source, inflating start-up. ``--no-byte-compile`` skips this.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -213,7 +218,15 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also time this checkout with source.decoder: python (the pure-Python path), alternating",
     )
+    parser.add_argument(
+        "--no-byte-compile",
+        action="store_true",
+        help="do not byte-compile the checkouts' src first (passes may then compile modules from source)",
+    )
     args = parser.parse_args(argv)
+    if not args.no_byte_compile:
+        for src in (REPO / "src", *([Path(args.baseline)] if args.baseline else [])):
+            compileall.compile_dir(src, quiet=1, workers=1)
     with tempfile.TemporaryDirectory() as tmp:
         variants: dict[str, tuple[Path, Path, str | None]] = {}
         modes = ("one", "separate") if args.processes == "both" else (args.processes,)

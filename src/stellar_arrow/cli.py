@@ -9,8 +9,9 @@ error, 3 upstream unavailable, 130 interrupted; an error prints one line, never 
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -78,8 +79,38 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """stellar-arrow command line."""
+    if ctx.invoked_subcommand not in _LONG_START_UP:
+        _start_up_done()
+
+
+# Commands that end their start-up themselves (once their services are up): until then, no cyclic GC.
+_LONG_START_UP = frozenset({"run", "serve"})
+
+
+def _start_up_done() -> None:
+    """Turn the cyclic garbage collector back on, with what start-up allocated frozen out of its sight.
+
+    :func:`main` turns it off: start-up (imports, FastAPI's models, settings) allocates some hundred
+    thousand objects that live as long as the process, and the collector would traverse them again and
+    again while they are created (docs/performance.md, "run start-up"). Frozen (:func:`gc.freeze`), later
+    full collections skip them too. Idempotent; a no-op when the collector is already on (e.g. ``app``
+    invoked by a test).
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _echo_ending_start_up(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """``echo`` that ends start-up at its first line (``run`` prints once the services are up)."""
+
+    def first_line_ends_start_up(line: str) -> None:
+        _start_up_done()
+        echo(line)
+
+    return first_line_ends_start_up
 
 
 _ConfigOpt = Annotated[
@@ -125,7 +156,11 @@ def _run(
     with _exit_on_error():
         settings = run_settings(config, out)
         output_dir = Path(settings.sink.output_dir)
-        run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=typer.echo)
+        echo = _echo_ending_start_up(typer.echo)
+        try:
+            run_pipeline(settings, output_dir=output_dir, exit_when_done=exit_when_done, echo=echo)
+        finally:
+            _start_up_done()
 
 
 def _server_allocator() -> None:
@@ -148,7 +183,9 @@ def _serve(
     from stellar_arrow.pipeline.serve import serve_role
 
     with _exit_on_error():
-        serve_role(role, _settings(config), ready_file)
+        settings = _settings(config)
+        _start_up_done()  # its modules are imported; the service starts (and serves) with the collector on
+        serve_role(role, settings, ready_file)
 
 
 @app.command("rpc-replay")
@@ -476,5 +513,9 @@ def _keys_revoke(
 
 
 def main() -> None:
-    """Entry point of the ``stellar-arrow`` script."""
-    app()
+    """Entry point of the ``stellar-arrow`` script (no cyclic GC until the command's start-up is done)."""
+    gc.disable()
+    try:
+        app()
+    finally:
+        gc.enable()

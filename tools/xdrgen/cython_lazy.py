@@ -16,7 +16,7 @@ from stellar_arrow.xdr.definitions import Definition, Schema, TypeExpr, snake_ca
 from tools.xdrgen.policy import LAZY_FIELDS
 from tools.xdrgen.sizes import Sizes, pad
 
-__all__ = ["LAZY_RUNTIME", "LazyWalkers", "lazy_field_ids"]
+__all__ = ["BUILD_ALL", "LAZY_RUNTIME", "LazyWalkers", "lazy_field_ids"]
 
 _U32_MAX = 0xFFFFFFFF
 _SKIP = {"int": 4, "unsigned_int": 4, "hyper": 8, "unsigned_hyper": 8}
@@ -155,6 +155,97 @@ class LazyWalkers:
         out += [f"    cdef {ctype} {var}" for var, ctype in self.decls.items()]
         out += [*walk, "    return 0", "", ""]
         self.walk_lines += out
+
+    # -- build_all plans ---------------------------------------------------------------------
+    def reaches_lazy(self, t: TypeExpr | None) -> bool:
+        """Values of ``t`` can hold a lazy part (a lazy field of theirs or of a value inside)."""
+        if t is None:
+            return False
+        rt = self.schema.resolve(t)
+        if rt["kind"] in ("optional", "array", "var_array"):
+            return self.reaches_lazy(rt["element"])
+        if rt["kind"] != "ref":
+            return False
+        return rt["name"] in self.lazy_reach()
+
+    def lazy_reach(self) -> frozenset[str]:
+        """Structs and unions whose values can hold a lazy part (a fixed point over the schema)."""
+        if getattr(self, "_reach", None) is None:
+            defs = [d for d in self.schema.definitions.values() if d.kind in ("struct", "union")]
+            found = {c for c, _, _ in lazy_field_ids(self.schema)}
+            self._reach: frozenset[str] | None = frozenset(found)
+            grew = True
+            while grew:
+                grew = False
+                for d in defs:
+                    if d.name in found:
+                        continue
+                    types = [f.type for f in d.fields] if d.kind == "struct" else [a.type for a in d.arms]
+                    if any(self.reaches_lazy(t) for t in types):
+                        found.add(d.name)
+                        self._reach = frozenset(found)
+                        grew = True
+        assert self._reach is not None
+        return self._reach
+
+    def plan_value(self, t: TypeExpr, v: str, ind: str) -> list[str]:
+        """Lines building every lazy part inside the value ``v`` of ``t`` (which reaches one)."""
+        rt = self.schema.resolve(t)
+        if rt["kind"] == "optional":
+            return [f"{ind}if {v} is not None:", *self.plan_value(rt["element"], v, ind + "    ")]
+        if rt["kind"] in ("array", "var_array"):
+            e = self.local("e", "object")
+            return [f"{ind}for {e} in <list>{v}:", *self.plan_value(rt["element"], e, ind + "    ")]
+        return [f"{ind}p_{rt['name']}({v})"]
+
+    def plan(self, d: Definition) -> list[str]:
+        """``p_<Type>(v)``: builds the lazy parts of a value of ``d``, visiting only what can hold one."""
+        self.decls, self.n = {}, 0
+        body: list[str] = []
+        if d.kind == "struct":
+            for i, f in enumerate(d.fields):
+                lazy = (d.name, i) in self.lazy_ids
+                if not lazy and not self.reaches_lazy(f.type):
+                    continue
+                x = self.local("x", "object")
+                body.append(f"    {x} = take(v, {i})" if lazy else f"    {x} = <object>sa_slot(v, {i})")
+                if self.reaches_lazy(f.type):
+                    body += self.plan_value(f.type, x, "    ")
+        else:
+            self.decls["d"] = "long"
+            self.decls["x"] = "object"
+            body += ["    d = <object>sa_slot(v, 0)", "    x = <object>sa_slot(v, 1)"]
+            first = True
+            for arm in d.arms:
+                if not self.reaches_lazy(arm.type):
+                    continue
+                assert arm.type is not None
+                cond = " or ".join(f"d == {c}" for c in arm.cases)
+                body.append(f"    {'if' if first else 'elif'} {cond}:")
+                first = False
+                body += self.plan_value(arm.type, "x", "        ")
+        head = [f"cdef int p_{d.name}(object v) except -1:"]
+        head += [f"    cdef {ctype} {var}" for var, ctype in self.decls.items()]
+        return [*head, *body, "    return 0", "", ""]
+
+    def emit_plans(self) -> list[str]:
+        """A plan per type that can hold lazy parts, and ``build_all`` dispatching on the class."""
+        names = sorted(self.lazy_reach())
+        out: list[str] = []
+        for name in names:
+            out += self.plan(self.schema.definitions[name])
+        every = [d.name for d in self.schema.definitions.values() if d.kind in ("struct", "union")]
+        out.append("ctypedef int (*Plan)(object) except -1")
+        out.append(f"cdef Plan PLANS[{max(1, len(names))}]")
+        out += [f"PLANS[{i}] = p_{name}" for i, name in enumerate(names)]
+        out.append("cdef dict PLAN_INDEX = {" + ", ".join(f"C_{n}: {i}" for i, n in enumerate(names)) + "}")
+        out.append(
+            "cdef frozenset LAZY_FREE = frozenset({"
+            + ", ".join(f"C_{n}" for n in every if n not in self.lazy_reach())
+            + "})"
+        )
+        out += BUILD_ALL.splitlines()
+        return [*out, "", ""]
 
     def emit_walkers(self) -> list[str]:
         """Walkers of every type a lazy field reaches (each emitted once)."""
@@ -386,13 +477,27 @@ def reset_lazy_counts():
         LAZY_BUILT[i] = 0
 
 
+'''
+"""Runtime of the lazy parts, appended to the helpers; ``@N_LAZY@`` stands for their number."""
+
+
+BUILD_ALL = '''
+
 def build_all(value):
-    """Build every lazy part of ``value`` (a decoded tree) in place; ``value``."""
+    """Build every lazy part of ``value`` (a decoded tree, or lists and tuples of them) in place;
+    ``value``. A model value goes through its class's plan, which visits only the fields that can
+    hold a lazy part (a value of a class that cannot hold one is left alone); anything else is
+    walked item by item."""
     cdef list todo = [value]
     cdef Py_ssize_t i
     while todo:
         v = todo.pop()
-        if isinstance(v, tuple):
+        plan = PLAN_INDEX.get(type(v))
+        if plan is not None:
+            PLANS[<Py_ssize_t>plan](v)
+        elif type(v) in LAZY_FREE:
+            continue
+        elif isinstance(v, tuple):
             for i in range(len(<tuple>v)):
                 item = take(v, i)
                 if isinstance(item, (tuple, list)):
@@ -403,4 +508,4 @@ def build_all(value):
                     todo.append(item)
     return value
 '''
-"""Runtime of the lazy parts, appended to the helpers; ``@N_LAZY@`` stands for their number."""
+"""``build_all``, after the plans it dispatches to (``PLANS``, ``PLAN_INDEX``, ``LAZY_FREE``)."""

@@ -40,7 +40,61 @@ cdef int MAX_DEPTH = @MAX_DEPTH@
 
 cdef extern from *:
     """
+    /* Free lists: freed model values kept by their number of slots (all model classes share the
+       tuple's layout) and reused by the next ``sa_alloc`` of that size instead of a malloc/free
+       pair, linked through their first slot; at most SA_FREE_BYTES in all. Only where a model
+       value is laid out as a tuple and the GIL guards these lists (CPython < 3.14, not free
+       threaded). */
+    #if PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
+    #define SA_FREE_LISTS 1
+    #else
+    #define SA_FREE_LISTS 0
+    #endif
+    #define SA_FREE_SIZES 20
+    /* Under AddressSanitizer a kept value is poisoned (all but the link in its first slot) until
+       reused, so that a use after free stays a finding although the memory is not freed. */
+    #if defined(__SANITIZE_ADDRESS__)
+    #include <sanitizer/asan_interface.h>
+    #define SA_POISON(op, n) sa_poison((op), (n))
+    #define SA_UNPOISON(op, n) ASAN_UNPOISON_MEMORY_REGION((op), sa_size(n) - 2 * sizeof(void*))
+    static Py_ssize_t sa_size(Py_ssize_t n);
+    static void sa_poison(PyObject* op, Py_ssize_t n) {
+        ASAN_POISON_MEMORY_REGION(op, sizeof(PyVarObject));
+        ASAN_POISON_MEMORY_REGION(((PyTupleObject*)op)->ob_item + 1, (size_t)(n - 1) * sizeof(PyObject*));
+    }
+    #else
+    #define SA_POISON(op, n) ((void)0)
+    #define SA_UNPOISON(op, n) ((void)0)
+    #endif
+    #define SA_FREE_BYTES ((Py_ssize_t)8 << 20)
+    static PyObject* sa_free_head[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_count[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_total;
+    static Py_ssize_t sa_size(Py_ssize_t n) {  /* what tp_alloc allocates for n slots: the GC
+        header (two words), the tuple header and n + 1 slots */
+        Py_ssize_t word = (Py_ssize_t)sizeof(void*);
+        return 2 * word + PyTuple_Type.tp_basicsize + (n + 1) * word;
+    }
     static PyObject* sa_alloc(PyObject* cls, Py_ssize_t n) {
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_head[n] != NULL) {
+            PyObject* op = sa_free_head[n];
+            SA_UNPOISON(op, n);
+            sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+            sa_free_count[n]--;
+            sa_free_total -= sa_size(n);
+            memset(((PyTupleObject*)op)->ob_item, 0, (size_t)n * sizeof(PyObject*));
+            Py_INCREF(cls);  /* held by the value, as tp_alloc does for a heap type */
+            Py_SET_TYPE(op, (PyTypeObject*)cls);
+        #ifdef Py_REF_DEBUG
+            _Py_NewReference(op);
+        #else
+            Py_SET_REFCNT(op, 1);
+        #endif
+            PyObject_GC_Track(op);
+            return op;
+        }
+    #endif
     #if PY_VERSION_HEX < 0x030E0000
         PyTypeObject* t = (PyTypeObject*)cls;
         return t->tp_alloc(t, n);
@@ -49,6 +103,34 @@ cdef extern from *:
         return PyTuple_New(n);
     #endif
     }
+    static int sa_free_push(PyObject* op, Py_ssize_t n) {  /* 1: kept (op is untracked, slots released) */
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_total + sa_size(n) <= SA_FREE_BYTES) {
+            ((PyTupleObject*)op)->ob_item[0] = sa_free_head[n];
+            sa_free_head[n] = op;
+            sa_free_count[n]++;
+            sa_free_total += sa_size(n);
+            SA_POISON(op, n);
+            return 1;
+        }
+    #endif
+        (void)op; (void)n;
+        return 0;
+    }
+    static void sa_free_clear(void) {
+        for (Py_ssize_t n = 0; n < SA_FREE_SIZES; n++) {
+            while (sa_free_head[n] != NULL) {
+                PyObject* op = sa_free_head[n];
+                SA_UNPOISON(op, n);
+                sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+                PyObject_GC_Del(op);
+            }
+            sa_free_count[n] = 0;
+        }
+        sa_free_total = 0;
+    }
+    static Py_ssize_t sa_free_count_of(Py_ssize_t n) { return sa_free_count[n]; }
+    static Py_ssize_t sa_free_bytes(void) { return sa_free_total; }
     static void sa_set(PyObject* t, Py_ssize_t i, PyObject* v) {
         Py_INCREF(v);
         PyTuple_SET_ITEM(t, i, v);
@@ -65,20 +147,27 @@ cdef extern from *:
     /* Shared values keyed by their wire bytes (at most SA_KEY bytes): a bounded open-addressing
        table per interned union, cleared when half full. A hit returns a borrowed reference. */
     #define SA_KEY 80
-    #define SA_SLOTS 4096
+    #define SA_SLOT_BITS 12
+    #define SA_SLOTS (1 << SA_SLOT_BITS)
     typedef struct { uint64_t h; Py_ssize_t len; unsigned char key[SA_KEY]; PyObject* v; } sa_entry;
     typedef struct { sa_entry* e; Py_ssize_t count; } sa_table;
-    static uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
-        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&w, p + i, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 32;
+    /* A key's hash: three of its 8-byte words (first, middle, last; together they cover every
+       byte of a key up to 24 bytes, and the differing tail of longer ones: account keys, asset
+       codes, symbols), each multiplied by an odd constant; the slot is taken from the top bits,
+       which depend on every bit of the words. Equal hashes are still compared byte for byte. */
+    static inline uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
+        uint64_t a = 0, b = 0, c = 0;
+        if (n >= 8) {
+            memcpy(&a, p, 8);
+            memcpy(&b, p + (n >> 1) - 4, 8);
+            memcpy(&c, p + n - 8, 8);
+        } else {
+            memcpy(&a, p, (size_t)n);
         }
-        for (; i < n; i++) { h = (h ^ p[i]) * 0x100000001b3ULL; }
-        return h ^ (h >> 29);
+        return (a ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL + b * 0xC2B2AE3D27D4EB4FULL
+            + c * 0xff51afd7ed558ccdULL;
     }
+    static inline Py_ssize_t sa_slot_of(uint64_t h) { return (Py_ssize_t)(h >> (64 - SA_SLOT_BITS)); }
     static void sa_clear(sa_table* t) {
         for (Py_ssize_t i = 0; i < SA_SLOTS; i++) { Py_CLEAR(t->e[i].v); }
         t->count = 0;
@@ -86,7 +175,7 @@ cdef extern from *:
     static PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n) {
         if (t->e == NULL || n > SA_KEY) return NULL;
         uint64_t h = sa_hash(p, n);
-        for (Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));; i = (i + 1) & (SA_SLOTS - 1)) {
+        for (Py_ssize_t i = sa_slot_of(h);; i = (i + 1) & (SA_SLOTS - 1)) {
             sa_entry* e = &t->e[i];
             if (e->v == NULL) return NULL;
             if (e->h == h && e->len == n && memcmp(e->key, p, (size_t)n) == 0) return e->v;
@@ -100,7 +189,7 @@ cdef extern from *:
         }
         if (t->count >= SA_SLOTS / 2) sa_clear(t);
         uint64_t h = sa_hash(p, n);
-        Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));
+        Py_ssize_t i = sa_slot_of(h);
         while (t->e[i].v != NULL) {
             if (t->e[i].h == h && t->e[i].len == n && memcmp(t->e[i].key, p, (size_t)n) == 0) return 0;
             i = (i + 1) & (SA_SLOTS - 1);
@@ -116,14 +205,55 @@ cdef extern from *:
     static Py_ssize_t sa_count(sa_table* t) { return t->count; }
     /* Freeing a model value: a model class is a tuple subclass with no __dict__, no weak
        references, no finaliser and no slots of its own, so what CPython's generic
-       ``subtype_dealloc`` does for it reduces to the tuple's own deallocator and the release of
-       the class's reference. ``sa_fast_dealloc`` installs that shortcut on a class only when all
-       of those hold (else it leaves the class alone and returns 0). */
+       ``subtype_dealloc`` does for it reduces to releasing the slots, freeing the memory (or
+       keeping it on a free list) and releasing the class's reference. ``sa_fast_dealloc``
+       installs that shortcut on a class only when all of those hold (else it leaves the class
+       alone and returns 0).
+       Freeing a value frees the values it holds, each nested in the C stack; past SA_NEST
+       nested model values the next one is set aside (chained through its reference count,
+       which is 0 and unused until then) and freed once the outermost free returns, so that
+       a chain of any depth frees in bounded stack, as CPython's trashcan does for its own
+       containers (used as is where the GIL does not guard the chain, and from 3.14 on). */
+    #define SA_NEST 50
+    #if SA_FREE_LISTS
+    static int sa_nest;
+    static PyObject* sa_later;
+    static void sa_free_later(void) {
+        sa_nest++;  /* what these frees set aside waits for this loop */
+        while (sa_later != NULL) {
+            PyObject* op = sa_later;
+            sa_later = (PyObject*)op->ob_refcnt;
+            op->ob_refcnt = 0;
+            Py_TYPE(op)->tp_dealloc(op);
+        }
+        sa_nest--;
+    }
     static void sa_model_dealloc(PyObject* self) {
         PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        if (sa_nest >= SA_NEST) {
+            self->ob_refcnt = (Py_ssize_t)sa_later;
+            sa_later = self;
+            return;
+        }
+        sa_nest++;
+        Py_ssize_t n = Py_SIZE(self);
+        for (Py_ssize_t i = n - 1; i >= 0; i--) { Py_XDECREF(PyTuple_GET_ITEM(self, i)); }
+        if (!sa_free_push(self, n)) tp->tp_free(self);
+        Py_DECREF(tp);
+        sa_nest--;
+        if (sa_nest == 0 && sa_later != NULL) sa_free_later();
+    }
+    #else
+    static void sa_model_dealloc(PyObject* self) {
+        PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        Py_TRASHCAN_BEGIN(self, sa_model_dealloc)
         PyTuple_Type.tp_dealloc(self);
         Py_DECREF(tp);
+        Py_TRASHCAN_END
     }
+    #endif
     static int sa_fast_dealloc(PyObject* cls) {
         PyTypeObject* t = (PyTypeObject*)cls;
         if (!PyType_Check(cls) || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) return 0;
@@ -146,6 +276,11 @@ cdef extern from *:
     int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, object v) except -1
     Py_ssize_t sa_count(sa_table* t)
     int sa_fast_dealloc(object cls)
+    int SA_FREE_LISTS
+    int SA_FREE_SIZES
+    void sa_free_clear()
+    Py_ssize_t sa_free_count_of(Py_ssize_t n)
+    Py_ssize_t sa_free_bytes()
 
 
 def _fast_dealloc_models():
@@ -158,6 +293,23 @@ def _fast_dealloc_models():
 
 
 FAST_DEALLOC_CLASSES = _fast_dealloc_models()
+FREE_LISTS = bool(SA_FREE_LISTS)
+
+
+def free_list_sizes():
+    """``{slots: values kept}`` of the free lists of freed model values (empty lists left out)."""
+    cdef Py_ssize_t n
+    return {n: sa_free_count_of(n) for n in range(SA_FREE_SIZES) if sa_free_count_of(n)}
+
+
+def free_list_bytes():
+    """Bytes held by the free lists (at most 8 MiB)."""
+    return sa_free_bytes()
+
+
+def clear_free_lists():
+    """Give the memory of every kept value back to the allocator."""
+    sa_free_clear()
 
 
 cdef struct R:

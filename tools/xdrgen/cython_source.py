@@ -333,6 +333,7 @@ def cython_source(schema: Schema, header: str) -> str:
     out += ["", ""]
     out += em.lines
     out += em.emit_walkers()
+    out += em.emit_plans()
     out += [
         "def intern_table_sizes():",
         '    """Entries held by each intern table (each is bounded)."""',

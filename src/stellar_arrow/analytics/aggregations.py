@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-import duckdb
 import pyarrow as pa
 
 from stellar_arrow.errors import RequestError
@@ -93,6 +92,10 @@ class TableQueries(Protocol):
     """What the aggregations run on: SQL over one table's rows (``{src}`` in ``sql`` names them)."""
 
     def query(self, table: str, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
+
+    def holds_rows(self, table: str) -> bool:
+        """Whether ``table`` has any row now (``False``: every query would see an empty table)."""
+        ...
 
 
 class UnknownAggregationError(LookupError):
@@ -227,6 +230,8 @@ def run_aggregation(tables: TableQueries, name: str, query: AnalyticsQuery) -> l
     if spec is None:
         raise UnknownAggregationError(name)
     sql, params = aggregation_sql(name, query)
+    import duckdb  # loaded by the store's first query anyway: only its exception class is needed here
+
     try:
         rows = tables.query(TOKEN_TRANSFERS, sql, params).to_pylist()
     except duckdb.OutOfRangeException:

@@ -34,7 +34,13 @@ def window_rows(tables: TableQueries, name: WindowName, newest: int, last_id: in
 
 
 def seed_windows(windows: RollingWindows, tables: TableQueries) -> None:
-    """Fill ``windows`` with what ``tables`` hold now (then the rows parked meanwhile are counted)."""
+    """Fill ``windows`` with what ``tables`` hold now (then the rows parked meanwhile are counted).
+
+    An empty table (a fresh run) needs no query: the store then never starts DuckDB unless asked.
+    """
+    if not tables.holds_rows(TOKEN_TRANSFERS):
+        windows.seed({}, -1, None)
+        return
     head = tables.query(
         TOKEN_TRANSFERS,
         f"SELECT max({EVENT_ID_SQL}) AS last_id, max(epoch_ms(closed_at)) // 1000 AS newest FROM {{src}}",

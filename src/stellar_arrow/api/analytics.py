@@ -37,7 +37,6 @@ from stellar_arrow.api.routes import NotFoundError
 from stellar_arrow.api.store import TransferStore
 from stellar_arrow.config import ApiSettings
 from stellar_arrow.errors import AuthorizationError, RequestError
-from stellar_arrow.query import run_sql
 from stellar_arrow.security.roles import Principal
 from stellar_arrow.sink.textfiles import json_ready
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
@@ -185,6 +184,8 @@ def build_analytics_router(
 
         def answer() -> dict[str, Any]:
             tables = {name: store.dataset(name) for name in store.reader.tables()}
+            from stellar_arrow.query import run_sql  # DuckDB and sqlglot: loaded by the first SQL query
+
             result = run_sql(text, tables, timeout_s=options.sql_timeout_s, max_rows=options.sql_max_rows)
             return {
                 "columns": [{"name": f.name, "type": str(f.type)} for f in result.table.schema],

@@ -6,16 +6,16 @@ output directory, or a fake from :mod:`stellar_arrow.testing`). Each query takes
 registers the live rows as an Arrow view on a fresh DuckDB cursor and reads the files by explicit
 list, so a just-streamed event is visible at once and a file being written is never read. Decoded rows of
 recently used files are kept in a :class:`~stellar_arrow.api.mirror.FileCache` bounded by ``cache_bytes``;
-the store holds no other copy of the data.
+the store holds no other copy of the data. DuckDB is imported and connected by the first query: a run
+whose API is never asked anything does not load it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -24,6 +24,9 @@ from stellar_arrow.api.mirror import FileCache, parquet_sql
 from stellar_arrow.query import TransferFilter, sql_conditions
 from stellar_arrow.sink.base import TableReader, TableView
 from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_TABLE
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["DEFAULT_CACHE_BYTES", "Interval", "TransferStore"]
 
@@ -41,16 +44,35 @@ class TransferStore:
         self, reader: TableReader, *, threads: int = 2, cache_bytes: int = DEFAULT_CACHE_BYTES
     ) -> None:
         self.reader = reader
-        self._db = duckdb.connect(":memory:")
-        self._db.execute(f"SET GLOBAL threads = {int(threads)}")
-        self._db.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._db.execute("SET GLOBAL parquet_metadata_cache = true")
+        self._threads = int(threads)
+        self._db: duckdb.DuckDBPyConnection | None = None  # connected by the first query
+        self._closed = False
         self.files = FileCache(cache_bytes)
         self._live_names = 0
         self._names_lock = threading.Lock()
 
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """The store's DuckDB connection, made on first use (call with ``_names_lock`` held)."""
+        import duckdb
+
+        if self._closed:
+            msg = "the transfer store is closed"
+            raise duckdb.ConnectionException(msg)
+        if self._db is None:
+            db = duckdb.connect(":memory:")
+            db.execute(f"SET GLOBAL threads = {self._threads}")
+            db.execute("SET GLOBAL TimeZone = 'UTC'")
+            db.execute("SET GLOBAL parquet_metadata_cache = true")
+            self._db = db
+        return self._db
+
     def has_table(self, table: str) -> bool:
         return table in self.reader.tables()
+
+    def holds_rows(self, table: str) -> bool:
+        """Whether ``table`` has a committed file or a live row now (an empty one needs no query)."""
+        view = self.reader.view(table)
+        return bool(view.files) or view.live.num_rows > 0
 
     def schema(self, table: str) -> pa.Schema:
         return self.reader.view(table).schema
@@ -79,7 +101,7 @@ class TransferStore:
     def _run(self, table: str, sql: str, params: Sequence[Any]) -> tuple[pa.Table, pa.Schema]:
         view = self.reader.view(table)
         with self._names_lock:  # cursor creation on a shared connection is serialized
-            cur = self._db.cursor()
+            cur = self._connection().cursor()
         try:
             text = sql.replace("{src}", self._from(cur, view))
             return cur.sql(text, params=list(params)).to_arrow_table(), view.schema
@@ -167,6 +189,8 @@ class TransferStore:
 
     def recent_ledgers(self, count: int) -> list[dict[str, Any]]:
         """The newest ``count`` ledgers with events: sequence, close time, event count (newest last)."""
+        if not self.holds_rows(TT):
+            return []
         sql = (
             "SELECT ledger_sequence, min(closed_at) AS closed_at, count(*)::INTEGER AS transfers FROM {src} "
             f"GROUP BY 1 ORDER BY 1 DESC LIMIT {int(count)}"
@@ -222,4 +246,7 @@ class TransferStore:
         return parts[0] if len(parts) == 1 else ds.dataset(parts)
 
     def close(self) -> None:
-        self._db.close()
+        with self._names_lock:
+            self._closed = True
+            if self._db is not None:
+                self._db.close()

@@ -3,7 +3,9 @@
 HS256/384/512 use a shared secret (at least 32 bytes); RS*/PS*/ES* use a PEM public key. The two
 families never mix in one verifier (no algorithm confusion), ``alg: none`` is never accepted, and the
 token's ``roles`` claim must be a non-empty list of known role names. A JWT cannot be revoked: keep
-its lifetime short (``exp``); revocation applies to API keys.
+its lifetime short (``exp``); revocation applies to API keys. PyJWT (and the ``cryptography`` it
+loads, ~0.1 s of imports) is imported by the first verification: a service without JWT settings never
+loads it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-
-import jwt
 
 from stellar_arrow.errors import AuthenticationError, ConfigError
 from stellar_arrow.security.roles import Principal, check_roles
@@ -86,6 +86,8 @@ class JwtVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal the token names; :class:`AuthenticationError` for any defect (token not echoed)."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -18,7 +18,61 @@ cdef int MAX_DEPTH = 500
 
 cdef extern from *:
     """
+    /* Free lists: freed model values kept by their number of slots (all model classes share the
+       tuple's layout) and reused by the next ``sa_alloc`` of that size instead of a malloc/free
+       pair, linked through their first slot; at most SA_FREE_BYTES in all. Only where a model
+       value is laid out as a tuple and the GIL guards these lists (CPython < 3.14, not free
+       threaded). */
+    #if PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
+    #define SA_FREE_LISTS 1
+    #else
+    #define SA_FREE_LISTS 0
+    #endif
+    #define SA_FREE_SIZES 20
+    /* Under AddressSanitizer a kept value is poisoned (all but the link in its first slot) until
+       reused, so that a use after free stays a finding although the memory is not freed. */
+    #if defined(__SANITIZE_ADDRESS__)
+    #include <sanitizer/asan_interface.h>
+    #define SA_POISON(op, n) sa_poison((op), (n))
+    #define SA_UNPOISON(op, n) ASAN_UNPOISON_MEMORY_REGION((op), sa_size(n) - 2 * sizeof(void*))
+    static Py_ssize_t sa_size(Py_ssize_t n);
+    static void sa_poison(PyObject* op, Py_ssize_t n) {
+        ASAN_POISON_MEMORY_REGION(op, sizeof(PyVarObject));
+        ASAN_POISON_MEMORY_REGION(((PyTupleObject*)op)->ob_item + 1, (size_t)(n - 1) * sizeof(PyObject*));
+    }
+    #else
+    #define SA_POISON(op, n) ((void)0)
+    #define SA_UNPOISON(op, n) ((void)0)
+    #endif
+    #define SA_FREE_BYTES ((Py_ssize_t)8 << 20)
+    static PyObject* sa_free_head[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_count[SA_FREE_SIZES];
+    static Py_ssize_t sa_free_total;
+    static Py_ssize_t sa_size(Py_ssize_t n) {  /* what tp_alloc allocates for n slots: the GC
+        header (two words), the tuple header and n + 1 slots */
+        Py_ssize_t word = (Py_ssize_t)sizeof(void*);
+        return 2 * word + PyTuple_Type.tp_basicsize + (n + 1) * word;
+    }
     static PyObject* sa_alloc(PyObject* cls, Py_ssize_t n) {
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_head[n] != NULL) {
+            PyObject* op = sa_free_head[n];
+            SA_UNPOISON(op, n);
+            sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+            sa_free_count[n]--;
+            sa_free_total -= sa_size(n);
+            memset(((PyTupleObject*)op)->ob_item, 0, (size_t)n * sizeof(PyObject*));
+            Py_INCREF(cls);  /* held by the value, as tp_alloc does for a heap type */
+            Py_SET_TYPE(op, (PyTypeObject*)cls);
+        #ifdef Py_REF_DEBUG
+            _Py_NewReference(op);
+        #else
+            Py_SET_REFCNT(op, 1);
+        #endif
+            PyObject_GC_Track(op);
+            return op;
+        }
+    #endif
     #if PY_VERSION_HEX < 0x030E0000
         PyTypeObject* t = (PyTypeObject*)cls;
         return t->tp_alloc(t, n);
@@ -27,6 +81,34 @@ cdef extern from *:
         return PyTuple_New(n);
     #endif
     }
+    static int sa_free_push(PyObject* op, Py_ssize_t n) {  /* 1: kept (op is untracked, slots released) */
+    #if SA_FREE_LISTS
+        if (n > 0 && n < SA_FREE_SIZES && sa_free_total + sa_size(n) <= SA_FREE_BYTES) {
+            ((PyTupleObject*)op)->ob_item[0] = sa_free_head[n];
+            sa_free_head[n] = op;
+            sa_free_count[n]++;
+            sa_free_total += sa_size(n);
+            SA_POISON(op, n);
+            return 1;
+        }
+    #endif
+        (void)op; (void)n;
+        return 0;
+    }
+    static void sa_free_clear(void) {
+        for (Py_ssize_t n = 0; n < SA_FREE_SIZES; n++) {
+            while (sa_free_head[n] != NULL) {
+                PyObject* op = sa_free_head[n];
+                SA_UNPOISON(op, n);
+                sa_free_head[n] = PyTuple_GET_ITEM(op, 0);
+                PyObject_GC_Del(op);
+            }
+            sa_free_count[n] = 0;
+        }
+        sa_free_total = 0;
+    }
+    static Py_ssize_t sa_free_count_of(Py_ssize_t n) { return sa_free_count[n]; }
+    static Py_ssize_t sa_free_bytes(void) { return sa_free_total; }
     static void sa_set(PyObject* t, Py_ssize_t i, PyObject* v) {
         Py_INCREF(v);
         PyTuple_SET_ITEM(t, i, v);
@@ -43,20 +125,27 @@ cdef extern from *:
     /* Shared values keyed by their wire bytes (at most SA_KEY bytes): a bounded open-addressing
        table per interned union, cleared when half full. A hit returns a borrowed reference. */
     #define SA_KEY 80
-    #define SA_SLOTS 4096
+    #define SA_SLOT_BITS 12
+    #define SA_SLOTS (1 << SA_SLOT_BITS)
     typedef struct { uint64_t h; Py_ssize_t len; unsigned char key[SA_KEY]; PyObject* v; } sa_entry;
     typedef struct { sa_entry* e; Py_ssize_t count; } sa_table;
-    static uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
-        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&w, p + i, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 32;
+    /* A key's hash: three of its 8-byte words (first, middle, last; together they cover every
+       byte of a key up to 24 bytes, and the differing tail of longer ones: account keys, asset
+       codes, symbols), each multiplied by an odd constant; the slot is taken from the top bits,
+       which depend on every bit of the words. Equal hashes are still compared byte for byte. */
+    static inline uint64_t sa_hash(const unsigned char* p, Py_ssize_t n) {
+        uint64_t a = 0, b = 0, c = 0;
+        if (n >= 8) {
+            memcpy(&a, p, 8);
+            memcpy(&b, p + (n >> 1) - 4, 8);
+            memcpy(&c, p + n - 8, 8);
+        } else {
+            memcpy(&a, p, (size_t)n);
         }
-        for (; i < n; i++) { h = (h ^ p[i]) * 0x100000001b3ULL; }
-        return h ^ (h >> 29);
+        return (a ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL + b * 0xC2B2AE3D27D4EB4FULL
+            + c * 0xff51afd7ed558ccdULL;
     }
+    static inline Py_ssize_t sa_slot_of(uint64_t h) { return (Py_ssize_t)(h >> (64 - SA_SLOT_BITS)); }
     static void sa_clear(sa_table* t) {
         for (Py_ssize_t i = 0; i < SA_SLOTS; i++) { Py_CLEAR(t->e[i].v); }
         t->count = 0;
@@ -64,7 +153,7 @@ cdef extern from *:
     static PyObject* sa_get(sa_table* t, const unsigned char* p, Py_ssize_t n) {
         if (t->e == NULL || n > SA_KEY) return NULL;
         uint64_t h = sa_hash(p, n);
-        for (Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));; i = (i + 1) & (SA_SLOTS - 1)) {
+        for (Py_ssize_t i = sa_slot_of(h);; i = (i + 1) & (SA_SLOTS - 1)) {
             sa_entry* e = &t->e[i];
             if (e->v == NULL) return NULL;
             if (e->h == h && e->len == n && memcmp(e->key, p, (size_t)n) == 0) return e->v;
@@ -78,7 +167,7 @@ cdef extern from *:
         }
         if (t->count >= SA_SLOTS / 2) sa_clear(t);
         uint64_t h = sa_hash(p, n);
-        Py_ssize_t i = (Py_ssize_t)(h & (SA_SLOTS - 1));
+        Py_ssize_t i = sa_slot_of(h);
         while (t->e[i].v != NULL) {
             if (t->e[i].h == h && t->e[i].len == n && memcmp(t->e[i].key, p, (size_t)n) == 0) return 0;
             i = (i + 1) & (SA_SLOTS - 1);
@@ -94,14 +183,55 @@ cdef extern from *:
     static Py_ssize_t sa_count(sa_table* t) { return t->count; }
     /* Freeing a model value: a model class is a tuple subclass with no __dict__, no weak
        references, no finaliser and no slots of its own, so what CPython's generic
-       ``subtype_dealloc`` does for it reduces to the tuple's own deallocator and the release of
-       the class's reference. ``sa_fast_dealloc`` installs that shortcut on a class only when all
-       of those hold (else it leaves the class alone and returns 0). */
+       ``subtype_dealloc`` does for it reduces to releasing the slots, freeing the memory (or
+       keeping it on a free list) and releasing the class's reference. ``sa_fast_dealloc``
+       installs that shortcut on a class only when all of those hold (else it leaves the class
+       alone and returns 0).
+       Freeing a value frees the values it holds, each nested in the C stack; past SA_NEST
+       nested model values the next one is set aside (chained through its reference count,
+       which is 0 and unused until then) and freed once the outermost free returns, so that
+       a chain of any depth frees in bounded stack, as CPython's trashcan does for its own
+       containers (used as is where the GIL does not guard the chain, and from 3.14 on). */
+    #define SA_NEST 50
+    #if SA_FREE_LISTS
+    static int sa_nest;
+    static PyObject* sa_later;
+    static void sa_free_later(void) {
+        sa_nest++;  /* what these frees set aside waits for this loop */
+        while (sa_later != NULL) {
+            PyObject* op = sa_later;
+            sa_later = (PyObject*)op->ob_refcnt;
+            op->ob_refcnt = 0;
+            Py_TYPE(op)->tp_dealloc(op);
+        }
+        sa_nest--;
+    }
     static void sa_model_dealloc(PyObject* self) {
         PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        if (sa_nest >= SA_NEST) {
+            self->ob_refcnt = (Py_ssize_t)sa_later;
+            sa_later = self;
+            return;
+        }
+        sa_nest++;
+        Py_ssize_t n = Py_SIZE(self);
+        for (Py_ssize_t i = n - 1; i >= 0; i--) { Py_XDECREF(PyTuple_GET_ITEM(self, i)); }
+        if (!sa_free_push(self, n)) tp->tp_free(self);
+        Py_DECREF(tp);
+        sa_nest--;
+        if (sa_nest == 0 && sa_later != NULL) sa_free_later();
+    }
+    #else
+    static void sa_model_dealloc(PyObject* self) {
+        PyTypeObject* tp = Py_TYPE(self);
+        PyObject_GC_UnTrack(self);
+        Py_TRASHCAN_BEGIN(self, sa_model_dealloc)
         PyTuple_Type.tp_dealloc(self);
         Py_DECREF(tp);
+        Py_TRASHCAN_END
     }
+    #endif
     static int sa_fast_dealloc(PyObject* cls) {
         PyTypeObject* t = (PyTypeObject*)cls;
         if (!PyType_Check(cls) || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) return 0;
@@ -124,6 +254,11 @@ cdef extern from *:
     int sa_put(sa_table* t, const unsigned char* p, Py_ssize_t n, object v) except -1
     Py_ssize_t sa_count(sa_table* t)
     int sa_fast_dealloc(object cls)
+    int SA_FREE_LISTS
+    int SA_FREE_SIZES
+    void sa_free_clear()
+    Py_ssize_t sa_free_count_of(Py_ssize_t n)
+    Py_ssize_t sa_free_bytes()
 
 
 def _fast_dealloc_models():
@@ -136,6 +271,23 @@ def _fast_dealloc_models():
 
 
 FAST_DEALLOC_CLASSES = _fast_dealloc_models()
+FREE_LISTS = bool(SA_FREE_LISTS)
+
+
+def free_list_sizes():
+    """``{slots: values kept}`` of the free lists of freed model values (empty lists left out)."""
+    cdef Py_ssize_t n
+    return {n: sa_free_count_of(n) for n in range(SA_FREE_SIZES) if sa_free_count_of(n)}
+
+
+def free_list_bytes():
+    """Bytes held by the free lists (at most 8 MiB)."""
+    return sa_free_bytes()
+
+
+def clear_free_lists():
+    """Give the memory of every kept value back to the allocator."""
+    sa_free_clear()
 
 
 cdef struct R:
@@ -1239,22 +1391,6 @@ def reset_lazy_counts():
         LAZY_BUILT[i] = 0
 
 
-def build_all(value):
-    """Build every lazy part of ``value`` (a decoded tree) in place; ``value``."""
-    cdef list todo = [value]
-    cdef Py_ssize_t i
-    while todo:
-        v = todo.pop()
-        if isinstance(v, tuple):
-            for i in range(len(<tuple>v)):
-                item = take(v, i)
-                if isinstance(item, (tuple, list)):
-                    todo.append(item)
-        elif isinstance(v, list):
-            for item in <list>v:
-                if isinstance(item, (tuple, list)):
-                    todo.append(item)
-    return value
 
 
 cdef object c_SCPBallot(R* r):
@@ -10189,6 +10325,221 @@ cdef int w_AccountEntryExtensionV3(R* r) except -1:
     skip(r, 4)
     skip(r, 8)
     return 0
+
+
+cdef int p_LedgerCloseMeta(object v) except -1:
+    cdef long d
+    cdef object x
+    d = <object>sa_slot(v, 0)
+    x = <object>sa_slot(v, 1)
+    if d == 0:
+        p_LedgerCloseMetaV0(x)
+    elif d == 1:
+        p_LedgerCloseMetaV1(x)
+    elif d == 2:
+        p_LedgerCloseMetaV2(x)
+    return 0
+
+
+cdef int p_LedgerCloseMetaBatch(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 2)
+    for _e2 in <list>_x1:
+        p_LedgerCloseMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV0(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 2)
+    for _e2 in <list>_x1:
+        p_TransactionResultMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 3)
+    for _e2 in <list>_x1:
+        p_TransactionResultMeta(_e2)
+    return 0
+
+
+cdef int p_LedgerCloseMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _e2
+    _x1 = <object>sa_slot(v, 3)
+    for _e2 in <list>_x1:
+        p_TransactionResultMetaV1(_e2)
+    return 0
+
+
+cdef int p_OperationMeta(object v) except -1:
+    cdef object _x1
+    _x1 = take(v, 0)
+    return 0
+
+
+cdef int p_OperationMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    _x1 = take(v, 1)
+    _x2 = take(v, 2)
+    return 0
+
+
+cdef int p_SorobanTransactionMeta(object v) except -1:
+    cdef object _x1
+    _x1 = take(v, 3)
+    return 0
+
+
+cdef int p_TransactionMeta(object v) except -1:
+    cdef long d
+    cdef object x
+    cdef object _e1
+    d = <object>sa_slot(v, 0)
+    x = <object>sa_slot(v, 1)
+    if d == 0:
+        for _e1 in <list>x:
+            p_OperationMeta(_e1)
+    elif d == 1:
+        p_TransactionMetaV1(x)
+    elif d == 2:
+        p_TransactionMetaV2(x)
+    elif d == 3:
+        p_TransactionMetaV3(x)
+    elif d == 4:
+        p_TransactionMetaV4(x)
+    return 0
+
+
+cdef int p_TransactionMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    _x1 = take(v, 0)
+    _x2 = <object>sa_slot(v, 1)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    return 0
+
+
+cdef int p_TransactionMetaV2(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    _x1 = take(v, 0)
+    _x2 = <object>sa_slot(v, 1)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    _x4 = take(v, 2)
+    return 0
+
+
+cdef int p_TransactionMetaV3(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    cdef object _x5
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    for _e3 in <list>_x2:
+        p_OperationMeta(_e3)
+    _x4 = take(v, 3)
+    _x5 = <object>sa_slot(v, 4)
+    if _x5 is not None:
+        p_SorobanTransactionMeta(_x5)
+    return 0
+
+
+cdef int p_TransactionMetaV4(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _e3
+    cdef object _x4
+    cdef object _x5
+    cdef object _x6
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    for _e3 in <list>_x2:
+        p_OperationMetaV2(_e3)
+    _x4 = take(v, 3)
+    _x5 = take(v, 5)
+    _x6 = take(v, 6)
+    return 0
+
+
+cdef int p_TransactionResultMeta(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    _x1 = take(v, 1)
+    _x2 = <object>sa_slot(v, 2)
+    p_TransactionMeta(_x2)
+    return 0
+
+
+cdef int p_TransactionResultMetaV1(object v) except -1:
+    cdef object _x1
+    cdef object _x2
+    cdef object _x3
+    _x1 = take(v, 2)
+    _x2 = <object>sa_slot(v, 3)
+    p_TransactionMeta(_x2)
+    _x3 = take(v, 4)
+    return 0
+
+
+ctypedef int (*Plan)(object) except -1
+cdef Plan PLANS[15]
+PLANS[0] = p_LedgerCloseMeta
+PLANS[1] = p_LedgerCloseMetaBatch
+PLANS[2] = p_LedgerCloseMetaV0
+PLANS[3] = p_LedgerCloseMetaV1
+PLANS[4] = p_LedgerCloseMetaV2
+PLANS[5] = p_OperationMeta
+PLANS[6] = p_OperationMetaV2
+PLANS[7] = p_SorobanTransactionMeta
+PLANS[8] = p_TransactionMeta
+PLANS[9] = p_TransactionMetaV1
+PLANS[10] = p_TransactionMetaV2
+PLANS[11] = p_TransactionMetaV3
+PLANS[12] = p_TransactionMetaV4
+PLANS[13] = p_TransactionResultMeta
+PLANS[14] = p_TransactionResultMetaV1
+cdef dict PLAN_INDEX = {C_LedgerCloseMeta: 0, C_LedgerCloseMetaBatch: 1, C_LedgerCloseMetaV0: 2, C_LedgerCloseMetaV1: 3, C_LedgerCloseMetaV2: 4, C_OperationMeta: 5, C_OperationMetaV2: 6, C_SorobanTransactionMeta: 7, C_TransactionMeta: 8, C_TransactionMetaV1: 9, C_TransactionMetaV2: 10, C_TransactionMetaV3: 11, C_TransactionMetaV4: 12, C_TransactionResultMeta: 13, C_TransactionResultMetaV1: 14}
+cdef frozenset LAZY_FREE = frozenset({C_SCPBallot, C_SCPNomination, C_SCPStatementPrepare, C_SCPStatementConfirm, C_SCPStatementExternalize, C_SCPStatementPledges, C_SCPStatement, C_SCPEnvelope, C_SCPQuorumSet, C_ConfigSettingContractExecutionLanesV0, C_ConfigSettingContractComputeV0, C_ConfigSettingContractParallelComputeV0, C_ConfigSettingContractLedgerCostV0, C_ConfigSettingContractLedgerCostExtV0, C_ConfigSettingContractHistoricalDataV0, C_ConfigSettingContractEventsV0, C_ConfigSettingContractBandwidthV0, C_ContractCostParamEntry, C_StateArchivalSettings, C_EvictionIterator, C_ConfigSettingSCPTiming, C_FrozenLedgerKeys, C_FrozenLedgerKeysDelta, C_FreezeBypassTxs, C_FreezeBypassTxsDelta, C_ConfigSettingEntry, C_SCEnvMetaEntryInterfaceVersion, C_SCEnvMetaEntry, C_SCMetaV0, C_SCMetaEntry, C_SCSpecTypeOption, C_SCSpecTypeResult, C_SCSpecTypeVec, C_SCSpecTypeMap, C_SCSpecTypeTuple, C_SCSpecTypeBytesN, C_SCSpecTypeUDT, C_SCSpecTypeDef, C_SCSpecUDTStructFieldV0, C_SCSpecUDTStructV0, C_SCSpecUDTUnionCaseVoidV0, C_SCSpecUDTUnionCaseTupleV0, C_SCSpecUDTUnionCaseV0, C_SCSpecUDTUnionV0, C_SCSpecUDTEnumCaseV0, C_SCSpecUDTEnumV0, C_SCSpecUDTErrorEnumCaseV0, C_SCSpecUDTErrorEnumV0, C_SCSpecFunctionInputV0, C_SCSpecFunctionV0, C_SCSpecEventParamV0, C_SCSpecEventV0, C_SCSpecEntry, C_SCError, C_UInt128Parts, C_Int128Parts, C_UInt256Parts, C_Int256Parts, C_MuxedEd25519Account, C_SCAddress, C_ContractExecutable, C_SCNonceKey, C_SCContractInstance, C_SCVal, C_SCMapEntry, C_StoredTransactionSet, C_StoredDebugTransactionSet, C_PersistedSCPStateV0, C_PersistedSCPStateV1, C_PersistedSCPState, C_AssetCode, C_AlphaNum4, C_AlphaNum12, C_Asset, C_Price, C_Liabilities, C_Signer, C_AccountEntryExtensionV3, C_AccountEntryExtensionV2Ext, C_AccountEntryExtensionV2, C_AccountEntryExtensionV1Ext, C_AccountEntryExtensionV1, C_AccountEntryExt, C_AccountEntry, C_TrustLineAsset, C_TrustLineEntryExtensionV2Ext, C_TrustLineEntryExtensionV2, C_TrustLineEntryV1Ext, C_TrustLineEntryV1, C_TrustLineEntryExt, C_TrustLineEntry, C_OfferEntryExt, C_OfferEntry, C_DataEntryExt, C_DataEntry, C_ClaimPredicate, C_ClaimantV0, C_Claimant, C_ClaimableBalanceEntryExtensionV1Ext, C_ClaimableBalanceEntryExtensionV1, C_ClaimableBalanceEntryExt, C_ClaimableBalanceEntry, C_LiquidityPoolConstantProductParameters, C_LiquidityPoolEntryConstantProduct, C_LiquidityPoolEntryBody, C_LiquidityPoolEntry, C_ContractDataEntry, C_ContractCodeCostInputs, C_ContractCodeEntryV1, C_ContractCodeEntryExt, C_ContractCodeEntry, C_TTLEntry, C_LedgerEntryExtensionV1Ext, C_LedgerEntryExtensionV1, C_LedgerEntryData, C_LedgerEntryExt, C_LedgerEntry, C_LedgerKeyAccount, C_LedgerKeyTrustLine, C_LedgerKeyOffer, C_LedgerKeyData, C_LedgerKeyClaimableBalance, C_LedgerKeyLiquidityPool, C_LedgerKeyContractData, C_LedgerKeyContractCode, C_LedgerKeyConfigSetting, C_LedgerKeyTtl, C_LedgerKey, C_BucketMetadataExt, C_BucketMetadata, C_BucketEntry, C_HotArchiveBucketEntry, C_LedgerCloseValueSignature, C_StellarValueExt, C_StellarValue, C_LedgerHeaderExtensionV1Ext, C_LedgerHeaderExtensionV1, C_LedgerHeaderExt, C_LedgerHeader, C_ConfigUpgradeSetKey, C_LedgerUpgrade, C_ConfigUpgradeSet, C_ParallelTxsComponent, C_TxSetComponentTxsMaybeDiscountedFee, C_TxSetComponent, C_TransactionPhase, C_TransactionSet, C_TransactionSetV1, C_GeneralizedTransactionSet, C_TransactionResultPair, C_TransactionResultSet, C_TransactionHistoryEntryExt, C_TransactionHistoryEntry, C_TransactionHistoryResultEntryExt, C_TransactionHistoryResultEntry, C_LedgerHeaderHistoryEntryExt, C_LedgerHeaderHistoryEntry, C_LedgerSCPMessages, C_SCPHistoryEntryV0, C_SCPHistoryEntry, C_LedgerEntryChange, C_ContractEventV0, C_ContractEventBody, C_ContractEvent, C_DiagnosticEvent, C_SorobanTransactionMetaExtV1, C_SorobanTransactionMetaExt, C_SorobanTransactionMetaV2, C_TransactionEvent, C_InvokeHostFunctionSuccessPreImage, C_UpgradeEntryMeta, C_LedgerCloseMetaExtV1, C_LedgerCloseMetaExt, C_Error, C_SendMore, C_SendMoreExtended, C_AuthCert, C_Hello, C_Auth, C_PeerAddressIp, C_PeerAddress, C_DontHave, C_TimeSlicedSurveyStartCollectingMessage, C_SignedTimeSlicedSurveyStartCollectingMessage, C_TimeSlicedSurveyStopCollectingMessage, C_SignedTimeSlicedSurveyStopCollectingMessage, C_SurveyRequestMessage, C_TimeSlicedSurveyRequestMessage, C_SignedTimeSlicedSurveyRequestMessage, C_SurveyResponseMessage, C_TimeSlicedSurveyResponseMessage, C_SignedTimeSlicedSurveyResponseMessage, C_PeerStats, C_TimeSlicedNodeData, C_TimeSlicedPeerData, C_TopologyResponseBodyV2, C_SurveyResponseBody, C_FloodAdvert, C_FloodDemand, C_StellarMessage, C_AuthenticatedMessageV0, C_AuthenticatedMessage, C_LiquidityPoolParameters, C_MuxedAccountMed25519, C_MuxedAccount, C_DecoratedSignature, C_CreateAccountOp, C_PaymentOp, C_PathPaymentStrictReceiveOp, C_PathPaymentStrictSendOp, C_ManageSellOfferOp, C_ManageBuyOfferOp, C_CreatePassiveSellOfferOp, C_SetOptionsOp, C_ChangeTrustAsset, C_ChangeTrustOp, C_AllowTrustOp, C_ManageDataOp, C_BumpSequenceOp, C_CreateClaimableBalanceOp, C_ClaimClaimableBalanceOp, C_BeginSponsoringFutureReservesOp, C_RevokeSponsorshipOpSigner, C_RevokeSponsorshipOp, C_ClawbackOp, C_ClawbackClaimableBalanceOp, C_SetTrustLineFlagsOp, C_LiquidityPoolDepositOp, C_LiquidityPoolWithdrawOp, C_ContractIDPreimageFromAddress, C_ContractIDPreimage, C_CreateContractArgs, C_CreateContractArgsV2, C_InvokeContractArgs, C_HostFunction, C_SorobanAuthorizedFunction, C_SorobanAuthorizedInvocation, C_SorobanAddressCredentials, C_SorobanDelegateSignature, C_SorobanAddressCredentialsWithDelegates, C_SorobanCredentials, C_SorobanAuthorizationEntry, C_InvokeHostFunctionOp, C_ExtendFootprintTTLOp, C_RestoreFootprintOp, C_OperationBody, C_Operation, C_HashIDPreimageOperationId, C_HashIDPreimageRevokeId, C_HashIDPreimageContractId, C_HashIDPreimageSorobanAuthorization, C_HashIDPreimageSorobanAuthorizationWithAddress, C_HashIDPreimage, C_Memo, C_TimeBounds, C_LedgerBounds, C_PreconditionsV2, C_Preconditions, C_LedgerFootprint, C_SorobanResources, C_SorobanResourcesExtV0, C_SorobanTransactionDataExt, C_SorobanTransactionData, C_TransactionV0Ext, C_TransactionV0, C_TransactionV0Envelope, C_TransactionExt, C_Transaction, C_TransactionV1Envelope, C_FeeBumpTransactionInnerTx, C_FeeBumpTransactionExt, C_FeeBumpTransaction, C_FeeBumpTransactionEnvelope, C_TransactionEnvelope, C_TransactionSignaturePayloadTaggedTransaction, C_TransactionSignaturePayload, C_ClaimOfferAtomV0, C_ClaimOfferAtom, C_ClaimLiquidityAtom, C_ClaimAtom, C_CreateAccountResult, C_PaymentResult, C_SimplePaymentResult, C_PathPaymentStrictReceiveResultSuccess, C_PathPaymentStrictReceiveResult, C_PathPaymentStrictSendResultSuccess, C_PathPaymentStrictSendResult, C_ManageOfferSuccessResultOffer, C_ManageOfferSuccessResult, C_ManageSellOfferResult, C_ManageBuyOfferResult, C_SetOptionsResult, C_ChangeTrustResult, C_AllowTrustResult, C_AccountMergeResult, C_InflationPayout, C_InflationResult, C_ManageDataResult, C_BumpSequenceResult, C_CreateClaimableBalanceResult, C_ClaimClaimableBalanceResult, C_BeginSponsoringFutureReservesResult, C_EndSponsoringFutureReservesResult, C_RevokeSponsorshipResult, C_ClawbackResult, C_ClawbackClaimableBalanceResult, C_SetTrustLineFlagsResult, C_LiquidityPoolDepositResult, C_LiquidityPoolWithdrawResult, C_InvokeHostFunctionResult, C_ExtendFootprintTTLResult, C_RestoreFootprintResult, C_OperationResultTr, C_OperationResult, C_InnerTransactionResultResult, C_InnerTransactionResultExt, C_InnerTransactionResult, C_InnerTransactionResultPair, C_TransactionResultResult, C_TransactionResultExt, C_TransactionResult, C_ExtensionPoint, C_PublicKey, C_SignerKeyEd25519SignedPayload, C_SignerKey, C_Curve25519Secret, C_Curve25519Public, C_HmacSha256Key, C_HmacSha256Mac, C_ShortHashSeed, C_SerializedBinaryFuseFilter, C_ClaimableBalanceID, C_StellarValueProposedValue, C_ContractExecutableExternalRef})
+
+
+def build_all(value):
+    """Build every lazy part of ``value`` (a decoded tree, or lists and tuples of them) in place;
+    ``value``. A model value goes through its class's plan, which visits only the fields that can
+    hold a lazy part (a value of a class that cannot hold one is left alone); anything else is
+    walked item by item."""
+    cdef list todo = [value]
+    cdef Py_ssize_t i
+    while todo:
+        v = todo.pop()
+        plan = PLAN_INDEX.get(type(v))
+        if plan is not None:
+            PLANS[<Py_ssize_t>plan](v)
+        elif type(v) in LAZY_FREE:
+            continue
+        elif isinstance(v, tuple):
+            for i in range(len(<tuple>v)):
+                item = take(v, i)
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
+        elif isinstance(v, list):
+            for item in <list>v:
+                if isinstance(item, (tuple, list)):
+                    todo.append(item)
+    return value
 
 
 def intern_table_sizes():

@@ -33,6 +33,9 @@ class ArrowTables:
         con.register("rows", self.rows)
         return con.sql(sql.replace("{src}", "rows"), params=list(params)).to_arrow_table()
 
+    def holds_rows(self, table: str) -> bool:
+        return self.rows.num_rows > 0
+
 
 def _transfers_with(amounts: list[int]) -> pa.Table:
     rows = whole("token_transfers").filter(

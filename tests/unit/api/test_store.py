@@ -147,3 +147,37 @@ def test_the_cache_follows_commits_and_rewritten_file_lists(tmp_path: Path) -> N
     store.reader = older
     assert store.summary()["events"] == TransferStore(older, cache_bytes=0).summary()["events"]
     assert store.files.bytes < grown
+
+
+def test_an_empty_store_answers_start_up_questions_without_duckdb(tmp_path: Path) -> None:
+    """A fresh run's API seeds its progress and windows from an empty store: no DuckDB connection for that."""
+    from stellar_arrow.analytics import RollingWindows, seed_windows
+
+    store = TransferStore(DatasetSink(tmp_path, schemas(), SinkSettings()).reader())
+    assert not store.holds_rows("token_transfers")
+    assert store.recent_ledgers(20) == []
+    windows = RollingWindows()
+    seed_windows(windows, store)
+    assert store._db is None  # never connected
+    assert store.summary()["events"] == 0  # a real question connects
+    assert store._db is not None
+
+
+def test_a_store_holds_rows_once_rows_are_live_or_committed(sink: DatasetSink) -> None:
+    store = TransferStore(sink.reader())
+    assert store.holds_rows("token_transfers")
+    assert store.recent_ledgers(1)[0]["ledger_sequence"] == FIRST + 7
+
+
+def test_a_closed_store_refuses_queries(sink: DatasetSink) -> None:
+    import duckdb
+
+    store = TransferStore(sink.reader())
+    store.summary()
+    store.close()
+    with pytest.raises(duckdb.ConnectionException):
+        store.summary()
+    never_used = TransferStore(sink.reader())
+    never_used.close()  # nothing to close
+    with pytest.raises(duckdb.ConnectionException, match="closed"):
+        never_used.summary()

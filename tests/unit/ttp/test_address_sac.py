@@ -70,9 +70,9 @@ def test_muxed_vector_of_the_spec() -> None:
 
 def test_bad_strkeys_are_rejected() -> None:
     good = account_strkey(KEY)
-    with pytest.raises(ValueError, match="Invalid Ed25519 Public Key"):
+    with pytest.raises(ValueError, match="wrong checksum"):
         decode_strkey(good[:-1] + ("A" if good[-1] != "A" else "B"))
-    with pytest.raises(ValueError, match="Invalid"):
+    with pytest.raises(ValueError, match="56 characters, not 54"):
         decode_strkey(contract_strkey(KEY)[:-2])
     with pytest.raises(ValueError, match="prefix"):
         decode_strkey("X" + good[1:])

@@ -162,6 +162,21 @@ def test_shared_values_stay_bounded(corpus_ledgers: list[tuple[str, bytes]]) -> 
     assert all(0 <= n <= 2048 for n in sizes.values())
 
 
+def test_shared_values_with_equal_hashes_stay_apart() -> None:
+    """The intern tables hash three words of a key; symbols differing only outside them hash the
+    same and must still come back as their own values."""
+    module = compiled_module()
+    assert module is not None
+
+    def symbol(text: bytes) -> bytes:
+        return struct.pack(">iI", model.SCValType.SCV_SYMBOL, len(text)) + text
+
+    texts = [b"a" * 3 + bytes([65 + i]) + b"a" * 28 for i in range(40)]  # key byte 11: in no word
+    for _ in range(2):  # decoded once fresh, once from the table
+        values = [module.decode("SCVal", symbol(text))[0].value for text in texts]
+        assert values == texts
+
+
 def test_model_values_are_freed_by_the_shortcut_without_leaking(big_ledger: bytes) -> None:
     """Every model class (tuple subclass, no ``__dict__``) frees through the compiled module's
     shortcut; freeing a decoded ledger gives its classes back exactly the references it lent.

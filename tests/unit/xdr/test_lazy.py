@@ -74,6 +74,26 @@ def test_lazy_parts_are_built_into_the_full_decoders_values(corpus_ledgers: list
         assert decode_ledger_close_meta_compiled(lcm) == expected  # equality builds what it compares
 
 
+def test_build_all_builds_every_part_from_any_node_of_a_tree(corpus_ledgers: list[tuple[str, bytes]]) -> None:
+    """``build_all`` follows each class's plan (only the fields that can hold a lazy part), from the
+    root, from a node inside, and through lists and plain tuples holding decoded values."""
+    names = ("pubnet-0063092982", "pubnet-0057500008", "pubnet-0051000294")  # LedgerCloseMeta v2, v1, v1
+    ledgers = [lcm for name, lcm in corpus_ledgers if name.startswith(names)]
+    assert len(ledgers) == 3
+    for lcm in ledgers:
+        value = decode_ledger_close_meta_compiled(lcm)
+        before = sum(1 for _ in lazy_parts(value))
+        assert before > 0
+        inner = value.value.tx_processing[0]  # a TransactionResultMeta(V1): fee_processing is lazy
+        assert module.build_all(inner) is inner
+        assert not list(lazy_parts(inner))
+        assert 0 < sum(1 for _ in lazy_parts(value)) < before
+        assert module.build_all([(value,)])[0][0] is value
+        assert not list(lazy_parts(value))
+        assert_same(value, decode_ledger_close_meta(lcm))
+        assert module.build_all(value.value.ledger_header) is value.value.ledger_header  # nothing lazy
+
+
 def test_a_part_is_built_once_on_first_read_and_behaves_as_a_list(big_ledger: bytes) -> None:
     expected = decode_ledger_close_meta(big_ledger)
     lcm = decode_ledger_close_meta_compiled(big_ledger)
