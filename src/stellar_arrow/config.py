@@ -265,7 +265,7 @@ class ProcessorSettings(BaseModel):
     @classmethod
     def _include_assets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """The asset parser of the filter model (native, CODE:ISSUER with a valid issuer, or C...)."""
-        from stellar_arrow.query.values import parse_asset  # loads stellar_sdk: imported only when used
+        from stellar_arrow.query.values import parse_asset  # imported only when an asset filter is set
 
         try:
             return tuple(parse_asset(asset, "processor.include_assets") for asset in value)
