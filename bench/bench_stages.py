@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python bench/bench_stages.py [--repeat N]
-    .venv/bin/python bench/bench_stages.py --instructions [--stages decode,tables]
+    .venv/bin/python bench/bench_stages.py --instructions [--stages decode,tables,ledgers,transactions,export]
+    add --python-tables to either: the compiled path with the pure-Python table builders (before/after)
 
 Timing mode: the 20 protocol-26 pubnet ledgers of ``data/corpus`` (63092982-63093001) go through what
 ``export`` does in one process for ledgers + transactions + token_transfers, one ledger at a time as
@@ -21,15 +22,23 @@ Instruction mode (``--instructions``, needs valgrind): deterministic counts, wha
 busy machine. For ledger 63092982 and each stage (``decode``: one decode and the freeing of its
 tree; ``tables``: everything after decoding for the three tables), the process runs once with 1
 unit and once with 6 under ``valgrind --tool=callgrind``; the difference / 5 is the cost of one
-unit (start-up and imports cancel out). Stage ``export`` (slow: minutes) counts, per ledger of the
-20, ``run_export`` over the lake and ``build_ledger_tables`` over the same ledgers (2 passes - 1
-pass); their difference is the export job around the tables.
+unit (start-up and imports cancel out). Stages ``ledgers`` and ``transactions``: one builder of that
+table filled with the ledger and finished (its record batch), after decoding, view and pairing.
+Stage ``export`` (slow: minutes) counts, per ledger of the 20, ``run_export`` over the lake and
+``build_ledger_tables`` over the same ledgers (2 passes - 1 pass); their difference is the export job
+around the tables. Stage ``first-export``: the whole process (start-up, imports, one ``run_export`` of
+the 20 ledgers), both paths.
+
+On the compiled path the ``ledgers`` and ``transactions`` builders use the compiled table code
+(``tables/_compiled.pyx``) as ``export`` does; ``--python-tables`` blocks that extension (as when it is
+not built) so that the compiled decoder runs with the pure-Python builders, for a before/after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,6 +52,12 @@ FIRST, LAST = 63092982, 63093001
 TABLES = ("ledgers", "transactions", "token_transfers")
 LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
 STAGES = ("init", "decode", "view", "ledgers", "transactions", "derive", "ttp batch", "batches", "free")
+PYTHON_TABLES = "--python-tables"
+
+
+def _block_table_extension() -> None:
+    """The compiled table code as if it were not built (the builders fall back to Python)."""
+    sys.modules["stellar_arrow.tables._compiled"] = None  # type: ignore[assignment]
 
 
 def _ledgers(first: int = FIRST, last: int = LAST) -> list[bytes]:
@@ -97,6 +112,7 @@ def child_pass(decoder: str) -> dict[str, float]:
 
     pubnet = resolve_network("pubnet")
     decode = _decoder(decoder)
+    compiled = decoder == "compiled"  # the compiled table code too, as export uses it (when built)
     lcms = _ledgers()
     clock = time.process_time
     totals = dict.fromkeys(STAGES, 0.0)
@@ -105,7 +121,8 @@ def child_pass(decoder: str) -> dict[str, float]:
         for raw in lcms:
             with gc_paused():  # as build_ledger_tables: one pause from the builders to the batches
                 t0 = clock()
-                ledgers, transactions = LedgersBuilder(), TransactionsBuilder(pubnet)
+                ledgers = LedgersBuilder(compiled=compiled)
+                transactions = TransactionsBuilder(pubnet, compiled=compiled)
                 t1 = clock()
                 lcm = decode(raw)
                 t2 = clock()
@@ -137,17 +154,18 @@ def child_pass(decoder: str) -> dict[str, float]:
     return totals
 
 
-def timing(repeat: int) -> None:
+def timing(repeat: int, python_tables: bool) -> None:
     best: dict[str, dict[str, float]] = {"compiled": {}, "python": {}}
     for _ in range(repeat):
         for decoder in ("compiled", "python"):
-            cmd = [sys.executable, __file__, "--child", decoder]
+            cmd = [sys.executable, __file__, "--child", decoder, *([PYTHON_TABLES] if python_tables else [])]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             run = json.loads(out.strip().splitlines()[-1])
             for stage, seconds in run.items():
                 best[decoder][stage] = min(best[decoder].get(stage, float("inf")), seconds)
     n = LAST - FIRST + 1
-    print(f"{n} ledgers {FIRST}-{LAST}, process CPU time, best of {repeat} passes per stage")
+    tables = "pure-Python table builders" if python_tables else "compiled table code"
+    print(f"{n} ledgers {FIRST}-{LAST}, process CPU time, best of {repeat} passes per stage ({tables})")
     print(
         f"{'stage':<14} {'compiled ms/ledger':>19} {'python ms/ledger':>17}"
         f" {'compiled ledgers/s':>19} {'ratio':>7}"
@@ -174,6 +192,9 @@ def child_units(decoder: str, stage: str, units: int) -> None:
         return
     decode = _decoder(decoder)
     (raw,) = _ledgers(FIRST, FIRST)
+    if stage in ("ledgers", "transactions"):
+        _builder_units(decoder, stage, units, decode(raw))
+        return
 
     def tables(lcm: Any) -> None:
         table_set = TableSet(TableSetOptions(TABLES, pubnet, decoder=decoder))
@@ -191,6 +212,35 @@ def child_units(decoder: str, stage: str, units: int) -> None:
                 tables(lcm)
 
 
+def _builder_units(decoder: str, stage: str, units: int, lcm: Any) -> None:
+    """``units`` builders of table ``stage`` (``ledgers``/``transactions``), each filled with one ledger
+    and finished."""
+    from stellar_arrow.ledger import resolve_network
+    from stellar_arrow.ledger.view import ledger_view, pair_transactions
+    from stellar_arrow.tables.ledgers import LedgersBuilder
+    from stellar_arrow.tables.transactions import TransactionsBuilder
+    from stellar_arrow.xdr import gc_paused
+
+    pubnet = resolve_network("pubnet")
+    compiled = decoder == "compiled"
+    view = ledger_view(lcm)
+    transactions = pair_transactions(view, pubnet)
+
+    def one() -> None:
+        builder = (
+            LedgersBuilder(compiled=compiled)
+            if stage == "ledgers"
+            else TransactionsBuilder(pubnet, compiled=compiled)
+        )
+        builder.add(view, transactions)
+        builder.finish()
+
+    with gc_paused():
+        one()  # warm-up
+        for _ in range(units):
+            one()
+
+
 def _export_units(decoder: str, stage: str, units: int) -> None:
     """``units`` passes over the 20 ledgers: ``run_export`` from the lake, or ``build_ledger_tables``."""
     from stellar_arrow.build import TableSetOptions, build_ledger_tables
@@ -206,18 +256,25 @@ def _export_units(decoder: str, stage: str, units: int) -> None:
                 build_ledger_tables(options, (seq, raw))
 
 
-def instructions(stages: list[str]) -> None:
+def instructions(stages: list[str], python_tables: bool) -> None:
     def count(decoder: str, stage: str, units: int) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out"]
             cmd += [sys.executable, __file__, "--units", decoder, stage, str(units)]
-            err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+            cmd += [PYTHON_TABLES] if python_tables else []
+            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same hashes, dict layouts... in every run
+            err = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
         line = next(x for x in err.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
-    print(f"instructions per unit, ledger {FIRST} (valgrind callgrind, (6 units - 1 unit) / 5)")
+    tables = "pure-Python table builders" if python_tables else "compiled table code"
+    print(f"instructions per unit, ledger {FIRST} (valgrind callgrind, (6 units - 1 unit) / 5; {tables})")
     n = LAST - FIRST + 1
     for stage in stages:
+        if stage == "first-export":  # a whole process: start-up, imports and one run_export of the 20
+            compiled, python = (count(d, "export", 0) / 1e9 for d in ("compiled", "python"))
+            print(f"first-export compiled {compiled:.2f} G  python {python:.2f} G  {python / compiled:5.2f}x")
+            continue
         if stage == "export":  # per ledger of the 20, compiled path only: (2 passes - 1 pass) / 20
             export, build = (
                 (count("compiled", unit, 2) - count("compiled", unit, 1)) / n for unit in ("export", "build")
@@ -239,19 +296,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="valgrind instruction counts")
-    parser.add_argument("--stages", default="decode,tables", help="for --instructions")
+    parser.add_argument(
+        "--stages",
+        default="decode,tables",
+        help="for --instructions: decode, tables, ledgers, transactions, export, first-export",
+    )
+    parser.add_argument(
+        PYTHON_TABLES, action="store_true", help="the compiled decoder with the pure-Python table builders"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--units", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.python_tables:
+        _block_table_extension()
     if args.child:
         print(json.dumps(child_pass(args.child)))
     elif args.units:
         decoder, stage, units = args.units
         child_units(decoder, stage, int(units))
     elif args.instructions:
-        instructions(args.stages.split(","))
+        instructions(args.stages.split(","), args.python_tables)
     else:
-        timing(args.repeat)
+        timing(args.repeat, args.python_tables)
 
 
 if __name__ == "__main__":

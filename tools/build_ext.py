@@ -30,6 +30,7 @@ EXTENSIONS: dict[str, Path] = {
     "stellar_arrow.xdr._strkey": SRC / "stellar_arrow" / "xdr" / "_strkey.pyx",
     "stellar_arrow.xdr._compiled": SRC / "stellar_arrow" / "xdr" / "_compiled.pyx",
     "stellar_arrow.ttp._fast": SRC / "stellar_arrow" / "ttp" / "_fast.pyx",
+    "stellar_arrow.tables._compiled": SRC / "stellar_arrow" / "tables" / "_compiled.pyx",
 }
 
 # declarations every extension may ``cimport`` (a change rebuilds them all)

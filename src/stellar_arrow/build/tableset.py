@@ -118,23 +118,24 @@ class TableSet:
         self.links: list[ChainLink] = []
         wanted = set(options.tables)
         self._builders: dict[str, Any] = {}
+        chosen = resolve_decoder(options.decoder)
+        compiled = chosen == "compiled"  # the compiled table and token-transfer code too, when built
+        self._compiled = compiled
         if "ledgers" in wanted:
-            self._builders["ledgers"] = LedgersBuilder(include_xdr=options.include_xdr)
+            self._builders["ledgers"] = LedgersBuilder(include_xdr=options.include_xdr, compiled=compiled)
         if "transactions" in wanted:
             self._builders["transactions"] = TransactionsBuilder(
-                options.network, include_xdr=options.include_xdr
+                options.network, include_xdr=options.include_xdr, compiled=compiled
             )
         if "operations" in wanted:
             self._builders["operations"] = OperationsBuilder()
         self._token_transfers = "token_transfers" in wanted
-        chosen = resolve_decoder(options.decoder)
         self._decoder: Callable[..., X.LedgerCloseMeta] = (
             decoder_for(TABLES_PROFILE)
             if chosen == "python" and not options.full_decode
             else ledger_decoder(chosen)
         )
         self._token_batches: list[pa.RecordBatch] = []
-        self._compiled_transfers = chosen == "compiled"  # the compiled token-transfer rows too
 
     def decode(self, data: bytes, ledger_sequence: int | None = None) -> X.LedgerCloseMeta:
         """The chosen decoder (the pure-Python one walks past what the tables never read)."""
@@ -161,7 +162,7 @@ class TableSet:
             paired = (view, transactions)  # paired under options.network above: not hashed twice
             self._token_batches.append(
                 token_transfers_batch(
-                    lcm, self.options.network, paired=paired, compiled=self._compiled_transfers
+                    lcm, self.options.network, paired=paired, compiled=self._compiled
                 )
             )
         if self.options.verify_events:

@@ -1,4 +1,5 @@
-"""Object storage under a lake root, through fsspec: local folders, ``s3://``, ``gs://``, ``https://``.
+"""Object storage under a lake root: local folders (plain file I/O), and ``s3://``, ``gs://``, ``https://``
+through fsspec (imported only for those).
 
 Reads return bytes or raise :class:`ObjectNotFound`. Transient failures (timeouts, resets, 5xx,
 throttling) become a :class:`~stellar_arrow.errors.StorageError` naming the object and are retried by
@@ -15,8 +16,6 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-
-import fsspec
 
 from stellar_arrow.errors import ConfigError, LedgerObjectError, StellarArrowError, StorageError
 from stellar_arrow.observability.metrics import PROCESSING_DURATION
@@ -95,14 +94,20 @@ class LakeStore:
             # anonymous unless credentials are configured (avoids probing the GCE metadata server)
             has_credentials = bool(os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
             options["token"] = "google_default" if has_credentials else "anon"
-        options = self.timeouts.storage_options(self.protocol, options)
-        try:
-            self._fs, self._root = fsspec.core.url_to_fs(self.uri, **options)
-        except (ImportError, ValueError, TypeError) as exc:
-            msg = f"cannot open lake {self.uri!r}: {exc}"
-            raise ConfigError(msg, key="datalake_uri") from exc
-        disable_library_retries(self._fs)
-        self._root = self._root.rstrip("/")
+        self._fs: Any = None  # None: a local folder, read with plain file I/O
+        if self.protocol == "file":
+            self._root = os.path.abspath(self.uri.removeprefix("file://") or "/").rstrip("/")
+        else:
+            options = self.timeouts.storage_options(self.protocol, options)
+            try:
+                import fsspec
+
+                self._fs, self._root = fsspec.core.url_to_fs(self.uri, **options)
+            except (ImportError, ValueError, TypeError) as exc:
+                msg = f"cannot open lake {self.uri!r}: {exc}"
+                raise ConfigError(msg, key="datalake_uri") from exc
+            disable_library_retries(self._fs)
+            self._root = self._root.rstrip("/")
         self.can_list = self.protocol not in ("http", "https")
         self._async = bool(getattr(self._fs, "async_impl", False))
         policy = retry or RetryPolicy(attempts=max(1, retry_attempts), first_wait_s=retry_wait)
@@ -150,6 +155,8 @@ class LakeStore:
 
     def read(self, key: str) -> bytes:
         """The bytes of ``key``; :class:`ObjectNotFound` if absent, StorageError after retries."""
+        if self._fs is None:
+            return self._call(functools.partial(_read_file, self._path(key)), key, "read")
         return self._call(lambda: bytes(self._fs.cat_file(self._path(key), **self._limits())), key, "read")
 
     def newest_object(self) -> tuple[str, ParsedObjectName] | None:
@@ -180,6 +187,8 @@ class LakeStore:
                 return None
 
     def _names(self, path: str) -> list[str]:
+        if self._fs is None:
+            return _local_names(path)
         entries = self._fs.ls(path, detail=False, refresh=True, **self._limits())
         return sorted(str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries)
 
@@ -194,6 +203,20 @@ class LakeStore:
                     if parsed is not None:
                         return f"{name}/{inner}", parsed
         return None
+
+
+def _read_file(path: str) -> bytes:
+    """A local object's bytes (``FileNotFoundError``... as ``_call`` expects them)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _local_names(path: str) -> list[str]:
+    """Sorted entry names of a local folder (a file: its own name, as fsspec lists it)."""
+    try:
+        return sorted(os.listdir(path))
+    except NotADirectoryError:
+        return [os.path.basename(path)]
 
 
 def _has_s3_credentials(options: Mapping[str, Any]) -> bool:

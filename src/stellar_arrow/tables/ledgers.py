@@ -1,9 +1,14 @@
-"""The ``ledgers`` table (Hubble ``history_ledgers``): one row per ledger, from its header and tx set."""
+"""The ``ledgers`` table (Hubble ``history_ledgers``): one row per ledger, from its header and tx set.
+
+Rows are kept as tuples and converted in one go (``record_batch_of_rows``: a ledger is one row, and one
+conversion costs less than one per column). ``LedgersBuilder(compiled=True)`` counts the operations
+in compiled code (``tables/_compiled.pyx``) when it is built; the Python loop is the reference.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import pyarrow as pa
@@ -11,7 +16,13 @@ import pyarrow as pa
 from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
 from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
-from stellar_arrow.tables.schema import SCHEMA_VERSION, base64_text, record_batch, without_columns
+from stellar_arrow.tables.schema import (
+    SCHEMA_VERSION,
+    base64_text,
+    compiled_tables_module,
+    record_batch_of_rows,
+    without_columns,
+)
 from stellar_arrow.xdr.strkey import account_strkey
 
 __all__ = ["LEDGERS_SCHEMA", "LEDGERS_XDR_COLUMNS", "LedgersBuilder"]
@@ -59,60 +70,78 @@ LEDGERS_SCHEMA: Final = stamp(
 _LEDGERS_SCHEMA_NO_XDR: Final = without_columns(LEDGERS_SCHEMA, LEDGERS_XDR_COLUMNS)
 
 
-class LedgersBuilder:
-    """Accumulates ``ledgers`` rows column by column; :meth:`finish` returns one record batch."""
+def operation_counts(transactions: Sequence[LedgerTransaction]) -> tuple[int, int, int]:
+    """``(successful transactions, operations of successful ones, operations of all)`` of a ledger."""
+    successful = 0
+    operation_count = 0
+    tx_set_operation_count = 0
+    for tx in transactions:
+        ops = len(tx.operations)
+        tx_set_operation_count += ops
+        if tx.successful:
+            successful += 1
+            operation_count += ops
+    return successful, operation_count, tx_set_operation_count
 
-    def __init__(self, *, include_xdr: bool = False) -> None:
+
+class LedgersBuilder:
+    """Accumulates ``ledgers`` rows; :meth:`finish` returns one record batch."""
+
+    def __init__(self, *, include_xdr: bool = False, compiled: bool = False) -> None:
         self.include_xdr = include_xdr
         self.schema = LEDGERS_SCHEMA if include_xdr else _LEDGERS_SCHEMA_NO_XDR
-        self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
+        self.rows: list[tuple[object, ...]] = []
+        module = compiled_tables_module() if compiled else None
+        self._operation_counts: Callable[[Sequence[LedgerTransaction]], tuple[int, int, int]] = (
+            operation_counts if module is None else module.operation_counts
+        )
+
+    @property
+    def compiled(self) -> bool:
+        """True when the operations are counted by the compiled table code."""
+        return self._operation_counts is not operation_counts
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
-        c = self.columns
         header = view.header
         seq = view.ledger_sequence
-        successful = 0
-        operation_count = 0
-        tx_set_operation_count = 0
-        for tx in transactions:
-            ops = len(tx.operations)
-            tx_set_operation_count += ops
-            if tx.successful:
-                successful += 1
-                operation_count += ops
-        signature = header.scp_value.ext.lc_value_signature
+        successful, operation_count, tx_set_operation_count = self._operation_counts(transactions)
+        scp_value = header.scp_value
+        signature = scp_value.ext.lc_value_signature
         ext_v1 = header.ext.v1
-        c["id"].append(toid(seq))
-        c["sequence"].append(seq)
-        c["ledger_hash"].append(view.ledger_hash.hex())
-        c["previous_ledger_hash"].append(view.previous_ledger_hash.hex())
-        c["closed_at"].append(closed_at_micros(view.close_time))
-        c["protocol_version"].append(header.ledger_version)
-        c["transaction_count"].append(len(transactions))
-        c["successful_transaction_count"].append(successful)
-        c["failed_transaction_count"].append(len(transactions) - successful)
-        c["operation_count"].append(operation_count)
-        c["tx_set_operation_count"].append(tx_set_operation_count)
-        c["total_coins"].append(header.total_coins)
-        c["fee_pool"].append(header.fee_pool)
-        c["base_fee"].append(header.base_fee)
-        c["base_reserve"].append(header.base_reserve)
-        c["max_tx_set_size"].append(header.max_tx_set_size)
-        c["inflation_seq"].append(header.inflation_seq)
-        c["id_pool"].append(header.id_pool)
-        c["tx_set_hash"].append(bytes(header.scp_value.tx_set_hash).hex())
-        c["tx_set_result_hash"].append(bytes(header.tx_set_result_hash).hex())
-        c["bucket_list_hash"].append(bytes(header.bucket_list_hash).hex())
-        c["ledger_flags"].append(None if ext_v1 is None else ext_v1.flags)
-        c["node_id"].append(None if signature is None else account_strkey(signature.node_id.ed25519))
-        c["signature"].append(None if signature is None else base64.b64encode(signature.signature).decode())
-        c["upgrade_count"].append(len(header.scp_value.upgrades))
-        c["soroban_fee_write_1kb"].append(view.soroban_fee_write_1kb)
-        c["total_byte_size_of_live_soroban_state"].append(view.total_byte_size_of_live_soroban_state)
-        c["evicted_keys_count"].append(view.evicted_keys_count)
-        c["meta_version"].append(view.meta_version)
+        row: tuple[object, ...] = (
+            toid(seq),  # id
+            seq,  # sequence
+            view.ledger_hash.hex(),
+            view.previous_ledger_hash.hex(),
+            closed_at_micros(view.close_time),
+            header.ledger_version,  # protocol_version
+            len(transactions),  # transaction_count
+            successful,  # successful_transaction_count
+            len(transactions) - successful,  # failed_transaction_count
+            operation_count,
+            tx_set_operation_count,
+            header.total_coins,
+            header.fee_pool,
+            header.base_fee,
+            header.base_reserve,
+            header.max_tx_set_size,
+            header.inflation_seq,
+            header.id_pool,
+            bytes(scp_value.tx_set_hash).hex(),
+            bytes(header.tx_set_result_hash).hex(),
+            bytes(header.bucket_list_hash).hex(),
+            None if ext_v1 is None else ext_v1.flags,  # ledger_flags
+            None if signature is None else account_strkey(signature.node_id.ed25519),  # node_id
+            None if signature is None else base64.b64encode(signature.signature).decode(),
+            len(scp_value.upgrades),  # upgrade_count
+            view.soroban_fee_write_1kb,
+            view.total_byte_size_of_live_soroban_state,
+            view.evicted_keys_count,
+            view.meta_version,
+        )
         if self.include_xdr:
-            c["ledger_header"].append(base64_text(header.xdr))
+            row = (*row, base64_text(header.xdr))  # ledger_header
+        self.rows.append(row)
 
     def finish(self) -> pa.RecordBatch:
-        return record_batch(self.schema, self.columns)
+        return record_batch_of_rows(self.schema, self.rows)

@@ -4,6 +4,10 @@ Rows are in apply order; ``id`` is the TOID ``(ledger_sequence, transaction_inde
 fee-bump envelope ``account``/``operation_count``/``account_sequence`` describe the inner
 transaction, ``fee_account``/``new_max_fee``/``inner_transaction_hash`` the bump, and
 ``transaction_hash``/``fee_charged``/``result_code`` the outer (fee-bump) transaction.
+
+``TransactionsBuilder(..., compiled=True)`` fills the same columns in compiled code
+(``tables/_compiled.pyx``) when it is built; this module's Python code is the reference (the two give
+bit-identical batches) and the fallback.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
 from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
 from stellar_arrow.tables.details import muxed_account_columns
-from stellar_arrow.tables.schema import SCHEMA_VERSION, base64_text, record_batch, without_columns
+from stellar_arrow.tables.schema import (
+    SCHEMA_VERSION,
+    base64_text,
+    compiled_tables_module,
+    record_batch,
+    without_columns,
+)
 from stellar_arrow.xdr import model as X
 from stellar_arrow.xdr.strkey import account_strkey
 
@@ -127,15 +137,29 @@ class TransactionsBuilder:
 
     Each column is a list whose bound ``append`` is looked up once per ledger (``add`` appends some
     forty values per transaction: a dict lookup and an attribute lookup per value add up).
+    With ``compiled`` (and the compiled table code built: ``tables.schema.compiled_tables``) the
+    rows go straight into Arrow column buffers instead, in compiled code.
     """
 
-    def __init__(self, network: Network, *, include_xdr: bool = False) -> None:
+    def __init__(self, network: Network, *, include_xdr: bool = False, compiled: bool = False) -> None:
         self.network = network
         self.include_xdr = include_xdr
         self.schema = TRANSACTIONS_SCHEMA if include_xdr else _TRANSACTIONS_SCHEMA_NO_XDR
         self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
+        module = compiled_tables_module() if compiled else None
+        self._rows = (
+            None if module is None else module.TransactionRows(self.schema, network.network_id, include_xdr)
+        )
+
+    @property
+    def compiled(self) -> bool:
+        """True when the rows are filled by the compiled table code."""
+        return self._rows is not None
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
+        if self._rows is not None:
+            self._rows.add(view, transactions)
+            return
         c = self.columns
         if not transactions:
             return
@@ -256,6 +280,8 @@ class TransactionsBuilder:
         c["resource_fee_refund"].append(int(data.resource_fee) - non_refundable - refundable)
 
     def finish(self) -> pa.RecordBatch:
+        if self._rows is not None:
+            return pa.RecordBatch.from_arrays(self._rows.arrays(), schema=self.schema)
         return record_batch(self.schema, self.columns)
 
 
