@@ -161,9 +161,7 @@ class TableSet:
         if self._token_transfers:
             paired = (view, transactions)  # paired under options.network above: not hashed twice
             self._token_batches.append(
-                token_transfers_batch(
-                    lcm, self.options.network, paired=paired, compiled=self._compiled
-                )
+                token_transfers_batch(lcm, self.options.network, paired=paired, compiled=self._compiled)
             )
         if self.options.verify_events:
             check_ledger(lcm, self.options.network)
