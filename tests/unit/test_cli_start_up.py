@@ -33,8 +33,11 @@ def test_start_up_done_freezes_what_exists_and_turns_the_collector_on(gc_off: No
     cli._start_up_done()
     assert gc.isenabled() and gc.get_freeze_count() > 0
     frozen = gc.get_freeze_count()
+    created_after = [[index] for index in range(1000)]  # tracked containers a second freeze would take
     cli._start_up_done()  # idempotent: nothing frozen twice
-    assert gc.get_freeze_count() == frozen
+    # frozen objects may be freed meanwhile (other threads of the test process): the count never grows
+    assert gc.get_freeze_count() <= frozen
+    assert len(created_after) == 1000
 
 
 def test_the_first_echoed_line_ends_start_up(gc_off: None) -> None:
