@@ -8,8 +8,9 @@ Usage:
 Timing mode: the 20 protocol-26 pubnet ledgers of ``data/corpus`` (63092982-63093001) go through what
 ``export`` does in one process for ledgers + transactions + token_transfers, one ledger at a time as
 ``build.build_ledger_tables`` runs it: new builders (``init``), decode, ledger view + header-hash checks +
-pairing (``view``), the ``ledgers`` and ``transactions`` builders, token-transfer derivation
-(``derive``) and its Arrow batch (``ttp batch``), the record batches of the ledger (``batches``),
+pairing (``view``), the ``ledgers`` and ``transactions`` builders, the token-transfer rows
+(``token_transfers``: ``token_transfers_batch``, derivation and Arrow batch, compiled on the compiled
+path as ``export`` runs it), the record batches of the ledger (``batches``),
 freeing the decoded tree (``free``). Then the same 20 ledgers are exported from the sample lake
 ``data/lakes/pubnet-p26`` by ``run_export`` (chunk of 20, in-process): ``export job`` is that CPU
 minus the stages, i.e. fetching, zstd, batch split, chain checks, concatenation, Parquet, manifest.
@@ -51,7 +52,7 @@ CORPUS = ROOT / "data" / "corpus"
 FIRST, LAST = 63092982, 63093001
 TABLES = ("ledgers", "transactions", "token_transfers")
 LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
-STAGES = ("init", "decode", "view", "ledgers", "transactions", "derive", "ttp batch", "batches", "free")
+STAGES = ("init", "decode", "view", "ledgers", "transactions", "token_transfers", "batches", "free")
 PYTHON_TABLES = "--python-tables"
 
 
@@ -105,9 +106,8 @@ def child_pass(decoder: str) -> dict[str, float]:
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.tables.ledgers import LedgersBuilder
     from stellar_arrow.tables.transactions import TransactionsBuilder
-    from stellar_arrow.ttp.processor import events_from_ledger
+    from stellar_arrow.ttp.processor import token_transfers_batch
     from stellar_arrow.ttp.schema import TOKEN_TRANSFERS_SCHEMA
-    from stellar_arrow.ttp.table import events_to_batch
     from stellar_arrow.xdr import gc_paused
 
     pubnet = resolve_network("pubnet")
@@ -134,15 +134,13 @@ def child_pass(decoder: str) -> dict[str, float]:
                 t4 = clock()
                 transactions.add(view, txs)
                 t5 = clock()
-                events = events_from_ledger(lcm, pubnet, paired=(view, txs))
+                batch = token_transfers_batch(lcm, pubnet, paired=(view, txs), compiled=compiled)
                 t6 = clock()
-                batch = events_to_batch(events)
-                t7 = clock()
                 ledgers.finish(), transactions.finish(), _concat([batch], TOKEN_TRANSFERS_SCHEMA)
+                t7 = clock()
+                del lcm, view, txs
                 t8 = clock()
-                del lcm, view, txs, events
-                t9 = clock()
-            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7, t9 - t8)
+            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7)
             for stage, seconds in zip(STAGES, times, strict=True):
                 totals[stage] += seconds
         export = float("inf")
