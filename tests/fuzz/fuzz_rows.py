@@ -9,17 +9,23 @@ columns (``tables/_compiled`` against the Python builders). Each pair must be eq
 or both raise an exception of the same type; anything else, or a crash, is a finding. The extensions
 are built by gcc without clang's coverage instrumentation, so the fuzzer is guided by the branches of
 the Python derivation and builders (instrumented here), which the compiled code follows case by case.
+Four mutations in five keep the XDR's length and alignment (:func:`mutate`): libFuzzer's own more
+often give bytes the decoder refuses.
 
     .venv/bin/python tests/fuzz/fuzz_rows.py -max_total_time=20 CORPUS_DIR
 
 Under AddressSanitizer (``tests/fuzz/README.md``): build with ``tools/build_ext.py --asan`` and point
 ``FUZZ_EXTENSION_DIR`` at ``build/asan``; every extension found there is loaded instead of the normal build.
+The preloaded ASan runtime takes atheris's coverage hooks, so there ``--replay ROUNDS CORPUS_DIR...``
+checks every input of the folders and ROUNDS changed copies of them, without coverage.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
+import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +77,12 @@ with atheris.instrument_imports(include=["stellar_arrow.ttp", "stellar_arrow.tab
 NETWORKS = tuple(resolve_network(name) for name in ("pubnet", "testnet", "standalone"))
 
 Outcome = pa.RecordBatch | type[BaseException]
+# XDR words (4 bytes, big-endian) and hypers (8 bytes) at the edges of the columns' ranges
+WORDS = tuple(v.to_bytes(4, "big") for v in (0, 1, 2, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF))
+HYPERS = tuple(
+    v.to_bytes(8, "big", signed=True)
+    for v in (0, 1, -1, 2**31, 2**32, 2**53 + 1, 2**62, 2**63 - 1, -(2**63), -(2**31))
+)
 
 
 def outcome(build: Callable[[], pa.RecordBatch]) -> Outcome:
@@ -128,10 +140,61 @@ def one_input(data: bytes) -> None:
             )
 
 
+def aligned_changes(data: bytes, rng: random.Random) -> bytes:
+    """One to three changes that keep the length and the 4-byte alignment of the XDR after the network
+    byte (a bit flipped, a word or a hyper replaced by an edge value): most results still decode and
+    reach the rows instead of failing in the decoder."""
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 3)):
+        choice = rng.random()
+        if choice < 0.4:
+            out[rng.randrange(1, len(out))] ^= 1 << rng.randrange(8)
+        else:
+            value = rng.choice(WORDS if choice < 0.7 else HYPERS)
+            at = 1 + 4 * rng.randrange((len(out) - 1 - len(value)) // 4 + 1)
+            out[at : at + len(value)] = value
+    return bytes(out)
+
+
+def mutate(data: bytes, max_size: int, seed: int) -> bytes:
+    """libFuzzer's own mutations one time in five, else :func:`aligned_changes`."""
+    rng = random.Random(seed)
+    if len(data) < 9 or rng.random() < 0.2:
+        return atheris.Mutate(data, max_size)
+    return aligned_changes(data, rng)
+
+
+def replay(rounds: int, seed: int, folders: list[str]) -> None:
+    """Without coverage (under ASan): every input of the folders, then ``rounds`` random inputs made by
+    :func:`aligned_changes` of one of them."""
+    inputs = [path.read_bytes() for folder in folders for path in sorted(Path(folder).iterdir())]
+    rng = random.Random(seed)
+    for n, data in enumerate(inputs + [b""] * rounds):
+        if n >= len(inputs):
+            data = rng.choice(inputs)
+            if len(data) >= 9:
+                data = aligned_changes(data, rng)
+        try:
+            one_input(data)
+        except BaseException:
+            Path(f"fuzz-rows-finding-{n}").write_bytes(data)
+            print(f"fuzz_rows: input {n} written to fuzz-rows-finding-{n}", file=sys.stderr)
+            raise
+    print(f"fuzz_rows: replayed {len(inputs)} inputs and {rounds} changed ones", file=sys.stderr)
+
+
 def main() -> None:
     if not (decoder_built() and compiled_available() and compiled_tables()):
         sys.exit("fuzz_rows: the extensions are not built (scripts/setup)")
-    atheris.Setup(sys.argv, one_input)
+    if len(sys.argv) > 1 and sys.argv[1] == "--replay":
+        parser = argparse.ArgumentParser(prog="fuzz_rows.py --replay")
+        parser.add_argument("rounds", type=int)
+        parser.add_argument("folders", nargs="+")
+        parser.add_argument("--seed", type=int, default=1)
+        args = parser.parse_args(sys.argv[2:])
+        replay(args.rounds, args.seed, args.folders)
+        return
+    atheris.Setup(sys.argv, one_input, custom_mutator=mutate)
     atheris.Fuzz()
 
 
