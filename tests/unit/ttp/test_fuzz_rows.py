@@ -29,11 +29,11 @@ pytestmark = pytest.mark.skipif(
 
 
 def _seeds(corpus_ledgers: list[tuple[str, bytes]]) -> list[bytes]:
-    """The small ledgers of a known network (fast runs), each behind its network byte."""
+    """The small ledgers of a known network (fast runs; one with offers), each behind its network byte."""
     out = []
     for name, lcm in corpus_ledgers:
         network = next((b for prefix, b in NETWORK_BYTE.items() if name.startswith(prefix)), None)
-        if network is not None and len(lcm) < 12_000:
+        if network is not None and len(lcm) < 50_000:
             out.append(bytes([network]) + lcm)
     return out
 
@@ -42,13 +42,17 @@ def test_the_seeds_reach_the_tables(corpus_ledgers: list[tuple[str, bytes]]) -> 
     """Each seed pairs under the network its first byte names, and together they give rows to compare."""
     names = ("pubnet", "testnet", "standalone")
     transactions = rows = 0
+    operations: set[str] = set()
     for seed in _seeds(corpus_ledgers):
         network = resolve_network(names[seed[0]])
         with gc_paused():
             lcm = decode_ledger_close_meta_compiled(seed[1:])
             transactions += len(pair_transactions(ledger_view(lcm), network))
-            rows += token_transfers_batch(lcm, network, compiled=True).num_rows
-    assert transactions >= 15 and rows >= 20
+            batch = token_transfers_batch(lcm, network, compiled=True)
+        rows += batch.num_rows
+        operations |= set(batch.column("operation_type").drop_null().to_pylist())
+    assert transactions >= 30 and rows >= 50
+    assert operations >= {"payment", "create_account", "account_merge", "manage_sell_offer"}
 
 
 def test_atheris_finds_nothing_in_a_bounded_run(
