@@ -5,10 +5,6 @@ standard library's ``logging`` through the same renderer, so gRPC/uvicorn/librar
 share one format. Every record carries ``component`` (source, processor, sink, export, run); callers
 add ``ledger_sequence``, ``tx_hash``, ``endpoint`` where they are known. :func:`get_logger` works before
 configuration too (structlog's defaults), so library use never needs it.
-
-Exceptions render as plain Python tracebacks. structlog would import ``rich`` (installed with typer) at
-its own import for its optional pretty tracebacks, ~45 ms of every process's start-up, which are not
-used here: ``rich`` is hidden from that one import (unless something loaded it already).
 """
 
 from __future__ import annotations
@@ -17,14 +13,7 @@ import logging
 import sys
 from typing import Any, Literal, TextIO
 
-_RICH_LOADED = "rich" in sys.modules
-if not _RICH_LOADED:
-    sys.modules["rich"] = None  # type: ignore[assignment]  # "import rich" raises ImportError
-try:
-    import structlog
-finally:
-    if not _RICH_LOADED:
-        del sys.modules["rich"]
+import structlog
 
 __all__ = ["LogFormat", "configure_logging", "get_logger"]
 
@@ -39,7 +28,7 @@ def _default() -> None:
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+            structlog.dev.ConsoleRenderer(colors=False),
         ],
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
@@ -75,9 +64,7 @@ def configure_logging(
         _add_component(component),
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if use_json
-        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

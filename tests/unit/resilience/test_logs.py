@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -61,25 +59,3 @@ def test_console_on_a_terminal_and_json_on_request() -> None:
     configure_logging("sink", stream=forced, log_format="json", level="debug")
     get_logger("x").debug("detail")
     assert json.loads(forced.getvalue())["level"] == "debug"
-
-
-def test_exceptions_render_as_plain_tracebacks_on_a_terminal() -> None:
-    tty = Tty()
-    configure_logging("sink", stream=tty)
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        get_logger("x").exception("commit failed")
-    text = tty.getvalue()
-    assert "commit failed" in text and "Traceback (most recent call last):" in text
-    assert "ValueError: boom" in text
-
-
-def test_the_logs_module_does_not_load_rich_and_leaves_it_importable() -> None:
-    script = (
-        "import sys\n"
-        "import stellar_arrow.observability.logs\n"
-        "assert 'structlog' in sys.modules and 'rich' not in sys.modules, sorted(sys.modules)\n"
-        "import rich.text\n"  # hidden only during structlog's own import
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
