@@ -8,8 +8,9 @@ the pure-Python decoder (instrumented here), which follow the same schema arm by
 
     .venv/bin/python tests/fuzz/fuzz_compiled.py -max_total_time=20 CORPUS_DIR
 
-Under AddressSanitizer (docs/decode.md, "Safety"): build with ``tools/build_ext.py --asan`` and
-point ``FUZZ_EXTENSION`` at the module it writes under ``build/asan/``.
+Under AddressSanitizer (docs/decode.md, "Safety"): build with ``tools/build_ext.py --asan``, point
+``FUZZ_EXTENSION`` at the module it writes under ``build/asan/`` and use ``--replay ROUNDS DIR...``
+(the preloaded ASan runtime takes atheris's coverage hooks; tests/fuzz/README.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from typing import Any
 
 import atheris
+from mutations import replay_main  # beside this script
 
 with atheris.instrument_imports(include=["stellar_arrow.xdr._decoders"]):
     from stellar_arrow.xdr import _decoders  # noqa: F401  # instrumented before anything imports it
@@ -70,6 +72,9 @@ def one_input(data: bytes) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--replay":  # under ASan, which takes atheris's coverage
+        replay_main(one_input, "fuzz-compiled", sys.argv[2:])
+        return
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
 

@@ -22,7 +22,6 @@ checks every input of the folders and ROUNDS changed copies of them, without cov
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import random
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import atheris
 import pyarrow as pa
+from mutations import aligned_changes, replay_main  # beside this script
 
 # in dependency order: the later ones cimport the StrKey encoder
 EXTENSIONS = (
@@ -78,11 +78,6 @@ NETWORKS = tuple(resolve_network(name) for name in ("pubnet", "testnet", "standa
 
 Outcome = pa.RecordBatch | type[BaseException]
 # XDR words (4 bytes, big-endian) and hypers (8 bytes) at the edges of the columns' ranges
-WORDS = tuple(v.to_bytes(4, "big") for v in (0, 1, 2, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF))
-HYPERS = tuple(
-    v.to_bytes(8, "big", signed=True)
-    for v in (0, 1, -1, 2**31, 2**32, 2**53 + 1, 2**62, 2**63 - 1, -(2**63), -(2**31))
-)
 
 
 def outcome(build: Callable[[], pa.RecordBatch]) -> Outcome:
@@ -140,22 +135,6 @@ def one_input(data: bytes) -> None:
             )
 
 
-def aligned_changes(data: bytes, rng: random.Random) -> bytes:
-    """One to three changes that keep the length and the 4-byte alignment of the XDR after the network
-    byte (a bit flipped, a word or a hyper replaced by an edge value): most results still decode and
-    reach the rows instead of failing in the decoder."""
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        choice = rng.random()
-        if choice < 0.4:
-            out[rng.randrange(1, len(out))] ^= 1 << rng.randrange(8)
-        else:
-            value = rng.choice(WORDS if choice < 0.7 else HYPERS)
-            at = 1 + 4 * rng.randrange((len(out) - 1 - len(value)) // 4 + 1)
-            out[at : at + len(value)] = value
-    return bytes(out)
-
-
 def mutate(data: bytes, max_size: int, seed: int) -> bytes:
     """libFuzzer's own mutations one time in five, else :func:`aligned_changes`."""
     rng = random.Random(seed)
@@ -164,35 +143,11 @@ def mutate(data: bytes, max_size: int, seed: int) -> bytes:
     return aligned_changes(data, rng)
 
 
-def replay(rounds: int, seed: int, folders: list[str]) -> None:
-    """Without coverage (under ASan): every input of the folders, then ``rounds`` random inputs made by
-    :func:`aligned_changes` of one of them."""
-    inputs = [path.read_bytes() for folder in folders for path in sorted(Path(folder).iterdir())]
-    rng = random.Random(seed)
-    for n, data in enumerate(inputs + [b""] * rounds):
-        if n >= len(inputs):
-            data = rng.choice(inputs)
-            if len(data) >= 9:
-                data = aligned_changes(data, rng)
-        try:
-            one_input(data)
-        except BaseException:
-            Path(f"fuzz-rows-finding-{n}").write_bytes(data)
-            print(f"fuzz_rows: input {n} written to fuzz-rows-finding-{n}", file=sys.stderr)
-            raise
-    print(f"fuzz_rows: replayed {len(inputs)} inputs and {rounds} changed ones", file=sys.stderr)
-
-
 def main() -> None:
     if not (decoder_built() and compiled_available() and compiled_tables()):
         sys.exit("fuzz_rows: the extensions are not built (scripts/setup)")
     if len(sys.argv) > 1 and sys.argv[1] == "--replay":
-        parser = argparse.ArgumentParser(prog="fuzz_rows.py --replay")
-        parser.add_argument("rounds", type=int)
-        parser.add_argument("folders", nargs="+")
-        parser.add_argument("--seed", type=int, default=1)
-        args = parser.parse_args(sys.argv[2:])
-        replay(args.rounds, args.seed, args.folders)
+        replay_main(one_input, "fuzz-rows", sys.argv[2:])
         return
     atheris.Setup(sys.argv, one_input, custom_mutator=mutate)
     atheris.Fuzz()

@@ -49,3 +49,22 @@ def test_no_reference_leaks(corpus_ledgers: list[tuple[str, bytes]]) -> None:
     for _ in range(5):
         round_trip()
     assert sys.getallocatedblocks() - before < 20  # one leaked object per error path would be 130
+
+
+def test_replay_without_coverage_finds_nothing(
+    corpus_ledgers: list[tuple[str, bytes]], tmp_path: Path
+) -> None:
+    """The mode the ASan run uses (the preloaded ASan runtime takes atheris's coverage hooks)."""
+    seeds = [lcm for _, lcm in corpus_ledgers if len(lcm) < 12_000]
+    for n, lcm in enumerate(seeds):
+        (tmp_path / f"seed{n}").write_bytes(b"\x00" + lcm)
+    done = subprocess.run(
+        [sys.executable, str(HARNESS), "--replay", "300", str(tmp_path), "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"replayed {len(seeds)} inputs and 300 changed ones" in done.stderr
+    assert not list(tmp_path.glob("fuzz-compiled-finding-*"))
