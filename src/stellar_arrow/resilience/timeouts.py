@@ -5,7 +5,8 @@ limits to each client library, and how to turn off the libraries' own retries so
 retry layer (ours, :mod:`stellar_arrow.resilience.retry`):
 
 * httpx (RPC): ``httpx.Timeout(connect, read, write, pool)``; the whole call is bounded by the caller.
-* s3fs / aiobotocore: ``config_kwargs`` connect/read timeouts, botocore ``max_attempts: 1``, and
+* s3fs / aiobotocore: ``config_kwargs`` connect/read timeouts, botocore ``total_max_attempts: 1`` (its
+  ``max_attempts`` counts retries after the first attempt: ``1`` would be one hidden retry), and
   s3fs's own retry loop set to one attempt (:func:`disable_library_retries`).
 * fsspec HTTP: an aiohttp ``ClientTimeout`` (connect, sock_read, total).
 * gcsfs: ``requests_timeout``; gcsfs's retry decorator cannot be turned off, so for ``gs://`` lakes it
@@ -51,7 +52,7 @@ class NetworkTimeouts:
             config = dict(merged.get("config_kwargs") or {})
             config.setdefault("connect_timeout", self.connect_s)
             config.setdefault("read_timeout", self.read_s)
-            config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+            config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
             merged["config_kwargs"] = config
         elif protocol in ("http", "https"):
             import aiohttp
