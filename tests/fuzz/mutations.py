@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def replay(one_input: Callable[[bytes], None], name: str, rounds: int, seed: int
     if not inputs:
         sys.exit(f"{name}: no inputs in {', '.join(folders)}")
     rng = random.Random(seed)
+    started = time.monotonic()
     for n, data in enumerate(inputs + [b""] * rounds):
+        if n and n % 1000 == 0:
+            print(f"{name}: {n} inputs in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         if n >= len(inputs):
             data = rng.choice(inputs)
             if len(data) >= 9:
@@ -53,7 +57,9 @@ def replay(one_input: Callable[[bytes], None], name: str, rounds: int, seed: int
             Path(f"{name}-finding-{n}").write_bytes(data)
             print(f"{name}: input {n} written to {name}-finding-{n}", file=sys.stderr)
             raise
-    print(f"{name}: replayed {len(inputs)} inputs and {rounds} changed ones", file=sys.stderr)
+    elapsed = time.monotonic() - started
+    done = f"replayed {len(inputs)} inputs and {rounds} changed ones in {elapsed:.0f} s"
+    print(f"{name}: {done}", file=sys.stderr)
 
 
 def replay_main(one_input: Callable[[bytes], None], name: str, argv: list[str]) -> None:
