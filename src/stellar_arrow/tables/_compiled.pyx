@@ -16,6 +16,7 @@ pyarrow's own error for the first such column (it converts the offending value t
 StrKeys come from the one shared encoder (``stellar_arrow.xdr._strkey``).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -29,8 +30,11 @@ from stellar_arrow.xdr._strkey cimport account_strkey_c, muxed_strkey_c
 import pyarrow as pa
 
 from stellar_arrow.ledger.hashes import inner_transaction_hash
-from stellar_arrow.ledger.toid import toid
+from stellar_arrow.ledger.toid import TOID_MAX_OPERATION_INDEX, toid
+from stellar_arrow.tables.details import muxed_account_columns
+from stellar_arrow.vocabulary import OPERATION_TYPES as _OPERATION_TYPES
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import account_strkey
 
 cdef extern from *:
     """
@@ -640,3 +644,105 @@ def operation_counts(transactions):
             successful += 1
             operations += ops
     return successful, operations, all_operations
+
+
+# ---------------------------------------------------------------------------------------------------
+# The operations table
+
+cdef Py_ssize_t F_OP_SOURCE = X.Operation.FIELDS.index("source_account")
+cdef Py_ssize_t F_OP_BODY = X.Operation.FIELDS.index("body")
+cdef long OP_INNER = X.OperationResultCode.opINNER
+cdef dict OPERATION_TYPES = _OPERATION_TYPES
+
+
+cdef tuple muxed_columns(object account):
+    """``details.muxed_account_columns``: ``(G-address, M-address or None)``; anything but a well-formed
+    ed25519 or muxed account goes to the Python function."""
+    cdef object kind, key, med, muxed_id
+    if isinstance(account, tuple) and PyTuple_GET_SIZE(account) >= 2:
+        kind = <object>txb_item(account, 0)
+        if kind == 0:
+            key = <object>txb_item(account, 1)
+            if type(key) is bytes and PyBytes_GET_SIZE(key) == 32:
+                return (account_strkey_c(key32(key)), None)
+        elif kind == 0x100:
+            med = <object>txb_item(account, 1)
+            if isinstance(med, tuple) and PyTuple_GET_SIZE(med) >= 2:
+                muxed_id = <object>txb_item(med, 0)
+                key = <object>txb_item(med, 1)
+                if (
+                    type(muxed_id) is int and 0 <= muxed_id <= 0xFFFFFFFFFFFFFFFF
+                    and type(key) is bytes and PyBytes_GET_SIZE(key) == 32
+                ):
+                    return (account_strkey_c(key32(key)), muxed_strkey_c(key32(key), <uint64_t>muxed_id))
+    return muxed_account_columns(account)
+
+
+def operations_add(dict columns, view, transactions, render, dict trace_cache, trace_names, closed_at):
+    """The rows of ``OperationsBuilder.add`` appended to its column lists: the values of the Python loop of
+    ``tables/operations.py`` (its reference), the operation, its body and result read by position.
+    ``render`` is the ``details`` JSON renderer; ``trace_cache`` maps a result union's class to its code
+    names, filled by ``trace_names(class)``."""
+    cdef list ids = columns["id"], tx_ids = columns["transaction_id"], hashes = columns["transaction_hash"]
+    cdef list seqs = columns["ledger_sequence"], tx_indexes = columns["transaction_index"]
+    cdef list op_indexes = columns["operation_index"], types = columns["type"]
+    cdef list type_names = columns["type_string"], sources = columns["source_account"]
+    cdef list muxed_sources = columns["source_account_muxed"], successes = columns["successful"]
+    cdef list result_codes = columns["operation_result_code"]
+    cdef list trace_codes = columns["operation_trace_code"], details = columns["details"]
+    cdef list closed = columns["closed_at"]
+    cdef dict code_names = X.OperationResultCode.NAMES
+    cdef dict names
+    cdef Py_ssize_t index, count
+    cdef tuple source, tx_source
+    seq = view.ledger_sequence
+    for t in transactions:
+        tx = t.tx
+        if isinstance(tx, TransactionV0):
+            tx_source = (account_strkey(tx.source_account_ed25519), None)
+        else:
+            tx_source = muxed_columns(tx.source_account)
+        tx_hash = t.tx_hash.hex()
+        tx_index = t.transaction_index
+        tx_id = toid(seq, tx_index)
+        successful = t.successful
+        results = t.operation_results
+        count = 0 if results is None else len(results)
+        index = 0
+        for op in tx.operations:
+            index += 1
+            body = at(op, F_OP_BODY)
+            op_source = at(op, F_OP_SOURCE)
+            source = tx_source if op_source is None else muxed_columns(op_source)
+            ids.append(tx_id | index if index <= TOID_MAX_OPERATION_INDEX else toid(seq, tx_index, index))
+            tx_ids.append(tx_id)
+            hashes.append(tx_hash)
+            seqs.append(seq)
+            tx_indexes.append(tx_index)
+            op_indexes.append(index)
+            kind = at(body, 0)
+            types.append(kind)
+            name = OPERATION_TYPES.get(kind)
+            type_names.append(str(kind) if name is None else name)
+            sources.append(<object>txb_item(source, 0))
+            muxed_sources.append(<object>txb_item(source, 1))
+            successes.append(successful)
+            if index <= count:
+                result = results[index - 1]
+                code = at(result, 0)
+                result_codes.append(code_names.get(code))
+                tr = at(result, 1) if code == OP_INNER else None
+                if tr is not None:
+                    inner = at(tr, 1)
+                    inner_code = at(inner, 0)
+                    names = trace_cache.get(type(inner))
+                    if names is None:
+                        names = trace_names(type(inner))
+                    trace_codes.append(names.get(inner_code, str(inner_code)))
+                else:
+                    trace_codes.append(None)
+            else:
+                result_codes.append(None)
+                trace_codes.append(None)
+            details.append(render(body))
+            closed.append(closed_at)

@@ -14,8 +14,11 @@ Pure: decoded values in, JSON text out.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 from collections.abc import Callable
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -31,10 +34,16 @@ from stellar_arrow.xdr.strkey import (
 
 __all__ = [
     "asset_string",
+    "compiled_details_module",
+    "details_json_function",
+    "details_pyx",
     "muxed_account_columns",
     "muxed_account_strkey",
     "operation_details",
     "operation_details_json",
+    "operation_details_json_reference",
+    "operation_details_reference",
+    "python_details",
 ]
 
 Render = Callable[[Any], Any]
@@ -203,6 +212,242 @@ def _compiler() -> _Compiler:
     return _Compiler()
 
 
+#: The compiled counterparts of ``_BY_NAME`` (``tables/_details_special.pxi``; they hand anything but the
+#: well-formed common case back to the Python function).
+_COMPILED_SPECIAL: dict[str, str] = {
+    "AccountID": "sp_account",
+    "PublicKey": "sp_account",
+    "NodeID": "sp_account",
+    "MuxedAccount": "sp_muxed",
+    "SCAddress": "sp_sc_address",
+    "Asset": "sp_asset",
+    "ChangeTrustAsset": "sp_asset",
+    "TrustLineAsset": "sp_asset",
+    "AssetCode4": "sp_code",
+    "AssetCode12": "sp_code",
+    "AssetCode": "sp_asset_code",
+    "Int128Parts": "sp_int128",
+    "UInt128Parts": "sp_int128",
+    "Int256Parts": "sp_int256",
+    "UInt256Parts": "sp_int256",
+}
+
+
+class _Generator:
+    """Source code of the same renderers as :class:`_Compiler`'s closures: one function per struct and
+    union, fields read by position (``v[0]``, ``v[1]``...) into dict displays, integers, strings,
+    opaques, enums, optionals and arrays written inline, and an operation body's arm chosen by its
+    discriminant. Every value, key order and fallback (``names.get(d, d)``, a void arm's label, the
+    special renderers of ``_BY_NAME``) is the closures' one, with fewer Python frames per level.
+
+    Python mode (executed once): a union of more than ``IF_ARMS`` arms is a dict of arm functions
+    looked up in the caller's expression. Cython mode (``cython=True``): the text of
+    ``tables/_details.pyx``, ``cdef`` functions and ``if`` chains, constants installed at import
+    from the namespace the generator builds (the same objects as the Python mode's).
+    """
+
+    IF_ARMS = 3
+
+    def __init__(self, cython: bool = False) -> None:
+        self.cython = cython
+        self.schema = _compiler().schema
+        self.namespace: dict[str, Any] = {"__builtins__": {"isinstance": isinstance, "dict": dict}}
+        self.consts: list[tuple[str, str]] = []  # (name, Cython type)
+        self.functions: dict[str, str] = {}  # type name -> function name
+        self.unions: dict[str, tuple[str, str]] = {}  # union name -> (dispatch dict, fallback function)
+        self.source: list[str] = []
+        self.dispatch: list[str] = []  # dicts of case -> arm function name, resolved after ``exec``
+        self.count = 0
+
+    def name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, value: Any, prefix: str, ctype: str = "object") -> str:
+        name = self.name(prefix)
+        self.namespace[name] = value
+        self.consts.append((name, ctype))
+        return name
+
+    def item(self, x: str, i: int) -> str:
+        """Source of element ``i`` of the model tuple ``x``."""
+        return f"item({x}, {i})" if self.cython else f"{x}[{i}]"
+
+    def define(self, head: str, body: list[str]) -> None:
+        kind = "cdef object" if self.cython else "def"
+        self.source.append(f"{kind} {head}:\n" + "".join(f"    {line}\n" for line in body))
+
+    def expr(self, t: TypeExpr, x: str) -> str:
+        """Source of the rendered value of ``x`` (a local name or a subscript, cheap to repeat)."""
+        kind = t["kind"]
+        if kind == "ref":
+            return self.ref(t["name"], x)
+        if kind in _INT_KINDS or kind == "bool":
+            return x
+        if kind == "string":
+            return f"text({x})" if self.cython else f"{x}.decode('utf-8', 'replace')"
+        if kind in ("opaque_fixed", "opaque_var"):
+            return f"hex_text({x})" if self.cython else f"{x}.hex()"
+        if kind in ("array", "var_array"):
+            e = self.name("e")
+            return f"[{self.expr(t['element'], e)} for {e} in {x}]"
+        if kind == "optional":
+            inner = self.expr(t["element"], x)
+            return x if inner == x else f"(None if {x} is None else {inner})"
+        msg = f"unsupported type expression {t!r}"
+        raise ValueError(msg)
+
+    def ref(self, name: str, x: str) -> str:
+        special = _BY_NAME.get(name)
+        if special is not None:
+            fallback = self.const(special, "s")
+            compiled = _COMPILED_SPECIAL.get(name) if self.cython else None
+            return f"{fallback}({x})" if compiled is None else f"{compiled}({x}, {fallback})"
+        d = self.schema.definitions.get(name)
+        if d is None:
+            return x
+        if d.kind == "typedef":
+            return self.expr(d.type, x)
+        if d.kind == "enum":
+            names = self.const(dict((value, member) for member, value in d.members), "n", "dict")
+            return f"{names}.get({x}, {x})"
+        if d.kind == "struct":
+            return f"{self.function(d)}({x})"
+        if d.kind == "union":
+            fn = self.function(d)
+            if d.name in self.unions:
+                table, fallback = self.unions[d.name]
+                return f"{table}.get({x}[0], {fallback})({x})"
+            return f"{fn}({x})"
+        return f"{self.const(_compiler().ref(name), 'c')}({x})"  # anything else: the closure itself
+
+    def function(self, d: Definition) -> str:
+        known = self.functions.get(d.name)
+        if known is not None:
+            return known
+        fn = self.functions[d.name] = self.name(f"r_{d.name}_")
+        if d.kind == "struct":
+            items = (
+                f"{snake_case(f.name)!r}: {self.expr(f.type, self.item('v', i))}"
+                for i, f in enumerate(d.fields)
+            )
+            self.define(f"{fn}(v)", ["return {" + ", ".join(items) + "}"])
+        else:
+            self.union(d, fn)
+        return fn
+
+    def union(self, d: Definition, fn: str) -> None:
+        disc = self.schema.resolve(d.discriminant_type)
+        names: dict[int, str] = {}
+        if disc["kind"] == "ref" and disc["name"] in self.schema.definitions:
+            enum = self.schema.definitions[disc["name"]]
+            names = {value: member for member, value in enum.members}
+        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
+        for arm in d.arms:
+            arm_name = None if arm.name is None else snake_case(arm.name)
+            for case in arm.cases:
+                arms[case] = (arm_name, arm.type)
+        valued = {case: (a, t) for case, (a, t) in arms.items() if a is not None and t is not None}
+        n = self.const(names, "n", "dict") if names else ""
+        fallback = f"{n}.get(d, d)" if names else "d"
+
+        def arm_value(case: int, arm_name: str, t: TypeExpr) -> str:
+            label = repr(names[case]) if case in names else self.item("v", 0)
+            return f"{{'type': {label}, {arm_name!r}: {self.expr(t, self.item('v', 1))}}}"
+
+        if self.cython or len(valued) <= self.IF_ARMS:
+            body = [f"d = {self.item('v', 0)}"]
+            for case, (arm_name, t) in valued.items():
+                body += [f"if d == {case!r}:", f"    return {arm_value(case, arm_name, t)}"]
+            self.define(f"{fn}(v)", [*body, f"return {fallback}"])
+            return
+        table = self.const({}, "t")
+        other = self.name(f"{fn}_other")
+        self.unions[d.name] = (table, other)
+        self.dispatch.append(table)
+        self.define(f"{other}(v)", ["d = v[0]", f"return {fallback}"])
+        self.define(f"{fn}(v)", [f"return {table}.get(v[0], {other})(v)"])
+        for case, (arm_name, t) in valued.items():
+            arm_fn = self.name(f"{fn}_")
+            self.namespace[table][case] = arm_fn
+            self.define(f"{arm_fn}(v)", [f"return {arm_value(case, arm_name, t)}"])
+
+    def operation_bodies(self) -> dict[int, str]:
+        """One function per operation type with parameters: ``{type: function name}``."""
+        body = self.schema.definitions["OperationBody"]
+        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
+        for arm in body.arms:
+            for case in arm.cases:
+                arms[case] = (None if arm.name is None else snake_case(arm.name), arm.type)
+        table: dict[int, str] = {}
+        for case, (arm_name, t) in arms.items():
+            if arm_name is None or t is None:
+                continue
+            fn = table[case] = self.name("op_")
+            self.define(
+                f"{fn}(v)",
+                [f"r = {self.expr(t, 'v')}", f"return r if isinstance(r, dict) else {{{arm_name!r}: r}}"],
+            )
+        return table
+
+    def python(self) -> Callable[[Any], dict[str, Any]]:
+        """``operation_details`` as Python functions (``exec`` of the generated source)."""
+        table = self.operation_bodies()
+        code = "".join(self.source)
+        exec(compile(code, "<stellar_arrow.tables.details generated>", "exec"), self.namespace)
+        ns = self.namespace
+        for name in self.dispatch:  # function names -> the functions (the dicts are updated in place)
+            ns[name].update({case: ns[fn] for case, fn in ns[name].items()})
+        ops = {case: ns[fn] for case, fn in table.items()}
+
+        def details(body: Any) -> dict[str, Any]:
+            render = ops.get(body[0])
+            return {} if render is None else render(body[1])
+
+        return details
+
+    def pyx(self) -> str:
+        """The text of ``tables/_details.pyx`` (Cython mode)."""
+        table = self.operation_bodies()
+        body = ["d = item(body, 0)"]
+        for case, fn in table.items():
+            body += [f"if d == {case!r}:", f"    return {fn}(item(body, 1))"]
+        head = [f"cdef {ctype} {name}" for name, ctype in self.consts]
+        install = ["def install(dict ns):", "    global " + ", ".join(n for n, _ in self.consts)]
+        install += [f"    {name} = ns[{name!r}]" for name, _ in self.consts]
+        details = ["cdef object details(body):", *(f"    {line}" for line in body), "    return {}"]
+        code = "\n".join([*head, "", *install, "", "", *self.source, "", *details, _PYX_FOOTER]) + "\n"
+        digest = hashlib.sha256(code.encode()).hexdigest()
+        return _PYX_HEADER + f"SOURCE_SHA256 = {digest!r}\n\n" + code
+
+
+_PYX_HEADER = '''# cython: language_level=3, binding=False, embedsignature=False
+# Generated by tools/gen_details.py (the Cython mode of tables/details.py's generator): do not edit.
+"""Compiled operation ``details`` renderers: the generated code of ``tables/details.py`` as C functions.
+
+``install(namespace)`` binds the constants (enum names, special renderers) the Python side builds;
+``SOURCE_SHA256`` is the digest of the code below it, which ``details.py`` checks against its own
+generator before using this module.
+"""
+
+import orjson
+
+include "_details_special.pxi"
+
+'''
+
+_PYX_FOOTER = '''
+
+def operation_details(body):
+    """``details.operation_details``."""
+    return details(body)
+
+
+def operation_details_json(body):
+    """``details.operation_details_json``."""
+    return orjson.dumps(details(body)).decode("utf-8")'''
+
+
 @cache
 def _body_arms() -> dict[int, tuple[str | None, Render | None]]:
     compiler = _compiler()
@@ -215,8 +460,8 @@ def _body_arms() -> dict[int, tuple[str | None, Render | None]]:
     return arms
 
 
-def operation_details(body: X.OperationBody) -> dict[str, Any]:
-    """The operation's parameters as a JSON-ready dict (``{}`` for operations without parameters)."""
+def operation_details_reference(body: X.OperationBody) -> dict[str, Any]:
+    """:func:`operation_details` by the schema's closures: the reference of the generated code."""
     arm_name, render = _body_arms().get(body.type, (None, None))
     if render is None or arm_name is None:
         return {}
@@ -226,6 +471,64 @@ def operation_details(body: X.OperationBody) -> dict[str, Any]:
     return {arm_name: value}
 
 
+def details_pyx() -> str:
+    """The text of ``tables/_details.pyx`` (``tools/gen_details.py`` writes it)."""
+    return _Generator(cython=True).pyx()
+
+
+@cache
+def compiled_details_module() -> ModuleType | None:
+    """The compiled renderers (``tables/_details.pyx``) when built and generated from this schema and
+    generator (else None: the generated Python code is used)."""
+    try:
+        module = importlib.import_module("stellar_arrow.tables._details")
+    except ImportError:
+        return None
+    generator = _Generator(cython=True)
+    text = generator.pyx()
+    if f"SOURCE_SHA256 = {module.SOURCE_SHA256!r}\n" not in text:
+        return None
+    module.install(generator.namespace)
+    return module
+
+
+@cache
+def _generated_details() -> Callable[[Any], dict[str, Any]]:
+    module = compiled_details_module()
+    if module is not None:
+        render: Callable[[Any], dict[str, Any]] = module.operation_details
+        return render
+    return python_details()
+
+
+@cache
+def details_json_function(compiled: bool = True) -> Callable[[Any], str]:
+    """:func:`operation_details_json` itself: the compiled renderer when built (and ``compiled``), else
+    the generated Python one."""
+    module = compiled_details_module() if compiled else None
+    if module is not None:
+        render: Callable[[Any], str] = module.operation_details_json
+        return render
+    details = python_details()
+    return lambda body: orjson.dumps(details(body)).decode("utf-8")
+
+
+@cache
+def python_details() -> Callable[[Any], dict[str, Any]]:
+    """The generated Python renderer (what runs when ``_details`` is not built)."""
+    return _Generator().python()
+
+
+def operation_details(body: X.OperationBody) -> dict[str, Any]:
+    """The operation's parameters as a JSON-ready dict (``{}`` for operations without parameters)."""
+    return _generated_details()(body)
+
+
 def operation_details_json(body: X.OperationBody) -> str:
     """:func:`operation_details` serialised as compact JSON text."""
-    return orjson.dumps(operation_details(body)).decode("utf-8")
+    return details_json_function()(body)
+
+
+def operation_details_json_reference(body: X.OperationBody) -> str:
+    """:func:`operation_details_json` by the reference closures."""
+    return orjson.dumps(operation_details_reference(body)).decode("utf-8")
