@@ -23,6 +23,19 @@ cdef inline bint is_pair(object v):
     return isinstance(v, tuple) and PyTuple_GET_SIZE(v) >= 2
 
 
+cdef dict G_ADDRESSES = {}  # ed25519 key -> G-address: the same few thousand accounts recur in every ledger
+
+
+cdef object g_address(object k):
+    """``account_strkey_c`` of a 32-byte key, memoised (emptied when it reaches 65,536 keys)."""
+    cdef object text = G_ADDRESSES.get(k)
+    if text is None:
+        if len(G_ADDRESSES) >= 65536:
+            G_ADDRESSES.clear()
+        text = G_ADDRESSES[k] = account_strkey_c(key_bytes(k))
+    return text
+
+
 cdef inline object ed25519_key(object v):
     """The key of an ed25519 ``PublicKey`` (``v.ed25519``) when it is 32 bytes, else None."""
     cdef object k
@@ -37,7 +50,7 @@ cdef object sp_account(object v, object fallback):
     """``AccountID``, ``PublicKey``, ``NodeID``: the G-address."""
     k = ed25519_key(v)
     if k is not None:
-        return account_strkey_c(key_bytes(k))
+        return g_address(k)
     return fallback(v)
 
 
@@ -49,7 +62,7 @@ cdef object sp_muxed(object v, object fallback):
         if t == 0:
             k = (<tuple>v)[1]
             if is_key(k):
-                return account_strkey_c(key_bytes(k))
+                return g_address(k)
         elif t == 0x100:
             med = (<tuple>v)[1]
             if is_pair(med):
@@ -68,7 +81,7 @@ cdef object sp_sc_address(object v, object fallback):
         if kind == 0:
             k = ed25519_key((<tuple>v)[1])
             if k is not None:
-                return account_strkey_c(key_bytes(k))
+                return g_address(k)
         elif kind == 1:
             k = (<tuple>v)[1]
             if is_key(k):
@@ -89,7 +102,7 @@ cdef object sp_asset(object v, object fallback):
                 code = (<tuple>a)[0]
                 k = ed25519_key((<tuple>a)[1])
                 if type(code) is bytes and k is not None:
-                    return code.rstrip(b"\x00").decode("ascii", "replace") + ":" + account_strkey_c(key_bytes(k))
+                    return code.rstrip(b"\x00").decode("ascii", "replace") + ":" + g_address(k)
     return fallback(v)
 
 
