@@ -678,71 +678,108 @@ cdef tuple muxed_columns(object account):
     return muxed_account_columns(account)
 
 
-def operations_add(dict columns, view, transactions, render, dict trace_cache, trace_names, closed_at):
-    """The rows of ``OperationsBuilder.add`` appended to its column lists: the values of the Python loop of
-    ``tables/operations.py`` (its reference), the operation, its body and result read by position.
-    ``render`` is the ``details`` JSON renderer; ``trace_cache`` maps a result union's class to its code
-    names, filled by ``trace_names(class)``."""
-    cdef list ids = columns["id"], tx_ids = columns["transaction_id"], hashes = columns["transaction_hash"]
-    cdef list seqs = columns["ledger_sequence"], tx_indexes = columns["transaction_index"]
-    cdef list op_indexes = columns["operation_index"], types = columns["type"]
-    cdef list type_names = columns["type_string"], sources = columns["source_account"]
-    cdef list muxed_sources = columns["source_account_muxed"], successes = columns["successful"]
-    cdef list result_codes = columns["operation_result_code"]
-    cdef list trace_codes = columns["operation_trace_code"], details = columns["details"]
-    cdef list closed = columns["closed_at"]
-    cdef dict code_names = X.OperationResultCode.NAMES
-    cdef dict names
-    cdef Py_ssize_t index, count
-    cdef tuple source, tx_source
-    seq = view.ledger_sequence
-    for t in transactions:
-        tx = t.tx
-        if isinstance(tx, TransactionV0):
-            tx_source = (account_strkey(tx.source_account_ed25519), None)
-        else:
-            tx_source = muxed_columns(tx.source_account)
-        tx_hash = t.tx_hash.hex()
-        tx_index = t.transaction_index
-        tx_id = toid(seq, tx_index)
-        successful = t.successful
-        results = t.operation_results
-        count = 0 if results is None else len(results)
-        index = 0
-        for op in tx.operations:
-            index += 1
-            body = at(op, F_OP_BODY)
-            op_source = at(op, F_OP_SOURCE)
-            source = tx_source if op_source is None else muxed_columns(op_source)
-            ids.append(tx_id | index if index <= TOID_MAX_OPERATION_INDEX else toid(seq, tx_index, index))
-            tx_ids.append(tx_id)
-            hashes.append(tx_hash)
-            seqs.append(seq)
-            tx_indexes.append(tx_index)
-            op_indexes.append(index)
-            kind = at(body, 0)
-            types.append(kind)
-            name = OPERATION_TYPES.get(kind)
-            type_names.append(str(kind) if name is None else name)
-            sources.append(<object>txb_item(source, 0))
-            muxed_sources.append(<object>txb_item(source, 1))
-            successes.append(successful)
-            if index <= count:
-                result = results[index - 1]
-                code = at(result, 0)
-                result_codes.append(code_names.get(code))
-                tr = at(result, 1) if code == OP_INNER else None
-                if tr is not None:
-                    inner = at(tr, 1)
-                    inner_code = at(inner, 0)
-                    names = trace_cache.get(type(inner))
-                    if names is None:
-                        names = trace_names(type(inner))
-                    trace_codes.append(names.get(inner_code, str(inner_code)))
-                else:
-                    trace_codes.append(None)
+OPERATION_COLUMNS = (
+    "id", "transaction_id", "transaction_hash", "ledger_sequence", "transaction_index", "operation_index",
+    "type", "type_string", "source_account", "source_account_muxed", "successful", "operation_result_code",
+    "operation_trace_code", "details", "closed_at",
+)
+
+
+cdef class OperationRows:
+    """The columns of the ``operations`` table, filled ledger by ledger (``add``): the values of the Python
+    loop of ``tables/operations.py`` (its reference), the operation, its body and result read by position;
+    ``arrays`` returns them as pyarrow arrays typed by ``schema``."""
+
+    cdef readonly object schema
+    cdef list cols
+    cdef object render, trace_names
+    cdef dict trace_cache
+    cdef Column c_id, c_tx_id, c_hash, c_seq, c_tx_index, c_op_index, c_type, c_type_string, c_source
+    cdef Column c_source_muxed, c_successful, c_result_code, c_trace_code, c_details, c_closed_at
+
+    def __init__(self, schema, render, dict trace_cache, trace_names):
+        """``render``: the ``details`` JSON renderer; ``trace_cache`` maps a result union's class to its
+        code names, filled by ``trace_names(class)``."""
+        if tuple(schema.names) != OPERATION_COLUMNS:
+            raise ValueError(f"compiled operations rows expect the columns {OPERATION_COLUMNS}")
+        self.schema = schema
+        self.render = render
+        self.trace_cache = trace_cache
+        self.trace_names = trace_names
+        self.cols = [column(f.type) for f in schema]
+        (
+            self.c_id, self.c_tx_id, self.c_hash, self.c_seq, self.c_tx_index, self.c_op_index, self.c_type,
+            self.c_type_string, self.c_source, self.c_source_muxed, self.c_successful, self.c_result_code,
+            self.c_trace_code, self.c_details, self.c_closed_at,
+        ) = self.cols
+
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
+    def add(self, view, transactions, closed_at):
+        """The rows of one ledger's operations; ``closed_at`` is the ledger's close time in microseconds."""
+        cdef dict code_names = X.OperationResultCode.NAMES
+        cdef dict names
+        cdef Py_ssize_t index, count
+        cdef tuple source, tx_source
+        seq = view.ledger_sequence
+        for t in transactions:
+            tx = t.tx
+            if isinstance(tx, TransactionV0):
+                tx_source = (account_strkey(tx.source_account_ed25519), None)
             else:
-                result_codes.append(None)
-                trace_codes.append(None)
-            details.append(render(body))
-            closed.append(closed_at)
+                tx_source = muxed_columns(tx.source_account)
+            tx_hash = t.tx_hash.hex()
+            tx_index = t.transaction_index
+            tx_id = toid(seq, tx_index)
+            successful = t.successful
+            if type(successful) is not bool:
+                raise TypeError(f"expected a bool transaction success, got {type(successful).__name__}")
+            results = t.operation_results
+            count = 0 if results is None else len(results)
+            index = 0
+            for op in tx.operations:
+                index += 1
+                body = at(op, F_OP_BODY)
+                op_source = at(op, F_OP_SOURCE)
+                source = tx_source if op_source is None else muxed_columns(op_source)
+                self.c_id.integer(
+                    tx_id | index if index <= TOID_MAX_OPERATION_INDEX else toid(seq, tx_index, index)
+                )
+                self.c_tx_id.integer(tx_id)
+                self.c_hash.string(tx_hash)
+                self.c_seq.integer(seq)
+                self.c_tx_index.integer(tx_index)
+                self.c_op_index.integer(index)
+                kind = at(body, 0)
+                self.c_type.integer(kind)
+                name = OPERATION_TYPES.get(kind)
+                self.c_type_string.string(str(kind) if name is None else name)
+                self.c_source.string(<object>txb_item(source, 0))
+                self.c_source_muxed.optional_string(<object>txb_item(source, 1))
+                self.c_successful.boolean(successful)
+                if index <= count:
+                    result = results[index - 1]
+                    code = at(result, 0)
+                    self.c_result_code.optional_string(code_names.get(code))
+                    tr = at(result, 1) if code == OP_INNER else None
+                    if tr is not None:
+                        inner = at(tr, 1)
+                        inner_code = at(inner, 0)
+                        names = self.trace_cache.get(type(inner))
+                        if names is None:
+                            names = self.trace_names(type(inner))
+                        self.c_trace_code.optional_string(names.get(inner_code, str(inner_code)))
+                    else:
+                        self.c_trace_code.null()
+                else:
+                    self.c_result_code.null()
+                    self.c_trace_code.null()
+                self.c_details.string(self.render(body))
+                self.c_closed_at.integer(closed_at)
+
+    def arrays(self):
+        """One pyarrow array per column of ``schema`` (pyarrow's error for a value that does not fit)."""
+        return [(<Column>col).array(f.type) for col, f in zip(self.cols, self.schema)]
+
+    def __len__(self):
+        return self.c_id.length

@@ -93,9 +93,10 @@ def _trace_names(kind: type) -> dict[int, str]:
 class OperationsBuilder:
     """Accumulates ``operations`` rows column by column; :meth:`finish` returns one record batch.
 
-    ``compiled`` (when both are built): the rows by the compiled table code (``tables/_compiled.pyx``,
-    ``operations_add``: this module's loop, compiled) and ``details`` by the compiled renderer
-    (``tables/_details.pyx``); else this loop with the generated Python renderer of ``details.py``.
+    ``compiled`` (when both are built): the rows straight into Arrow column buffers by the compiled table
+    code (``tables/_compiled.pyx``, ``OperationRows``: this module's loop, compiled) and ``details`` by the
+    compiled renderer (``tables/_details.pyx``); else this loop with the generated Python renderer of
+    ``details.py``.
     ``reference=True`` runs the reference row code with the schema's closures (what the tests hold the
     other two to).
     """
@@ -106,24 +107,17 @@ class OperationsBuilder:
         self.reference = reference
         module = compiled_tables_module() if compiled and not reference else None
         self.compiled = module is not None and compiled_details_module() is not None
-        self._rows = module.operations_add if self.compiled else None  # type: ignore[union-attr]
+        self._rows: Any = None
+        if module is not None and self.compiled:
+            render = details_json_function()
+            self._rows = module.OperationRows(self.schema, render, _TRACE_NAMES, _trace_names)
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
         if self.reference:
             self.add_reference(view, transactions)
             return
         if self._rows is not None:
-            closed_at = closed_at_micros(view.close_time)
-            rows = self._rows
-            rows(
-                self.columns,
-                view,
-                transactions,
-                details_json_function(),
-                _TRACE_NAMES,
-                _trace_names,
-                closed_at,
-            )
+            self._rows.add(view, transactions, closed_at_micros(view.close_time))
             return
         c = self.columns
         ids, tx_ids, hashes = c["id"].append, c["transaction_id"].append, c["transaction_hash"].append
@@ -227,4 +221,6 @@ class OperationsBuilder:
                 c["closed_at"].append(closed_at)
 
     def finish(self) -> pa.RecordBatch:
+        if self._rows is not None:
+            return pa.RecordBatch.from_arrays(self._rows.arrays(), schema=self.schema)
         return record_batch(self.schema, self.columns)
