@@ -6,9 +6,14 @@ Usage:
 
 Each ledger is decoded, viewed and paired once (not timed); then for every variant an
 ``OperationsBuilder`` is filled with one ledger and finished (its record batch), as
-``build_ledger_tables`` does, the cyclic GC paused. The variants take turns ``--repeat`` times; the best
-pass (process CPU time over the 20 ledgers) is kept. Prints ms per ledger and the ratio to the reference,
-and checks that the three give equal batches.
+``build_ledger_tables`` does, the cyclic GC paused: ``reference`` (the row code and ``details`` closures
+kept as the oracle), ``python`` (the generated Python renderer, what runs when the extensions are not
+built) and ``compiled`` (``OperationRows`` and ``tables/_details``, what a compiled-decoder run uses).
+Then ``build_ledger_tables`` itself (decode, view, checks, the batches) for ledgers + transactions +
+token_transfers, and with operations added, their operations built by the reference (before) and by the
+compiled path (after). The variants take turns ``--repeat`` times; the best pass (process CPU time over
+the 20 ledgers) is kept. Prints ms per ledger and the ratio to the reference, and checks that the
+variants give equal batches.
 """
 
 from __future__ import annotations
@@ -42,6 +47,60 @@ def _ledgers() -> list[tuple[Any, Any]]:
             view = ledger_view(decode_ledger_close_meta_compiled(batch.ledger(seq, object_name=source.uri)))
             out.append((view, pair_transactions(view, pubnet)))
     return out
+
+
+def _raw_ledgers() -> list[tuple[int, bytes]]:
+    from stellar_arrow.source.keys import parse_object_name
+    from stellar_arrow.source.lake import DataLakeLedgerSource
+
+    source = DataLakeLedgerSource(str(LAKE))
+    out = []
+    for name in sorted(p.name for p in LAKE.rglob("*.xdr.zst*")):
+        parsed = parse_object_name(name)
+        if parsed is None:
+            continue
+        batch = source.read_batch(source.schema.batch_key(parsed.low))
+        for seq in range(batch.start_sequence, batch.end_sequence + 1):
+            out.append((seq, batch.ledger(seq, object_name=source.uri)))
+    return out
+
+
+def whole_ledger(repeat: int) -> dict[str, float]:
+    """CPU seconds of ``build_ledger_tables`` over the 20 ledgers: three tables, then four (operations by
+    the reference, then by the compiled path)."""
+    from functools import partial
+
+    from stellar_arrow.build import tableset
+    from stellar_arrow.build.tableset import TableSetOptions, build_ledger_tables
+    from stellar_arrow.ledger import resolve_network
+    from stellar_arrow.tables.operations import OperationsBuilder
+
+    pubnet = resolve_network("pubnet")
+    raws = _raw_ledgers()
+    three = ("ledgers", "transactions", "token_transfers")
+    variants = {
+        "three tables": (three, OperationsBuilder),
+        "four tables, operations by the reference": (
+            (*three, "operations"),
+            partial(OperationsBuilder, reference=True),
+        ),
+        "four tables, operations compiled": ((*three, "operations"), OperationsBuilder),
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    outputs: dict[str, list[Any]] = {}
+    for _ in range(repeat):
+        for variant, (tables, builder) in variants.items():
+            tableset.OperationsBuilder = builder  # type: ignore[misc]
+            options = TableSetOptions(tables, pubnet, decoder="compiled")
+            try:
+                t0 = time.process_time()
+                outputs[variant] = [build_ledger_tables(options, raw).batches for raw in raws]
+                best[variant] = min(best[variant], time.process_time() - t0)
+            finally:
+                tableset.OperationsBuilder = OperationsBuilder  # type: ignore[misc]
+    before, after = (outputs[v] for v in list(variants)[1:])
+    assert all(a["operations"].equals(b["operations"]) for a, b in zip(before, after, strict=True))
+    return {variant: seconds / len(raws) for variant, seconds in best.items()}
 
 
 def main() -> None:
@@ -80,6 +139,9 @@ def main() -> None:
         seconds = best[variant]
         ratio = best["reference"] / seconds
         print(f"{variant:<36} {seconds / n * 1e3:10.2f} {seconds / rows * 1e6:13.2f} {ratio:8.2f}x")
+    print("build_ledger_tables, compiled decoder (decode, view, checks, batches)   ms/ledger")
+    for variant, seconds in whole_ledger(args.repeat).items():
+        print(f"  {variant:<70} {seconds * 1e3:8.2f}")
 
 
 if __name__ == "__main__":

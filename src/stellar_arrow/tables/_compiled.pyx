@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 # cython: binding=False, embedsignature=False
-"""Compiled ``transactions`` rows and ``ledgers`` operation counts, filled from the decoded values.
+"""Compiled ``transactions`` and ``operations`` rows and ``ledgers`` operation counts, filled from the
+decoded values.
 
-The pure-Python builders (``transactions.py``, ``ledgers.py``) are the reference: this module reads the
+The pure-Python builders (``transactions.py``, ``ledgers.py``, ``operations.py``) are the reference: this module reads the
 same fields of the same model values and must produce bit-identical record batches (the tests compare
 them on every corpus ledger). Values go straight into Arrow column buffers (little-endian values, a
 validity byte per row packed into a bitmap at the end, int32 string offsets): no Python object per

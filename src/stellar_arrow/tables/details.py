@@ -9,6 +9,11 @@ enums by member name, and domain values the way explorers show them:
 * amounts and other integers as exact JSON integers; 128/256-bit integers as decimal strings;
 * strings (``string<>``, ``SCSymbol``...) as text, asset codes without padding, other opaque bytes as hex.
 
+The schema's renderers are composed as closures (``_Compiler``: the reference) and generated as source
+code (``_Generator``): Python executed once, and the same code in Cython, ``tables/_details.pyx``
+(written by ``tools/gen_details.py``, used when built). The three give the same JSON text; the tests
+hold them to it on every corpus ledger and sample lake.
+
 Pure: decoded values in, JSON text out.
 """
 
