@@ -11,7 +11,7 @@ import orjson
 
 include "_details_special.pxi"
 
-SOURCE_SHA256 = '7b4b6ef59eb9f402d56297036da20acf8a7236b19f14dde37616a1db86752cf8'
+SOURCE_SHA256 = '6833ef97875ae608dd9e02d6a8f090817fef3ab7659f23f328d8e29d80bf9fd6'
 
 cdef object s3
 cdef object s6
@@ -86,9 +86,69 @@ cdef dict n160
 cdef object s162
 cdef object s166
 cdef dict n170
+cdef object s179
+cdef object s183
+cdef object s185
+cdef object s189
+cdef object s192
+cdef object s194
+cdef object s198
+cdef object s201
+cdef object s203
+cdef object s212
+cdef object s214
+cdef object s219
+cdef dict n238
+cdef object s242
+cdef object s246
+cdef object s248
+cdef object s257
+cdef object s259
+cdef object s265
+cdef object s268
+cdef object s270
+cdef object s274
+cdef object s277
+cdef object s285
+cdef dict n295
+cdef dict n296
+cdef object s299
+cdef object s302
+cdef object s305
+cdef object s307
+cdef object s311
+cdef object s314
+cdef object s316
+cdef object s336
+cdef dict n346
+cdef dict n348
+cdef dict n350
+cdef dict n352
+cdef dict n354
+cdef dict n356
+cdef dict n358
+cdef dict n360
+cdef dict n362
+cdef dict n363
+cdef object s371
+cdef object s373
+cdef object s375
+cdef object s377
+cdef object s389
+cdef object s398
+cdef dict n400
+cdef dict n407
+cdef object s415
+cdef object s418
+cdef dict n419
+cdef dict n428
+cdef object s437
+cdef object s449
+cdef dict n453
+cdef dict n461
 
 def install(dict ns):
-    global s3, s6, s7, s10, s11, s12, s14, s17, s18, s22, s23, s26, n29, s33, s36, s37, s39, s46, s47, s50, s51, s52, s54, s57, n60, s62, n64, s69, s72, n75, n77, s79, s81, s82, s84, s86, s88, s91, n93, n95, n96, n97, n98, n99, n100, n101, n102, n103, n104, s105, s106, s107, s108, s112, n115, s117, n120, n123, s126, s129, s130, s133, s136, s137, n145, s147, n151, s153, s154, n160, s162, s166, n170
+    global s3, s6, s7, s10, s11, s12, s14, s17, s18, s22, s23, s26, n29, s33, s36, s37, s39, s46, s47, s50, s51, s52, s54, s57, n60, s62, n64, s69, s72, n75, n77, s79, s81, s82, s84, s86, s88, s91, n93, n95, n96, n97, n98, n99, n100, n101, n102, n103, n104, s105, s106, s107, s108, s112, n115, s117, n120, n123, s126, s129, s130, s133, s136, s137, n145, s147, n151, s153, s154, n160, s162, s166, n170, s179, s183, s185, s189, s192, s194, s198, s201, s203, s212, s214, s219, n238, s242, s246, s248, s257, s259, s265, s268, s270, s274, s277, s285, n295, n296, s299, s302, s305, s307, s311, s314, s316, s336, n346, n348, n350, n352, n354, n356, n358, n360, n362, n363, s371, s373, s375, s377, s389, s398, n400, n407, s415, s418, n419, n428, s437, s449, n453, n461
     s3 = ns['s3']
     s6 = ns['s6']
     s7 = ns['s7']
@@ -162,6 +222,66 @@ def install(dict ns):
     s162 = ns['s162']
     s166 = ns['s166']
     n170 = ns['n170']
+    s179 = ns['s179']
+    s183 = ns['s183']
+    s185 = ns['s185']
+    s189 = ns['s189']
+    s192 = ns['s192']
+    s194 = ns['s194']
+    s198 = ns['s198']
+    s201 = ns['s201']
+    s203 = ns['s203']
+    s212 = ns['s212']
+    s214 = ns['s214']
+    s219 = ns['s219']
+    n238 = ns['n238']
+    s242 = ns['s242']
+    s246 = ns['s246']
+    s248 = ns['s248']
+    s257 = ns['s257']
+    s259 = ns['s259']
+    s265 = ns['s265']
+    s268 = ns['s268']
+    s270 = ns['s270']
+    s274 = ns['s274']
+    s277 = ns['s277']
+    s285 = ns['s285']
+    n295 = ns['n295']
+    n296 = ns['n296']
+    s299 = ns['s299']
+    s302 = ns['s302']
+    s305 = ns['s305']
+    s307 = ns['s307']
+    s311 = ns['s311']
+    s314 = ns['s314']
+    s316 = ns['s316']
+    s336 = ns['s336']
+    n346 = ns['n346']
+    n348 = ns['n348']
+    n350 = ns['n350']
+    n352 = ns['n352']
+    n354 = ns['n354']
+    n356 = ns['n356']
+    n358 = ns['n358']
+    n360 = ns['n360']
+    n362 = ns['n362']
+    n363 = ns['n363']
+    s371 = ns['s371']
+    s373 = ns['s373']
+    s375 = ns['s375']
+    s377 = ns['s377']
+    s389 = ns['s389']
+    s398 = ns['s398']
+    n400 = ns['n400']
+    n407 = ns['n407']
+    s415 = ns['s415']
+    s418 = ns['s418']
+    n419 = ns['n419']
+    n428 = ns['n428']
+    s437 = ns['s437']
+    s449 = ns['s449']
+    n453 = ns['n453']
+    n461 = ns['n461']
 
 
 cdef object r_CreateAccountOp_2(v):
@@ -659,11 +779,1186 @@ cdef object details(body):
     return {}
 
 
+cdef int w_CreateAccountOp_177(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"destination":', 15)
+    x178 = item(v, 0)
+    w_any(b, sp_account(x178, s179))
+    w_raw(b, b',"starting_balance":', 20)
+    x180 = item(v, 1)
+    w_int(b, x180)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_PaymentOp_181(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"destination":', 15)
+    x182 = item(v, 0)
+    w_any(b, sp_muxed(x182, s183))
+    w_raw(b, b',"asset":', 9)
+    x184 = item(v, 1)
+    w_any(b, sp_asset(x184, s185))
+    w_raw(b, b',"amount":', 10)
+    x186 = item(v, 2)
+    w_int(b, x186)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_PathPaymentStrictReceiveOp_187(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"send_asset":', 14)
+    x188 = item(v, 0)
+    w_any(b, sp_asset(x188, s189))
+    w_raw(b, b',"send_max":', 12)
+    x190 = item(v, 1)
+    w_int(b, x190)
+    w_raw(b, b',"destination":', 15)
+    x191 = item(v, 2)
+    w_any(b, sp_muxed(x191, s192))
+    w_raw(b, b',"dest_asset":', 14)
+    x193 = item(v, 3)
+    w_any(b, sp_asset(x193, s194))
+    w_raw(b, b',"dest_amount":', 15)
+    x195 = item(v, 4)
+    w_int(b, x195)
+    w_raw(b, b',"path":', 8)
+    x196 = item(v, 5)
+    w_raw(b, b'[', 1)
+    for e197 in x196:
+        w_any(b, sp_asset(e197, s198))
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_Price_206(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"n":', 5)
+    x207 = item(v, 0)
+    w_int(b, x207)
+    w_raw(b, b',"d":', 5)
+    x208 = item(v, 1)
+    w_int(b, x208)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ManageSellOfferOp_199(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"selling":', 11)
+    x200 = item(v, 0)
+    w_any(b, sp_asset(x200, s201))
+    w_raw(b, b',"buying":', 10)
+    x202 = item(v, 1)
+    w_any(b, sp_asset(x202, s203))
+    w_raw(b, b',"amount":', 10)
+    x204 = item(v, 2)
+    w_int(b, x204)
+    w_raw(b, b',"price":', 9)
+    x205 = item(v, 3)
+    w_Price_206(b, x205, depth + 1)
+    w_raw(b, b',"offer_id":', 12)
+    x209 = item(v, 4)
+    w_int(b, x209)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_CreatePassiveSellOfferOp_210(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"selling":', 11)
+    x211 = item(v, 0)
+    w_any(b, sp_asset(x211, s212))
+    w_raw(b, b',"buying":', 10)
+    x213 = item(v, 1)
+    w_any(b, sp_asset(x213, s214))
+    w_raw(b, b',"amount":', 10)
+    x215 = item(v, 2)
+    w_int(b, x215)
+    w_raw(b, b',"price":', 9)
+    x216 = item(v, 3)
+    w_Price_206(b, x216, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SignerKeyEd25519SignedPayload_235(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"ed25519":', 11)
+    x236 = item(v, 0)
+    w_hex(b, x236)
+    w_raw(b, b',"payload":', 11)
+    x237 = item(v, 1)
+    w_hex(b, x237)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SignerKey_230(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"SIGNER_KEY_TYPE_ED25519","ed25519":', 44)
+        x231 = item(v, 1)
+        w_hex(b, x231)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 1:
+        w_raw(b, b'{"type":"SIGNER_KEY_TYPE_PRE_AUTH_TX","pre_auth_tx":', 52)
+        x232 = item(v, 1)
+        w_hex(b, x232)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"SIGNER_KEY_TYPE_HASH_X","hash_x":', 42)
+        x233 = item(v, 1)
+        w_hex(b, x233)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"SIGNER_KEY_TYPE_ED25519_SIGNED_PAYLOAD","ed25519_signed_payload":', 74)
+        x234 = item(v, 1)
+        w_SignerKeyEd25519SignedPayload_235(b, x234, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n238.get(d, d))
+    return 0
+
+cdef int w_Signer_228(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"key":', 7)
+    x229 = item(v, 0)
+    w_SignerKey_230(b, x229, depth + 1)
+    w_raw(b, b',"weight":', 10)
+    x239 = item(v, 1)
+    w_int(b, x239)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SetOptionsOp_217(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"inflation_dest":', 18)
+    x218 = item(v, 0)
+    if x218 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_any(b, sp_account(x218, s219))
+    w_raw(b, b',"clear_flags":', 15)
+    x220 = item(v, 1)
+    if x220 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x220)
+    w_raw(b, b',"set_flags":', 13)
+    x221 = item(v, 2)
+    if x221 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x221)
+    w_raw(b, b',"master_weight":', 17)
+    x222 = item(v, 3)
+    if x222 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x222)
+    w_raw(b, b',"low_threshold":', 17)
+    x223 = item(v, 4)
+    if x223 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x223)
+    w_raw(b, b',"med_threshold":', 17)
+    x224 = item(v, 5)
+    if x224 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x224)
+    w_raw(b, b',"high_threshold":', 18)
+    x225 = item(v, 6)
+    if x225 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_int(b, x225)
+    w_raw(b, b',"home_domain":', 15)
+    x226 = item(v, 7)
+    if x226 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_text(b, x226)
+    w_raw(b, b',"signer":', 10)
+    x227 = item(v, 8)
+    if x227 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_Signer_228(b, x227, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ChangeTrustOp_240(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"line":', 8)
+    x241 = item(v, 0)
+    w_any(b, sp_asset(x241, s242))
+    w_raw(b, b',"limit":', 9)
+    x243 = item(v, 1)
+    w_int(b, x243)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_AllowTrustOp_244(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"trustor":', 11)
+    x245 = item(v, 0)
+    w_any(b, sp_account(x245, s246))
+    w_raw(b, b',"asset":', 9)
+    x247 = item(v, 1)
+    w_any(b, sp_asset_code(x247, s248))
+    w_raw(b, b',"authorize":', 13)
+    x249 = item(v, 2)
+    w_int(b, x249)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ManageDataOp_250(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"data_name":', 13)
+    x251 = item(v, 0)
+    w_text(b, x251)
+    w_raw(b, b',"data_value":', 14)
+    x252 = item(v, 1)
+    if x252 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_hex(b, x252)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_BumpSequenceOp_253(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"bump_to":', 11)
+    x254 = item(v, 0)
+    w_int(b, x254)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ManageBuyOfferOp_255(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"selling":', 11)
+    x256 = item(v, 0)
+    w_any(b, sp_asset(x256, s257))
+    w_raw(b, b',"buying":', 10)
+    x258 = item(v, 1)
+    w_any(b, sp_asset(x258, s259))
+    w_raw(b, b',"buy_amount":', 14)
+    x260 = item(v, 2)
+    w_int(b, x260)
+    w_raw(b, b',"price":', 9)
+    x261 = item(v, 3)
+    w_Price_206(b, x261, depth + 1)
+    w_raw(b, b',"offer_id":', 12)
+    x262 = item(v, 4)
+    w_int(b, x262)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_PathPaymentStrictSendOp_263(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"send_asset":', 14)
+    x264 = item(v, 0)
+    w_any(b, sp_asset(x264, s265))
+    w_raw(b, b',"send_amount":', 15)
+    x266 = item(v, 1)
+    w_int(b, x266)
+    w_raw(b, b',"destination":', 15)
+    x267 = item(v, 2)
+    w_any(b, sp_muxed(x267, s268))
+    w_raw(b, b',"dest_asset":', 14)
+    x269 = item(v, 3)
+    w_any(b, sp_asset(x269, s270))
+    w_raw(b, b',"dest_min":', 12)
+    x271 = item(v, 4)
+    w_int(b, x271)
+    w_raw(b, b',"path":', 8)
+    x272 = item(v, 5)
+    w_raw(b, b'[', 1)
+    for e273 in x272:
+        w_any(b, sp_asset(e273, s274))
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ClaimPredicate_287(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 1:
+        w_raw(b, b'{"type":"CLAIM_PREDICATE_AND","and_predicates":', 47)
+        x288 = item(v, 1)
+        w_raw(b, b'[', 1)
+        for e289 in x288:
+            w_ClaimPredicate_287(b, e289, depth + 1)
+            w_raw(b, b',', 1)
+        w_close(b, 93)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"CLAIM_PREDICATE_OR","or_predicates":', 45)
+        x290 = item(v, 1)
+        w_raw(b, b'[', 1)
+        for e291 in x290:
+            w_ClaimPredicate_287(b, e291, depth + 1)
+            w_raw(b, b',', 1)
+        w_close(b, 93)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"CLAIM_PREDICATE_NOT","not_predicate":', 46)
+        x292 = item(v, 1)
+        if x292 is None:
+            w_raw(b, b'null', 4)
+        else:
+            w_ClaimPredicate_287(b, x292, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 4:
+        w_raw(b, b'{"type":"CLAIM_PREDICATE_BEFORE_ABSOLUTE_TIME","abs_before":', 60)
+        x293 = item(v, 1)
+        w_int(b, x293)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 5:
+        w_raw(b, b'{"type":"CLAIM_PREDICATE_BEFORE_RELATIVE_TIME","rel_before":', 60)
+        x294 = item(v, 1)
+        w_int(b, x294)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n295.get(d, d))
+    return 0
+
+cdef int w_ClaimantV0_283(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"destination":', 15)
+    x284 = item(v, 0)
+    w_any(b, sp_account(x284, s285))
+    w_raw(b, b',"predicate":', 13)
+    x286 = item(v, 1)
+    w_ClaimPredicate_287(b, x286, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_Claimant_281(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"CLAIMANT_TYPE_V0","v0":', 32)
+        x282 = item(v, 1)
+        w_ClaimantV0_283(b, x282, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n296.get(d, d))
+    return 0
+
+cdef int w_CreateClaimableBalanceOp_275(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"asset":', 9)
+    x276 = item(v, 0)
+    w_any(b, sp_asset(x276, s277))
+    w_raw(b, b',"amount":', 10)
+    x278 = item(v, 1)
+    w_int(b, x278)
+    w_raw(b, b',"claimants":', 13)
+    x279 = item(v, 2)
+    w_raw(b, b'[', 1)
+    for e280 in x279:
+        w_Claimant_281(b, e280, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ClaimClaimableBalanceOp_297(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"balance_id":', 14)
+    x298 = item(v, 0)
+    w_any(b, s299(x298))
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_BeginSponsoringFutureReservesOp_300(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"sponsored_id":', 16)
+    x301 = item(v, 0)
+    w_any(b, sp_account(x301, s302))
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ClawbackOp_303(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"asset":', 9)
+    x304 = item(v, 0)
+    w_any(b, sp_asset(x304, s305))
+    w_raw(b, b',"from_":', 9)
+    x306 = item(v, 1)
+    w_any(b, sp_muxed(x306, s307))
+    w_raw(b, b',"amount":', 10)
+    x308 = item(v, 2)
+    w_int(b, x308)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ClawbackClaimableBalanceOp_309(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"balance_id":', 14)
+    x310 = item(v, 0)
+    w_any(b, s311(x310))
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SetTrustLineFlagsOp_312(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"trustor":', 11)
+    x313 = item(v, 0)
+    w_any(b, sp_account(x313, s314))
+    w_raw(b, b',"asset":', 9)
+    x315 = item(v, 1)
+    w_any(b, sp_asset(x315, s316))
+    w_raw(b, b',"clear_flags":', 15)
+    x317 = item(v, 2)
+    w_int(b, x317)
+    w_raw(b, b',"set_flags":', 13)
+    x318 = item(v, 3)
+    w_int(b, x318)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_LiquidityPoolDepositOp_319(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"liquidity_pool_id":', 21)
+    x320 = item(v, 0)
+    w_hex(b, x320)
+    w_raw(b, b',"max_amount_a":', 16)
+    x321 = item(v, 1)
+    w_int(b, x321)
+    w_raw(b, b',"max_amount_b":', 16)
+    x322 = item(v, 2)
+    w_int(b, x322)
+    w_raw(b, b',"min_price":', 13)
+    x323 = item(v, 3)
+    w_Price_206(b, x323, depth + 1)
+    w_raw(b, b',"max_price":', 13)
+    x324 = item(v, 4)
+    w_Price_206(b, x324, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_LiquidityPoolWithdrawOp_325(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"liquidity_pool_id":', 21)
+    x326 = item(v, 0)
+    w_hex(b, x326)
+    w_raw(b, b',"amount":', 10)
+    x327 = item(v, 1)
+    w_int(b, x327)
+    w_raw(b, b',"min_amount_a":', 16)
+    x328 = item(v, 2)
+    w_int(b, x328)
+    w_raw(b, b',"min_amount_b":', 16)
+    x329 = item(v, 3)
+    w_int(b, x329)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SCError_343(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"SCE_CONTRACT","contract_code":', 39)
+        x344 = item(v, 1)
+        w_int(b, x344)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 1:
+        w_raw(b, b'{"type":"SCE_WASM_VM","code":', 29)
+        x345 = item(v, 1)
+        w_any(b, n346.get(x345, x345))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"SCE_CONTEXT","code":', 29)
+        x347 = item(v, 1)
+        w_any(b, n348.get(x347, x347))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"SCE_STORAGE","code":', 29)
+        x349 = item(v, 1)
+        w_any(b, n350.get(x349, x349))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 4:
+        w_raw(b, b'{"type":"SCE_OBJECT","code":', 28)
+        x351 = item(v, 1)
+        w_any(b, n352.get(x351, x351))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 5:
+        w_raw(b, b'{"type":"SCE_CRYPTO","code":', 28)
+        x353 = item(v, 1)
+        w_any(b, n354.get(x353, x353))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 6:
+        w_raw(b, b'{"type":"SCE_EVENTS","code":', 28)
+        x355 = item(v, 1)
+        w_any(b, n356.get(x355, x355))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 7:
+        w_raw(b, b'{"type":"SCE_BUDGET","code":', 28)
+        x357 = item(v, 1)
+        w_any(b, n358.get(x357, x357))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 8:
+        w_raw(b, b'{"type":"SCE_VALUE","code":', 27)
+        x359 = item(v, 1)
+        w_any(b, n360.get(x359, x359))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 9:
+        w_raw(b, b'{"type":"SCE_AUTH","code":', 26)
+        x361 = item(v, 1)
+        w_any(b, n362.get(x361, x361))
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n363.get(d, d))
+    return 0
+
+cdef int w_SCMapEntry_385(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"key":', 7)
+    x386 = item(v, 0)
+    w_SCVal_340(b, x386, depth + 1)
+    w_raw(b, b',"val":', 7)
+    x387 = item(v, 1)
+    w_SCVal_340(b, x387, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ContractExecutableExternalRef_396(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"executable_owner":', 20)
+    x397 = item(v, 0)
+    w_any(b, sp_sc_address(x397, s398))
+    w_raw(b, b',"tag":', 7)
+    x399 = item(v, 1)
+    w_text(b, x399)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ContractExecutable_393(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"CONTRACT_EXECUTABLE_WASM","wasm_hash":', 47)
+        x394 = item(v, 1)
+        w_hex(b, x394)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"CONTRACT_EXECUTABLE_EXTERNAL_REF","external_ref":', 58)
+        x395 = item(v, 1)
+        w_ContractExecutableExternalRef_396(b, x395, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n400.get(d, d))
+    return 0
+
+cdef int w_SCContractInstance_391(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"executable":', 14)
+    x392 = item(v, 0)
+    w_ContractExecutable_393(b, x392, depth + 1)
+    w_raw(b, b',"storage":', 11)
+    x401 = item(v, 1)
+    if x401 is None:
+        w_raw(b, b'null', 4)
+    else:
+        w_raw(b, b'[', 1)
+        for e402 in x401:
+            w_SCMapEntry_385(b, e402, depth + 1)
+            w_raw(b, b',', 1)
+        w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SCNonceKey_404(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"nonce":', 9)
+    x405 = item(v, 0)
+    w_int(b, x405)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SCVal_340(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"SCV_BOOL","b":', 23)
+        x341 = item(v, 1)
+        w_any(b, x341)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"SCV_ERROR","error":', 28)
+        x342 = item(v, 1)
+        w_SCError_343(b, x342, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"SCV_U32","u32":', 24)
+        x364 = item(v, 1)
+        w_int(b, x364)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 4:
+        w_raw(b, b'{"type":"SCV_I32","i32":', 24)
+        x365 = item(v, 1)
+        w_int(b, x365)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 5:
+        w_raw(b, b'{"type":"SCV_U64","u64":', 24)
+        x366 = item(v, 1)
+        w_int(b, x366)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 6:
+        w_raw(b, b'{"type":"SCV_I64","i64":', 24)
+        x367 = item(v, 1)
+        w_int(b, x367)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 7:
+        w_raw(b, b'{"type":"SCV_TIMEPOINT","timepoint":', 36)
+        x368 = item(v, 1)
+        w_int(b, x368)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 8:
+        w_raw(b, b'{"type":"SCV_DURATION","duration":', 34)
+        x369 = item(v, 1)
+        w_int(b, x369)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 9:
+        w_raw(b, b'{"type":"SCV_U128","u128":', 26)
+        x370 = item(v, 1)
+        w_any(b, sp_int128(x370, s371))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 10:
+        w_raw(b, b'{"type":"SCV_I128","i128":', 26)
+        x372 = item(v, 1)
+        w_any(b, sp_int128(x372, s373))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 11:
+        w_raw(b, b'{"type":"SCV_U256","u256":', 26)
+        x374 = item(v, 1)
+        w_any(b, sp_int256(x374, s375))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 12:
+        w_raw(b, b'{"type":"SCV_I256","i256":', 26)
+        x376 = item(v, 1)
+        w_any(b, sp_int256(x376, s377))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 13:
+        w_raw(b, b'{"type":"SCV_BYTES","bytes":', 28)
+        x378 = item(v, 1)
+        w_hex(b, x378)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 14:
+        w_raw(b, b'{"type":"SCV_STRING","str":', 27)
+        x379 = item(v, 1)
+        w_text(b, x379)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 15:
+        w_raw(b, b'{"type":"SCV_SYMBOL","sym":', 27)
+        x380 = item(v, 1)
+        w_text(b, x380)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 16:
+        w_raw(b, b'{"type":"SCV_VEC","vec":', 24)
+        x381 = item(v, 1)
+        if x381 is None:
+            w_raw(b, b'null', 4)
+        else:
+            w_raw(b, b'[', 1)
+            for e382 in x381:
+                w_SCVal_340(b, e382, depth + 1)
+                w_raw(b, b',', 1)
+            w_close(b, 93)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 17:
+        w_raw(b, b'{"type":"SCV_MAP","map":', 24)
+        x383 = item(v, 1)
+        if x383 is None:
+            w_raw(b, b'null', 4)
+        else:
+            w_raw(b, b'[', 1)
+            for e384 in x383:
+                w_SCMapEntry_385(b, e384, depth + 1)
+                w_raw(b, b',', 1)
+            w_close(b, 93)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 18:
+        w_raw(b, b'{"type":"SCV_ADDRESS","address":', 32)
+        x388 = item(v, 1)
+        w_any(b, sp_sc_address(x388, s389))
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 19:
+        w_raw(b, b'{"type":"SCV_CONTRACT_INSTANCE","instance":', 43)
+        x390 = item(v, 1)
+        w_SCContractInstance_391(b, x390, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 21:
+        w_raw(b, b'{"type":"SCV_LEDGER_KEY_NONCE","nonce_key":', 43)
+        x403 = item(v, 1)
+        w_SCNonceKey_404(b, x403, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 22:
+        w_raw(b, b'{"type":"SCV_EXECUTABLE_TAG","executable_tag":', 46)
+        x406 = item(v, 1)
+        w_text(b, x406)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n407.get(d, d))
+    return 0
+
+cdef int w_InvokeContractArgs_334(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"contract_address":', 20)
+    x335 = item(v, 0)
+    w_any(b, sp_sc_address(x335, s336))
+    w_raw(b, b',"function_name":', 17)
+    x337 = item(v, 1)
+    w_text(b, x337)
+    w_raw(b, b',"args":', 8)
+    x338 = item(v, 2)
+    w_raw(b, b'[', 1)
+    for e339 in x338:
+        w_SCVal_340(b, e339, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ContractIDPreimageFromAddress_413(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"address":', 11)
+    x414 = item(v, 0)
+    w_any(b, sp_sc_address(x414, s415))
+    w_raw(b, b',"salt":', 8)
+    x416 = item(v, 1)
+    w_hex(b, x416)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ContractIDPreimage_411(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"CONTRACT_ID_PREIMAGE_FROM_ADDRESS","from_address":', 59)
+        x412 = item(v, 1)
+        w_ContractIDPreimageFromAddress_413(b, x412, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 1:
+        w_raw(b, b'{"type":"CONTRACT_ID_PREIMAGE_FROM_ASSET","from_asset":', 55)
+        x417 = item(v, 1)
+        w_any(b, sp_asset(x417, s418))
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n419.get(d, d))
+    return 0
+
+cdef int w_CreateContractArgs_409(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"contract_id_preimage":', 24)
+    x410 = item(v, 0)
+    w_ContractIDPreimage_411(b, x410, depth + 1)
+    w_raw(b, b',"executable":', 14)
+    x420 = item(v, 1)
+    w_ContractExecutable_393(b, x420, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_CreateContractArgsV2_423(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"contract_id_preimage":', 24)
+    x424 = item(v, 0)
+    w_ContractIDPreimage_411(b, x424, depth + 1)
+    w_raw(b, b',"executable":', 14)
+    x425 = item(v, 1)
+    w_ContractExecutable_393(b, x425, depth + 1)
+    w_raw(b, b',"constructor_args":', 20)
+    x426 = item(v, 2)
+    w_raw(b, b'[', 1)
+    for e427 in x426:
+        w_SCVal_340(b, e427, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_HostFunction_332(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"HOST_FUNCTION_TYPE_INVOKE_CONTRACT","invoke_contract":', 63)
+        x333 = item(v, 1)
+        w_InvokeContractArgs_334(b, x333, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 1:
+        w_raw(b, b'{"type":"HOST_FUNCTION_TYPE_CREATE_CONTRACT","create_contract":', 63)
+        x408 = item(v, 1)
+        w_CreateContractArgs_409(b, x408, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"HOST_FUNCTION_TYPE_UPLOAD_CONTRACT_WASM","wasm":', 57)
+        x421 = item(v, 1)
+        w_hex(b, x421)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"HOST_FUNCTION_TYPE_CREATE_CONTRACT_V2","create_contract_v2":', 69)
+        x422 = item(v, 1)
+        w_CreateContractArgsV2_423(b, x422, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n428.get(d, d))
+    return 0
+
+cdef int w_SorobanAddressCredentials_435(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"address":', 11)
+    x436 = item(v, 0)
+    w_any(b, sp_sc_address(x436, s437))
+    w_raw(b, b',"nonce":', 9)
+    x438 = item(v, 1)
+    w_int(b, x438)
+    w_raw(b, b',"signature_expiration_ledger":', 31)
+    x439 = item(v, 2)
+    w_int(b, x439)
+    w_raw(b, b',"signature":', 13)
+    x440 = item(v, 3)
+    w_SCVal_340(b, x440, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SorobanDelegateSignature_447(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"address":', 11)
+    x448 = item(v, 0)
+    w_any(b, sp_sc_address(x448, s449))
+    w_raw(b, b',"signature":', 13)
+    x450 = item(v, 1)
+    w_SCVal_340(b, x450, depth + 1)
+    w_raw(b, b',"nested_delegates":', 20)
+    x451 = item(v, 2)
+    w_raw(b, b'[', 1)
+    for e452 in x451:
+        w_SorobanDelegateSignature_447(b, e452, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SorobanAddressCredentialsWithDelegates_443(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"address_credentials":', 23)
+    x444 = item(v, 0)
+    w_SorobanAddressCredentials_435(b, x444, depth + 1)
+    w_raw(b, b',"delegates":', 13)
+    x445 = item(v, 1)
+    w_raw(b, b'[', 1)
+    for e446 in x445:
+        w_SorobanDelegateSignature_447(b, e446, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SorobanCredentials_433(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 1:
+        w_raw(b, b'{"type":"SOROBAN_CREDENTIALS_ADDRESS","address":', 48)
+        x434 = item(v, 1)
+        w_SorobanAddressCredentials_435(b, x434, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"SOROBAN_CREDENTIALS_ADDRESS_V2","address_v2":', 54)
+        x441 = item(v, 1)
+        w_SorobanAddressCredentials_435(b, x441, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 3:
+        w_raw(b, b'{"type":"SOROBAN_CREDENTIALS_ADDRESS_WITH_DELEGATES","address_with_delegates":', 78)
+        x442 = item(v, 1)
+        w_SorobanAddressCredentialsWithDelegates_443(b, x442, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n453.get(d, d))
+    return 0
+
+cdef int w_SorobanAuthorizedFunction_457(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    if d == 0:
+        w_raw(b, b'{"type":"SOROBAN_AUTHORIZED_FUNCTION_TYPE_CONTRACT_FN","contract_fn":', 69)
+        x458 = item(v, 1)
+        w_InvokeContractArgs_334(b, x458, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 1:
+        w_raw(b, b'{"type":"SOROBAN_AUTHORIZED_FUNCTION_TYPE_CREATE_CONTRACT_HOST_FN","create_contract_host_fn":', 93)
+        x459 = item(v, 1)
+        w_CreateContractArgs_409(b, x459, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    if d == 2:
+        w_raw(b, b'{"type":"SOROBAN_AUTHORIZED_FUNCTION_TYPE_CREATE_CONTRACT_V2_HOST_FN","create_contract_v2_host_fn":', 99)
+        x460 = item(v, 1)
+        w_CreateContractArgsV2_423(b, x460, depth + 1)
+        w_raw(b, b'}', 1)
+        return 0
+    w_any(b, n461.get(d, d))
+    return 0
+
+cdef int w_SorobanAuthorizedInvocation_455(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"function":', 12)
+    x456 = item(v, 0)
+    w_SorobanAuthorizedFunction_457(b, x456, depth + 1)
+    w_raw(b, b',"sub_invocations":', 19)
+    x462 = item(v, 1)
+    w_raw(b, b'[', 1)
+    for e463 in x462:
+        w_SorobanAuthorizedInvocation_455(b, e463, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_SorobanAuthorizationEntry_431(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"credentials":', 15)
+    x432 = item(v, 0)
+    w_SorobanCredentials_433(b, x432, depth + 1)
+    w_raw(b, b',"root_invocation":', 19)
+    x454 = item(v, 1)
+    w_SorobanAuthorizedInvocation_455(b, x454, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_InvokeHostFunctionOp_330(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"host_function":', 17)
+    x331 = item(v, 0)
+    w_HostFunction_332(b, x331, depth + 1)
+    w_raw(b, b',"auth":', 8)
+    x429 = item(v, 1)
+    w_raw(b, b'[', 1)
+    for e430 in x429:
+        w_SorobanAuthorizationEntry_431(b, e430, depth + 1)
+        w_raw(b, b',', 1)
+    w_close(b, 93)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_ExtensionPoint_466(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    d = item(v, 0)
+    w_any(b, d)
+    return 0
+
+cdef int w_ExtendFootprintTTLOp_464(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"ext":', 7)
+    x465 = item(v, 0)
+    w_ExtensionPoint_466(b, x465, depth + 1)
+    w_raw(b, b',"extend_to":', 13)
+    x467 = item(v, 1)
+    w_int(b, x467)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef int w_RestoreFootprintOp_468(Buf* b, object v, int depth) except -1:
+    if depth > MAX_WRITE_DEPTH:
+        raise Fallback()
+    w_raw(b, b'{"ext":', 7)
+    x469 = item(v, 0)
+    w_ExtensionPoint_466(b, x469, depth + 1)
+    w_raw(b, b'}', 1)
+    return 0
+
+cdef object write_details(body):
+    cdef Buf b
+    b.p = NULL
+    b.n = b.cap = 0
+    try:
+        d = item(body, 0)
+        if d == 0:
+            w_CreateAccountOp_177(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 1:
+            w_PaymentOp_181(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 2:
+            w_PathPaymentStrictReceiveOp_187(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 3:
+            w_ManageSellOfferOp_199(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 4:
+            w_CreatePassiveSellOfferOp_210(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 5:
+            w_SetOptionsOp_217(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 6:
+            w_ChangeTrustOp_240(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 7:
+            w_AllowTrustOp_244(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 8:
+            return None
+        if d == 10:
+            w_ManageDataOp_250(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 11:
+            w_BumpSequenceOp_253(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 12:
+            w_ManageBuyOfferOp_255(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 13:
+            w_PathPaymentStrictSendOp_263(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 14:
+            w_CreateClaimableBalanceOp_275(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 15:
+            w_ClaimClaimableBalanceOp_297(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 16:
+            w_BeginSponsoringFutureReservesOp_300(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 18:
+            return None
+        if d == 19:
+            w_ClawbackOp_303(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 20:
+            w_ClawbackClaimableBalanceOp_309(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 21:
+            w_SetTrustLineFlagsOp_312(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 22:
+            w_LiquidityPoolDepositOp_319(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 23:
+            w_LiquidityPoolWithdrawOp_325(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 24:
+            w_InvokeHostFunctionOp_330(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 25:
+            w_ExtendFootprintTTLOp_464(&b, item(body, 1), 0)
+            return buf_text(&b)
+        if d == 26:
+            w_RestoreFootprintOp_468(&b, item(body, 1), 0)
+            return buf_text(&b)
+        return '{}'
+    finally:
+        PyMem_Free(b.p)
+
+
 def operation_details(body):
     """``details.operation_details``."""
     return details(body)
 
 
 def operation_details_json(body):
-    """``details.operation_details_json``."""
-    return orjson.dumps(details(body)).decode("utf-8")
+    """``details.operation_details_json``: written directly when the writers vouch for the text, else
+    the dict rendered and serialised by orjson (its exact result or error)."""
+    try:
+        text = write_details(body)
+    except Exception:
+        text = None
+    if text is None:
+        return orjson.dumps(details(body)).decode("utf-8")
+    return text

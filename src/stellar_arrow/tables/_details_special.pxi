@@ -180,6 +180,7 @@ cdef extern from *:
 
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 
 cdef inline object text(object b):
@@ -194,3 +195,162 @@ cdef inline object hex_text(object b):
     if type(b) is bytes:
         return dt_hex(b)
     return b.hex()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The JSON writer: the generated ``w_*`` functions write a body's ``details`` as the JSON text orjson gives
+# for the rendered dict, without building the dict. Anything they do not reproduce for sure (a value of
+# another type, an integer beyond 64 bits, deep nesting, an error) raises ``Fallback`` (or the error), and
+# ``operation_details_json`` then renders the dict and serialises it with orjson, the exact result or error.
+
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+
+
+class Fallback(Exception):
+    """The JSON writer cannot vouch for this value: render the dict instead."""
+
+
+cdef int MAX_WRITE_DEPTH = 48  # nested struct/union writers; JSON nesting stays far below orjson's 255
+
+
+cdef struct Buf:
+    char* p
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int grow(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap * 2 if b.cap else 1024
+    cdef char* p
+    while cap < b.n + extra:
+        cap *= 2
+    p = <char*>PyMem_Realloc(b.p, cap)
+    if p == NULL:
+        raise MemoryError()
+    b.p = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int w_raw(Buf* b, const char* s, Py_ssize_t n) except -1:
+    if b.n + n > b.cap:
+        grow(b, n)
+    memcpy(b.p + b.n, s, n)
+    b.n += n
+    return 0
+
+
+cdef inline int w_close(Buf* b, char c) except -1:
+    """Close an array or object: the ``,`` after its last element becomes ``c``."""
+    if b.n > 0 and b.p[b.n - 1] == 44:
+        b.p[b.n - 1] = c
+        return 0
+    return w_raw(b, &c, 1)
+
+
+cdef int w_int(Buf* b, object x) except -1:
+    cdef int overflow = 0
+    cdef long long v
+    cdef char text[24]
+    cdef int n
+    if type(x) is not int:
+        return w_any(b, x)
+    v = PyLong_AsLongLongAndOverflow(x, &overflow)
+    if overflow == 0:
+        n = snprintf(text, 24, "%lld", v)
+    elif overflow > 0 and x <= 0xFFFFFFFFFFFFFFFF:
+        n = snprintf(text, 24, "%llu", <unsigned long long>x)
+    else:
+        raise Fallback()  # orjson's "Integer exceeds 64-bit range"
+    return w_raw(b, text, n)
+
+
+cdef const char* ESCAPE_HEX = b"0123456789abcdef"
+cdef const char* SHORT_ESCAPES = b"btn?fr"  # for bytes 8-13 (11 is written as \u000b)
+
+
+cdef int w_str(Buf* b, object s) except -1:
+    """A JSON string as orjson writes it: ``"`` ``\\`` and control characters escaped, the rest UTF-8."""
+    cdef Py_ssize_t n, i
+    cdef const unsigned char* p
+    cdef unsigned char c
+    cdef char* out
+    if type(s) is not str:
+        return w_any(b, s)
+    p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)  # an error (surrogates): the dict path
+    if b.n + 6 * n + 2 > b.cap:
+        grow(b, 6 * n + 2)
+    out = b.p + b.n
+    out[0] = 34
+    out += 1
+    for i in range(n):
+        c = p[i]
+        if c >= 0x20 and c != 34 and c != 92:
+            out[0] = c
+            out += 1
+        elif c == 34 or c == 92:
+            out[0] = 92
+            out[1] = c
+            out += 2
+        elif c == 8 or c == 9 or c == 10 or c == 12 or c == 13:
+            out[0] = 92
+            out[1] = SHORT_ESCAPES[c - 8]
+            out += 2
+        else:
+            out[0] = 92
+            out[1] = 117  # u
+            out[2] = 48
+            out[3] = 48
+            out[4] = ESCAPE_HEX[c >> 4]
+            out[5] = ESCAPE_HEX[c & 15]
+            out += 6
+    out[0] = 34
+    b.n = out + 1 - b.p
+    return 0
+
+
+cdef int w_hex(Buf* b, object x) except -1:
+    cdef Py_ssize_t n, i
+    cdef const unsigned char* p
+    cdef char* out
+    if type(x) is not bytes:
+        raise Fallback()
+    n = PyBytes_GET_SIZE(x)
+    p = <const unsigned char*>PyBytes_AS_STRING(x)
+    if b.n + 2 * n + 2 > b.cap:
+        grow(b, 2 * n + 2)
+    out = b.p + b.n
+    out[0] = 34
+    for i in range(n):
+        out[1 + 2 * i] = ESCAPE_HEX[p[i] >> 4]
+        out[2 + 2 * i] = ESCAPE_HEX[p[i] & 15]
+    out[2 * n + 1] = 34
+    b.n += 2 * n + 2
+    return 0
+
+
+cdef int w_any(Buf* b, object x) except -1:
+    """A label, an enum name, a special renderer's text, a bool, null; anything else: ``Fallback``."""
+    if x is None:
+        return w_raw(b, "null", 4)
+    if x is True:
+        return w_raw(b, "true", 4)
+    if x is False:
+        return w_raw(b, "false", 5)
+    if type(x) is str:
+        return w_str(b, x)
+    if type(x) is int:
+        return w_int(b, x)
+    raise Fallback()
+
+
+cdef inline int w_text(Buf* b, object x) except -1:
+    """An XDR ``string``, decoded as ``text`` decodes it."""
+    return w_str(b, text(x))
+
+
+cdef object buf_text(Buf* b):
+    return PyUnicode_DecodeUTF8(b.p, b.n, NULL)

@@ -262,6 +262,8 @@ class _Generator:
         self.unions: dict[str, tuple[str, str]] = {}  # union name -> (dispatch dict, fallback function)
         self.source: list[str] = []
         self.dispatch: list[str] = []  # dicts of case -> arm function name, resolved after ``exec``
+        self.writers: dict[str, str] = {}  # type name -> JSON writer function name (Cython mode)
+        self.writer_source: list[str] = []
         self.count = 0
 
     def name(self, prefix: str) -> str:
@@ -411,17 +413,149 @@ class _Generator:
 
         return details
 
+    # -- Cython mode: JSON writers (the text orjson gives for the rendered value, without the dict) ------
+
+    def wexpr(self, t: TypeExpr, x: str) -> list[str]:
+        """Statements writing the JSON of the rendered value of the local ``x``."""
+        kind = t["kind"]
+        if kind == "ref":
+            return self.wref(t["name"], x)
+        if kind in _INT_KINDS:
+            return [f"w_int(b, {x})"]
+        if kind == "bool":
+            return [f"w_any(b, {x})"]
+        if kind == "string":
+            return [f"w_text(b, {x})"]
+        if kind in ("opaque_fixed", "opaque_var"):
+            return [f"w_hex(b, {x})"]
+        if kind in ("array", "var_array"):
+            e = self.name("e")
+            inner = [f"    {line}" for line in self.wexpr(t["element"], e)]
+            loop = [f"for {e} in {x}:", *inner, "    w_raw(b, b',', 1)"]
+            return ["w_raw(b, b'[', 1)", *loop, "w_close(b, 93)"]
+        if kind == "optional":
+            inner = [f"    {line}" for line in self.wexpr(t["element"], x)]
+            return [f"if {x} is None:", "    w_raw(b, b'null', 4)", "else:", *inner]
+        msg = f"unsupported type expression {t!r}"
+        raise ValueError(msg)
+
+    def wref(self, name: str, x: str) -> list[str]:
+        special = _BY_NAME.get(name)
+        if special is not None:
+            fallback = self.const(special, "s")
+            compiled = _COMPILED_SPECIAL.get(name)
+            call = f"{fallback}({x})" if compiled is None else f"{compiled}({x}, {fallback})"
+            return [f"w_any(b, {call})"]
+        d = self.schema.definitions.get(name)
+        if d is None:
+            return [f"w_any(b, {x})"]
+        if d.kind == "typedef":
+            return self.wexpr(d.type, x)
+        if d.kind == "enum":
+            names = self.const(dict((value, member) for member, value in d.members), "n", "dict")
+            return [f"w_any(b, {names}.get({x}, {x}))"]
+        if d.kind in ("struct", "union"):
+            return [f"{self.writer(d)}(b, {x}, depth + 1)"]
+        return [f"w_any(b, {self.const(_compiler().ref(name), 'c')}({x}))"]
+
+    def writer(self, d: Definition) -> str:
+        known = self.writers.get(d.name)
+        if known is not None:
+            return known
+        fn = self.writers[d.name] = self.name(f"w_{d.name}_")
+        body = ["if depth > MAX_WRITE_DEPTH:", "    raise Fallback()"]
+        if d.kind == "struct":
+            keys = [snake_case(f.name) for f in d.fields]
+            if len(set(keys)) != len(keys):
+                msg = f"{d.name}: two fields with one JSON key"
+                raise ValueError(msg)
+            for i, (key, f) in enumerate(zip(keys, d.fields, strict=True)):
+                x = self.name("x")
+                body += [_raw(("{" if i == 0 else ",") + _json_key(key) + ":"), f"{x} = {self.item('v', i)}"]
+                body += self.wexpr(f.type, x)
+            body.append(_raw("}") if d.fields else _raw("{}"))
+        else:
+            body += self.wunion(d)
+        self.writer_source.append(
+            f"cdef int {fn}(Buf* b, object v, int depth) except -1:\n"
+            + "".join(f"    {line}\n" for line in [*body, "return 0"])
+        )
+        return fn
+
+    def wunion(self, d: Definition) -> list[str]:
+        disc = self.schema.resolve(d.discriminant_type)
+        names: dict[int, str] = {}
+        if disc["kind"] == "ref" and disc["name"] in self.schema.definitions:
+            enum = self.schema.definitions[disc["name"]]
+            names = {value: member for member, value in enum.members}
+        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
+        for arm in d.arms:
+            arm_name = None if arm.name is None else snake_case(arm.name)
+            for case in arm.cases:
+                arms[case] = (arm_name, arm.type)
+        body = ["d = item(v, 0)"]
+        for case, (arm_name, t) in arms.items():
+            if arm_name is None or t is None:
+                continue
+            x = self.name("x")
+            if case in names:
+                label = [_raw('{"type":' + _json_key(names[case]) + "," + _json_key(arm_name) + ":")]
+            else:
+                label = [_raw('{"type":'), "w_any(b, d)", _raw("," + _json_key(arm_name) + ":")]
+            inner = [*label, f"{x} = item(v, 1)", *self.wexpr(t, x), _raw("}"), "return 0"]
+            body += [f"if d == {case!r}:", *(f"    {line}" for line in inner)]
+        fallback = f"{self.const(names, 'n', 'dict')}.get(d, d)" if names else "d"
+        return [*body, f"w_any(b, {fallback})"]
+
+    def struct_arm(self, t: TypeExpr) -> Definition | None:
+        """The struct an operation body's arm renders as (a dict), if it is one."""
+        while t["kind"] == "ref" and t["name"] not in _BY_NAME:
+            d = self.schema.definitions.get(t["name"])
+            if d is None:
+                return None
+            if d.kind == "struct":
+                return d
+            if d.kind != "typedef":
+                return None
+            t = d.type
+        return None
+
+    def write_details(self) -> list[str]:
+        """``write_details(body)``: the JSON text of a body whose arm is a struct, ``{}`` for a void or
+        unknown one, None for any other arm (rendered as a dict instead)."""
+        body = self.schema.definitions["OperationBody"]
+        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
+        for arm in body.arms:
+            for case in arm.cases:
+                arms[case] = (None if arm.name is None else snake_case(arm.name), arm.type)
+        lines = ["cdef object write_details(body):", "    cdef Buf b", "    b.p = NULL"]
+        lines += ["    b.n = b.cap = 0", "    try:", "        d = item(body, 0)"]
+        for case, (arm_name, t) in arms.items():
+            if arm_name is None or t is None:
+                continue
+            struct = self.struct_arm(t)
+            lines.append(f"        if d == {case!r}:")
+            if struct is None:
+                lines.append("            return None")
+            else:
+                write = f"            {self.writer(struct)}(&b, item(body, 1), 0)"
+                lines += [write, "            return buf_text(&b)"]
+        lines += ["        return '{}'", "    finally:", "        PyMem_Free(b.p)"]
+        return lines
+
     def pyx(self) -> str:
         """The text of ``tables/_details.pyx`` (Cython mode)."""
         table = self.operation_bodies()
         body = ["d = item(body, 0)"]
         for case, fn in table.items():
             body += [f"if d == {case!r}:", f"    return {fn}(item(body, 1))"]
+        details = ["cdef object details(body):", *(f"    {line}" for line in body), "    return {}"]
+        write = self.write_details()
         head = [f"cdef {ctype} {name}" for name, ctype in self.consts]
         install = ["def install(dict ns):", "    global " + ", ".join(n for n, _ in self.consts)]
         install += [f"    {name} = ns[{name!r}]" for name, _ in self.consts]
-        details = ["cdef object details(body):", *(f"    {line}" for line in body), "    return {}"]
-        code = "\n".join([*head, "", *install, "", "", *self.source, "", *details, _PYX_FOOTER]) + "\n"
+        parts = [*head, "", *install, "", "", *self.source, "", *details, "", "", *self.writer_source, *write]
+        code = "\n".join([*parts, _PYX_FOOTER]) + "\n"
         digest = hashlib.sha256(code.encode()).hexdigest()
         return _PYX_HEADER + f"SOURCE_SHA256 = {digest!r}\n\n" + code
 
@@ -449,8 +583,28 @@ def operation_details(body):
 
 
 def operation_details_json(body):
-    """``details.operation_details_json``."""
-    return orjson.dumps(details(body)).decode("utf-8")'''
+    """``details.operation_details_json``: written directly when the writers vouch for the text, else
+    the dict rendered and serialised by orjson (its exact result or error)."""
+    try:
+        text = write_details(body)
+    except Exception:
+        text = None
+    if text is None:
+        return orjson.dumps(details(body)).decode("utf-8")
+    return text'''
+
+
+def _json_key(key: str) -> str:
+    """A JSON string of a schema name (ASCII letters, digits and underscores: nothing to escape)."""
+    if not (key.isascii() and key.replace("_", "a").isalnum()):
+        msg = f"unexpected schema name {key!r}"
+        raise ValueError(msg)
+    return f'"{key}"'
+
+
+def _raw(text: str) -> str:
+    """The statement writing ``text`` as is."""
+    return f"w_raw(b, {text.encode()!r}, {len(text.encode())})"
 
 
 @cache

@@ -233,9 +233,45 @@ def test_unknown_discriminants_and_nested_values_agree() -> None:
     )
     host = X.HostFunction((X.HostFunctionType.HOST_FUNCTION_TYPE_INVOKE_CONTRACT, args))
     _same(_body(X.OperationType.INVOKE_HOST_FUNCTION, X.InvokeHostFunctionOp((host, []))))
+    _same_json(_body(X.OperationType.INVOKE_HOST_FUNCTION, X.InvokeHostFunctionOp((host, []))))
     _same(_body(X.OperationType.INFLATION, None))  # a void arm: {}
     _same(_body(99, None))  # an unknown operation type: {}
+    _same_json(_body(99, None))
     _same(_body(X.OperationType.BUMP_SEQUENCE, X.BumpSequenceOp((7,))))
+
+
+@needs_build
+@pytest.mark.parametrize("number", [0, -1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64, -(2**63) - 1, True])
+def test_integers_agree_up_to_orjson_s_64_bit_range(number: int) -> None:
+    """The JSON writer's integers are orjson's; beyond 64 bits the dict path gives orjson's error."""
+    _same_json(_body(X.OperationType.BUMP_SEQUENCE, X.BumpSequenceOp((number,))))
+
+
+@needs_build
+@pytest.mark.parametrize(
+    "raw", [bytes(range(128)), b'quote " backslash \\ slash /', "é€😀".encode(), b"\xff\xfe", b""]
+)
+def test_strings_are_escaped_as_orjson_escapes_them(raw: bytes) -> None:
+    data = X.ManageDataOp((raw, raw))
+    _same_json(_body(X.OperationType.MANAGE_DATA, data))
+    value = X.SCVal((X.SCValType.SCV_SYMBOL, raw))
+    args = X.InvokeContractArgs((X.SCAddress((1, KEY)), raw, [value]))
+    host = X.HostFunction((X.HostFunctionType.HOST_FUNCTION_TYPE_INVOKE_CONTRACT, args))
+    _same_json(_body(X.OperationType.INVOKE_HOST_FUNCTION, X.InvokeHostFunctionOp((host, []))))
+
+
+def _same_json(body: Any) -> None:
+    """The JSON text (or error) of the compiled and generated Python paths is the reference's."""
+    module = D.compiled_details_module()
+    assert module is not None
+    python = D.details_json_function(compiled=False)
+    outcomes = []
+    for render in (D.operation_details_json_reference, python, module.operation_details_json):
+        try:
+            outcomes.append(("ok", render(body)))
+        except Exception as exc:
+            outcomes.append(("error", f"{type(exc).__name__}: {exc}"))
+    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]
 
 
 def test_the_generated_pyx_is_up_to_date() -> None:
