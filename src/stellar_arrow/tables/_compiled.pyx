@@ -656,6 +656,19 @@ cdef long OP_INNER = X.OperationResultCode.opINNER
 cdef dict OPERATION_TYPES = _OPERATION_TYPES
 
 
+cdef dict G_ADDRESSES = {}  # ed25519 key -> G-address: the same accounts recur in every ledger
+
+
+cdef str g_address(object key):
+    """``account_strkey_c`` of a 32-byte key, memoised (emptied when it reaches 65,536 keys)."""
+    cdef object text = G_ADDRESSES.get(key)
+    if text is None:
+        if len(G_ADDRESSES) >= 65536:
+            G_ADDRESSES.clear()
+        text = G_ADDRESSES[key] = account_strkey_c(key32(key))
+    return <str>text
+
+
 cdef tuple muxed_columns(object account):
     """``details.muxed_account_columns``: ``(G-address, M-address or None)``; anything but a well-formed
     ed25519 or muxed account goes to the Python function."""
@@ -665,7 +678,7 @@ cdef tuple muxed_columns(object account):
         if kind == 0:
             key = <object>txb_item(account, 1)
             if type(key) is bytes and PyBytes_GET_SIZE(key) == 32:
-                return (account_strkey_c(key32(key)), None)
+                return (g_address(key), None)
         elif kind == 0x100:
             med = <object>txb_item(account, 1)
             if isinstance(med, tuple) and PyTuple_GET_SIZE(med) >= 2:
@@ -675,7 +688,7 @@ cdef tuple muxed_columns(object account):
                     type(muxed_id) is int and 0 <= muxed_id <= 0xFFFFFFFFFFFFFFFF
                     and type(key) is bytes and PyBytes_GET_SIZE(key) == 32
                 ):
-                    return (account_strkey_c(key32(key)), muxed_strkey_c(key32(key), <uint64_t>muxed_id))
+                    return (g_address(key), muxed_strkey_c(key32(key), <uint64_t>muxed_id))
     return muxed_account_columns(account)
 
 
@@ -729,7 +742,7 @@ cdef class OperationRows:
                 tx_source = (account_strkey(tx.source_account_ed25519), None)
             else:
                 tx_source = muxed_columns(tx.source_account)
-            tx_hash = t.tx_hash.hex()
+            tx_hash = t.hash_hex  # ``tx_hash.hex()``, computed once by the view
             tx_index = t.transaction_index
             tx_id = toid(seq, tx_index)
             successful = t.successful
