@@ -2,7 +2,8 @@
 and the schema's closures of ``details.py``), the generated Python ``details`` renderer, and the compiled
 rows (``tables/_compiled.pyx``) with the compiled renderer (``tables/_details.pyx``). On every corpus
 ledger and sample lake, from both decoders, on randomly corrupted ledgers (same batch or same error), on
-hand-made values the special renderers hand back to Python, and without the extensions."""
+hand-made values the special renderers hand back to Python, on mutated operation bodies, and without the
+extensions."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def test_random_byte_flips_give_the_same_operations_or_the_same_error() -> None:
     ]
     built = 0
     for raw in ledgers:
-        for _ in range(120):
+        for _ in range(300):
             data = bytearray(raw)
             for _ in range(rng.randint(1, 3)):
                 position = rng.randrange(len(data))
@@ -260,8 +261,9 @@ def test_strings_are_escaped_as_orjson_escapes_them(raw: bytes) -> None:
     _same_json(_body(X.OperationType.INVOKE_HOST_FUNCTION, X.InvokeHostFunctionOp((host, []))))
 
 
-def _same_json(body: Any) -> None:
-    """The JSON text (or error) of the compiled and generated Python paths is the reference's."""
+def _same_json(body: Any) -> int:
+    """The JSON text (or error) of the compiled and generated Python paths is the reference's; 1 for an
+    error."""
     module = D.compiled_details_module()
     assert module is not None
     python = D.details_json_function(compiled=False)
@@ -271,7 +273,8 @@ def _same_json(body: Any) -> None:
             outcomes.append(("ok", render(body)))
         except Exception as exc:
             outcomes.append(("error", f"{type(exc).__name__}: {exc}"))
-    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]
+    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0], outcomes
+    return int(outcomes[0][0] == "error")
 
 
 def test_the_generated_pyx_is_up_to_date() -> None:
@@ -319,3 +322,44 @@ def test_details_functions_pick_the_compiled_renderer_when_built() -> None:
         module = D.compiled_details_module()
         assert module is not None and render is module.operation_details_json
     assert Path(D.__file__).name == "details.py"
+
+
+def _mutate(value: Any, rng: random.Random, rate: float) -> Any:
+    """A copy of a decoded value with some leaves changed as a corrupt (still decodable) input could
+    change them: integers (up to beyond 64 bits), bytes (any length, invalid UTF-8, control characters),
+    optionals dropped and union discriminants unknown to the schema. Shapes (classes, tuple lengths)
+    are kept: the decoder never builds others."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if rng.random() < rate:
+            return rng.choice([0, -1, 2**31, 2**63 - 1, 2**64 - 1, 2**64, -(2**63) - 1, rng.randrange(99)])
+        return value
+    if isinstance(value, bytes):
+        if rng.random() < rate:
+            return bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 4, 12, 32, 33])))
+        return value
+    if isinstance(value, list):
+        return [_mutate(e, rng, rate) for e in value]
+    if isinstance(value, tuple):
+        union = isinstance(value, X.Union)
+        items = [e if union and i == 0 else _mutate(e, rng, rate) for i, e in enumerate(value)]
+        if union and rng.random() < rate:
+            items[0] = rng.choice([99, 12345, -7])  # an unknown discriminant (a known one: another arm)
+        return type(value)(items)
+    return value
+
+
+@needs_build
+def test_mutated_operation_bodies_give_the_same_json_or_the_same_error() -> None:
+    rng = random.Random(7)
+    network = resolve_network("pubnet")
+    raw = read_ledger_file(CORPUS / "pubnet-0063092982.xdr.gz")[0]
+    with gc_paused():
+        view = ledger_view(decode_ledger_close_meta_compiled(raw))
+        bodies = [op.body for t in pair_transactions(view, network) for op in t.tx.operations]
+        errors = 0
+        for body in bodies:
+            for rate in (0.02, 0.1, 0.3):
+                errors += _same_json(_mutate(body, rng, rate))
+    assert errors > 50  # enough of them fail (orjson's range, wrong keys) to check the errors too
