@@ -95,8 +95,8 @@ class OperationsBuilder:
 
     ``compiled`` (when both are built): the rows straight into Arrow column buffers by the compiled table
     code (``tables/_compiled.pyx``, ``OperationRows``: this module's loop, compiled) and ``details`` by the
-    compiled renderer (``tables/_details.pyx``); else this loop with the generated Python renderer of
-    ``details.py``.
+    compiled renderer (``tables/_details.pyx``); else this loop, with that renderer when it alone is built,
+    or the generated Python renderer of ``details.py``.
     ``reference=True`` runs the reference row code with the schema's closures (what the tests hold the
     other two to).
     """
@@ -105,6 +105,7 @@ class OperationsBuilder:
         self.schema = OPERATIONS_SCHEMA
         self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
         self.reference = reference
+        self._compiled_details = compiled  # the compiled renderer also under the Python rows, when built
         module = compiled_tables_module() if compiled and not reference else None
         self.compiled = module is not None and compiled_details_module() is not None
         self._rows: Any = None
@@ -134,7 +135,7 @@ class OperationsBuilder:
             c["operation_trace_code"].append,
         )
         details, closed = c["details"].append, c["closed_at"].append
-        render = details_json_function(self.compiled)
+        render = details_json_function(self._compiled_details)
         code_names = X.OperationResultCode.NAMES
         seq = view.ledger_sequence
         closed_at = closed_at_micros(view.close_time)
