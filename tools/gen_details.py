@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python tools/gen_details.py [--check]
 
-The text comes from the generator of ``tables/details.py`` (Cython mode); ``--check`` exits non-zero
+The text comes from the generator ``tables/details_codegen.py`` (Cython mode); ``--check`` exits non-zero
 when the file on disk is not what the generator gives (the tests check the same).
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from stellar_arrow.tables.details import details_pyx
+    from stellar_arrow.tables.details_codegen import details_pyx
 
     text = details_pyx()
     if args.check:

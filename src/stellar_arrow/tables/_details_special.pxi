@@ -1,4 +1,4 @@
-# The special renderers of ``tables/details.py`` (``_BY_NAME``) for the compiled ``_details``: included by the
+# The special renderers of ``tables/details_reference.py`` (``BY_NAME``) for the compiled ``_details``: included by the
 # generated ``_details.pyx``. Each one renders the well-formed value the way its Python function does
 # (StrKeys from the shared ``xdr._strkey`` encoder, which the Python functions use too) and hands anything
 # else (another arm, a value of an unexpected type or size) to that Python function, ``fallback``, so that

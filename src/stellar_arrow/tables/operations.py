@@ -96,7 +96,7 @@ class OperationsBuilder:
     ``compiled`` (when both are built): the rows straight into Arrow column buffers by the compiled table
     code (``tables/_compiled.pyx``, ``OperationRows``: this module's loop, compiled) and ``details`` by the
     compiled renderer (``tables/_details.pyx``); else this loop, with that renderer when it alone is built,
-    or the generated Python renderer of ``details.py``.
+    or the generated Python renderer (``details_codegen.py``).
     ``reference=True`` runs the reference row code with the schema's closures (what the tests hold the
     other two to).
     """
