@@ -31,6 +31,7 @@ EXTENSIONS: dict[str, Path] = {
     "stellar_arrow.xdr._compiled": SRC / "stellar_arrow" / "xdr" / "_compiled.pyx",
     "stellar_arrow.ttp._fast": SRC / "stellar_arrow" / "ttp" / "_fast.pyx",
     "stellar_arrow.tables._compiled": SRC / "stellar_arrow" / "tables" / "_compiled.pyx",
+    "stellar_arrow.tables._details": SRC / "stellar_arrow" / "tables" / "_details.pyx",
 }
 
 # declarations every extension may ``cimport`` (a change rebuilds them all)

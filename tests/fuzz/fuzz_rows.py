@@ -4,11 +4,13 @@ Each input is one byte choosing the network (``NETWORKS``) followed by ``LedgerC
 compiled decoder decodes it (``XdrDecodeError``: nothing to compare), the transactions are paired with
 their envelopes under that network (an error there is shared by both paths: nothing to compare), and
 from the same decoded value both paths build the ``token_transfers`` rows (``ttp/_fast`` against the
-Python derivation) and the ``transactions`` and ``ledgers`` batches, with and without the raw XDR
-columns (``tables/_compiled`` against the Python builders). Each pair must be equal, schemas included,
-or both raise an exception of the same type; anything else, or a crash, is a finding. The extensions
-are built by gcc without clang's coverage instrumentation, so the fuzzer is guided by the branches of
-the Python derivation and builders (instrumented here), which the compiled code follows case by case.
+Python derivation), the ``transactions`` and ``ledgers`` batches, with and without the raw XDR
+columns (``tables/_compiled`` against the Python builders), and the ``operations`` batch
+(``tables/_compiled`` and ``tables/_details`` against the reference builder). Each pair must be
+equal, schemas included, or both raise an exception of the same type; anything else, or a crash, is a
+finding. The extensions are built by gcc without clang's coverage instrumentation, so the fuzzer is
+guided by the branches of the Python derivation and builders (instrumented here), which the compiled
+code follows case by case.
 Four mutations in five keep the XDR's length and alignment (:func:`mutate`): libFuzzer's own more
 often give bytes the decoder refuses.
 
@@ -39,6 +41,7 @@ EXTENSIONS = (
     "stellar_arrow.xdr._compiled",
     "stellar_arrow.ttp._fast",
     "stellar_arrow.tables._compiled",
+    "stellar_arrow.tables._details",
 )
 
 
@@ -66,6 +69,7 @@ with atheris.instrument_imports(include=["stellar_arrow.ttp", "stellar_arrow.tab
     from stellar_arrow.ledger import resolve_network
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
     from stellar_arrow.tables.ledgers import LedgersBuilder
+    from stellar_arrow.tables.operations import OperationsBuilder
     from stellar_arrow.tables.schema import compiled_tables
     from stellar_arrow.tables.transactions import TransactionsBuilder
     from stellar_arrow.ttp.compiled import compiled_available
@@ -133,6 +137,13 @@ def one_input(data: bytes) -> None:
                 outcome(lambda build=build: build(True)),
                 outcome(lambda build=build: build(False)),
             )
+
+    def operations_batch(reference: bool) -> pa.RecordBatch:
+        builder = OperationsBuilder(reference=reference)
+        builder.add(view, transactions)
+        return builder.finish()
+
+    agree("operations", outcome(lambda: operations_batch(False)), outcome(lambda: operations_batch(True)))
 
 
 def mutate(data: bytes, max_size: int, seed: int) -> bytes:

@@ -128,7 +128,7 @@ class TableSet:
                 options.network, include_xdr=options.include_xdr, compiled=compiled
             )
         if "operations" in wanted:
-            self._builders["operations"] = OperationsBuilder()
+            self._builders["operations"] = OperationsBuilder(compiled=compiled)
         self._token_transfers = "token_transfers" in wanted
         self._decoder: Callable[..., X.LedgerCloseMeta] = (
             decoder_for(TABLES_PROFILE)

@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 # cython: binding=False, embedsignature=False
-"""Compiled ``transactions`` rows and ``ledgers`` operation counts, filled from the decoded values.
+"""Compiled ``transactions`` and ``operations`` rows and ``ledgers`` operation counts, filled from the
+decoded values.
 
-The pure-Python builders (``transactions.py``, ``ledgers.py``) are the reference: this module reads the
+The pure-Python builders (``transactions.py``, ``ledgers.py``, ``operations.py``) are the reference: this module reads the
 same fields of the same model values and must produce bit-identical record batches (the tests compare
 them on every corpus ledger). Values go straight into Arrow column buffers (little-endian values, a
 validity byte per row packed into a bitmap at the end, int32 string offsets): no Python object per
@@ -16,6 +17,7 @@ pyarrow's own error for the first such column (it converts the offending value t
 StrKeys come from the one shared encoder (``stellar_arrow.xdr._strkey``).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -29,8 +31,11 @@ from stellar_arrow.xdr._strkey cimport account_strkey_c, muxed_strkey_c
 import pyarrow as pa
 
 from stellar_arrow.ledger.hashes import inner_transaction_hash
-from stellar_arrow.ledger.toid import toid
+from stellar_arrow.ledger.toid import TOID_MAX_OPERATION_INDEX, toid
+from stellar_arrow.tables.details import muxed_account_columns
+from stellar_arrow.vocabulary import OPERATION_TYPES as _OPERATION_TYPES
 from stellar_arrow.xdr import model as X
+from stellar_arrow.xdr.strkey import account_strkey
 
 cdef extern from *:
     """
@@ -640,3 +645,155 @@ def operation_counts(transactions):
             successful += 1
             operations += ops
     return successful, operations, all_operations
+
+
+# ---------------------------------------------------------------------------------------------------
+# The operations table
+
+cdef Py_ssize_t F_OP_SOURCE = X.Operation.FIELDS.index("source_account")
+cdef Py_ssize_t F_OP_BODY = X.Operation.FIELDS.index("body")
+cdef long OP_INNER = X.OperationResultCode.opINNER
+cdef dict OPERATION_TYPES = _OPERATION_TYPES
+
+
+cdef dict G_ADDRESSES = {}  # ed25519 key -> G-address: the same accounts recur in every ledger
+
+
+cdef str g_address(object key):
+    """``account_strkey_c`` of a 32-byte key, memoised (emptied when it reaches 65,536 keys)."""
+    cdef object text = G_ADDRESSES.get(key)
+    if text is None:
+        if len(G_ADDRESSES) >= 65536:
+            G_ADDRESSES.clear()
+        text = G_ADDRESSES[key] = account_strkey_c(key32(key))
+    return <str>text
+
+
+cdef tuple muxed_columns(object account):
+    """``details.muxed_account_columns``: ``(G-address, M-address or None)``; anything but a well-formed
+    ed25519 or muxed account goes to the Python function."""
+    cdef object kind, key, med, muxed_id
+    if isinstance(account, tuple) and PyTuple_GET_SIZE(account) >= 2:
+        kind = <object>txb_item(account, 0)
+        if kind == 0:
+            key = <object>txb_item(account, 1)
+            if type(key) is bytes and PyBytes_GET_SIZE(key) == 32:
+                return (g_address(key), None)
+        elif kind == 0x100:
+            med = <object>txb_item(account, 1)
+            if isinstance(med, tuple) and PyTuple_GET_SIZE(med) >= 2:
+                muxed_id = <object>txb_item(med, 0)
+                key = <object>txb_item(med, 1)
+                if (
+                    type(muxed_id) is int and 0 <= muxed_id <= 0xFFFFFFFFFFFFFFFF
+                    and type(key) is bytes and PyBytes_GET_SIZE(key) == 32
+                ):
+                    return (g_address(key), muxed_strkey_c(key32(key), <uint64_t>muxed_id))
+    return muxed_account_columns(account)
+
+
+OPERATION_COLUMNS = (
+    "id", "transaction_id", "transaction_hash", "ledger_sequence", "transaction_index", "operation_index",
+    "type", "type_string", "source_account", "source_account_muxed", "successful", "operation_result_code",
+    "operation_trace_code", "details", "closed_at",
+)
+
+
+cdef class OperationRows:
+    """The columns of the ``operations`` table, filled ledger by ledger (``add``): the values of the Python
+    loop of ``tables/operations.py`` (its reference), the operation, its body and result read by position;
+    ``arrays`` returns them as pyarrow arrays typed by ``schema``."""
+
+    cdef readonly object schema
+    cdef list cols
+    cdef object render, trace_names
+    cdef dict trace_cache
+    cdef Column c_id, c_tx_id, c_hash, c_seq, c_tx_index, c_op_index, c_type, c_type_string, c_source
+    cdef Column c_source_muxed, c_successful, c_result_code, c_trace_code, c_details, c_closed_at
+
+    def __init__(self, schema, render, dict trace_cache, trace_names):
+        """``render``: the ``details`` JSON renderer; ``trace_cache`` maps a result union's class to its
+        code names, filled by ``trace_names(class)``."""
+        if tuple(schema.names) != OPERATION_COLUMNS:
+            raise ValueError(f"compiled operations rows expect the columns {OPERATION_COLUMNS}")
+        self.schema = schema
+        self.render = render
+        self.trace_cache = trace_cache
+        self.trace_names = trace_names
+        self.cols = [column(f.type) for f in schema]
+        (
+            self.c_id, self.c_tx_id, self.c_hash, self.c_seq, self.c_tx_index, self.c_op_index, self.c_type,
+            self.c_type_string, self.c_source, self.c_source_muxed, self.c_successful, self.c_result_code,
+            self.c_trace_code, self.c_details, self.c_closed_at,
+        ) = self.cols
+
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
+    def add(self, view, transactions, closed_at):
+        """The rows of one ledger's operations; ``closed_at`` is the ledger's close time in microseconds."""
+        cdef dict code_names = X.OperationResultCode.NAMES
+        cdef dict names
+        cdef Py_ssize_t index, count
+        cdef tuple source, tx_source
+        seq = view.ledger_sequence
+        for t in transactions:
+            tx = t.tx
+            if isinstance(tx, TransactionV0):
+                tx_source = (account_strkey(tx.source_account_ed25519), None)
+            else:
+                tx_source = muxed_columns(tx.source_account)
+            tx_hash = t.hash_hex  # ``tx_hash.hex()``, computed once by the view
+            tx_index = t.transaction_index
+            tx_id = toid(seq, tx_index)
+            successful = t.successful
+            if type(successful) is not bool:
+                raise TypeError(f"expected a bool transaction success, got {type(successful).__name__}")
+            results = t.operation_results
+            count = 0 if results is None else len(results)
+            index = 0
+            for op in tx.operations:
+                index += 1
+                body = at(op, F_OP_BODY)
+                op_source = at(op, F_OP_SOURCE)
+                source = tx_source if op_source is None else muxed_columns(op_source)
+                self.c_id.integer(
+                    tx_id | index if index <= TOID_MAX_OPERATION_INDEX else toid(seq, tx_index, index)
+                )
+                self.c_tx_id.integer(tx_id)
+                self.c_hash.string(tx_hash)
+                self.c_seq.integer(seq)
+                self.c_tx_index.integer(tx_index)
+                self.c_op_index.integer(index)
+                kind = at(body, 0)
+                self.c_type.integer(kind)
+                name = OPERATION_TYPES.get(kind)
+                self.c_type_string.string(str(kind) if name is None else name)
+                self.c_source.string(<object>txb_item(source, 0))
+                self.c_source_muxed.optional_string(<object>txb_item(source, 1))
+                self.c_successful.boolean(successful)
+                if index <= count:
+                    result = results[index - 1]
+                    code = at(result, 0)
+                    self.c_result_code.optional_string(code_names.get(code))
+                    tr = at(result, 1) if code == OP_INNER else None
+                    if tr is not None:
+                        inner = at(tr, 1)
+                        inner_code = at(inner, 0)
+                        names = self.trace_cache.get(type(inner))
+                        if names is None:
+                            names = self.trace_names(type(inner))
+                        self.c_trace_code.optional_string(names.get(inner_code, str(inner_code)))
+                    else:
+                        self.c_trace_code.null()
+                else:
+                    self.c_result_code.null()
+                    self.c_trace_code.null()
+                self.c_details.string(self.render(body))
+                self.c_closed_at.integer(closed_at)
+
+    def arrays(self):
+        """One pyarrow array per column of ``schema`` (pyarrow's error for a value that does not fit)."""
+        return [(<Column>col).array(f.type) for col, f in zip(self.cols, self.schema)]
+
+    def __len__(self):
+        return self.c_id.length

@@ -1,5 +1,5 @@
-"""A bounded coverage-guided fuzz run (atheris) of the compiled rows (``ttp/_fast``, ``tables/_compiled``)
-against the Python derivation and builders (``tests/fuzz/fuzz_rows.py``)."""
+"""A bounded coverage-guided fuzz run (atheris) of the compiled rows (``ttp/_fast``, ``tables/_compiled``,
+``tables/_details``) against the Python derivation and builders (``tests/fuzz/fuzz_rows.py``)."""
 
 from __future__ import annotations
 
