@@ -10,7 +10,7 @@ import struct
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,9 @@ import pyarrow as pa
 import pytest
 
 from stellar_arrow.build import TableSet, TableSetOptions
-from stellar_arrow.errors import StellarArrowError
 from stellar_arrow.ledger import Network, resolve_network
 from stellar_arrow.ledger.view import ledger_view, pair_transactions
 from stellar_arrow.source.files import read_ledger_file
-from stellar_arrow.source.keys import parse_object_name
 from stellar_arrow.source.lake import DataLakeLedgerSource
 from stellar_arrow.tables.ledgers import LedgersBuilder
 from stellar_arrow.tables.schema import compiled_tables, compiled_tables_module
@@ -31,17 +29,20 @@ from stellar_arrow.xdr import decode_ledger_close_meta, gc_paused
 from stellar_arrow.xdr.choice import compiled_available, decode_ledger_close_meta_compiled
 from stellar_arrow.xdr.profile import TABLES_PROFILE, decoder_for
 from tests.conftest import CORPUS, REPO, corpus_files
+from tests.unit.tables.paths import (
+    LAKE_NETWORKS,
+    LAKES,
+    assert_identical,
+    flipped_ledgers,
+    ipc_bytes,
+    lake_ledgers,
+    network_of,
+)
 
 pytestmark = pytest.mark.skipif(
     not (compiled_tables() and compiled_available()), reason="the compiled extensions are not built"
 )
 
-PASSPHRASES = {
-    "pubnet": "Public Global Stellar Network ; September 2015",
-    "testnet": "Test SDF Network ; September 2015",
-    "synthetic-standalone": "Standalone Network ; February 2017",
-    "synthetic-applyload": "Apply Load",
-}
 # the 30 apply-load ledgers are alike (492 txs, same shapes): every 6th keeps the test short
 SAMPLE_EVERY = {"synthetic-applyload": 6}
 DECODERS: dict[str, Callable[..., Any]] = {
@@ -49,34 +50,6 @@ DECODERS: dict[str, Callable[..., Any]] = {
     "python": decode_ledger_close_meta,
     "python-tables-profile": decoder_for(TABLES_PROFILE),  # what TableSet uses for these tables
 }
-LAKES = REPO / "data" / "lakes"
-LAKE_NETWORKS = {
-    "pubnet-p26": "pubnet",
-    "pubnet-p26-batch4": "pubnet",
-    "pubnet-history": "pubnet",
-    "testnet/2025-06-18": "testnet",
-    "testnet/2025-10-02": "testnet",
-    "testnet/2026-03-02": "testnet",
-    "standalone-p23": "standalone",
-}
-
-
-def network_of(name: str) -> Network:
-    return resolve_network(next(p for prefix, p in PASSPHRASES.items() if name.startswith(prefix)))
-
-
-def ipc_bytes(batch: pa.RecordBatch) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def assert_identical(compiled: pa.RecordBatch, python: pa.RecordBatch, where: str) -> None:
-    assert compiled.schema.equals(python.schema, check_metadata=True), where
-    for name in python.schema.names:
-        assert compiled.column(name).equals(python.column(name)), f"{where}: column {name}"
-    assert ipc_bytes(compiled) == ipc_bytes(python), where  # same buffers, validity bitmaps included
 
 
 def build_both(
@@ -135,7 +108,7 @@ def test_every_sample_lake_gives_identical_tables(lake: str) -> None:
         assert sets["compiled"]._builders["transactions"].compiled
         assert not sets["python"]._builders["transactions"].compiled
         count = 0
-        for seq, raw in _lake_ledgers(source):
+        for seq, raw in lake_ledgers(source):
             for table_set in sets.values():
                 table_set.add(raw, seq)
             count += 1
@@ -143,15 +116,6 @@ def test_every_sample_lake_gives_identical_tables(lake: str) -> None:
         compiled, python = sets["compiled"].finish(), sets["python"].finish()
         for table in tables:
             assert_identical(compiled[table], python[table], f"{lake} {table} include_xdr={include_xdr}")
-
-
-def _lake_ledgers(source: DataLakeLedgerSource) -> Iterator[tuple[int, bytes]]:
-    """Every ledger of a sample lake, object by object (some lakes are sparse)."""
-    names = sorted(p.name for p in Path(source.uri).rglob("*.xdr.zst*"))
-    for parsed in filter(None, map(parse_object_name, names)):
-        batch = source.read_batch(source.schema.batch_key(parsed.low))
-        for seq in range(batch.start_sequence, batch.end_sequence + 1):
-            yield seq, batch.ledger(seq, object_name=source.uri)
 
 
 def _tables(
@@ -177,27 +141,12 @@ def _outcome(network: Network, view: Any, transactions: list[Any], compiled: boo
 
 
 def test_random_byte_flips_give_the_same_batch_or_the_same_error() -> None:
-    rng = random.Random(14)
     network = resolve_network("testnet")
-    ledgers = [
-        read_ledger_file(CORPUS / f"testnet-{seq:010d}.xdr")[0] for seq in (4478, 4873, 848581, 1283415)
-    ]
     built = 0
-    for raw in ledgers:
-        for _ in range(150):
-            data = bytearray(raw)
-            for _ in range(rng.randint(1, 3)):
-                position = rng.randrange(len(data))
-                data[position] ^= 1 << rng.randrange(8)
-            for decode in (decode_ledger_close_meta_compiled, decode_ledger_close_meta):
-                try:
-                    view = ledger_view(decode(bytes(data)))
-                    transactions = pair_transactions(view, network)
-                except (StellarArrowError, ValueError):
-                    continue  # not decodable or not pairable: the tables never see it
-                built += 1
-                compiled = _outcome(network, view, transactions, compiled=True)
-                assert compiled == _outcome(network, view, transactions, compiled=False)
+    for view, transactions in flipped_ledgers(network, random.Random(14), rounds=150):
+        built += 1
+        compiled = _outcome(network, view, transactions, compiled=True)
+        assert compiled == _outcome(network, view, transactions, compiled=False)
     assert built > 100  # enough corrupted ledgers got as far as the tables
 
 
