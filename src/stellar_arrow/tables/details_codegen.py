@@ -12,7 +12,13 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from stellar_arrow.tables.details_reference import BY_NAME, INT_KINDS, schema_renderers
+from stellar_arrow.tables.details_reference import (
+    BY_NAME,
+    INT_KINDS,
+    schema_renderers,
+    union_arms,
+    union_labels,
+)
 from stellar_arrow.xdr.definitions import Definition, TypeExpr, snake_case
 
 __all__ = ["COMPILED_SPECIAL", "DetailsGenerator", "details_pyx"]
@@ -147,16 +153,8 @@ class DetailsGenerator:
         return fn
 
     def union(self, d: Definition, fn: str) -> None:
-        disc = self.schema.resolve(d.discriminant_type)
-        names: dict[int, str] = {}
-        if disc["kind"] == "ref" and disc["name"] in self.schema.definitions:
-            enum = self.schema.definitions[disc["name"]]
-            names = {value: member for member, value in enum.members}
-        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
-        for arm in d.arms:
-            arm_name = None if arm.name is None else snake_case(arm.name)
-            for case in arm.cases:
-                arms[case] = (arm_name, arm.type)
+        names = union_labels(self.schema, d)
+        arms = union_arms(d)
         valued = {case: (a, t) for case, (a, t) in arms.items() if a is not None and t is not None}
         n = self.const(names, "n", "dict") if names else ""
         fallback = f"{n}.get(d, d)" if names else "d"
@@ -185,10 +183,7 @@ class DetailsGenerator:
     def operation_bodies(self) -> dict[int, str]:
         """One function per operation type with parameters: ``{type: function name}``."""
         body = self.schema.definitions["OperationBody"]
-        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
-        for arm in body.arms:
-            for case in arm.cases:
-                arms[case] = (None if arm.name is None else snake_case(arm.name), arm.type)
+        arms = union_arms(body)
         table: dict[int, str] = {}
         for case, (arm_name, t) in arms.items():
             if arm_name is None or t is None:
@@ -286,16 +281,8 @@ class DetailsGenerator:
         return fn
 
     def wunion(self, d: Definition) -> list[str]:
-        disc = self.schema.resolve(d.discriminant_type)
-        names: dict[int, str] = {}
-        if disc["kind"] == "ref" and disc["name"] in self.schema.definitions:
-            enum = self.schema.definitions[disc["name"]]
-            names = {value: member for member, value in enum.members}
-        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
-        for arm in d.arms:
-            arm_name = None if arm.name is None else snake_case(arm.name)
-            for case in arm.cases:
-                arms[case] = (arm_name, arm.type)
+        names = union_labels(self.schema, d)
+        arms = union_arms(d)
         body = ["d = item(v, 0)"]
         for case, (arm_name, t) in arms.items():
             if arm_name is None or t is None:
@@ -327,10 +314,7 @@ class DetailsGenerator:
         """``write_details(body)``: the JSON text of a body whose arm is a struct, ``{}`` for a void or
         unknown one, None for any other arm (rendered as a dict instead)."""
         body = self.schema.definitions["OperationBody"]
-        arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
-        for arm in body.arms:
-            for case in arm.cases:
-                arms[case] = (None if arm.name is None else snake_case(arm.name), arm.type)
+        arms = union_arms(body)
         lines = ["cdef object write_details(body):", "    cdef Buf b", "    b.p = NULL"]
         lines += ["    b.n = b.cap = 0", "    try:", "        d = item(body, 0)"]
         for case, (arm_name, t) in arms.items():

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from stellar_arrow.xdr import model as X
-from stellar_arrow.xdr.definitions import Definition, TypeExpr, load_schema, snake_case
+from stellar_arrow.xdr.definitions import Definition, Schema, TypeExpr, load_schema, snake_case
 from stellar_arrow.xdr.strkey import (
     account_strkey,
     claimable_balance_strkey,
@@ -41,6 +41,8 @@ __all__ = [
     "operation_details_json_reference",
     "operation_details_reference",
     "schema_renderers",
+    "union_arms",
+    "union_labels",
 ]
 
 Render = Callable[[Any], Any]
@@ -115,6 +117,23 @@ BY_NAME: dict[str, Render] = {
 }
 
 
+def union_labels(schema: Schema, d: Definition) -> dict[int, str]:
+    """Case value -> member name of union ``d``'s discriminant enum (empty if it is not an enum)."""
+    disc = schema.resolve(d.discriminant_type)
+    if disc["kind"] != "ref" or disc["name"] not in schema.definitions:
+        return {}
+    return {value: member for member, value in schema.definitions[disc["name"]].members}
+
+
+def union_arms(d: Definition) -> dict[int, tuple[str | None, TypeExpr | None]]:
+    """Case value -> (snake_case arm name, arm type) of union ``d``; ``None`` parts for a void arm."""
+    arms: dict[int, tuple[str | None, TypeExpr | None]] = {}
+    for arm in d.arms:
+        for case in arm.cases:
+            arms[case] = (None if arm.name is None else snake_case(arm.name), arm.type)
+    return arms
+
+
 class SchemaRenderers:
     """Builds one render function per type expression (memoised, recursion-safe)."""
 
@@ -169,17 +188,11 @@ class SchemaRenderers:
         return self.union(d)
 
     def union(self, d: Definition) -> Render:
-        disc = self.schema.resolve(d.discriminant_type)
-        names: dict[int, str] = {}
-        if disc["kind"] == "ref" and disc["name"] in self.schema.definitions:
-            enum = self.schema.definitions[disc["name"]]
-            names = {value: member for member, value in enum.members}
-        arms: dict[int, tuple[str | None, Render | None]] = {}
-        for arm in d.arms:
-            render = None if arm.type is None else self.type_expr(arm.type)
-            arm_name = None if arm.name is None else snake_case(arm.name)
-            for case in arm.cases:
-                arms[case] = (arm_name, render)
+        names = union_labels(self.schema, d)
+        arms = {
+            case: (arm_name, None if t is None else self.type_expr(t))
+            for case, (arm_name, t) in union_arms(d).items()
+        }
 
         def render_union(v: Any) -> Any:
             label = names.get(v[0], v[0])
@@ -212,13 +225,8 @@ def schema_renderers() -> SchemaRenderers:
 @cache
 def _body_arms() -> dict[int, tuple[str | None, Render | None]]:
     compiler = schema_renderers()
-    d = compiler.schema.definitions["OperationBody"]
-    arms: dict[int, tuple[str | None, Render | None]] = {}
-    for arm in d.arms:
-        render = None if arm.type is None else compiler.type_expr(arm.type)
-        for case in arm.cases:
-            arms[case] = (None if arm.name is None else snake_case(arm.name), render)
-    return arms
+    arms = union_arms(compiler.schema.definitions["OperationBody"])
+    return {case: (name, None if t is None else compiler.type_expr(t)) for case, (name, t) in arms.items()}
 
 
 def operation_details_reference(body: X.OperationBody) -> dict[str, Any]:
