@@ -25,44 +25,25 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LAKE = ROOT / "data" / "lakes" / "pubnet-p26"
+FIRST, LAST = 63092982, 63093001
 VARIANTS = {"reference": {"reference": True}, "python": {"compiled": False}, "compiled": {"compiled": True}}
 
 
+def _raw_ledgers() -> list[tuple[int, bytes]]:
+    from stellar_arrow.source.lake import DataLakeLedgerSource
+
+    return list(DataLakeLedgerSource(str(LAKE)).ledgers(FIRST, LAST))
+
+
 def _ledgers() -> list[tuple[Any, Any]]:
+    """(view, transactions) of each ledger, decoded by the compiled decoder and paired under pubnet."""
     from stellar_arrow.ledger import resolve_network
     from stellar_arrow.ledger.view import ledger_view, pair_transactions
-    from stellar_arrow.source.keys import parse_object_name
-    from stellar_arrow.source.lake import DataLakeLedgerSource
     from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
 
     pubnet = resolve_network("pubnet")
-    source = DataLakeLedgerSource(str(LAKE))
-    out = []
-    for name in sorted(p.name for p in LAKE.rglob("*.xdr.zst*")):
-        parsed = parse_object_name(name)
-        if parsed is None:
-            continue
-        batch = source.read_batch(source.schema.batch_key(parsed.low))
-        for seq in range(batch.start_sequence, batch.end_sequence + 1):
-            view = ledger_view(decode_ledger_close_meta_compiled(batch.ledger(seq, object_name=source.uri)))
-            out.append((view, pair_transactions(view, pubnet)))
-    return out
-
-
-def _raw_ledgers() -> list[tuple[int, bytes]]:
-    from stellar_arrow.source.keys import parse_object_name
-    from stellar_arrow.source.lake import DataLakeLedgerSource
-
-    source = DataLakeLedgerSource(str(LAKE))
-    out = []
-    for name in sorted(p.name for p in LAKE.rglob("*.xdr.zst*")):
-        parsed = parse_object_name(name)
-        if parsed is None:
-            continue
-        batch = source.read_batch(source.schema.batch_key(parsed.low))
-        for seq in range(batch.start_sequence, batch.end_sequence + 1):
-            out.append((seq, batch.ledger(seq, object_name=source.uri)))
-    return out
+    views = [ledger_view(decode_ledger_close_meta_compiled(raw)) for _, raw in _raw_ledgers()]
+    return [(view, pair_transactions(view, pubnet)) for view in views]
 
 
 def whole_ledger(repeat: int) -> dict[str, float]:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from stellar_arrow.ledger.toid import TOID_MAX_OPERATION_INDEX, toid
+from stellar_arrow.ledger.toid import toid
 from stellar_arrow.ledger.view import LedgerTransaction, LedgerView
 from stellar_arrow.schema import CLOSED_AT_TYPE, LEDGER_SEQUENCE_TYPE, closed_at_micros, stamp
 from stellar_arrow.tables.details import (
@@ -76,7 +76,7 @@ def _trace_code(result: Any) -> str | None:
         return None
     inner = tr.value
     code = inner[0]
-    return _result_code_names(type(inner).__name__).get(code, str(code))
+    return _trace_names(type(inner)).get(code, str(code))
 
 
 _TRACE_NAMES: dict[type, dict[int, str]] = {}
@@ -95,10 +95,9 @@ class OperationsBuilder:
 
     ``compiled`` (when both are built): the rows straight into Arrow column buffers by the compiled table
     code (``tables/_compiled.pyx``, ``OperationRows``: this module's loop, compiled) and ``details`` by the
-    compiled renderer (``tables/_details.pyx``); else this loop, with that renderer when it alone is built,
-    or the generated Python renderer (``details_codegen.py``).
-    ``reference=True`` runs the reference row code with the schema's closures (what the tests hold the
-    other two to).
+    compiled renderer (``tables/_details.pyx``); else this module's loop, with that renderer when it alone
+    is built, or the generated Python renderer (``details_codegen.py``). ``reference=True``: this loop with
+    the schema's closures (``details_reference.py``), what the tests hold the other paths to.
     """
 
     def __init__(self, reference: bool = False, compiled: bool = True) -> None:
@@ -114,76 +113,14 @@ class OperationsBuilder:
             self._rows = module.OperationRows(self.schema, render, _TRACE_NAMES, _trace_names)
 
     def add(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
-        if self.reference:
-            self.add_reference(view, transactions)
-            return
         if self._rows is not None:
             self._rows.add(view, transactions, closed_at_micros(view.close_time))
             return
-        c = self.columns
-        ids, tx_ids, hashes = c["id"].append, c["transaction_id"].append, c["transaction_hash"].append
-        seqs, tx_indexes, op_indexes = (
-            c["ledger_sequence"].append,
-            c["transaction_index"].append,
-            c["operation_index"].append,
+        render = (
+            operation_details_json_reference
+            if self.reference
+            else details_json_function(self._compiled_details)
         )
-        types, type_names = c["type"].append, c["type_string"].append
-        sources, muxed_sources = c["source_account"].append, c["source_account_muxed"].append
-        successes, result_codes, trace_codes = (
-            c["successful"].append,
-            c["operation_result_code"].append,
-            c["operation_trace_code"].append,
-        )
-        details, closed = c["details"].append, c["closed_at"].append
-        render = details_json_function(self._compiled_details)
-        code_names = X.OperationResultCode.NAMES
-        seq = view.ledger_sequence
-        closed_at = closed_at_micros(view.close_time)
-        for t in transactions:
-            tx = t.tx
-            if isinstance(tx, X.TransactionV0):
-                tx_source: tuple[str, str | None] = (account_strkey(tx.source_account_ed25519), None)
-            else:
-                tx_source = muxed_account_columns(tx.source_account)
-            tx_hash = t.tx_hash.hex()
-            tx_index = t.transaction_index
-            tx_id = toid(seq, tx_index)
-            successful = t.successful
-            results = t.operation_results
-            count = 0 if results is None else len(results)
-            for index, op in enumerate(tx.operations, start=1):
-                body = op.body
-                source = tx_source if op.source_account is None else muxed_account_columns(op.source_account)
-                ids(tx_id | index if index <= TOID_MAX_OPERATION_INDEX else toid(seq, tx_index, index))
-                tx_ids(tx_id)
-                hashes(tx_hash)
-                seqs(seq)
-                tx_indexes(tx_index)
-                op_indexes(index)
-                kind = body.type
-                types(kind)
-                type_names(operation_type_name(kind))
-                sources(source[0])
-                muxed_sources(source[1])
-                successes(successful)
-                if index <= count:
-                    result = results[index - 1]  # type: ignore[index]
-                    result_codes(code_names.get(result.code))
-                    tr = result.tr
-                    if tr is None:
-                        trace_codes(None)
-                    else:
-                        inner = tr.value
-                        code = inner[0]
-                        trace_codes(_trace_names(type(inner)).get(code, str(code)))
-                else:
-                    result_codes(None)
-                    trace_codes(None)
-                details(render(body))
-                closed(closed_at)
-
-    def add_reference(self, view: LedgerView, transactions: Sequence[LedgerTransaction]) -> None:
-        """The rows as the reference code builds them (``details`` by the schema's closures)."""
         c = self.columns
         seq = view.ledger_sequence
         closed_at = closed_at_micros(view.close_time)
@@ -218,7 +155,7 @@ class OperationsBuilder:
                 else:
                     c["operation_result_code"].append(None)
                     c["operation_trace_code"].append(None)
-                c["details"].append(operation_details_json_reference(body))
+                c["details"].append(render(body))
                 c["closed_at"].append(closed_at)
 
     def finish(self) -> pa.RecordBatch:
