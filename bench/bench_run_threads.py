@@ -28,11 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-LAKE = REPO / "data" / "lakes" / "pubnet-p26"
-FIRST, LEDGERS = 63092982, 20
+from bench_run_cpu import LAKE, LEDGERS, _config  # beside this script
 
 # Runs inside the measured process: names the threads, then runs the CLI as ``stellar-arrow`` does.
 DRIVER = r"""
@@ -56,23 +52,6 @@ from stellar_arrow.cli import main
 sys.argv = ["stellar-arrow", *sys.argv[1:]]
 main()
 """
-
-
-def _config(path: Path, ledgers: int) -> Path:
-    doc = {
-        "source": {
-            "flight_port": 0,
-            "datalake_uri": str(LAKE),
-            "start_ledger": FIRST,
-            "end_ledger": FIRST + ledgers - 1,
-        },
-        "processor": {"flight_port": 0},
-        "sink": {"flight_port": 0},
-        "api": {"api_port": 0},
-        "pipeline": {"processes": "one"},
-    }
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
 
 
 def one_pass(config: Path, tmp: Path, frequency: int) -> dict[str, float]:
@@ -124,7 +103,11 @@ def main(argv: list[str] | None = None) -> None:
     single: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        configs = (_config(tmp / "full.yaml", LEDGERS), _config(tmp / "one.yaml", 1))
+        common = {"verify_events": False, "workers": None, "processes": "one"}
+        configs = (
+            _config(tmp / "full.yaml", ledgers=LEDGERS, **common),
+            _config(tmp / "one.yaml", ledgers=1, **common),
+        )
         for _ in range(args.repeat):  # alternating: both see the same machine
             full.append(one_pass(configs[0], tmp, args.frequency))
             single.append(one_pass(configs[1], tmp, args.frequency))
