@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +53,19 @@ def corpus_ledgers() -> list[tuple[str, bytes]]:
         for index, lcm in enumerate(read_ledger_file(path)):
             out.append((f"{path.name}#{index}", lcm))
     return out
+
+
+def run_bounded_fuzz(harness: Path, corpus: Path, seconds: int) -> None:
+    """Run an atheris harness of ``tests/fuzz`` for ``seconds`` on ``corpus``: it must exit 0 (no finding)
+    after more than 100 runs."""
+    limits = [f"-max_total_time={seconds}", "-timeout=20", "-rss_limit_mb=4096"]
+    done = subprocess.run(
+        [sys.executable, str(harness), *limits, str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=harness.parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = re.search(r"Done (\d+) runs", done.stderr)
+    assert runs is not None and int(runs.group(1)) > 100, done.stderr[-3000:]

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from stellar_arrow.ttp import compiled as ttp_compiled
 from stellar_arrow.ttp.processor import token_transfers_batch
 from stellar_arrow.xdr import gc_paused
 from stellar_arrow.xdr.choice import compiled_available, decode_ledger_close_meta_compiled
+from tests.conftest import run_bounded_fuzz
 
 HARNESS = Path(__file__).resolve().parents[2] / "fuzz" / "fuzz_rows.py"
 # the first byte of an input chooses the network: index in the harness's NETWORKS
@@ -60,13 +58,4 @@ def test_atheris_finds_nothing_in_a_bounded_run(
 ) -> None:
     for n, seed in enumerate(_seeds(corpus_ledgers)):
         (tmp_path / f"seed{n}").write_bytes(seed)
-    done = subprocess.run(
-        [sys.executable, str(HARNESS), "-max_total_time=20", "-timeout=20", "-rss_limit_mb=4096", tmp_path],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=HARNESS.parents[2],
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    runs = re.search(r"Done (\d+) runs", done.stderr)
-    assert runs is not None and int(runs.group(1)) > 100, done.stderr[-3000:]
+    run_bounded_fuzz(HARNESS, tmp_path, seconds=20)

@@ -4,13 +4,13 @@ a reference-leak check of both the success and the error paths."""
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from stellar_arrow.errors import XdrDecodeError
 from stellar_arrow.xdr.choice import decode_ledger_close_meta_compiled
+from tests.conftest import run_bounded_fuzz
 
 HARNESS = Path(__file__).resolve().parents[2] / "fuzz" / "fuzz_compiled.py"
 
@@ -21,16 +21,7 @@ def test_atheris_finds_nothing_in_a_bounded_run(
     seeds = [lcm for _, lcm in corpus_ledgers if len(lcm) < 12_000]
     for n, lcm in enumerate(seeds):
         (tmp_path / f"seed{n}").write_bytes(b"\x00" + lcm)  # type 0: LedgerCloseMeta
-    done = subprocess.run(
-        [sys.executable, str(HARNESS), "-max_total_time=15", "-timeout=20", "-rss_limit_mb=4096", tmp_path],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=HARNESS.parents[2],
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    runs = re.search(r"Done (\d+) runs", done.stderr)
-    assert runs is not None and int(runs.group(1)) > 100, done.stderr[-3000:]
+    run_bounded_fuzz(HARNESS, tmp_path, seconds=15)
 
 
 def test_no_reference_leaks(corpus_ledgers: list[tuple[str, bytes]]) -> None:
